@@ -1,0 +1,122 @@
+// ONNX import: the model-level importer (checker, version conversion, shape inference,
+// initializers, external data) and the per-op registry that op-family files register into.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace onnx {
+class NodeProto;
+class TensorProto;
+class AttributeProto;
+}  // namespace onnx
+
+namespace kiln::onnx_import {
+
+struct ImportOptions {
+  // Fixed shapes for inputs, overriding the model's (symbolic) dims: name -> dims.
+  std::map<std::string, Shape> shapes;
+  // Non-fatal findings (opset upgraded, shape inference disagreements) are appended here.
+  std::vector<std::string>* warnings = nullptr;
+};
+
+// Reads MODEL.onnx into a graph. Throws kiln::Error: "<file>: node '<name>' (<Op>): <what>".
+std::unique_ptr<ir::Graph> import_onnx(const std::string& path, const ImportOptions& opts);
+std::unique_ptr<ir::Graph> import_onnx_bytes(const std::string& bytes, const std::string& origin,
+                                             const ImportOptions& opts);
+
+// Converts an ONNX tensor (raw_data or typed fields, or external data already loaded) to a
+// constant value in the graph. base_dir resolves external data; "" refuses external data.
+ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::string& base_dir);
+
+// The view an op importer gets of one ONNX node.
+class NodeContext {
+ public:
+  NodeContext(ir::Graph& g, const onnx::NodeProto& node, int opset, std::vector<ir::Value*> inputs,
+              const std::string& base_dir);
+
+  const onnx::NodeProto& proto() const { return node_; }
+  const std::string& name() const { return name_; }
+  int opset() const { return opset_; }
+  ir::Graph& graph() { return g_; }
+
+  size_t num_inputs() const { return inputs_.size(); }
+  ir::Value* input(size_t i) const;      // nullptr if absent
+  ir::Value* required_input(size_t i);   // fails if absent
+  size_t num_outputs() const;
+
+  bool has_attr(const std::string& name) const;
+  int64_t attr_int(const std::string& name, int64_t def) const;
+  float attr_float(const std::string& name, float def) const;
+  std::string attr_string(const std::string& name, const std::string& def) const;
+  std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> def = {}) const;
+  std::vector<float> attr_floats(const std::string& name, std::vector<float> def = {}) const;
+  // A tensor attribute (Constant's "value"), imported as a constant value.
+  ir::Value* attr_tensor(const std::string& name);
+  // Value of an input that must be a compile-time constant (e.g. Reshape's shape); fails if not.
+  std::vector<int64_t> const_ints(size_t input_index);
+
+  // Emits the op as one node bound to this ONNX node's outputs.
+  ir::Node* emit(std::unique_ptr<ops::Op> op, std::vector<ir::Value*> inputs);
+  // Emits an intermediate node with fresh outputs (for ops lowered to several kiln ops).
+  ir::Node* emit_internal(const std::string& suffix, std::unique_ptr<ops::Op> op,
+                          std::vector<ir::Value*> inputs, size_t num_outputs = 1);
+  // Binds this ONNX node's i-th output to an existing value (e.g. Identity-like lowering).
+  void alias_output(size_t i, ir::Value* v);
+  ir::Value* constant_ints(const std::string& suffix, const std::vector<int64_t>& v);
+  ir::Value* constant_floats(const std::string& suffix, const std::vector<float>& v, Shape shape);
+
+  [[noreturn]] void fail(const std::string& msg) const;  // message gets the node's identity
+
+  // Filled by emit()/alias_output(): the values for the ONNX outputs.
+  std::vector<ir::Value*> outputs;
+
+ private:
+  ir::Graph& g_;
+  const onnx::NodeProto& node_;
+  int opset_;
+  std::vector<ir::Value*> inputs_;
+  std::string base_dir_;
+  std::string name_;
+  const onnx::AttributeProto* find_attr(const std::string& name) const;
+};
+
+using ImportFn = std::function<void(NodeContext&)>;
+
+// Importers register per ONNX op type and opset range [since, until]; a second importer for an
+// overlapping range of the same op type throws at static-initialisation time.
+class ImporterRegistry {
+ public:
+  static ImporterRegistry& instance();
+  void add(const std::string& op_type, int since, int until, ImportFn fn);
+  const ImportFn* find(const std::string& op_type, int opset) const;
+  bool known(const std::string& op_type) const;
+  std::vector<std::string> op_types() const;
+
+ private:
+  struct Entry { int since; int until; ImportFn fn; };
+  std::map<std::string, std::vector<Entry>> by_type_;
+};
+
+struct ImporterRegistrar {
+  ImporterRegistrar(const char* op_type, int since, int until, ImportFn fn) {
+    ImporterRegistry::instance().add(op_type, since, until, std::move(fn));
+  }
+};
+
+#define KILN_I_CONCAT2(a, b) a##b
+#define KILN_I_CONCAT(a, b) KILN_I_CONCAT2(a, b)
+#define KILN_REGISTER_IMPORTER(op_type, since, until, fn) \
+  static ::kiln::onnx_import::ImporterRegistrar KILN_I_CONCAT(kiln_imp_reg_, __COUNTER__)(op_type, since, until, fn)
+
+constexpr int kMinOpset = 7;
+constexpr int kMaxOpset = 17;
+
+}  // namespace kiln::onnx_import

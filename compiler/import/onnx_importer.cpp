@@ -1,0 +1,273 @@
+// Model-level import: parse, check, upgrade, infer shapes, then hand each node to its registered
+// op importer in topological order.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unordered_map>
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+#include <onnx/shape_inference/implementation.h>
+#include <onnx/version_converter/convert.h>
+
+#include "import/importer.h"
+
+namespace kiln::onnx_import {
+
+namespace {
+
+int default_opset(const onnx::ModelProto& m) {
+  for (const auto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") return static_cast<int>(o.version());
+  return -1;
+}
+
+Shape shape_of(const onnx::ValueInfoProto& vi, std::vector<std::string>* params) {
+  Shape s;
+  if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return s;
+  for (const auto& d : vi.type().tensor_type().shape().dim()) {
+    if (d.has_dim_value()) {
+      s.push_back(d.dim_value());
+      if (params) params->push_back("");
+    } else {
+      s.push_back(-1);
+      if (params) params->push_back(d.dim_param());
+    }
+  }
+  return s;
+}
+
+void set_input_shape(onnx::ValueInfoProto& vi, const Shape& s) {
+  auto* shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
+  shape->clear_dim();
+  for (int64_t d : s) shape->add_dim()->set_dim_value(d);
+}
+
+class ModelImporter {
+ public:
+  ModelImporter(const std::string& origin, const std::string& base_dir, const ImportOptions& opts)
+      : origin_(origin), base_dir_(base_dir), opts_(opts) {}
+
+  std::unique_ptr<ir::Graph> run(onnx::ModelProto& model) {
+    prepare(model);
+    auto g = std::make_unique<ir::Graph>();
+    g_ = g.get();
+    const auto& graph = model.graph();
+    for (const auto& init : graph.initializer()) {
+      if (values_.count(init.name())) continue;
+      values_[init.name()] = import_tensor(*g_, init, base_dir_);
+    }
+    std::unordered_map<std::string, const onnx::ValueInfoProto*> declared;
+    for (const auto& in : graph.input()) declared[in.name()] = &in;
+    for (const auto& in : graph.input()) {
+      if (values_.count(in.name())) continue;  // an initializer with a default, treated as constant
+      add_graph_input(in);
+    }
+    for (auto& [name, shape] : opts_.shapes)
+      if (!std::any_of(g_->inputs.begin(), g_->inputs.end(), [&](auto& io) { return io.name == name; }))
+        throw Error("--shapes names '" + name + "', which is not an input of the model; inputs are: " +
+                    input_names());
+    for (const auto& vi : graph.value_info()) onnx_shapes_[vi.name()] = &vi;
+    for (const auto& vi : graph.output()) onnx_shapes_[vi.name()] = &vi;
+    int index = 0;
+    for (const auto& node : graph.node()) import_node(node, index++);
+    for (const auto& out : graph.output()) {
+      auto it = values_.find(out.name());
+      if (it == values_.end())
+        throw Error("graph output '" + out.name() + "' is not produced by any node");
+      g_->outputs.push_back({out.name(), it->second});
+    }
+    g_->compact();
+    return g;
+  }
+
+ private:
+  void prepare(onnx::ModelProto& model) {
+    if (!model.has_graph()) throw Error("the file holds no graph; is it an ONNX model?");
+    int opset = default_opset(model);
+    if (opset < 0) throw Error("the model imports no default-domain (ai.onnx) opset");
+    if (opset > kMaxOpset)
+      throw Error("the model uses opset " + std::to_string(opset) + "; kiln reads opsets " +
+                  std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
+                  ". Re-export it with opset_version=" + std::to_string(kMaxOpset) + " or lower");
+    try {
+      onnx::checker::check_model(model);
+    } catch (const std::exception& e) {
+      throw Error(std::string("the ONNX checker rejected the model: ") + first_line(e.what()));
+    }
+    if (opset < kMinOpset) {
+      try {
+        model = onnx::version_conversion::ConvertVersion(model, kMinOpset);
+        warn("upgraded the model from opset " + std::to_string(opset) + " to " + std::to_string(kMinOpset));
+      } catch (const std::exception& e) {
+        throw Error("the model uses opset " + std::to_string(opset) + " and onnx's version converter "
+                    "could not upgrade it to " + std::to_string(kMinOpset) + ": " + first_line(e.what()));
+      }
+    }
+    opset_ = default_opset(model);
+    // Fix the user's shapes before onnx infers, so everything downstream sees them.
+    for (auto& in : *model.mutable_graph()->mutable_input()) {
+      auto it = opts_.shapes.find(in.name());
+      if (it != opts_.shapes.end()) set_input_shape(in, it->second);
+    }
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception& e) {
+      warn(std::string("onnx shape inference failed, kiln infers shapes itself: ") + first_line(e.what()));
+    }
+  }
+
+  void add_graph_input(const onnx::ValueInfoProto& in) {
+    if (!in.type().has_tensor_type())
+      throw Error("graph input '" + in.name() + "' is not a tensor (sequences, maps and optionals are not supported)");
+    DType dt = static_cast<DType>(in.type().tensor_type().elem_type());
+    if (!dtype_valid(dt))
+      throw Error("graph input '" + in.name() + "' has unsupported element type " +
+                  std::to_string(in.type().tensor_type().elem_type()));
+    std::vector<std::string> params;
+    Shape s = shape_of(in, &params);
+    if (!in.type().tensor_type().has_shape())
+      throw Error("graph input '" + in.name() + "' has no shape; give one with --shapes=" + in.name() + ":1x3x224x224");
+    auto it = opts_.shapes.find(in.name());
+    if (it != opts_.shapes.end()) {
+      if (it->second.size() != s.size())
+        throw Error("--shapes gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) +
+                    " (" + shape_str(it->second) + ") but the model declares rank " + std::to_string(s.size()) +
+                    " (" + shape_str(s) + ")");
+      for (size_t i = 0; i < s.size(); ++i)
+        if (s[i] >= 0 && s[i] != it->second[i])
+          throw Error("--shapes gives input '" + in.name() + "' shape " + shape_str(it->second) +
+                      " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(s[i]));
+      s = it->second;
+      params.assign(s.size(), "");
+    }
+    for (int64_t d : s)
+      if (d < -1 || d == 0 || d > (int64_t(1) << 31))
+        throw Error("graph input '" + in.name() + "' has an invalid dimension in " + shape_str(s));
+    ir::Value* v = g_->add_value(in.name(), {dt, s});
+    v->dim_params = params;
+    values_[in.name()] = v;
+    g_->inputs.push_back({in.name(), v});
+  }
+
+  void import_node(const onnx::NodeProto& node, int index) {
+    onnx::NodeProto named = node;
+    if (named.name().empty()) named.set_name(node.op_type() + "_" + std::to_string(index));
+    auto fail = [&](const std::string& msg) {
+      throw Error("node '" + named.name() + "' (" + node.op_type() + "): " + msg);
+    };
+    if (!node.domain().empty() && node.domain() != "ai.onnx")
+      fail("ops of domain '" + node.domain() + "' are not supported; only the default ONNX domain is");
+    std::vector<ir::Value*> inputs;
+    for (const auto& name : node.input()) {
+      if (name.empty()) {
+        inputs.push_back(nullptr);
+        continue;
+      }
+      auto it = values_.find(name);
+      if (it == values_.end())
+        fail("input '" + name + "' is not produced by any earlier node, initializer or graph input");
+      inputs.push_back(it->second);
+    }
+    auto& reg = ImporterRegistry::instance();
+    const ImportFn* fn = reg.find(node.op_type(), opset_);
+    if (!fn) {
+      if (reg.known(node.op_type()))
+        fail("not supported at opset " + std::to_string(opset_) + "; re-export with another opset");
+      fail("kiln has no importer for this op; see docs/operators.md for the supported ops");
+    }
+    NodeContext ctx(*g_, named, opset_, std::move(inputs), base_dir_);
+    size_t first_new = g_->nodes().size();
+    try {
+      (*fn)(ctx);
+      for (size_t i = first_new; i < g_->nodes().size(); ++i) {
+        ir::Node* n = g_->nodes()[i].get();
+        if (n->op) g_->infer(n);
+      }
+    } catch (const Error& e) {
+      std::string msg = e.what();
+      // Errors raised by NodeContext or by inference already name a node.
+      if (msg.rfind("node '", 0) == 0) throw;
+      fail(msg);
+    }
+    for (int i = 0; i < node.output_size(); ++i) {
+      if (node.output(i).empty()) continue;
+      ir::Value* v = ctx.outputs.at(static_cast<size_t>(i));
+      if (!v) fail("importer bound no value to output " + std::to_string(i));
+      values_[node.output(i)] = v;
+      fill_unknown_dims(v);
+    }
+  }
+
+  // Where kiln's inference leaves a dimension unknown, take onnx's if it knows it.
+  void fill_unknown_dims(ir::Value* v) {
+    auto it = onnx_shapes_.find(v->name);
+    if (it == onnx_shapes_.end()) return;
+    std::vector<std::string> params;
+    Shape s = shape_of(*it->second, &params);
+    if (s.size() != v->type.shape.size()) return;
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (v->type.shape[i] < 0 && !params[i].empty()) v->dim_params[i] = params[i];
+      if (v->type.shape[i] >= 0 && s[i] >= 0 && s[i] != v->type.shape[i])
+        warn("tensor '" + v->name + "': kiln infers shape " + shape_str(v->type.shape) +
+             " but onnx shape inference says " + shape_str(s));
+    }
+  }
+
+  std::string input_names() const {
+    std::string r;
+    for (auto& io : g_->inputs) r += (r.empty() ? "'" : ", '") + io.name + "'";
+    return r.empty() ? "(none)" : r;
+  }
+
+  static std::string first_line(const std::string& s) {
+    auto p = s.find('\n');
+    return p == std::string::npos ? s : s.substr(0, p);
+  }
+
+  void warn(const std::string& w) {
+    if (opts_.warnings) opts_.warnings->push_back(origin_ + ": " + w);
+  }
+
+  std::string origin_, base_dir_;
+  const ImportOptions& opts_;
+  ir::Graph* g_ = nullptr;
+  int opset_ = 0;
+  std::unordered_map<std::string, ir::Value*> values_;
+  std::unordered_map<std::string, const onnx::ValueInfoProto*> onnx_shapes_;
+};
+
+std::unique_ptr<ir::Graph> import_model(onnx::ModelProto& model, const std::string& origin,
+                                        const std::string& base_dir, const ImportOptions& opts) {
+  try {
+    return ModelImporter(origin, base_dir, opts).run(model);
+  } catch (const Error& e) {
+    throw Error(origin + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<ir::Graph> import_onnx_bytes(const std::string& bytes, const std::string& origin,
+                                             const ImportOptions& opts) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes))
+    throw Error(origin + ": not a valid ONNX model (protobuf parsing failed; the file may be truncated)");
+  return import_model(model, origin, "", opts);
+}
+
+std::unique_ptr<ir::Graph> import_onnx(const std::string& path, const ImportOptions& opts) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open the model file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string bytes = ss.str();
+  if (bytes.empty()) throw Error(path + ": the model file is empty");
+  onnx::ModelProto model;
+  if (!model.ParseFromString(bytes))
+    throw Error(path + ": not a valid ONNX model (protobuf parsing failed; the file may be truncated)");
+  std::string dir = std::filesystem::absolute(path).parent_path().string();
+  return import_model(model, path, dir, opts);
+}
+
+}  // namespace kiln::onnx_import

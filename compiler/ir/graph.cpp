@@ -1,0 +1,261 @@
+#include "ir/graph.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <sstream>
+#include <unordered_set>
+
+namespace kiln::ir {
+
+Constant::Constant(size_t bytes) : size_(bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  data_ = std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!data_) throw std::bad_alloc();
+  std::memset(data_, 0, rounded ? rounded : 64);
+}
+
+Constant::~Constant() { std::free(data_); }
+
+TensorView Value::view() const {
+  return TensorView{type.dtype, type.shape, constant ? constant->data() : nullptr};
+}
+
+std::string node_label(const Node& n) {
+  return "node '" + n.name + "' (" + std::string(n.type()) + ")";
+}
+
+std::string Graph::unique_name(const std::string& base) {
+  int& c = name_counts_[base];
+  std::string n = c == 0 ? base : base + "_" + std::to_string(c);
+  ++c;
+  return n;
+}
+
+Value* Graph::add_value(const std::string& name, ops::TensorType type) {
+  auto v = std::make_unique<Value>();
+  v->name = name;
+  v->type = std::move(type);
+  v->dim_params.assign(v->type.shape.size(), "");
+  values_.push_back(std::move(v));
+  return values_.back().get();
+}
+
+Value* Graph::add_constant(const std::string& name, DType dtype, Shape shape) {
+  Value* v = add_value(name, {dtype, std::move(shape)});
+  int64_t n = shape_elements(v->type.shape);
+  if (n < 0) ops::fail("constant '" + name + "' must have a static shape");
+  v->constant = std::make_shared<Constant>(static_cast<size_t>(n) * dtype_size(dtype));
+  return v;
+}
+
+Value* Graph::add_constant(const std::string& name, const TensorView& data) {
+  Value* v = add_constant(name, data.dtype, data.shape);
+  if (data.bytes()) std::memcpy(v->constant->data(), data.data, data.bytes());
+  return v;
+}
+
+Node* Graph::add_node(const std::string& name, std::unique_ptr<ops::Op> op,
+                      std::vector<Value*> inputs, std::vector<Value*> outputs) {
+  auto n = std::make_unique<Node>();
+  n->name = name;
+  n->op = std::move(op);
+  n->inputs = std::move(inputs);
+  n->outputs = std::move(outputs);
+  for (Value* v : n->outputs) v->producer = n.get();
+  nodes_.push_back(std::move(n));
+  return nodes_.back().get();
+}
+
+Node* Graph::add_node(const std::string& name, std::unique_ptr<ops::Op> op,
+                      std::vector<Value*> inputs, size_t num_outputs) {
+  std::vector<Value*> outs;
+  for (size_t i = 0; i < num_outputs; ++i)
+    outs.push_back(add_value(unique_name(num_outputs == 1 ? name : name + ":" + std::to_string(i))));
+  return add_node(name, std::move(op), std::move(inputs), std::move(outs));
+}
+
+std::unordered_map<const Value*, std::vector<Node*>> Graph::uses() const {
+  std::unordered_map<const Value*, std::vector<Node*>> u;
+  for (auto& n : nodes_)
+    for (Value* v : n->inputs)
+      if (v) u[v].push_back(n.get());
+  return u;
+}
+
+bool Graph::is_graph_output(const Value* v) const {
+  for (auto& o : outputs)
+    if (o.value == v) return true;
+  return false;
+}
+
+bool Graph::is_graph_input(const Value* v) const {
+  for (auto& i : inputs)
+    if (i.value == v) return true;
+  return false;
+}
+
+void Graph::replace_uses(Value* from, Value* to) {
+  for (auto& n : nodes_)
+    for (Value*& v : n->inputs)
+      if (v == from) v = to;
+  for (auto& o : outputs)
+    if (o.value == from) o.value = to;
+}
+
+void Graph::remove_node(Node* n) {
+  for (Value* v : n->outputs)
+    if (v->producer == n) v->producer = nullptr;
+  n->op.reset();  // marks it dead for compact()
+}
+
+void Graph::compact() {
+  std::erase_if(nodes_, [](const std::unique_ptr<Node>& n) { return !n->op; });
+  std::unordered_set<const Value*> live;
+  for (auto& n : nodes_) {
+    for (Value* v : n->inputs) live.insert(v);
+    for (Value* v : n->outputs) live.insert(v);
+  }
+  for (auto& io : inputs) live.insert(io.value);
+  for (auto& io : outputs) live.insert(io.value);
+  std::erase_if(values_, [&](const std::unique_ptr<Value>& v) { return !live.count(v.get()); });
+}
+
+void Graph::topo_sort() {
+  std::unordered_map<const Value*, Node*> producer;
+  for (auto& n : nodes_)
+    for (Value* v : n->outputs) producer[v] = n.get();
+  std::unordered_map<const Node*, int> state;  // 1 = visiting, 2 = done
+  std::vector<std::unique_ptr<Node>> order;
+  std::unordered_map<const Node*, std::unique_ptr<Node>*> slot;
+  for (auto& n : nodes_) slot[n.get()] = &n;
+  // Iterative DFS so deep graphs cannot overflow the stack.
+  for (auto& root : nodes_) {
+    if (!root || state[root.get()] == 2) continue;
+    std::vector<std::pair<Node*, size_t>> stack{{root.get(), 0}};
+    state[root.get()] = 1;
+    while (!stack.empty()) {
+      auto& [n, i] = stack.back();
+      if (i < n->inputs.size()) {
+        Value* v = n->inputs[i++];
+        auto it = v ? producer.find(v) : producer.end();
+        if (it == producer.end()) continue;
+        Node* p = it->second;
+        if (state[p] == 1)
+          ops::fail("graph has a cycle through " + node_label(*p) + " and " + node_label(*n));
+        if (state[p] == 0) {
+          state[p] = 1;
+          stack.push_back({p, 0});
+        }
+      } else {
+        state[n] = 2;
+        order.push_back(std::move(*slot[n]));
+        stack.pop_back();
+      }
+    }
+  }
+  nodes_ = std::move(order);
+}
+
+// Runs a node's op inference on its current input types; returns the inferred output types.
+static std::vector<ops::TensorType> run_infer(const Node& n) {
+  std::vector<ops::TensorType> in;
+  std::vector<TensorView> views(n.inputs.size());
+  std::vector<const TensorView*> consts;
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Value* v = n.inputs[i];
+    in.push_back(v ? v->type : ops::TensorType{});
+    if (v && v->is_constant()) views[i] = v->view();
+    consts.push_back(v && v->is_constant() ? &views[i] : nullptr);
+  }
+  ops::InferContext ctx(std::move(in), std::move(consts), n.outputs.size());
+  try {
+    n.op->infer(ctx);
+  } catch (const Error& e) {
+    throw Error(node_label(n) + ": " + e.what());
+  }
+  return ctx.outputs();
+}
+
+void Graph::infer(Node* n) {
+  auto types = run_infer(*n);
+  for (size_t i = 0; i < n->outputs.size(); ++i) {
+    Value* v = n->outputs[i];
+    const auto& t = types[i];
+    if (t.dtype == DType::Undefined)
+      throw Error(node_label(*n) + ": op did not infer output " + std::to_string(i));
+    // Keep symbolic names that still line up with unknown dims.
+    if (v->dim_params.size() != t.shape.size()) v->dim_params.assign(t.shape.size(), "");
+    v->type = t;
+  }
+}
+
+void Graph::infer_all() {
+  for (auto& n : nodes_) infer(n.get());
+}
+
+void verify(const Graph& g) {
+  std::unordered_set<const Value*> defined;
+  std::unordered_set<const Value*> produced;
+  for (auto& io : g.inputs) defined.insert(io.value);
+  for (auto& v : g.values())
+    if (v->is_constant()) defined.insert(v.get());
+  for (auto& n : g.nodes()) {
+    if (!n->op) throw Error(node_label(*n) + ": removed node still in the graph");
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Value* v = n->inputs[i];
+      if (v && !defined.count(v))
+        throw Error(node_label(*n) + ": input " + std::to_string(i) + " ('" + v->name +
+                    "') is used before it is produced");
+    }
+    for (const Value* v : n->outputs) {
+      if (!produced.insert(v).second || v->is_constant() || g.is_graph_input(v))
+        throw Error(node_label(*n) + ": output '" + v->name + "' has more than one producer");
+      if (v->producer != n.get())
+        throw Error(node_label(*n) + ": output '" + v->name + "' does not point back at its node");
+      defined.insert(v);
+    }
+    // Stored types must equal what the op infers now: catches rewrites that forgot to re-infer.
+    auto types = run_infer(*n);
+    for (size_t i = 0; i < n->outputs.size(); ++i) {
+      const auto& want = types[i];
+      const auto& have = n->outputs[i]->type;
+      if (want.dtype != have.dtype || want.shape != have.shape)
+        throw Error(node_label(*n) + ": output '" + n->outputs[i]->name + "' is stored as " +
+                    dtype_name(have.dtype) + "[" + shape_str(have.shape) + "] but infers to " +
+                    dtype_name(want.dtype) + "[" + shape_str(want.shape) + "]");
+    }
+  }
+  for (auto& o : g.outputs)
+    if (!o.value || !defined.count(o.value))
+      throw Error("graph output '" + o.name + "' is not produced by any node");
+}
+
+std::string dump(const Graph& g) {
+  std::ostringstream os;
+  auto ty = [](const Value* v) {
+    return v ? v->name + ":" + dtype_name(v->type.dtype) + "[" + shape_str(v->type.shape) + "]"
+             : std::string("<none>");
+  };
+  for (auto& io : g.inputs) os << "input " << io.name << " = " << ty(io.value) << "\n";
+  for (auto& n : g.nodes()) {
+    os << n->name << " = " << n->type() << "(";
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      if (i) os << ", ";
+      Value* v = n->inputs[i];
+      os << (v && v->is_constant() ? "const " : "") << ty(v);
+    }
+    os << ") -> ";
+    for (size_t i = 0; i < n->outputs.size(); ++i) os << (i ? ", " : "") << ty(n->outputs[i]);
+    if (!n->fused.empty()) {
+      os << "  fused:";
+      for (auto& f : n->fused) os << " " << f;
+    }
+    os << "\n";
+  }
+  for (auto& io : g.outputs) os << "output " << io.name << " = " << ty(io.value) << "\n";
+  return os.str();
+}
+
+}  // namespace kiln::ir

@@ -1,0 +1,113 @@
+// kiln's graph IR: values with dtype and static or symbolic shape, nodes holding typed ops from
+// the op library, and the graph that owns them. Passes rewrite it; verify() checks it after each.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "ops/op.h"
+
+namespace kiln::ir {
+
+struct Node;
+
+// Constant payload, 64-byte aligned so it can be handed to kernels and serialized as is.
+class Constant {
+ public:
+  explicit Constant(size_t bytes);
+  ~Constant();
+  Constant(const Constant&) = delete;
+  Constant& operator=(const Constant&) = delete;
+  void* data() { return data_; }
+  const void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_;
+  size_t size_;
+};
+
+struct Value {
+  std::string name;
+  ops::TensorType type;
+  // Symbolic names of unknown (-1) dims, e.g. "batch"; "" where the model gives none.
+  std::vector<std::string> dim_params;
+  Node* producer = nullptr;
+  std::shared_ptr<Constant> constant;  // initializers and folded results
+
+  bool is_constant() const { return constant != nullptr; }
+  // A view of the constant's data (data == nullptr if not constant).
+  TensorView view() const;
+};
+
+struct Node {
+  std::string name;
+  std::unique_ptr<ops::Op> op;
+  std::vector<Value*> inputs;   // nullptr where an optional input is absent
+  std::vector<Value*> outputs;
+  std::vector<std::string> fused;  // source ops folded into this node, for inspect/profile
+
+  std::string_view type() const { return op->type(); }
+  template <class T> T* as() const { return dynamic_cast<T*>(op.get()); }
+  Value* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+};
+
+struct GraphIO {
+  std::string name;  // binding name the user sees (ONNX input/output name)
+  Value* value;
+};
+
+class Graph {
+ public:
+  Value* add_value(const std::string& name, ops::TensorType type = {});
+  Value* add_constant(const std::string& name, DType dtype, Shape shape);  // zero-filled
+  Value* add_constant(const std::string& name, const TensorView& data);    // copies
+  // Appends a node; creates output values named after the node when outputs is empty.
+  Node* add_node(const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> inputs,
+                 std::vector<Value*> outputs);
+  Node* add_node(const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> inputs,
+                 size_t num_outputs);
+
+  std::vector<std::unique_ptr<Node>>& nodes() { return nodes_; }
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
+  std::vector<GraphIO> inputs;
+  std::vector<GraphIO> outputs;
+
+  // Uses of each value by nodes (graph outputs are not included), rebuilt on each call.
+  std::unordered_map<const Value*, std::vector<Node*>> uses() const;
+  bool is_graph_output(const Value* v) const;
+  bool is_graph_input(const Value* v) const;
+  // Rewires every node input and graph output reading `from` to read `to`.
+  void replace_uses(Value* from, Value* to);
+  // Marks a node for removal; compact() drops it and every value nothing references.
+  void remove_node(Node* n);
+  void compact();
+  // Restores topological order (stable for already-ordered graphs); throws on a cycle.
+  void topo_sort();
+  // Runs the op's inference and stores the output types; throws kiln::Error naming the node.
+  void infer(Node* n);
+  void infer_all();
+  std::string unique_name(const std::string& base);
+
+ private:
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Value>> values_;
+  std::map<std::string, int> name_counts_;
+};
+
+// Structural and type consistency: every input produced before use, outputs produced once,
+// stored types equal to re-inferred ones. Throws kiln::Error describing the first violation.
+void verify(const Graph& g);
+
+// Human-readable dump, one node per line (for --verbose and --dump-after).
+std::string dump(const Graph& g);
+
+// Prefixes errors from a node's op with the node's identity.
+std::string node_label(const Node& n);  // "node 'conv1' (Conv)"
+
+}  // namespace kiln::ir

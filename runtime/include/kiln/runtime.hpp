@@ -1,0 +1,128 @@
+// kiln runtime public API: load a compiled plan into an immutable Engine and run it through
+// per-thread ExecutionContexts. This is all a deployed application needs; it links oneDNN and
+// flatbuffers only, never protobuf or ONNX.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+// Values are ONNX TensorProto.DataType codes (and plan.fbs's DType).
+enum class DType : int8_t {
+  Undefined = 0,
+  Float32 = 1,
+  UInt8 = 2,
+  Int8 = 3,
+  UInt16 = 4,
+  Int16 = 5,
+  Int32 = 6,
+  Int64 = 7,
+  Bool = 9,
+  Float16 = 10,
+  Float64 = 11,
+  UInt32 = 12,
+  UInt64 = 13,
+  BFloat16 = 16,
+};
+
+size_t dtype_size(DType t);          // 0 for Undefined or unknown codes
+const char* dtype_name(DType t);     // "float32", "int64", ...
+bool dtype_valid(DType t);
+
+// Every failure the runtime reports to callers is a kiln::Error whose what() reads as a complete
+// sentence naming the file, layer or tensor involved.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TensorDesc {
+  std::string name;
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> shape;
+  size_t elements() const;
+  size_t bytes() const { return elements() * dtype_size(dtype); }
+};
+
+struct LayerInfo {
+  std::string name;
+  std::string op;
+  std::string kernel;
+  DType precision = DType::Float32;
+  std::vector<std::string> fused;
+};
+
+struct MachineInfo {
+  std::string isa;
+  std::string cpu;
+  int cores = 0;
+  int threads = 0;
+};
+
+// The machine this process runs on, in the same terms the plan records.
+MachineInfo current_machine();
+
+class ExecutionContext;
+
+class Engine {
+ public:
+  // Reads, verifies (flatbuffers Verifier, schema version, checksum, semantic bounds) and
+  // prepares a plan. Throws kiln::Error naming the file on any defect.
+  static std::shared_ptr<const Engine> load_file(const std::string& path);
+  static std::shared_ptr<const Engine> load_memory(std::span<const uint8_t> bytes,
+                                                   const std::string& origin = "<memory>");
+  ~Engine();
+
+  const std::vector<TensorDesc>& inputs() const;
+  const std::vector<TensorDesc>& outputs() const;
+  const std::vector<LayerInfo>& layers() const;
+  const MachineInfo& build_machine() const;
+  uint32_t schema_version() const;
+  size_t arena_bytes() const;        // activation arena per context
+  size_t activation_bytes() const;   // sum of activation tensors, what the arena saves against
+  size_t weight_bytes() const;
+  size_t plan_bytes() const;
+  // Warnings raised while loading (e.g. kernel fallbacks on a different CPU).
+  const std::vector<std::string>& warnings() const;
+
+  // Each context owns its arena, scratchpad and oneDNN stream; use one per thread.
+  std::unique_ptr<ExecutionContext> create_context() const;
+
+  struct Impl;
+  const Impl& impl() const { return *impl_; }
+
+ private:
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class ExecutionContext {
+ public:
+  ~ExecutionContext();
+  // Buffers for graph inputs and outputs, dense row-major, sized TensorDesc::bytes(). They stay
+  // valid for the life of the context.
+  void* input(size_t index);
+  void* input(const std::string& name);
+  const void* output(size_t index) const;
+  const void* output(const std::string& name) const;
+  void run();
+
+  // Per-layer wall time of the last run() in milliseconds, when profiling is on.
+  void set_profiling(bool on);
+  const std::vector<double>& layer_times_ms() const;
+
+  struct Impl;
+
+ private:
+  friend class Engine;
+  explicit ExecutionContext(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiln

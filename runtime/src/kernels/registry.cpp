@@ -1,0 +1,161 @@
+#include <stdexcept>
+
+#include "kernels/kernel.h"
+
+namespace kiln {
+
+KernelRegistry& KernelRegistry::instance() {
+  static KernelRegistry r;
+  return r;
+}
+
+void KernelRegistry::add(std::string op, std::string impl, Factory f) {
+  auto& v = by_op_[op];
+  for (auto& [name, _] : v)
+    if (name == impl) throw std::logic_error("kiln: kernel '" + op + "/" + impl + "' registered twice");
+  v.emplace_back(std::move(impl), std::move(f));
+}
+
+std::vector<std::string> KernelRegistry::impls(const std::string& op) const {
+  std::vector<std::string> r;
+  auto it = by_op_.find(op);
+  if (it != by_op_.end())
+    for (auto& [name, _] : it->second) r.push_back(name);
+  return r;
+}
+
+std::unique_ptr<Kernel> KernelRegistry::create(const std::string& op, const std::string& impl,
+                                               const KernelSpec& spec) const {
+  if (impl == "reference") return make_reference_kernel(spec);
+  auto it = by_op_.find(op);
+  if (it == by_op_.end()) return nullptr;
+  for (auto& [name, f] : it->second)
+    if (name == impl) return f(spec);
+  return nullptr;
+}
+
+namespace {
+
+class ReferenceKernel final : public Kernel {
+ public:
+  explicit ReferenceKernel(const KernelSpec& s) : op_(s.op.clone()) {
+    for (auto& t : s.in) in_.push_back({t.dtype, t.shape, const_cast<void*>(t.const_data)});
+    for (auto& t : s.out) out_.push_back({t.dtype, t.shape, nullptr});
+  }
+  BoundKernel bind(const KernelBinding& b) const override {
+    ops::KernelArgs args{in_, out_};
+    for (size_t i = 0; i < args.in.size(); ++i)
+      if (!args.in[i].data) args.in[i].data = i < b.in.size() ? b.in[i] : nullptr;
+    for (size_t i = 0; i < args.out.size(); ++i) args.out[i].data = b.out.at(i);
+    const ops::Op* op = op_.get();
+    return [op, args](dnnl::stream&) { op->reference(args); };
+  }
+
+ private:
+  std::unique_ptr<ops::Op> op_;
+  std::vector<TensorView> in_, out_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_reference_kernel(const KernelSpec& spec) {
+  for (auto& t : spec.in)
+    if (t.present() && !t.layout.empty()) return nullptr;
+  for (auto& t : spec.out)
+    if (!t.layout.empty()) return nullptr;
+  return std::make_unique<ReferenceKernel>(spec);
+}
+
+namespace dnn {
+
+using tag = dnnl::memory::format_tag;
+
+dnnl::memory::data_type dtype(DType t) {
+  switch (t) {
+    case DType::Float32: return dnnl::memory::data_type::f32;
+    case DType::BFloat16: return dnnl::memory::data_type::bf16;
+    case DType::Float16: return dnnl::memory::data_type::f16;
+    case DType::Int32: return dnnl::memory::data_type::s32;
+    case DType::Int8: return dnnl::memory::data_type::s8;
+    case DType::UInt8: return dnnl::memory::data_type::u8;
+    default: throw Error(std::string("oneDNN has no data type for ") + dtype_name(t));
+  }
+}
+
+dnnl::memory::dims dims(const Shape& s) {
+  if (s.empty()) return {1};
+  return dnnl::memory::dims(s.begin(), s.end());
+}
+
+static tag plain_tag(size_t rank) {
+  switch (rank) {
+    case 0: case 1: return tag::a;
+    case 2: return tag::ab;
+    case 3: return tag::abc;
+    case 4: return tag::abcd;
+    case 5: return tag::abcde;
+    case 6: return tag::abcdef;
+    default: throw Error("oneDNN supports tensors of rank 6 at most, got " + std::to_string(rank));
+  }
+}
+
+static tag named_tag(const std::string& name) {
+  static const std::pair<const char*, tag> table[] = {
+      {"nchw", tag::nchw},       {"nhwc", tag::nhwc},         {"nChw16c", tag::nChw16c},
+      {"nChw8c", tag::nChw8c},   {"ncdhw", tag::ncdhw},       {"ndhwc", tag::ndhwc},
+      {"nCdhw16c", tag::nCdhw16c}, {"ncw", tag::ncw},         {"nwc", tag::nwc},
+      {"nCw16c", tag::nCw16c},
+  };
+  for (auto& [n, t] : table)
+    if (name == n) return t;
+  throw Error("unknown tensor layout '" + name + "'");
+}
+
+dnnl::memory::desc plain_md(const Shape& s, DType t) {
+  return dnnl::memory::desc(dims(s), dtype(t), plain_tag(s.size()));
+}
+
+dnnl::memory::desc md(const KernelTensor& t) {
+  if (t.layout.empty()) return plain_md(t.shape, t.dtype);
+  return dnnl::memory::desc(dims(t.shape), dtype(t.dtype), named_tag(t.layout));
+}
+
+bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {
+  using A = ops::Act;
+  using alg = dnnl::algorithm;
+  for (auto& po : p.ops) {
+    if (po.kind == ops::PostOp::Kind::Sum) {
+      out.append_sum(1.f);
+      continue;
+    }
+    float a = po.alpha, b = po.beta;
+    alg k;
+    switch (po.act) {
+      case A::Relu: k = alg::eltwise_relu; a = 0.f; break;
+      case A::LeakyRelu: k = alg::eltwise_relu; break;
+      case A::Clip: k = alg::eltwise_clip_v2; break;
+      case A::Sigmoid: k = alg::eltwise_logistic; break;
+      case A::Tanh: k = alg::eltwise_tanh; break;
+      case A::Elu: k = alg::eltwise_elu; break;
+      case A::HardSigmoid:  // oneDNN 2.6 has no hardsigmoid: linear then clip to [0, 1]
+        out.append_eltwise(1.f, alg::eltwise_linear, a, b);
+        k = alg::eltwise_clip_v2, a = 0.f, b = 1.f;
+        break;
+      case A::HardSwish: k = alg::eltwise_hardswish; break;
+      case A::Swish: k = alg::eltwise_swish; break;
+      case A::Softplus: k = alg::eltwise_soft_relu; break;
+      case A::Gelu: k = alg::eltwise_gelu_erf; break;
+      case A::Abs: k = alg::eltwise_abs; break;
+      case A::Exp: k = alg::eltwise_exp; break;
+      case A::Log: k = alg::eltwise_log; break;
+      case A::Sqrt: k = alg::eltwise_sqrt; break;
+      case A::Round: k = alg::eltwise_round; break;
+      default: return false;
+    }
+    out.append_eltwise(1.f, k, a, b);
+  }
+  return true;
+}
+
+}  // namespace dnn
+}  // namespace kiln

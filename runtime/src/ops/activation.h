@@ -1,0 +1,100 @@
+// Elementwise activations shared by the standalone activation ops and by the post-ops that
+// fusion attaches to Conv/Gemm/MatMul, so a fused layer and its unfused form compute the same
+// function by construction.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ops/op.h"
+
+namespace kiln::ops {
+
+enum class Act : int64_t {
+  Relu = 1,
+  LeakyRelu = 2,   // alpha = slope
+  Clip = 3,        // alpha = min, beta = max
+  Sigmoid = 4,
+  Tanh = 5,
+  Elu = 6,         // alpha
+  HardSigmoid = 7, // max(0, min(1, alpha*x + beta))
+  HardSwish = 8,   // x * HardSigmoid(x; 1/6, 0.5)
+  Swish = 9,       // x * sigmoid(alpha * x); SiLU is alpha = 1
+  Softplus = 10,
+  Gelu = 11,       // erf form
+  Selu = 12,       // alpha, beta=gamma
+  Abs = 13,
+  Exp = 14,
+  Log = 15,
+  Sqrt = 16,
+  Neg = 17,
+  Reciprocal = 18,
+  Floor = 19,
+  Ceil = 20,
+  Round = 21,      // half to even
+  Erf = 22,
+  Sin = 23,
+  Cos = 24,
+  Softsign = 25,
+  Identity = 26,
+};
+
+const char* act_name(Act a);
+
+inline float apply_act(Act a, float alpha, float beta, float x) {
+  switch (a) {
+    case Act::Relu: return x > 0.f ? x : 0.f;
+    case Act::LeakyRelu: return x >= 0.f ? x : alpha * x;
+    case Act::Clip: return x < alpha ? alpha : (x > beta ? beta : x);
+    case Act::Sigmoid: return 1.f / (1.f + std::exp(-x));
+    case Act::Tanh: return std::tanh(x);
+    case Act::Elu: return x >= 0.f ? x : alpha * (std::exp(x) - 1.f);
+    case Act::HardSigmoid: return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
+    case Act::HardSwish: return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
+    case Act::Swish: return x / (1.f + std::exp(-alpha * x));
+    case Act::Softplus: return std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, 0.f);
+    case Act::Gelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
+    case Act::Selu: return x > 0.f ? beta * x : beta * (alpha * std::exp(x) - alpha);
+    case Act::Abs: return std::fabs(x);
+    case Act::Exp: return std::exp(x);
+    case Act::Log: return std::log(x);
+    case Act::Sqrt: return std::sqrt(x);
+    case Act::Neg: return -x;
+    case Act::Reciprocal: return 1.f / x;
+    case Act::Floor: return std::floor(x);
+    case Act::Ceil: return std::ceil(x);
+    case Act::Round: return std::nearbyint(x);
+    case Act::Erf: return std::erf(x);
+    case Act::Sin: return std::sin(x);
+    case Act::Cos: return std::cos(x);
+    case Act::Softsign: return x / (1.f + std::fabs(x));
+    case Act::Identity: return x;
+  }
+  return x;
+}
+
+// A chain applied to a layer's output in order: an activation, or a Sum that adds the next
+// extra input of the layer (the residual of Conv + Add).
+struct PostOp {
+  enum class Kind : int64_t { Act = 0, Sum = 1 };
+  Kind kind = Kind::Act;
+  Act act = Act::Relu;
+  float alpha = 0.f;
+  float beta = 0.f;
+};
+
+struct PostOps {
+  std::vector<PostOp> ops;
+  bool empty() const { return ops.empty(); }
+  size_t sum_count() const;
+  // Serialised as parallel lists "post_kind", "post_act", "post_alpha", "post_beta".
+  void attrs(AttrVisitor& v);
+  // Applies the chain in place to n contiguous floats; sums[i] is the i-th Sum operand, already
+  // broadcast to the same n elements.
+  void apply(float* data, int64_t n, const std::vector<const float*>& sums) const;
+  std::vector<std::string> names() const;  // for inspect: "Relu", "Add", ...
+};
+
+}  // namespace kiln::ops

@@ -1,0 +1,41 @@
+#include "ops/op.h"
+
+#include <stdexcept>
+
+namespace kiln::ops {
+
+void fail(const std::string& msg) { throw Error(msg); }
+
+const TensorType& InferContext::input(size_t i) const {
+  if (i >= inputs_.size() || inputs_[i].dtype == DType::Undefined)
+    fail("input " + std::to_string(i) + " is required but missing");
+  return inputs_[i];
+}
+
+void InferContext::set_output(size_t i, DType dtype, Shape shape) {
+  if (i >= outputs_.size()) fail("op produces more outputs than the node declares");
+  outputs_[i] = TensorType{dtype, std::move(shape)};
+}
+
+OpRegistry& OpRegistry::instance() {
+  static OpRegistry r;
+  return r;
+}
+
+void OpRegistry::add(std::string name, Factory f) {
+  if (!factories_.emplace(name, std::move(f)).second)
+    throw std::logic_error("kiln: op '" + name + "' registered twice");
+}
+
+std::unique_ptr<Op> OpRegistry::create(std::string_view name) const {
+  auto it = factories_.find(name);
+  return it == factories_.end() ? nullptr : it->second();
+}
+
+std::vector<std::string> OpRegistry::names() const {
+  std::vector<std::string> r;
+  for (auto& [k, v] : factories_) r.push_back(k);
+  return r;
+}
+
+}  // namespace kiln::ops

@@ -1,0 +1,37 @@
+// Non-owning views of dense tensors and the small shape helpers every op and kernel shares.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "kiln/runtime.hpp"
+
+namespace kiln {
+
+using Shape = std::vector<int64_t>;  // -1 marks a dimension not known at compile time
+
+int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown
+bool shape_static(const Shape& s);
+std::string shape_str(const Shape& s);   // "1x3x224x224", "?" for unknown dims
+// Row-major strides in elements.
+std::vector<int64_t> shape_strides(const Shape& s);
+// numpy broadcasting of two shapes; throws kiln::Error with `what` in the message on mismatch.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
+
+struct TensorView {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  void* data = nullptr;
+
+  int64_t elements() const { return shape_elements(shape); }
+  size_t bytes() const { return static_cast<size_t>(elements()) * dtype_size(dtype); }
+  template <class T> T* as() const { return static_cast<T*>(data); }
+};
+
+// Reads element i of a tensor of any numeric dtype as double / int64 (for shape inputs etc.).
+double element_as_double(const TensorView& t, int64_t i);
+int64_t element_as_int(const TensorView& t, int64_t i);
+std::vector<int64_t> to_int_vector(const TensorView& t);
+
+}  // namespace kiln

@@ -1,0 +1,54 @@
+// Differential testing of fast kernels against the op library's reference kernels: build a
+// spec, fill random inputs, run both, compare.
+#pragma once
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernels/kernel.h"
+#include "ops/op.h"
+
+namespace kiln::test {
+
+// An owned dense tensor.
+struct HostTensor {
+  DType dtype = DType::Float32;
+  Shape shape;
+  std::vector<uint8_t> bytes;
+  bool constant = false;  // handed to the kernel at creation as a weight
+
+  HostTensor() = default;
+  HostTensor(DType t, Shape s, bool is_const = false);
+  TensorView view() { return {dtype, shape, bytes.data()}; }
+  template <class T> T* as() { return reinterpret_cast<T*>(bytes.data()); }
+  int64_t elements() const { return shape_elements(shape); }
+};
+
+// Uniform random values in [lo, hi] (integers: rounded) with a fixed seed.
+HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo = -1.0, double hi = 1.0,
+                         bool is_const = false);
+
+// Infers the op's outputs for these inputs (absent optional inputs: dtype Undefined).
+std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTensor>& in);
+
+// Runs the reference kernel.
+std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>& in);
+
+// Runs the registered implementation `impl` of op.type(); returns false (and runs nothing) when
+// that implementation declines the spec.
+bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTensor>& in,
+                std::vector<HostTensor>& out);
+
+// Max |a-b| / (atol + rtol*|b|) style comparison, with a useful failure message.
+::testing::AssertionResult all_close(const HostTensor& got, const HostTensor& want,
+                                     double rtol = 1e-4, double atol = 1e-5);
+
+// Reference vs. `impl` on the given inputs: expects the kernel to accept the spec and to match.
+void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl,
+                                     std::vector<HostTensor> in, double rtol = 1e-4, double atol = 1e-5);
+
+}  // namespace kiln::test
