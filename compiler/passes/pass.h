@@ -1,0 +1,55 @@
+// The optimisation pass framework. Passes are data: pipeline.cpp lists them in order with a
+// reason each; run_pipeline runs each to a fixed point (with a step cap) and verifies the graph
+// after every pass. Three tools exist for rewrites (docs/architecture.md says when to use which):
+// an op-local canonicalisation, a pattern rule (PatternRule below) and a whole-graph pass.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace kiln::passes {
+
+// Returns true when it changed the graph.
+using PassFn = bool (*)(ir::Graph&);
+
+struct PassInfo {
+  const char* name;
+  const char* why;
+  PassFn run;
+};
+
+const std::vector<PassInfo>& pipeline();
+
+struct PipelineOptions {
+  std::vector<std::string> disabled;
+  std::vector<std::string> dump_after;
+  std::vector<std::string>* log = nullptr;
+  int max_steps = 32;
+};
+
+void run_pipeline(ir::Graph& g, const PipelineOptions& opts);
+
+// A pattern rule: tried on every node whose op type is in `types`; apply() returns true if it
+// rewrote the graph (the driver then re-collects uses and continues).
+struct PatternRule {
+  std::vector<std::string> types;
+  std::function<bool(ir::Graph&, ir::Node&, const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>&)> apply;
+};
+bool apply_rules(ir::Graph& g, const std::vector<PatternRule>& rules);
+
+// The value's single consumer if it has exactly one and is not a graph output, else nullptr.
+ir::Node* sole_user(const ir::Graph& g, const ir::Value* v,
+                    const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses);
+
+// Passes (one file each in compiler/passes/).
+bool remove_identity(ir::Graph& g);
+bool dead_code(ir::Graph& g);
+bool fold_constants(ir::Graph& g);
+bool fold_batchnorm(ir::Graph& g);
+bool fuse_swish(ir::Graph& g);
+bool fuse_post_ops(ir::Graph& g);
+
+}  // namespace kiln::passes

@@ -1,0 +1,85 @@
+// The ordered list of optimisation passes, each with the reason it exists, and the driver that
+// runs them. Add a pass here and nowhere else.
+#include <algorithm>
+
+#include "passes/pass.h"
+
+namespace kiln::passes {
+
+const std::vector<PassInfo>& pipeline() {
+  static const std::vector<PassInfo> list = {
+      {"remove-identity", "Identity and inference-mode Dropout are copies that only cost bandwidth",
+       remove_identity},
+      {"fold-constants", "evaluate nodes whose inputs are all constants once, at build time "
+                         "(shape arithmetic, weight transforms)", fold_constants},
+      {"dead-code", "drop nodes whose results nothing reads", dead_code},
+      {"fold-batchnorm", "BatchNormalization after Conv is a per-channel affine map: fold it into "
+                         "the conv's weights and bias", fold_batchnorm},
+      {"fuse-swish", "x * Sigmoid(x) is SiLU/Swish: one activation instead of two ops, and fusable "
+                     "into the producing conv", fuse_swish},
+      {"dead-code-swish", "the Sigmoid of a fused Swish is usually left unread", dead_code},
+      {"fuse-post-ops", "Conv/Gemm/MatMul followed by a residual Add and activations run as one "
+                        "oneDNN primitive with post-ops, saving a pass over memory each", fuse_post_ops},
+      {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
+  };
+  return list;
+}
+
+void run_pipeline(ir::Graph& g, const PipelineOptions& opts) {
+  auto listed = [](const std::vector<std::string>& v, const char* name) {
+    return std::find(v.begin(), v.end(), name) != v.end();
+  };
+  g.topo_sort();
+  ir::verify(g);
+  for (const PassInfo& p : pipeline()) {
+    if (listed(opts.disabled, p.name)) {
+      if (opts.log) opts.log->push_back(std::string("pass ") + p.name + ": disabled");
+      continue;
+    }
+    int steps = 0;
+    while (steps < opts.max_steps && p.run(g)) {
+      ++steps;
+      g.compact();
+      g.topo_sort();
+      try {
+        ir::verify(g);
+      } catch (const Error& e) {
+        throw Error(std::string("internal error: pass '") + p.name + "' left an invalid graph: " + e.what() +
+                    " (rerun with --disable-pass=" + p.name + " to work around it, and please report it)");
+      }
+    }
+    if (opts.log)
+      opts.log->push_back(std::string("pass ") + p.name + ": " + std::to_string(steps) + " rewrite round(s), " +
+                          std::to_string(g.nodes().size()) + " nodes");
+    if (listed(opts.dump_after, p.name) && opts.log) opts.log->push_back(ir::dump(g));
+  }
+}
+
+bool apply_rules(ir::Graph& g, const std::vector<PatternRule>& rules) {
+  bool changed = false;
+  auto uses = g.uses();
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    ir::Node& n = *g.nodes()[i];
+    if (!n.op) continue;
+    for (const PatternRule& r : rules) {
+      if (std::find(r.types.begin(), r.types.end(), n.type()) == r.types.end()) continue;
+      if (r.apply(g, n, uses)) {
+        changed = true;
+        uses = g.uses();
+        if (!n.op) break;
+      }
+    }
+  }
+  return changed;
+}
+
+ir::Node* sole_user(const ir::Graph& g, const ir::Value* v,
+                    const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+  if (g.is_graph_output(v)) return nullptr;
+  auto it = uses.find(v);
+  if (it == uses.end() || it->second.size() != 1) return nullptr;
+  ir::Node* u = it->second[0];
+  return u->op ? u : nullptr;
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,147 @@
+#include "serialize/plan_writer.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+#include "kiln/plan_generated.h"
+#include "plan/plan_format.h"
+
+namespace kiln::serialize {
+
+namespace {
+
+// Collects an op's attributes as flatbuffer Attr tables.
+class AttrWriter final : public ops::AttrVisitor {
+ public:
+  explicit AttrWriter(flatbuffers::FlatBufferBuilder& b) : b_(b) {}
+  void visit(const char* name, int64_t& v) override {
+    add(name, fb::AttrKind::Int, [&](fb::AttrBuilder& a) { a.add_i(v); });
+  }
+  void visit(const char* name, float& v) override {
+    add(name, fb::AttrKind::Float, [&](fb::AttrBuilder& a) { a.add_f(v); });
+  }
+  void visit(const char* name, std::vector<int64_t>& v) override {
+    auto vec = b_.CreateVector(v);
+    add(name, fb::AttrKind::Ints, [&](fb::AttrBuilder& a) { a.add_ints(vec); });
+  }
+  void visit(const char* name, std::vector<float>& v) override {
+    std::vector<double> d(v.begin(), v.end());
+    auto vec = b_.CreateVector(d);
+    add(name, fb::AttrKind::Floats, [&](fb::AttrBuilder& a) { a.add_floats(vec); });
+  }
+  void visit(const char* name, std::string& v) override {
+    auto s = b_.CreateString(v);
+    add(name, fb::AttrKind::String, [&](fb::AttrBuilder& a) { a.add_s(s); });
+  }
+  std::vector<flatbuffers::Offset<fb::Attr>> attrs;
+
+ private:
+  template <class F>
+  void add(const char* name, fb::AttrKind kind, F&& fill) {
+    auto n = b_.CreateString(name);
+    fb::AttrBuilder a(b_);
+    a.add_name(n);
+    a.add_kind(kind);
+    fill(a);
+    attrs.push_back(a.Finish());
+  }
+  flatbuffers::FlatBufferBuilder& b_;
+};
+
+}  // namespace
+
+std::vector<uint8_t> write_plan(const PlanInput& in) {
+  const ir::Graph& g = in.graph;
+  flatbuffers::FlatBufferBuilder b(1 << 20);
+  b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
+
+  // Tensor table: every value a layer or binding touches, in first-use order (deterministic).
+  std::unordered_map<const ir::Value*, int32_t> index;
+  std::vector<const ir::Value*> tensors;
+  auto id = [&](const ir::Value* v) -> int32_t {
+    if (!v) return -1;
+    auto [it, fresh] = index.try_emplace(v, static_cast<int32_t>(tensors.size()));
+    if (fresh) tensors.push_back(v);
+    return it->second;
+  };
+  for (auto& io : g.inputs) id(io.value);
+  for (auto& n : g.nodes()) {
+    for (auto* v : n->inputs) id(v);
+    for (auto* v : n->outputs) id(v);
+  }
+  for (auto& io : g.outputs) id(io.value);
+
+  // Weights: each constant at a 64-byte aligned offset.
+  std::vector<uint64_t> weight_offset(tensors.size(), 0);
+  uint64_t weight_bytes = 0;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (!tensors[i]->is_constant()) continue;
+    weight_offset[i] = weight_bytes;
+    weight_bytes += (tensors[i]->constant->size() + plan::kWeightAlignment - 1) / plan::kWeightAlignment *
+                    plan::kWeightAlignment;
+  }
+  uint8_t* wdata = nullptr;
+  b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
+  auto weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
+  if (weight_bytes) std::memset(wdata, 0, weight_bytes);
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i]->is_constant() && tensors[i]->constant->size())
+      std::memcpy(wdata + weight_offset[i], tensors[i]->constant->data(), tensors[i]->constant->size());
+
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensor_offsets;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const ir::Value* v = tensors[i];
+    fb::TensorKind kind = fb::TensorKind::Activation;
+    uint64_t offset = 0;
+    if (v->is_constant()) {
+      kind = fb::TensorKind::Constant;
+      offset = weight_offset[i];
+    } else {
+      offset = in.memory.offset.at(v);
+      if (g.is_graph_input(v)) kind = fb::TensorKind::Input;
+      else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
+    }
+    uint64_t bytes = static_cast<uint64_t>(shape_elements(v->type.shape)) * dtype_size(v->type.dtype);
+    tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
+                                                    &v->type.shape, "", kind, offset, bytes));
+  }
+
+  std::vector<flatbuffers::Offset<fb::Layer>> layers;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    const ir::Node& n = *g.nodes()[i];
+    AttrWriter aw(b);
+    n.op->attrs(aw);
+    auto attrs = b.CreateVectorOfSortedTables(&aw.attrs);
+    std::vector<int32_t> ins, outs;
+    for (auto* v : n.inputs) ins.push_back(id(v));
+    for (auto* v : n.outputs) outs.push_back(id(v));
+    std::vector<flatbuffers::Offset<flatbuffers::String>> fused;
+    for (auto& f : n.fused) fused.push_back(b.CreateString(f));
+    DType precision = n.outputs.empty() ? DType::Float32 : n.outputs[0]->type.dtype;
+    layers.push_back(fb::CreateLayer(b, b.CreateString(n.name), b.CreateString(std::string(n.type())),
+                                     b.CreateString(in.kernels.at(i)), static_cast<fb::DType>(precision),
+                                     b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused)));
+  }
+  std::vector<int32_t> inputs, outputs;
+  for (auto& io : g.inputs) inputs.push_back(id(io.value));
+  for (auto& io : g.outputs) outputs.push_back(id(io.value));
+  auto machine = fb::CreateMachineDirect(b, in.machine.isa.c_str(), in.machine.cpu.c_str(), in.machine.cores,
+                                         in.machine.threads);
+  auto producer = b.CreateString("kiln " KILN_VERSION);
+  auto plan = fb::CreatePlan(b, plan::kSchemaVersion, producer, machine, b.CreateVector(tensor_offsets),
+                             b.CreateVector(layers), b.CreateVector(inputs), b.CreateVector(outputs),
+                             in.memory.arena_bytes, in.memory.activation_bytes, weights, 0);
+  fb::FinishPlanBuffer(b, plan);
+
+  std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  auto* root = fb::GetMutablePlan(bytes.data());
+  const auto* table = reinterpret_cast<const flatbuffers::Table*>(root);
+  const uint8_t* field = table->GetAddressOf(fb::Plan::VT_CHECKSUM);
+  if (!field) throw Error("internal error: plan checksum field missing");
+  size_t pos = static_cast<size_t>(field - bytes.data());
+  root->mutate_checksum(plan::checksum(bytes, pos));
+  return bytes;
+}
+
+}  // namespace kiln::serialize

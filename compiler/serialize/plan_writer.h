@@ -1,0 +1,24 @@
+// IR -> plan file bytes (schemas/plan.fbs): tensors, layers with their typed attributes, the
+// memory plan, 64-byte-aligned weights, the build machine and the checksum.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "kiln/runtime.hpp"
+#include "serialize/memory_plan.h"
+
+namespace kiln::serialize {
+
+struct PlanInput {
+  const ir::Graph& graph;
+  const std::vector<std::string>& kernels;  // chosen implementation per node, in node order
+  const MemoryPlan& memory;
+  MachineInfo machine;
+};
+
+std::vector<uint8_t> write_plan(const PlanInput& in);
+
+}  // namespace kiln::serialize

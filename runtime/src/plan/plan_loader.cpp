@@ -1,0 +1,253 @@
+// Plan loading treats every byte as hostile: identifier, flatbuffers Verifier, schema version
+// and checksum first; then every index, offset and size is bounds-checked, and each layer's op
+// re-infers its output types, which must equal the recorded ones, before any kernel sees a
+// pointer.
+#include <cstring>
+#include <limits>
+
+#include "engine_impl.h"
+#include "kiln/plan_generated.h"
+#include "plan/plan_format.h"
+
+namespace kiln {
+
+namespace {
+
+class AttrReader final : public ops::AttrVisitor {
+ public:
+  AttrReader(const flatbuffers::Vector<flatbuffers::Offset<fb::Attr>>* attrs, const std::string& where)
+      : attrs_(attrs), where_(where) {}
+  void visit(const char* name, int64_t& v) override {
+    if (auto* a = find(name, fb::AttrKind::Int)) v = a->i();
+  }
+  void visit(const char* name, float& v) override {
+    if (auto* a = find(name, fb::AttrKind::Float)) v = static_cast<float>(a->f());
+  }
+  void visit(const char* name, std::vector<int64_t>& v) override {
+    if (auto* a = find(name, fb::AttrKind::Ints)) v = a->ints() ? std::vector<int64_t>(a->ints()->begin(), a->ints()->end()) : std::vector<int64_t>{};
+  }
+  void visit(const char* name, std::vector<float>& v) override {
+    if (auto* a = find(name, fb::AttrKind::Floats)) {
+      v.clear();
+      if (a->floats())
+        for (double d : *a->floats()) v.push_back(static_cast<float>(d));
+    }
+  }
+  void visit(const char* name, std::string& v) override {
+    if (auto* a = find(name, fb::AttrKind::String)) v = a->s() ? a->s()->str() : "";
+  }
+
+ private:
+  const fb::Attr* find(const char* name, fb::AttrKind kind) {
+    if (!attrs_) return nullptr;
+    const fb::Attr* a = attrs_->LookupByKey(name);
+    if (a && a->kind() != kind) throw Error(where_ + ": attribute '" + name + "' has the wrong kind");
+    return a;
+  }
+  const flatbuffers::Vector<flatbuffers::Offset<fb::Attr>>* attrs_;
+  std::string where_;
+};
+
+[[noreturn]] void corrupt(const std::string& what) {
+  throw Error(what + "; the plan is corrupt or was not written by kiln: rebuild it with `kiln compile`");
+}
+
+std::string isa_name(dnnl::cpu_isa isa) {
+  using I = dnnl::cpu_isa;
+  switch (isa) {
+    case I::sse41: return "sse41";
+    case I::avx: return "avx";
+    case I::avx2: return "avx2";
+    case I::avx2_vnni: return "avx2_vnni";
+    case I::avx512_core: return "avx512_core";
+    case I::avx512_core_vnni: return "avx512_core_vnni";
+    case I::avx512_core_bf16: return "avx512_core_bf16";
+    case I::avx512_core_amx: return "avx512_core_amx";
+    default: return "isa_" + std::to_string(static_cast<int>(isa));
+  }
+}
+
+}  // namespace
+
+std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
+
+std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin) {
+  auto impl = std::make_unique<Engine::Impl>();
+  impl->origin = origin;
+  const uint8_t* buf = buffer.get();
+  if (size < 16) corrupt("file is too small to be a plan (" + std::to_string(size) + " bytes)");
+  if (size >= (size_t(1) << 31)) corrupt("file is larger than a plan can be");
+  if (!fb::PlanBufferHasIdentifier(buf)) corrupt("file identifier 'KILN' missing");
+  flatbuffers::Verifier verifier(buf, size, 64, 10'000'000);
+  if (!fb::VerifyPlanBuffer(verifier)) corrupt("flatbuffers verification failed");
+  const fb::Plan* plan = fb::GetPlan(buf);
+  impl->schema_version = plan->schema_version();
+  if (plan->schema_version() > plan::kSchemaVersion || plan->schema_version() < plan::kMinReadableSchemaVersion)
+    throw Error("plan schema version " + std::to_string(plan->schema_version()) + " is not supported by this runtime (reads " +
+                std::to_string(plan::kMinReadableSchemaVersion) + "-" + std::to_string(plan::kSchemaVersion) +
+                "); rebuild the plan with a matching `kiln compile`");
+  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(fb::Plan::VT_CHECKSUM);
+  if (!field) corrupt("checksum missing");
+  if (plan::checksum({buf, size}, static_cast<size_t>(field - buf)) != plan->checksum())
+    corrupt("checksum mismatch");
+
+  if (plan->machine()) {
+    auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
+    impl->machine = {s(plan->machine()->isa()), s(plan->machine()->cpu()), plan->machine()->cores(),
+                     plan->machine()->threads()};
+  }
+  const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
+  const uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
+  if (weights && reinterpret_cast<uintptr_t>(weights) % plan::kWeightAlignment)
+    corrupt("weights are not 64-byte aligned");
+  impl->arena_bytes = plan->arena_bytes();
+  impl->activation_bytes = plan->activation_bytes();
+  impl->weight_bytes = weight_size;
+  if (impl->arena_bytes > (uint64_t(1) << 40)) corrupt("arena size is absurd");
+
+  // Tensors.
+  if (!plan->tensors() || !plan->layers()) corrupt("tensor or layer table missing");
+  const size_t nt = plan->tensors()->size();
+  for (size_t i = 0; i < nt; ++i) {
+    const fb::Tensor* t = plan->tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+    TensorRec r;
+    r.name = t->name() ? t->name()->str() : "";
+    std::string label = "tensor " + std::to_string(i) + " ('" + r.name + "')";
+    r.dtype = static_cast<DType>(t->dtype());
+    if (!dtype_valid(r.dtype)) corrupt(label + " has an invalid dtype");
+    if (t->layout() && t->layout()->size()) corrupt(label + " has a layout this runtime does not know");
+    uint64_t elems = 1;
+    if (t->shape()) {
+      if (t->shape()->size() > 8) corrupt(label + " has rank above 8");
+      for (int64_t d : *t->shape()) {
+        if (d < 0 || d > (int64_t(1) << 40)) corrupt(label + " has an invalid dimension");
+        r.shape.push_back(d);
+        if (d && elems > (uint64_t(1) << 40) / static_cast<uint64_t>(d)) corrupt(label + " is absurdly large");
+        elems *= static_cast<uint64_t>(d);
+      }
+    }
+    r.bytes = elems * dtype_size(r.dtype);
+    if (t->bytes() != r.bytes) corrupt(label + " size does not match its shape");
+    r.kind = static_cast<int>(t->kind());
+    r.offset = t->offset();
+    if (t->kind() == fb::TensorKind::Constant) {
+      if (r.offset > weight_size || r.bytes > weight_size - r.offset) corrupt(label + " lies outside the weights");
+      if (r.offset % plan::kWeightAlignment) corrupt(label + " is not aligned");
+      r.data = weights + r.offset;
+    } else if (static_cast<int>(t->kind()) <= 3) {
+      if (r.offset > impl->arena_bytes || r.bytes > impl->arena_bytes - r.offset)
+        corrupt(label + " lies outside the activation arena");
+    } else {
+      corrupt(label + " has an unknown kind");
+    }
+    impl->tensors.push_back(std::move(r));
+  }
+  auto tensor_index = [&](int32_t id, const std::string& where, bool allow_absent) -> int {
+    if (id == -1 && allow_absent) return -1;
+    if (id < 0 || static_cast<size_t>(id) >= nt) corrupt(where + " refers to tensor " + std::to_string(id) + ", which does not exist");
+    return id;
+  };
+  auto bindings = [&](const flatbuffers::Vector<int32_t>* v, int kind, std::vector<int>& ids, std::vector<TensorDesc>& descs, const char* what) {
+    if (!v) corrupt(std::string("graph ") + what + " missing");
+    for (int32_t id : *v) {
+      int i = tensor_index(id, std::string("graph ") + what, false);
+      if (impl->tensors[i].kind != kind) corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind");
+      ids.push_back(i);
+      descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, impl->tensors[i].shape});
+    }
+  };
+  bindings(plan->inputs(), static_cast<int>(fb::TensorKind::Input), impl->input_ids, impl->inputs, "input");
+  bindings(plan->outputs(), static_cast<int>(fb::TensorKind::Output), impl->output_ids, impl->outputs, "output");
+
+  // Layers: rebuild each op, re-infer, and create its kernel.
+  std::vector<bool> written(nt, false);
+  for (int id : impl->input_ids) written[id] = true;
+  for (size_t li = 0; li < plan->layers()->size(); ++li) {
+    const fb::Layer* l = plan->layers()->Get(static_cast<flatbuffers::uoffset_t>(li));
+    LayerRec rec;
+    rec.name = l->name() ? l->name()->str() : "";
+    std::string op_name = l->op() ? l->op()->str() : "";
+    std::string label = "layer " + std::to_string(li) + " ('" + rec.name + "', " + op_name + ")";
+    rec.op = ops::OpRegistry::instance().create(op_name);
+    if (!rec.op) corrupt(label + " uses an op this runtime does not know");
+    rec.impl = l->kernel() ? l->kernel()->str() : "reference";
+    try {
+      AttrReader reader(l->attrs(), label);
+      rec.op->attrs(reader);
+    } catch (const Error& e) {
+      corrupt(label + ": " + e.what());
+    }
+    if (!l->inputs() || !l->outputs()) corrupt(label + " has no input or output list");
+    std::vector<ops::TensorType> in_types;
+    std::vector<TensorView> views;
+    for (int32_t id : *l->inputs()) {
+      int i = tensor_index(id, label, true);
+      rec.inputs.push_back(i);
+      if (i >= 0 && !written[i] && impl->tensors[i].kind != static_cast<int>(fb::TensorKind::Constant))
+        corrupt(label + " reads tensor '" + impl->tensors[i].name + "' before any layer writes it");
+      in_types.push_back(i < 0 ? ops::TensorType{} : ops::TensorType{impl->tensors[i].dtype, impl->tensors[i].shape});
+      views.push_back(i < 0 || !impl->tensors[i].data ? TensorView{} : TensorView{impl->tensors[i].dtype, impl->tensors[i].shape, const_cast<void*>(impl->tensors[i].data)});
+    }
+    for (int32_t id : *l->outputs()) {
+      int i = tensor_index(id, label, false);
+      int kind = impl->tensors[i].kind;
+      if (kind == static_cast<int>(fb::TensorKind::Constant) || kind == static_cast<int>(fb::TensorKind::Input))
+        corrupt(label + " writes to a constant or input tensor");
+      rec.outputs.push_back(i);
+      written[i] = true;
+    }
+    std::vector<const TensorView*> consts;
+    for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
+    ops::InferContext ctx(in_types, consts, rec.outputs.size());
+    try {
+      rec.op->infer(ctx);
+    } catch (const Error& e) {
+      corrupt(label + ": " + e.what());
+    }
+    for (size_t o = 0; o < rec.outputs.size(); ++o) {
+      const TensorRec& t = impl->tensors[rec.outputs[o]];
+      if (ctx.outputs()[o].dtype != t.dtype || ctx.outputs()[o].shape != t.shape)
+        corrupt(label + ": output '" + t.name + "' does not match what the layer computes");
+    }
+    KernelSpec spec{*rec.op, {}, {}, impl->eng};
+    for (int i : rec.inputs) {
+      KernelTensor kt;
+      if (i >= 0) kt = {impl->tensors[i].dtype, impl->tensors[i].shape, "", impl->tensors[i].data};
+      spec.in.push_back(kt);
+    }
+    for (int i : rec.outputs) spec.out.push_back({impl->tensors[i].dtype, impl->tensors[i].shape, "", nullptr});
+    auto& reg = KernelRegistry::instance();
+    try {
+      rec.kernel = reg.create(op_name, rec.impl, spec);
+    } catch (const std::exception& e) {
+      rec.kernel = nullptr;
+    }
+    if (!rec.kernel) {
+      // The chosen kernel is unavailable here (another CPU, an older runtime): fall back.
+      std::string used;
+      for (const std::string& alt : reg.impls(op_name)) {
+        try {
+          if ((rec.kernel = reg.create(op_name, alt, spec))) { used = alt; break; }
+        } catch (const std::exception&) {
+        }
+      }
+      if (!rec.kernel && (rec.kernel = make_reference_kernel(spec))) used = "reference";
+      if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+      impl->warnings.push_back(label + ": kernel '" + rec.impl + "' is unavailable here; using '" + used + "'");
+      rec.impl = used;
+    }
+    impl->scratchpad_bytes = std::max(impl->scratchpad_bytes, rec.kernel->scratchpad_bytes());
+    LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {}};
+    if (l->fused())
+      for (auto* f : *l->fused()) info.fused.push_back(f->str());
+    impl->layer_info.push_back(std::move(info));
+    impl->layers.push_back(std::move(rec));
+  }
+  for (int id : impl->output_ids)
+    if (!written[id]) corrupt("graph output '" + impl->tensors[id].name + "' is never written");
+  impl->buffer = std::move(buffer);
+  impl->size = size;
+  return impl;
+}
+
+}  // namespace kiln

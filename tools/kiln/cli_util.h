@@ -1,0 +1,31 @@
+// Shared pieces of the kiln CLI: shape-list parsing, atomic file writes, and the usage-error
+// exception that maps to exit code 2.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kiln::cli {
+
+// A mistake in how kiln was called (exit code 2), as opposed to a failure doing the work (1).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// "input:1x3x224x224,mask:1x128" -> {input: [1,3,224,224], mask: [1,128]}. The name may contain
+// ':' (the last ':' separates the dims).
+std::map<std::string, std::vector<int64_t>> parse_shapes(const std::string& spec, const char* flag);
+// "name:file,name2:file2" -> pairs; a single entry without ':' binds to the only input ("").
+std::vector<std::pair<std::string, std::string>> parse_bindings(const std::string& spec, const char* flag);
+
+// Writes via a temporary file in the same folder and a rename, so an interrupted write never
+// leaves a half-written file under the final name.
+void write_file_atomic(const std::string& path, const void* data, size_t size);
+
+std::string human_bytes(uint64_t b);
+std::string json_escape(const std::string& s);
+
+}  // namespace kiln::cli

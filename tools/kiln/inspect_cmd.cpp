@@ -1,0 +1,80 @@
+#include <fmt/format.h>
+
+#include "cli_util.h"
+#include "commands.h"
+#include "kiln/runtime.hpp"
+
+namespace kiln::cli {
+
+namespace {
+
+struct InspectArgs {
+  std::string plan;
+  bool json = false;
+};
+
+std::string shape_text(const std::vector<int64_t>& s) {
+  std::string r;
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
+  return r.empty() ? "scalar" : r;
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep, bool quote) {
+  std::string r;
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + (quote ? "\"" + json_escape(v[i]) + "\"" : v[i]);
+  return r;
+}
+
+int inspect(const InspectArgs& a) {
+  auto e = Engine::load_file(a.plan);
+  const auto& m = e->build_machine();
+  if (a.json) {
+    auto io = [](const std::vector<TensorDesc>& v) {
+      std::string r;
+      for (size_t i = 0; i < v.size(); ++i)
+        r += fmt::format("{}{{\"name\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}]}}", i ? ", " : "",
+                         json_escape(v[i].name), dtype_name(v[i].dtype), fmt::join(v[i].shape, ", "));
+      return r;
+    };
+    std::string layers;
+    for (size_t i = 0; i < e->layers().size(); ++i) {
+      const auto& l = e->layers()[i];
+      layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
+                            "\"fused\": [{}]}}", i ? ", " : "", json_escape(l.name), l.op, l.kernel,
+                            dtype_name(l.precision), join(l.fused, ", ", true));
+    }
+    fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
+               "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
+               "\"cores\": {}, \"threads\": {}}}, \"inputs\": [{}], \"outputs\": [{}], \"layers\": [{}]}}\n",
+               json_escape(a.plan), e->schema_version(), e->plan_bytes(), e->weight_bytes(), e->arena_bytes(),
+               e->activation_bytes(), json_escape(m.isa), json_escape(m.cpu), m.cores, m.threads,
+               io(e->inputs()), io(e->outputs()), layers);
+    return 0;
+  }
+  fmt::print("plan {}: schema v{}, {} ({} of weights)\n", a.plan, e->schema_version(), human_bytes(e->plan_bytes()),
+             human_bytes(e->weight_bytes()));
+  fmt::print("built on: {} ({}), {} cores, {} threads\n", m.cpu, m.isa, m.cores, m.threads);
+  fmt::print("memory: arena {} per context, against {} of activation tensors\n", human_bytes(e->arena_bytes()),
+             human_bytes(e->activation_bytes()));
+  for (auto& d : e->inputs()) fmt::print("input  {} {}[{}]\n", d.name, dtype_name(d.dtype), shape_text(d.shape));
+  for (auto& d : e->outputs()) fmt::print("output {} {}[{}]\n", d.name, dtype_name(d.dtype), shape_text(d.shape));
+  fmt::print("{} layers:\n", e->layers().size());
+  for (size_t i = 0; i < e->layers().size(); ++i) {
+    const auto& l = e->layers()[i];
+    fmt::print("  {:>4} {:<40} {:<20} {:<10} {:<8} [{}]\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
+               join(l.fused, "+", false));
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_inspect_command(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* c = app.add_subcommand("inspect", "Describe a plan: layers, kernels, precision, memory");
+  c->add_option("plan", a->plan, "Plan file")->required();
+  c->add_flag("--json", a->json, "Print one JSON object");
+  c->callback([a] { inspect(*a); });
+}
+
+}  // namespace kiln::cli
