@@ -91,7 +91,7 @@ class ModelImporter {
                   std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
                   ". Re-export it with opset_version=" + std::to_string(kMaxOpset) + " or lower");
     try {
-      onnx::checker::check_model(model);
+      check(model);
     } catch (const std::exception& e) {
       throw Error(std::string("the ONNX checker rejected the model: ") + first_line(e.what()));
     }
@@ -108,13 +108,37 @@ class ModelImporter {
     // Fix the user's shapes before onnx infers, so everything downstream sees them.
     for (auto& in : *model.mutable_graph()->mutable_input()) {
       auto it = opts_.shapes.find(in.name());
-      if (it != opts_.shapes.end()) set_input_shape(in, it->second);
+      if (it == opts_.shapes.end()) continue;
+      Shape declared = shape_of(in, nullptr);
+      if (it->second.size() != declared.size())
+        throw Error("--shapes gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) + " (" +
+                    shape_str(it->second) + ") but the model declares rank " + std::to_string(declared.size()) +
+                    " (" + shape_str(declared) + ")");
+      for (size_t i = 0; i < declared.size(); ++i)
+        if (declared[i] >= 0 && declared[i] != it->second[i])
+          throw Error("--shapes gives input '" + in.name() + "' shape " + shape_str(it->second) +
+                      " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(declared[i]));
+      set_input_shape(in, it->second);
     }
     try {
       onnx::shape_inference::InferShapes(model);
     } catch (const std::exception& e) {
       warn(std::string("onnx shape inference failed, kiln infers shapes itself: ") + first_line(e.what()));
     }
+  }
+
+  // onnx::checker::check_model(ModelProto) resolves external data against the working folder;
+  // this resolves it against the model's folder instead.
+  void check(const onnx::ModelProto& model) {
+    if (model.ir_version() <= 0) throw Error("the model has no ir_version; is it an ONNX model?");
+    onnx::checker::CheckerContext ctx;
+    ctx.set_ir_version(static_cast<int>(model.ir_version()));
+    std::unordered_map<std::string, int> opsets;
+    for (const auto& o : model.opset_import()) opsets[o.domain()] = static_cast<int>(o.version());
+    ctx.set_opset_imports(opsets);
+    ctx.set_model_dir(base_dir_);
+    onnx::checker::LexicalScopeContext lex;
+    onnx::checker::check_graph(model.graph(), ctx, lex);
   }
 
   void add_graph_input(const onnx::ValueInfoProto& in) {
@@ -128,19 +152,6 @@ class ModelImporter {
     Shape s = shape_of(in, &params);
     if (!in.type().tensor_type().has_shape())
       throw Error("graph input '" + in.name() + "' has no shape; give one with --shapes=" + in.name() + ":1x3x224x224");
-    auto it = opts_.shapes.find(in.name());
-    if (it != opts_.shapes.end()) {
-      if (it->second.size() != s.size())
-        throw Error("--shapes gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) +
-                    " (" + shape_str(it->second) + ") but the model declares rank " + std::to_string(s.size()) +
-                    " (" + shape_str(s) + ")");
-      for (size_t i = 0; i < s.size(); ++i)
-        if (s[i] >= 0 && s[i] != it->second[i])
-          throw Error("--shapes gives input '" + in.name() + "' shape " + shape_str(it->second) +
-                      " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(s[i]));
-      s = it->second;
-      params.assign(s.size(), "");
-    }
     for (int64_t d : s)
       if (d < -1 || d == 0 || d > (int64_t(1) << 31))
         throw Error("graph input '" + in.name() + "' has an invalid dimension in " + shape_str(s));

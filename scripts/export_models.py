@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Exports torchvision models to ONNX with torch's own outputs beside them (the model-test oracle).
+
+Usage: /usr/bin/python3 scripts/export_models.py OUTDIR [--models resnet50,...] [--opset 13] [--batch 1]
+
+For each model this writes, in the ONNX backend test-data layout:
+  OUTDIR/<name>/model.onnx
+  OUTDIR/<name>/test_data_set_0/input_0.pb    (TensorProto named like the graph input, "input")
+  OUTDIR/<name>/test_data_set_0/output_0.pb   (torch's output, named like the graph output, "output")
+  OUTDIR/<name>/export.json                    (the settings; a mismatch forces a re-export)
+where <name> is the model name, with "_b<N>" appended when --batch is not 1.
+
+Nothing is downloaded: models are built with weights=None after torch.manual_seed(0).
+
+Random-init BatchNorm is useless as an oracle: running_mean=0 and running_var=1 never match the
+statistics of the activations they see, so in deep nets (resnet50, densenet121) the logits blow up
+or collapse towards a constant, and a relative-error comparison then checks little. So after
+construction every BatchNorm gets a random affine (gamma in [0.5, 1.5], beta ~ N(0, 0.1)) and its
+running statistics are *calibrated*: a few forward passes in train mode over random inputs with a
+cumulative average (momentum=None). Each BN then really normalises its input, activations stay O(1)
+throughout, and the logits are spread out. All of it is seeded, so exports are reproducible.
+
+Re-running is cheap: a model whose files exist and whose export.json matches is skipped.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+# onnx 1.12 still refers to aliases that numpy 1.24 removed.
+for _alias, _type in (("float", float), ("int", int), ("bool", bool), ("object", object)):
+  if _alias not in np.__dict__:  # hasattr() would emit numpy's FutureWarning
+    setattr(np, _alias, _type)
+
+import onnx  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+import torch  # noqa: E402
+import torchvision  # noqa: E402
+
+# Bump when the export recipe changes so existing exports are redone.
+RECIPE_VERSION = 1
+DEFAULT_MODELS = "resnet50,mobilenet_v2,squeezenet1_1,efficientnet_b0,googlenet,densenet121"
+SUPPORTED = DEFAULT_MODELS.split(",")
+CALIBRATION_BATCHES = 2
+CALIBRATION_BATCH_SIZE = 4
+MODEL_SEED = 0
+INPUT_SEED = 1234
+
+
+def fail(msg):
+  print(f"export_models: error: {msg}", file=sys.stderr)
+  sys.exit(1)
+
+
+def build_model(name):
+  kwargs = {"weights": None}
+  if name == "googlenet":
+    # The aux heads only exist in training; init_weights=True avoids torchvision's warning and
+    # picks its documented truncated-normal init.
+    kwargs.update(aux_logits=False, init_weights=True)
+  ctor = getattr(torchvision.models, name, None)
+  if ctor is None:
+    fail(f"torchvision {torchvision.__version__} has no model '{name}'")
+  return ctor(**kwargs)
+
+
+def calibrate_batchnorm(model, size):
+  """Gives every BN a random affine and running stats measured on random inputs (see module doc)."""
+  bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+  if not bns:
+    return 0
+  with torch.no_grad():
+    for bn in bns:
+      if bn.affine:
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.normal_(0.0, 0.1)
+      bn.reset_running_stats()
+      bn.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    for _ in range(CALIBRATION_BATCHES):
+      model(torch.randn(CALIBRATION_BATCH_SIZE, 3, size, size))
+  model.eval()
+  return len(bns)
+
+
+def tensor_pb(array, name):
+  t = numpy_helper.from_array(np.ascontiguousarray(array), name=name)
+  return t.SerializeToString()
+
+
+def write_atomic(path, data):
+  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+  with os.fdopen(fd, "wb") as f:
+    f.write(data)
+  os.chmod(tmp, 0o644)  # mkstemp creates 0600
+  os.replace(tmp, path)
+
+
+def export_one(name, outdir, opset, batch, size=224):
+  dirname = name if batch == 1 else f"{name}_b{batch}"
+  mdir = os.path.join(outdir, dirname)
+  ddir = os.path.join(mdir, "test_data_set_0")
+  model_path = os.path.join(mdir, "model.onnx")
+  in_path = os.path.join(ddir, "input_0.pb")
+  out_path = os.path.join(ddir, "output_0.pb")
+  meta_path = os.path.join(mdir, "export.json")
+  meta = {"model": name, "opset": opset, "batch": batch, "size": size,
+          "recipe": RECIPE_VERSION, "torch": torch.__version__,
+          "torchvision": torchvision.__version__}
+  if all(os.path.isfile(p) for p in (model_path, in_path, out_path, meta_path)):
+    try:
+      with open(meta_path) as f:
+        if json.load(f) == meta:
+          print(f"export_models: {dirname}: up to date, skipped")
+          return
+    except (OSError, ValueError):
+      pass  # unreadable stamp: redo the export
+  os.makedirs(ddir, exist_ok=True)
+  # The stamp goes last, so an interrupted export is redone next time.
+  if os.path.exists(meta_path):
+    os.remove(meta_path)
+
+  torch.manual_seed(MODEL_SEED)
+  model = build_model(name)
+  nbn = calibrate_batchnorm(model, size)
+  model.eval()
+
+  torch.manual_seed(INPUT_SEED)
+  x = torch.randn(batch, 3, size, size)
+  with torch.no_grad():
+    y = model(x)
+  if not isinstance(y, torch.Tensor):
+    fail(f"{name}: expected a single output tensor, got {type(y).__name__}")
+  yn = y.numpy()
+  if not np.all(np.isfinite(yn)):
+    fail(f"{name}: torch output has non-finite values; the oracle would be meaningless")
+
+  tmp_model = model_path + ".tmp"
+  torch.onnx.export(model, x, tmp_model, opset_version=opset, do_constant_folding=True,
+                    input_names=["input"], output_names=["output"], dynamic_axes=None)
+  onnx_model = onnx.load(tmp_model)
+  onnx.checker.check_model(onnx_model)
+  gin = [i.name for i in onnx_model.graph.input]
+  gout = [o.name for o in onnx_model.graph.output]
+  if gin[:1] != ["input"] or gout != ["output"]:
+    fail(f"{name}: unexpected graph I/O names inputs={gin} outputs={gout}")
+  os.replace(tmp_model, model_path)
+
+  write_atomic(in_path, tensor_pb(x.numpy(), "input"))
+  write_atomic(out_path, tensor_pb(yn, "output"))
+  with open(meta_path, "w") as f:
+    json.dump(meta, f, indent=1)
+  print(f"export_models: {dirname}: exported (opset {opset}, batch {batch}, {nbn} BN calibrated, "
+        f"output {list(yn.shape)} std {yn.std():.3g}, {os.path.getsize(model_path) / 1e6:.1f} MB)")
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  ap.add_argument("outdir")
+  ap.add_argument("--models", default=DEFAULT_MODELS,
+                  help=f"comma-separated; supported: {', '.join(SUPPORTED)}")
+  ap.add_argument("--opset", type=int, default=13)
+  ap.add_argument("--batch", type=int, default=1)
+  args = ap.parse_args()
+  names = [m.strip() for m in args.models.split(",") if m.strip()]
+  if not names:
+    fail("--models is empty")
+  unknown = [m for m in names if m not in SUPPORTED]
+  if unknown:
+    fail(f"unsupported model(s) {unknown}; supported: {', '.join(SUPPORTED)}")
+  if args.batch < 1:
+    fail("--batch must be >= 1")
+  torch.set_num_threads(min(2, os.cpu_count() or 1))
+  os.makedirs(args.outdir, exist_ok=True)
+  for name in names:
+    export_one(name, args.outdir, args.opset, args.batch)
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,45 @@
+#include "graph_eval_util.h"
+
+#include <cstring>
+#include <unordered_map>
+
+namespace kiln::test {
+
+std::map<std::string, HostTensor> evaluate(const ir::Graph& g, std::map<std::string, HostTensor> inputs) {
+  std::unordered_map<const ir::Value*, HostTensor> vals;
+  for (auto& io : g.inputs) vals[io.value] = inputs.at(io.name);
+  auto get = [&](const ir::Value* v) -> TensorView {
+    if (!v) return {};
+    if (v->is_constant()) return v->view();
+    return vals.at(v).view();
+  };
+  for (auto& n : g.nodes()) {
+    ops::KernelArgs args;
+    for (auto* v : n->inputs) args.in.push_back(get(v));
+    for (auto* v : n->outputs) {
+      vals[v] = HostTensor(v->type.dtype, v->type.shape);
+      args.out.push_back(vals[v].view());
+    }
+    n->op->reference(args);
+  }
+  std::map<std::string, HostTensor> out;
+  for (auto& io : g.outputs) {
+    if (io.value->is_constant()) {
+      HostTensor h(io.value->type.dtype, io.value->type.shape);
+      std::memcpy(h.bytes.data(), io.value->constant->data(), h.bytes.size());
+      out[io.name] = h;
+    } else {
+      out[io.name] = vals.at(io.value);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, HostTensor> random_inputs(const ir::Graph& g, uint32_t seed) {
+  std::map<std::string, HostTensor> in;
+  for (auto& io : g.inputs)
+    in[io.name] = random_tensor(io.value->type.dtype, io.value->type.shape, seed++);
+  return in;
+}
+
+}  // namespace kiln::test

@@ -1,0 +1,173 @@
+// Importer behaviour on good and malformed models: every failure is a kiln::Error whose message
+// names the file and the node or tensor at fault.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "import/importer.h"
+#include "onnx_builder_util.h"
+
+namespace kiln::test {
+namespace {
+
+using onnx_import::import_onnx;
+
+std::string import_error(const std::string& path, onnx_import::ImportOptions opts = {}) {
+  try {
+    import_onnx(path, opts);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+OnnxBuilder conv_relu_model() {
+  OnnxBuilder b;
+  b.input("x", {1, 3, 8, 8});
+  b.init_random("w", {4, 3, 3, 3}, 7);
+  b.init_random("b", {4}, 8);
+  auto& c = b.node("Conv", {"x", "w", "b"}, {"c"}, "conv1");
+  OnnxBuilder::attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c"}, {"y"}, "relu1");
+  b.output("y", {1, 4, 8, 8});
+  return b;
+}
+
+TEST(Import, ConvReluInfersShapes) {
+  auto g = import_onnx(conv_relu_model().save("conv_relu.onnx"), {});
+  ASSERT_EQ(g->outputs.size(), 1u);
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4, 8, 8}));
+  EXPECT_EQ(g->nodes().size(), 2u);
+}
+
+TEST(Import, UnknownOpNamesNodeAndOp) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.node("FrobnicateV2", {"x"}, {"y"}, "frob");
+  b.output("y", {1, 4});
+  std::string path = b.save("unknown_op.onnx");
+  std::string err = import_error(path);
+  // The checker may reject the unknown op first; either way the message names the op.
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_NE(err.find("FrobnicateV2"), std::string::npos) << err;
+}
+
+TEST(Import, DanglingInputIsReported) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.node("Relu", {"nowhere"}, {"y"}, "r");
+  b.output("y", {1, 4});
+  std::string err = import_error(b.save("dangling.onnx"));
+  EXPECT_NE(err.find("nowhere"), std::string::npos) << err;
+}
+
+TEST(Import, TruncatedProtobufIsReported) {
+  std::string bytes = conv_relu_model().bytes();
+  std::string path = temp_dir() + "/truncated.onnx";
+  std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  std::string err = import_error(path);
+  EXPECT_NE(err.find(path), std::string::npos) << err;
+  EXPECT_FALSE(err.empty());
+}
+
+TEST(Import, EmptyAndMissingFiles) {
+  std::string path = temp_dir() + "/empty.onnx";
+  std::ofstream(path, std::ios::binary).flush();
+  EXPECT_NE(import_error(path).find("empty"), std::string::npos);
+  EXPECT_NE(import_error(temp_dir() + "/does_not_exist.onnx").find("cannot open"), std::string::npos);
+}
+
+TEST(Import, OpsetAboveRangeIsRefusedWithAdvice) {
+  OnnxBuilder b(18);
+  b.input("x", {1, 4});
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y", {1, 4});
+  std::string err = import_error(b.save("opset18.onnx"));
+  EXPECT_NE(err.find("opset 18"), std::string::npos) << err;
+  EXPECT_NE(err.find("opset_version"), std::string::npos) << err;
+}
+
+TEST(Import, ShortInitializerIsReported) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  b.init("w", {4, 4}, std::vector<float>(5, 1.f));
+  b.node("MatMul", {"x", "w"}, {"y"});
+  b.output("y", {1, 4});
+  std::string err = import_error(b.save("short_init.onnx"));
+  EXPECT_NE(err.find("'w'"), std::string::npos) << err;
+}
+
+TEST(Import, ExternalDataOutsideModelFolderIsRefused) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  auto* t = b.model().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(4);
+  t->add_dims(4);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t->add_external_data();
+  kv->set_key("location");
+  kv->set_value("../../../etc/passwd");
+  b.node("MatMul", {"x", "w"}, {"y"});
+  b.output("y", {1, 4});
+  std::string err = import_error(b.save("traversal.onnx"));
+  EXPECT_NE(err.find("outside"), std::string::npos) << err;
+}
+
+TEST(Import, ExternalDataInsideFolderLoads) {
+  std::vector<float> w(16);
+  for (int i = 0; i < 16; ++i) w[i] = static_cast<float>(i);
+  std::string data_path = temp_dir() + "/weights.bin";
+  std::ofstream(data_path, std::ios::binary).write(reinterpret_cast<const char*>(w.data()), 64);
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  auto* t = b.model().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(4);
+  t->add_dims(4);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* kv = t->add_external_data();
+  kv->set_key("location");
+  kv->set_value("weights.bin");
+  b.node("MatMul", {"x", "w"}, {"y"});
+  b.output("y", {1, 4});
+  auto g = import_onnx(b.save("external_ok.onnx"), {});
+  const ir::Value* wv = g->nodes()[0]->inputs[1];
+  ASSERT_TRUE(wv->is_constant());
+  EXPECT_EQ(static_cast<const float*>(wv->constant->data())[15], 15.f);
+}
+
+TEST(Import, SymbolicBatchNeedsShapesAndAcceptsThem) {
+  OnnxBuilder b;
+  b.input("x", {-1, 4});
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y", {-1, 4});
+  std::string path = b.save("symbolic.onnx");
+  onnx_import::ImportOptions o;
+  o.shapes["x"] = {3, 4};
+  auto g = import_onnx(path, o);
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{3, 4}));
+  o.shapes["x"] = {3, 4, 5};
+  EXPECT_NE(import_error(path, o).find("rank"), std::string::npos);
+  onnx_import::ImportOptions bad;
+  bad.shapes["nope"] = {1};
+  EXPECT_NE(import_error(path, bad).find("'nope'"), std::string::npos);
+}
+
+TEST(Import, NegativeInitializerDimIsReported) {
+  OnnxBuilder b;
+  b.input("x", {1, 4});
+  auto* t = b.model().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(-4);
+  b.node("Add", {"x", "w"}, {"y"});
+  b.output("y", {1, 4});
+  EXPECT_FALSE(import_error(b.save("negdim.onnx")).empty());
+}
+
+}  // namespace
+}  // namespace kiln::test
