@@ -99,6 +99,8 @@ class ImporterRegistry {
   const ImportFn* find(const std::string& op_type, int opset) const;
   bool known(const std::string& op_type) const;
   std::vector<std::string> op_types() const;
+  // Registered opset ranges [since, until] of an op type, sorted.
+  std::vector<std::pair<int, int>> ranges(const std::string& op_type) const;
 
  private:
   struct Entry { int since; int until; ImportFn fn; };

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 
 #include "import/importer.h"
@@ -32,6 +33,15 @@ bool ImporterRegistry::known(const std::string& op_type) const { return by_type_
 std::vector<std::string> ImporterRegistry::op_types() const {
   std::vector<std::string> r;
   for (auto& [k, v] : by_type_) r.push_back(k);
+  return r;
+}
+
+std::vector<std::pair<int, int>> ImporterRegistry::ranges(const std::string& op_type) const {
+  std::vector<std::pair<int, int>> r;
+  auto it = by_type_.find(op_type);
+  if (it != by_type_.end())
+    for (auto& e : it->second) r.emplace_back(e.since, e.until);
+  std::sort(r.begin(), r.end());
   return r;
 }
 

@@ -10,5 +10,6 @@ void add_compile_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_passes_command(CLI::App& app);
+void add_ops_command(CLI::App& app);
 
 }  // namespace kiln::cli

@@ -54,6 +54,13 @@ void add_compile_command(CLI::App& app) {
   });
 }
 
+void add_ops_command(CLI::App& app) {
+  CLI::App* c = app.add_subcommand("ops", "Print the operator support matrix (Markdown)");
+  static bool markdown = true;  // the only format; the flag is accepted for clarity
+  c->add_flag("--markdown", markdown, "Markdown output");
+  c->callback([] { fmt::print("{}", operator_matrix_markdown()); });
+}
+
 void add_passes_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("passes", "List the optimisation passes in pipeline order");
   c->callback([] {

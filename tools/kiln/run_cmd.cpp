@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <omp.h>
 
 #include "cli_util.h"
@@ -29,6 +30,7 @@ struct RunArgs {
   int threads = 0;
   bool json = false;
   bool verbose = false;
+  bool dump_profile = false;
 };
 
 std::string shape_text(const std::vector<int64_t>& s) {
@@ -101,6 +103,32 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
+// A separate profiling pass after the timed runs, so per-layer synchronisation never skews the
+// latency figures. Goes to stderr when stdout carries JSON.
+void dump_profile(const Engine& e, ExecutionContext& ctx, bool to_stderr) {
+  constexpr int kRuns = 5;
+  std::vector<double> total(e.layers().size(), 0.0);
+  ctx.set_profiling(true);
+  for (int r = 0; r < kRuns; ++r) {
+    ctx.run();
+    for (size_t i = 0; i < total.size(); ++i) total[i] += ctx.layer_times_ms()[i] / kRuns;
+  }
+  ctx.set_profiling(false);
+  double sum = 0;
+  for (double t : total) sum += t;
+  FILE* out = to_stderr ? stderr : stdout;
+  fmt::print(out, "=== Profile (average of {} runs) ===\n{:>4} {:<44} {:<22} {:<10} {:>10} {:>7}\n", kRuns, "#",
+             "layer", "op", "kernel", "ms", "%");
+  for (size_t i = 0; i < total.size(); ++i) {
+    const LayerInfo& l = e.layers()[i];
+    std::string op = l.op;
+    if (l.fused.size() > 1) op += "(" + fmt::format("{}", fmt::join(l.fused, "+")) + ")";
+    fmt::print(out, "{:>4} {:<44} {:<22} {:<10} {:>10.4f} {:>6.1f}%\n", i, l.name, op, l.kernel, total[i],
+               sum > 0 ? 100.0 * total[i] / sum : 0.0);
+  }
+  fmt::print(out, "total {:.4f} ms\n", sum);
+}
+
 int run(const RunArgs& a) {
   if (a.engine.empty() == a.onnx.empty()) throw UsageError("give exactly one of --loadEngine=PLAN or --onnx=MODEL");
   if (a.threads > 0) omp_set_num_threads(a.threads);
@@ -157,6 +185,7 @@ int run(const RunArgs& a) {
     fmt::print("Load time: {:.3f} ms, first inference: {:.3f} ms, peak RSS: {:.1f} MiB\n", load_ms, first_ms,
                peak_rss_mb());
   }
+  if (a.dump_profile) dump_profile(*engine, *ctx, a.json);
   if (cv > 0.05 && lat.size() > 2)
     fmt::print(stderr, "warning: latency varies a lot (coefficient of variation {:.1f}% > 5%); the machine may be "
                        "busy. Use --duration for longer runs.\n", cv * 100.0);
@@ -179,6 +208,7 @@ void add_run_command(CLI::App& app) {
   c->add_option("--threads", a->threads, "Threads per inference")->check(CLI::Range(1, 4096));
   c->add_flag("--json", a->json, "Print exactly one JSON object on stdout");
   c->add_flag("-v,--verbose", a->verbose, "More detail");
+  c->add_flag("--dumpProfile", a->dump_profile, "Print a per-layer profile (from a separate profiling run)");
   c->callback([a] {
     int rc = run(*a);
     if (rc) throw CLI::RuntimeError(rc);

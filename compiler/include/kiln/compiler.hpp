@@ -32,4 +32,8 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
 // Names and one-line reasons of the optimisation passes, in pipeline order.
 std::vector<std::pair<std::string, std::string>> pass_list();
 
+// The operator support matrix as Markdown (docs/operators.md is generated from it and a test
+// keeps the two equal): ONNX ops with opset ranges, and kiln ops with their kernels.
+std::string operator_matrix_markdown();
+
 }  // namespace kiln

@@ -1,0 +1,213 @@
+// ONNX importers for the elementwise family (ops/eltwise.h): every activation and unary math op
+// becomes a Unary, arithmetic/comparison/logic a Binary (variadic Max/Min/Sum/Mean a chain of
+// them), plus PRelu, Where, Not, and Identity / inference-mode Dropout as ops::Identity.
+#include <limits>
+
+#include <onnx/onnx_pb.h>
+
+#include "import/importer.h"
+#include "ops/eltwise.h"
+#include "ops/identity.h"
+
+namespace kiln::onnx_import {
+namespace {
+
+using namespace kiln::ops;
+
+void emit_unary(NodeContext& ctx, Act act, float alpha = 0.f, float beta = 0.f) {
+  auto op = std::make_unique<Unary>();
+  op->act = act;
+  op->alpha = alpha;
+  op->beta = beta;
+  ctx.emit(std::move(op), {ctx.required_input(0)});
+}
+
+// Registers an importer for an attribute-free unary op over [since, kMaxOpset].
+struct SimpleUnary {
+  SimpleUnary(const char* onnx_op, int since, Act act) {
+    ImporterRegistry::instance().add(onnx_op, since, kMaxOpset, [act](NodeContext& c) { emit_unary(c, act); });
+  }
+};
+
+const SimpleUnary kSimple[] = {
+    {"Relu", kMinOpset, Act::Relu},         {"Sigmoid", kMinOpset, Act::Sigmoid},
+    {"Tanh", kMinOpset, Act::Tanh},         {"HardSwish", 14, Act::HardSwish},
+    {"Softplus", kMinOpset, Act::Softplus}, {"Softsign", kMinOpset, Act::Softsign},
+    {"Abs", kMinOpset, Act::Abs},           {"Exp", kMinOpset, Act::Exp},
+    {"Log", kMinOpset, Act::Log},           {"Sqrt", kMinOpset, Act::Sqrt},
+    {"Neg", kMinOpset, Act::Neg},           {"Reciprocal", kMinOpset, Act::Reciprocal},
+    {"Floor", kMinOpset, Act::Floor},       {"Ceil", kMinOpset, Act::Ceil},
+    {"Round", 11, Act::Round},              {"Erf", 9, Act::Erf},
+    {"Sin", kMinOpset, Act::Sin},           {"Cos", kMinOpset, Act::Cos},
+};
+
+void import_leaky_relu(NodeContext& c) { emit_unary(c, Act::LeakyRelu, c.attr_float("alpha", 0.01f)); }
+void import_elu(NodeContext& c) { emit_unary(c, Act::Elu, c.attr_float("alpha", 1.f)); }
+void import_selu(NodeContext& c) {
+  emit_unary(c, Act::Selu, c.attr_float("alpha", 1.67326319217681884765625f),
+             c.attr_float("gamma", 1.05070102214813232421875f));
+}
+void import_hard_sigmoid(NodeContext& c) {
+  emit_unary(c, Act::HardSigmoid, c.attr_float("alpha", 0.2f), c.attr_float("beta", 0.5f));
+}
+
+constexpr float kLowest = std::numeric_limits<float>::lowest();
+constexpr float kHighest = std::numeric_limits<float>::max();
+
+void import_clip_attrs(NodeContext& c) {
+  emit_unary(c, Act::Clip, c.attr_float("min", kLowest), c.attr_float("max", kHighest));
+}
+
+// From opset 11 the bounds are optional inputs; kiln bakes them into the op, so they must be
+// known when the model is compiled.
+float clip_bound(NodeContext& c, size_t i, float def) {
+  ir::Value* v = c.input(i);
+  if (!v) return def;
+  const char* which = i == 1 ? "min" : "max";
+  if (!v->is_constant())
+    c.fail(std::string("the ") + which + " bound (input " + std::to_string(i) + ", '" + v->name +
+           "') must be a compile-time constant; kiln cannot clip to a bound computed at run time");
+  TensorView t = v->view();
+  if (t.elements() != 1)
+    c.fail(std::string("the ") + which + " bound must be a scalar, got shape " + shape_str(t.shape));
+  return static_cast<float>(element_as_double(t, 0));
+}
+
+void import_clip_inputs(NodeContext& c) {
+  float lo = clip_bound(c, 1, kLowest), hi = clip_bound(c, 2, kHighest);
+  emit_unary(c, Act::Clip, lo, hi);
+}
+
+void emit_binary(NodeContext& c, BinaryKind k) {
+  auto op = std::make_unique<Binary>();
+  op->kind = k;
+  c.emit(std::move(op), {c.required_input(0), c.required_input(1)});
+}
+
+struct SimpleBinary {
+  SimpleBinary(const char* onnx_op, int since, BinaryKind k) {
+    ImporterRegistry::instance().add(onnx_op, since, kMaxOpset, [k](NodeContext& c) { emit_binary(c, k); });
+  }
+};
+
+const SimpleBinary kBinary[] = {
+    {"Add", kMinOpset, BinaryKind::Add},       {"Sub", kMinOpset, BinaryKind::Sub},
+    {"Mul", kMinOpset, BinaryKind::Mul},       {"Div", kMinOpset, BinaryKind::Div},
+    {"Pow", kMinOpset, BinaryKind::Pow},       {"Equal", kMinOpset, BinaryKind::Equal},
+    {"Less", kMinOpset, BinaryKind::Less},     {"Greater", kMinOpset, BinaryKind::Greater},
+    {"LessOrEqual", 12, BinaryKind::LessOrEqual}, {"GreaterOrEqual", 12, BinaryKind::GreaterOrEqual},
+    {"And", kMinOpset, BinaryKind::And},       {"Or", kMinOpset, BinaryKind::Or},
+    {"Xor", kMinOpset, BinaryKind::Xor},
+};
+
+void import_mod(NodeContext& c) {
+  emit_binary(c, c.attr_int("fmod", 0) ? BinaryKind::FMod : BinaryKind::Mod);
+}
+
+void import_bit_shift(NodeContext& c) {
+  std::string dir = c.attr_string("direction", "");
+  if (dir == "LEFT") emit_binary(c, BinaryKind::BitShiftLeft);
+  else if (dir == "RIGHT") emit_binary(c, BinaryKind::BitShiftRight);
+  else c.fail("direction must be \"LEFT\" or \"RIGHT\", got \"" + dir + "\"");
+}
+
+// Max/Min/Sum/Mean over N inputs: a left-to-right chain of Binary ops (Mean divides the sum by N).
+void import_variadic(NodeContext& c, BinaryKind k, bool mean) {
+  size_t n = c.num_inputs();
+  if (n == 0) c.fail("needs at least one input");
+  std::vector<ir::Value*> in;
+  for (size_t i = 0; i < n; ++i) in.push_back(c.required_input(i));
+  if (n == 1) {
+    c.emit(std::make_unique<Identity>(), {in[0]});
+    return;
+  }
+  ir::Value* acc = in[0];
+  for (size_t i = 1; i < n; ++i) {
+    auto op = std::make_unique<Binary>();
+    op->kind = k;
+    if (i + 1 == n && !mean) {
+      c.emit(std::move(op), {acc, in[i]});
+      return;
+    }
+    acc = c.emit_internal("acc" + std::to_string(i), std::move(op), {acc, in[i]})->outputs[0];
+  }
+  DType t = acc->type.dtype;
+  ir::Value* count = c.graph().add_constant(c.graph().unique_name(c.name() + "/count"), t, Shape{});
+  if (t == DType::Float32) *static_cast<float*>(count->constant->data()) = static_cast<float>(n);
+  else if (t == DType::Float64) *static_cast<double*>(count->constant->data()) = static_cast<double>(n);
+  else c.fail(std::string("Mean supports float32 and float64 inputs, not ") + dtype_name(t));
+  auto div = std::make_unique<Binary>();
+  div->kind = BinaryKind::Div;
+  c.emit(std::move(div), {acc, count});
+}
+
+void import_prelu(NodeContext& c) { c.emit(std::make_unique<PRelu>(), {c.required_input(0), c.required_input(1)}); }
+void import_where(NodeContext& c) {
+  c.emit(std::make_unique<Where>(), {c.required_input(0), c.required_input(1), c.required_input(2)});
+}
+void import_not(NodeContext& c) { c.emit(std::make_unique<Not>(), {c.required_input(0)}); }
+void import_identity(NodeContext& c) { c.emit(std::make_unique<Identity>(), {c.required_input(0)}); }
+
+// A constant filled with ones of dtype t: the mask of a Dropout that keeps everything.
+ir::Value* ones(NodeContext& c, const std::string& name, DType t, const Shape& s) {
+  ir::Value* v = c.graph().add_constant(c.graph().unique_name(name), t, s);
+  void* p = v->constant->data();
+  int64_t n = shape_elements(s);
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t) {
+      case DType::Bool: static_cast<uint8_t*>(p)[i] = 1; break;
+      case DType::Float32: static_cast<float*>(p)[i] = 1.f; break;
+      case DType::Float64: static_cast<double*>(p)[i] = 1.0; break;
+      case DType::Float16: static_cast<uint16_t*>(p)[i] = 0x3C00; break;
+      case DType::BFloat16: static_cast<uint16_t*>(p)[i] = 0x3F80; break;
+      default: c.fail(std::string("cannot build a Dropout mask of type ") + dtype_name(t));
+    }
+  }
+  return v;
+}
+
+// Inference-mode Dropout passes its input through; a requested mask is all-true.
+void import_dropout(NodeContext& c) {
+  ir::Value* x = c.required_input(0);
+  if (c.opset() >= 12) {
+    if (ir::Value* tm = c.input(2)) {
+      if (!tm->is_constant())
+        c.fail("training_mode (input 2) must be a compile-time constant false; kiln runs inference only");
+      if (element_as_int(tm->view(), 0) != 0)
+        c.fail("training_mode is true; kiln runs inference graphs only (export the model in eval mode)");
+    }
+  }
+  ir::Value* y = c.graph().add_value(c.proto().output(0));
+  ir::Node* n = c.graph().add_node(c.name(), std::make_unique<Identity>(), {x}, std::vector<ir::Value*>{y});
+  n->fused.push_back(c.proto().op_type());
+  c.alias_output(0, y);
+  if (c.num_outputs() > 1 && !c.proto().output(1).empty()) {
+    if (!shape_static(x->type.shape))
+      c.fail("the mask output is used but the input shape " + shape_str(x->type.shape) +
+             " is not static; fix the input shapes with --shapes");
+    // Opsets 7-9 type the mask like the data; 10+ make it bool.
+    DType t = c.opset() >= 10 ? DType::Bool : x->type.dtype;
+    c.alias_output(1, ones(c, c.proto().output(1), t, x->type.shape));
+  }
+}
+
+KILN_REGISTER_IMPORTER("LeakyRelu", kMinOpset, kMaxOpset, import_leaky_relu);
+KILN_REGISTER_IMPORTER("Elu", kMinOpset, kMaxOpset, import_elu);
+KILN_REGISTER_IMPORTER("Selu", kMinOpset, kMaxOpset, import_selu);
+KILN_REGISTER_IMPORTER("HardSigmoid", kMinOpset, kMaxOpset, import_hard_sigmoid);
+KILN_REGISTER_IMPORTER("Clip", kMinOpset, 10, import_clip_attrs);
+KILN_REGISTER_IMPORTER("Clip", 11, kMaxOpset, import_clip_inputs);
+KILN_REGISTER_IMPORTER("Mod", 10, kMaxOpset, import_mod);
+KILN_REGISTER_IMPORTER("BitShift", 11, kMaxOpset, import_bit_shift);
+KILN_REGISTER_IMPORTER("Max", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Max, false); });
+KILN_REGISTER_IMPORTER("Min", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Min, false); });
+KILN_REGISTER_IMPORTER("Sum", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Add, false); });
+KILN_REGISTER_IMPORTER("Mean", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Add, true); });
+KILN_REGISTER_IMPORTER("PRelu", kMinOpset, kMaxOpset, import_prelu);
+KILN_REGISTER_IMPORTER("Where", 9, kMaxOpset, import_where);
+KILN_REGISTER_IMPORTER("Not", kMinOpset, kMaxOpset, import_not);
+KILN_REGISTER_IMPORTER("Identity", kMinOpset, kMaxOpset, import_identity);
+KILN_REGISTER_IMPORTER("Dropout", kMinOpset, kMaxOpset, import_dropout);
+
+}  // namespace
+}  // namespace kiln::onnx_import

@@ -1,0 +1,379 @@
+// ONNX importers for the shape and data-movement family (ops/shape_ops.h) and for Constant.
+//
+// Parameters that ONNX passes as inputs become attributes when they are constants. Nodes whose
+// inputs are all constants are evaluated right here with the op's reference kernel (when the
+// result is small), so the Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains of exported
+// models collapse into constants before the importers downstream need their values.
+#include <algorithm>
+#include <cstring>
+
+#include <onnx/onnx_pb.h>
+
+#include "import/importer.h"
+#include "ops/shape_ops.h"
+
+namespace kiln::onnx_import {
+namespace {
+
+using namespace kiln::ops;
+
+// Results up to this size are folded even when they are larger than their inputs; beyond it,
+// only when folding does not grow the model (Transpose of a weight, say, but not an Expand).
+constexpr size_t kFoldBytes = size_t(1) << 16;
+
+// A constant named after the ONNX output it stands for, so onnx's shape info still applies.
+ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Shape& s) {
+  const std::string& name = ctx.proto().output(static_cast<int>(i));
+  return ctx.graph().add_constant(name.empty() ? ctx.graph().unique_name(ctx.name() + ":unused") : name, t, s);
+}
+
+bool try_fold(NodeContext& ctx, const Op& op, const std::vector<ir::Value*>& in) {
+  if (!op.foldable()) return false;
+  std::vector<TensorType> types;
+  std::vector<TensorView> views;
+  size_t in_bytes = 0;
+  for (ir::Value* v : in) {
+    if (v && !v->is_constant()) return false;
+    types.push_back(v ? v->type : TensorType{});
+    views.push_back(v ? v->view() : TensorView{});
+    if (v) in_bytes += views.back().bytes();
+  }
+  std::vector<const TensorView*> consts;
+  for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
+  InferContext ictx(types, consts, ctx.num_outputs());
+  op.infer(ictx);  // errors name the node via the model importer
+  size_t out_bytes = 0;
+  for (auto& t : ictx.outputs()) {
+    if (!shape_static(t.shape)) return false;
+    out_bytes += static_cast<size_t>(shape_elements(t.shape)) * dtype_size(t.dtype);
+  }
+  if (out_bytes > std::max(in_bytes, kFoldBytes)) return false;
+  KernelArgs args{views, {}};
+  std::vector<ir::Value*> outs;
+  for (size_t i = 0; i < ictx.outputs().size(); ++i) {
+    const TensorType& t = ictx.outputs()[i];
+    outs.push_back(output_constant(ctx, i, t.dtype, t.shape));
+    args.out.push_back(outs.back()->view());
+  }
+  op.reference(args);
+  for (size_t i = 0; i < outs.size(); ++i) ctx.alias_output(i, outs[i]);
+  return true;
+}
+
+void emit_or_fold(NodeContext& ctx, std::unique_ptr<Op> op, std::vector<ir::Value*> in) {
+  if (!try_fold(ctx, *op, in)) ctx.emit(std::move(op), std::move(in));
+}
+
+template <class T>
+std::unique_ptr<T> make() {
+  return std::make_unique<T>();
+}
+
+// Input i as an attribute list when it is a constant; otherwise it stays an input of the op.
+// Returns whether it became an attribute (true too when the optional input is absent).
+bool const_param(NodeContext& ctx, size_t i, std::vector<int64_t>& attr, std::vector<ir::Value*>& inputs) {
+  ir::Value* v = ctx.input(i);
+  if (v && !v->is_constant()) {
+    inputs.resize(std::max(inputs.size(), i + 1), nullptr);
+    inputs[i] = v;
+    return false;
+  }
+  if (v) attr = ctx.const_ints(i);
+  return true;
+}
+
+// ---- Constant --------------------------------------------------------------------------------
+
+void import_constant(NodeContext& ctx) {
+  for (const char* unsupported : {"sparse_value", "value_string", "value_strings"})
+    if (ctx.has_attr(unsupported))
+      ctx.fail(std::string("Constant with '") + unsupported +
+               "' is not supported: kiln handles dense numeric tensors only (densify sparse constants, "
+               "e.g. with onnx.numpy_helper, and remove string constants)");
+  ir::Graph& g = ctx.graph();
+  const std::string& name = ctx.proto().output(0);
+  ir::Value* v = nullptr;
+  if (ctx.has_attr("value")) {
+    v = ctx.attr_tensor("value");
+    v->name = name;
+  } else if (ctx.has_attr("value_float")) {
+    float f = ctx.attr_float("value_float", 0.f);
+    v = g.add_constant(name, TensorView{DType::Float32, {}, &f});
+  } else if (ctx.has_attr("value_floats")) {
+    auto f = ctx.attr_floats("value_floats");
+    v = g.add_constant(name, TensorView{DType::Float32, {static_cast<int64_t>(f.size())}, f.data()});
+  } else if (ctx.has_attr("value_int")) {
+    int64_t i = ctx.attr_int("value_int", 0);
+    v = g.add_constant(name, TensorView{DType::Int64, {}, &i});
+  } else if (ctx.has_attr("value_ints")) {
+    auto i = ctx.attr_ints("value_ints");
+    v = g.add_constant(name, TensorView{DType::Int64, {static_cast<int64_t>(i.size())}, i.data()});
+  } else {
+    ctx.fail("Constant has none of the attributes value, value_float(s), value_int(s)");
+  }
+  ctx.alias_output(0, v);
+}
+
+// ---- reshaping views --------------------------------------------------------------------------
+
+void import_reshape(NodeContext& ctx) {
+  ir::Value* x = ctx.required_input(0);
+  ir::Value* s = ctx.required_input(1);
+  auto op = make<Reshape>();
+  op->allowzero = ctx.attr_int("allowzero", 0);
+  if (op->allowzero != 0 && op->allowzero != 1) ctx.fail("allowzero must be 0 or 1");
+  if (!s->is_constant()) return emit_or_fold(ctx, std::move(op), {x, s});
+  op->shape = ctx.const_ints(1);
+  // Fully resolved, the shape is literal: allowzero=1 keeps any 0 in it meaning 0.
+  Shape out = resolve_reshape(x->type.shape, op->shape, op->allowzero != 0);
+  if (shape_static(out)) op->shape = out, op->allowzero = 1;
+  emit_or_fold(ctx, std::move(op), {x});
+}
+
+void import_flatten(NodeContext& ctx) {
+  auto op = make<Flatten>();
+  op->axis = ctx.attr_int("axis", 1);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+template <class T>
+void import_squeeze_attr(NodeContext& ctx) {  // opset < 13: axes attribute
+  auto op = make<T>();
+  op->axes = ctx.attr_ints("axes");
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+template <class T>
+void import_squeeze_input(NodeContext& ctx) {  // opset 13+: axes input, must be constant
+  auto op = make<T>();
+  if (ctx.input(1)) op->axes = ctx.const_ints(1);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+// ---- shape queries ----------------------------------------------------------------------------
+
+void import_shape(NodeContext& ctx) {
+  ir::Value* x = ctx.required_input(0);
+  auto op = make<ShapeOf>();
+  op->start = ctx.attr_int("start", 0);
+  op->end = ctx.attr_int("end", INT64_MAX);
+  if (!shape_static(x->type.shape)) {
+    ctx.emit(std::move(op), {x});
+    return;
+  }
+  // A static shape is a constant however the data is produced.
+  const Shape& s = x->type.shape;
+  int64_t r = static_cast<int64_t>(s.size());
+  auto clampi = [r](int64_t v) { return std::clamp(v < 0 ? std::max(v, -r) + r : v, int64_t(0), r); };
+  int64_t b = clampi(op->start), e = std::max(clampi(op->end), b);
+  std::vector<int64_t> dims(s.begin() + b, s.begin() + e);
+  ir::Value* v = output_constant(ctx, 0, DType::Int64, {e - b});
+  if (!dims.empty()) std::memcpy(v->constant->data(), dims.data(), dims.size() * sizeof(int64_t));
+  ctx.alias_output(0, v);
+}
+
+void import_size(NodeContext& ctx) {
+  ir::Value* x = ctx.required_input(0);
+  if (!shape_static(x->type.shape)) {
+    ctx.emit(make<SizeOf>(), {x});
+    return;
+  }
+  int64_t n = checked_elements(x->type.shape, "input");
+  ir::Value* v = output_constant(ctx, 0, DType::Int64, {});
+  std::memcpy(v->constant->data(), &n, sizeof n);
+  ctx.alias_output(0, v);
+}
+
+// ---- permutations and copies ------------------------------------------------------------------
+
+void import_transpose(NodeContext& ctx) {
+  auto op = make<Transpose>();
+  op->perm = ctx.attr_ints("perm");
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+void import_concat(NodeContext& ctx) {
+  if (!ctx.has_attr("axis")) ctx.fail("Concat needs the 'axis' attribute");
+  auto op = make<Concat>();
+  op->axis = ctx.attr_int("axis", 0);
+  std::vector<ir::Value*> in;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) in.push_back(ctx.required_input(i));
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+void import_split(NodeContext& ctx) {
+  auto op = make<Split>();
+  op->axis = ctx.attr_int("axis", 0);
+  if (ctx.opset() < 13) op->split = ctx.attr_ints("split");
+  else if (ctx.input(1)) op->split = ctx.const_ints(1);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+void import_slice_attrs(NodeContext& ctx) {  // Slice-1: starts/ends/axes attributes, no steps
+  auto op = make<Slice>();
+  if (!ctx.has_attr("starts") || !ctx.has_attr("ends")) ctx.fail("Slice needs 'starts' and 'ends'");
+  op->starts = ctx.attr_ints("starts");
+  op->ends = ctx.attr_ints("ends");
+  op->axes = ctx.attr_ints("axes");
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+void import_slice(NodeContext& ctx) {  // Slice-10+: starts, ends, [axes], [steps] inputs
+  auto op = make<Slice>();
+  (void)ctx.required_input(1);
+  (void)ctx.required_input(2);
+  bool all_const = true;
+  for (size_t i = 1; i < 5; ++i)
+    if (ctx.input(i) && !ctx.input(i)->is_constant()) all_const = false;
+  std::vector<ir::Value*> in{ctx.required_input(0)};
+  if (all_const) {
+    op->starts = ctx.const_ints(1);
+    op->ends = ctx.const_ints(2);
+    if (ctx.input(3)) op->axes = ctx.const_ints(3);
+    if (ctx.input(4)) op->steps = ctx.const_ints(4);
+  } else {  // known at run time only: the op reads them as inputs
+    for (size_t i = 1; i < 5; ++i) in.push_back(ctx.input(i));
+    while (in.back() == nullptr) in.pop_back();
+  }
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+void import_expand(NodeContext& ctx) {
+  auto op = make<Expand>();
+  std::vector<ir::Value*> in{ctx.required_input(0)};
+  (void)ctx.required_input(1);
+  const_param(ctx, 1, op->shape, in);
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+void import_tile(NodeContext& ctx) {
+  auto op = make<Tile>();
+  std::vector<ir::Value*> in{ctx.required_input(0)};
+  (void)ctx.required_input(1);
+  const_param(ctx, 1, op->repeats, in);
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+std::string pad_mode(NodeContext& ctx) {
+  std::string mode = ctx.attr_string("mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge")
+    ctx.fail("Pad mode '" + mode + "' is not supported; use constant, reflect or edge");
+  return mode;
+}
+
+void import_pad_attrs(NodeContext& ctx) {  // Pad-2: pads and value attributes
+  ir::Value* x = ctx.required_input(0);
+  auto op = make<Pad>();
+  op->mode = pad_mode(ctx);
+  if (!ctx.has_attr("pads")) ctx.fail("Pad needs the 'pads' attribute");
+  op->pads = ctx.attr_ints("pads");
+  op->value_bits = pack_element(x->type.dtype, ctx.attr_float("value", 0.f));
+  emit_or_fold(ctx, std::move(op), {x});
+}
+
+void import_pad(NodeContext& ctx) {  // Pad-11+: pads and constant_value inputs
+  ir::Value* x = ctx.required_input(0);
+  auto op = make<Pad>();
+  op->mode = pad_mode(ctx);
+  std::vector<ir::Value*> in{x};
+  (void)ctx.required_input(1);
+  const_param(ctx, 1, op->pads, in);
+  if (ir::Value* c = ctx.input(2)) {
+    if (c->type.dtype != x->type.dtype || shape_elements(c->type.shape) != 1)
+      ctx.fail("the pad value must be one element of the data's dtype");
+    if (c->is_constant()) {
+      op->value_bits = pack_element_bits(c->view(), 0);
+    } else {  // read at run time
+      in.resize(3, nullptr);
+      in[2] = c;
+    }
+  }
+  if (ctx.input(3)) ctx.fail("Pad's axes input (opset 18) is not supported");
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+void import_gather(NodeContext& ctx) {
+  auto op = make<Gather>();
+  op->axis = ctx.attr_int("axis", 0);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0), ctx.required_input(1)});
+}
+
+void import_gather_elements(NodeContext& ctx) {
+  auto op = make<GatherElements>();
+  op->axis = ctx.attr_int("axis", 0);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0), ctx.required_input(1)});
+}
+
+void import_depth_to_space(NodeContext& ctx) {
+  auto op = make<DepthToSpace>();
+  if (!ctx.has_attr("blocksize")) ctx.fail("DepthToSpace needs the 'blocksize' attribute");
+  op->blocksize = ctx.attr_int("blocksize", 1);
+  op->mode = ctx.attr_string("mode", "DCR");
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+void import_space_to_depth(NodeContext& ctx) {
+  auto op = make<SpaceToDepth>();
+  if (!ctx.has_attr("blocksize")) ctx.fail("SpaceToDepth needs the 'blocksize' attribute");
+  op->blocksize = ctx.attr_int("blocksize", 1);
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+// ---- conversion and generators ----------------------------------------------------------------
+
+void import_cast(NodeContext& ctx) {
+  auto op = make<Cast>();
+  if (!ctx.has_attr("to")) ctx.fail("Cast needs the 'to' attribute");
+  op->to = ctx.attr_int("to", 1);
+  if (op->to < 0 || op->to > 127 || !dtype_valid(static_cast<DType>(op->to)))
+    ctx.fail("Cast to ONNX type " + std::to_string(op->to) + " is not supported (strings, complex and "
+             "8-bit floats are out of scope)");
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+}
+
+void import_constant_of_shape(NodeContext& ctx) {
+  auto op = make<ConstantOfShape>();
+  if (ctx.has_attr("value")) {
+    ir::Value* v = ctx.attr_tensor("value");
+    if (shape_elements(v->type.shape) != 1) ctx.fail("ConstantOfShape's value must hold exactly one element");
+    op->dtype = static_cast<int64_t>(v->type.dtype);
+    op->value_bits = pack_element_bits(v->view(), 0);
+  }
+  std::vector<ir::Value*> in;
+  (void)ctx.required_input(0);
+  const_param(ctx, 0, op->shape, in);
+  emit_or_fold(ctx, std::move(op), in);
+}
+
+void import_range(NodeContext& ctx) {
+  emit_or_fold(ctx, make<Range>(), {ctx.required_input(0), ctx.required_input(1), ctx.required_input(2)});
+}
+
+KILN_REGISTER_IMPORTER("Constant", kMinOpset, kMaxOpset, import_constant);
+KILN_REGISTER_IMPORTER("Reshape", kMinOpset, kMaxOpset, import_reshape);  // allowzero from 14
+KILN_REGISTER_IMPORTER("Flatten", kMinOpset, kMaxOpset, import_flatten);
+KILN_REGISTER_IMPORTER("Squeeze", kMinOpset, 12, import_squeeze_attr<Squeeze>);
+KILN_REGISTER_IMPORTER("Squeeze", 13, kMaxOpset, import_squeeze_input<Squeeze>);
+KILN_REGISTER_IMPORTER("Unsqueeze", kMinOpset, 12, import_squeeze_attr<Unsqueeze>);
+KILN_REGISTER_IMPORTER("Unsqueeze", 13, kMaxOpset, import_squeeze_input<Unsqueeze>);
+KILN_REGISTER_IMPORTER("Shape", kMinOpset, kMaxOpset, import_shape);  // start/end from 15
+KILN_REGISTER_IMPORTER("Size", kMinOpset, kMaxOpset, import_size);
+KILN_REGISTER_IMPORTER("Transpose", kMinOpset, kMaxOpset, import_transpose);
+KILN_REGISTER_IMPORTER("Concat", kMinOpset, kMaxOpset, import_concat);
+KILN_REGISTER_IMPORTER("Split", kMinOpset, kMaxOpset, import_split);  // split input from 13
+KILN_REGISTER_IMPORTER("Slice", kMinOpset, 9, import_slice_attrs);
+KILN_REGISTER_IMPORTER("Slice", 10, kMaxOpset, import_slice);
+KILN_REGISTER_IMPORTER("Expand", 8, kMaxOpset, import_expand);
+KILN_REGISTER_IMPORTER("Tile", kMinOpset, kMaxOpset, import_tile);
+KILN_REGISTER_IMPORTER("Pad", kMinOpset, 10, import_pad_attrs);
+KILN_REGISTER_IMPORTER("Pad", 11, kMaxOpset, import_pad);
+KILN_REGISTER_IMPORTER("Gather", kMinOpset, kMaxOpset, import_gather);
+KILN_REGISTER_IMPORTER("GatherElements", 11, kMaxOpset, import_gather_elements);
+KILN_REGISTER_IMPORTER("DepthToSpace", kMinOpset, kMaxOpset, import_depth_to_space);  // mode from 11
+KILN_REGISTER_IMPORTER("SpaceToDepth", kMinOpset, kMaxOpset, import_space_to_depth);
+KILN_REGISTER_IMPORTER("Cast", kMinOpset, kMaxOpset, import_cast);
+KILN_REGISTER_IMPORTER("ConstantOfShape", 9, kMaxOpset, import_constant_of_shape);
+KILN_REGISTER_IMPORTER("Range", 11, kMaxOpset, import_range);
+
+}  // namespace
+}  // namespace kiln::onnx_import
