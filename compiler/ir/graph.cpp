@@ -235,7 +235,8 @@ void verify(const Graph& g) {
 std::string dump(const Graph& g) {
   std::ostringstream os;
   auto ty = [](const Value* v) {
-    return v ? v->name + ":" + dtype_name(v->type.dtype) + "[" + shape_str(v->type.shape) + "]"
+    return v ? v->name + ":" + dtype_name(v->type.dtype) + "[" + shape_str(v->type.shape) + "]" +
+                   (v->layout.empty() ? "" : "@" + v->layout)
              : std::string("<none>");
   };
   for (auto& io : g.inputs) os << "input " << io.name << " = " << ty(io.value) << "\n";

@@ -38,6 +38,9 @@ struct Value {
   std::vector<std::string> dim_params;
   Node* producer = nullptr;
   std::shared_ptr<Constant> constant;  // initializers and folded results
+  // Physical layout: "" = dense row-major; else a oneDNN format tag such as "nChw16c", set by the
+  // assign-layouts pass. type.shape stays the logical shape either way.
+  std::string layout;
 
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).

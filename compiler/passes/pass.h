@@ -51,5 +51,6 @@ bool fold_constants(ir::Graph& g);
 bool fold_batchnorm(ir::Graph& g);
 bool fuse_swish(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);
+bool assign_layouts(ir::Graph& g);
 
 }  // namespace kiln::passes

@@ -21,6 +21,8 @@ const std::vector<PassInfo>& pipeline() {
       {"fuse-post-ops", "Conv/Gemm/MatMul followed by a residual Add and activations run as one "
                         "oneDNN primitive with post-ops, saving a pass over memory each", fuse_post_ops},
       {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
+      {"assign-layouts", "oneDNN's fastest CPU kernels read and write blocked layouts (nChw16c): keep "
+                         "conv regions blocked and reorder only at their boundaries", assign_layouts},
   };
   return list;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/kernel.h"
 #include "plan/plan_format.h"
 
 namespace kiln::serialize {
@@ -33,7 +34,7 @@ MemoryPlan plan_memory(const ir::Graph& g) {
   std::vector<Interval> order;
   MemoryPlan plan;
   for (auto& [v, iv] : live) {
-    uint64_t b = static_cast<uint64_t>(shape_elements(v->type.shape)) * dtype_size(v->type.dtype);
+    uint64_t b = dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout);
     iv.bytes = std::max<uint64_t>(plan::kArenaAlignment, (b + plan::kArenaAlignment - 1) / plan::kArenaAlignment *
                                                              plan::kArenaAlignment);
     plan.activation_bytes += b;

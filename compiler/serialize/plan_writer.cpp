@@ -4,6 +4,7 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "kernels/kernel.h"
 #include "kiln/plan_generated.h"
 #include "plan/plan_format.h"
 
@@ -102,9 +103,9 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
       if (g.is_graph_input(v)) kind = fb::TensorKind::Input;
       else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
     }
-    uint64_t bytes = static_cast<uint64_t>(shape_elements(v->type.shape)) * dtype_size(v->type.dtype);
+    uint64_t bytes = dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout);
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
-                                                    &v->type.shape, "", kind, offset, bytes));
+                                                    &v->type.shape, v->layout.c_str(), kind, offset, bytes));
   }
 
   std::vector<flatbuffers::Offset<fb::Layer>> layers;

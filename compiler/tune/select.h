@@ -6,9 +6,18 @@
 #include <string>
 #include <vector>
 
+#include <oneapi/dnnl/dnnl.hpp>
+
 #include "ir/graph.h"
 
 namespace kiln::tune {
+
+// The first fast implementation that accepts the node as it stands (dtypes, shapes, layouts,
+// constant inputs), or "" when only the reference kernel could run it.
+std::string first_fast_impl(const ir::Node& n, const dnnl::engine& eng, std::vector<std::string>* log = nullptr);
+
+// Whether any implementation, the reference kernel included, accepts the node as it stands.
+bool runnable(const ir::Node& n, const dnnl::engine& eng);
 
 // One implementation name per node, in node order. Throws kiln::Error naming the node if no
 // implementation, not even the reference kernel, accepts it.

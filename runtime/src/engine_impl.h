@@ -21,6 +21,7 @@ struct TensorRec {
   std::string name;
   DType dtype = DType::Undefined;
   Shape shape;
+  std::string layout;         // "" = row-major, else a oneDNN format tag
   int kind = 0;               // fb::TensorKind
   uint64_t offset = 0;        // arena offset, or weights offset for constants
   uint64_t bytes = 0;

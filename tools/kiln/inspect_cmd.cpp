@@ -41,8 +41,8 @@ int inspect(const InspectArgs& a) {
     for (size_t i = 0; i < e->layers().size(); ++i) {
       const auto& l = e->layers()[i];
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
-                            "\"fused\": [{}]}}", i ? ", " : "", json_escape(l.name), l.op, l.kernel,
-                            dtype_name(l.precision), join(l.fused, ", ", true));
+                            "\"format\": \"{}\", \"fused\": [{}]}}", i ? ", " : "", json_escape(l.name), l.op, l.kernel,
+                            dtype_name(l.precision), l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true));
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
@@ -62,8 +62,8 @@ int inspect(const InspectArgs& a) {
   fmt::print("{} layers:\n", e->layers().size());
   for (size_t i = 0; i < e->layers().size(); ++i) {
     const auto& l = e->layers()[i];
-    fmt::print("  {:>4} {:<40} {:<20} {:<10} {:<8} [{}]\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
-               join(l.fused, "+", false));
+    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} [{}]\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
+               l.layout.empty() ? "plain" : l.layout, join(l.fused, "+", false));
   }
   return 0;
 }

@@ -56,6 +56,7 @@ struct LayerInfo {
   std::string kernel;
   DType precision = DType::Float32;
   std::vector<std::string> fused;
+  std::string layout;  // of the first output: "" = row-major, else a oneDNN format tag
 };
 
 struct MachineInfo {

@@ -86,6 +86,10 @@ dnnl::memory::dims dims(const Shape& s);
 // A memory descriptor for the tensor's layout ("" = row-major plain tag of its rank).
 dnnl::memory::desc md(const KernelTensor& t);
 dnnl::memory::desc plain_md(const Shape& s, DType t);
+// Whether `layout` names a oneDNN format this runtime knows, for a tensor of that rank.
+bool layout_known(const std::string& layout, size_t rank);
+// Bytes a tensor occupies in its layout (blocked layouts pad channels to the block size).
+size_t physical_bytes(DType t, const Shape& s, const std::string& layout);
 // Maps PostOps to oneDNN post-ops; returns false if some post-op has no oneDNN equivalent.
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
 }  // namespace dnn

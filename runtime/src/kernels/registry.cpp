@@ -115,6 +115,21 @@ dnnl::memory::desc plain_md(const Shape& s, DType t) {
   return dnnl::memory::desc(dims(s), dtype(t), plain_tag(s.size()));
 }
 
+bool layout_known(const std::string& layout, size_t rank) {
+  if (layout.empty()) return true;
+  try {
+    return dnnl::memory::desc(dnnl::memory::dims(rank, 1), dnnl::memory::data_type::f32, named_tag(layout))
+               .dims().size() == rank;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+size_t physical_bytes(DType t, const Shape& s, const std::string& layout) {
+  if (layout.empty()) return static_cast<size_t>(shape_elements(s)) * dtype_size(t);
+  return md(KernelTensor{t, s, layout, nullptr}).get_size();
+}
+
 dnnl::memory::desc md(const KernelTensor& t) {
   if (t.layout.empty()) return plain_md(t.shape, t.dtype);
   return dnnl::memory::desc(dims(t.shape), dtype(t.dtype), named_tag(t.layout));

@@ -115,7 +115,6 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     std::string label = "tensor " + std::to_string(i) + " ('" + r.name + "')";
     r.dtype = static_cast<DType>(t->dtype());
     if (!dtype_valid(r.dtype)) corrupt(label + " has an invalid dtype");
-    if (t->layout() && t->layout()->size()) corrupt(label + " has a layout this runtime does not know");
     uint64_t elems = 1;
     if (t->shape()) {
       if (t->shape()->size() > 8) corrupt(label + " has rank above 8");
@@ -126,8 +125,12 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
         elems *= static_cast<uint64_t>(d);
       }
     }
-    r.bytes = elems * dtype_size(r.dtype);
+    r.layout = t->layout() ? t->layout()->str() : "";
+    if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32))
+      corrupt(label + " has a layout this runtime does not know");
+    r.bytes = r.layout.empty() ? elems * dtype_size(r.dtype) : dnn::physical_bytes(r.dtype, r.shape, r.layout);
     if (t->bytes() != r.bytes) corrupt(label + " size does not match its shape");
+    if (t->kind() == fb::TensorKind::Constant && !r.layout.empty()) corrupt(label + " is a constant with a layout");
     r.kind = static_cast<int>(t->kind());
     r.offset = t->offset();
     if (t->kind() == fb::TensorKind::Constant) {
@@ -151,7 +154,8 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (!v) corrupt(std::string("graph ") + what + " missing");
     for (int32_t id : *v) {
       int i = tensor_index(id, std::string("graph ") + what, false);
-      if (impl->tensors[i].kind != kind) corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind");
+      if (impl->tensors[i].kind != kind || !impl->tensors[i].layout.empty())
+        corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind or layout");
       ids.push_back(i);
       descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, impl->tensors[i].shape});
     }
@@ -212,10 +216,11 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     KernelSpec spec{*rec.op, {}, {}, impl->eng};
     for (int i : rec.inputs) {
       KernelTensor kt;
-      if (i >= 0) kt = {impl->tensors[i].dtype, impl->tensors[i].shape, "", impl->tensors[i].data};
+      if (i >= 0) kt = {impl->tensors[i].dtype, impl->tensors[i].shape, impl->tensors[i].layout, impl->tensors[i].data};
       spec.in.push_back(kt);
     }
-    for (int i : rec.outputs) spec.out.push_back({impl->tensors[i].dtype, impl->tensors[i].shape, "", nullptr});
+    for (int i : rec.outputs)
+      spec.out.push_back({impl->tensors[i].dtype, impl->tensors[i].shape, impl->tensors[i].layout, nullptr});
     auto& reg = KernelRegistry::instance();
     try {
       rec.kernel = reg.create(op_name, rec.impl, spec);
@@ -237,7 +242,8 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       rec.impl = used;
     }
     impl->scratchpad_bytes = std::max(impl->scratchpad_bytes, rec.kernel->scratchpad_bytes());
-    LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {}};
+    LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {},
+                   rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout};
     if (l->fused())
       for (auto* f : *l->fused()) info.fused.push_back(f->str());
     impl->layer_info.push_back(std::move(info));

@@ -196,3 +196,26 @@ TEST(Passes, PipelineListsEveryPassWithAReason) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(Passes, AssignLayoutsBlocksConvRegionAndReordersAtBoundaries) {
+  ir::Graph g;
+  ir::Value* x = input(g, "x", {1, 8, 10, 10});
+  ir::Value* c1 = node(g, "conv1", conv3x3(), {x, random_const(g, "w1", {16, 8, 3, 3}, 1)});
+  ir::Value* c2 = node(g, "conv2", conv3x3(), {c1, random_const(g, "w2", {16, 16, 3, 3}, 2)});
+  g.outputs.push_back({"y", c2});
+  ASSERT_TRUE(passes::assign_layouts(g));
+  g.topo_sort();
+  ir::verify(g);
+  // Both convs write blocked data; one Reorder brings the result back to row-major for the output.
+  EXPECT_EQ(count(g, "Reorder"), 1u);
+  EXPECT_FALSE(c1->layout.empty());
+  EXPECT_TRUE(g.outputs[0].value->layout.empty());
+  EXPECT_EQ(g.outputs[0].value->name, "conv2");  // the output keeps its tensor name
+  EXPECT_FALSE(passes::assign_layouts(g));        // runs once
+}
+
+}  // namespace
+}  // namespace kiln::test
