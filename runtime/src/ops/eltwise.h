@@ -1,5 +1,6 @@
-// Elementwise ops: one Unary op for every activation/math function (see activation.h), and one
-// Binary op for broadcasting arithmetic, comparison and logic.
+// Elementwise ops: one Unary op for every activation/math function (see activation.h), one
+// Binary op for broadcasting arithmetic, comparison and logic, and the few elementwise ops that
+// fit neither (PRelu's broadcast slope, Where's three inputs, Not).
 #pragma once
 
 #include "ops/activation.h"
@@ -7,8 +8,8 @@
 
 namespace kiln::ops {
 
-// y = act(x; alpha, beta). Input and output have the same shape; float32/float64/float16 for
-// transcendental acts, any signed numeric type for Relu/Abs/Neg.
+// y = act(x; alpha, beta). Input and output have the same shape; float32/float64 for every act,
+// and any signed integer type for Relu/Abs/Neg/Clip/Identity.
 struct Unary : OpBase<Unary> {
   static constexpr const char* kType = "Unary";
   Act act = Act::Relu;
@@ -27,7 +28,12 @@ enum class BinaryKind : int64_t {
 };
 const char* binary_name(BinaryKind k);
 
-// c = a (kind) b with numpy broadcasting. Comparisons produce bool. Optional post-ops (float).
+// c = a (kind) b with numpy broadcasting. Comparisons produce bool. Optional post-ops (float32
+// only); inputs 2.. are the Sum post-ops' operands, each of the output's shape.
+// Types: arithmetic on any numeric type but bool (Pow: the exponent may have another numeric
+// type), comparisons on any type, And/Or/Xor on bool, bit shifts on unsigned integers.
+// Mod is the integer/numpy modulo (sign of the divisor), FMod the C one (sign of the dividend);
+// integer division or modulo by zero yields 0 rather than trapping.
 struct Binary : OpBase<Binary> {
   static constexpr const char* kType = "Binary";
   BinaryKind kind = BinaryKind::Add;
@@ -37,5 +43,33 @@ struct Binary : OpBase<Binary> {
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
 };
+
+// y = x >= 0 ? x : slope * x, where slope broadcasts to x's shape (unidirectional).
+struct PRelu : OpBase<PRelu> {
+  static constexpr const char* kType = "PRelu";
+  void attrs(AttrVisitor&) override {}
+  void infer(InferContext& ctx) const override;
+  void reference(const KernelArgs& args) const override;
+};
+
+// y = cond ? x : y, all three broadcast together; cond is bool.
+struct Where : OpBase<Where> {
+  static constexpr const char* kType = "Where";
+  void attrs(AttrVisitor&) override {}
+  void infer(InferContext& ctx) const override;
+  void reference(const KernelArgs& args) const override;
+};
+
+// Logical not of a bool tensor.
+struct Not : OpBase<Not> {
+  static constexpr const char* kType = "Not";
+  void attrs(AttrVisitor&) override {}
+  void infer(InferContext& ctx) const override;
+  void reference(const KernelArgs& args) const override;
+};
+
+// Strides in elements of a dense tensor of shape `in` laid over the numpy-broadcast shape `out`
+// (rank of out, 0 along broadcast and missing leading dims); shared by broadcasting ops.
+std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 
 }  // namespace kiln::ops

@@ -1,0 +1,46 @@
+// Softmax family: Softmax, LogSoftmax and Hardmax in both ONNX forms (opset < 13 flattens to
+// 2-D at axis; opset 13 normalises along one axis).
+#pragma once
+
+#include "ops/op.h"
+
+namespace kiln::ops {
+
+// What the three ops share: the axis, and how the input splits into [outer, n, inner] rows
+// that are normalised along n.
+struct SoftmaxAxis {
+  int64_t axis = -1;       // negative counts from the back
+  bool coerce_2d = false;  // opset < 13: normalise over all of dims [axis, rank)
+
+  struct Split { int64_t outer, n, inner; };
+  Split split(const Shape& s) const;  // s must be static; axis already validated by infer
+  void attrs(AttrVisitor& v);
+  // Checks count, float type and axis range, and sets output 0 to the input's type.
+  void infer(InferContext& ctx, const char* op) const;
+};
+
+// y = exp(x - max) / sum(exp(x - max)) along the axis (or the coerced 2-D row).
+struct Softmax : OpBase<Softmax>, SoftmaxAxis {
+  static constexpr const char* kType = "Softmax";
+  void attrs(AttrVisitor& v) override { SoftmaxAxis::attrs(v); }
+  void infer(InferContext& ctx) const override { SoftmaxAxis::infer(ctx, kType); }
+  void reference(const KernelArgs& args) const override;
+};
+
+// y = x - max - log(sum(exp(x - max))).
+struct LogSoftmax : OpBase<LogSoftmax>, SoftmaxAxis {
+  static constexpr const char* kType = "LogSoftmax";
+  void attrs(AttrVisitor& v) override { SoftmaxAxis::attrs(v); }
+  void infer(InferContext& ctx) const override { SoftmaxAxis::infer(ctx, kType); }
+  void reference(const KernelArgs& args) const override;
+};
+
+// 1 at the first maximum of each row, 0 elsewhere.
+struct Hardmax : OpBase<Hardmax>, SoftmaxAxis {
+  static constexpr const char* kType = "Hardmax";
+  void attrs(AttrVisitor& v) override { SoftmaxAxis::attrs(v); }
+  void infer(InferContext& ctx) const override { SoftmaxAxis::infer(ctx, kType); }
+  void reference(const KernelArgs& args) const override;
+};
+
+}  // namespace kiln::ops
