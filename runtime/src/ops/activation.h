@@ -47,7 +47,10 @@ inline float apply_act(Act a, float alpha, float beta, float x) {
   switch (a) {
     case Act::Relu: return x > 0.f ? x : 0.f;
     case Act::LeakyRelu: return x >= 0.f ? x : alpha * x;
-    case Act::Clip: return x < alpha ? alpha : (x > beta ? beta : x);
+    case Act::Clip: {  // min(max(x, lo), hi) as numpy: hi wins when lo > hi, NaN passes through
+      float y = x < alpha ? alpha : x;
+      return y > beta ? beta : y;
+    }
     case Act::Sigmoid: return 1.f / (1.f + std::exp(-x));
     case Act::Tanh: return std::tanh(x);
     case Act::Elu: return x >= 0.f ? x : alpha * (std::exp(x) - 1.f);
