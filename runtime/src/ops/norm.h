@@ -1,4 +1,4 @@
-// Normalisation ops in inference form: BatchNormalization and LRN.
+// Normalisation ops in inference form: BatchNormalization, InstanceNormalization and LRN.
 #pragma once
 
 #include "ops/op.h"
@@ -8,6 +8,17 @@ namespace kiln::ops {
 // Inputs: X [N, C, ...], scale [C], B [C], mean [C], var [C]. Inference mode only.
 struct BatchNorm : OpBase<BatchNorm> {
   static constexpr const char* kType = "BatchNormalization";
+  float epsilon = 1e-5f;
+
+  void attrs(AttrVisitor& v) override;
+  void infer(InferContext& ctx) const override;
+  void reference(const KernelArgs& args) const override;
+};
+
+// Inputs: X [N, C, ...], scale [C], B [C]. Y = scale * (X - mean) / sqrt(var + epsilon) + B,
+// with mean and (biased) variance over the spatial positions of each [n, c] plane.
+struct InstanceNorm : OpBase<InstanceNorm> {
+  static constexpr const char* kType = "InstanceNormalization";
   float epsilon = 1e-5f;
 
   void attrs(AttrVisitor& v) override;

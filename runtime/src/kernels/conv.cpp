@@ -1,0 +1,191 @@
+// Conv and ConvTranspose on oneDNN (convolution_forward / deconvolution_forward): float32,
+// 1-3 spatial dims, groups, dilations, asymmetric pads, bias and post-ops (activations and one
+// Sum). Constant weights are reordered once, at creation, into the format oneDNN prefers for the
+// shape; layers with non-constant weights, several Sum post-ops or post-ops oneDNN lacks fall
+// back to the reference kernel.
+#include <cstring>
+#include <unordered_map>
+
+#include "kernels/kernel.h"
+#include "ops/conv.h"
+
+namespace kiln {
+namespace {
+
+using dims = dnnl::memory::dims;
+
+class ConvKernel final : public Kernel {
+ public:
+  // sum_input: index of the Sum post-op operand, copied into dst before each run (oneDNN's sum
+  // post-op accumulates onto whatever dst holds), or -1.
+  ConvKernel(const KernelSpec& s, dnnl::primitive prim, dnnl::primitive_desc pd, dnnl::memory weights,
+             int sum_input)
+      : eng_(s.engine), prim_(std::move(prim)), pd_(std::move(pd)), weights_(std::move(weights)),
+        sum_input_(sum_input), dst_bytes_(pd_.dst_desc().get_size()) {
+    if (s.in.size() > 2 && s.in[2].present()) {
+      has_bias_ = true;
+      bias_const_ = s.in[2].const_data;
+    }
+  }
+
+  size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
+
+  BoundKernel bind(const KernelBinding& b) const override {
+    std::unordered_map<int, dnnl::memory> args;
+    args.emplace(DNNL_ARG_SRC, dnnl::memory(pd_.src_desc(), eng_, b.in.at(0)));
+    // A fresh wrapper per binding, sharing the kernel's buffer: a binding never mutates it.
+    args.emplace(DNNL_ARG_WEIGHTS, dnnl::memory(pd_.weights_desc(), eng_, weights_.get_data_handle()));
+    if (has_bias_) {
+      void* p = const_cast<void*>(bias_const_ ? bias_const_ : b.in.at(2));
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd_.weights_desc(1), eng_, p));
+    }
+    void* dst = b.out.at(0);
+    args.emplace(DNNL_ARG_DST, dnnl::memory(pd_.dst_desc(), eng_, dst));
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(pd_.scratchpad_desc(), eng_, b.scratchpad));
+    const void* sum = sum_input_ >= 0 ? b.in.at(static_cast<size_t>(sum_input_)) : nullptr;
+    if (sum == dst) sum = nullptr;  // in place: dst already holds the operand
+    return [prim = prim_, args, sum, dst, bytes = dst_bytes_, keep = weights_](dnnl::stream& st) {
+      if (sum) std::memcpy(dst, sum, bytes);
+      prim.execute(st, args);
+    };
+  }
+
+ private:
+  dnnl::engine eng_;
+  dnnl::primitive prim_;
+  dnnl::primitive_desc pd_;
+  dnnl::memory weights_;
+  bool has_bias_ = false;
+  const void* bias_const_ = nullptr;
+  int sum_input_;
+  size_t dst_bytes_;
+};
+
+// What Conv and ConvTranspose have in common on the way to a primitive.
+struct Common {
+  ops::Window win;
+  dims strides, dilates, pad_l, pad_r;
+  dnnl::memory::desc src, bias, dst;
+  dnnl::primitive_attr attr;
+  int sum_input = -1;
+};
+
+// Checks the parts of the spec both kernels need; false means "not handled, use reference".
+bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<int64_t>& strides,
+             const std::vector<int64_t>& dilations, const std::vector<int64_t>& pads, Common& c) {
+  if (s.in.size() < 2 || s.out.size() != 1) return false;
+  const KernelTensor &x = s.in[0], &w = s.in[1], &y = s.out[0];
+  const size_t r = x.shape.size();
+  if (r < 3 || r > 5 || w.shape.size() != r) return false;
+  if (x.dtype != DType::Float32 || w.dtype != DType::Float32 || y.dtype != DType::Float32) return false;
+  if (!w.const_data || !shape_static(x.shape) || !shape_static(w.shape) || !shape_static(y.shape)) return false;
+  if (shape_elements(x.shape) == 0 || shape_elements(y.shape) == 0) return false;
+  const bool has_bias = s.in.size() > 2 && s.in[2].present();
+  if (has_bias && s.in[2].dtype != DType::Float32) return false;
+  const size_t sums = post.sum_count();
+  if (sums > 1) return false;  // oneDNN accumulates into dst once
+  if (sums == 1) {
+    if (s.in.size() != 4) return false;
+    const KernelTensor& a = s.in[3];
+    // The operand is copied byte for byte into dst, so it must be laid out exactly like dst.
+    if (a.dtype != y.dtype || a.shape != y.shape || a.layout != y.layout) return false;
+    c.sum_input = 3;
+  }
+  c.win = ops::make_window(std::string(s.op.type()), Shape(w.shape.begin() + 2, w.shape.end()), strides, dilations, pads);
+  for (size_t i = 0; i < c.win.rank(); ++i) {
+    c.strides.push_back(c.win.strides[i]);
+    c.dilates.push_back(c.win.dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step
+    c.pad_l.push_back(c.win.pad_begin[i]);
+    c.pad_r.push_back(c.win.pad_end[i]);
+  }
+  c.src = dnn::md(x);
+  c.dst = dnn::md(y);
+  if (has_bias) c.bias = dnn::plain_md(s.in[2].shape, DType::Float32);
+  dnnl::post_ops po;
+  if (!dnn::post_ops(post, po)) return false;
+  c.attr.set_post_ops(po);
+  c.attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return true;
+}
+
+// Copies the model's weights, viewed through `user` (oneDNN's logical dims over ONNX's memory
+// order), into a buffer of the primitive's preferred format.
+dnnl::memory pack_weights(const dnnl::engine& eng, const dnnl::memory::desc& user, const void* data,
+                          const dnnl::memory::desc& packed) {
+  dnnl::memory src(user, eng, const_cast<void*>(data));
+  dnnl::memory dst(packed, eng);
+  dnnl::stream st(eng);
+  dnnl::reorder(src, dst).execute(st, src, dst);
+  st.wait();
+  return dst;
+}
+
+std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::Conv*>(&s.op);
+  Common c;
+  if (!op || !prepare(s, op->post, op->strides, op->dilations, op->pads, c)) return nullptr;
+  const Shape& ws = s.in[1].shape;
+  const int64_t g = op->group;
+  // ONNX's [M, C/g, K...] is oneDNN's grouped [g, M/g, C/g, K...] without moving any data.
+  Shape wd = ws;
+  if (g > 1) {
+    wd.insert(wd.begin(), g);
+    wd[1] = ws[0] / g;
+  }
+  try {
+    const dnnl::memory::desc w_any(dnn::dims(wd), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                      c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
+    dnnl::convolution_forward::primitive_desc pd(d, c.attr, s.engine);
+    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data, pd.weights_desc());
+    dnnl::primitive prim = dnnl::convolution_forward(pd);
+    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::ConvTranspose*>(&s.op);
+  Common c;
+  if (!op || !prepare(s, op->post, op->strides, op->dilations, op->pads, c)) return nullptr;
+  // output_padding extends the output at the end: for oneDNN that is a smaller (possibly
+  // negative) right padding.
+  for (size_t i = 0; i < op->output_padding.size() && i < c.pad_r.size(); ++i) c.pad_r[i] -= op->output_padding[i];
+  const Shape& ws = s.in[1].shape;
+  const int64_t g = op->group, cin = ws[0], mg = ws[1];
+  const int64_t k_sz = shape_elements(Shape(ws.begin() + 2, ws.end()));
+  // ONNX stores [C, M/g, K...] = [g, C/g, M/g, K...]; oneDNN's logical order is [g, M/g, C/g, K...]
+  // (or [M, C, K...] ungrouped), so describe ONNX's memory with explicit strides.
+  Shape wd;
+  dims st;
+  if (g > 1) {
+    wd = {g, mg, cin / g};
+    st = {(cin / g) * mg * k_sz, k_sz, mg * k_sz};
+  } else {
+    wd = {mg, cin};
+    st = {k_sz, mg * k_sz};
+  }
+  const dims kst = shape_strides(Shape(ws.begin() + 2, ws.end()));
+  wd.insert(wd.end(), ws.begin() + 2, ws.end());
+  st.insert(st.end(), kst.begin(), kst.end());
+  try {
+    const auto f32 = dnnl::memory::data_type::f32;
+    const dnnl::memory::desc w_any(dnn::dims(wd), f32, dnnl::memory::format_tag::any);
+    dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                        c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
+    dnnl::deconvolution_forward::primitive_desc pd(d, c.attr, s.engine);
+    const dnnl::memory::desc user(dnn::dims(wd), f32, st);
+    dnnl::memory w = pack_weights(s.engine, user, s.in[1].const_data, pd.weights_desc());
+    dnnl::primitive prim = dnnl::deconvolution_forward(pd);
+    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+KILN_REGISTER_KERNEL("Conv", "onednn", make_conv);
+KILN_REGISTER_KERNEL("ConvTranspose", "onednn", make_conv_transpose);
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,104 @@
+// MaxPool, AveragePool and the global pools on oneDNN (pooling_v2_forward, inference): 1-3
+// spatial dims, dilations, asymmetric pads. ceil_mode becomes extra end padding (derived from
+// the inferred output shape); oneDNN ignores padding for max and for exclude-padding averages,
+// but counts it for include-padding averages, which therefore fall back to the reference
+// kernel when ceil_mode adds any.
+#include <unordered_map>
+
+#include "kernels/kernel.h"
+#include "ops/pool.h"
+
+namespace kiln {
+namespace {
+
+class PoolKernel final : public Kernel {
+ public:
+  PoolKernel(const KernelSpec& s, dnnl::pooling_v2_forward::primitive_desc pd)
+      : eng_(s.engine), pd_(std::move(pd)), prim_(pd_) {}
+
+  size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
+
+  BoundKernel bind(const KernelBinding& b) const override {
+    std::unordered_map<int, dnnl::memory> args;
+    args.emplace(DNNL_ARG_SRC, dnnl::memory(pd_.src_desc(), eng_, b.in.at(0)));
+    args.emplace(DNNL_ARG_DST, dnnl::memory(pd_.dst_desc(), eng_, b.out.at(0)));
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(pd_.scratchpad_desc(), eng_, b.scratchpad));
+    return [prim = prim_, args](dnnl::stream& st) { prim.execute(st, args); };
+  }
+
+ private:
+  dnnl::engine eng_;
+  dnnl::pooling_v2_forward::primitive_desc pd_;
+  dnnl::pooling_v2_forward prim_;
+};
+
+bool supported(const KernelSpec& s, bool allow_int8) {
+  if (s.in.size() != 1 || s.out.size() != 1) return false;
+  const KernelTensor &x = s.in[0], &y = s.out[0];
+  const size_t r = x.shape.size();
+  if (r < 3 || r > 5 || y.shape.size() != r || x.dtype != y.dtype) return false;
+  const bool ok = x.dtype == DType::Float32 || (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
+  return ok && shape_static(x.shape) && shape_static(y.shape) && shape_elements(x.shape) > 0;
+}
+
+std::unique_ptr<Kernel> build(const KernelSpec& s, dnnl::algorithm alg, const ops::Window& w) {
+  const Shape& in = s.in[0].shape;
+  const Shape& out = s.out[0].shape;
+  dnnl::memory::dims strides, kernel, dil, pad_l, pad_r;
+  for (size_t i = 0; i < w.rank(); ++i) {
+    strides.push_back(w.strides[i]);
+    kernel.push_back(w.kernel[i]);
+    dil.push_back(w.dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step
+    pad_l.push_back(w.pad_begin[i]);
+    // oneDNN derives the output size with floor division; pad the end so the last window the
+    // inferred shape asks for (ceil_mode) exists.
+    const int64_t needed = (out[2 + i] - 1) * w.strides[i] + w.extent(i) - in[2 + i] - w.pad_begin[i];
+    pad_r.push_back(std::max(w.pad_end[i], needed));
+    if (alg == dnnl::algorithm::pooling_avg_include_padding && needed > w.pad_end[i]) return nullptr;
+  }
+  try {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnn::md(s.in[0]), dnn::md(s.out[0]),
+                                     strides, kernel, dil, pad_l, pad_r);
+    dnnl::pooling_v2_forward::primitive_desc pd(d, attr, s.engine);
+    return std::make_unique<PoolKernel>(s, std::move(pd));
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+std::unique_ptr<Kernel> make_max_pool(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::MaxPool*>(&s.op);
+  if (!op || !supported(s, true)) return nullptr;
+  return build(s, dnnl::algorithm::pooling_max, op->p.window("MaxPool"));
+}
+
+std::unique_ptr<Kernel> make_average_pool(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::AveragePool*>(&s.op);
+  if (!op || !supported(s, false)) return nullptr;
+  const auto alg = op->count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
+                                         : dnnl::algorithm::pooling_avg_exclude_padding;
+  return build(s, alg, op->p.window("AveragePool"));
+}
+
+// A global pool is one window covering all spatial positions.
+template <class Op>
+std::unique_ptr<Kernel> make_global(const KernelSpec& s, dnnl::algorithm alg) {
+  if (!dynamic_cast<const Op*>(&s.op) || !supported(s, false)) return nullptr;
+  const Shape& in = s.in[0].shape;
+  const Shape kernel(in.begin() + 2, in.end());
+  return build(s, alg, ops::make_window(Op::kType, kernel, {}, {}, {}));
+}
+
+KILN_REGISTER_KERNEL("MaxPool", "onednn", make_max_pool);
+KILN_REGISTER_KERNEL("AveragePool", "onednn", make_average_pool);
+KILN_REGISTER_KERNEL("GlobalAveragePool", "onednn", [](const KernelSpec& s) {
+  return make_global<ops::GlobalAveragePool>(s, dnnl::algorithm::pooling_avg_exclude_padding);
+});
+KILN_REGISTER_KERNEL("GlobalMaxPool", "onednn", [](const KernelSpec& s) {
+  return make_global<ops::GlobalMaxPool>(s, dnnl::algorithm::pooling_max);
+});
+
+}  // namespace
+}  // namespace kiln
