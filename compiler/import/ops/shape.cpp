@@ -6,10 +6,12 @@
 // models collapse into constants before the importers downstream need their values.
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
+#include "ops/identity.h"
 #include "ops/shape_ops.h"
 
 namespace kiln::onnx_import {
@@ -27,32 +29,40 @@ ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Shape& s) 
   return ctx.graph().add_constant(name.empty() ? ctx.graph().unique_name(ctx.name() + ":unused") : name, t, s);
 }
 
-bool try_fold(NodeContext& ctx, const Op& op, const std::vector<ir::Value*>& in) {
-  if (!op.foldable()) return false;
+// The op's output types for the node's current inputs, constants' values visible.
+std::vector<TensorType> infer_on(const Op& op, const std::vector<ir::Value*>& in, size_t num_outputs) {
   std::vector<TensorType> types;
   std::vector<TensorView> views;
-  size_t in_bytes = 0;
   for (ir::Value* v : in) {
-    if (v && !v->is_constant()) return false;
     types.push_back(v ? v->type : TensorType{});
     views.push_back(v ? v->view() : TensorView{});
-    if (v) in_bytes += views.back().bytes();
   }
   std::vector<const TensorView*> consts;
   for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
-  InferContext ictx(types, consts, ctx.num_outputs());
+  InferContext ictx(types, consts, num_outputs);
   op.infer(ictx);  // errors name the node via the model importer
+  return ictx.outputs();
+}
+
+bool try_fold(NodeContext& ctx, const Op& op, const std::vector<ir::Value*>& in) {
+  if (!op.foldable()) return false;
+  KernelArgs args;
+  size_t in_bytes = 0;
+  for (ir::Value* v : in) {
+    if (v && !v->is_constant()) return false;
+    args.in.push_back(v ? v->view() : TensorView{});
+    in_bytes += args.in.back().data ? args.in.back().bytes() : 0;
+  }
+  auto types = infer_on(op, in, ctx.num_outputs());
   size_t out_bytes = 0;
-  for (auto& t : ictx.outputs()) {
+  for (auto& t : types) {
     if (!shape_static(t.shape)) return false;
     out_bytes += static_cast<size_t>(shape_elements(t.shape)) * dtype_size(t.dtype);
   }
   if (out_bytes > std::max(in_bytes, kFoldBytes)) return false;
-  KernelArgs args{views, {}};
   std::vector<ir::Value*> outs;
-  for (size_t i = 0; i < ictx.outputs().size(); ++i) {
-    const TensorType& t = ictx.outputs()[i];
-    outs.push_back(output_constant(ctx, i, t.dtype, t.shape));
+  for (size_t i = 0; i < types.size(); ++i) {
+    outs.push_back(output_constant(ctx, i, types[i].dtype, types[i].shape));
     args.out.push_back(outs.back()->view());
   }
   op.reference(args);
@@ -60,8 +70,24 @@ bool try_fold(NodeContext& ctx, const Op& op, const std::vector<ir::Value*>& in)
   return true;
 }
 
-void emit_or_fold(NodeContext& ctx, std::unique_ptr<Op> op, std::vector<ir::Value*> in) {
-  if (!try_fold(ctx, *op, in)) ctx.emit(std::move(op), std::move(in));
+// Whether an op, given its data input and inferred output types, leaves the data untouched.
+using NoOpTest = std::function<bool(const TensorType& in, const TensorType& out)>;
+
+// Pure views and broadcasts (Reshape, Expand, Tile...) that keep a static shape copy the data as is.
+bool same_static_shape(const TensorType& in, const TensorType& out) {
+  return in.dtype == out.dtype && shape_static(in.shape) && in.shape == out.shape;
+}
+
+// Folds the node, or emits the op; an op that would not change its data input (a zero Pad, a
+// Reshape to the same shape...) becomes an Identity, which the remove-identity pass deletes.
+void emit_or_fold(NodeContext& ctx, std::unique_ptr<Op> op, std::vector<ir::Value*> in,
+                  const NoOpTest& noop = {}) {
+  if (try_fold(ctx, *op, in)) return;
+  if (noop && ctx.num_outputs() == 1 && !in.empty() && in[0] && noop(in[0]->type, infer_on(*op, in, 1)[0])) {
+    ctx.emit(std::make_unique<Identity>(), {in[0]});
+    return;
+  }
+  ctx.emit(std::move(op), std::move(in));
 }
 
 template <class T>
@@ -69,17 +95,15 @@ std::unique_ptr<T> make() {
   return std::make_unique<T>();
 }
 
-// Input i as an attribute list when it is a constant; otherwise it stays an input of the op.
-// Returns whether it became an attribute (true too when the optional input is absent).
-bool const_param(NodeContext& ctx, size_t i, std::vector<int64_t>& attr, std::vector<ir::Value*>& inputs) {
+// Input i as an attribute list when it is a constant; otherwise it stays input i of the op.
+void const_param(NodeContext& ctx, size_t i, std::vector<int64_t>& attr, std::vector<ir::Value*>& inputs) {
   ir::Value* v = ctx.input(i);
   if (v && !v->is_constant()) {
     inputs.resize(std::max(inputs.size(), i + 1), nullptr);
     inputs[i] = v;
-    return false;
+  } else if (v) {
+    attr = ctx.const_ints(i);
   }
-  if (v) attr = ctx.const_ints(i);
-  return true;
 }
 
 // ---- Constant --------------------------------------------------------------------------------
@@ -122,32 +146,32 @@ void import_reshape(NodeContext& ctx) {
   auto op = make<Reshape>();
   op->allowzero = ctx.attr_int("allowzero", 0);
   if (op->allowzero != 0 && op->allowzero != 1) ctx.fail("allowzero must be 0 or 1");
-  if (!s->is_constant()) return emit_or_fold(ctx, std::move(op), {x, s});
+  if (!s->is_constant()) return emit_or_fold(ctx, std::move(op), {x, s}, same_static_shape);
   op->shape = ctx.const_ints(1);
   // Fully resolved, the shape is literal: allowzero=1 keeps any 0 in it meaning 0.
   Shape out = resolve_reshape(x->type.shape, op->shape, op->allowzero != 0);
   if (shape_static(out)) op->shape = out, op->allowzero = 1;
-  emit_or_fold(ctx, std::move(op), {x});
+  emit_or_fold(ctx, std::move(op), {x}, same_static_shape);
 }
 
 void import_flatten(NodeContext& ctx) {
   auto op = make<Flatten>();
   op->axis = ctx.attr_int("axis", 1);
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 template <class T>
 void import_squeeze_attr(NodeContext& ctx) {  // opset < 13: axes attribute
   auto op = make<T>();
   op->axes = ctx.attr_ints("axes");
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 template <class T>
 void import_squeeze_input(NodeContext& ctx) {  // opset 13+: axes input, must be constant
   auto op = make<T>();
   if (ctx.input(1)) op->axes = ctx.const_ints(1);
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 // ---- shape queries ----------------------------------------------------------------------------
@@ -189,7 +213,13 @@ void import_size(NodeContext& ctx) {
 void import_transpose(NodeContext& ctx) {
   auto op = make<Transpose>();
   op->perm = ctx.attr_ints("perm");
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  const Transpose& t = *op;
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, [&t](const TensorType& in, const TensorType&) {
+    auto p = t.effective_perm(in.shape.size());
+    for (size_t i = 0; i < p.size(); ++i)
+      if (p[i] != static_cast<int64_t>(i)) return false;
+    return true;
+  });
 }
 
 void import_concat(NodeContext& ctx) {
@@ -198,7 +228,8 @@ void import_concat(NodeContext& ctx) {
   op->axis = ctx.attr_int("axis", 0);
   std::vector<ir::Value*> in;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) in.push_back(ctx.required_input(i));
-  emit_or_fold(ctx, std::move(op), in);
+  bool single = in.size() == 1;
+  emit_or_fold(ctx, std::move(op), in, [single](const TensorType&, const TensorType&) { return single; });
 }
 
 void import_split(NodeContext& ctx) {
@@ -206,7 +237,7 @@ void import_split(NodeContext& ctx) {
   op->axis = ctx.attr_int("axis", 0);
   if (ctx.opset() < 13) op->split = ctx.attr_ints("split");
   else if (ctx.input(1)) op->split = ctx.const_ints(1);
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 void import_slice_attrs(NodeContext& ctx) {  // Slice-1: starts/ends/axes attributes, no steps
@@ -215,7 +246,7 @@ void import_slice_attrs(NodeContext& ctx) {  // Slice-1: starts/ends/axes attrib
   op->starts = ctx.attr_ints("starts");
   op->ends = ctx.attr_ints("ends");
   op->axes = ctx.attr_ints("axes");
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 void import_slice(NodeContext& ctx) {  // Slice-10+: starts, ends, [axes], [steps] inputs
@@ -235,7 +266,11 @@ void import_slice(NodeContext& ctx) {  // Slice-10+: starts, ends, [axes], [step
     for (size_t i = 1; i < 5; ++i) in.push_back(ctx.input(i));
     while (in.back() == nullptr) in.pop_back();
   }
-  emit_or_fold(ctx, std::move(op), in);
+  // With positive steps, keeping every dim means taking everything.
+  bool forward = all_const && std::all_of(op->steps.begin(), op->steps.end(), [](int64_t s) { return s > 0; });
+  emit_or_fold(ctx, std::move(op), in, [forward](const TensorType& a, const TensorType& b) {
+    return forward && same_static_shape(a, b);
+  });
 }
 
 void import_expand(NodeContext& ctx) {
@@ -243,7 +278,7 @@ void import_expand(NodeContext& ctx) {
   std::vector<ir::Value*> in{ctx.required_input(0)};
   (void)ctx.required_input(1);
   const_param(ctx, 1, op->shape, in);
-  emit_or_fold(ctx, std::move(op), in);
+  emit_or_fold(ctx, std::move(op), in, same_static_shape);
 }
 
 void import_tile(NodeContext& ctx) {
@@ -251,7 +286,13 @@ void import_tile(NodeContext& ctx) {
   std::vector<ir::Value*> in{ctx.required_input(0)};
   (void)ctx.required_input(1);
   const_param(ctx, 1, op->repeats, in);
-  emit_or_fold(ctx, std::move(op), in);
+  emit_or_fold(ctx, std::move(op), in, same_static_shape);
+}
+
+// Pads known at build time and all zero: the Pad copies its input.
+bool zero_pads(const Pad& op, const std::vector<ir::Value*>& in) {
+  if (in.size() > 1 && in[1]) return false;
+  return std::all_of(op.pads.begin(), op.pads.end(), [](int64_t p) { return p == 0; });
 }
 
 std::string pad_mode(NodeContext& ctx) {
@@ -268,7 +309,8 @@ void import_pad_attrs(NodeContext& ctx) {  // Pad-2: pads and value attributes
   if (!ctx.has_attr("pads")) ctx.fail("Pad needs the 'pads' attribute");
   op->pads = ctx.attr_ints("pads");
   op->value_bits = pack_element(x->type.dtype, ctx.attr_float("value", 0.f));
-  emit_or_fold(ctx, std::move(op), {x});
+  bool zero = zero_pads(*op, {x});
+  emit_or_fold(ctx, std::move(op), {x}, [zero](const TensorType&, const TensorType&) { return zero; });
 }
 
 void import_pad(NodeContext& ctx) {  // Pad-11+: pads and constant_value inputs
@@ -289,7 +331,8 @@ void import_pad(NodeContext& ctx) {  // Pad-11+: pads and constant_value inputs
     }
   }
   if (ctx.input(3)) ctx.fail("Pad's axes input (opset 18) is not supported");
-  emit_or_fold(ctx, std::move(op), in);
+  bool zero = zero_pads(*op, in);
+  emit_or_fold(ctx, std::move(op), in, [zero](const TensorType&, const TensorType&) { return zero; });
 }
 
 void import_gather(NodeContext& ctx) {
@@ -309,14 +352,14 @@ void import_depth_to_space(NodeContext& ctx) {
   if (!ctx.has_attr("blocksize")) ctx.fail("DepthToSpace needs the 'blocksize' attribute");
   op->blocksize = ctx.attr_int("blocksize", 1);
   op->mode = ctx.attr_string("mode", "DCR");
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 void import_space_to_depth(NodeContext& ctx) {
   auto op = make<SpaceToDepth>();
   if (!ctx.has_attr("blocksize")) ctx.fail("SpaceToDepth needs the 'blocksize' attribute");
   op->blocksize = ctx.attr_int("blocksize", 1);
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
 // ---- conversion and generators ----------------------------------------------------------------
@@ -328,7 +371,8 @@ void import_cast(NodeContext& ctx) {
   if (op->to < 0 || op->to > 127 || !dtype_valid(static_cast<DType>(op->to)))
     ctx.fail("Cast to ONNX type " + std::to_string(op->to) + " is not supported (strings, complex and "
              "8-bit floats are out of scope)");
-  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)});
+  emit_or_fold(ctx, std::move(op), {ctx.required_input(0)},
+               [](const TensorType& a, const TensorType& b) { return a.dtype == b.dtype; });
 }
 
 void import_constant_of_shape(NodeContext& ctx) {
