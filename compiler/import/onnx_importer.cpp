@@ -153,7 +153,7 @@ class ModelImporter {
     if (!in.type().tensor_type().has_shape())
       throw Error("graph input '" + in.name() + "' has no shape; give one with --shapes=" + in.name() + ":1x3x224x224");
     for (int64_t d : s)
-      if (d < -1 || d == 0 || d > (int64_t(1) << 31))
+      if (d < -1 || d > (int64_t(1) << 31))
         throw Error("graph input '" + in.name() + "' has an invalid dimension in " + shape_str(s));
     ir::Value* v = g_->add_value(in.name(), {dt, s});
     v->dim_params = params;

@@ -40,6 +40,11 @@ bool fold_constants(ir::Graph& g) {
     g.remove_node(n.get());
     changed = true;
   }
+  // Consumers of a folded value may now infer more (a Reshape whose shape input just became
+  // constant); nodes are in topological order here, so one sweep reaches a fixed point.
+  if (changed)
+    for (auto& n : g.nodes())
+      if (n->op) g.infer(n.get());
   return changed;
 }
 

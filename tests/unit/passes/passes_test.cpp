@@ -219,3 +219,32 @@ TEST(Passes, AssignLayoutsBlocksConvRegionAndReordersAtBoundaries) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// A Reshape whose shape input only becomes constant through folding must re-infer its output.
+TEST(Passes, FoldConstantsReinfersConsumers) {
+  ir::Graph g;
+  ir::Value* x = input(g, "x", {2, 8});
+  HostTensor a(DType::Int64, {2});
+  a.as<int64_t>()[0] = 4;
+  a.as<int64_t>()[1] = 2;
+  HostTensor b(DType::Int64, {2});
+  b.as<int64_t>()[0] = 0;
+  b.as<int64_t>()[1] = 2;
+  ir::Value* ca = g.add_constant("a", a.view());
+  ir::Value* cb = g.add_constant("b", b.view());
+  ir::Value* shape = node(g, "shape_add", binary(ops::BinaryKind::Add), {ca, cb});
+  auto reshape = ops::OpRegistry::instance().create("Reshape");
+  ASSERT_NE(reshape, nullptr);
+  ir::Value* y = node(g, "reshape", std::move(reshape), {x, shape});
+  g.outputs.push_back({"y", y});
+  ASSERT_TRUE(passes::fold_constants(g));
+  g.compact();
+  ir::verify(g);
+  EXPECT_EQ(g.outputs[0].value->type.shape, (Shape{4, 4}));
+}
+
+}  // namespace
+}  // namespace kiln::test
