@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Compares kiln's outputs with expected ONNX test-data outputs (the model-test verdict).
 
-Usage: /usr/bin/python3 scripts/compare_outputs.py ACTUAL_DIR EXPECTED_DIR [--rel-l2 1e-4] [--model M]
+Usage:
+  /usr/bin/python3 scripts/compare_outputs.py ACTUAL_DIR EXPECTED_DIR [--rel-l2 1e-4] [--model M]
 
 ACTUAL_DIR holds what `kiln run --exportOutput=ACTUAL_DIR` wrote: one <name>.npy per graph output,
 where <name> is the output name with every character outside [A-Za-z0-9_.-] replaced by '_'.

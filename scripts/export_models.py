@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Exports torchvision models to ONNX with torch's own outputs beside them (the model-test oracle).
 
-Usage: /usr/bin/python3 scripts/export_models.py OUTDIR [--models resnet50,...] [--opset 13] [--batch 1]
+Usage:
+  /usr/bin/python3 scripts/export_models.py OUTDIR [--models resnet50,...] [--opset 13] [--batch 1]
 
 For each model this writes, in the ONNX backend test-data layout:
   OUTDIR/<name>/model.onnx
   OUTDIR/<name>/test_data_set_0/input_0.pb    (TensorProto named like the graph input, "input")
-  OUTDIR/<name>/test_data_set_0/output_0.pb   (torch's output, named like the graph output, "output")
+  OUTDIR/<name>/test_data_set_0/output_0.pb   (torch's output, named like the graph output)
   OUTDIR/<name>/export.json                    (the settings; a mismatch forces a re-export)
 where <name> is the model name, with "_b<N>" appended when --batch is not 1.
 

@@ -130,4 +130,15 @@ void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl,
   for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(all_close(got[i], want[i], rtol, atol)) << "output " << i;
 }
 
+std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in) {
+  std::vector<const TensorView*> consts(in.size(), nullptr);
+  ops::InferContext ctx(std::move(in), consts, 1);
+  try {
+    op.infer(ctx);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace kiln::test

@@ -51,4 +51,8 @@ bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTens
 void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl,
                                      std::vector<HostTensor> in, double rtol = 1e-4, double atol = 1e-5);
 
+// The message of the kiln::Error that op.infer() throws for these input types ("" if none).
+std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in);
+inline ops::TensorType f32(Shape s) { return {DType::Float32, std::move(s)}; }
+
 }  // namespace kiln::test

@@ -43,36 +43,39 @@ enum class Act : int64_t {
 
 const char* act_name(Act a);
 
-inline float apply_act(Act a, float alpha, float beta, float x) {
+// One definition for float and double, so float64 models compute the same functions.
+template <class T>
+inline T apply_act(Act a, T alpha, T beta, T x) {
+  const T zero = 0, one = 1, half = T(0.5), six = 6;
   switch (a) {
-    case Act::Relu: return x > 0.f ? x : 0.f;
-    case Act::LeakyRelu: return x >= 0.f ? x : alpha * x;
+    case Act::Relu: return x > zero ? x : zero;
+    case Act::LeakyRelu: return x >= zero ? x : alpha * x;
     case Act::Clip: {  // min(max(x, lo), hi) as numpy: hi wins when lo > hi, NaN passes through
-      float y = x < alpha ? alpha : x;
+      T y = x < alpha ? alpha : x;
       return y > beta ? beta : y;
     }
-    case Act::Sigmoid: return 1.f / (1.f + std::exp(-x));
+    case Act::Sigmoid: return one / (one + std::exp(-x));
     case Act::Tanh: return std::tanh(x);
-    case Act::Elu: return x >= 0.f ? x : alpha * (std::exp(x) - 1.f);
-    case Act::HardSigmoid: return std::fmax(0.f, std::fmin(1.f, alpha * x + beta));
-    case Act::HardSwish: return x * std::fmax(0.f, std::fmin(1.f, x / 6.f + 0.5f));
-    case Act::Swish: return x / (1.f + std::exp(-alpha * x));
-    case Act::Softplus: return std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, 0.f);
-    case Act::Gelu: return 0.5f * x * (1.f + std::erf(x * 0.70710678118654752f));
-    case Act::Selu: return x > 0.f ? beta * x : beta * (alpha * std::exp(x) - alpha);
+    case Act::Elu: return x >= zero ? x : alpha * (std::exp(x) - one);
+    case Act::HardSigmoid: return std::fmax(zero, std::fmin(one, alpha * x + beta));
+    case Act::HardSwish: return x * std::fmax(zero, std::fmin(one, x / six + half));
+    case Act::Swish: return x / (one + std::exp(-alpha * x));
+    case Act::Softplus: return std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, zero);
+    case Act::Gelu: return half * x * (one + std::erf(x * T(0.70710678118654752440)));
+    case Act::Selu: return x > zero ? beta * x : beta * (alpha * std::exp(x) - alpha);
     case Act::Abs: return std::fabs(x);
     case Act::Exp: return std::exp(x);
     case Act::Log: return std::log(x);
     case Act::Sqrt: return std::sqrt(x);
     case Act::Neg: return -x;
-    case Act::Reciprocal: return 1.f / x;
+    case Act::Reciprocal: return one / x;
     case Act::Floor: return std::floor(x);
     case Act::Ceil: return std::ceil(x);
     case Act::Round: return std::nearbyint(x);
     case Act::Erf: return std::erf(x);
     case Act::Sin: return std::sin(x);
     case Act::Cos: return std::cos(x);
-    case Act::Softsign: return x / (1.f + std::fabs(x));
+    case Act::Softsign: return x / (one + std::fabs(x));
     case Act::Identity: return x;
   }
   return x;

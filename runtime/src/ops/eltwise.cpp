@@ -70,39 +70,6 @@ void walk_rows(const Shape& out, const std::array<std::vector<int64_t>, N>& st, 
   }
 }
 
-// apply_act for double: the same formulas, so float64 models see the same functions.
-double act_f64(Act a, double alpha, double beta, double x) {
-  switch (a) {
-    case Act::Relu: return x > 0 ? x : 0;
-    case Act::LeakyRelu: return x >= 0 ? x : alpha * x;
-    case Act::Clip: return x < alpha ? alpha : (x > beta ? beta : x);
-    case Act::Sigmoid: return 1 / (1 + std::exp(-x));
-    case Act::Tanh: return std::tanh(x);
-    case Act::Elu: return x >= 0 ? x : alpha * (std::exp(x) - 1);
-    case Act::HardSigmoid: return std::fmax(0., std::fmin(1., alpha * x + beta));
-    case Act::HardSwish: return x * std::fmax(0., std::fmin(1., x / 6 + 0.5));
-    case Act::Swish: return x / (1 + std::exp(-alpha * x));
-    case Act::Softplus: return std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, 0.);
-    case Act::Gelu: return 0.5 * x * (1 + std::erf(x * 0.70710678118654752));
-    case Act::Selu: return x > 0 ? beta * x : beta * (alpha * std::exp(x) - alpha);
-    case Act::Abs: return std::fabs(x);
-    case Act::Exp: return std::exp(x);
-    case Act::Log: return std::log(x);
-    case Act::Sqrt: return std::sqrt(x);
-    case Act::Neg: return -x;
-    case Act::Reciprocal: return 1 / x;
-    case Act::Floor: return std::floor(x);
-    case Act::Ceil: return std::ceil(x);
-    case Act::Round: return std::nearbyint(x);
-    case Act::Erf: return std::erf(x);
-    case Act::Sin: return std::sin(x);
-    case Act::Cos: return std::cos(x);
-    case Act::Softsign: return x / (1 + std::fabs(x));
-    case Act::Identity: return x;
-  }
-  return x;
-}
-
 bool act_supports_int(Act a) {
   return a == Act::Relu || a == Act::Abs || a == Act::Neg || a == Act::Clip || a == Act::Identity;
 }
@@ -181,7 +148,7 @@ void Unary::reference(const KernelArgs& args) const {
     case DType::Float64: {
       const double* s = x.as<double>();
       double* d = y.as<double>();
-      for (int64_t i = 0; i < n; ++i) d[i] = act_f64(act, alpha, beta, s[i]);
+      for (int64_t i = 0; i < n; ++i) d[i] = apply_act<double>(act, alpha, beta, s[i]);
       break;
     }
     case DType::Int8: unary_int(act, alpha, beta, x.as<int8_t>(), y.as<int8_t>(), n); break;

@@ -153,18 +153,6 @@ TEST(ConvTransposeRef, PadsGroupsBiasDilation) {
 // ---------------------------------------------------------------------------------------------
 // infer() errors
 
-std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in) {
-  std::vector<const TensorView*> consts(in.size(), nullptr);
-  ops::InferContext ctx(std::move(in), consts, 1);
-  try {
-    op.infer(ctx);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-ops::TensorType f32(Shape s) { return {DType::Float32, std::move(s)}; }
 
 TEST(ConvInfer, OutputShapes) {
   std::vector<const TensorView*> consts(2, nullptr);

@@ -67,18 +67,6 @@ TEST(NormRef, LrnOddAndEvenSize) {
 // ---------------------------------------------------------------------------------------------
 // infer() errors
 
-std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in) {
-  std::vector<const TensorView*> consts(in.size(), nullptr);
-  ops::InferContext ctx(std::move(in), consts, 1);
-  try {
-    op.infer(ctx);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-ops::TensorType f32(Shape s) { return {DType::Float32, std::move(s)}; }
 
 TEST(NormInfer, Rejects) {
   ops::BatchNorm bn;

@@ -135,17 +135,7 @@ TEST(PoolRef, Global) {
 // ---------------------------------------------------------------------------------------------
 // infer() errors
 
-std::string infer_error(const ops::Op& op, ops::TensorType x) {
-  ops::InferContext ctx({std::move(x)}, {nullptr}, 1);
-  try {
-    op.infer(ctx);
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-ops::TensorType f32(Shape s) { return {DType::Float32, std::move(s)}; }
+std::string infer_error(const ops::Op& op, ops::TensorType x) { return test::infer_error(op, {std::move(x)}); }
 
 TEST(PoolInfer, Rejects) {
   EXPECT_THAT(infer_error(max_pool(window({2, 2})), f32({1, 1, 4})), HasSubstr("kernel_shape has 2 values"));
