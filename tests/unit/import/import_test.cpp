@@ -171,3 +171,25 @@ TEST(Import, NegativeInitializerDimIsReported) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+TEST(Import, OldOpsetIsUpgradedWithAWarning) {
+  OnnxBuilder b(6);
+  b.input("x", {1, 4});
+  b.input("y", {1, 4});
+  b.node("Add", {"x", "y"}, {"s"});
+  b.node("Relu", {"s"}, {"z"});
+  b.output("z", {1, 4});
+  std::vector<std::string> warnings;
+  onnx_import::ImportOptions o;
+  o.warnings = &warnings;
+  auto g = import_onnx(b.save("opset6.onnx"), o);
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4}));
+  ASSERT_FALSE(warnings.empty());
+  EXPECT_NE(warnings[0].find("upgraded the model from opset 6"), std::string::npos) << warnings[0];
+}
+
+}  // namespace
+}  // namespace kiln::test
