@@ -31,9 +31,33 @@ MemoryPlan plan_memory(const ir::Graph& g) {
   }
   for (auto& io : g.outputs) touch(io.value, last);
 
+  // In-place pairs: a node's output shares its inplace_input()'s buffer when that input dies at
+  // the node, is no graph input or output, is read by no other input slot, and is as large.
+  std::unordered_map<const ir::Value*, const ir::Value*> alias;  // output -> operand
+  for (int64_t i = 0; i < last; ++i) {
+    const ir::Node& n = *g.nodes()[i];
+    int k = n.op->inplace_input();
+    if (k < 0 || static_cast<size_t>(k) >= n.inputs.size() || n.outputs.empty()) continue;
+    const ir::Value* in = n.inputs[k];
+    const ir::Value* out = n.outputs[0];
+    if (!in || in->is_constant() || !live.count(in) || live.at(in).end != i || g.is_graph_input(in) ||
+        g.is_graph_output(in) || in->layout != out->layout || in->type.dtype != out->type.dtype ||
+        in->type.shape != out->type.shape)
+      continue;
+    bool read_twice = false;
+    for (size_t j = 0; j < n.inputs.size(); ++j) read_twice |= j != static_cast<size_t>(k) && n.inputs[j] == in;
+    if (read_twice) continue;
+    // Chains (a residual stream through several blocks) share one root buffer, whose interval
+    // stretches over every member's life; members take no space of their own.
+    const ir::Value* root = alias.count(in) ? alias.at(in) : in;
+    alias[out] = root;
+    live.at(root).end = std::max(live.at(root).end, live.at(out).end);
+  }
+
   std::vector<Interval> order;
   MemoryPlan plan;
   for (auto& [v, iv] : live) {
+    if (alias.count(v)) continue;
     uint64_t b = dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout);
     iv.bytes = std::max<uint64_t>(plan::kArenaAlignment, (b + plan::kArenaAlignment - 1) / plan::kArenaAlignment *
                                                              plan::kArenaAlignment);
@@ -64,6 +88,10 @@ MemoryPlan plan_memory(const ir::Graph& g) {
     placed.push_back({iv, best});
     plan.offset[iv.v] = best;
     plan.arena_bytes = std::max(plan.arena_bytes, best + iv.bytes);
+  }
+  for (auto& [out, in] : alias) {
+    plan.offset[out] = plan.offset.at(in);
+    plan.activation_bytes += dnn::physical_bytes(out->type.dtype, out->type.shape, out->layout);
   }
   return plan;
 }

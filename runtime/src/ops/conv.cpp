@@ -202,7 +202,17 @@ void Conv::infer(InferContext& ctx) const {
   ctx.set_output(0, x.dtype, y);
 }
 
-void Conv::reference(const KernelArgs& a) const {
+void Conv::reference(const KernelArgs& args) const {
+  // The memory planner may give the output the Sum operand's buffer (inplace_input()); keep a
+  // copy of the operand before the convolution overwrites it.
+  KernelArgs a = args;
+  std::vector<float> operand;
+  for (size_t i = 3; i < a.in.size(); ++i)
+    if (a.in[i].data == a.out[0].data) {
+      const float* p = a.in[i].as<const float>();
+      operand.assign(p, p + a.in[i].elements());
+      a.in[i].data = operand.data();
+    }
   const TensorView& x = a.in[0];
   const TensorView& w = a.in[1];
   const float* bias = a.in.size() > 2 ? a.in[2].as<const float>() : nullptr;

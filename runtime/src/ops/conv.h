@@ -22,6 +22,7 @@ struct Conv : OpBase<Conv> {
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
   bool foldable() const override { return false; }
+  int inplace_input() const override { return post.sum_count() == 1 ? 3 : -1; }
 };
 
 // Inputs: X [N, C, D...], W [C, M/group, K...], optional B [M], then one extra input per Sum

@@ -72,6 +72,10 @@ class Op {
   virtual void reference(const KernelArgs& args) const = 0;
   // True when the op is cheap enough to constant-fold and has no side effects.
   virtual bool foldable() const { return true; }
+  // An input whose buffer output 0 may share when that input is read by nothing later, or -1.
+  // The kernel must then produce a correct result in place (Conv's Sum operand: oneDNN adds
+  // into dst, so sharing saves a copy).
+  virtual int inplace_input() const { return -1; }
 };
 
 template <class Derived>
