@@ -13,4 +13,4 @@ PLAN="$BUILD_DIR/tiny_resnet.plan"
 "$KILN" inspect "$PLAN"
 "$KILN" run --loadEngine="$PLAN" --loadInputs=input:examples/models/tiny_resnet/test_data_set_0/input_0.pb \
   --exportOutput="$BUILD_DIR/tiny_resnet_out" --duration=2
-"$BUILD_DIR/bin/classify" "$PLAN" "$BUILD_DIR/tiny_resnet_in/input.npy"
+"$BUILD_DIR/bin/classify" "$PLAN" examples/models/tiny_resnet/input_0.npy
