@@ -16,6 +16,13 @@ namespace kiln::onnx_import {
 
 namespace {
 
+constexpr const char* kNoImporter = "kiln has no importer for this op; see docs/operators.md for the supported ops";
+
+// ONNX node names are optional; unnamed nodes are called "<OpType>_<index>" in every message.
+std::string node_name(const onnx::NodeProto& node, int index) {
+  return node.name().empty() ? node.op_type() + "_" + std::to_string(index) : node.name();
+}
+
 int default_opset(const onnx::ModelProto& m) {
   for (const auto& o : m.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") return static_cast<int>(o.version());
@@ -90,6 +97,14 @@ class ModelImporter {
       throw Error("the model uses opset " + std::to_string(opset) + "; kiln reads opsets " +
                   std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
                   ". Re-export it with opset_version=" + std::to_string(kMaxOpset) + " or lower");
+    // Name unsupported ops with their node before the checker, which knows neither kiln's
+    // support nor node names, gets a say.
+    int index = 0;
+    for (const auto& node : model.graph().node()) {
+      std::string name = node_name(node, index++);
+      if ((node.domain().empty() || node.domain() == "ai.onnx") && !ImporterRegistry::instance().known(node.op_type()))
+        throw Error("node '" + name + "' (" + node.op_type() + "): " + kNoImporter);
+    }
     try {
       check(model);
     } catch (const std::exception& e) {
@@ -163,7 +178,7 @@ class ModelImporter {
 
   void import_node(const onnx::NodeProto& node, int index) {
     onnx::NodeProto named = node;
-    if (named.name().empty()) named.set_name(node.op_type() + "_" + std::to_string(index));
+    named.set_name(node_name(node, index));
     auto fail = [&](const std::string& msg) {
       throw Error("node '" + named.name() + "' (" + node.op_type() + "): " + msg);
     };
@@ -185,7 +200,7 @@ class ModelImporter {
     if (!fn) {
       if (reg.known(node.op_type()))
         fail("not supported at opset " + std::to_string(opset_) + "; re-export with another opset");
-      fail("kiln has no importer for this op; see docs/operators.md for the supported ops");
+      fail(kNoImporter);
     }
     NodeContext ctx(*g_, named, opset_, std::move(inputs), base_dir_);
     size_t first_new = g_->nodes().size();

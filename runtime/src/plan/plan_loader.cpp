@@ -98,7 +98,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
   }
   const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
   const uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
-  if (weights && reinterpret_cast<uintptr_t>(weights) % plan::kWeightAlignment)
+  if (weight_size && reinterpret_cast<uintptr_t>(weights) % plan::kWeightAlignment)
     corrupt("weights are not 64-byte aligned");
   impl->arena_bytes = plan->arena_bytes();
   impl->activation_bytes = plan->activation_bytes();

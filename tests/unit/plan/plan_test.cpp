@@ -72,6 +72,21 @@ TEST(Plan, RoundTripMatchesReferenceEvaluation) {
   EXPECT_LE(engine->arena_bytes(), engine->activation_bytes() + 64 * 16);
 }
 
+TEST(Plan, WeightlessModelRoundTrips) {
+  OnnxBuilder b;
+  b.input("x", {2, 3});
+  b.node("Relu", {"x"}, {"y"});
+  b.output("y", {2, 3});
+  auto engine = Engine::load_memory(compile_onnx_file(b.save("weightless.onnx"), {}).plan);
+  auto ctx = engine->create_context();
+  float x[6] = {-1, 2, -3, 4, -5, 6};
+  std::memcpy(ctx->input(0), x, sizeof x);
+  ctx->run();
+  const float* y = static_cast<const float*>(ctx->output(0));
+  EXPECT_EQ(y[0], 0.f);
+  EXPECT_EQ(y[5], 6.f);
+}
+
 TEST(Plan, BuildsAreByteIdentical) {
   EXPECT_EQ(compile_small_cnn(), compile_small_cnn());
 }
