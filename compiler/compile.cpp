@@ -30,20 +30,21 @@ void prepare_for_plan(ir::Graph& g, const std::string& origin) {
       throw Error(origin + ": input '" + io.name + "' has dynamic dimension(s) " + dims +
                   "; fix them with --shapes, e.g. --shapes=" + io.name + ":" + shape_str(example));
     }
-  for (auto& n : g.nodes())
-    for (ir::Value* v : n->outputs)
-      if (!shape_static(v->type.shape))
-        throw Error(origin + ": " + ir::node_label(*n) + ": output '" + v->name + "' has shape " +
-                    shape_str(v->type.shape) + ", which depends on data; kiln needs static shapes here");
+  // Tensors whose shape depends on input values (Shape -> Reshape, NonZero, ...) stay dynamic:
+  // the runtime infers and allocates them on every run. Only their rank must be known.
   std::vector<const ir::Value*> seen;
   for (auto& io : g.outputs) {
     ir::Value* v = io.value;
     bool dup = std::find(seen.begin(), seen.end(), v) != seen.end();
     if (v->is_constant() || g.is_graph_input(v) || dup) {
-      ir::Value* copy = g.add_value(g.unique_name(io.name + "_copy"), v->type);
+      // The copy carries the output's name; a constant source gives its name up.
+      ir::Value* copy = g.add_value(io.name, v->type);
+      if (v->name == io.name && !g.is_graph_input(v)) v->name = g.unique_name(io.name + "/src");
       g.add_node(g.unique_name(io.name + "/copy"), std::make_unique<ops::Identity>(), {v}, {copy});
       io.value = copy;
     }
+    if (io.value->name != io.name)
+      throw Error("internal error: graph output '" + io.name + "' is bound to tensor '" + io.value->name + "'");
     seen.push_back(io.value);
   }
 }

@@ -17,7 +17,8 @@ MemoryPlan plan_memory(const ir::Graph& g) {
   std::unordered_map<const ir::Value*, Interval> live;
   const int64_t last = static_cast<int64_t>(g.nodes().size());
   auto touch = [&](const ir::Value* v, int64_t t) {
-    if (!v || v->is_constant()) return;
+    // Dynamic tensors get per-run buffers from the context, not arena space.
+    if (!v || v->is_constant() || !shape_static(v->type.shape)) return;
     auto [it, fresh] = live.try_emplace(v, Interval{v, t, t, 0});
     if (!fresh) {
       it->second.start = std::min(it->second.start, t);

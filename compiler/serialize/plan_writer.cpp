@@ -99,11 +99,12 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
       kind = fb::TensorKind::Constant;
       offset = weight_offset[i];
     } else {
-      offset = in.memory.offset.at(v);
+      auto it = in.memory.offset.find(v);
+      offset = it == in.memory.offset.end() ? 0 : it->second;  // dynamic tensors: no arena slot
       if (g.is_graph_input(v)) kind = fb::TensorKind::Input;
       else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
     }
-    uint64_t bytes = dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout);
+    uint64_t bytes = shape_static(v->type.shape) ? dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout) : 0;
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
                                                     &v->type.shape, v->layout.c_str(), kind, offset, bytes));
   }

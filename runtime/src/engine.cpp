@@ -82,10 +82,61 @@ struct ExecutionContext::Impl {
   const Engine::Impl* engine = nullptr;
   AlignedBytes arena, scratch;
   dnnl::stream stream;
-  std::vector<BoundKernel> bound;
+  std::vector<BoundKernel> bound;  // empty for dynamic layers
   bool profiling = false;
   std::vector<double> times;
+  // Dynamic tensors: this run's shape and buffer, by tensor id (unused for static tensors).
+  std::vector<Shape> dyn_shape;
+  std::vector<std::vector<uint64_t>> dyn_data;  // uint64_t keeps every element type aligned
+
+  TensorView view(int id) {
+    const TensorRec& t = engine->tensors[id];
+    if (t.data) return {t.dtype, t.shape, const_cast<void*>(t.data)};
+    if (t.dynamic) return {t.dtype, dyn_shape[id], dyn_data[id].data()};
+    return {t.dtype, t.shape, arena.get() + t.offset};
+  }
+  void run_dynamic(const LayerRec& l);
 };
+
+// Runs a layer whose shapes depend on input values: infer them from this run's actual inputs
+// (all passed as known values), size the outputs, and run the reference kernel.
+void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
+  std::vector<ops::TensorType> types;
+  std::vector<TensorView> views;
+  for (int id : l.inputs) {
+    views.push_back(id < 0 ? TensorView{} : view(id));
+    types.push_back(id < 0 ? ops::TensorType{} : ops::TensorType{views.back().dtype, views.back().shape});
+  }
+  std::vector<const TensorView*> values;
+  for (auto& v : views) values.push_back(v.data ? &v : nullptr);
+  ops::InferContext ctx(types, values, l.outputs.size());
+  try {
+    l.op->infer(ctx);
+  } catch (const Error& e) {
+    throw Error("layer '" + l.name + "': " + e.what());
+  }
+  ops::KernelArgs args{views, {}};
+  for (size_t o = 0; o < l.outputs.size(); ++o) {
+    const int id = l.outputs[o];
+    const TensorRec& t = engine->tensors[id];
+    const Shape& got = ctx.outputs()[o].shape;
+    bool fits = got.size() == t.shape.size() && shape_static(got);
+    for (size_t d = 0; fits && d < got.size(); ++d) fits = t.shape[d] < 0 || t.shape[d] == got[d];
+    if (!fits)
+      throw Error("layer '" + l.name + "': output '" + t.name + "' came out as " + shape_str(got) +
+                  ", which does not fit the plan's " + shape_str(t.shape));
+    if (t.dynamic) {
+      const uint64_t bytes = static_cast<uint64_t>(shape_elements(got)) * dtype_size(t.dtype);
+      if (bytes > (uint64_t(1) << 34))
+        throw Error("layer '" + l.name + "': output '" + t.name + "' would need " + std::to_string(bytes >> 20) +
+                    " MiB (shape " + shape_str(got) + "); check the input values");
+      dyn_shape[id] = got;
+      dyn_data[id].resize((bytes + 7) / 8 + 1);
+    }
+    args.out.push_back(view(id));
+  }
+  l.op->reference(args);
+}
 
 std::unique_ptr<ExecutionContext> Engine::create_context() const {
   auto c = std::make_unique<ExecutionContext::Impl>();
@@ -99,7 +150,13 @@ std::unique_ptr<ExecutionContext> Engine::create_context() const {
     if (t.data) return const_cast<void*>(t.data);
     return c->arena.get() + t.offset;
   };
+  c->dyn_shape.resize(impl_->tensors.size());
+  c->dyn_data.resize(impl_->tensors.size());
   for (const LayerRec& l : impl_->layers) {
+    if (l.dynamic) {
+      c->bound.emplace_back();
+      continue;
+    }
     KernelBinding b;
     for (int id : l.inputs) b.in.push_back(ptr(id));
     for (int id : l.outputs) b.out.push_back(ptr(id));
@@ -133,7 +190,13 @@ void* ExecutionContext::input(const std::string& name) {
 const void* ExecutionContext::output(size_t index) const {
   const auto& e = *impl_->engine;
   if (index >= e.output_ids.size()) throw Error("output index " + std::to_string(index) + " is out of range");
-  return impl_->arena.get() + e.tensors[e.output_ids[index]].offset;
+  return impl_->view(e.output_ids[index]).data;
+}
+
+std::vector<int64_t> ExecutionContext::output_shape(size_t index) const {
+  const auto& e = *impl_->engine;
+  if (index >= e.output_ids.size()) throw Error("output index " + std::to_string(index) + " is out of range");
+  return impl_->view(e.output_ids[index]).shape;
 }
 
 const void* ExecutionContext::output(const std::string& name) const {
@@ -145,15 +208,21 @@ const std::vector<double>& ExecutionContext::layer_times_ms() const { return imp
 
 void ExecutionContext::run() {
   auto& s = impl_->stream;
+  const auto& layers = impl_->engine->layers;
+  auto step = [&](size_t i) {
+    if (!layers[i].dynamic) return impl_->bound[i](s);
+    s.wait();  // a reference kernel reads what oneDNN wrote
+    impl_->run_dynamic(layers[i]);
+  };
   if (!impl_->profiling) {
-    for (auto& k : impl_->bound) k(s);
+    for (size_t i = 0; i < layers.size(); ++i) step(i);
     s.wait();
     return;
   }
   impl_->times.assign(impl_->bound.size(), 0.0);
   for (size_t i = 0; i < impl_->bound.size(); ++i) {
     auto t0 = std::chrono::steady_clock::now();
-    impl_->bound[i](s);
+    step(i);
     s.wait();
     impl_->times[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }

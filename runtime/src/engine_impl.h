@@ -26,6 +26,7 @@ struct TensorRec {
   uint64_t offset = 0;        // arena offset, or weights offset for constants
   uint64_t bytes = 0;
   const void* data = nullptr; // constants: inside the plan buffer
+  bool dynamic = false;       // some dim is -1: shape known only at run time, per-run buffer
 };
 
 struct LayerRec {
@@ -33,7 +34,8 @@ struct LayerRec {
   std::unique_ptr<ops::Op> op;
   std::string impl;
   std::vector<int> inputs, outputs;
-  std::unique_ptr<Kernel> kernel;
+  std::unique_ptr<Kernel> kernel;  // null for dynamic layers, which run their reference kernel
+  bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
 };
 
 struct Engine::Impl {

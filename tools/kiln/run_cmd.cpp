@@ -92,9 +92,11 @@ void export_outputs(const std::string& dir, const Engine& e, const ExecutionCont
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(fmt::format("--exportOutput: cannot create folder '{}': {}", dir, ec.message()));
-  for (size_t i = 0; i < e.outputs().size(); ++i)
-    write_npy((std::filesystem::path(dir) / (sanitize_name(e.outputs()[i].name) + ".npy")).string(), e.outputs()[i],
-              ctx.output(i));
+  for (size_t i = 0; i < e.outputs().size(); ++i) {
+    TensorDesc d = e.outputs()[i];
+    d.shape = ctx.output_shape(i);  // value-dependent dims are known only after the run
+    write_npy((std::filesystem::path(dir) / (sanitize_name(d.name) + ".npy")).string(), d, ctx.output(i));
+  }
 }
 
 double peak_rss_mb() {

@@ -58,24 +58,37 @@ void import_clip_attrs(NodeContext& c) {
   emit_unary(c, Act::Clip, c.attr_float("min", kLowest), c.attr_float("max", kHighest));
 }
 
-// From opset 11 the bounds are optional inputs; kiln bakes them into the op, so they must be
-// known when the model is compiled.
+// From opset 11 the bounds are optional inputs. Constant bounds are baked into a Unary Clip (which
+// fuses into a preceding conv); bounds computed at run time become Max then Min.
 float clip_bound(NodeContext& c, size_t i, float def) {
   ir::Value* v = c.input(i);
   if (!v) return def;
-  const char* which = i == 1 ? "min" : "max";
-  if (!v->is_constant())
-    c.fail(std::string("the ") + which + " bound (input " + std::to_string(i) + ", '" + v->name +
-           "') must be a compile-time constant; kiln cannot clip to a bound computed at run time");
   TensorView t = v->view();
   if (t.elements() != 1)
-    c.fail(std::string("the ") + which + " bound must be a scalar, got shape " + shape_str(t.shape));
+    c.fail(std::string("the ") + (i == 1 ? "min" : "max") + " bound must be a scalar, got shape " + shape_str(t.shape));
   return static_cast<float>(element_as_double(t, 0));
 }
 
 void import_clip_inputs(NodeContext& c) {
-  float lo = clip_bound(c, 1, kLowest), hi = clip_bound(c, 2, kHighest);
-  emit_unary(c, Act::Clip, lo, hi);
+  ir::Value *lo = c.input(1), *hi = c.input(2);
+  if ((!lo || lo->is_constant()) && (!hi || hi->is_constant())) {
+    emit_unary(c, Act::Clip, clip_bound(c, 1, kLowest), clip_bound(c, 2, kHighest));
+    return;
+  }
+  ir::Value* x = c.required_input(0);
+  auto binary = [](BinaryKind k) {
+    auto op = std::make_unique<Binary>();
+    op->kind = k;
+    return op;
+  };
+  if (lo && hi) {
+    ir::Value* low = c.emit_internal("max", binary(BinaryKind::Max), {x, lo})->outputs[0];
+    c.emit(binary(BinaryKind::Min), {low, hi});
+  } else if (lo) {
+    c.emit(binary(BinaryKind::Max), {x, lo});
+  } else {
+    c.emit(binary(BinaryKind::Min), {x, hi});
+  }
 }
 
 void emit_binary(NodeContext& c, BinaryKind k) {

@@ -112,6 +112,10 @@ class ExecutionContext {
   void* input(const std::string& name);
   const void* output(size_t index) const;
   const void* output(const std::string& name) const;
+  // The output's shape after the last run(). It equals Engine::outputs()[i].shape unless that has
+  // unknown (-1) dims, which depend on input values (e.g. Shape -> Reshape); then the buffer
+  // returned by output() is valid until the next run().
+  std::vector<int64_t> output_shape(size_t index) const;
   void run();
 
   // Per-layer wall time of the last run() in milliseconds, when profiling is on.

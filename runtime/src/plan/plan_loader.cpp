@@ -67,6 +67,40 @@ std::string isa_name(dnnl::cpu_isa isa) {
   }
 }
 
+// Creates the layer's recorded kernel, or falls back (with a warning) when this machine or runtime
+// cannot create it.
+void create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& op_name, const std::string& label) {
+  KernelSpec spec{*rec.op, {}, {}, impl.eng};
+  for (int i : rec.inputs) {
+    KernelTensor kt;
+    if (i >= 0) kt = {impl.tensors[i].dtype, impl.tensors[i].shape, impl.tensors[i].layout, impl.tensors[i].data};
+    spec.in.push_back(kt);
+  }
+  for (int i : rec.outputs)
+    spec.out.push_back({impl.tensors[i].dtype, impl.tensors[i].shape, impl.tensors[i].layout, nullptr});
+  auto& reg = KernelRegistry::instance();
+  try {
+    rec.kernel = reg.create(op_name, rec.impl, spec);
+  } catch (const std::exception& e) {
+    rec.kernel = nullptr;
+  }
+  if (!rec.kernel) {
+    // The chosen kernel is unavailable here (another CPU, an older runtime): fall back.
+    std::string used;
+    for (const std::string& alt : reg.impls(op_name)) {
+      try {
+        if ((rec.kernel = reg.create(op_name, alt, spec))) { used = alt; break; }
+      } catch (const std::exception&) {
+      }
+    }
+    if (!rec.kernel && (rec.kernel = make_reference_kernel(spec))) used = "reference";
+    if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+    impl.warnings.push_back(label + ": kernel '" + rec.impl + "' is unavailable here; using '" + used + "'");
+    rec.impl = used;
+  }
+  impl.scratchpad_bytes = std::max(impl.scratchpad_bytes, rec.kernel->scratchpad_bytes());
+}
+
 }  // namespace
 
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
@@ -119,11 +153,24 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (t->shape()) {
       if (t->shape()->size() > 8) corrupt(label + " has rank above 8");
       for (int64_t d : *t->shape()) {
-        if (d < 0 || d > (int64_t(1) << 40)) corrupt(label + " has an invalid dimension");
+        if (d < -1 || d > (int64_t(1) << 40)) corrupt(label + " has an invalid dimension");
         r.shape.push_back(d);
+        if (d < 0) {
+          r.dynamic = true;
+          continue;
+        }
         if (d && elems > (uint64_t(1) << 40) / static_cast<uint64_t>(d)) corrupt(label + " is absurdly large");
         elems *= static_cast<uint64_t>(d);
       }
+    }
+    if (r.dynamic) {
+      // Value-dependent shapes: only activations and outputs, row-major, no arena space.
+      bool ok = (t->kind() == fb::TensorKind::Activation || t->kind() == fb::TensorKind::Output) &&
+                (!t->layout() || t->layout()->size() == 0) && t->bytes() == 0;
+      if (!ok) corrupt(label + " has an unknown dimension where that is not allowed");
+      r.kind = static_cast<int>(t->kind());
+      impl->tensors.push_back(std::move(r));
+      continue;
     }
     r.layout = t->layout() ? t->layout()->str() : "";
     if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32))
@@ -154,7 +201,8 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (!v) corrupt(std::string("graph ") + what + " missing");
     for (int32_t id : *v) {
       int i = tensor_index(id, std::string("graph ") + what, false);
-      if (impl->tensors[i].kind != kind || !impl->tensors[i].layout.empty())
+      if (impl->tensors[i].kind != kind || !impl->tensors[i].layout.empty() ||
+          (impl->tensors[i].dynamic && kind == static_cast<int>(fb::TensorKind::Input)))
         corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind or layout");
       ids.push_back(i);
       descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, impl->tensors[i].shape});
@@ -213,35 +261,11 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       if (ctx.outputs()[o].dtype != t.dtype || ctx.outputs()[o].shape != t.shape)
         corrupt(label + ": output '" + t.name + "' does not match what the layer computes");
     }
-    KernelSpec spec{*rec.op, {}, {}, impl->eng};
-    for (int i : rec.inputs) {
-      KernelTensor kt;
-      if (i >= 0) kt = {impl->tensors[i].dtype, impl->tensors[i].shape, impl->tensors[i].layout, impl->tensors[i].data};
-      spec.in.push_back(kt);
-    }
-    for (int i : rec.outputs)
-      spec.out.push_back({impl->tensors[i].dtype, impl->tensors[i].shape, impl->tensors[i].layout, nullptr});
-    auto& reg = KernelRegistry::instance();
-    try {
-      rec.kernel = reg.create(op_name, rec.impl, spec);
-    } catch (const std::exception& e) {
-      rec.kernel = nullptr;
-    }
-    if (!rec.kernel) {
-      // The chosen kernel is unavailable here (another CPU, an older runtime): fall back.
-      std::string used;
-      for (const std::string& alt : reg.impls(op_name)) {
-        try {
-          if ((rec.kernel = reg.create(op_name, alt, spec))) { used = alt; break; }
-        } catch (const std::exception&) {
-        }
-      }
-      if (!rec.kernel && (rec.kernel = make_reference_kernel(spec))) used = "reference";
-      if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
-      impl->warnings.push_back(label + ": kernel '" + rec.impl + "' is unavailable here; using '" + used + "'");
-      rec.impl = used;
-    }
-    impl->scratchpad_bytes = std::max(impl->scratchpad_bytes, rec.kernel->scratchpad_bytes());
+    for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
+    for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
+    // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
+    if (rec.dynamic) rec.impl = "reference";
+    else create_kernel(*impl, rec, op_name, label);
     LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {},
                    rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout};
     if (l->fused())
