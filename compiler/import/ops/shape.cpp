@@ -168,9 +168,14 @@ void import_squeeze_attr(NodeContext& ctx) {  // opset < 13: axes attribute
 }
 
 template <class T>
-void import_squeeze_input(NodeContext& ctx) {  // opset 13+: axes input, must be constant
+void import_squeeze_input(NodeContext& ctx) {  // opset 13+: axes input; run-time axes stay an input
   auto op = make<T>();
-  if (ctx.input(1)) op->axes = ctx.const_ints(1);
+  ir::Value* axes = ctx.input(1);
+  if (axes && !axes->is_constant()) {
+    ctx.emit(std::move(op), {ctx.required_input(0), axes});
+    return;
+  }
+  if (axes) op->axes = ctx.const_ints(1);
   emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
@@ -236,7 +241,12 @@ void import_split(NodeContext& ctx) {
   auto op = make<Split>();
   op->axis = ctx.attr_int("axis", 0);
   if (ctx.opset() < 13) op->split = ctx.attr_ints("split");
-  else if (ctx.input(1)) op->split = ctx.const_ints(1);
+  ir::Value* sizes = ctx.opset() >= 13 ? ctx.input(1) : nullptr;
+  if (sizes && !sizes->is_constant()) {  // sizes known at run time only: output shapes are dynamic
+    ctx.emit(std::move(op), {ctx.required_input(0), sizes});
+    return;
+  }
+  if (sizes) op->split = ctx.const_ints(1);
   emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 

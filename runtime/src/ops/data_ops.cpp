@@ -69,8 +69,17 @@ void Split::attrs(AttrVisitor& v) {
 }
 
 void Split::infer(InferContext& ctx) const {
-  check(ctx.num_inputs() == 1, "Split takes one input (split sizes are an attribute)");
+  check(ctx.num_inputs() == 1 || ctx.num_inputs() == 2, "Split takes the data and optionally the split sizes");
   const TensorType& x = ctx.input(0);
+  // Split sizes given as a run-time input: known here only when their values are.
+  std::vector<int64_t> split = this->split;
+  bool sizes_unknown = false;
+  if (ctx.has_input(1)) {
+    const TensorView* v = ctx.constant(1);
+    check(ctx.input(1).shape.size() == 1, "Split: the split sizes must be a 1-D tensor");
+    if (v) split = to_int_vector(*v);
+    else sizes_unknown = true;
+  }
   check(dtype_valid(x.dtype), "Split: input 0 has an unsupported dtype");
   check(!x.shape.empty(), "Split cannot split a scalar");
   int64_t k = normalize_axis(axis, static_cast<int64_t>(x.shape.size()), "axis");
@@ -92,7 +101,7 @@ void Split::infer(InferContext& ctx) const {
               std::to_string(n) + " parts; give split sizes");
   for (size_t i = 0; i < n; ++i) {
     Shape s = x.shape;
-    s[k] = split.empty() ? (dim < 0 ? -1 : dim / static_cast<int64_t>(n)) : split[i];
+    s[k] = sizes_unknown ? -1 : split.empty() ? (dim < 0 ? -1 : dim / static_cast<int64_t>(n)) : split[i];
     ctx.set_output(i, x.dtype, s);  // fails when the node declares fewer outputs
   }
   check(n == ctx.num_outputs(), "split has " + std::to_string(n) + " parts but the node has " +

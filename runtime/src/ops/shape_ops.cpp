@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 namespace kiln::ops {
 
@@ -378,9 +379,25 @@ void Flatten::reference(const KernelArgs& a) const { copy_through(a); }
 
 void Squeeze::attrs(AttrVisitor& v) { v.visit("axes", axes); }
 
+// Axes given as a run-time input (opset 13): their values, or nullopt while they are unknown.
+static std::optional<std::vector<int64_t>> runtime_axes(InferContext& ctx, const std::vector<int64_t>& attr) {
+  if (!ctx.has_input(1)) return attr;
+  check(ctx.input(1).shape.size() == 1 && ctx.input(1).shape[0] >= 0, "axes must be a 1-D tensor of known length");
+  if (const TensorView* v = ctx.constant(1)) return to_int_vector(*v);
+  return std::nullopt;
+}
+
 void Squeeze::infer(InferContext& ctx) const {
-  check_io(ctx, 1, 1, 1, "Squeeze");
+  check_io(ctx, 1, 2, 1, "Squeeze");
   const TensorType& x = ctx.input(0);
+  auto given = runtime_axes(ctx, this->axes);
+  if (!given) {
+    int64_t r = static_cast<int64_t>(x.shape.size()) - ctx.input(1).shape[0];
+    check(r >= 0, "more axes to squeeze than the input has dims");
+    ctx.set_output(0, x.dtype, Shape(static_cast<size_t>(r), -1));
+    return;
+  }
+  const std::vector<int64_t>& axes = *given;
   int64_t r = static_cast<int64_t>(x.shape.size());
   std::vector<bool> drop(x.shape.size(), false);
   if (axes.empty()) {
@@ -408,8 +425,16 @@ void Squeeze::reference(const KernelArgs& a) const { copy_through(a); }
 void Unsqueeze::attrs(AttrVisitor& v) { v.visit("axes", axes); }
 
 void Unsqueeze::infer(InferContext& ctx) const {
-  check_io(ctx, 1, 1, 1, "Unsqueeze");
+  check_io(ctx, 1, 2, 1, "Unsqueeze");
   const TensorType& x = ctx.input(0);
+  auto given = runtime_axes(ctx, this->axes);
+  if (!given) {
+    int64_t r = static_cast<int64_t>(x.shape.size()) + ctx.input(1).shape[0];
+    check(r <= kMaxRank, "output rank " + std::to_string(r) + " is too large");
+    ctx.set_output(0, x.dtype, Shape(static_cast<size_t>(r), -1));
+    return;
+  }
+  const std::vector<int64_t>& axes = *given;
   check(!axes.empty(), "Unsqueeze needs at least one axis");
   int64_t r = static_cast<int64_t>(x.shape.size() + axes.size());
   check(r <= kMaxRank, "output rank " + std::to_string(r) + " is too large");
