@@ -25,7 +25,12 @@ MemoryPlan plan_memory(const ir::Graph& g) {
       it->second.end = std::max(it->second.end, t);
     }
   };
-  for (auto& io : g.inputs) touch(io.value, -1);
+  // Graph inputs are written once by the caller and may be run on many times, so they keep
+  // their bytes for the whole run, like outputs.
+  for (auto& io : g.inputs) {
+    touch(io.value, -1);
+    touch(io.value, last);
+  }
   for (int64_t i = 0; i < last; ++i) {
     for (const ir::Value* v : g.nodes()[i]->inputs) touch(v, i);
     for (const ir::Value* v : g.nodes()[i]->outputs) touch(v, i);

@@ -41,15 +41,13 @@ bool overlaps(uint64_t o1, uint64_t b1, uint64_t o2, uint64_t b2) { return o1 < 
 TEST(MemoryPlan, LiveTensorsNeverOverlap) {
   auto g = residual_graph();
   auto plan = serialize::plan_memory(*g);
-  // x is live until b is computed; a, b and c are live together while c is computed.
+  // x (a graph input) is live for the whole run; a, b and c are live together while c is computed.
   const ir::Value *x = g->inputs[0].value, *a = g->nodes()[0]->outputs[0], *b = g->nodes()[1]->outputs[0],
                   *c = g->nodes()[2]->outputs[0];
   const uint64_t bytes = 8 * 6 * 6 * 4;
-  std::vector<std::pair<const ir::Value*, const ir::Value*>> pairs = {{x, a}, {x, b}, {a, b}, {a, c}, {b, c}};
+  std::vector<std::pair<const ir::Value*, const ir::Value*>> pairs = {{x, a}, {x, b}, {x, c}, {a, b}, {a, c}, {b, c}};
   for (auto [p, q] : pairs)
     EXPECT_FALSE(overlaps(plan.offset.at(p), bytes, plan.offset.at(q), bytes)) << p->name << " and " << q->name;
-  // c's and x's lifetimes are disjoint, so c reuses x's bytes.
-  EXPECT_EQ(plan.offset.at(x), plan.offset.at(c));
   EXPECT_LE(plan.arena_bytes, plan.activation_bytes);
 }
 

@@ -181,6 +181,23 @@ TEST(Plan, RejectsOutOfRangeIndicesAndOffsets) {
   EXPECT_FALSE(e4.empty());
 }
 
+// Callers fill inputs once and run many times (kiln run's timing loop does): the arena must never
+// reuse an input's bytes.
+TEST(Plan, RepeatedRunsWithoutRefillingInputsAgree) {
+  auto engine = Engine::load_memory(compile_small_cnn());
+  auto ctx = engine->create_context();
+  size_t n = engine->inputs()[0].bytes();
+  std::vector<float> x(n / 4);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 7) - 3.f;
+  std::memcpy(ctx->input(0), x.data(), n);
+  ctx->run();
+  std::vector<float> first(10), second(10);
+  std::memcpy(first.data(), ctx->output(0), 40);
+  ctx->run();
+  std::memcpy(second.data(), ctx->output(0), 40);
+  EXPECT_EQ(first, second);
+}
+
 TEST(Plan, ContextsAreIndependent) {
   auto engine = Engine::load_memory(compile_small_cnn());
   auto a = engine->create_context();
