@@ -11,6 +11,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include "import/importer.h"
+#include "passes/pass.h"
 
 namespace kiln::onnx_import {
 
@@ -209,6 +210,7 @@ class ModelImporter {
       for (size_t i = first_new; i < g_->nodes().size(); ++i) {
         ir::Node* n = g_->nodes()[i].get();
         if (n->op) g_->infer(n);
+        if (n->op) passes::fold_node(*g_, *n);
       }
     } catch (const Error& e) {
       std::string msg = e.what();

@@ -48,6 +48,10 @@ ir::Node* sole_user(const ir::Graph& g, const ir::Value* v,
 bool remove_identity(ir::Graph& g);
 bool dead_code(ir::Graph& g);
 bool fold_constants(ir::Graph& g);
+// Evaluates one node whose inputs are all constants (within a size cap) and removes it; its
+// outputs become constants. The importer calls it as it goes, so shape arithmetic is folded
+// before the nodes that need its values are imported.
+bool fold_node(ir::Graph& g, ir::Node& n);
 bool fold_batchnorm(ir::Graph& g);
 bool fuse_swish(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);

@@ -30,6 +30,19 @@ const char* act_name(Act a) {
     case Act::Cos: return "Cos";
     case Act::Softsign: return "Softsign";
     case Act::Identity: return "Identity";
+    case Act::Tan: return "Tan";
+    case Act::Sinh: return "Sinh";
+    case Act::Cosh: return "Cosh";
+    case Act::Asin: return "Asin";
+    case Act::Acos: return "Acos";
+    case Act::Atan: return "Atan";
+    case Act::Asinh: return "Asinh";
+    case Act::Acosh: return "Acosh";
+    case Act::Atanh: return "Atanh";
+    case Act::ThresholdedRelu: return "ThresholdedRelu";
+    case Act::Shrink: return "Shrink";
+    case Act::Celu: return "Celu";
+    case Act::Mish: return "Mish";
   }
   return "?";
 }
@@ -58,7 +71,7 @@ void PostOps::attrs(AttrVisitor& v) {
   ops.resize(kinds.size());
   for (size_t i = 0; i < kinds.size(); ++i) {
     if (kinds[i] != 0 && kinds[i] != 1) fail("unknown post-op kind " + std::to_string(kinds[i]));
-    if (acts[i] < 1 || acts[i] > static_cast<int64_t>(Act::Identity))
+    if (acts[i] < 1 || acts[i] > static_cast<int64_t>(kLastAct))
       fail("unknown post-op activation " + std::to_string(acts[i]));
     ops[i] = PostOp{static_cast<PostOp::Kind>(kinds[i]), static_cast<Act>(acts[i]), alphas[i], betas[i]};
   }

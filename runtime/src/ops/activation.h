@@ -39,7 +39,24 @@ enum class Act : int64_t {
   Cos = 24,
   Softsign = 25,
   Identity = 26,
+  // Appended later; values are serialized into plans, so new ones only ever go at the end.
+  Tan = 27,
+  Sinh = 28,
+  Cosh = 29,
+  Asin = 30,
+  Acos = 31,
+  Atan = 32,
+  Asinh = 33,
+  Acosh = 34,
+  Atanh = 35,
+  ThresholdedRelu = 36,  // x > alpha ? x : 0
+  Shrink = 37,           // alpha = lambd, beta = bias: x < -lambd ? x + bias : x > lambd ? x - bias : 0
+  Celu = 38,             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
+  Mish = 39,             // x * tanh(softplus(x))
 };
+
+// The highest Act value; validators of serialized acts check against it.
+constexpr Act kLastAct = Act::Mish;
 
 const char* act_name(Act a);
 
@@ -77,6 +94,19 @@ inline T apply_act(Act a, T alpha, T beta, T x) {
     case Act::Cos: return std::cos(x);
     case Act::Softsign: return x / (one + std::fabs(x));
     case Act::Identity: return x;
+    case Act::Tan: return std::tan(x);
+    case Act::Sinh: return std::sinh(x);
+    case Act::Cosh: return std::cosh(x);
+    case Act::Asin: return std::asin(x);
+    case Act::Acos: return std::acos(x);
+    case Act::Atan: return std::atan(x);
+    case Act::Asinh: return std::asinh(x);
+    case Act::Acosh: return std::acosh(x);
+    case Act::Atanh: return std::atanh(x);
+    case Act::ThresholdedRelu: return x > alpha ? x : zero;
+    case Act::Shrink: return x < -alpha ? x + beta : (x > alpha ? x - beta : zero);
+    case Act::Celu: return std::fmax(zero, x) + std::fmin(zero, alpha * std::expm1(x / alpha));
+    case Act::Mish: return x * std::tanh(std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, zero));
   }
   return x;
 }

@@ -119,7 +119,7 @@ void Unary::attrs(AttrVisitor& v) {
   visit_enum(v, "act", act);
   v.visit("alpha", alpha);
   v.visit("beta", beta);
-  if (static_cast<int64_t>(act) < 1 || static_cast<int64_t>(act) > static_cast<int64_t>(Act::Identity))
+  if (static_cast<int64_t>(act) < 1 || static_cast<int64_t>(act) > static_cast<int64_t>(kLastAct))
     fail("unknown activation " + std::to_string(static_cast<int64_t>(act)));
 }
 

@@ -1,0 +1,58 @@
+// Helpers for the LayerNorm / Resize / tensor2 / math2 op tests: typed literal tensors, reference
+// and fast-kernel runs with an explicit output count (kernel_test_util infers one output), and
+// infer() error capture with constants visible.
+#pragma once
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "kernel_test_util.h"
+
+namespace kiln::test::nn2 {
+
+template <class T>
+HostTensor lit(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+  HostTensor h(t, std::move(s), is_const);
+  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "literal has the wrong size";
+  EXPECT_EQ(sizeof(T), dtype_size(t)) << "literal has the wrong element type";
+  if (!v.empty()) std::memcpy(h.bytes.data(), v.data(), std::min(h.bytes.size(), v.size() * sizeof(T)));
+  return h;
+}
+inline HostTensor F(Shape s, const std::vector<float>& v, bool c = false) {
+  return lit(DType::Float32, std::move(s), v, c);
+}
+inline HostTensor D(Shape s, const std::vector<double>& v, bool c = false) {
+  return lit(DType::Float64, std::move(s), v, c);
+}
+inline HostTensor I64(Shape s, const std::vector<int64_t>& v, bool c = false) {
+  return lit(DType::Int64, std::move(s), v, c);
+}
+inline HostTensor I32(Shape s, const std::vector<int32_t>& v, bool c = false) {
+  return lit(DType::Int32, std::move(s), v, c);
+}
+inline HostTensor absent() { return HostTensor(DType::Undefined, {}); }
+
+template <class T>
+std::vector<T> vals(const HostTensor& h) {
+  std::vector<T> v(h.bytes.size() / sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), h.bytes.data(), v.size() * sizeof(T));
+  return v;
+}
+
+// infer() with `n` outputs, constant inputs visible.
+std::vector<ops::TensorType> infer_n(const ops::Op& op, std::vector<HostTensor>& in, size_t n);
+// The reference kernel with `n` outputs.
+std::vector<HostTensor> ref_n(const ops::Op& op, std::vector<HostTensor> in, size_t n = 1);
+// Implementation `impl` with `n` outputs; false when it declines the spec.
+bool kernel_n(const ops::Op& op, const std::string& impl, std::vector<HostTensor> in, size_t n,
+              std::vector<HostTensor>& out);
+// Expects `impl` to accept the spec and every output to match the reference.
+void expect_kernel_n(const ops::Op& op, const std::string& impl, std::vector<HostTensor> in, size_t n,
+                     double rtol = 1e-4, double atol = 1e-5);
+// The message infer() throws ("" if none), constants visible.
+std::string infer_err(const ops::Op& op, std::vector<HostTensor> in, size_t n = 1);
+
+}  // namespace kiln::test::nn2
