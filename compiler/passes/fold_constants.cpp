@@ -1,19 +1,27 @@
+#include <algorithm>
+
 #include "passes/pass.h"
 
 namespace kiln::passes {
 
-// Folding must not turn a small graph into a huge plan (e.g. Expand of a scalar to an image);
-// results beyond this stay as runtime nodes.
-static constexpr int64_t kMaxFoldedBytes = 64ll << 20;
+// Folding must not turn a small graph into a huge plan (Expand of a scalar to an image): a result
+// is folded when it is small or no larger than the constants it is computed from (a weight
+// transpose); anything else stays a node that runs at inference time.
+static constexpr int64_t kSmallFoldBytes = 64 << 10;
 
 bool fold_node(ir::Graph& g, ir::Node& n) {
   if (!n.op || !n.op->foldable()) return false;
   for (ir::Value* v : n.inputs)
     if (v && !v->is_constant()) return false;
+  int64_t in_bytes = 0, out_bytes = 0;
+  for (ir::Value* v : n.inputs)
+    if (v) in_bytes += static_cast<int64_t>(v->constant->size());
   for (ir::Value* v : n.outputs) {
     int64_t e = shape_elements(v->type.shape);
-    if (e < 0 || e * static_cast<int64_t>(dtype_size(v->type.dtype)) > kMaxFoldedBytes) return false;
+    if (e < 0) return false;
+    out_bytes += e * static_cast<int64_t>(dtype_size(v->type.dtype));
   }
+  if (out_bytes > std::max<int64_t>(kSmallFoldBytes, in_bytes)) return false;
   ops::KernelArgs args;
   for (ir::Value* v : n.inputs) args.in.push_back(v ? v->view() : TensorView{});
   std::vector<std::shared_ptr<ir::Constant>> results;

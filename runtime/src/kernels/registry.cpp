@@ -162,7 +162,6 @@ bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {
       case A::Gelu: k = alg::eltwise_gelu_erf; break;
       case A::Abs: k = alg::eltwise_abs; break;
       case A::Exp: k = alg::eltwise_exp; break;
-      case A::Log: k = alg::eltwise_log; break;
       case A::Sqrt: k = alg::eltwise_sqrt; break;
       case A::Round: k = alg::eltwise_round; break;
       default: return false;
