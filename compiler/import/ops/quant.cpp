@@ -1,0 +1,73 @@
+// ONNX importers for the quantization family (ops/quant_ops.h). QuantizeLinear and
+// DequantizeLinear are per tensor at opset 10 and gain `axis` at 13; the integer ops are opset
+// 10 (DynamicQuantizeLinear 11). ConvInteger / QLinearConv resolve auto_pad here, as Conv does.
+#include <onnx/onnx_pb.h>
+
+#include "import/importer.h"
+#include "ops/conv.h"
+#include "ops/quant_ops.h"
+
+namespace kiln::onnx_import {
+namespace {
+
+using namespace kiln::ops;
+
+std::vector<ir::Value*> all_inputs(NodeContext& c) {
+  std::vector<ir::Value*> in;
+  for (size_t i = 0; i < c.num_inputs(); ++i) in.push_back(c.input(i));
+  while (!in.empty() && !in.back()) in.pop_back();
+  return in;
+}
+
+template <class T>
+void import_qdq(NodeContext& c) {
+  auto op = std::make_unique<T>();
+  // Opset 10 has no axis: its scale is always one value, for which axis is irrelevant.
+  op->axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
+  c.required_input(0);
+  c.required_input(1);
+  c.emit(std::move(op), all_inputs(c));
+}
+
+template <class T>
+void import_plain(NodeContext& c) {
+  c.required_input(0);
+  c.emit(std::make_unique<T>(), all_inputs(c));
+}
+
+// x is input 0, w input wi.
+template <class T>
+void import_qconv(NodeContext& c, size_t wi) {
+  ir::Value* x = c.required_input(0);
+  ir::Value* w = c.required_input(wi);
+  const Shape& xs = x->type.shape;
+  const Shape& ws = w->type.shape;
+  if (xs.size() < 3 || ws.size() != xs.size())
+    c.fail("x (shape " + shape_str(xs) + ") and w (shape " + shape_str(ws) + ") must both be [N, C, spatial...]");
+  Shape k(ws.begin() + 2, ws.end());
+  if (c.has_attr("kernel_shape") && c.attr_ints("kernel_shape") != k)
+    c.fail("kernel_shape does not match w's spatial dims " + shape_str(k));
+  auto op = std::make_unique<T>();
+  op->strides = c.attr_ints("strides");
+  op->dilations = c.attr_ints("dilations");
+  op->group = c.attr_int("group", 1);
+  try {
+    const Window win = make_window(std::string(T::kType), k, op->strides, op->dilations, {});
+    op->pads = resolve_auto_pad(c.attr_string("auto_pad", "NOTSET"), win, Shape(xs.begin() + 2, xs.end()),
+                                c.attr_ints("pads"));
+  } catch (const Error& e) {
+    c.fail(e.what());
+  }
+  c.emit(std::move(op), all_inputs(c));
+}
+
+KILN_REGISTER_IMPORTER("QuantizeLinear", 10, kMaxOpset, import_qdq<QuantizeLinear>);
+KILN_REGISTER_IMPORTER("DequantizeLinear", 10, kMaxOpset, import_qdq<DequantizeLinear>);
+KILN_REGISTER_IMPORTER("DynamicQuantizeLinear", 11, kMaxOpset, import_plain<DynamicQuantizeLinear>);
+KILN_REGISTER_IMPORTER("MatMulInteger", 10, kMaxOpset, import_plain<MatMulInteger>);
+KILN_REGISTER_IMPORTER("QLinearMatMul", 10, kMaxOpset, import_plain<QLinearMatMul>);
+KILN_REGISTER_IMPORTER("ConvInteger", 10, kMaxOpset, [](NodeContext& c) { import_qconv<ConvInteger>(c, 1); });
+KILN_REGISTER_IMPORTER("QLinearConv", 10, kMaxOpset, [](NodeContext& c) { import_qconv<QLinearConv>(c, 3); });
+
+}  // namespace
+}  // namespace kiln::onnx_import

@@ -1,0 +1,188 @@
+// RoiAlign, MaxUnpool, ReverseSequence and Det: reference kernels against hand-computed values
+// (including the ONNX examples), infer() errors, and the importers' opset rules.
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "ops/detect_ops.h"
+#include "seq_test_util.h"
+
+namespace kiln::test {
+namespace {
+
+using namespace ops;
+using namespace seq;
+
+RoiAlign roi(bool half_pixel, RoiAlign::Mode mode = RoiAlign::Mode::Avg) {
+  RoiAlign op;
+  op.half_pixel = half_pixel;
+  op.mode = mode;
+  op.sampling_ratio = 1;
+  return op;
+}
+
+float roi1(const RoiAlign& op, std::vector<float> box) {
+  HostTensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+  return vals<float>(run_ref(op, {x, f32({1, 4}, box), i64({1}, {0})}, 1)[0])[0];
+}
+
+TEST(SeqDetectReference, RoiAlignSampling) {
+  // One sample at the bin centre (0.5, 0.5): the mean of the four pixels.
+  EXPECT_FLOAT_EQ(roi1(roi(false), {0, 0, 1, 1}), 2.5f);
+  // half_pixel shifts by -0.5: the sample lands on pixel (0, 0).
+  EXPECT_FLOAT_EQ(roi1(roi(true), {0, 0, 1, 1}), 1.f);
+  // Max mode takes the largest weighted corner (0.25 * 4), as ONNX Runtime does.
+  EXPECT_FLOAT_EQ(roi1(roi(false, RoiAlign::Mode::Max), {0, 0, 1, 1}), 1.f);
+  // spatial_scale maps ROI coordinates onto the feature map.
+  RoiAlign scaled = roi(false);
+  scaled.spatial_scale = 0.5f;
+  EXPECT_FLOAT_EQ(roi1(scaled, {0, 0, 2, 2}), 2.5f);
+  // Samples more than one pixel outside the map contribute nothing; ones just outside clamp.
+  EXPECT_FLOAT_EQ(roi1(roi(false), {5, 5, 6, 6}), 0.f);
+  EXPECT_FLOAT_EQ(roi1(roi(false), {1.5f, 1.5f, 2.5f, 2.5f}), 4.f);
+  // Without half_pixel a degenerate ROI still spans one pixel.
+  EXPECT_FLOAT_EQ(roi1(roi(false), {0, 0, 0, 0}), 2.5f);
+}
+
+TEST(SeqDetectReference, RoiAlignBinsAndBatches) {
+  // X [2, 1, 2, 4]; a 1x2 output over the whole first image with 2x2 samples per bin.
+  HostTensor x = f32({2, 1, 2, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 10, 10, 10, 10, 10, 10, 10, 10});
+  RoiAlign op = roi(false);
+  op.output_width = 2;
+  op.sampling_ratio = 2;
+  auto y = run_ref(op, {x, f32({2, 4}, {0, 0, 4, 2, 0, 0, 4, 2}), i64({2}, {0, 1})}, 1)[0];
+  EXPECT_EQ(y.shape, (Shape{2, 1, 1, 2}));
+  // Bin 0 samples x at 0.5 and 1.5, y at 0.5 and 1.5 (clamped to row 1): value = x + 4 * min(y, 1).
+  // Bin 1 samples x at 2.5 and 3.5 (clamped to 3).
+  expect_near(vals<float>(y), {(0.5 + 1.5) / 2 + (2 + 4) / 2.0 - 0, (2.5 + 3) / 2 + 3, 10, 10}, 1e-5);
+  EXPECT_NE(run_err(op, {x, f32({1, 4}, {0, 0, 1, 1}), i64({1}, {2})}).find("batch index 2"), std::string::npos);
+}
+
+TEST(SeqDetectReference, MaxUnpool) {
+  MaxUnpool op;
+  op.kernel_shape = {2, 2};
+  op.strides = {2, 2};
+  HostTensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
+  auto y = run_ref(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 15})}, 1)[0];
+  EXPECT_EQ(y.shape, (Shape{1, 1, 4, 4}));
+  expect_near(vals<float>(y), {0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4});
+  // An explicit output shape: indices address its flattened elements.
+  op.output_shape = {1, 1, 5, 5};
+  y = run_ref(op, {x, i64({1, 1, 2, 2}, {6, 8, 16, 18})}, 1)[0];
+  EXPECT_EQ(y.shape, (Shape{1, 1, 5, 5}));
+  std::vector<double> want(25, 0);
+  want[6] = 1, want[8] = 2, want[16] = 3, want[18] = 4;
+  expect_near(vals<float>(y), want);
+  EXPECT_NE(run_err(op, {x, i64({1, 1, 2, 2}, {6, 8, 16, 25})}).find("out of range"), std::string::npos);
+}
+
+TEST(SeqDetectReference, ReverseSequence) {
+  ReverseSequence op;  // time_axis 0, batch_axis 1
+  HostTensor x = f32({4, 4}, {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15});
+  expect_near(vals<float>(run_ref(op, {x, i64({4}, {4, 3, 2, 1})}, 1)[0]),
+              {3, 6, 9, 12, 2, 5, 8, 13, 1, 4, 10, 14, 0, 7, 11, 15});
+  op.time_axis = 1;
+  op.batch_axis = 0;
+  HostTensor xb = f32({4, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  expect_near(vals<float>(run_ref(op, {xb, i64({4}, {1, 2, 3, 4})}, 1)[0]),
+              {0, 1, 2, 3, 5, 4, 6, 7, 10, 9, 8, 11, 15, 14, 13, 12});
+  // Trailing dims move as a block; other dtypes work too.
+  auto yi = run_ref(op, {i64({1, 3, 2}, {1, 2, 3, 4, 5, 6}), i64({1}, {3})}, 1)[0];
+  EXPECT_EQ(vals<int64_t>(yi), (std::vector<int64_t>{5, 6, 3, 4, 1, 2}));
+  EXPECT_NE(run_err(op, {xb, i64({4}, {1, 2, 3, 5})}).find("outside [0, 4]"), std::string::npos);
+}
+
+TEST(SeqDetectReference, Det) {
+  Det op;
+  expect_near(vals<float>(run_ref(op, {f32({2, 2}, {0, 1, 2, 3})}, 1)[0]), {-2});
+  // Needs a row exchange (zero pivot); a singular matrix; a batch.
+  expect_near(vals<float>(run_ref(op, {f32({3, 3}, {0, 1, 2, 1, 0, 3, 4, -3, 8})}, 1)[0]), {-2});
+  auto y = run_ref(op, {f32({3, 2, 2}, {1, 2, 3, 4, 1, 2, 2, 4, 2, 0, 0, 3})}, 1)[0];
+  EXPECT_EQ(y.shape, (Shape{3}));
+  expect_near(vals<float>(y), {-2, 0, 6});
+  auto yd = run_ref(op, {make<double>(DType::Float64, {1, 1}, {-2.5})}, 1)[0];
+  EXPECT_EQ(vals<double>(yd), (std::vector<double>{-2.5}));
+}
+
+TEST(SeqDetectInfer, Errors) {
+  RoiAlign r;
+  const ops::TensorType bi{DType::Int64, {3}};
+  EXPECT_EQ(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 4}), bi}), "");
+  EXPECT_NE(infer_err(r, {f32({1, 2, 8}), f32({3, 4}), bi}).find("[N, C, H, W]"), std::string::npos);
+  EXPECT_NE(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 5}), bi}).find("[num_rois, 4]"), std::string::npos);
+  EXPECT_NE(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 4}), {DType::Int64, {2}}}).find("batch_indices"),
+            std::string::npos);
+  r.output_height = 0;
+  EXPECT_NE(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 4}), bi}).find("output_height"), std::string::npos);
+  MaxUnpool u;
+  u.kernel_shape = {2, 2};
+  const ops::TensorType idx{DType::Int64, {1, 1, 2, 2}};
+  EXPECT_EQ(infer_err(u, {f32({1, 1, 2, 2}), idx}), "");
+  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), {DType::Int64, {1, 1, 2, 3}}}).find("I has shape"), std::string::npos);
+  u.output_shape = {1, 2, 5, 5};
+  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), idx}).find("batch and channels"), std::string::npos);
+  u.output_shape = {};
+  u.kernel_shape = {2};
+  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), idx}).find("kernel_shape"), std::string::npos);
+  ReverseSequence rs;
+  EXPECT_NE(infer_err(rs, {f32({4, 3}), {DType::Int64, {4}}}).find("[batch] = [3]"), std::string::npos);
+  rs.batch_axis = 0;
+  EXPECT_NE(infer_err(rs, {f32({4, 3}), {DType::Int64, {4}}}).find("0 and 1"), std::string::npos);
+  EXPECT_NE(infer_err(Det{}, {f32({2, 3})}).find("square"), std::string::npos);
+  EXPECT_NE(infer_err(Det{}, {f32({3})}).find("[*, M, M]"), std::string::npos);
+}
+
+TEST(SeqDetectImport, Opsets) {
+  auto roi_model = [](int opset) {
+    OnnxBuilder b(opset);
+    b.input("X", {1, 1, 4, 4});
+    b.input("rois", {2, 4});
+    b.input("bi", {2}, onnx::TensorProto::INT64);
+    auto& n = b.node("RoiAlign", {"X", "rois", "bi"}, {"Y"});
+    OnnxBuilder::attr(n, "output_height", int64_t{2});
+    attr_s(n, "mode", "max");
+    b.output("Y", {2, 1, 2, 1});
+    return import(b);
+  };
+  auto g10 = roi_model(10);
+  const auto* r10 = only_op<RoiAlign>(*g10);
+  ASSERT_TRUE(r10);
+  EXPECT_FALSE(r10->half_pixel);  // opset 10 has only the output_half_pixel behaviour
+  EXPECT_EQ(r10->mode, RoiAlign::Mode::Max);
+  EXPECT_EQ(r10->output_height, 2);
+  EXPECT_EQ(r10->output_width, 1);
+  auto g16 = roi_model(16);
+  const auto* r16 = only_op<RoiAlign>(*g16);
+  ASSERT_TRUE(r16);
+  EXPECT_TRUE(r16->half_pixel);  // opset 16's default
+
+  OnnxBuilder u(11);
+  u.input("x", {1, 1, 2, 2});
+  u.input("i", {1, 1, 2, 2}, onnx::TensorProto::INT64);
+  u.init_i64("os", {4}, {1, 1, 5, 5});
+  auto& n = u.node("MaxUnpool", {"x", "i", "os"}, {"y"});
+  OnnxBuilder::attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+  OnnxBuilder::attr(n, "strides", std::vector<int64_t>{2, 2});
+  u.output("y", {1, 1, 5, 5});
+  auto gu = import(u);
+  const auto* mu = only_op<MaxUnpool>(*gu);
+  ASSERT_TRUE(mu);
+  EXPECT_EQ(mu->output_shape, (std::vector<int64_t>{1, 1, 5, 5}));
+
+  // A runtime output_shape cannot give the plan a static shape.
+  OnnxBuilder v(11);
+  v.input("x", {1, 1, 2, 2});
+  v.input("i", {1, 1, 2, 2}, onnx::TensorProto::INT64);
+  v.input("os", {4}, onnx::TensorProto::INT64);
+  OnnxBuilder::attr(v.node("MaxUnpool", {"x", "i", "os"}, {"y"}), "kernel_shape", std::vector<int64_t>{2, 2});
+  v.output("y", {1, 1, 5, 5});
+  try {
+    import(v);
+    FAIL() << "a non-constant output_shape must be rejected";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("compile-time constant"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace kiln::test
