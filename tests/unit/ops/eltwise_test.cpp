@@ -177,7 +177,8 @@ TEST(EltwiseUnary, InferRejectsUnsupportedTypes) {
 }
 
 TEST(EltwiseUnary, OnednnMatchesReference) {
-  const std::vector<Act> unsupported{Act::Floor, Act::Ceil, Act::Erf, Act::Sin, Act::Cos, Act::Softsign};
+  // Log is declined on purpose: oneDNN 2.6 computes log(1) as 3e-6, which fails ONNX's atol.
+  const std::vector<Act> unsupported{Act::Log, Act::Floor, Act::Ceil, Act::Erf, Act::Sin, Act::Cos, Act::Softsign};
   const std::vector<Shape> shapes{{7}, {3, 5, 17}, {2, 3, 4, 5}};
   for (const auto& c : all_acts()) {
     Unary u = unary(c.act, c.alpha, c.beta);
