@@ -50,20 +50,37 @@ def generate(data_dir):
     os.rename(tmp, data_dir)
 
 
+SEQUENCE_OR_OPTIONAL_OPS = {
+    "SequenceConstruct", "SequenceInsert", "SequenceAt", "SequenceEmpty", "SequenceErase",
+    "SequenceLength", "SplitToSequence", "ConcatFromSequence", "SequenceMap", "Optional",
+    "OptionalGetElement", "OptionalHasElement", "StringNormalizer"}
+
+
 def in_scope(model):
-    def ok(vi):
+    """False for cases that use strings, sequences or optionals anywhere (graph I/O, node types,
+    Cast targets); control flow on plain tensors (If, Loop, Scan) stays in scope."""
+    def tensor_io(vi):
         t = vi.type
-        if not t.HasField("tensor_type"):
-            return False
-        return t.tensor_type.elem_type not in OUT_OF_SCOPE_ELEM
+        return t.HasField("tensor_type") and t.tensor_type.elem_type not in OUT_OF_SCOPE_ELEM
+
+    def nodes(graph):
+        for n in graph.node:
+            yield n
+            for a in n.attribute:
+                subgraphs = [a.g] if a.type == onnx.AttributeProto.GRAPH else list(a.graphs)
+                for sg in subgraphs:
+                    yield from nodes(sg)
 
     g = model.graph
-    if not all(ok(v) for v in list(g.input) + list(g.output)):
+    if not all(tensor_io(v) for v in list(g.input) + list(g.output)):
         return False
-    for n in g.node:
+    for n in nodes(g):
+        if n.op_type in SEQUENCE_OR_OPTIONAL_OPS:
+            return False
         for a in n.attribute:
-            if a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS, onnx.AttributeProto.STRING
-                          ) and n.op_type in ("If", "Loop", "Scan", "SequenceMap"):
+            if n.op_type == "Cast" and a.name == "to" and a.i == onnx.TensorProto.STRING:
+                return False
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == onnx.TensorProto.STRING:
                 return False
     return True
 
