@@ -237,7 +237,9 @@ def main():
           f"({len(failed)} fail, {len(failed) - len(unexpected_fail)} of them expected; "
           f"{len(skipped)} out of scope)")
     bad = len(unexpected_fail) + len(unexpected_pass) + len(stale)
-    print(f"{len(passed) + len(failed) - bad} passed, {bad} failed")
+    # Expected failures and out-of-scope cases count as skipped, never as passed.
+    print(f"{len(passed) - len(unexpected_pass)} passed, {bad} failed, "
+          f"{len(failed) - len(unexpected_fail) + len(skipped)} skipped")
     return 1 if bad else 0
 
 
