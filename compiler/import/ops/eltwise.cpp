@@ -6,28 +6,27 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
+#include "import/ops/unary_import.h"
 #include "ops/eltwise.h"
 #include "ops/identity.h"
 
 namespace kiln::onnx_import {
-namespace {
 
-using namespace kiln::ops;
-
-void emit_unary(NodeContext& ctx, Act act, float alpha = 0.f, float beta = 0.f) {
-  auto op = std::make_unique<Unary>();
+void emit_unary(NodeContext& ctx, ops::Act act, float alpha, float beta) {
+  auto op = std::make_unique<ops::Unary>();
   op->act = act;
   op->alpha = alpha;
   op->beta = beta;
   ctx.emit(std::move(op), {ctx.required_input(0)});
 }
 
-// Registers an importer for an attribute-free unary op over [since, kMaxOpset].
-struct SimpleUnary {
-  SimpleUnary(const char* onnx_op, int since, Act act) {
-    ImporterRegistry::instance().add(onnx_op, since, kMaxOpset, [act](NodeContext& c) { emit_unary(c, act); });
-  }
-};
+SimpleUnary::SimpleUnary(const char* onnx_op, int since, ops::Act act) {
+  ImporterRegistry::instance().add(onnx_op, since, kMaxOpset, [act](NodeContext& c) { emit_unary(c, act); });
+}
+
+namespace {
+
+using namespace kiln::ops;
 
 const SimpleUnary kSimple[] = {
     {"Relu", kMinOpset, Act::Relu},         {"Sigmoid", kMinOpset, Act::Sigmoid},

@@ -5,6 +5,7 @@
 
 #include "import/importer.h"
 #include "ops/eltwise.h"
+#include "import/ops/unary_import.h"
 #include "ops/math2_ops.h"
 
 namespace kiln::onnx_import {
@@ -12,21 +13,7 @@ namespace {
 
 using namespace kiln::ops;
 
-void emit_unary(NodeContext& ctx, Act act, float alpha = 0.f, float beta = 0.f) {
-  auto op = std::make_unique<Unary>();
-  op->act = act;
-  op->alpha = alpha;
-  op->beta = beta;
-  ctx.emit(std::move(op), {ctx.required_input(0)});
-}
-
-struct PlainUnary {
-  PlainUnary(const char* onnx_op, int since, Act act) {
-    ImporterRegistry::instance().add(onnx_op, since, kMaxOpset, [act](NodeContext& c) { emit_unary(c, act); });
-  }
-};
-
-const PlainUnary kPlain[] = {
+const SimpleUnary kPlain[] = {
     {"Tan", kMinOpset, Act::Tan},   {"Asin", kMinOpset, Act::Asin}, {"Acos", kMinOpset, Act::Acos},
     {"Atan", kMinOpset, Act::Atan}, {"Sinh", 9, Act::Sinh},         {"Cosh", 9, Act::Cosh},
     {"Asinh", 9, Act::Asinh},       {"Acosh", 9, Act::Acosh},       {"Atanh", 9, Act::Atanh},
