@@ -36,9 +36,14 @@ void import_max_unpool(NodeContext& c) {
   op->kernel_shape = c.attr_ints("kernel_shape");
   op->strides = c.attr_ints("strides");
   op->pads = c.attr_ints("pads");
-  // The plan needs static shapes, so output_shape must be known when compiling.
-  if (c.input(2)) op->output_shape = c.const_ints(2);
-  c.emit(std::move(op), {c.required_input(0), c.required_input(1)});
+  // A constant output_shape becomes the attribute (a static output); otherwise it stays an
+  // input and the runtime sizes Y from its value on each run.
+  std::vector<ir::Value*> in{c.required_input(0), c.required_input(1)};
+  if (ir::Value* s = c.input(2)) {
+    if (s->is_constant()) op->output_shape = c.const_ints(2);
+    else in.push_back(s);
+  }
+  c.emit(std::move(op), std::move(in));
 }
 
 void import_reverse_sequence(NodeContext& c) {

@@ -44,13 +44,15 @@ PoolAttrs pool_attrs(NodeContext& ctx, const ir::Value* x) {
 
 void import_max_pool(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
-  for (size_t i = 1; i < ctx.num_outputs(); ++i)
-    if (!ctx.proto().output(static_cast<int>(i)).empty())
-      ctx.fail("the Indices output is not supported; kiln imports MaxPool with its Y output only");
+  if (ctx.num_outputs() > 2) ctx.fail("MaxPool has at most two outputs (Y and Indices)");
   auto op = std::make_unique<MaxPool>();
   op->p = pool_attrs(ctx, x);
-  // storage_order only affects Indices.
-  emit_first_output(ctx, std::move(op), x);
+  op->storage_order = ctx.attr_int("storage_order", 0);
+  if (op->storage_order != 0 && op->storage_order != 1)
+    ctx.fail("storage_order must be 0 (row-major) or 1 (column-major)");
+  // Without a used Indices output the op keeps one output, which the oneDNN kernel handles.
+  if (ctx.num_outputs() == 2 && !ctx.proto().output(1).empty()) ctx.emit(std::move(op), {x});
+  else emit_first_output(ctx, std::move(op), x);
 }
 
 void import_average_pool(NodeContext& ctx) {
@@ -66,8 +68,8 @@ void import_global(NodeContext& ctx) {
   ctx.emit(std::make_unique<T>(), {ctx.required_input(0)});
 }
 
-// MaxPool: opset 8 added Indices, 10 ceil_mode and dilations, 12 int8/uint8 — all optional
-// extensions read by the one importer. AveragePool likewise (ceil_mode at 10).
+// MaxPool: opset 8 added Indices and storage_order, 10 ceil_mode and dilations, 12 int8/uint8 —
+// all optional extensions read by the one importer. AveragePool likewise (ceil_mode at 10).
 KILN_REGISTER_IMPORTER("MaxPool", kMinOpset, kMaxOpset, import_max_pool);
 KILN_REGISTER_IMPORTER("AveragePool", kMinOpset, kMaxOpset, import_average_pool);
 KILN_REGISTER_IMPORTER("GlobalAveragePool", kMinOpset, kMaxOpset, import_global<GlobalAveragePool>);

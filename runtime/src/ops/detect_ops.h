@@ -1,6 +1,6 @@
 // Detection and sequence helpers: RoiAlign (opset 10 and 16 coordinate modes), MaxUnpool,
-// ReverseSequence and Det. (NonMaxSuppression is not here: its output length depends on the
-// data, which static-shape plans cannot express yet.)
+// ReverseSequence and Det. (NonMaxSuppression, whose output length depends on the data, lives
+// in nms_ops.h.)
 #pragma once
 
 #include "ops/op.h"
@@ -26,10 +26,13 @@ struct RoiAlign : OpBase<RoiAlign> {
   void reference(const KernelArgs& args) const override;
 };
 
-// Inputs X [N, C, D...], I (int64, same shape: flat indices into Y as MaxPool produces them).
-// Y [N, C, out...] is zero except Y.flat[I[i]] = X[i]. The output spatial size is
-// (in - 1) * stride + kernel - pads unless output_shape (a compile-time constant for kiln) is
-// given; the importer resolves it into `output_shape`.
+// Inputs X [N, C, D...], I (int64, same shape: flat indices as MaxPool produces them) and an
+// optional run-time output_shape (int64 [rank]). The default output [N, C, out...] has
+// out = (in - 1) * stride + kernel - pads and is zero except Y.flat[I[i]] = X[i]. With an
+// output shape (the `output_shape` attribute when it was a compile-time constant, else the
+// third input) the pads are ignored in that formula and the result is placed at the origin of
+// a zero Y of the requested shape, which may not be smaller: the ONNX reference semantics the
+// backend suite records.
 struct MaxUnpool : OpBase<MaxUnpool> {
   static constexpr const char* kType = "MaxUnpool";
   std::vector<int64_t> kernel_shape;

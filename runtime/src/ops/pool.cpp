@@ -64,23 +64,49 @@ void for_each_window(const Window& w, const Shape& x, const Shape& y, F&& visit)
   }
 }
 
+// The column-major position of the row-major offset `o` in a plane of the given dims.
+int64_t column_major(int64_t o, const Shape& dims) {
+  int64_t col = 0, stride = 1;
+  std::vector<int64_t> coord(dims.size());
+  for (size_t d = dims.size(); d-- > 0;) {
+    coord[d] = o % dims[d];
+    o /= dims[d];
+  }
+  for (size_t d = 0; d < dims.size(); ++d) {
+    col += coord[d] * stride;
+    stride *= dims[d];
+  }
+  return col;
+}
+
+// idx (optional) receives each maximum's position in the flattened X: the first tap holding
+// it, or -1 for a window with no tap inside X.
 template <class T>
-void max_pool(const Window& w, const TensorView& x, const TensorView& y) {
-  const int64_t in_sz = product(Shape(x.shape.begin() + 2, x.shape.end()));
+void max_pool(const Window& w, const TensorView& x, const TensorView& y, const TensorView* idx, bool col_major) {
+  const Shape in(x.shape.begin() + 2, x.shape.end());
+  const int64_t in_sz = product(in);
   const int64_t out_sz = product(Shape(y.shape.begin() + 2, y.shape.end()));
   const T* xp = x.as<const T>();
   T* yp = y.as<T>();
+  int64_t* ip = idx ? idx->as<int64_t>() : nullptr;
   for_each_window(w, x.shape, y.shape, [&](int64_t pl, int64_t op, const std::vector<int64_t>& offs, int64_t) {
     // A window entirely in padding yields the lowest value, as ONNX Runtime does.
     T m = std::numeric_limits<T>::lowest();
-    for (int64_t o : offs) m = std::max(m, xp[pl * in_sz + o]);
+    int64_t best = offs.empty() ? -1 : offs[0];
+    for (int64_t o : offs)
+      if (xp[pl * in_sz + o] > m) {
+        m = xp[pl * in_sz + o];
+        best = o;
+      }
     yp[pl * out_sz + op] = m;
+    if (ip) ip[pl * out_sz + op] = best < 0 ? -1 : pl * in_sz + (col_major ? column_major(best, in) : best);
   });
 }
 
-void check_pool_input(InferContext& ctx, const std::string& what, bool allow_int8) {
+void check_pool_input(InferContext& ctx, const std::string& what, bool allow_int8, size_t max_outputs) {
   check(ctx.num_inputs() == 1, what + " takes one input, got " + std::to_string(ctx.num_inputs()));
-  check(ctx.num_outputs() == 1, what + " has one output (MaxPool's Indices output is not supported)");
+  check(ctx.num_outputs() >= 1 && ctx.num_outputs() <= max_outputs,
+        what + (max_outputs == 1 ? " has one output" : " has Y and an optional Indices output"));
   const TensorType& x = ctx.input(0);
   const bool ok = x.dtype == DType::Float32 || (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
   check(ok, what + " does not support dtype " + dtype_name(x.dtype) +
@@ -102,8 +128,8 @@ Window PoolAttrs::window(const std::string& what) const {
   return make_window(what, kernel_shape, strides, dilations, pads);
 }
 
-void PoolAttrs::infer(InferContext& ctx, const std::string& what, bool allow_int8) const {
-  check_pool_input(ctx, what, allow_int8);
+void PoolAttrs::infer(InferContext& ctx, const std::string& what, bool allow_int8, size_t max_outputs) const {
+  check_pool_input(ctx, what, allow_int8, max_outputs);
   const TensorType& x = ctx.input(0);
   const size_t r = x.shape.size() - 2;
   check(kernel_shape.size() == r, what + ": kernel_shape has " + std::to_string(kernel_shape.size()) +
@@ -122,12 +148,25 @@ void PoolAttrs::infer(InferContext& ctx, const std::string& what, bool allow_int
   ctx.set_output(0, x.dtype, y);
 }
 
+void MaxPool::attrs(AttrVisitor& v) {
+  p.visit(v);
+  v.visit("storage_order", storage_order);
+}
+
+void MaxPool::infer(InferContext& ctx) const {
+  p.infer(ctx, "MaxPool", true, 2);
+  check(storage_order == 0 || storage_order == 1, "MaxPool: storage_order must be 0 (row-major) or 1 (column-major)");
+  if (ctx.num_outputs() == 2) ctx.set_output(1, DType::Int64, ctx.outputs()[0].shape);
+}
+
 void MaxPool::reference(const KernelArgs& a) const {
   const Window w = p.window("MaxPool");
+  const TensorView* idx = a.out.size() > 1 && a.out[1].data ? &a.out[1] : nullptr;
+  const bool col = storage_order == 1;
   switch (a.in[0].dtype) {
-    case DType::Int8: max_pool<int8_t>(w, a.in[0], a.out[0]); break;
-    case DType::UInt8: max_pool<uint8_t>(w, a.in[0], a.out[0]); break;
-    default: max_pool<float>(w, a.in[0], a.out[0]); break;
+    case DType::Int8: max_pool<int8_t>(w, a.in[0], a.out[0], idx, col); break;
+    case DType::UInt8: max_pool<uint8_t>(w, a.in[0], a.out[0], idx, col); break;
+    default: max_pool<float>(w, a.in[0], a.out[0], idx, col); break;
   }
 }
 
@@ -155,7 +194,7 @@ void AveragePool::reference(const KernelArgs& a) const {
 // Global pools
 
 static void infer_global(InferContext& ctx, const std::string& what) {
-  check_pool_input(ctx, what, false);
+  check_pool_input(ctx, what, false, 1);
   const TensorType& x = ctx.input(0);
   Shape y(x.shape.size(), 1);
   y[0] = x.shape[0];

@@ -19,18 +19,22 @@ struct PoolAttrs {
 
   void visit(AttrVisitor& v);
   Window window(const std::string& what) const;
-  // Validates X [N, C, spatial...] against the window and sets the output shape.
-  void infer(InferContext& ctx, const std::string& what, bool allow_int8) const;
+  // Validates X [N, C, spatial...] against the window and sets output 0's shape; max_outputs
+  // is how many outputs the op may have (the caller sets the others).
+  void infer(InferContext& ctx, const std::string& what, bool allow_int8, size_t max_outputs = 1) const;
 };
 
-// Y = max over each window; Indices (ONNX's optional second output) is not supported.
-// float32 and, as in opset 12, int8/uint8.
+// Y = max over each window; float32 and, as in opset 12, int8/uint8. The optional second
+// output Indices (int64, Y's shape) holds each maximum's position in the flattened X
+// [N, C, spatial...] (the first one of ties); storage_order = 1 numbers the spatial positions
+// column-major (the plane offset stays n * C + c). The oneDNN kernel handles Y alone.
 struct MaxPool : OpBase<MaxPool> {
   static constexpr const char* kType = "MaxPool";
   PoolAttrs p;
+  int64_t storage_order = 0;
 
-  void attrs(AttrVisitor& v) override { p.visit(v); }
-  void infer(InferContext& ctx) const override { p.infer(ctx, "MaxPool", true); }
+  void attrs(AttrVisitor& v) override;
+  void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
 };
 

@@ -1,0 +1,44 @@
+// ONNX importers for ops/nms_ops.h: NonMaxSuppression (opset 10; 11 changed nothing kiln sees)
+// and Unique (11). Their optional inputs stay inputs, constant or not: infer() reads the values
+// when they are known and leaves the output length to the runtime otherwise.
+#include <algorithm>
+
+#include <onnx/onnx_pb.h>
+
+#include "import/importer.h"
+#include "ops/nms_ops.h"
+
+namespace kiln::onnx_import {
+namespace {
+
+using namespace kiln::ops;
+
+void import_nms(NodeContext& c) {
+  auto op = std::make_unique<NonMaxSuppression>();
+  op->center_point_box = c.attr_int("center_point_box", 0);
+  if (op->center_point_box != 0 && op->center_point_box != 1)
+    c.fail("center_point_box must be 0 ([y1, x1, y2, x2] boxes) or 1 ([x_center, y_center, width, height])");
+  std::vector<ir::Value*> in{c.required_input(0), c.required_input(1)};
+  // Trailing absent inputs are dropped so the op sees the same arity either way.
+  size_t n = std::min<size_t>(c.num_inputs(), 5);
+  while (n > 2 && !c.input(n - 1)) --n;
+  for (size_t i = 2; i < n; ++i) in.push_back(c.input(i));
+  c.emit(std::move(op), std::move(in));
+}
+
+void import_unique(NodeContext& c) {
+  auto op = std::make_unique<Unique>();
+  op->has_axis = c.has_attr("axis") ? 1 : 0;
+  op->axis = c.attr_int("axis", 0);
+  op->sorted = c.attr_int("sorted", 1);
+  if (op->sorted != 0 && op->sorted != 1) c.fail("sorted must be 0 or 1");
+  if (c.num_outputs() < 1 || c.num_outputs() > 4)
+    c.fail("Unique has one to four outputs (Y, indices, inverse_indices, counts)");
+  c.emit(std::move(op), {c.required_input(0)});
+}
+
+KILN_REGISTER_IMPORTER("NonMaxSuppression", 10, kMaxOpset, import_nms);
+KILN_REGISTER_IMPORTER("Unique", 11, kMaxOpset, import_unique);
+
+}  // namespace
+}  // namespace kiln::onnx_import
