@@ -1,12 +1,26 @@
-// Generates the operator support matrix from the importer, op and kernel registries, so the
-// published matrix can never drift from what the code registers.
+// Generates the operator support matrix from the importer, op and kernel registries and the op
+// notes (import/op_notes.h), so the published matrix can never drift from what the code registers.
 #include <sstream>
 
 #include "import/importer.h"
+#include "import/op_notes.h"
 #include "kernels/kernel.h"
 #include "kiln/compiler.hpp"
 
 namespace kiln {
+namespace {
+
+// A table cell: '|' would end the cell and a newline the row.
+std::string cell(const std::string& s) {
+  std::string r;
+  for (char c : s) {
+    if (c == '|') r += "\\|";
+    else r += c == '\n' ? ' ' : c;
+  }
+  return r;
+}
+
+}  // namespace
 
 std::string operator_matrix_markdown() {
   std::ostringstream os;
@@ -16,13 +30,25 @@ std::string operator_matrix_markdown() {
         "## ONNX operators (default domain)\n\n"
         "kiln reads opsets " << onnx_import::kMinOpset << "-" << onnx_import::kMaxOpset
      << "; older models are upgraded with onnx's version converter where it can.\n\n"
-        "| ONNX op | opsets |\n| --- | --- |\n";
+        "The dtypes and limits come from `compiler/import/op_notes.cpp`; an imported op without a note\n"
+        "reads `"
+     << onnx_import::kMissingNote
+     << "` (and fails the unit tests `OpNotes.*`). In the dtypes column, *all numeric* means\n"
+        "float32, float64, int8-int64 and uint8-uint64 (not bool, float16 or bfloat16); *signed ints* means\n"
+        "int8-int64; *any* means every kiln dtype (all numeric, bool, float16, bfloat16). Strings, complex\n"
+        "and 8-bit float tensors are never supported. Every op has a reference kernel; the limits say when\n"
+        "a fast kernel takes over (see the next table).\n\n"
+        "| ONNX op | opsets | dtypes | limits |\n| --- | --- | --- | --- |\n";
   auto& imp = onnx_import::ImporterRegistry::instance();
   for (const std::string& op : imp.op_types()) {
     std::string ranges;
-    for (auto [a, b] : imp.ranges(op))
-      ranges += (ranges.empty() ? "" : ", ") + (a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b));
-    os << "| " << op << " | " << ranges << " |\n";
+    for (auto [a, b] : imp.ranges(op)) {
+      const std::string r = a == b ? std::to_string(a) : std::to_string(a) + "-" + std::to_string(b);
+      ranges += (ranges.empty() ? "" : ", ") + r;
+    }
+    // A registered op without a note still gets its row, flagged, so the gap is visible in the docs.
+    const onnx_import::OpNote note = onnx_import::op_note_or_missing(op);
+    os << "| " << op << " | " << ranges << " | " << cell(note.dtypes) << " | " << cell(note.limits) << " |\n";
   }
   os << "\n## kiln ops and their kernels\n\n"
         "Every op has a reference kernel (the test oracle and the fallback). Fast kernels are tried in the\n"

@@ -28,7 +28,11 @@ void import_mvn(NodeContext& c) {
   ir::Value* centered = c.emit_internal("centered", binary(ops::BinaryKind::Sub), {x, mean})->outputs[0];
   ir::Value* sq = c.emit_internal("square", binary(ops::BinaryKind::Mul), {centered, centered})->outputs[0];
   ir::Value* var = c.emit_internal("variance", mean_over(axes), {sq})->outputs[0];
-  ir::Value* eps = c.constant_floats("epsilon", {1e-9f}, {});
+  // The epsilon takes X's dtype so the Add stays homogeneous.
+  ir::Value* eps = c.graph().add_constant(c.graph().unique_name(c.name() + "/epsilon"), x->type.dtype, {});
+  if (x->type.dtype == DType::Float32) *static_cast<float*>(eps->constant->data()) = 1e-9f;
+  else if (x->type.dtype == DType::Float64) *static_cast<double*>(eps->constant->data()) = 1e-9;
+  else c.fail(std::string("input must be float32 or float64, got ") + dtype_name(x->type.dtype));
   ir::Value* var_eps = c.emit_internal("variance_eps", binary(ops::BinaryKind::Add), {var, eps})->outputs[0];
   auto sqrt = std::make_unique<ops::Unary>();
   sqrt->act = ops::Act::Sqrt;
