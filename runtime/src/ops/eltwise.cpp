@@ -7,6 +7,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "ops/shape_ops.h"
+
 namespace kiln::ops {
 
 namespace {
@@ -193,6 +195,10 @@ namespace {
 bool is_compare(BinaryKind k) { return k >= BinaryKind::Equal && k <= BinaryKind::GreaterOrEqual; }
 bool is_logic(BinaryKind k) { return k >= BinaryKind::And && k <= BinaryKind::Xor; }
 bool is_shift(BinaryKind k) { return k == BinaryKind::BitShiftLeft || k == BinaryKind::BitShiftRight; }
+// The kinds that also take float16, computed in float32 and rounded back (nearest even).
+bool takes_half(BinaryKind k) {
+  return k == BinaryKind::Max || k == BinaryKind::Min || k == BinaryKind::Mod || k == BinaryKind::FMod;
+}
 
 // out[i] = f(a[i'], b[i'']) over the broadcast output.
 template <class A, class B, class R, class F>
@@ -335,7 +341,8 @@ void Binary::infer(InferContext& ctx) const {
     check(is_numeric(a.dtype) && is_numeric(b.dtype), "Pow does not support types " + types);
   } else {
     check(a.dtype == b.dtype, name + " takes two inputs of the same type, got " + types);
-    check(is_numeric(a.dtype), name + " does not support type " + types);
+    check(is_numeric(a.dtype) || (takes_half(kind) && a.dtype == DType::Float16),
+          name + " does not support type " + types);
   }
   DType out = is_compare(kind) || is_logic(kind) ? DType::Bool : a.dtype;
   Shape shape = broadcast_shapes(a.shape, b.shape, name);
@@ -381,6 +388,20 @@ void Binary::reference(const KernelArgs& args) const {
         });
       });
     });
+  } else if (t == DType::Float16) {
+    // Widen both operands, compute in float32, round back: float16 has no native arithmetic here.
+    std::array<std::vector<float>, 3> f;
+    KernelArgs wide;
+    for (size_t i = 0; i < 2; ++i) {
+      const TensorView& v = args.in[i];
+      f[i].resize(static_cast<size_t>(v.elements()));
+      for (size_t e = 0; e < f[i].size(); ++e) f[i][e] = half_to_float(v.as<const uint16_t>()[e]);
+      wide.in.push_back({DType::Float32, v.shape, f[i].data()});
+    }
+    f[2].resize(static_cast<size_t>(args.out[0].elements()));
+    wide.out.push_back({DType::Float32, args.out[0].shape, f[2].data()});
+    arith<float>(kind, wide);
+    for (size_t e = 0; e < f[2].size(); ++e) args.out[0].as<uint16_t>()[e] = float_to_half(f[2][e]);
   } else {
     dispatch_numeric(t, [&](auto tag) { arith<typename decltype(tag)::type>(kind, args); });
   }
