@@ -1,5 +1,6 @@
 #include "kernel_test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -36,16 +37,21 @@ HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo, double hi, 
   return h;
 }
 
-std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTensor>& in) {
+std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTensor>& in, size_t num_outputs) {
   std::vector<ops::TensorType> types;
   std::vector<TensorView> views;
-  std::vector<const TensorView*> consts;
   for (auto& t : in) {
     types.push_back({t.dtype, t.shape});
-    views.push_back(t.view());
+    views.push_back(t.dtype == DType::Undefined ? TensorView{} : t.view());
   }
+  std::vector<const TensorView*> consts;
   for (size_t i = 0; i < in.size(); ++i) consts.push_back(in[i].constant ? &views[i] : nullptr);
-  // Count outputs: ops here produce one output unless they say otherwise via infer; try up to 4.
+  if (num_outputs) {
+    ops::InferContext ctx(types, consts, num_outputs);
+    op.infer(ctx);
+    return ctx.outputs();
+  }
+  // Ops here produce one output unless they say otherwise via infer; try up to 4.
   for (size_t n = 1; n <= 4; ++n) {
     ops::InferContext ctx(types, consts, n);
     try {
@@ -59,8 +65,8 @@ std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTe
   throw Error("infer_outputs: op produces more than 4 outputs");
 }
 
-std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>& in) {
-  auto types = infer_outputs(op, in);
+std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>& in, size_t num_outputs) {
+  auto types = infer_outputs(op, in, num_outputs);
   std::vector<HostTensor> out;
   for (auto& t : types) out.emplace_back(t.dtype, t.shape);
   ops::KernelArgs args;
@@ -71,9 +77,9 @@ std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>
 }
 
 bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTensor>& in,
-                std::vector<HostTensor>& out) {
+                std::vector<HostTensor>& out, size_t num_outputs) {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-  auto types = infer_outputs(op, in);
+  auto types = infer_outputs(op, in, num_outputs);
   KernelSpec spec{op, {}, {}, eng};
   for (auto& t : in) {
     KernelTensor kt{t.dtype, t.shape, "", nullptr};
@@ -85,6 +91,7 @@ bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTens
   if (!k) return false;
   out.clear();
   for (auto& t : types) out.emplace_back(t.dtype, t.shape);
+  for (auto& t : out) std::fill(t.bytes.begin(), t.bytes.end(), uint8_t{0x7f});
   std::vector<uint8_t> scratch(k->scratchpad_bytes() + 64);
   KernelBinding b;
   for (auto& t : in) b.in.push_back(t.dtype == DType::Undefined ? nullptr : t.bytes.data());
@@ -122,10 +129,10 @@ bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTens
 }
 
 void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl, std::vector<HostTensor> in,
-                                     double rtol, double atol) {
-  auto want = run_reference(op, in);
+                                     double rtol, double atol, size_t num_outputs) {
+  auto want = run_reference(op, in, num_outputs);
   std::vector<HostTensor> got;
-  ASSERT_TRUE(run_kernel(op, impl, in, got)) << impl << " declined " << op.type();
+  ASSERT_TRUE(run_kernel(op, impl, in, got, num_outputs)) << impl << " declined " << op.type();
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(all_close(got[i], want[i], rtol, atol)) << "output " << i;
 }

@@ -32,16 +32,18 @@ struct HostTensor {
 HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo = -1.0, double hi = 1.0,
                          bool is_const = false);
 
-// Infers the op's outputs for these inputs (absent optional inputs: dtype Undefined).
-std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTensor>& in);
+// Infers the op's outputs for these inputs (absent optional inputs: dtype Undefined; constant
+// inputs' values visible). num_outputs = 0 takes the smallest output count the op accepts.
+std::vector<ops::TensorType> infer_outputs(const ops::Op& op, std::vector<HostTensor>& in, size_t num_outputs = 0);
 
 // Runs the reference kernel.
-std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>& in);
+std::vector<HostTensor> run_reference(const ops::Op& op, std::vector<HostTensor>& in, size_t num_outputs = 0);
 
-// Runs the registered implementation `impl` of op.type(); returns false (and runs nothing) when
-// that implementation declines the spec.
+// Runs the registered implementation `impl` of op.type() on poisoned outputs (so a kernel that
+// skips elements cannot pass by luck); returns false (and runs nothing) when that
+// implementation declines the spec.
 bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTensor>& in,
-                std::vector<HostTensor>& out);
+                std::vector<HostTensor>& out, size_t num_outputs = 0);
 
 // Max |a-b| / (atol + rtol*|b|) style comparison, with a useful failure message.
 ::testing::AssertionResult all_close(const HostTensor& got, const HostTensor& want,
@@ -49,7 +51,8 @@ bool run_kernel(const ops::Op& op, const std::string& impl, std::vector<HostTens
 
 // Reference vs. `impl` on the given inputs: expects the kernel to accept the spec and to match.
 void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl,
-                                     std::vector<HostTensor> in, double rtol = 1e-4, double atol = 1e-5);
+                                     std::vector<HostTensor> in, double rtol = 1e-4, double atol = 1e-5,
+                                     size_t num_outputs = 0);
 
 // The message of the kiln::Error that op.infer() throws for these input types ("" if none).
 std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in);
