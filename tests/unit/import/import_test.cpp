@@ -96,7 +96,8 @@ TEST(Import, ShortInitializerIsReported) {
   EXPECT_NE(err.find("'w'"), std::string::npos) << err;
 }
 
-TEST(Import, ExternalDataOutsideModelFolderIsRefused) {
+// x[1,4] @ w[4,4], with w stored as external data at `location`.
+OnnxBuilder external_matmul(const std::string& location) {
   OnnxBuilder b;
   b.input("x", {1, 4});
   auto* t = b.model().mutable_graph()->add_initializer();
@@ -107,9 +108,14 @@ TEST(Import, ExternalDataOutsideModelFolderIsRefused) {
   t->set_data_location(onnx::TensorProto::EXTERNAL);
   auto* kv = t->add_external_data();
   kv->set_key("location");
-  kv->set_value("../../../etc/passwd");
+  kv->set_value(location);
   b.node("MatMul", {"x", "w"}, {"y"});
   b.output("y", {1, 4});
+  return b;
+}
+
+TEST(Import, ExternalDataOutsideModelFolderIsRefused) {
+  OnnxBuilder b = external_matmul("../../../etc/passwd");
   std::string err = import_error(b.save("traversal.onnx"));
   EXPECT_NE(err.find("outside"), std::string::npos) << err;
 }
@@ -119,19 +125,7 @@ TEST(Import, ExternalDataInsideFolderLoads) {
   for (int i = 0; i < 16; ++i) w[i] = static_cast<float>(i);
   std::string data_path = temp_dir() + "/weights.bin";
   std::ofstream(data_path, std::ios::binary).write(reinterpret_cast<const char*>(w.data()), 64);
-  OnnxBuilder b;
-  b.input("x", {1, 4});
-  auto* t = b.model().mutable_graph()->add_initializer();
-  t->set_name("w");
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  t->add_dims(4);
-  t->add_dims(4);
-  t->set_data_location(onnx::TensorProto::EXTERNAL);
-  auto* kv = t->add_external_data();
-  kv->set_key("location");
-  kv->set_value("weights.bin");
-  b.node("MatMul", {"x", "w"}, {"y"});
-  b.output("y", {1, 4});
+  OnnxBuilder b = external_matmul("weights.bin");
   auto g = import_onnx(b.save("external_ok.onnx"), {});
   const ir::Value* wv = g->nodes()[0]->inputs[1];
   ASSERT_TRUE(wv->is_constant());
