@@ -225,7 +225,8 @@ TEST(ReduceScanImport, ArgMaxArgMin) {
   d.input("x", {2, 2});
   d.node("ArgMax", {"x"}, {"y"});
   d.output("y", {1, 2}, onnx::TensorProto::INT64);
-  auto* m = import(d)->nodes()[0]->as<ArgMinMax>();
+  auto gd = import(d);  // keep the graph alive while its node is inspected
+  auto* m = gd->nodes()[0]->as<ArgMinMax>();
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->max);
   EXPECT_EQ(m->axis, 0);
@@ -265,7 +266,8 @@ TEST(ReduceScanImport, TopKAcrossOpsets) {
   OnnxBuilder::attr(n9, "k", int64_t{2});
   a.output("v", {3, 2});
   a.output("i", {3, 2}, onnx::TensorProto::INT64);
-  auto* t9 = import(a)->nodes()[0]->as<TopK>();
+  auto ga = import(a);  // keep the graph alive while its node is inspected
+  auto* t9 = ga->nodes()[0]->as<TopK>();
   ASSERT_TRUE(t9);
   EXPECT_EQ(t9->k, 2);
   EXPECT_EQ(t9->axis, -1);

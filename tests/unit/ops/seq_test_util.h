@@ -38,7 +38,7 @@ inline HostTensor absent() { return HostTensor(DType::Undefined, {}); }
 template <class T>
 std::vector<T> vals(const HostTensor& h) {
   std::vector<T> v(h.bytes.size() / sizeof(T));
-  std::memcpy(v.data(), h.bytes.data(), v.size() * sizeof(T));
+  if (!v.empty()) std::memcpy(v.data(), h.bytes.data(), v.size() * sizeof(T));
   return v;
 }
 
