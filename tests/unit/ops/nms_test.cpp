@@ -346,7 +346,9 @@ TEST(NmsMaxPoolIndices, Import) {
   u.output("y", {1, 1, 3, 3});
   auto gu = import(u);
   for (auto& node : gu->nodes())
-    if (node->op && node->type() == "MaxPool") EXPECT_EQ(node->outputs.size(), 1u);
+    if (node->op && node->type() == "MaxPool") {
+      EXPECT_EQ(node->outputs.size(), 1u);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

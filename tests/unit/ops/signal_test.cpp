@@ -296,7 +296,9 @@ TEST(SigGridSampleRef, IdentityGridAndHostileValues) {
                    ops::GridSamplePadding::Reflection}) {
       auto y = run1(gs(m, p), {x32(), bad});
       ASSERT_EQ(y.size(), 3u);
-      if (p == ops::GridSamplePadding::Zeros) EXPECT_EQ(y[0], 0.f);
+      if (p == ops::GridSamplePadding::Zeros) {
+        EXPECT_EQ(y[0], 0.f);
+      }
     }
 }
 
