@@ -19,10 +19,6 @@ namespace {
 
 using namespace kiln::ops;
 
-// Results up to this size are folded even when they are larger than their inputs; beyond it,
-// only when folding does not grow the model (Transpose of a weight, say, but not an Expand).
-constexpr size_t kFoldBytes = size_t(1) << 16;
-
 // A constant named after the ONNX output it stands for, so onnx's shape info still applies.
 ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Shape& s) {
   const std::string& name = ctx.proto().output(static_cast<int>(i));
@@ -44,32 +40,6 @@ std::vector<TensorType> infer_on(const Op& op, const std::vector<ir::Value*>& in
   return ictx.outputs();
 }
 
-bool try_fold(NodeContext& ctx, const Op& op, const std::vector<ir::Value*>& in) {
-  if (!op.foldable()) return false;
-  KernelArgs args;
-  size_t in_bytes = 0;
-  for (ir::Value* v : in) {
-    if (v && !v->is_constant()) return false;
-    args.in.push_back(v ? v->view() : TensorView{});
-    in_bytes += args.in.back().data ? args.in.back().bytes() : 0;
-  }
-  auto types = infer_on(op, in, ctx.num_outputs());
-  size_t out_bytes = 0;
-  for (auto& t : types) {
-    if (!shape_static(t.shape)) return false;
-    out_bytes += static_cast<size_t>(shape_elements(t.shape)) * dtype_size(t.dtype);
-  }
-  if (out_bytes > std::max(in_bytes, kFoldBytes)) return false;
-  std::vector<ir::Value*> outs;
-  for (size_t i = 0; i < types.size(); ++i) {
-    outs.push_back(output_constant(ctx, i, types[i].dtype, types[i].shape));
-    args.out.push_back(outs.back()->view());
-  }
-  op.reference(args);
-  for (size_t i = 0; i < outs.size(); ++i) ctx.alias_output(i, outs[i]);
-  return true;
-}
-
 // Whether an op, given its data input and inferred output types, leaves the data untouched.
 using NoOpTest = std::function<bool(const TensorType& in, const TensorType& out)>;
 
@@ -78,11 +48,11 @@ bool same_static_shape(const TensorType& in, const TensorType& out) {
   return in.dtype == out.dtype && shape_static(in.shape) && in.shape == out.shape;
 }
 
-// Folds the node, or emits the op; an op that would not change its data input (a zero Pad, a
-// Reshape to the same shape...) becomes an Identity, which the remove-identity pass deletes.
+// Emits the op; one that would not change its data input (a zero Pad, a Reshape to the same
+// shape...) becomes an Identity, which the remove-identity pass deletes. Nodes on constants are
+// folded right after import by the model importer (passes::fold_node), like every other op.
 void emit_or_fold(NodeContext& ctx, std::unique_ptr<Op> op, std::vector<ir::Value*> in,
                   const NoOpTest& noop = {}) {
-  if (try_fold(ctx, *op, in)) return;
   if (noop && ctx.num_outputs() == 1 && !in.empty() && in[0] && noop(in[0]->type, infer_on(*op, in, 1)[0])) {
     ctx.emit(std::make_unique<Identity>(), {in[0]});
     return;
