@@ -34,9 +34,6 @@ bool dispatch_numeric(DType t, F&& f) {
   }
 }
 
-bool is_numeric(DType t) {
-  return dispatch_numeric(t, [](auto) {});
-}
 bool is_float(DType t) { return t == DType::Float32 || t == DType::Float64; }
 bool is_signed_int(DType t) {
   return t == DType::Int8 || t == DType::Int16 || t == DType::Int32 || t == DType::Int64;
@@ -336,12 +333,12 @@ void Binary::infer(InferContext& ctx) const {
           name + " takes two inputs of the same unsigned integer type, got " + types);
   } else if (is_compare(kind)) {
     check(a.dtype == b.dtype, name + " takes two inputs of the same type, got " + types);
-    check(is_numeric(a.dtype) || a.dtype == DType::Bool, name + " does not support type " + types);
+    check(dtype_numeric(a.dtype) || a.dtype == DType::Bool, name + " does not support type " + types);
   } else if (kind == BinaryKind::Pow) {
-    check(is_numeric(a.dtype) && is_numeric(b.dtype), "Pow does not support types " + types);
+    check(dtype_numeric(a.dtype) && dtype_numeric(b.dtype), "Pow does not support types " + types);
   } else {
     check(a.dtype == b.dtype, name + " takes two inputs of the same type, got " + types);
-    check(is_numeric(a.dtype) || (takes_half(kind) && a.dtype == DType::Float16),
+    check(dtype_numeric(a.dtype) || (takes_half(kind) && a.dtype == DType::Float16),
           name + " does not support type " + types);
   }
   DType out = is_compare(kind) || is_logic(kind) ? DType::Bool : a.dtype;

@@ -68,19 +68,7 @@ void IsInf::reference(const KernelArgs& a) const {
 void Sign::infer(InferContext& ctx) const {
   check(ctx.num_inputs() == 1 && ctx.num_outputs() == 1, "Sign takes one input and one output");
   const TensorType& x = ctx.input(0);
-  switch (x.dtype) {
-    case DType::Float32:
-    case DType::Float64:
-    case DType::Int8:
-    case DType::Int16:
-    case DType::Int32:
-    case DType::Int64:
-    case DType::UInt8:
-    case DType::UInt16:
-    case DType::UInt32:
-    case DType::UInt64: break;
-    default: fail(std::string("Sign does not support ") + dtype_name(x.dtype));
-  }
+  check(dtype_numeric(x.dtype), std::string("Sign does not support ") + dtype_name(x.dtype));
   ctx.set_output(0, x.dtype, x.shape);
 }
 

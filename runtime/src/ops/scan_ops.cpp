@@ -31,8 +31,6 @@ bool is_nan(T v) {
   else return false;
 }
 
-bool is_numeric(DType t) { return dispatch_numeric(t, [](auto) {}); }
-
 }  // namespace
 
 // ---- ArgMinMax --------------------------------------------------------------------------------
@@ -48,7 +46,7 @@ void ArgMinMax::infer(InferContext& ctx) const {
   const char* name = max ? "ArgMax" : "ArgMin";
   check(ctx.num_inputs() == 1 && ctx.num_outputs() == 1, std::string(name) + " takes one input and one output");
   const auto& x = ctx.input(0);
-  check(is_numeric(x.dtype), std::string(name) + " takes a numeric tensor, not " + dtype_name(x.dtype));
+  check(dtype_numeric(x.dtype), std::string(name) + " takes a numeric tensor, not " + dtype_name(x.dtype));
   const int64_t r = static_cast<int64_t>(x.shape.size());
   check(r >= 1, std::string(name) + " needs an input of rank 1 or more");
   const int64_t a = normalize_axis(axis, r, name);
@@ -175,7 +173,7 @@ void TopK::infer(InferContext& ctx) const {
   // Fewer than two declared outputs fails in set_output below ("more outputs than the node declares").
   check(ctx.num_outputs() <= 2, "TopK has two outputs, values and indices");
   const auto& x = ctx.input(0);
-  check(is_numeric(x.dtype), std::string("TopK takes a numeric tensor, not ") + dtype_name(x.dtype));
+  check(dtype_numeric(x.dtype), std::string("TopK takes a numeric tensor, not ") + dtype_name(x.dtype));
   const int64_t r = static_cast<int64_t>(x.shape.size());
   check(r >= 1, "TopK needs an input of rank 1 or more");
   const int64_t a = normalize_axis(axis, r, "TopK");

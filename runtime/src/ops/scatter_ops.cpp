@@ -18,22 +18,6 @@ int64_t wrap(int64_t i, int64_t d, const char* op) {
   return i < 0 ? i + d : i;
 }
 
-bool reducible(DType t) {
-  switch (t) {
-    case DType::Float32:
-    case DType::Float64:
-    case DType::Int8:
-    case DType::Int16:
-    case DType::Int32:
-    case DType::Int64:
-    case DType::UInt8:
-    case DType::UInt16:
-    case DType::UInt32:
-    case DType::UInt64: return true;
-    default: return false;
-  }
-}
-
 // Integers compute in uint64_t, so overflow wraps instead of being undefined.
 template <class T>
 void combine_typed(ScatterReduce r, T* dst, const T* src, int64_t n) {
@@ -81,7 +65,7 @@ void visit_reduction(AttrVisitor& v, ScatterReduce& r) {
 }  // namespace
 
 void check_scatter_reduction(ScatterReduce r, DType t, const char* op) {
-  check(r == ScatterReduce::None || reducible(t),
+  check(r == ScatterReduce::None || dtype_numeric(t),
         std::string(op) + ": reduction add/mul does not support " + dtype_name(t));
 }
 

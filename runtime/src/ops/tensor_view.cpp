@@ -18,6 +18,17 @@ size_t dtype_size(DType t) {
 
 bool dtype_valid(DType t) { return dtype_size(t) != 0; }
 
+bool dtype_numeric(DType t) {
+  switch (t) {
+    case DType::Float32: case DType::Float64:
+    case DType::Int8: case DType::Int16: case DType::Int32: case DType::Int64:
+    case DType::UInt8: case DType::UInt16: case DType::UInt32: case DType::UInt64:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const char* dtype_name(DType t) {
   switch (t) {
     case DType::Float32: return "float32";

@@ -9,7 +9,11 @@
 
 namespace kiln {
 
-using Shape = std::vector<int64_t>;  // -1 marks a dimension not known at compile time
+using Shape = std::vector<int64_t>;
+
+// float32/float64 and the 8-64-bit integers: the types with arithmetic in every reference kernel
+// (not bool, float16 or bfloat16).
+bool dtype_numeric(DType t);  // -1 marks a dimension not known at compile time
 
 int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown
 bool shape_static(const Shape& s);
