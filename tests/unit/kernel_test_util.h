@@ -2,6 +2,8 @@
 // spec, fill random inputs, run both, compare.
 #pragma once
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -27,6 +29,16 @@ struct HostTensor {
   template <class T> T* as() { return reinterpret_cast<T*>(bytes.data()); }
   int64_t elements() const { return shape_elements(shape); }
 };
+
+// A tensor holding these values (checked against the shape's element count and T's size).
+template <class T>
+HostTensor host_tensor(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+  HostTensor h(t, std::move(s), is_const);
+  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "test data has the wrong size";
+  EXPECT_EQ(dtype_size(t), sizeof(T)) << "test data has the wrong element type";
+  if (!v.empty()) std::memcpy(h.bytes.data(), v.data(), std::min(h.bytes.size(), v.size() * sizeof(T)));
+  return h;
+}
 
 // Uniform random values in [lo, hi] (integers: rounded) with a fixed seed.
 HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo = -1.0, double hi = 1.0,

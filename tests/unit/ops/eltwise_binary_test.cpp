@@ -14,14 +14,7 @@ namespace {
 
 using namespace ops;
 
-template <class T>
-HostTensor make(DType t, Shape s, const std::vector<T>& v) {
-  HostTensor h(t, std::move(s));
-  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
-  std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
-  return h;
-}
-HostTensor f32(Shape s, const std::vector<float>& v) { return make(DType::Float32, std::move(s), v); }
+HostTensor f32(Shape s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
 HostTensor iota(Shape s, float start = 0) {
   HostTensor h(DType::Float32, std::move(s));
   for (int64_t i = 0; i < h.elements(); ++i) h.as<float>()[i] = start + static_cast<float>(i);
@@ -74,7 +67,7 @@ TEST(EltwiseBinary, ScalarOperands) {
 }
 
 TEST(EltwiseBinary, IntegerEdgeCases) {
-  auto i32 = [](std::vector<int32_t> v) { return make(DType::Int32, {static_cast<int64_t>(v.size())}, v); };
+  auto i32 = [](std::vector<int32_t> v) { return host_tensor(DType::Int32, {static_cast<int64_t>(v.size())}, v); };
   const int32_t mn = std::numeric_limits<int32_t>::min();
   // Division by zero gives 0 and MIN / -1 wraps, instead of trapping.
   EXPECT_EQ(values<int32_t>(run1(binary(BinaryKind::Div), {i32({7, -7, 5, mn}), i32({2, 2, 0, -1})})),
@@ -85,14 +78,14 @@ TEST(EltwiseBinary, IntegerEdgeCases) {
             (std::vector<int32_t>{-1, 1}));
   EXPECT_EQ(values<int32_t>(run1(binary(BinaryKind::Pow), {i32({2, 2, -1, 3}), i32({10, -1, -3, 0})})),
             (std::vector<int32_t>{1024, 0, -1, 1}));
-  auto i8 = make<int8_t>(DType::Int8, {2}, {127, -128});
-  auto one = make<int8_t>(DType::Int8, {}, {1});
+  auto i8 = host_tensor<int8_t>(DType::Int8, {2}, {127, -128});
+  auto one = host_tensor<int8_t>(DType::Int8, {}, {1});
   EXPECT_EQ(values<int8_t>(run1(binary(BinaryKind::Add), {i8, one})), (std::vector<int8_t>{-128, -127}));
-  auto u8 = make<uint8_t>(DType::UInt8, {2}, {200, 3});
-  EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Mul), {u8, make<uint8_t>(DType::UInt8, {}, {2})})),
+  auto u8 = host_tensor<uint8_t>(DType::UInt8, {2}, {200, 3});
+  EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Mul), {u8, host_tensor<uint8_t>(DType::UInt8, {}, {2})})),
             (std::vector<uint8_t>{144, 6}));
-  auto i64 = make<int64_t>(DType::Int64, {2}, {-5, 9});
-  EXPECT_EQ(values<int64_t>(run1(binary(BinaryKind::Min), {i64, make<int64_t>(DType::Int64, {}, {0})})),
+  auto i64 = host_tensor<int64_t>(DType::Int64, {2}, {-5, 9});
+  EXPECT_EQ(values<int64_t>(run1(binary(BinaryKind::Min), {i64, host_tensor<int64_t>(DType::Int64, {}, {0})})),
             (std::vector<int64_t>{-5, 0}));
 }
 
@@ -106,7 +99,7 @@ TEST(EltwiseBinary, FloatModPowAndNaN) {
   EXPECT_NEAR(p[1], std::sqrt(3.f), 1e-6);
   // Pow's exponent may have its own type (opset 12+).
   auto mixed = values<double>(run1(binary(BinaryKind::Pow),
-                                   {make<double>(DType::Float64, {2}, {2, 4}), make<int64_t>(DType::Int64, {2}, {3, -1})}));
+                                   {host_tensor<double>(DType::Float64, {2}, {2, 4}), host_tensor<int64_t>(DType::Int64, {2}, {3, -1})}));
   EXPECT_EQ(mixed, (std::vector<double>{8, 0.25}));
   auto mx = values<float>(run1(binary(BinaryKind::Max), {f32({2}, {NAN, 1}), f32({2}, {1, NAN})}));
   EXPECT_TRUE(std::isnan(mx[0]) && std::isnan(mx[1])) << "Max propagates NaN like numpy";
@@ -118,15 +111,15 @@ TEST(EltwiseBinary, ComparisonsAndLogic) {
   EXPECT_EQ(values<uint8_t>(lt), (std::vector<uint8_t>{1, 0, 0}));
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::GreaterOrEqual), {f32({3}, {1, 2, 3}), f32({}, {2})})),
             (std::vector<uint8_t>{0, 1, 1}));
-  auto i64 = make<int64_t>(DType::Int64, {3}, {4, 5, 6});
-  EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Equal), {i64, make<int64_t>(DType::Int64, {1}, {5})})),
+  auto i64 = host_tensor<int64_t>(DType::Int64, {3}, {4, 5, 6});
+  EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Equal), {i64, host_tensor<int64_t>(DType::Int64, {1}, {5})})),
             (std::vector<uint8_t>{0, 1, 0}));
-  auto a = make<uint8_t>(DType::Bool, {4}, {0, 0, 1, 1}), b = make<uint8_t>(DType::Bool, {4}, {0, 1, 0, 1});
+  auto a = host_tensor<uint8_t>(DType::Bool, {4}, {0, 0, 1, 1}), b = host_tensor<uint8_t>(DType::Bool, {4}, {0, 1, 0, 1});
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::And), {a, b})), (std::vector<uint8_t>{0, 0, 0, 1}));
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Or), {a, b})), (std::vector<uint8_t>{0, 1, 1, 1}));
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Xor), {a, b})), (std::vector<uint8_t>{0, 1, 1, 0}));
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::Equal), {a, b})), (std::vector<uint8_t>{1, 0, 0, 1}));
-  auto x = make<uint8_t>(DType::UInt8, {3}, {1, 255, 1}), s = make<uint8_t>(DType::UInt8, {3}, {3, 4, 9});
+  auto x = host_tensor<uint8_t>(DType::UInt8, {3}, {1, 255, 1}), s = host_tensor<uint8_t>(DType::UInt8, {3}, {3, 4, 9});
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::BitShiftLeft), {x, s})), (std::vector<uint8_t>{8, 240, 0}));
   EXPECT_EQ(values<uint8_t>(run1(binary(BinaryKind::BitShiftRight), {x, s})), (std::vector<uint8_t>{0, 15, 0}));
 }

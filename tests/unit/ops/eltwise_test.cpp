@@ -18,14 +18,7 @@ namespace {
 
 using namespace ops;
 
-template <class T>
-HostTensor make(DType t, Shape s, const std::vector<T>& v) {
-  HostTensor h(t, std::move(s));
-  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
-  std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
-  return h;
-}
-HostTensor f32(Shape s, const std::vector<float>& v) { return make(DType::Float32, std::move(s), v); }
+HostTensor f32(Shape s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
 
 template <class T>
 std::vector<T> values(const HostTensor& h) {
@@ -151,17 +144,17 @@ TEST(EltwiseUnary, EveryActMatchesFormula) {
 
 TEST(EltwiseUnary, IntegerTypes) {
   auto run = [](const Unary& u, HostTensor x) { std::vector<HostTensor> in{x}; return run_reference(u, in)[0]; };
-  EXPECT_EQ(values<int8_t>(run(unary(Act::Relu), make<int8_t>(DType::Int8, {4}, {-128, -1, 0, 5}))),
+  EXPECT_EQ(values<int8_t>(run(unary(Act::Relu), host_tensor<int8_t>(DType::Int8, {4}, {-128, -1, 0, 5}))),
             (std::vector<int8_t>{0, 0, 0, 5}));
   // abs(-128) wraps in int8, as in two's-complement hardware, rather than being undefined.
-  EXPECT_EQ(values<int8_t>(run(unary(Act::Abs), make<int8_t>(DType::Int8, {3}, {-128, -3, 4}))),
+  EXPECT_EQ(values<int8_t>(run(unary(Act::Abs), host_tensor<int8_t>(DType::Int8, {3}, {-128, -3, 4}))),
             (std::vector<int8_t>{-128, 3, 4}));
-  EXPECT_EQ(values<int32_t>(run(unary(Act::Neg), make<int32_t>(DType::Int32, {2}, {5, -7}))),
+  EXPECT_EQ(values<int32_t>(run(unary(Act::Neg), host_tensor<int32_t>(DType::Int32, {2}, {5, -7}))),
             (std::vector<int32_t>{-5, 7}));
-  EXPECT_EQ(values<int64_t>(run(unary(Act::Clip, -2.f, 3.f), make<int64_t>(DType::Int64, {3}, {-10, 0, 10}))),
+  EXPECT_EQ(values<int64_t>(run(unary(Act::Clip, -2.f, 3.f), host_tensor<int64_t>(DType::Int64, {3}, {-10, 0, 10}))),
             (std::vector<int64_t>{-2, 0, 3}));
   float lo = std::numeric_limits<float>::lowest(), hi = std::numeric_limits<float>::max();
-  EXPECT_EQ(values<int8_t>(run(unary(Act::Clip, lo, hi), make<int8_t>(DType::Int8, {2}, {-128, 127}))),
+  EXPECT_EQ(values<int8_t>(run(unary(Act::Clip, lo, hi), host_tensor<int8_t>(DType::Int8, {2}, {-128, 127}))),
             (std::vector<int8_t>{-128, 127}));
 }
 
@@ -222,9 +215,9 @@ TEST(EltwisePRelu, InferErrors) {
 
 TEST(EltwiseWhere, ReferenceBroadcastsAllThree) {
   Where w;
-  std::vector<HostTensor> in{make<uint8_t>(DType::Bool, {2, 1}, {1, 0}),
-                             make<int64_t>(DType::Int64, {2, 3}, {1, 2, 3, 4, 5, 6}),
-                             make<int64_t>(DType::Int64, {}, {-9})};
+  std::vector<HostTensor> in{host_tensor<uint8_t>(DType::Bool, {2, 1}, {1, 0}),
+                             host_tensor<int64_t>(DType::Int64, {2, 3}, {1, 2, 3, 4, 5, 6}),
+                             host_tensor<int64_t>(DType::Int64, {}, {-9})};
   auto out = run_reference(w, in)[0];
   EXPECT_EQ(out.shape, (Shape{2, 3}));
   EXPECT_EQ(values<int64_t>(out), (std::vector<int64_t>{1, 2, 3, -9, -9, -9}));
@@ -238,7 +231,7 @@ TEST(EltwiseWhere, ReferenceBroadcastsAllThree) {
 
 TEST(EltwiseNot, Reference) {
   Not n;
-  std::vector<HostTensor> in{make<uint8_t>(DType::Bool, {3}, {1, 0, 1})};
+  std::vector<HostTensor> in{host_tensor<uint8_t>(DType::Bool, {3}, {1, 0, 1})};
   EXPECT_EQ(values<uint8_t>(run_reference(n, in)[0]), (std::vector<uint8_t>{0, 1, 0}));
   std::vector<HostTensor> f{HostTensor(DType::Float32, {3})};
   EXPECT_THROW(infer_outputs(n, f), Error);

@@ -15,11 +15,7 @@ namespace kiln::test::nn2 {
 
 template <class T>
 HostTensor lit(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
-  HostTensor h(t, std::move(s), is_const);
-  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "literal has the wrong size";
-  EXPECT_EQ(sizeof(T), dtype_size(t)) << "literal has the wrong element type";
-  if (!v.empty()) std::memcpy(h.bytes.data(), v.data(), std::min(h.bytes.size(), v.size() * sizeof(T)));
-  return h;
+  return host_tensor(t, std::move(s), v, is_const);
 }
 inline HostTensor F(Shape s, const std::vector<float>& v, bool c = false) {
   return lit(DType::Float32, std::move(s), v, c);

@@ -21,11 +21,7 @@ namespace kiln::test::seq {
 
 template <class T>
 HostTensor make(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
-  HostTensor h(t, std::move(s), is_const);
-  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "test data size";
-  EXPECT_EQ(dtype_size(t), sizeof(T)) << "test data type";
-  std::memcpy(h.bytes.data(), v.data(), std::min(h.bytes.size(), v.size() * sizeof(T)));
-  return h;
+  return host_tensor(t, std::move(s), v, is_const);
 }
 inline HostTensor f32(Shape s, const std::vector<float>& v) { return make<float>(DType::Float32, std::move(s), v); }
 inline HostTensor i64(Shape s, const std::vector<int64_t>& v) { return make<int64_t>(DType::Int64, std::move(s), v); }
