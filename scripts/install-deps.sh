@@ -12,7 +12,10 @@ pkgs=(
   libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-onnx python3-numpy python3-torch python3-torchvision
+  python3-dev pybind11-dev python3-pybind11
 )
+# Extra packages named on the command line (scripts/fuzz.sh asks for clang this way).
+pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

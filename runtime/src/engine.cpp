@@ -1,7 +1,10 @@
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "engine_impl.h"
@@ -40,6 +43,8 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
 std::shared_ptr<const Engine> Engine::load_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a plan file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(path + ": cannot open the plan file");
   std::streamoff size = in.tellg();
@@ -89,13 +94,47 @@ struct ExecutionContext::Impl {
   std::vector<Shape> dyn_shape;
   std::vector<std::vector<uint64_t>> dyn_data;  // uint64_t keeps every element type aligned
 
-  TensorView view(int id) {
+  // Caller buffers (set_input_buffer / set_output_buffer), by graph input / output index.
+  struct UserBuffer {
+    void* data = nullptr;
+    size_t bytes = 0;
+  };
+  std::vector<UserBuffer> user_in, user_out;
+  // By tensor id: caller memory that replaces the tensor's arena slot (zero-copy), or nullptr.
+  std::vector<void*> redirect;
+  // By output index: the output is computed in context memory and copied to the caller's buffer.
+  std::vector<bool> copy_out;
+  // By tensor id, for graph inputs and outputs only: the static layers that read or write it.
+  std::vector<std::vector<size_t>> io_layers;
+  std::vector<int> stale;  // tensors whose redirect changed since their layers were bound
+
+  void* ptr(int id) const {
+    if (id < 0) return nullptr;
+    const TensorRec& t = engine->tensors[id];
+    if (t.data) return const_cast<void*>(t.data);
+    if (redirect[id]) return redirect[id];
+    return arena.get() + t.offset;
+  }
+  TensorView view(int id) const {
     const TensorRec& t = engine->tensors[id];
     if (t.data) return {t.dtype, t.shape, const_cast<void*>(t.data)};
-    if (t.dynamic) return {t.dtype, dyn_shape[id], dyn_data[id].data()};
-    return {t.dtype, t.shape, arena.get() + t.offset};
+    if (t.dynamic && dyn_shape[id].empty()) return {t.dtype, t.shape, nullptr};  // before the first run
+    if (t.dynamic) return {t.dtype, dyn_shape[id], const_cast<uint64_t*>(dyn_data[id].data())};
+    return {t.dtype, t.shape, ptr(id)};
   }
+  void bind(size_t layer) {
+    const LayerRec& l = engine->layers[layer];
+    KernelBinding b;
+    for (int id : l.inputs) b.in.push_back(ptr(id));
+    for (int id : l.outputs) b.out.push_back(ptr(id));
+    b.scratchpad = scratch.get();
+    bound[layer] = l.kernel->bind(b);
+  }
+  void rebind_stale();
+  void copy_outputs();
   void run_dynamic(const LayerRec& l);
+  void check_user_buffer(const TensorRec& t, const char* what, const void* data, size_t bytes, bool capacity,
+                         const UserBuffer* self) const;
 };
 
 // Runs a layer whose shapes depend on input values: infer them from this run's actual inputs
@@ -140,30 +179,91 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
 
 std::unique_ptr<ExecutionContext> Engine::create_context() const {
   auto c = std::make_unique<ExecutionContext::Impl>();
-  c->engine = impl_.get();
-  c->arena = aligned_bytes(impl_->arena_bytes);
-  c->scratch = aligned_bytes(impl_->scratchpad_bytes);
-  c->stream = dnnl::stream(impl_->eng);
-  auto ptr = [&](int id) -> void* {
-    if (id < 0) return nullptr;
-    const TensorRec& t = impl_->tensors[id];
-    if (t.data) return const_cast<void*>(t.data);
-    return c->arena.get() + t.offset;
-  };
-  c->dyn_shape.resize(impl_->tensors.size());
-  c->dyn_data.resize(impl_->tensors.size());
-  for (const LayerRec& l : impl_->layers) {
-    if (l.dynamic) {
-      c->bound.emplace_back();
-      continue;
-    }
-    KernelBinding b;
-    for (int id : l.inputs) b.in.push_back(ptr(id));
-    for (int id : l.outputs) b.out.push_back(ptr(id));
-    b.scratchpad = c->scratch.get();
-    c->bound.push_back(l.kernel->bind(b));
+  const Impl& e = *impl_;
+  c->engine = &e;
+  c->arena = aligned_bytes(e.arena_bytes);
+  c->scratch = aligned_bytes(e.scratchpad_bytes);
+  c->stream = dnnl::stream(e.eng);
+  const size_t nt = e.tensors.size();
+  c->dyn_shape.resize(nt);
+  c->dyn_data.resize(nt);
+  c->redirect.assign(nt, nullptr);
+  c->io_layers.resize(nt);
+  c->user_in.resize(e.input_ids.size());
+  c->user_out.resize(e.output_ids.size());
+  // Outputs whose size is only known during the run, or that share one tensor with another
+  // output, cannot take a caller buffer in place.
+  for (size_t o = 0; o < e.output_ids.size(); ++o) {
+    const int id = e.output_ids[o];
+    const bool twice = std::count(e.output_ids.begin(), e.output_ids.end(), id) > 1;
+    c->copy_out.push_back(e.tensors[id].dynamic || twice);
+  }
+  std::vector<bool> io(nt, false);
+  for (int id : e.input_ids) io[id] = true;
+  for (size_t o = 0; o < e.output_ids.size(); ++o) io[e.output_ids[o]] = !c->copy_out[o];
+  c->bound.resize(e.layers.size());
+  for (size_t i = 0; i < e.layers.size(); ++i) {
+    const LayerRec& l = e.layers[i];
+    if (l.dynamic) continue;  // reads view() at run time, so a redirect needs no rebinding
+    for (const auto* ids : {&l.inputs, &l.outputs})
+      for (int id : *ids)
+        if (id >= 0 && io[id] && (c->io_layers[id].empty() || c->io_layers[id].back() != i))
+          c->io_layers[id].push_back(i);
+    c->bind(i);
   }
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(c)));
+}
+
+void ExecutionContext::Impl::rebind_stale() {
+  std::vector<size_t> layers;
+  for (int id : stale) layers.insert(layers.end(), io_layers[id].begin(), io_layers[id].end());
+  std::sort(layers.begin(), layers.end());
+  layers.erase(std::unique(layers.begin(), layers.end()), layers.end());
+  for (size_t i : layers) bind(i);
+  stale.clear();
+}
+
+// Outputs that could not be written in place go to their caller buffers after the run.
+void ExecutionContext::Impl::copy_outputs() {
+  for (size_t o = 0; o < user_out.size(); ++o) {
+    if (!copy_out[o] || !user_out[o].data) continue;
+    const int id = engine->output_ids[o];
+    const TensorView v = view(id);
+    const size_t bytes = static_cast<size_t>(shape_elements(v.shape)) * dtype_size(v.dtype);
+    if (bytes > user_out[o].bytes)
+      throw Error("output '" + engine->tensors[id].name + "' came out as " + shape_str(v.shape) + " (" +
+                  std::to_string(bytes) + " bytes) but the buffer bound to it holds " +
+                  std::to_string(user_out[o].bytes) + " bytes; bind a larger buffer or read output() instead");
+    if (bytes) std::memcpy(user_out[o].data, v.data, bytes);
+  }
+}
+
+void ExecutionContext::Impl::check_user_buffer(const TensorRec& t, const char* what, const void* data,
+                                               size_t bytes, bool capacity, const UserBuffer* self) const {
+  const std::string label = std::string(what) + " '" + t.name + "'";
+  if (!capacity && bytes != t.bytes)
+    throw Error(label + " needs a buffer of exactly " + std::to_string(t.bytes) + " bytes (" +
+                dtype_name(t.dtype) + " " + shape_str(t.shape) + "), got " + std::to_string(bytes));
+  const size_t align = dtype_size(t.dtype);
+  if (align > 1 && reinterpret_cast<uintptr_t>(data) % align)
+    throw Error(label + ": the buffer is not aligned to its " + std::to_string(align) + "-byte " +
+                dtype_name(t.dtype) + " elements; kiln reads and writes it in place, so pass aligned memory " +
+                "(malloc and new always return it)");
+  // Outputs are written while inputs and other outputs are read or written: no overlaps with them.
+  const bool is_output = std::string_view(what) == "output";
+  auto overlaps = [&](const UserBuffer& u) {
+    auto a = reinterpret_cast<uintptr_t>(data), b = reinterpret_cast<uintptr_t>(u.data);
+    return &u != self && u.data && bytes && u.bytes && a < b + u.bytes && b < a + bytes;
+  };
+  for (size_t i = 0; i < user_out.size(); ++i)
+    if (overlaps(user_out[i]))
+      throw Error(label + ": the buffer overlaps the one bound to output '" +
+                  engine->tensors[engine->output_ids[i]].name + "'");
+  if (is_output)
+    for (size_t i = 0; i < user_in.size(); ++i)
+      if (overlaps(user_in[i]))
+        throw Error(label + ": the buffer overlaps the one bound to input '" +
+                    engine->tensors[engine->input_ids[i]].name + "'");
 }
 
 ExecutionContext::ExecutionContext(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -177,10 +277,44 @@ static size_t find_binding(const std::vector<TensorDesc>& v, const std::string& 
   throw Error(std::string("the plan has no ") + what + " named '" + name + "'; its " + what + "s are " + names);
 }
 
+static void check_index(size_t index, size_t count, const char* what) {
+  if (index >= count)
+    throw Error(std::string(what) + " index " + std::to_string(index) + " is out of range: the plan has " +
+                std::to_string(count) + " " + what + (count == 1 ? "" : "s"));
+}
+
 void* ExecutionContext::input(size_t index) {
   const auto& e = *impl_->engine;
-  if (index >= e.input_ids.size()) throw Error("input index " + std::to_string(index) + " is out of range");
-  return impl_->arena.get() + e.tensors[e.input_ids[index]].offset;
+  check_index(index, e.input_ids.size(), "input");
+  return impl_->ptr(e.input_ids[index]);
+}
+
+void ExecutionContext::set_input_buffer(size_t index, const void* data, size_t bytes) {
+  auto& c = *impl_;
+  check_index(index, c.engine->input_ids.size(), "input");
+  const int id = c.engine->input_ids[index];
+  if (data) c.check_user_buffer(c.engine->tensors[id], "input", data, bytes, false, &c.user_in[index]);
+  void* p = const_cast<void*>(data);  // kernels take void*, but nothing writes a graph input
+  c.user_in[index] = {p, data ? bytes : 0};
+  if (c.redirect[id] != p) c.stale.push_back(id);
+  c.redirect[id] = p;
+}
+
+void ExecutionContext::set_output_buffer(size_t index, void* data, size_t bytes) {
+  auto& c = *impl_;
+  check_index(index, c.engine->output_ids.size(), "output");
+  const int id = c.engine->output_ids[index];
+  const TensorRec& t = c.engine->tensors[id];
+  if (data) c.check_user_buffer(t, "output", data, bytes, t.dynamic, &c.user_out[index]);
+  c.user_out[index] = {data, data ? bytes : 0};
+  if (c.copy_out[index]) return;
+  if (c.redirect[id] != data) c.stale.push_back(id);
+  c.redirect[id] = data;
+}
+
+bool ExecutionContext::output_is_zero_copy(size_t index) const {
+  check_index(index, impl_->engine->output_ids.size(), "output");
+  return !impl_->copy_out[index];
 }
 
 void* ExecutionContext::input(const std::string& name) {
@@ -189,13 +323,14 @@ void* ExecutionContext::input(const std::string& name) {
 
 const void* ExecutionContext::output(size_t index) const {
   const auto& e = *impl_->engine;
-  if (index >= e.output_ids.size()) throw Error("output index " + std::to_string(index) + " is out of range");
+  check_index(index, e.output_ids.size(), "output");
+  if (impl_->user_out[index].data) return impl_->user_out[index].data;
   return impl_->view(e.output_ids[index]).data;
 }
 
 std::vector<int64_t> ExecutionContext::output_shape(size_t index) const {
   const auto& e = *impl_->engine;
-  if (index >= e.output_ids.size()) throw Error("output index " + std::to_string(index) + " is out of range");
+  check_index(index, e.output_ids.size(), "output");
   return impl_->view(e.output_ids[index]).shape;
 }
 
@@ -207,6 +342,7 @@ void ExecutionContext::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& ExecutionContext::layer_times_ms() const { return impl_->times; }
 
 void ExecutionContext::run() {
+  if (!impl_->stale.empty()) impl_->rebind_stale();
   auto& s = impl_->stream;
   const auto& layers = impl_->engine->layers;
   auto step = [&](size_t i) {
@@ -217,6 +353,7 @@ void ExecutionContext::run() {
   if (!impl_->profiling) {
     for (size_t i = 0; i < layers.size(); ++i) step(i);
     s.wait();
+    impl_->copy_outputs();
     return;
   }
   impl_->times.assign(impl_->bound.size(), 0.0);
@@ -226,6 +363,7 @@ void ExecutionContext::run() {
     s.wait();
     impl_->times[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
+  impl_->copy_outputs();
 }
 
 }  // namespace kiln

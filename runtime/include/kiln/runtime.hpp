@@ -103,11 +103,14 @@ class Engine {
   std::unique_ptr<Impl> impl_;
 };
 
+// One inference stream: owns its activation arena, scratchpad and oneDNN stream. A context is
+// used by one thread at a time; it does not keep its Engine alive (keep the shared_ptr).
 class ExecutionContext {
  public:
   ~ExecutionContext();
-  // Buffers for graph inputs and outputs, dense row-major, sized TensorDesc::bytes(). They stay
-  // valid for the life of the context.
+  // The buffers run() reads graph input i from and writes graph output i to: dense row-major,
+  // sized TensorDesc::bytes(). By default they are the context's own and stay valid for the life
+  // of the context; after set_input_buffer()/set_output_buffer() they are the caller's.
   void* input(size_t index);
   void* input(const std::string& name);
   const void* output(size_t index) const;
@@ -117,6 +120,26 @@ class ExecutionContext {
   // returned by output() is valid until the next run().
   std::vector<int64_t> output_shape(size_t index) const;
   void run();
+
+  // Zero-copy I/O: bind graph input or output `index` to caller memory, which run() then reads
+  // from or writes to directly instead of the context's own buffer (no memcpy). Rebinding is
+  // cheap: the layers touching that tensor are re-bound lazily at the next run().
+  //  - `bytes` must equal TensorDesc::bytes(); for an output with unknown (-1) dims it is the
+  //    buffer's capacity instead.
+  //  - `data` must be aligned to the element size (4 bytes for float32); kiln does not copy
+  //    misaligned memory, it rejects it.
+  //  - an output buffer must not overlap any other bound buffer (input buffers may share memory).
+  //  - nullptr restores the context's own buffer (and `bytes` is ignored).
+  // A violation throws kiln::Error and leaves the binding as it was. The memory must stay valid
+  // until it is unbound, rebound, or the context is destroyed. kiln never writes to an input.
+  // Two kinds of outputs cannot be written in place: those with unknown dims (their size is only
+  // known during the run) and an output listed twice in the plan. run() computes them in context
+  // memory and copies them into the caller's buffer at its end, throwing kiln::Error if the
+  // result does not fit. output_is_zero_copy(i) tells which way a buffer bound to output i is
+  // filled: true = written in place, false = copied at the end of run().
+  void set_input_buffer(size_t index, const void* data, size_t bytes);
+  void set_output_buffer(size_t index, void* data, size_t bytes);
+  bool output_is_zero_copy(size_t index) const;
 
   // Per-layer wall time of the last run() in milliseconds, when profiling is on.
   void set_profiling(bool on);

@@ -1,0 +1,286 @@
+// The Python binding's native module (kiln._kiln, re-exported by the `kiln` package): Engine,
+// Context and TensorInfo over kiln/runtime.hpp, and compile() over kiln/compiler.hpp. Inputs are
+// read straight from the caller's numpy arrays and static outputs written straight into fresh
+// numpy arrays (zero-copy bindings), with the GIL released while kiln works.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include "kiln/compiler.hpp"
+#include "kiln/runtime.hpp"
+
+namespace py = pybind11;
+
+namespace {
+
+using kiln::DType;
+
+// numpy has no bfloat16: such tensors travel as their raw 16-bit patterns in uint16 arrays.
+py::dtype numpy_dtype(DType t) {
+  switch (t) {
+    case DType::Float32: return py::dtype("float32");
+    case DType::UInt8: return py::dtype("uint8");
+    case DType::Int8: return py::dtype("int8");
+    case DType::UInt16: return py::dtype("uint16");
+    case DType::Int16: return py::dtype("int16");
+    case DType::Int32: return py::dtype("int32");
+    case DType::Int64: return py::dtype("int64");
+    case DType::Bool: return py::dtype("bool");
+    case DType::Float16: return py::dtype("float16");
+    case DType::Float64: return py::dtype("float64");
+    case DType::UInt32: return py::dtype("uint32");
+    case DType::UInt64: return py::dtype("uint64");
+    case DType::BFloat16: return py::dtype("uint16");
+    default: break;
+  }
+  throw kiln::Error(std::string("tensors of type ") + kiln::dtype_name(t) + " cannot be exchanged with numpy");
+}
+
+std::string shape_str(const std::vector<int64_t>& s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+bool has_unknown_dims(const std::vector<int64_t>& s) {
+  for (int64_t d : s)
+    if (d < 0) return true;
+  return false;
+}
+
+struct TensorInfo {
+  std::string name;
+  py::dtype dtype;
+  py::tuple shape;  // -1 = known only after a run
+  DType kiln_dtype;
+
+  static TensorInfo from(const kiln::TensorDesc& d) {
+    return {d.name, numpy_dtype(d.dtype), py::cast(d.shape), d.dtype};
+  }
+  std::string repr() const {
+    return "TensorInfo(name='" + name + "', dtype=" + kiln::dtype_name(kiln_dtype) + ", shape=" +
+           py::str(py::handle(shape)).cast<std::string>() + ")";
+  }
+};
+
+std::vector<TensorInfo> infos(const std::vector<kiln::TensorDesc>& v) {
+  std::vector<TensorInfo> r;
+  for (auto& d : v) r.push_back(TensorInfo::from(d));
+  return r;
+}
+
+class Context;
+
+class Engine {
+ public:
+  // A str or os.PathLike loads a plan file; bytes, bytearray or memoryview a plan in memory.
+  explicit Engine(const py::object& src) {
+    if (py::isinstance<py::bytes>(src) || py::isinstance<py::bytearray>(src) ||
+        py::isinstance<py::memoryview>(src)) {
+      py::buffer_info b = py::reinterpret_borrow<py::buffer>(src).request();
+      if (b.ndim > 1 && b.strides.back() != b.itemsize)
+        throw kiln::Error("a plan in memory must be one contiguous block of bytes");
+      std::span<const uint8_t> bytes(static_cast<const uint8_t*>(b.ptr), static_cast<size_t>(b.size * b.itemsize));
+      py::gil_scoped_release nogil;  // src keeps the bytes alive; load_memory copies them
+      engine_ = kiln::Engine::load_memory(bytes, "<bytes>");
+    } else {
+      const std::string path = py::module_::import("os").attr("fspath")(src).cast<std::string>();
+      py::gil_scoped_release nogil;
+      engine_ = kiln::Engine::load_file(path);
+    }
+  }
+  std::vector<TensorInfo> inputs() const { return infos(engine_->inputs()); }
+  std::vector<TensorInfo> outputs() const { return infos(engine_->outputs()); }
+  const std::vector<std::string>& warnings() const { return engine_->warnings(); }
+  size_t arena_bytes() const { return engine_->arena_bytes(); }
+  std::string repr() const {
+    std::ostringstream s;
+    s << "<kiln.Engine: " << engine_->inputs().size() << " input(s), " << engine_->outputs().size()
+      << " output(s), " << engine_->layers().size() << " layers>";
+    return s.str();
+  }
+  std::unique_ptr<Context> create_context() const;
+  const std::shared_ptr<const kiln::Engine>& get() const { return engine_; }
+
+ private:
+  std::shared_ptr<const kiln::Engine> engine_;
+};
+
+class Context {
+ public:
+  explicit Context(std::shared_ptr<const kiln::Engine> e)
+      : engine_(std::move(e)), ctx_(engine_->create_context()) {}
+
+  py::dict run(const py::dict& feeds) {
+    // One run at a time per context; wait for another thread's run without holding the GIL.
+    std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
+    if (!lock.owns_lock()) {
+      py::gil_scoped_release nogil;
+      lock.lock();
+    }
+    const auto& ins = engine_->inputs();
+    const auto& outs = engine_->outputs();
+    std::vector<py::array> arrays(ins.size());
+    std::vector<bool> given(ins.size(), false);
+    for (auto item : feeds) {
+      const std::string name = py::str(item.first).cast<std::string>();
+      size_t i = 0;
+      while (i < ins.size() && ins[i].name != name) ++i;
+      if (i == ins.size()) {
+        std::string names;
+        for (auto& d : ins) names += (names.empty() ? "'" : ", '") + d.name + "'";
+        throw kiln::Error("the plan has no input named '" + name + "'; its inputs are " + names);
+      }
+      arrays[i] = as_input_array(ins[i], py::reinterpret_borrow<py::object>(item.second));
+      given[i] = true;
+    }
+    for (size_t i = 0; i < ins.size(); ++i)
+      if (!given[i])
+        throw kiln::Error("missing input '" + ins[i].name + "' (" + kiln::dtype_name(ins[i].dtype) + " " +
+                          shape_str(ins[i].shape) + ")");
+
+    // Static outputs are written straight into fresh numpy arrays; the others (value-dependent
+    // shapes) are copied out of the context after the run.
+    std::vector<py::array> results(outs.size());
+    std::vector<bool> in_place(outs.size());
+    for (size_t o = 0; o < outs.size(); ++o) {
+      in_place[o] = !has_unknown_dims(outs[o].shape);
+      if (in_place[o]) results[o] = py::array(numpy_dtype(outs[o].dtype), outs[o].shape);
+    }
+    Unbind unbind{*ctx_, ins.size(), outs.size()};  // the arrays do not outlive this call
+    for (size_t i = 0; i < ins.size(); ++i) ctx_->set_input_buffer(i, arrays[i].data(), ins[i].bytes());
+    for (size_t o = 0; o < outs.size(); ++o)
+      if (in_place[o]) ctx_->set_output_buffer(o, results[o].mutable_data(), outs[o].bytes());
+    {
+      py::gil_scoped_release nogil;
+      ctx_->run();
+    }
+    py::dict r;
+    for (size_t o = 0; o < outs.size(); ++o) {
+      if (!in_place[o]) {
+        const std::vector<int64_t> shape = ctx_->output_shape(o);
+        results[o] = py::array(numpy_dtype(outs[o].dtype), shape);
+        std::memcpy(results[o].mutable_data(), ctx_->output(o), static_cast<size_t>(results[o].nbytes()));
+      }
+      r[py::str(outs[o].name)] = results[o];
+    }
+    return r;
+  }
+
+ private:
+  struct Unbind {
+    kiln::ExecutionContext& ctx;
+    size_t ins, outs;
+    ~Unbind() {
+      for (size_t i = 0; i < ins; ++i) ctx.set_input_buffer(i, nullptr, 0);
+      for (size_t o = 0; o < outs; ++o) ctx.set_output_buffer(o, nullptr, 0);
+    }
+  };
+
+  // Arrays must match the plan's dtype and shape exactly (no silent casts); other sequences
+  // are converted to the plan's dtype. Non-contiguous or misaligned arrays are copied.
+  static py::array as_input_array(const kiln::TensorDesc& d, const py::object& value) {
+    const py::dtype want = numpy_dtype(d.dtype);
+    const std::string label = "input '" + d.name + "'";
+    py::array a;
+    if (py::isinstance<py::array>(value)) {
+      a = py::reinterpret_borrow<py::array>(value);
+      if (!a.dtype().equal(want))
+        throw kiln::Error(label + " must be " + kiln::dtype_name(d.dtype) + ", got a " +
+                          py::str(py::handle(a.dtype())).cast<std::string>() +
+                          " array; convert it with .astype(numpy." + py::str(py::handle(want)).cast<std::string>() +
+                          ")");
+    } else {
+      try {
+        a = py::module_::import("numpy").attr("asarray")(value, want);
+      } catch (const py::error_already_set& e) {
+        throw kiln::Error(label + ": cannot convert the value to a " + kiln::dtype_name(d.dtype) +
+                          " array: " + e.what());
+      }
+    }
+    std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
+    if (shape != d.shape)
+      throw kiln::Error(label + " must have shape " + shape_str(d.shape) + ", got " + shape_str(shape));
+    const bool aligned = reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(a.itemsize()) == 0;
+    if (!(a.flags() & py::array::c_style) || !aligned)
+      a = py::module_::import("numpy").attr("array")(a, py::arg("order") = "C", py::arg("copy") = true);
+    return a;
+  }
+
+  std::shared_ptr<const kiln::Engine> engine_;
+  std::unique_ptr<kiln::ExecutionContext> ctx_;
+  std::mutex mu_;
+};
+
+std::unique_ptr<Context> Engine::create_context() const { return std::make_unique<Context>(engine_); }
+
+py::dict compile(const py::object& onnx_path, const py::object& plan_path,
+                 const std::optional<std::map<std::string, std::vector<int64_t>>>& shapes,
+                 const std::string& precision) {
+  static const char* later[] = {"fp16", "bf16", "int8", "best"};
+  if (precision != "fp32") {
+    for (const char* p : later)
+      if (precision == p)
+        throw kiln::Error("precision '" + precision +
+                          "' is not supported yet: kiln builds fp32 plans only; use precision='fp32'");
+    throw kiln::Error("unknown precision '" + precision +
+                      "'; kiln knows fp32 (fp16, bf16, int8 and best are planned)");
+  }
+  auto fspath = py::module_::import("os").attr("fspath");
+  const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
+  kiln::CompileOptions opts;
+  if (shapes) opts.shapes = *shapes;
+  kiln::CompileResult res;
+  {
+    py::gil_scoped_release nogil;
+    res = kiln::compile_onnx_file(in, opts);
+    std::ofstream f(out, std::ios::binary | std::ios::trunc);
+    if (f) f.write(reinterpret_cast<const char*>(res.plan.data()), static_cast<std::streamsize>(res.plan.size()));
+    if (!f) throw kiln::Error(out + ": cannot write the plan file");
+  }
+  py::dict r;
+  r["plan_bytes"] = res.plan.size();
+  r["layers"] = res.layers;
+  r["onnx_nodes"] = res.onnx_nodes;
+  r["warnings"] = res.warnings;
+  return r;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_kiln, m) {
+  m.doc() = "kiln: an ahead-of-time neural-network compiler and runtime for CPUs";
+  m.attr("__version__") = KILN_VERSION;
+  py::register_exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
+
+  py::class_<TensorInfo>(m, "TensorInfo", "A graph input or output as the plan declares it.")
+      .def_readonly("name", &TensorInfo::name)
+      .def_readonly("dtype", &TensorInfo::dtype, "numpy dtype (bfloat16 tensors: uint16 bit patterns)")
+      .def_readonly("shape", &TensorInfo::shape, "tuple of dims; -1 = known only after a run")
+      .def("__repr__", &TensorInfo::repr);
+
+  py::class_<Context>(m, "Context", "Per-thread inference state; create one with Engine.create_context().")
+      .def("run", &Context::run, py::arg("feeds"),
+           "run({name: array}) -> {output name: numpy array}. Arrays must have the plan's dtype and shape.");
+
+  py::class_<Engine>(m, "Engine", "An immutable compiled plan, shared by any number of contexts and threads.")
+      .def(py::init<const py::object&>(), py::arg("plan"),
+           "Engine(path) loads a .plan file; Engine(bytes) loads a plan held in memory.")
+      .def_property_readonly("inputs", &Engine::inputs)
+      .def_property_readonly("outputs", &Engine::outputs)
+      .def_property_readonly("warnings", &Engine::warnings)
+      .def_property_readonly("arena_bytes", &Engine::arena_bytes)
+      .def("create_context", &Engine::create_context)
+      .def("__repr__", &Engine::repr);
+
+  m.def("compile", &compile, py::arg("onnx_path"), py::arg("plan_path"),
+        py::arg("shapes") = py::none(), py::arg("precision") = "fp32",
+        "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
+        "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings'}.");
+}
