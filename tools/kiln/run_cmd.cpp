@@ -1,17 +1,27 @@
+// `kiln run`: trtexec / benchmark_app for kiln plans. This file owns the flags, their checks, loading
+// the plan (or compiling a model in memory), binding inputs and the exports; run_loop measures and
+// stats formats the report.
 #include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <omp.h>
+#include <onnx/onnx_pb.h>
 
 #include "cli_util.h"
 #include "commands.h"
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
+#include "run_loop.h"
 #include "stats.h"
 #include "tensor_io.h"
 
@@ -19,28 +29,154 @@ namespace kiln::cli {
 
 namespace {
 
+namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 struct RunArgs {
-  std::string engine, onnx, shapes, inputs, export_output;
+  std::string engine, onnx, shapes, inputs, export_output, export_times, export_profile, percentiles;
   int iterations = 10;
   int warmup_ms = 200;
   double duration_s = 3.0;
   int threads = 0;
+  int streams = 1;
+  int batch = 0;
   bool json = false;
   bool verbose = false;
   bool dump_profile = false;
+  bool separate_profile = false;
+  bool profiling() const { return dump_profile || !export_profile.empty(); }
+  const std::string& source() const { return onnx.empty() ? engine : onnx; }
 };
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string r;
-  for (size_t i = 0; i < s.size(); ++i) r += (i ? "x" : "") + std::to_string(s[i]);
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "x" : "") + (s[i] < 0 ? std::string("?") : std::to_string(s[i]));
   return r.empty() ? "scalar" : r;
 }
 
-std::shared_ptr<const Engine> load(const RunArgs& a, const std::map<std::string, std::vector<int64_t>>& shapes) {
+bool ends_with(const std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// "90,99.9" -> {90, 99.9}; each must be a number in [0, 100].
+std::vector<double> parse_percentiles(const std::string& spec) {
+  std::vector<double> out;
+  if (spec.empty()) return out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = spec.find(',', start);
+    const std::string item =
+        spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    char* end = nullptr;
+    const double p = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end || !std::isfinite(p) || p < 0 || p > 100)
+      throw UsageError(
+          fmt::format("--percentile: '{}' is not a percentile; give numbers from 0 to 100, e.g. "
+                      "--percentile=99,99.9",
+                      item));
+    out.push_back(p);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+// Export paths are checked before the (possibly long) run: the folder must exist and take a file.
+// The probe is the same kind of temporary file write_file_atomic creates there later.
+void check_writable_folder(const char* flag, const std::string& path, const fs::path& folder) {
+  const fs::path probe = folder / fmt::format(".kiln-probe.{}", static_cast<long>(getpid()));
+  std::ofstream f(probe);
+  if (!f)
+    throw Error(fmt::format("{}: cannot write '{}': folder '{}' is not writable ({})", flag, path,
+                            folder.string(), std::strerror(errno)));
+  f.close();
+  std::error_code ec;
+  fs::remove(probe, ec);
+}
+
+void check_writable_file(const char* flag, const std::string& path) {
+  if (path.empty()) return;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw Error(fmt::format("{}: '{}' is a folder; give a file name", flag, path));
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  if (!fs::is_directory(folder, ec))
+    throw Error(
+        fmt::format("{}: cannot write '{}': folder '{}' does not exist", flag, path, folder.string()));
+  check_writable_folder(flag, path, folder);
+}
+
+void check_export_paths(const RunArgs& a) {
+  check_writable_file("--exportTimes", a.export_times);
+  check_writable_file("--exportProfile", a.export_profile);
+  if (a.export_output.empty()) return;
+  if (ends_with(a.export_output, ".json")) return check_writable_file("--exportOutput", a.export_output);
+  std::error_code ec;
+  fs::create_directories(a.export_output, ec);
+  if (ec || !fs::is_directory(a.export_output, ec))
+    throw Error(fmt::format("--exportOutput: cannot create folder '{}': {}", a.export_output,
+                            ec ? ec.message() : "a file of that name exists"));
+  check_writable_folder("--exportOutput", a.export_output, a.export_output);
+}
+
+// Declared dims (-1 where symbolic) of the model's real inputs, for --batch with --onnx. Empty when
+// the file does not parse: the compile that follows reports that properly.
+std::vector<std::pair<std::string, std::vector<int64_t>>> onnx_input_dims(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  onnx::ModelProto m;
+  if (!in || !m.ParseFromIstream(&in)) return {};
+  std::set<std::string> consts;
+  for (const auto& t : m.graph().initializer()) consts.insert(t.name());
+  std::vector<std::pair<std::string, std::vector<int64_t>>> r;
+  for (const auto& vi : m.graph().input()) {
+    if (consts.count(vi.name())) continue;
+    std::vector<int64_t> dims;
+    const auto& tt = vi.type().tensor_type();
+    if (!tt.has_shape())
+      throw Error(
+          fmt::format("--batch: input '{}' of {} declares no shape; give it with --shapes", vi.name(), path));
+    for (const auto& d : tt.shape().dim()) dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    r.emplace_back(vi.name(), dims);
+  }
+  return r;
+}
+
+// --batch=N sets the first dim of every input that --shapes does not already give.
+void apply_batch(const RunArgs& a, const std::vector<std::pair<std::string, std::vector<int64_t>>>& declared,
+                 Shapes& shapes, std::map<std::string, std::string>& flag_of) {
+  for (auto [name, dims] : declared) {
+    if (dims.empty() || shapes.count(name)) continue;
+    if (!a.onnx.empty()) {
+      if (dims[0] >= 0 && dims[0] != a.batch)
+        throw Error(
+            fmt::format("--batch={}: {} fixes the first dimension of input '{}' to {} ({}); re-export the "
+                        "model with a dynamic batch dimension or drop --batch",
+                        a.batch, a.onnx, name, dims[0], shape_text(dims)));
+      for (size_t i = 1; i < dims.size(); ++i)
+        if (dims[i] < 0)
+          throw Error(
+              fmt::format("--batch={}: input '{}' of {} has other unknown dimensions ({}); give its whole "
+                          "shape with --shapes={}:...",
+                          a.batch, name, a.onnx, shape_text(dims), name));
+    }
+    dims[0] = a.batch;
+    shapes[name] = dims;
+    flag_of[name] = fmt::format("--batch={}", a.batch);
+  }
+}
+
+std::shared_ptr<const Engine> load(const RunArgs& a, Shapes shapes) {
+  std::map<std::string, std::string> flag_of;
+  for (auto& [name, dims] : shapes) flag_of[name] = "--shapes";
   if (!a.onnx.empty()) {
+    if (a.batch) apply_batch(a, onnx_input_dims(a.onnx), shapes, flag_of);
     CompileOptions o;
     o.shapes = shapes;
     o.threads = a.threads;
@@ -49,15 +185,22 @@ std::shared_ptr<const Engine> load(const RunArgs& a, const std::map<std::string,
     return Engine::load_memory(r.plan, a.onnx);
   }
   auto e = Engine::load_file(a.engine);
+  if (a.batch) {
+    std::vector<std::pair<std::string, std::vector<int64_t>>> declared;
+    for (auto& in : e->inputs()) declared.emplace_back(in.name, in.shape);
+    apply_batch(a, declared, shapes, flag_of);
+  }
+  // Plans are static-shape: a requested shape must be the one the plan was built for.
   for (auto& [name, dims] : shapes) {
     const TensorDesc* d = nullptr;
     for (auto& in : e->inputs())
       if (in.name == name) d = &in;
     if (!d) throw Error(fmt::format("--shapes names '{}', which is not an input of {}", name, a.engine));
     if (d->shape != dims)
-      throw Error(fmt::format("--shapes asks input '{}' for {} but {} was built for {}; rebuild it with "
-                              "`kiln compile --shapes={}:{}`", name, shape_text(dims), a.engine, shape_text(d->shape),
-                              name, shape_text(dims)));
+      throw Error(fmt::format(
+          "{} asks input '{}' for {} but {} was built for {}; rebuild it with "
+          "`kiln compile --shapes={}:{}`",
+          flag_of[name], name, shape_text(dims), a.engine, shape_text(d->shape), name, shape_text(dims)));
   }
   return e;
 }
@@ -69,8 +212,9 @@ void bind_inputs(const RunArgs& a, const Engine& e, ExecutionContext& ctx) {
     size_t idx = e.inputs().size();
     if (name.empty()) {
       if (e.inputs().size() != 1)
-        throw UsageError(fmt::format("--loadInputs: '{}' has no input name and the model has {} inputs; use name:file",
-                                     file, e.inputs().size()));
+        throw UsageError(
+            fmt::format("--loadInputs: '{}' has no input name and the model has {} inputs; use name:file",
+                        file, e.inputs().size()));
       idx = 0;
     } else {
       for (size_t i = 0; i < e.inputs().size(); ++i)
@@ -88,14 +232,31 @@ void bind_inputs(const RunArgs& a, const Engine& e, ExecutionContext& ctx) {
     if (!loaded[i]) fill_random(e.inputs()[i], ctx.input(i), static_cast<uint32_t>(i + 1));
 }
 
-void export_outputs(const std::string& dir, const Engine& e, const ExecutionContext& ctx) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(fmt::format("--exportOutput: cannot create folder '{}': {}", dir, ec.message()));
+void export_outputs(const std::string& path, const Engine& e, const ExecutionContext& ctx) {
+  std::vector<TensorDesc> descs;
+  std::vector<const void*> data;
   for (size_t i = 0; i < e.outputs().size(); ++i) {
-    TensorDesc d = e.outputs()[i];
-    d.shape = ctx.output_shape(i);  // value-dependent dims are known only after the run
-    write_npy((std::filesystem::path(dir) / (sanitize_name(d.name) + ".npy")).string(), d, ctx.output(i));
+    descs.push_back(e.outputs()[i]);
+    descs.back().shape = ctx.output_shape(i);  // value-dependent dims are known only after the run
+    data.push_back(ctx.output(i));
+  }
+  if (ends_with(path, ".json")) return write_outputs_json(path, descs, data);
+  for (size_t i = 0; i < descs.size(); ++i)
+    write_npy((fs::path(path) / (sanitize_name(descs[i].name) + ".npy")).string(), descs[i], data[i]);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  write_file_atomic(path, text.data(), text.size());
+}
+
+// -v: how the queries spread over the streams, to spot a starved or slow stream.
+void print_streams(const std::vector<QueryTime>& queries, int streams) {
+  std::vector<std::vector<double>> lat(streams);
+  for (const QueryTime& q : queries) lat[q.stream].push_back(q.end_ms - q.start_ms);
+  for (int s = 0; s < streams; ++s) {
+    LatencyStats st = summarize(lat[s]);
+    fmt::print(stderr, "stream {}: {} queries, median {:.4f} ms, mean {:.4f} ms, max {:.4f} ms\n", s,
+               lat[s].size(), st.median, st.mean, st.max);
   }
 }
 
@@ -105,92 +266,101 @@ double peak_rss_mb() {
   return static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
-// A separate profiling pass after the timed runs, so per-layer synchronisation never skews the
-// latency figures. Goes to stderr when stdout carries JSON.
-void dump_profile(const Engine& e, ExecutionContext& ctx, bool to_stderr) {
-  constexpr int kRuns = 5;
-  std::vector<double> total(e.layers().size(), 0.0);
-  ctx.set_profiling(true);
-  for (int r = 0; r < kRuns; ++r) {
-    ctx.run();
-    for (size_t i = 0; i < total.size(); ++i) total[i] += ctx.layer_times_ms()[i] / kRuns;
-  }
-  ctx.set_profiling(false);
-  double sum = 0;
-  for (double t : total) sum += t;
-  FILE* out = to_stderr ? stderr : stdout;
-  fmt::print(out, "=== Profile (average of {} runs) ===\n{:>4} {:<44} {:<22} {:<10} {:>10} {:>7}\n", kRuns, "#",
-             "layer", "op", "kernel", "ms", "%");
-  for (size_t i = 0; i < total.size(); ++i) {
-    const LayerInfo& l = e.layers()[i];
-    std::string op = l.op;
-    if (l.fused.size() > 1) op += "(" + fmt::format("{}", fmt::join(l.fused, "+")) + ")";
-    fmt::print(out, "{:>4} {:<44} {:<22} {:<10} {:>10.4f} {:>6.1f}%\n", i, l.name, op, l.kernel, total[i],
-               sum > 0 ? 100.0 * total[i] / sum : 0.0);
-  }
-  fmt::print(out, "total {:.4f} ms\n", sum);
-}
-
 int run(const RunArgs& a) {
-  if (a.engine.empty() == a.onnx.empty()) throw UsageError("give exactly one of --loadEngine=PLAN or --onnx=MODEL");
-  if (a.threads > 0) omp_set_num_threads(a.threads);
-  const int threads = omp_get_max_threads();
-  auto shapes = parse_shapes(a.shapes, "--shapes");
+  if (a.engine.empty() == a.onnx.empty())
+    throw UsageError("give exactly one of --loadEngine=PLAN or --onnx=MODEL");
+  const std::vector<double> extra_percentiles = parse_percentiles(a.percentiles);
+  Shapes shapes = parse_shapes(a.shapes, "--shapes");
+  for (auto& [name, dims] : shapes)
+    if (a.batch && dims[0] != a.batch)
+      throw UsageError(fmt::format("--batch={} contradicts --shapes={}:{}; drop one or make them agree",
+                                   a.batch, name, shape_text(dims)));
+  if (a.separate_profile && !a.profiling())
+    fmt::print(stderr,
+               "warning: --separateProfileRun does nothing without --dumpProfile or --exportProfile\n");
+
+  RunReport rep;
+  rep.streams = a.streams;
+  const int available = omp_get_max_threads();  // OMP_NUM_THREADS, else the cores this process may use
+  if (a.threads > 0) {
+    rep.threads = a.threads;
+  } else if (a.streams > 1) {
+    rep.threads = std::max(1, available / a.streams);
+    rep.threads_note = fmt::format("{} threads available divided among {} streams; --threads overrides",
+                                   available, a.streams);
+  } else {
+    rep.threads = available;
+    rep.threads_note = "all available; --threads overrides";
+  }
+  // libgomp binds a team's threads starting at the first place for every thread that is not its
+  // own, so with binding on, all streams' teams land on the same cores.
+  if (a.streams > 1 && omp_get_proc_bind() != omp_proc_bind_false)
+    fmt::print(
+        stderr,
+        "warning: OMP_PROC_BIND is set, and GNU OpenMP pins every stream's threads starting at the same "
+        "first core, so the {} streams share cores; unset OMP_PROC_BIND with --streams (see "
+        "docs/cli-guide.md)\n",
+        a.streams);
+  // Before loading: oneDNN may size a primitive's work split for the thread count current when the
+  // primitive is created, and the runtime creates them at load.
+  omp_set_num_threads(rep.threads);
+  check_export_paths(a);
 
   auto t_load = Clock::now();
   auto engine = load(a, shapes);
-  auto ctx = engine->create_context();
-  double load_ms = ms_since(t_load);
+  std::vector<std::unique_ptr<ExecutionContext>> owned;
+  std::vector<ExecutionContext*> contexts;
+  for (int s = 0; s < a.streams; ++s) {
+    owned.push_back(engine->create_context());
+    contexts.push_back(owned.back().get());
+  }
+  rep.load_ms = ms_since(t_load);
+  rep.engine = engine.get();
+  rep.source = a.source();
   for (auto& w : engine->warnings()) fmt::print(stderr, "warning: {}\n", w);
-  bind_inputs(a, *engine, *ctx);
+  bind_inputs(a, *engine, *contexts[0]);
+  for (int s = 1; s < a.streams; ++s)  // every stream serves the same data
+    for (size_t i = 0; i < engine->inputs().size(); ++i)
+      std::memcpy(contexts[s]->input(i), contexts[0]->input(i), engine->inputs()[i].bytes());
 
   auto t_first = Clock::now();
-  ctx->run();
-  double first_ms = ms_since(t_first);
-  if (!a.export_output.empty()) export_outputs(a.export_output, *engine, *ctx);
+  contexts[0]->run();
+  rep.first_inference_ms = ms_since(t_first);
+  if (!a.export_output.empty()) export_outputs(a.export_output, *engine, *contexts[0]);
 
-  auto t_warm = Clock::now();
-  while (ms_since(t_warm) < a.warmup_ms) ctx->run();
+  LoopConfig cfg;
+  cfg.iterations = a.iterations;
+  cfg.duration_s = a.duration_s;
+  cfg.warmup_ms = a.warmup_ms;
+  cfg.threads = rep.threads;
+  cfg.profile = a.profiling() && !a.separate_profile;
+  LoopResult res = run_streams(contexts, cfg);
+  LayerProfile profile = res.profile;
+  if (a.profiling() && a.separate_profile) profile = profile_pass(*contexts[0], cfg);
 
   std::vector<double> lat;
-  auto t_start = Clock::now();
-  while (static_cast<int>(lat.size()) < a.iterations || ms_since(t_start) < a.duration_s * 1000.0) {
-    auto t = Clock::now();
-    ctx->run();
-    lat.push_back(ms_since(t));
-  }
-  double wall_ms = ms_since(t_start);
-  LatencyStats s = summarize(lat);
-  double qps = lat.empty() ? 0.0 : static_cast<double>(lat.size()) / (wall_ms / 1000.0);
-  double cv = s.mean > 0 ? s.stddev / s.mean : 0;
-  const std::string source = a.onnx.empty() ? a.engine : a.onnx;
+  lat.reserve(res.queries.size());
+  for (const QueryTime& q : res.queries) lat.push_back(q.end_ms - q.start_ms);
+  rep.latency = summarize(lat, extra_percentiles);
+  rep.iterations = static_cast<int64_t>(lat.size());
+  rep.wall_s = res.wall_ms / 1000.0;
+  rep.peak_rss_mb = peak_rss_mb();
+  rep.latency_includes_profiling = cfg.profile;
 
-  if (a.json) {
-    fmt::print("{{\"plan\": \"{}\", \"latency_ms\": {{\"min\": {:.6f}, \"max\": {:.6f}, \"mean\": {:.6f}, "
-               "\"median\": {:.6f}, \"p90\": {:.6f}, \"p95\": {:.6f}, \"p99\": {:.6f}, \"stddev\": {:.6f}}}, "
-               "\"throughput_qps\": {:.6f}, \"iterations\": {}, \"threads\": {}, \"streams\": 1, "
-               "\"wall_time_s\": {:.6f}, \"load_ms\": {:.6f}, \"first_inference_ms\": {:.6f}, "
-               "\"peak_rss_mb\": {:.3f}, \"cv\": {:.6f}}}\n",
-               json_escape(source), s.min, s.max, s.mean, s.median, s.p90, s.p95, s.p99, s.stddev, qps, lat.size(),
-               threads, wall_ms / 1000.0, load_ms, first_ms, peak_rss_mb(), cv);
-  } else {
-    fmt::print("=== Model ===\n{}: {} layers, plan {}, arena {} (activations {}), weights {}\n", source,
-               engine->layers().size(), human_bytes(engine->plan_bytes()), human_bytes(engine->arena_bytes()),
-               human_bytes(engine->activation_bytes()), human_bytes(engine->weight_bytes()));
-    fmt::print("=== Performance summary ===\n");
-    fmt::print("Throughput: {:.3f} qps\n", qps);
-    fmt::print("Latency: min = {:.4f} ms, max = {:.4f} ms, mean = {:.4f} ms, median = {:.4f} ms, "
-               "percentile(90%) = {:.4f} ms, percentile(95%) = {:.4f} ms, percentile(99%) = {:.4f} ms\n",
-               s.min, s.max, s.mean, s.median, s.p90, s.p95, s.p99);
-    fmt::print("Iterations: {}, threads: {}\n", lat.size(), threads);
-    fmt::print("Total Host Walltime: {:.3f} s\n", wall_ms / 1000.0);
-    fmt::print("Load time: {:.3f} ms, first inference: {:.3f} ms, peak RSS: {:.1f} MiB\n", load_ms, first_ms,
-               peak_rss_mb());
-  }
-  if (a.dump_profile) dump_profile(*engine, *ctx, a.json);
-  if (cv > 0.05 && lat.size() > 2)
-    fmt::print(stderr, "warning: latency varies a lot (coefficient of variation {:.1f}% > 5%); the machine may be "
-                       "busy. Use --duration for longer runs.\n", cv * 100.0);
+  // In JSON mode stdout carries exactly one object; everything else goes to stderr.
+  if (a.json)
+    fmt::print("{}\n", report_json(rep));
+  else
+    print_summary(stdout, rep);
+  if (a.verbose) print_streams(res.queries, a.streams);
+  if (a.dump_profile) print_profile(a.json ? stderr : stdout, *engine, profile);
+  if (!a.export_profile.empty()) write_text(a.export_profile, profile_json(*engine, profile));
+  if (!a.export_times.empty()) write_text(a.export_times, times_json(res.queries));
+  if (rep.latency.cv() > 0.05 && lat.size() > 2)
+    fmt::print(stderr,
+               "warning: latency varies a lot (coefficient of variation {:.1f}% > 5%); the machine may be "
+               "busy. Use --duration for longer runs.\n",
+               rep.latency.cv() * 100.0);
   return 0;
 }
 
@@ -198,19 +368,65 @@ int run(const RunArgs& a) {
 
 void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  CLI::App* c = app.add_subcommand("run", "Run a plan (or an ONNX model compiled on the fly) and report latency");
-  c->add_option("--loadEngine", a->engine, "Plan file to run");
-  c->add_option("--onnx", a->onnx, "ONNX model to compile in memory and run");
-  c->add_option("--shapes", a->shapes, "Input shapes name:1x3x224x224,... (must match the plan)");
-  c->add_option("--loadInputs", a->inputs, "Input files name:file.{pb,npy,raw},...; others get random data");
-  c->add_option("--exportOutput", a->export_output, "Folder to write each output as <name>.npy");
-  c->add_option("--iterations", a->iterations, "Run at least this many timed iterations")->check(CLI::Range(1, 100000000));
-  c->add_option("--warmUp", a->warmup_ms, "Warm up for this many milliseconds")->check(CLI::Range(0, 3600000));
-  c->add_option("--duration", a->duration_s, "Run for at least this many seconds")->check(CLI::Range(0.0, 86400.0));
-  c->add_option("--threads", a->threads, "Threads per inference")->check(CLI::Range(1, 4096));
-  c->add_flag("--json", a->json, "Print exactly one JSON object on stdout");
-  c->add_flag("-v,--verbose", a->verbose, "More detail");
-  c->add_flag("--dumpProfile", a->dump_profile, "Print a per-layer profile (from a separate profiling run)");
+  CLI::App* c =
+      app.add_subcommand("run", "Run a plan (or an ONNX model compiled on the fly) and report performance");
+  auto opt = [c](const char* name, auto& value, const char* type, const char* help) {
+    return c->add_option(name, value, help)->type_name(type);
+  };
+  opt("--loadEngine", a->engine, "PLAN", "Plan file to run");
+  opt("--onnx", a->onnx, "MODEL", "ONNX model to compile in memory and run");
+  opt("--shapes", a->shapes, "SHAPES",
+      "Input shapes name:dims,..., e.g. input:1x3x224x224; with --onnx the shapes to compile for, with a plan they must "
+      "equal the plan's");
+  opt("--batch", a->batch, "N",
+      "Set the first dimension of every input (shorthand for --shapes); with a plan it must equal the plan's "
+      "batch")
+      ->check(CLI::Range(1, 1 << 30))
+      ->default_str("");
+  opt("--loadInputs", a->inputs, "FILES",
+      "Input files name:file,... (.pb ONNX TensorProto, .npy, else raw bytes); inputs without a file get fixed-seed random "
+      "data");
+  opt("--exportOutput", a->export_output, "PATH",
+      "Write the outputs of the first inference: PATH.json as trtexec-style JSON, any other PATH as a folder "
+      "of <name>.npy files");
+  opt("--exportTimes", a->export_times, "FILE",
+      "Write every timed query as JSON [{stream, start_ms, end_ms, latency_ms}], times from the start of the "
+      "timed run");
+  opt("--exportProfile", a->export_profile, "FILE",
+      "Write the per-layer profile as JSON (op, fused ops, tactic, precision, layout, average and median ms, "
+      "%)");
+  opt("--iterations", a->iterations, "N",
+      "Run at least this many timed queries (over all streams together); the run ends when both --iterations "
+      "and --duration are satisfied")
+      ->check(CLI::Range(1, 100000000));
+  opt("--duration", a->duration_s, "SECONDS", "Run the timed queries for at least this long")
+      ->check(CLI::Range(0.0, 86400.0));
+  opt("--warmUp", a->warmup_ms, "MS", "Warm up each stream for this many milliseconds before timing")
+      ->check(CLI::Range(0, 3600000));
+  opt("--percentile", a->percentiles, "P,...",
+      "Extra latency percentiles to report, numbers in [0, 100] such as 99.9; 90, 95 and 99 are always "
+      "reported");
+  opt("--threads", a->threads, "N",
+      "OpenMP threads each stream uses (default: all available, divided among the streams when --streams > 1)")
+      ->check(CLI::Range(1, 4096))
+      ->default_str("");
+  opt("--streams", a->streams, "N",
+      "Run this many execution contexts concurrently on one engine, each on its own thread")
+      ->check(CLI::Range(1, 256));
+  c->add_flag("--json", a->json, "Print exactly one JSON object on stdout (everything else goes to stderr)");
+  c->add_flag("-v,--verbose", a->verbose, "Also print each stream's query count and latencies to stderr");
+  c->add_flag("--dumpProfile", a->dump_profile,
+              "Print a per-layer profile table (to stderr with --json); without --separateProfileRun the timed "
+              "queries are profiled");
+  c->add_flag("--separateProfileRun", a->separate_profile,
+              "Profile in a separate pass after the timed run, so the latencies carry no profiling overhead");
+  c->footer(
+      "The timed run ends when both --iterations and --duration are satisfied, as in trtexec. Latency is per "
+      "query; throughput counts the queries of all streams over the wall time of the timed run. Without "
+      "--separateProfileRun, --dumpProfile and --exportProfile profile the timed queries themselves and the "
+      "report says that the latencies include the profiler's overhead. kiln sets each stream's OpenMP thread "
+      "count and never pins threads (OMP_PROC_BIND pins, but does not mix with --streams). Details: "
+      "[cli-guide.md](cli-guide.md#kiln-run).");
   c->callback([a] {
     int rc = run(*a);
     if (rc) throw CLI::RuntimeError(rc);

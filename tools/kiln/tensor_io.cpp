@@ -9,6 +9,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "cli_util.h"
+#include "json_writer.h"
 
 namespace kiln::cli {
 
@@ -189,6 +190,84 @@ void write_npy(const std::string& path, const TensorDesc& d, const void* data) {
   out.push_back(static_cast<char>(header.size() >> 8));
   out += header;
   out.append(static_cast<const char*>(data), d.bytes());
+  write_file_atomic(path, out.data(), out.size());
+}
+
+namespace {
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (man << 13);  // inf / NaN
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man == 0) {
+    bits = sign;
+  } else {  // subnormal: normalise into float32's wider exponent range
+    exp = 113;
+    while (!(man & 0x400)) man <<= 1, --exp;
+    bits = sign | (exp << 23) | ((man & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16_to_float(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+template <class T>
+T element(const void* data, size_t i) {
+  T v;
+  std::memcpy(&v, static_cast<const char*>(data) + i * sizeof(T), sizeof(T));
+  return v;
+}
+
+void write_values(JsonWriter& w, const TensorDesc& d, const void* p) {
+  const size_t n = d.elements();
+  for (size_t i = 0; i < n; ++i) {
+    switch (d.dtype) {
+      case DType::Float32: w.value(element<float>(p, i)); break;
+      case DType::Float64: w.value(element<double>(p, i)); break;
+      case DType::Float16: w.value(half_to_float(element<uint16_t>(p, i))); break;
+      case DType::BFloat16: w.value(bf16_to_float(element<uint16_t>(p, i))); break;
+      case DType::Int8: w.value(int(element<int8_t>(p, i))); break;
+      case DType::UInt8: w.value(int(element<uint8_t>(p, i))); break;
+      case DType::Int16: w.value(int(element<int16_t>(p, i))); break;
+      case DType::UInt16: w.value(int(element<uint16_t>(p, i))); break;
+      case DType::Int32: w.value(element<int32_t>(p, i)); break;
+      case DType::UInt32: w.value(element<uint32_t>(p, i)); break;
+      case DType::Int64: w.value(element<int64_t>(p, i)); break;
+      case DType::UInt64: w.value(element<uint64_t>(p, i)); break;
+      case DType::Bool: w.value(element<uint8_t>(p, i) != 0); break;
+      default:
+        throw Error(fmt::format("--exportOutput: cannot write {} output '{}' as JSON", dtype_name(d.dtype), d.name));
+    }
+  }
+}
+
+}  // namespace
+
+void write_outputs_json(const std::string& path, const std::vector<TensorDesc>& descs,
+                        const std::vector<const void*>& data) {
+  JsonWriter w;
+  w.begin_array(true);
+  for (size_t t = 0; t < descs.size(); ++t) {
+    const TensorDesc& d = descs[t];
+    std::string dims;
+    for (size_t i = 0; i < d.shape.size(); ++i) dims += (i ? "x" : "") + std::to_string(d.shape[i]);
+    w.begin_object().field("name", d.name).field("dimensions", dims).key("shape").begin_array();
+    for (int64_t s : d.shape) w.value(s);
+    w.end_array().field("dtype", dtype_name(d.dtype)).key("values").begin_array();
+    write_values(w, d, data[t]);
+    w.end_array().end_object();
+  }
+  std::string out = w.end_array().str() + "\n";
   write_file_atomic(path, out.data(), out.size());
 }
 
