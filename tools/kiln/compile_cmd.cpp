@@ -1,9 +1,12 @@
+// `kiln compile` (ONNX -> plan, optionally a JSON build report), `kiln passes` and `kiln ops`.
 #include <chrono>
+#include <cstdio>
 
 #include <fmt/format.h>
 
 #include "cli_util.h"
 #include "commands.h"
+#include "compile_report.h"
 #include "kiln/compiler.hpp"
 
 namespace kiln::cli {
@@ -11,7 +14,7 @@ namespace kiln::cli {
 namespace {
 
 struct CompileArgs {
-  std::string model, output, shapes;
+  std::string model, output, shapes, report;
   int threads = 0;
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after;
@@ -31,6 +34,15 @@ int run_compile(const CompileArgs& a) {
   if (a.verbose || !a.dump_after.empty())
     for (auto& l : r.log) fmt::print(stderr, "{}\n", l);
   write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  if (!a.report.empty()) {
+    std::string json = compile_report_json({a.model, a.output, &o, &r, secs});
+    if (a.report == "-") {
+      fmt::print("{}", json);
+      std::fflush(stdout);
+    } else {
+      write_file_atomic(a.report, json.data(), json.size());
+    }
+  }
   fmt::print(stderr, "kiln: compiled {} ({} ONNX nodes) into {} layers in {:.2f} s; wrote {} ({})\n", a.model,
              r.onnx_nodes, r.layers, secs, a.output, human_bytes(r.plan.size()));
   return 0;
@@ -41,13 +53,28 @@ int run_compile(const CompileArgs& a) {
 void add_compile_command(CLI::App& app) {
   auto args = std::make_shared<CompileArgs>();
   CLI::App* c = app.add_subcommand("compile", "Compile an ONNX model into a plan file");
-  c->add_option("model", args->model, "ONNX model file")->required();
-  c->add_option("-o,--output,--saveEngine", args->output, "Plan file to write")->required();
-  c->add_option("--shapes", args->shapes, "Fixed input shapes: name:1x3x224x224[,name2:...]");
-  c->add_option("--threads", args->threads, "Threads used while building")->check(CLI::Range(1, 4096));
-  c->add_option("--disable-pass", args->disable_passes, "Skip an optimisation pass (see `kiln passes`)");
-  c->add_option("--dump-after", args->dump_after, "Print the graph after this pass (to stderr)");
+  c->add_option("model", args->model, "ONNX model file")->required()->type_name("MODEL.onnx");
+  c->add_option("-o,--output,--saveEngine", args->output, "Plan file to write")
+      ->required()
+      ->type_name("PLAN");
+  c->add_option("--shapes", args->shapes, "Fixed input shapes: name:1x3x224x224[,name2:...]")
+      ->type_name("SHAPES");
+  c->add_option("--threads", args->threads, "Threads used while building")
+      ->check(CLI::Range(1, 4096))
+      ->default_str("OMP_NUM_THREADS or all cores");
+  c->add_option("--disable-pass", args->disable_passes, "Skip an optimisation pass (see `kiln passes`)")
+      ->type_name("PASS");
+  c->add_option("--dump-after", args->dump_after, "Print the graph after this pass (to stderr)")
+      ->type_name("PASS");
   c->add_flag("-v,--verbose", args->verbose, "Print the build log to stderr");
+  c->add_option("--report", args->report,
+                "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "
+                "'-' prints it on stdout")
+      ->type_name("FILE");
+  c->footer(
+      "Prints a one-line summary on stderr and nothing on stdout (unless `--report=-`). The plan and the\n"
+      "report are written to a temporary file and renamed, so an interrupted compile never leaves a\n"
+      "half-written file. The report's keys are listed in docs/cli-guide.md.");
   c->callback([args] {
     int rc = run_compile(*args);
     if (rc) throw CLI::RuntimeError(rc);

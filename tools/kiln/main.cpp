@@ -13,11 +13,14 @@ int main(int argc, char** argv) {
   CLI::App app{"kiln: ahead-of-time neural-network compiler for CPUs (ONNX -> plan -> oneDNN runtime)"};
   app.set_version_flag("--version", "kiln " KILN_VERSION);
   app.require_subcommand(1);
+  // Defaults are captured when a flag is defined, so --help and the generated docs/cli.md show them.
+  app.option_defaults()->always_capture_default();
   kiln::cli::add_compile_command(app);
   kiln::cli::add_run_command(app);
   kiln::cli::add_inspect_command(app);
   kiln::cli::add_passes_command(app);
   kiln::cli::add_ops_command(app);
+  kiln::cli::add_help_markdown_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
