@@ -2,6 +2,7 @@
 // op importer in topological order.
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -71,12 +72,12 @@ class ModelImporter {
       if (values_.count(in.name())) continue;  // an initializer with a default, treated as constant
       add_graph_input(in);
     }
-    for (auto& [name, shape] : opts_.shapes)
+    for (auto& kv : opts_.shapes) {
+      const std::string& name = kv.first;  // not a structured binding: clang 14 cannot capture one
       if (!std::any_of(g_->inputs.begin(), g_->inputs.end(), [&](auto& io) { return io.name == name; }))
         throw Error("--shapes names '" + name + "', which is not an input of the model; inputs are: " +
                     input_names());
-    for (const auto& vi : graph.value_info()) onnx_shapes_[vi.name()] = &vi;
-    for (const auto& vi : graph.output()) onnx_shapes_[vi.name()] = &vi;
+    }
     int index = 0;
     for (const auto& node : graph.node()) import_node(node, index++);
     for (const auto& out : graph.output()) {
@@ -85,11 +86,32 @@ class ModelImporter {
         throw Error("graph output '" + out.name() + "' is not produced by any node");
       g_->outputs.push_back({out.name(), it->second});
     }
+    add_onnx_dim_names(model);
     g_->compact();
     return g;
   }
 
  private:
+  // Every node input and graph output of the main graph names a graph input, an initializer or
+  // some node's output.
+  static void check_references(const onnx::GraphProto& g) {
+    std::set<std::string> defined;
+    for (const auto& in : g.input()) defined.insert(in.name());
+    for (const auto& t : g.initializer()) defined.insert(t.name());
+    for (const auto& n : g.node())
+      for (const auto& o : n.output()) defined.insert(o);
+    int index = 0;
+    for (const auto& n : g.node()) {
+      std::string name = node_name(n, index++);
+      for (const auto& i : n.input())
+        if (!i.empty() && !defined.count(i))
+          throw Error("node '" + name + "' (" + n.op_type() + "): input '" + i +
+                      "' is not produced by any node, initializer or graph input");
+    }
+    for (const auto& o : g.output())
+      if (!defined.count(o.name())) throw Error("graph output '" + o.name() + "' is not produced by any node");
+  }
+
   void prepare(onnx::ModelProto& model) {
     if (!model.has_graph()) throw Error("the file holds no graph; is it an ONNX model?");
     int opset = default_opset(model);
@@ -112,6 +134,9 @@ class ModelImporter {
       throw Error(std::string("the ONNX checker rejected the model: ") + first_line(e.what()));
     }
     if (opset < kMinOpset) {
+      // onnx's version converter dereferences undefined values (it crashed on fuzzed models), and
+      // the checker of old opsets lets them through: refuse them before converting.
+      check_references(model.graph());
       try {
         model = onnx::version_conversion::ConvertVersion(model, kMinOpset);
         warn("upgraded the model from opset " + std::to_string(opset) + " to " + std::to_string(kMinOpset));
@@ -136,11 +161,26 @@ class ModelImporter {
                       " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(declared[i]));
       set_input_shape(in, it->second);
     }
+  }
+
+  // onnx's shape inference only adds symbolic dim names and a cross-check to what kiln infers.
+  // It runs after kiln has imported and validated every node, because libonnx's per-op inference
+  // crashes on some malformed nodes (fuzzing found ConvTranspose with a rank-1 weight).
+  void add_onnx_dim_names(onnx::ModelProto& model) {
     try {
       onnx::shape_inference::InferShapes(model);
     } catch (const std::exception& e) {
       warn(std::string("onnx shape inference failed, kiln infers shapes itself: ") + first_line(e.what()));
+      return;
     }
+    const auto& graph = model.graph();
+    for (const auto& vi : graph.value_info()) onnx_shapes_[vi.name()] = &vi;
+    for (const auto& vi : graph.output()) onnx_shapes_[vi.name()] = &vi;
+    for (const auto& node : graph.node())
+      for (const auto& out : node.output()) {
+        auto it = values_.find(out);
+        if (!out.empty() && it != values_.end() && it->second) fill_unknown_dims(it->second);
+      }
   }
 
   // onnx::checker::check_model(ModelProto) resolves external data against the working folder;
@@ -223,7 +263,6 @@ class ModelImporter {
       ir::Value* v = ctx.outputs.at(static_cast<size_t>(i));
       if (!v) fail("importer bound no value to output " + std::to_string(i));
       values_[node.output(i)] = v;
-      fill_unknown_dims(v);
     }
   }
 

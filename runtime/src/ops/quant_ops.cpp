@@ -18,7 +18,10 @@ int64_t q_min(DType t) { return t == DType::Int8 ? -128 : 0; }
 int64_t q_max(DType t) { return t == DType::Int8 ? 127 : 255; }
 
 // Writes round-half-to-even(v) + zp, saturated to t, at index i of y.
+// NaN (0/0 from a zero scale, or a NaN input) has no integer value; it maps to the zero point,
+// as 0 would, instead of an undefined conversion.
 void store_q(const TensorView& y, int64_t i, float v, int64_t zp) {
+  if (std::isnan(v)) v = 0.f;
   const double q = std::clamp(static_cast<double>(std::nearbyint(v)) + static_cast<double>(zp),
                               static_cast<double>(q_min(y.dtype)), static_cast<double>(q_max(y.dtype)));
   if (y.dtype == DType::Int8) y.as<int8_t>()[i] = static_cast<int8_t>(q);

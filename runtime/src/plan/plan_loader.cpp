@@ -13,6 +13,18 @@ namespace kiln {
 
 namespace {
 
+// The Verifier checks that a vector lies inside the buffer and that its length prefix is 4-byte
+// aligned, not that 8-byte elements are 8-byte aligned; a hostile file can misalign them. Copy the
+// bytes out instead of dereferencing them in place.
+template <class T>
+std::vector<T> read_vector(const flatbuffers::Vector<T>* v) {
+  std::vector<T> r;
+  if (!v) return r;
+  r.resize(v->size());
+  if (!r.empty()) std::memcpy(r.data(), v->Data(), r.size() * sizeof(T));
+  return r;
+}
+
 class AttrReader final : public ops::AttrVisitor {
  public:
   AttrReader(const flatbuffers::Vector<flatbuffers::Offset<fb::Attr>>* attrs, const std::string& where)
@@ -24,13 +36,12 @@ class AttrReader final : public ops::AttrVisitor {
     if (auto* a = find(name, fb::AttrKind::Float)) v = static_cast<float>(a->f());
   }
   void visit(const char* name, std::vector<int64_t>& v) override {
-    if (auto* a = find(name, fb::AttrKind::Ints)) v = a->ints() ? std::vector<int64_t>(a->ints()->begin(), a->ints()->end()) : std::vector<int64_t>{};
+    if (auto* a = find(name, fb::AttrKind::Ints)) v = read_vector(a->ints());
   }
   void visit(const char* name, std::vector<float>& v) override {
     if (auto* a = find(name, fb::AttrKind::Floats)) {
       v.clear();
-      if (a->floats())
-        for (double d : *a->floats()) v.push_back(static_cast<float>(d));
+      for (double d : read_vector(a->floats())) v.push_back(static_cast<float>(d));
     }
   }
   void visit(const char* name, std::string& v) override {
@@ -101,6 +112,35 @@ void create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& op_name
   impl.scratchpad_bytes = std::max(impl.scratchpad_bytes, rec.kernel->scratchpad_bytes());
 }
 
+// Kernels assume their outputs overlap neither each other nor their inputs, except the one
+// input the op runs in place on (a Conv's residual operand), at exactly the same place. The
+// memory planner guarantees that; a hostile plan could place tensors anywhere in the arena.
+void check_no_aliasing(const Engine::Impl& impl, const LayerRec& rec, const std::string& label) {
+  auto in_arena = [&](int i) {
+    if (i < 0) return false;
+    const TensorRec& t = impl.tensors[i];
+    return !t.dynamic && t.kind != static_cast<int>(fb::TensorKind::Constant) && t.bytes > 0;
+  };
+  auto overlap = [&](int a, int b) {
+    const TensorRec &x = impl.tensors[a], &y = impl.tensors[b];
+    return x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+  };
+  const int inplace = rec.op->inplace_input();
+  for (size_t o = 0; o < rec.outputs.size(); ++o) {
+    int out = rec.outputs[o];
+    if (!in_arena(out)) continue;
+    for (size_t p = 0; p < o; ++p)
+      if (in_arena(rec.outputs[p]) && overlap(out, rec.outputs[p])) corrupt(label + " has overlapping outputs");
+    for (size_t k = 0; k < rec.inputs.size(); ++k) {
+      int in = rec.inputs[k];
+      if (!in_arena(in) || !overlap(out, in)) continue;
+      const TensorRec &x = impl.tensors[out], &y = impl.tensors[in];
+      bool allowed = o == 0 && static_cast<int>(k) == inplace && x.offset == y.offset && x.bytes == y.bytes;
+      if (!allowed) corrupt(label + ": output '" + x.name + "' overlaps input '" + y.name + "' in the arena");
+    }
+  }
+}
+
 }  // namespace
 
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
@@ -152,7 +192,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     uint64_t elems = 1;
     if (t->shape()) {
       if (t->shape()->size() > 8) corrupt(label + " has rank above 8");
-      for (int64_t d : *t->shape()) {
+      for (int64_t d : read_vector(t->shape())) {
         if (d < -1 || d > (int64_t(1) << 40)) corrupt(label + " has an invalid dimension");
         r.shape.push_back(d);
         if (d < 0) {
@@ -175,7 +215,11 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     r.layout = t->layout() ? t->layout()->str() : "";
     if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32))
       corrupt(label + " has a layout this runtime does not know");
-    r.bytes = r.layout.empty() ? elems * dtype_size(r.dtype) : dnn::physical_bytes(r.dtype, r.shape, r.layout);
+    try {
+      r.bytes = r.layout.empty() ? elems * dtype_size(r.dtype) : dnn::physical_bytes(r.dtype, r.shape, r.layout);
+    } catch (const dnnl::error&) {  // oneDNN refuses the shape for this layout (zero or odd dims)
+      corrupt(label + " has a shape its layout cannot hold");
+    }
     if (t->bytes() != r.bytes) corrupt(label + " size does not match its shape");
     if (t->kind() == fb::TensorKind::Constant && !r.layout.empty()) corrupt(label + " is a constant with a layout");
     r.kind = static_cast<int>(t->kind());
@@ -187,6 +231,8 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     } else if (static_cast<int>(t->kind()) <= 3) {
       if (r.offset > impl->arena_bytes || r.bytes > impl->arena_bytes - r.offset)
         corrupt(label + " lies outside the activation arena");
+      // Kernels load elements as their type; the memory planner aligns every tensor.
+      if (r.offset % plan::kArenaAlignment) corrupt(label + " is not aligned in the activation arena");
     } else {
       corrupt(label + " has an unknown kind");
     }
@@ -248,6 +294,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       rec.outputs.push_back(i);
       written[i] = true;
     }
+    check_no_aliasing(*impl, rec, label);
     std::vector<const TensorView*> consts;
     for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
     ops::InferContext ctx(in_types, consts, rec.outputs.size());
