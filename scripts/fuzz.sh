@@ -66,8 +66,9 @@ for p in "${pids[@]}"; do wait "$p" || status=1; done
 for t in $TARGETS; do
   n=$(ls "$BUILD/corpus/$t" | wc -l)
   f=$(ls "$BUILD/findings/$t" | wc -l)
-  runs=$(grep -ao 'stat::number_of_executed_units: *[0-9]*' "$BUILD/fuzz-$t.log" | tail -1 | grep -o '[0-9]*$' || echo '?')
-  echo "fuzz: $t: $runs executions, corpus $n files (+ $(ls "$SEEDS/$t" | wc -l) seeds), findings: $f"
+  # The last status line's "#N" counts executions in both the plain and the fork mode.
+  runs=$(grep -aoE '^#[0-9]+' "$BUILD/fuzz-$t.log" | tail -1 | tr -d '#' || true)
+  echo "fuzz: $t: ${runs:-?} executions, corpus $n files (+ $(ls "$SEEDS/$t" | wc -l) seeds), findings: $f"
   [ "$f" = 0 ] || { status=1; ls "$BUILD/findings/$t"; }
 done
 exit $status
