@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "ops/shape_ops.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {
@@ -9,13 +10,22 @@ namespace kiln::passes {
 // transpose); anything else stays a node that runs at inference time.
 static constexpr int64_t kSmallFoldBytes = 64 << 10;
 
+// Shape and Size read only their input's dims, so a static input shape makes them constant
+// however the data is produced (the importer does the same; this catches shapes that become
+// static only after a pass re-infers them, and graphs built without the importer).
+static bool reads_only_shape(const ir::Node& n) {
+  return (n.as<ops::ShapeOf>() || n.as<ops::SizeOf>()) && n.inputs.size() == 1 && n.inputs[0] &&
+         shape_static(n.inputs[0]->type.shape);
+}
+
 bool fold_node(ir::Graph& g, ir::Node& n) {
   if (!n.op || !n.op->foldable()) return false;
+  const bool shape_only = reads_only_shape(n);
   for (ir::Value* v : n.inputs)
-    if (v && !v->is_constant()) return false;
+    if (v && !v->is_constant() && !shape_only) return false;
   int64_t in_bytes = 0, out_bytes = 0;
   for (ir::Value* v : n.inputs)
-    if (v) in_bytes += static_cast<int64_t>(v->constant->size());
+    if (v && v->is_constant()) in_bytes += static_cast<int64_t>(v->constant->size());
   for (ir::Value* v : n.outputs) {
     int64_t e = shape_elements(v->type.shape);
     if (e < 0) return false;

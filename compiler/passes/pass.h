@@ -53,7 +53,11 @@ bool fold_constants(ir::Graph& g);
 // before the nodes that need its values are imported.
 bool fold_node(ir::Graph& g, ir::Node& n);
 bool fold_batchnorm(ir::Graph& g);
+bool cse(ir::Graph& g);
+bool cancel_transpose_reshape(ir::Graph& g);
 bool fuse_swish(ir::Graph& g);
+bool fuse_layernorm(ir::Graph& g);
+bool fuse_gelu(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);
 bool assign_layouts(ir::Graph& g);
 

@@ -12,14 +12,25 @@ const std::vector<PassInfo>& pipeline() {
        remove_identity},
       {"fold-constants", "evaluate nodes whose inputs are all constants once, at build time "
                          "(shape arithmetic, weight transforms)", fold_constants},
+      {"cse", "merge identical constants and nodes computing the same op on the same inputs, so "
+              "repeated work (shape queries, shared branches) runs once", cse},
+      {"cancel-transpose-reshape", "back-to-back Transposes compose into one (or none) and chains of "
+                                   "Reshape/Flatten/Squeeze/Unsqueeze collapse into one Reshape: each "
+                                   "link is a full copy", cancel_transpose_reshape},
       {"dead-code", "drop nodes whose results nothing reads", dead_code},
       {"fold-batchnorm", "BatchNormalization after Conv is a per-channel affine map: fold it into "
                          "the conv's weights and bias", fold_batchnorm},
       {"fuse-swish", "x * Sigmoid(x) is SiLU/Swish: one activation instead of two ops, and fusable "
                      "into the producing conv", fuse_swish},
+      {"fuse-layernorm", "the ReduceMean/Sub/Pow/Sqrt/Div(/Mul/Add) spelling of layer normalisation "
+                         "(torch below opset 17) is one oneDNN primitive instead of nine passes",
+       fuse_layernorm},
+      {"fuse-gelu", "0.5 * x * (1 + Erf(x / sqrt 2)) and its tanh approximation are one activation "
+                    "instead of five to nine ops, and fusable into the producing MatMul", fuse_gelu},
       {"dead-code-swish", "the Sigmoid of a fused Swish is usually left unread", dead_code},
-      {"fuse-post-ops", "Conv/Gemm/MatMul followed by a residual Add and activations run as one "
-                        "oneDNN primitive with post-ops, saving a pass over memory each", fuse_post_ops},
+      {"fuse-post-ops", "Conv/Gemm/MatMul followed by a bias Add (Gemm/MatMul), a residual Add and "
+                        "activations run as one oneDNN primitive with bias and post-ops, saving a pass "
+                        "over memory each", fuse_post_ops},
       {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
       {"assign-layouts", "oneDNN's fastest CPU kernels read and write blocked layouts (nChw16c): keep "
                          "conv regions blocked and reorder only at their boundaries", assign_layouts},

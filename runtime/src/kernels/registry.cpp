@@ -160,6 +160,7 @@ bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {
       case A::Swish: k = alg::eltwise_swish; break;
       case A::Softplus: k = alg::eltwise_soft_relu; break;
       case A::Gelu: k = alg::eltwise_gelu_erf; break;
+      case A::GeluTanh: k = alg::eltwise_gelu_tanh; break;
       case A::Abs: k = alg::eltwise_abs; break;
       case A::Exp: k = alg::eltwise_exp; break;
       case A::Sqrt: k = alg::eltwise_sqrt; break;

@@ -43,6 +43,7 @@ const char* act_name(Act a) {
     case Act::Shrink: return "Shrink";
     case Act::Celu: return "Celu";
     case Act::Mish: return "Mish";
+    case Act::GeluTanh: return "GeluTanh";
   }
   return "?";
 }

@@ -53,10 +53,11 @@ enum class Act : int64_t {
   Shrink = 37,           // alpha = lambd, beta = bias: x < -lambd ? x + bias : x > lambd ? x - bias : 0
   Celu = 38,             // max(0, x) + min(0, alpha * (exp(x / alpha) - 1))
   Mish = 39,             // x * tanh(softplus(x))
+  GeluTanh = 40,         // 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3))): torch's approximate='tanh'
 };
 
 // The highest Act value; validators of serialized acts check against it.
-constexpr Act kLastAct = Act::Mish;
+constexpr Act kLastAct = Act::GeluTanh;
 
 const char* act_name(Act a);
 
@@ -107,6 +108,8 @@ inline T apply_act(Act a, T alpha, T beta, T x) {
     case Act::Shrink: return x < -alpha ? x + beta : (x > alpha ? x - beta : zero);
     case Act::Celu: return std::fmax(zero, x) + std::fmin(zero, alpha * std::expm1(x / alpha));
     case Act::Mish: return x * std::tanh(std::log1p(std::exp(-std::fabs(x))) + std::fmax(x, zero));
+    case Act::GeluTanh:
+      return half * x * (one + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
   }
   return x;
 }

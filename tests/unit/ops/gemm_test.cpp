@@ -206,6 +206,8 @@ TEST(GemmKernel, MatMulOnednnMatchesReference) {
   auto A = random_tensor(DType::Float32, {2, 4, 16}, 1), B = random_tensor(DType::Float32, {16, 8}, 2, -1, 1, true);
   auto bias = random_tensor(DType::Float32, {8}, 3, -1, 1, true), S = random_tensor(DType::Float32, {2, 4, 8}, 4);
   expect_kernel_matches_reference(matmul({gelu, sum}), "onednn", {A, B, bias, S});
+  PostOp gelu_tanh{PostOp::Kind::Act, Act::GeluTanh, 0, 0};
+  expect_kernel_matches_reference(matmul({sum, gelu_tanh}), "onednn", {A, B, bias, S});
   auto scalar_bias = random_tensor(DType::Float32, {1}, 5);
   expect_kernel_matches_reference(matmul(), "onednn", {A, B, scalar_bias});
   std::vector<HostTensor> ints{random_tensor(DType::Int32, {2, 3}, 1, -5, 5), random_tensor(DType::Int32, {3, 2}, 2, -5, 5)},
