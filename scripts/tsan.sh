@@ -5,7 +5,7 @@
 # What TSan can and cannot see here: kiln's own code (engine, contexts, the kernel closures, the
 # reference kernels, the plan loader) is instrumented. oneDNN and libgomp come from Debian,
 # uninstrumented: TSan does not see their memory accesses, and it does not understand libgomp's
-# futex-based barriers, so OpenMP teams of more than one thread give false reports. Hence
+# futex-based barriers, so OpenMP teams of more than one thread can give false reports. Hence
 # OMP_THREAD_LIMIT=1: each context runs its kernels on its calling thread, and the races TSan
 # looks for are the ones between contexts and threads, which is what the contract in
 # runtime.hpp promises are absent.
