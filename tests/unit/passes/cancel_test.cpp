@@ -3,6 +3,7 @@
 // reader or bound to a graph output). Numerics are checked by evaluating before and after.
 #include <gtest/gtest.h>
 
+#include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "ops/eltwise.h"
 #include "ops/shape_ops.h"
@@ -14,18 +15,6 @@ namespace {
 using ir::Graph;
 using ir::Value;
 using I = std::vector<int64_t>;
-
-Value* input(Graph& g, const std::string& name, Shape s) {
-  Value* v = g.add_value(name, {DType::Float32, std::move(s)});
-  g.inputs.push_back({name, v});
-  return v;
-}
-
-Value* node(Graph& g, const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> ins) {
-  ir::Node* n = g.add_node(name, std::move(op), std::move(ins), 1);
-  g.infer(n);
-  return n->outputs[0];
-}
 
 std::unique_ptr<ops::Op> transpose(I perm) {
   auto t = std::make_unique<ops::Transpose>();
@@ -58,12 +47,6 @@ std::unique_ptr<ops::Op> relu() {
   return u;
 }
 
-size_t count(const Graph& g, std::string_view type) {
-  size_t n = 0;
-  for (auto& node : g.nodes()) n += node->op && node->type() == type;
-  return n;
-}
-
 // Runs the pass to a fixed point like the pipeline does (plus dead-code, which follows it there)
 // and checks the outputs are bit-identical: these rewrites only move data.
 void run_and_compare(Graph& g) {
@@ -92,7 +75,7 @@ TEST(CancelTransposeReshape, InverseTransposesDisappear) {
   Value* y = node(g, "relu", relu(), {t2});
   g.outputs.push_back({"y", y});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Transpose"), 0u);
+  EXPECT_EQ(count_type(g, "Transpose"), 0u);
   ASSERT_EQ(g.nodes().size(), 1u);
   EXPECT_EQ(g.nodes()[0]->inputs[0], x);
 }
@@ -104,7 +87,7 @@ TEST(CancelTransposeReshape, TransposesComposeIntoOne) {
   Value* t2 = node(g, "t2", transpose({}), {t1});  // empty perm reverses the axes
   g.outputs.push_back({"y", t2});
   run_and_compare(g);
-  ASSERT_EQ(count(g, "Transpose"), 1u);
+  ASSERT_EQ(count_type(g, "Transpose"), 1u);
   const ir::Node* t = g.outputs[0].value->producer;
   EXPECT_EQ(t->inputs[0], x);
   // reverse then p1: q[i] = p1[3 - i]
@@ -121,7 +104,7 @@ TEST(CancelTransposeReshape, CancellingPairAtGraphOutputBecomesCopy) {
   Value* t2 = node(g, "t2", transpose({1, 0}), {t1});
   g.outputs.push_back({"y", t2});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Transpose"), 0u);
+  EXPECT_EQ(count_type(g, "Transpose"), 0u);
   EXPECT_EQ(g.outputs[0].value->name, "t2");
   EXPECT_EQ(g.outputs[0].value->producer->type(), "Identity");
 }
@@ -135,7 +118,7 @@ TEST(CancelTransposeReshape, TransposeWithAnotherReaderStays) {
   g.outputs.push_back({"y", t2});
   g.outputs.push_back({"z", other});
   EXPECT_FALSE(passes::cancel_transpose_reshape(g));
-  EXPECT_EQ(count(g, "Transpose"), 2u);
+  EXPECT_EQ(count_type(g, "Transpose"), 2u);
 }
 
 TEST(CancelTransposeReshape, TransposeBoundToGraphOutputStays) {
@@ -146,7 +129,7 @@ TEST(CancelTransposeReshape, TransposeBoundToGraphOutputStays) {
   g.outputs.push_back({"t1", t1});
   g.outputs.push_back({"t2", t2});
   EXPECT_FALSE(passes::cancel_transpose_reshape(g));
-  EXPECT_EQ(count(g, "Transpose"), 2u);
+  EXPECT_EQ(count_type(g, "Transpose"), 2u);
 }
 
 TEST(CancelTransposeReshape, ViewChainCollapsesIntoOneReshape) {
@@ -158,8 +141,8 @@ TEST(CancelTransposeReshape, ViewChainCollapsesIntoOneReshape) {
   Value* y = node(g, "relu", relu(), {c});
   g.outputs.push_back({"y", y});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Unsqueeze") + count(g, "Flatten"), 0u);
-  ASSERT_EQ(count(g, "Reshape"), 1u);
+  EXPECT_EQ(count_type(g, "Unsqueeze") + count_type(g, "Flatten"), 0u);
+  ASSERT_EQ(count_type(g, "Reshape"), 1u);
   const ir::Node* r = g.outputs[0].value->producer->inputs[0]->producer;
   EXPECT_EQ(r->inputs.size(), 1u);
   EXPECT_EQ(r->inputs[0], x);
@@ -176,7 +159,7 @@ TEST(CancelTransposeReshape, UnsqueezeSqueezeAndSameShapeReshapeDisappear) {
   Value* y = node(g, "relu2", relu(), {d});
   g.outputs.push_back({"y", y});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Unsqueeze") + count(g, "Squeeze") + count(g, "Reshape"), 0u);
+  EXPECT_EQ(count_type(g, "Unsqueeze") + count_type(g, "Squeeze") + count_type(g, "Reshape"), 0u);
   EXPECT_EQ(g.nodes().size(), 2u);
 }
 
@@ -189,7 +172,7 @@ TEST(CancelTransposeReshape, ReshapeWithAnotherReaderStays) {
   g.outputs.push_back({"y", b});
   g.outputs.push_back({"z", other});
   EXPECT_FALSE(passes::cancel_transpose_reshape(g));
-  EXPECT_EQ(count(g, "Reshape"), 2u);
+  EXPECT_EQ(count_type(g, "Reshape"), 2u);
 }
 
 TEST(CancelTransposeReshape, SameShapeReshapeAtGraphOutputStays) {

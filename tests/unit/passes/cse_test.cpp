@@ -3,6 +3,7 @@
 // the same values as before (reference-kernel evaluation of both).
 #include <gtest/gtest.h>
 
+#include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "ops/eltwise.h"
 #include "ops/shape_ops.h"
@@ -13,43 +14,6 @@ namespace {
 
 using ir::Graph;
 using ir::Value;
-
-Value* input(Graph& g, const std::string& name, Shape s) {
-  Value* v = g.add_value(name, {DType::Float32, std::move(s)});
-  g.inputs.push_back({name, v});
-  return v;
-}
-
-ir::Node* add(Graph& g, const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> ins,
-              size_t outs = 1) {
-  ir::Node* n = g.add_node(name, std::move(op), std::move(ins), outs);
-  g.infer(n);
-  return n;
-}
-
-Value* node(Graph& g, const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> ins) {
-  return add(g, name, std::move(op), std::move(ins))->outputs[0];
-}
-
-std::unique_ptr<ops::Unary> unary(ops::Act a, float alpha = 0, float beta = 0) {
-  auto u = std::make_unique<ops::Unary>();
-  u->act = a;
-  u->alpha = alpha;
-  u->beta = beta;
-  return u;
-}
-
-std::unique_ptr<ops::Binary> binary(ops::BinaryKind k) {
-  auto b = std::make_unique<ops::Binary>();
-  b->kind = k;
-  return b;
-}
-
-size_t count(const Graph& g, std::string_view type) {
-  size_t n = 0;
-  for (auto& node : g.nodes()) n += node->op && node->type() == type;
-  return n;
-}
 
 // Runs CSE to a fixed point like the pipeline does and checks numerics are unchanged.
 void run_and_compare(Graph& g) {
@@ -77,7 +41,7 @@ TEST(Cse, MergesDuplicatedChains) {
   Value* y = node(g, "sum", binary(ops::BinaryKind::Add), {ea, eb});
   g.outputs.push_back({"y", y});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Unary"), 2u);
+  EXPECT_EQ(count_type(g, "Unary"), 2u);
   ASSERT_EQ(g.nodes().size(), 3u);
   // The first node in topological order is the one kept, whatever the pointer order.
   EXPECT_EQ(g.nodes()[0]->name, "relu_a");
@@ -106,7 +70,7 @@ TEST(Cse, MergesIdenticalConstantsButNotDifferentOnes) {
   Value* y = node(g, "y", binary(ops::BinaryKind::Sub), {s1, s2});
   g.outputs.push_back({"y", y});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Binary"), 6u);  // m1 = m2 merged; m3, m4 stay
+  EXPECT_EQ(count_type(g, "Binary"), 6u);  // m1 = m2 merged; m3, m4 stay
   for (auto& n : g.nodes())
     for (Value* v : n->inputs) EXPECT_NE(v, c2) << n->name << " still reads the duplicate constant";
 }
@@ -138,7 +102,7 @@ TEST(Cse, TwoGraphOutputsStayDistinctBindings) {
   g.outputs.push_back({"a", a});
   g.outputs.push_back({"b", b});
   EXPECT_FALSE(passes::cse(g));
-  EXPECT_EQ(count(g, "Unary"), 2u);
+  EXPECT_EQ(count_type(g, "Unary"), 2u);
   EXPECT_NE(g.outputs[0].value, g.outputs[1].value);
 }
 
@@ -151,7 +115,7 @@ TEST(Cse, GraphOutputKeepsItsValueWhenMerged) {
   g.outputs.push_back({"e", e});
   g.outputs.push_back({"b", b});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Unary"), 2u);
+  EXPECT_EQ(count_type(g, "Unary"), 2u);
   // The binding keeps its value and name; the surviving relu now produces it and exp reads it.
   EXPECT_EQ(g.outputs[1].value, b);
   EXPECT_EQ(b->name, "relu_b");
@@ -175,7 +139,7 @@ TEST(Cse, MergesMultiOutputNodes) {
   g.outputs.push_back({"p", p});
   g.outputs.push_back({"q", q});
   run_and_compare(g);
-  EXPECT_EQ(count(g, "Split"), 1u);
+  EXPECT_EQ(count_type(g, "Split"), 1u);
 }
 
 TEST(Cse, ListedInPipelineBeforeDeadCode) {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "import/importer.h"
 #include "onnx_builder_util.h"
@@ -17,12 +18,6 @@ namespace kiln::test {
 
 inline std::unique_ptr<ir::Graph> import_model(OnnxBuilder& b) {
   return onnx_import::import_onnx_bytes(b.bytes(), "fuse.onnx", {});
-}
-
-inline size_t count_type(const ir::Graph& g, std::string_view type) {
-  size_t n = 0;
-  for (auto& node : g.nodes()) n += node->op && node->type() == type;
-  return n;
 }
 
 inline const ir::Node* only_node(const ir::Graph& g, std::string_view type) {

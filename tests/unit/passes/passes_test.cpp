@@ -2,6 +2,7 @@
 // before (reference-kernel evaluation of both).
 #include <gtest/gtest.h>
 
+#include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "ops/conv.h"
 #include "ops/eltwise.h"
@@ -20,42 +21,10 @@ Value* random_const(Graph& g, const std::string& name, Shape s, uint32_t seed, d
   return g.add_constant(name, h.view());
 }
 
-Value* input(Graph& g, const std::string& name, Shape s) {
-  Value* v = g.add_value(name, {DType::Float32, std::move(s)});
-  g.inputs.push_back({name, v});
-  return v;
-}
-
-Value* node(Graph& g, const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> ins) {
-  ir::Node* n = g.add_node(name, std::move(op), std::move(ins), 1);
-  g.infer(n);
-  return n->outputs[0];
-}
-
 std::unique_ptr<ops::Conv> conv3x3() {
   auto c = std::make_unique<ops::Conv>();
   c->pads = {1, 1, 1, 1};
   return c;
-}
-
-std::unique_ptr<ops::Unary> unary(ops::Act a, float alpha = 0, float beta = 0) {
-  auto u = std::make_unique<ops::Unary>();
-  u->act = a;
-  u->alpha = alpha;
-  u->beta = beta;
-  return u;
-}
-
-std::unique_ptr<ops::Binary> binary(ops::BinaryKind k) {
-  auto b = std::make_unique<ops::Binary>();
-  b->kind = k;
-  return b;
-}
-
-size_t count(const Graph& g, std::string_view type) {
-  size_t n = 0;
-  for (auto& node : g.nodes()) n += node->op && node->type() == type;
-  return n;
 }
 
 // Runs one pass to a fixed point like the pipeline does and checks numerics are unchanged.
@@ -80,7 +49,7 @@ TEST(Passes, RemoveIdentityKeepsOutputNames) {
   Value* c = node(g, "id2", std::make_unique<ops::Identity>(), {b});
   g.outputs.push_back({"y", c});
   run_and_compare(g, passes::remove_identity);
-  EXPECT_EQ(count(g, "Identity"), 0u);
+  EXPECT_EQ(count_type(g, "Identity"), 0u);
   EXPECT_EQ(g.outputs[0].name, "y");
   EXPECT_EQ(g.outputs[0].value->producer->type(), "Unary");
 }
@@ -129,8 +98,8 @@ TEST(Passes, FoldBatchNormIntoConv) {
                    random_const(g, "m", {5}, 5), random_const(g, "v", {5}, 6, 0.5, 2.0)});
   g.outputs.push_back({"y", y});
   run_and_compare(g, passes::fold_batchnorm);
-  EXPECT_EQ(count(g, "BatchNormalization"), 0u);
-  EXPECT_EQ(count(g, "Conv"), 1u);
+  EXPECT_EQ(count_type(g, "BatchNormalization"), 0u);
+  EXPECT_EQ(count_type(g, "Conv"), 1u);
   EXPECT_EQ(g.outputs[0].value->producer->type(), "Conv");
 }
 
@@ -210,7 +179,7 @@ TEST(Passes, AssignLayoutsBlocksConvRegionAndReordersAtBoundaries) {
   g.topo_sort();
   ir::verify(g);
   // Both convs write blocked data; one Reorder brings the result back to row-major for the output.
-  EXPECT_EQ(count(g, "Reorder"), 1u);
+  EXPECT_EQ(count_type(g, "Reorder"), 1u);
   EXPECT_FALSE(c1->layout.empty());
   EXPECT_TRUE(g.outputs[0].value->layout.empty());
   EXPECT_EQ(g.outputs[0].value->name, "conv2");  // the output keeps its tensor name

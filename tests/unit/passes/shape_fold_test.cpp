@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "import/importer.h"
 #include "kiln/compiler.hpp"
@@ -38,12 +39,6 @@ OnnxBuilder flatten_model(std::vector<int64_t> x_dims) {
   return b;
 }
 
-size_t count(const Graph& g, std::string_view type) {
-  size_t n = 0;
-  for (auto& node : g.nodes()) n += node->op && node->type() == type;
-  return n;
-}
-
 void run(Graph& g) {
   passes::PipelineOptions po;
   po.disabled = {"assign-layouts"};  // layouts are not what this checks; keep the graph row-major
@@ -51,8 +46,8 @@ void run(Graph& g) {
 }
 
 void expect_no_shape_arithmetic(const Graph& g) {
-  for (const char* t : {"Shape", "Gather", "Unsqueeze", "Concat"}) EXPECT_EQ(count(g, t), 0u) << t;
-  ASSERT_EQ(count(g, "Reshape"), 1u);
+  for (const char* t : {"Shape", "Gather", "Unsqueeze", "Concat"}) EXPECT_EQ(count_type(g, t), 0u) << t;
+  ASSERT_EQ(count_type(g, "Reshape"), 1u);
   for (auto& n : g.nodes()) {
     if (n->type() != "Reshape") continue;
     // The target is an attribute, or a constant input.
@@ -121,7 +116,7 @@ TEST(ShapeFold, UnknownBatchKeepsTheShapeSubgraph) {
   OnnxBuilder b = flatten_model({-1, 3, 4, 4});
   auto g = onnx_import::import_onnx_bytes(b.bytes(), "flatten.onnx", {});
   run(*g);
-  EXPECT_EQ(count(*g, "Shape"), 1u);
+  EXPECT_EQ(count_type(*g, "Shape"), 1u);
   EXPECT_EQ(g->outputs[0].value->type.shape.size(), 2u);
   EXPECT_EQ(g->outputs[0].value->type.shape[0], -1);
 }
