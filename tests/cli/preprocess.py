@@ -5,13 +5,14 @@
    on the float NCHW input computed here by hand ((bgr - mean) / scale, transposed); the plan's input
    is uint8 1x64x64x3; the channel reversal and the division are folded into the first conv (no
    Gather or Div layer left, only Cast, Transpose and the mean Sub: its conv pads, so the mean stays).
-   The same plan with --disable-pass=fold-preprocess agrees too.
+   The same plan with --disable-pass=fold-preprocess agrees too. The Python binding (when built)
+   reports the uint8 NHWC input and gives the same result.
 2. On conv models without padding (plain and grouped) the mean folds as well: the layer count equals
    the plain model's, and the values still match the hand-normalised input.
 3. Error cases: malformed values exit 2, values that do not fit the model exit 1, each with a
    message naming the flag or the input.
 
-usage: preprocess.py KILN MODEL.onnx WORKDIR
+usage: preprocess.py KILN MODEL.onnx WORKDIR [PYTHON_BINDING_DIR]
 """
 import json
 import os
@@ -24,6 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 KILN, MODEL, WORK = sys.argv[1:4]
+PYDIR = sys.argv[4] if len(sys.argv) > 4 else None
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 failures = []
@@ -121,6 +123,22 @@ check(len(info_pre["layers"]) == len(info_plain["layers"]) + 3,
 check(len(info_unf["layers"]) == len(info_plain["layers"]) + 5,
       f"with fold-preprocess disabled {len(info_unf['layers'])} layers vs {len(info_plain['layers'])} + 5")
 
+
+# ---- 1b. the Python binding sees the new input type ----
+try:
+    if PYDIR:
+        sys.path.insert(0, PYDIR)
+    import kiln as kiln_py
+except ImportError as e:
+    kiln_py = None
+    print(f"note: Python binding not importable ({e}); its check is skipped")
+if kiln_py is not None:
+    eng = kiln_py.Engine(pre)
+    (pi,) = eng.inputs
+    check((pi.name, pi.dtype, tuple(pi.shape)) == ("input", np.dtype(np.uint8), (1, 64, 64, 3)),
+          f"Python Engine.inputs: {pi!r}")
+    y_py = eng.create_context().run({"input": img})["output"]
+    check(rel_l2(y_py, want) < 1e-4, f"Python run of the u8 plan: rel L2 {rel_l2(y_py, want):.2e}")
 
 # ---- 2. convs without padding: the mean folds into the bias too ----
 def conv_model(path, group, out_ch):
