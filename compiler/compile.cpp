@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include "import/importer.h"
+#include "import/preprocess.h"
 #include "kiln/compiler.hpp"
 #include "ops/identity.h"
 #include "passes/pass.h"
@@ -65,6 +66,8 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   io.warnings = &res.warnings;
   auto g = onnx_import::import_onnx(path, io);
   res.onnx_nodes = g->nodes().size();
+  // Before the passes, so fold-preprocess can absorb the inserted ops into the first layers.
+  onnx_import::apply_preprocess(*g, opts.preprocess, path, &res.warnings);
 
   passes::PipelineOptions po;
   po.disabled = opts.disable_passes;

@@ -53,6 +53,7 @@ bool fold_constants(ir::Graph& g);
 // before the nodes that need its values are imported.
 bool fold_node(ir::Graph& g, ir::Node& n);
 bool fold_batchnorm(ir::Graph& g);
+bool fold_preprocess(ir::Graph& g);
 bool cse(ir::Graph& g);
 bool cancel_transpose_reshape(ir::Graph& g);
 bool fuse_swish(ir::Graph& g);

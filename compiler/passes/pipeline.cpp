@@ -20,6 +20,9 @@ const std::vector<PassInfo>& pipeline() {
       {"dead-code", "drop nodes whose results nothing reads", dead_code},
       {"fold-batchnorm", "BatchNormalization after Conv is a per-channel affine map: fold it into "
                          "the conv's weights and bias", fold_batchnorm},
+      {"fold-preprocess", "input normalisation in front of a conv (channel reversal, x / scale, and x - mean "
+                          "when the conv has no padding) folds exactly into its weights and bias, so baked-in "
+                          "pre-processing (--mean/--scale/--reverseInputChannels) costs nothing", fold_preprocess},
       {"fuse-swish", "x * Sigmoid(x) is SiLU/Swish: one activation instead of two ops, and fusable "
                      "into the producing conv", fuse_swish},
       {"fuse-layernorm", "the ReduceMean/Sub/Pow/Sqrt/Div(/Mul/Add) spelling of layer normalisation "

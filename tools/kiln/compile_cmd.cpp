@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "compile_report.h"
 #include "kiln/compiler.hpp"
+#include "preprocess_flags.h"
 
 namespace kiln::cli {
 
@@ -18,6 +19,7 @@ struct CompileArgs {
   int threads = 0;
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after;
+  PreprocessFlags pre;
 };
 
 int run_compile(const CompileArgs& a) {
@@ -27,6 +29,7 @@ int run_compile(const CompileArgs& a) {
   o.verbose = a.verbose;
   o.disable_passes = a.disable_passes;
   o.dump_after = a.dump_after;
+  o.preprocess = parse_preprocess(a.pre);
   auto t0 = std::chrono::steady_clock::now();
   CompileResult r = compile_onnx_file(a.model, o);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -66,6 +69,26 @@ void add_compile_command(CLI::App& app) {
       ->type_name("PASS");
   c->add_option("--dump-after", args->dump_after, "Print the graph after this pass (to stderr)")
       ->type_name("PASS");
+  c->add_option("--mean", args->pre.mean,
+                "Bake input pre-processing into the plan: subtract these per-channel values (model channel "
+                "order) from the input. Form [NAME:]M,M,...; NAME selects the input of a multi-input model")
+      ->type_name("MEANS");
+  c->add_option("--scale", args->pre.scale,
+                "Divide the input by these non-zero per-channel values (after --mean, model channel order). "
+                "Form [NAME:]S,S,...")
+      ->type_name("SCALES");
+  c->add_flag("--reverseInputChannels", args->pre.reverse,
+              "The application feeds the channels in reverse order (RGB for a BGR model, or the other way); "
+              "applied before --mean and --scale. --reverseInputChannels=NAME selects an input")
+      ->type_name("[=NAME]");
+  c->add_option("--inputLayout", args->pre.layout,
+                "Layout the application feeds: NHWC makes the plan's input NHWC (4-D NCHW inputs only). "
+                "Form [NAME:]NHWC or [NAME:]NCHW")
+      ->type_name("LAYOUT");
+  c->add_option("--inputType", args->pre.type,
+                "Element type the application feeds: u8 makes the plan's input uint8 (float32 inputs only). "
+                "Form [NAME:]u8 or [NAME:]f32")
+      ->type_name("TYPE");
   c->add_flag("-v,--verbose", args->verbose, "Print the build log to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "
@@ -74,7 +97,9 @@ void add_compile_command(CLI::App& app) {
   c->footer(
       "Prints a one-line summary on stderr and nothing on stdout (unless `--report=-`). The plan and the\n"
       "report are written to a temporary file and renamed, so an interrupted compile never leaves a\n"
-      "half-written file. The report's keys are listed in docs/cli-guide.md.");
+      "half-written file. The report's keys are listed in docs/cli-guide.md. --mean, --scale,\n"
+      "--reverseInputChannels, --inputLayout and --inputType bake input pre-processing into the plan, so\n"
+      "it takes raw images: [cli-guide.md](cli-guide.md#input-pre-processing-baked-into-the-plan).");
   c->callback([args] {
     int rc = run_compile(*args);
     if (rc) throw CLI::RuntimeError(rc);

@@ -9,6 +9,22 @@
 
 namespace kiln {
 
+// Pre-processing baked into the plan for one graph input, as OpenVINO's mo offers: the application
+// feeds raw images and the plan's first layers normalise them. The model's input is assumed to be
+// (N)CHW float32 with the channel on axis 1. kiln inserts, in front of the model: Cast (uint8 ->
+// float32), Transpose (NHWC -> NCHW), channel reversal, subtract mean, divide by scale; the
+// fold-preprocess pass then absorbs what it exactly can into the first convolution.
+struct InputPreprocess {
+  std::vector<float> mean;   // one per channel, in the model's channel order; empty = none
+  std::vector<float> scale;  // one non-zero divisor per channel, in the model's channel order; empty = none
+  // The application's channel order is the reverse of the model's (RGB data for a BGR model); the
+  // reversal is applied first, so mean and scale stay in the model's order.
+  bool reverse_channels = false;
+  std::string layout;  // layout the application feeds: "" or "NCHW" (the model's), or "NHWC" (4-D inputs)
+  std::string dtype;   // element type the application feeds: "" or "float32" (the model's), or "uint8"
+  bool empty() const { return mean.empty() && scale.empty() && !reverse_channels && layout.empty() && dtype.empty(); }
+};
+
 struct CompileOptions {
   // Input name -> fixed shape, replacing symbolic dims (trtexec's --shapes).
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -16,6 +32,8 @@ struct CompileOptions {
   std::vector<std::string> disable_passes;  // pass names from passes/pipeline.cpp
   std::vector<std::string> dump_after;      // pass names: log the graph after them
   bool verbose = false;
+  // Input name -> pre-processing to bake in; the name "" means the model's only input.
+  std::map<std::string, InputPreprocess> preprocess;
 };
 
 struct CompileResult {
