@@ -5,12 +5,13 @@ Exports two torch models with dynamic axes: a small CNN (Conv/BatchNorm/ReLU/Max
 block, GlobalAveragePool, Linear) with dynamic batch, H and W, and a self-attention block
 (LayerNorm, Q/K/V projections, softmax(Q K^T / 8) V, residual) with a dynamic sequence length.
 Each is compiled once with --minShapes/--optShapes/--maxShapes; `kiln run --shapes` at several
-shapes inside the profile must reproduce torch's output for the same input, and `kiln inspect`
-must show the range. Shapes outside the profile exit 1 with an error naming the input, the shape
+shapes inside the profile must reproduce torch's output for the same input, and the build report
+and `kiln inspect` must show the range. Shapes outside the profile exit 1 with an error naming the input, the shape
 and the range; incomplete profile flags exit 1 naming the missing flag.
 
 usage: profiles.py KILN WORKDIR
 """
+import json
 import os
 import shutil
 import subprocess
@@ -82,10 +83,17 @@ def check_model(model, path, lo, opt, hi, shapes, bad_shapes):
     plan = path.replace(".onnx", ".plan")
     dims = lambda s: "x".join(map(str, s))
     r = kiln("compile", path, "-o", plan, "--minShapes=x:" + dims(lo), "--optShapes=x:" + dims(opt),
-             "--maxShapes=x:" + dims(hi))
+             "--maxShapes=x:" + dims(hi), "--report=-")
     check(r.returncode == 0, f"{path}: compile with a profile failed: {r.stderr}")
     if r.returncode:
         return
+    report = json.loads(r.stdout)
+    check(report["options"]["min_shapes"] == {"x": lo} and report["options"]["max_shapes"] == {"x": hi},
+          f"{plan}: report options {report['options']}")
+    check(report["inputs"] == [{"name": "x", "dtype": "float32", "shape": opt, "min_shape": lo, "max_shape": hi}],
+          f"{plan}: report inputs {report['inputs']}")
+    r = kiln("inspect", "--json", plan)
+    check(json.loads(r.stdout)["inputs"] == report["inputs"], f"{plan}: inspect --json inputs {r.stdout[:300]}")
     r = kiln("inspect", plan)
     check(f"(opt; profile {dims(lo)} to {dims(hi)})" in r.stdout, f"{plan}: inspect shows no profile: {r.stdout}")
     for i, shape in enumerate(shapes):
