@@ -128,6 +128,21 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     auto gmax = build_graph(path, opts, opts.max_shapes, "--maxShapes", scratch);
     profile::check_same_structure(*g, *gmin, "--minShapes", path);
     profile::check_same_structure(*g, *gmax, "--maxShapes", path);
+    // Kernels are chosen at opt; say where the ends of the profile would choose otherwise (the
+    // runtime then falls back to another implementation for such shapes).
+    for (auto [other, flag] : {std::pair{gmin.get(), "--minShapes"}, std::pair{gmax.get(), "--maxShapes"}}) {
+      std::vector<std::string> picks;
+      try {
+        picks = tune::select_kernels(*other, nullptr);
+      } catch (const Error& e) {
+        throw Error(path + ": at the " + flag + " shapes: " + e.what());
+      }
+      for (size_t i = 0; i < picks.size() && i < kernels.size(); ++i)
+        if (picks[i] != kernels[i])
+          res.warnings.push_back(path + ": " + ir::node_label(*g->nodes()[i]) + ": kernel '" + kernels[i] +
+                                 "', chosen at --optShapes, is not the one chosen at the " + flag + " shapes ('" +
+                                 picks[i] + "'); shapes where it declines fall back to another kernel at run time");
+    }
     const serialize::MemoryPlan at_max = serialize::plan_memory(*gmax);
     const auto vopt = profile::value_order(*g), vmax = profile::value_order(*gmax);
     if (vopt.size() != vmax.size()) throw Error("internal error: the profile's graphs differ in size");

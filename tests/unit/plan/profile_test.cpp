@@ -273,7 +273,9 @@ TEST(ProfileConcurrency, ThreadsSwitchShapesOnOneEngine) {
           if (r.shape != expected[k].shape) throw Error("shape mismatch at " + shape_str(shapes[k]));
           for (size_t j = 0; j < r.data.size(); ++j)
             if (std::fabs(r.data[j] - expected[k].data[j]) > 1e-5f * (1.f + std::fabs(expected[k].data[j])))
-              throw Error("value mismatch at " + shape_str(shapes[k]) + " element " + std::to_string(j));
+              throw Error("value mismatch at " + shape_str(shapes[k]) + " element " + std::to_string(j) + ": " +
+                          std::to_string(r.data[j]) + " vs " + std::to_string(expected[k].data[j]) + " (run " +
+                          std::to_string(i) + ")");
         }
       } catch (const std::exception& ex) {
         failures[t] = ex.what();
