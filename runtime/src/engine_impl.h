@@ -79,7 +79,11 @@ struct Engine::Impl {
   // Specialisations for other input shapes, most recently used first. Engine is immutable from
   // the caller's view and shared across threads: this cache is the one mutable part, behind a
   // mutex. Kernels are immutable after creation, so sharing a specialisation is safe.
+  // Kernels may keep repacked copies of the weights, so each specialisation can cost about the
+  // plan's weight bytes: keep at most 16, and fewer for large models (see max_specializations()).
   static constexpr size_t kMaxSpecializations = 16;
+  static constexpr size_t kSpecializationBudget = size_t(256) << 20;
+  size_t max_specializations() const;
   mutable std::mutex spec_mu;
   mutable std::list<std::shared_ptr<const Specialization>> specs;
 

@@ -104,6 +104,10 @@ void Engine::Impl::check_input_shape(size_t input, const Shape& s) const {
               " (each dimension between the two); " + fix);
 }
 
+size_t Engine::Impl::max_specializations() const {
+  return std::clamp<size_t>(kSpecializationBudget / std::max<size_t>(weight_bytes, 1), 2, kMaxSpecializations);
+}
+
 std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector<Shape>& input_shapes) const {
   if (input_shapes == base->input_shapes) return base;
   for (size_t i = 0; i < input_shapes.size(); ++i) check_input_shape(i, input_shapes[i]);
@@ -123,7 +127,7 @@ std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector
     if (have->input_shapes == input_shapes) return have;
   specs.push_front(sp);
   // Evicted specialisations live on in the contexts still using them (shared_ptr).
-  if (specs.size() > kMaxSpecializations) specs.pop_back();
+  while (specs.size() > max_specializations()) specs.pop_back();
   return sp;
 }
 
