@@ -7,8 +7,10 @@
 #include "import/importer.h"
 #include "import/preprocess.h"
 #include "kiln/compiler.hpp"
+#include "kernels/kernel.h"
 #include "ops/identity.h"
 #include "passes/pass.h"
+#include "profile.h"
 #include "serialize/memory_plan.h"
 #include "serialize/plan_writer.h"
 #include "tune/select.h"
@@ -29,7 +31,8 @@ void prepare_for_plan(ir::Graph& g, const std::string& origin) {
       Shape example = io.value->type.shape;
       for (int64_t& d : example) d = d < 0 ? 1 : d;
       throw Error(origin + ": input '" + io.name + "' has dynamic dimension(s) " + dims +
-                  "; fix them with --shapes, e.g. --shapes=" + io.name + ":" + shape_str(example));
+                  "; fix them with --shapes, e.g. --shapes=" + io.name + ":" + shape_str(example) +
+                  ", or give a range with --minShapes, --optShapes and --maxShapes");
     }
   // Tensors whose shape depends on input values (Shape -> Reshape, NonZero, ...) stay dynamic:
   // the runtime infers and allocates them on every run. Only their rank must be known.
@@ -58,11 +61,18 @@ std::vector<std::pair<std::string, std::string>> pass_list() {
   return r;
 }
 
-CompileResult compile_onnx_file(const std::string& path, const CompileOptions& opts) {
-  CompileResult res;
-  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+namespace {
+
+// Import, optimise and verify the model at one set of input shapes.
+std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOptions& opts,
+                                       const std::map<std::string, std::vector<int64_t>>& profile_shapes,
+                                       const char* profile_flag, CompileResult& res) {
   onnx_import::ImportOptions io;
   for (auto& [k, v] : opts.shapes) io.shapes[k] = v;
+  for (auto& [k, v] : profile_shapes) {
+    io.shapes[k] = v;
+    io.shape_flags[k] = profile_flag;
+  }
   io.warnings = &res.warnings;
   auto g = onnx_import::import_onnx(path, io);
   res.onnx_nodes = g->nodes().size();
@@ -73,11 +83,6 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   po.disabled = opts.disable_passes;
   po.dump_after = opts.dump_after;
   po.log = &res.log;
-  for (auto& name : opts.disable_passes) {
-    bool known = false;
-    for (auto& p : passes::pipeline()) known |= name == p.name;
-    if (!known) throw Error("--disable-pass: no pass named '" + name + "' (see `kiln passes`)");
-  }
   try {
     passes::run_pipeline(*g, po);
     prepare_for_plan(*g, path);
@@ -88,16 +93,85 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     if (m.rfind(path, 0) == 0) throw;
     throw Error(path + ": " + m);
   }
+  return g;
+}
+
+}  // namespace
+
+CompileResult compile_onnx_file(const std::string& path, const CompileOptions& opts) {
+  CompileResult res;
+  if (opts.threads > 0) omp_set_num_threads(opts.threads);
+  for (auto& name : opts.disable_passes) {
+    bool known = false;
+    for (auto& p : passes::pipeline()) known |= name == p.name;
+    if (!known) throw Error("--disable-pass: no pass named '" + name + "' (see `kiln passes`)");
+  }
+  const bool profiled = profile::requested(opts);
+  if (profiled) profile::check_flags(opts);
+  // Passes, layouts and kernels are chosen at the opt shapes.
+  auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res);
   std::vector<std::string> kernels;
   try {
     kernels = tune::select_kernels(*g, &res.log);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
-  auto mem = serialize::plan_memory(*g);
+  serialize::MemoryPlan mem;
   MachineInfo m = current_machine();
   m.threads = opts.threads > 0 ? opts.threads : omp_get_max_threads();
-  res.plan = serialize::write_plan({*g, kernels, mem, m});
+  serialize::PlanInput plan_in{*g, kernels, mem, m, {}, {}};
+  if (!profiled) {
+    mem = serialize::plan_memory(*g);
+  } else {
+    // The graphs at min and max must be the opt graph with other shapes; the memory plan is made
+    // at max and applied to the opt graph's tensors, position by position, each slot holding the
+    // tensor's largest size (the runtime checks every specialisation fits).
+    CompileResult scratch;
+    auto gmin = build_graph(path, opts, opts.min_shapes, "--minShapes", scratch);
+    auto gmax = build_graph(path, opts, opts.max_shapes, "--maxShapes", scratch);
+    profile::check_same_structure(*g, *gmin, "--minShapes", path);
+    profile::check_same_structure(*g, *gmax, "--maxShapes", path);
+    // Kernels are chosen at opt; say where the ends of the profile would choose otherwise (the
+    // runtime then falls back to another implementation for such shapes).
+    for (auto [other, flag] : {std::pair{gmin.get(), "--minShapes"}, std::pair{gmax.get(), "--maxShapes"}}) {
+      std::vector<std::string> picks;
+      try {
+        picks = tune::select_kernels(*other, nullptr);
+      } catch (const Error& e) {
+        throw Error(path + ": at the " + flag + " shapes: " + e.what());
+      }
+      for (size_t i = 0; i < picks.size() && i < kernels.size(); ++i)
+        if (picks[i] != kernels[i])
+          res.warnings.push_back(path + ": " + ir::node_label(*g->nodes()[i]) + ": kernel '" + kernels[i] +
+                                 "', chosen at --optShapes, is not the one chosen at the " + flag + " shapes ('" +
+                                 picks[i] + "'); shapes where it declines fall back to another kernel at run time");
+    }
+    const serialize::MemoryPlan at_max = serialize::plan_memory(*gmax);
+    const auto vopt = profile::value_order(*g), vmax = profile::value_order(*gmax);
+    if (vopt.size() != vmax.size()) throw Error("internal error: the profile's graphs differ in size");
+    for (size_t i = 0; i < vopt.size(); ++i) {
+      auto it = at_max.offset.find(vmax[i]);
+      if (it == at_max.offset.end()) continue;  // dynamic (value-dependent) tensors: no arena slot
+      mem.offset[vopt[i]] = it->second;
+      const ir::Value &o = *vopt[i], &x = *vmax[i];
+      const uint64_t cap = dnn::physical_bytes(x.type.dtype, x.type.shape, x.layout);
+      if (cap < dnn::physical_bytes(o.type.dtype, o.type.shape, o.layout))
+        throw Error(path + ": tensor '" + o.name + "' is larger at --optShapes (" + shape_str(o.type.shape) +
+                    ") than at --maxShapes (" + shape_str(x.type.shape) + "); kiln plans memory at the max "
+                    "shapes, so tensors must not shrink as the inputs grow");
+      plan_in.capacity[vopt[i]] = cap;
+    }
+    mem.arena_bytes = at_max.arena_bytes;
+    mem.activation_bytes = at_max.activation_bytes;
+    for (auto& io : g->inputs) {
+      auto lo = opts.min_shapes.find(io.name);
+      if (lo == opts.min_shapes.end()) plan_in.ranges.push_back({io.value->type.shape, io.value->type.shape});
+      else plan_in.ranges.push_back({lo->second, opts.max_shapes.at(io.name)});
+    }
+    res.log.push_back("profile: memory planned at --maxShapes: arena " + std::to_string(mem.arena_bytes) +
+                      " bytes");
+  }
+  res.plan = serialize::write_plan(plan_in);
   res.layers = g->nodes().size();
   return res;
 }

@@ -59,13 +59,19 @@ struct TensorInfo {
   py::dtype dtype;
   py::tuple shape;  // -1 = known only after a run
   DType kiln_dtype;
+  py::tuple min_shape, max_shape;  // an input's optimisation profile; both equal shape when static
 
   static TensorInfo from(const kiln::TensorDesc& d) {
-    return {d.name, numpy_dtype(d.dtype), py::cast(d.shape), d.dtype};
+    return {d.name, numpy_dtype(d.dtype), py::cast(d.shape), d.dtype, py::cast(d.min_shape),
+            py::cast(d.max_shape)};
   }
   std::string repr() const {
-    return "TensorInfo(name='" + name + "', dtype=" + kiln::dtype_name(kiln_dtype) + ", shape=" +
-           py::str(py::handle(shape)).cast<std::string>() + ")";
+    std::string r = "TensorInfo(name='" + name + "', dtype=" + kiln::dtype_name(kiln_dtype) + ", shape=" +
+                    py::str(py::handle(shape)).cast<std::string>();
+    if (!min_shape.equal(max_shape))
+      r += ", min_shape=" + py::str(py::handle(min_shape)).cast<std::string>() +
+           ", max_shape=" + py::str(py::handle(max_shape)).cast<std::string>();
+    return r + ")";
   }
 };
 
@@ -138,6 +144,9 @@ class Context {
         throw kiln::Error("the plan has no input named '" + name + "'; its inputs are " + names);
       }
       arrays[i] = as_input_array(ins[i], py::reinterpret_borrow<py::object>(item.second));
+      // An input with an optimisation profile runs at the array's shape (checked against the range).
+      if (ins[i].dynamic())
+        ctx_->set_input_shape(i, std::vector<int64_t>(arrays[i].shape(), arrays[i].shape() + arrays[i].ndim()));
       given[i] = true;
     }
     for (size_t i = 0; i < ins.size(); ++i)
@@ -146,15 +155,18 @@ class Context {
                           shape_str(ins[i].shape) + ")");
 
     // Static outputs are written straight into fresh numpy arrays; the others (value-dependent
-    // shapes) are copied out of the context after the run.
+    // shapes, or shapes that follow a profile input) are copied out of the context after the run.
+    bool profiled = false;
+    for (auto& d : ins) profiled |= d.dynamic();
     std::vector<py::array> results(outs.size());
     std::vector<bool> in_place(outs.size());
     for (size_t o = 0; o < outs.size(); ++o) {
-      in_place[o] = !has_unknown_dims(outs[o].shape);
+      in_place[o] = !profiled && !has_unknown_dims(outs[o].shape);
       if (in_place[o]) results[o] = py::array(numpy_dtype(outs[o].dtype), outs[o].shape);
     }
     Unbind unbind{*ctx_, ins.size(), outs.size()};  // the arrays do not outlive this call
-    for (size_t i = 0; i < ins.size(); ++i) ctx_->set_input_buffer(i, arrays[i].data(), ins[i].bytes());
+    for (size_t i = 0; i < ins.size(); ++i)
+      ctx_->set_input_buffer(i, arrays[i].data(), static_cast<size_t>(arrays[i].nbytes()));
     for (size_t o = 0; o < outs.size(); ++o)
       if (in_place[o]) ctx_->set_output_buffer(o, results[o].mutable_data(), outs[o].bytes());
     {
@@ -205,7 +217,7 @@ class Context {
       }
     }
     std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-    if (shape != d.shape)
+    if (shape != d.shape && !d.dynamic())
       throw kiln::Error(label + " must have shape " + shape_str(d.shape) + ", got " + shape_str(shape));
     const bool aligned = reinterpret_cast<uintptr_t>(a.data()) % static_cast<uintptr_t>(a.itemsize()) == 0;
     if (!(a.flags() & py::array::c_style) || !aligned)
@@ -220,9 +232,11 @@ class Context {
 
 std::unique_ptr<Context> Engine::create_context() const { return std::make_unique<Context>(engine_); }
 
-py::dict compile(const py::object& onnx_path, const py::object& plan_path,
-                 const std::optional<std::map<std::string, std::vector<int64_t>>>& shapes,
-                 const std::string& precision) {
+using ShapeMap = std::optional<std::map<std::string, std::vector<int64_t>>>;
+
+py::dict compile(const py::object& onnx_path, const py::object& plan_path, const ShapeMap& shapes,
+                 const std::string& precision, const ShapeMap& min_shapes, const ShapeMap& opt_shapes,
+                 const ShapeMap& max_shapes) {
   static const char* later[] = {"fp16", "bf16", "int8", "best"};
   if (precision != "fp32") {
     for (const char* p : later)
@@ -236,6 +250,9 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path,
   const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
   kiln::CompileOptions opts;
   if (shapes) opts.shapes = *shapes;
+  if (min_shapes) opts.min_shapes = *min_shapes;
+  if (opt_shapes) opts.opt_shapes = *opt_shapes;
+  if (max_shapes) opts.max_shapes = *max_shapes;
   kiln::CompileResult res;
   {
     py::gil_scoped_release nogil;
@@ -262,12 +279,16 @@ PYBIND11_MODULE(_kiln, m) {
   py::class_<TensorInfo>(m, "TensorInfo", "A graph input or output as the plan declares it.")
       .def_readonly("name", &TensorInfo::name)
       .def_readonly("dtype", &TensorInfo::dtype, "numpy dtype (bfloat16 tensors: uint16 bit patterns)")
-      .def_readonly("shape", &TensorInfo::shape, "tuple of dims; -1 = known only after a run")
+      .def_readonly("shape", &TensorInfo::shape,
+                    "tuple of dims; -1 = known only after a run; for an input with a profile, its opt shape")
+      .def_readonly("min_shape", &TensorInfo::min_shape, "smallest shape of the input's profile (= shape if static)")
+      .def_readonly("max_shape", &TensorInfo::max_shape, "largest shape of the input's profile (= shape if static)")
       .def("__repr__", &TensorInfo::repr);
 
   py::class_<Context>(m, "Context", "Per-thread inference state; create one with Engine.create_context().")
       .def("run", &Context::run, py::arg("feeds"),
-           "run({name: array}) -> {output name: numpy array}. Arrays must have the plan's dtype and shape.");
+           "run({name: array}) -> {output name: numpy array}. Arrays must have the plan's dtype and shape, or for "
+           "an input with an optimisation profile any shape inside it.");
 
   py::class_<Engine>(m, "Engine", "An immutable compiled plan, shared by any number of contexts and threads.")
       .def(py::init<const py::object&>(), py::arg("plan"),
@@ -280,7 +301,9 @@ PYBIND11_MODULE(_kiln, m) {
       .def("__repr__", &Engine::repr);
 
   m.def("compile", &compile, py::arg("onnx_path"), py::arg("plan_path"),
-        py::arg("shapes") = py::none(), py::arg("precision") = "fp32",
+        py::arg("shapes") = py::none(), py::arg("precision") = "fp32", py::arg("min_shapes") = py::none(),
+        py::arg("opt_shapes") = py::none(), py::arg("max_shapes") = py::none(),
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
-        "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings'}.");
+        "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings'}. min_shapes/opt_shapes/max_shapes "
+        "(same form) build an optimisation profile instead of fixed shapes for the inputs they name.");
 }

@@ -23,6 +23,8 @@ namespace kiln::onnx_import {
 struct ImportOptions {
   // Fixed shapes for inputs, overriding the model's (symbolic) dims: name -> dims.
   std::map<std::string, Shape> shapes;
+  // The command-line flag each entry of `shapes` came from, for messages ("--shapes" if absent).
+  std::map<std::string, std::string> shape_flags;
   // Non-fatal findings (opset upgraded, shape inference disagreements) are appended here.
   std::vector<std::string>* warnings = nullptr;
 };

@@ -75,7 +75,7 @@ class ModelImporter {
     for (auto& kv : opts_.shapes) {
       const std::string& name = kv.first;  // not a structured binding: clang 14 cannot capture one
       if (!std::any_of(g_->inputs.begin(), g_->inputs.end(), [&](auto& io) { return io.name == name; }))
-        throw Error("--shapes names '" + name + "', which is not an input of the model; inputs are: " +
+        throw Error(flag_for(name) + " names '" + name + "', which is not an input of the model; inputs are: " +
                     input_names());
     }
     int index = 0;
@@ -152,12 +152,12 @@ class ModelImporter {
       if (it == opts_.shapes.end()) continue;
       Shape declared = shape_of(in, nullptr);
       if (it->second.size() != declared.size())
-        throw Error("--shapes gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) + " (" +
+        throw Error(flag_for(in.name()) + " gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) + " (" +
                     shape_str(it->second) + ") but the model declares rank " + std::to_string(declared.size()) +
                     " (" + shape_str(declared) + ")");
       for (size_t i = 0; i < declared.size(); ++i)
         if (declared[i] >= 0 && declared[i] != it->second[i])
-          throw Error("--shapes gives input '" + in.name() + "' shape " + shape_str(it->second) +
+          throw Error(flag_for(in.name()) + " gives input '" + in.name() + "' shape " + shape_str(it->second) +
                       " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(declared[i]));
       set_input_shape(in, it->second);
     }
@@ -279,6 +279,11 @@ class ModelImporter {
         warn("tensor '" + v->name + "': kiln infers shape " + shape_str(v->type.shape) +
              " but onnx shape inference says " + shape_str(s));
     }
+  }
+
+  std::string flag_for(const std::string& input) const {
+    auto it = opts_.shape_flags.find(input);
+    return it == opts_.shape_flags.end() ? "--shapes" : it->second;
   }
 
   std::string input_names() const {

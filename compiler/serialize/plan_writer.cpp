@@ -105,8 +105,10 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
       else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
     }
     uint64_t bytes = shape_static(v->type.shape) ? dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout) : 0;
+    auto cap = in.capacity.find(v);
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
-                                                    &v->type.shape, v->layout.c_str(), kind, offset, bytes));
+                                                    &v->type.shape, v->layout.c_str(), kind, offset, bytes,
+                                                    cap == in.capacity.end() ? 0 : cap->second));
   }
 
   std::vector<flatbuffers::Offset<fb::Layer>> layers;
@@ -131,9 +133,14 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
   auto machine = fb::CreateMachineDirect(b, in.machine.isa.c_str(), in.machine.cpu.c_str(), in.machine.cores,
                                          in.machine.threads);
   auto producer = b.CreateString("kiln " KILN_VERSION);
+  std::vector<flatbuffers::Offset<fb::InputRange>> ranges;
+  for (auto& [lo, hi] : in.ranges) ranges.push_back(fb::CreateInputRangeDirect(b, &lo, &hi));
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::InputRange>>> range_vec;
+  if (!ranges.empty()) range_vec = b.CreateVector(ranges);
   auto plan = fb::CreatePlan(b, plan::kSchemaVersion, producer, machine, b.CreateVector(tensor_offsets),
                              b.CreateVector(layers), b.CreateVector(inputs), b.CreateVector(outputs),
-                             in.memory.arena_bytes, in.memory.activation_bytes, weights, 0);
+                             in.memory.arena_bytes, in.memory.activation_bytes, weights, 0,
+                             range_vec);
   fb::FinishPlanBuffer(b, plan);
 
   std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());

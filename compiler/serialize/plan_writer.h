@@ -17,6 +17,10 @@ struct PlanInput {
   const std::vector<std::string>& kernels;  // chosen implementation per node, in node order
   const MemoryPlan& memory;
   MachineInfo machine;
+  // Optimisation profile: arena bytes reserved per tensor (its size at the max shapes) and the
+  // [min, max] of every graph input, in graph-input order. Empty for static plans.
+  std::unordered_map<const ir::Value*, uint64_t> capacity;
+  std::vector<std::pair<Shape, Shape>> ranges;
 };
 
 std::vector<uint8_t> write_plan(const PlanInput& in);

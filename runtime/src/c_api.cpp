@@ -256,7 +256,9 @@ kiln_status kiln_context_input_buffer(kiln_context* context, size_t index, void*
     const auto& v = context->engine->inputs();
     check_index(index, v.size(), "input", "kiln_context_input_buffer");
     *data = context->ctx->input(index);
-    if (bytes) *bytes = v[index].bytes();
+    size_t n = kiln::dtype_size(v[index].dtype);
+    for (int64_t d : context->ctx->input_shape(index)) n *= static_cast<size_t>(d);
+    if (bytes) *bytes = n;
   });
 }
 
@@ -284,6 +286,51 @@ kiln_status kiln_context_output_shape(const kiln_context* context, size_t index,
     if (shape.size() > capacity || (!dims && !shape.empty()))
       throw CError{KILN_ERROR_INVALID_ARGUMENT, "kiln_context_output_shape: output '" +
                                                     context->engine->outputs()[index].name + "' has rank " +
+                                                    std::to_string(shape.size()) + " but dims has room for " +
+                                                    std::to_string(dims ? capacity : 0)};
+    for (size_t i = 0; i < shape.size(); ++i) dims[i] = shape[i];
+    *rank = shape.size();
+  });
+}
+
+kiln_status kiln_engine_input_range(const kiln_engine* engine, size_t index, const int64_t** min_dims,
+                                    const int64_t** max_dims, size_t* rank) {
+  return guarded(KILN_ERROR_INTERNAL, [&] {
+    require(engine, "engine", "kiln_engine_input_range");
+    require(min_dims, "min_dims", "kiln_engine_input_range");
+    require(max_dims, "max_dims", "kiln_engine_input_range");
+    require(rank, "rank", "kiln_engine_input_range");
+    const auto& v = engine->engine->inputs();
+    check_index(index, v.size(), "input", "kiln_engine_input_range");
+    *min_dims = v[index].min_shape.data();
+    *max_dims = v[index].max_shape.data();
+    *rank = v[index].shape.size();
+  });
+}
+
+kiln_status kiln_context_set_input_shape(kiln_context* context, size_t index, const int64_t* dims, size_t rank) {
+  // A shape outside the profile is the caller's argument at fault, not a failed inference.
+  return guarded(KILN_ERROR_INVALID_ARGUMENT, [&] {
+    require(context, "context", "kiln_context_set_input_shape");
+    if (rank) require(dims, "dims", "kiln_context_set_input_shape");
+    check_index(index, context->engine->inputs().size(), "input", "kiln_context_set_input_shape");
+    if (rank > KILN_MAX_RANK)
+      throw CError{KILN_ERROR_INVALID_ARGUMENT, "kiln_context_set_input_shape: rank " + std::to_string(rank) +
+                                                    " is above KILN_MAX_RANK"};
+    context->ctx->set_input_shape(index, std::span<const int64_t>(dims, rank));
+  });
+}
+
+kiln_status kiln_context_input_shape(const kiln_context* context, size_t index, int64_t* dims, size_t capacity,
+                                     size_t* rank) {
+  return guarded(KILN_ERROR_INTERNAL, [&] {
+    require(context, "context", "kiln_context_input_shape");
+    require(rank, "rank", "kiln_context_input_shape");
+    check_index(index, context->engine->inputs().size(), "input", "kiln_context_input_shape");
+    const std::vector<int64_t> shape = context->ctx->input_shape(index);
+    if (shape.size() > capacity || (!dims && !shape.empty()))
+      throw CError{KILN_ERROR_INVALID_ARGUMENT, "kiln_context_input_shape: input '" +
+                                                    context->engine->inputs()[index].name + "' has rank " +
                                                     std::to_string(shape.size()) + " but dims has room for " +
                                                     std::to_string(dims ? capacity : 0)};
     for (size_t i = 0; i < shape.size(); ++i) dims[i] = shape[i];

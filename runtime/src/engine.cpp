@@ -86,6 +86,10 @@ const std::vector<std::string>& Engine::warnings() const { return impl_->warning
 struct ExecutionContext::Impl {
   const Engine::Impl* engine = nullptr;
   AlignedBytes arena, scratch;
+  size_t scratch_bytes = 0;
+  // The shapes and kernels the layers are bound to, and the input shapes the next run() uses.
+  std::shared_ptr<const Specialization> spec;
+  std::vector<Shape> want_shapes;
   dnnl::stream stream;
   std::vector<BoundKernel> bound;  // empty for dynamic layers
   bool profiling = false;
@@ -118,9 +122,9 @@ struct ExecutionContext::Impl {
   TensorView view(int id) const {
     const TensorRec& t = engine->tensors[id];
     if (t.data) return {t.dtype, t.shape, const_cast<void*>(t.data)};
-    if (t.dynamic && dyn_shape[id].empty()) return {t.dtype, t.shape, nullptr};  // before the first run
+    if (t.dynamic && dyn_shape[id].empty()) return {t.dtype, spec->shapes[id], nullptr};  // before the first run
     if (t.dynamic) return {t.dtype, dyn_shape[id], const_cast<uint64_t*>(dyn_data[id].data())};
-    return {t.dtype, t.shape, ptr(id)};
+    return {t.dtype, spec->shapes[id], ptr(id)};
   }
   void bind(size_t layer) {
     const LayerRec& l = engine->layers[layer];
@@ -128,8 +132,10 @@ struct ExecutionContext::Impl {
     for (int id : l.inputs) b.in.push_back(ptr(id));
     for (int id : l.outputs) b.out.push_back(ptr(id));
     b.scratchpad = scratch.get();
-    bound[layer] = l.kernel->bind(b);
+    bound[layer] = spec->kernels[layer]->bind(b);
   }
+  void switch_specialization();
+  void check_bound_sizes() const;
   void rebind_stale();
   void copy_outputs();
   void run_dynamic(const LayerRec& l);
@@ -159,11 +165,12 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
     const int id = l.outputs[o];
     const TensorRec& t = engine->tensors[id];
     const Shape& got = ctx.outputs()[o].shape;
-    bool fits = got.size() == t.shape.size() && shape_static(got);
-    for (size_t d = 0; fits && d < got.size(); ++d) fits = t.shape[d] < 0 || t.shape[d] == got[d];
+    const Shape& want = spec->shapes[id];
+    bool fits = got.size() == want.size() && shape_static(got);
+    for (size_t d = 0; fits && d < got.size(); ++d) fits = want[d] < 0 || want[d] == got[d];
     if (!fits)
       throw Error("layer '" + l.name + "': output '" + t.name + "' came out as " + shape_str(got) +
-                  ", which does not fit the plan's " + shape_str(t.shape));
+                  ", which does not fit the plan's " + shape_str(want));
     if (t.dynamic) {
       const uint64_t bytes = static_cast<uint64_t>(shape_elements(got)) * dtype_size(t.dtype);
       if (bytes > (uint64_t(1) << 34))
@@ -181,8 +188,11 @@ std::unique_ptr<ExecutionContext> Engine::create_context() const {
   auto c = std::make_unique<ExecutionContext::Impl>();
   const Impl& e = *impl_;
   c->engine = &e;
+  c->spec = e.base;
+  c->want_shapes = e.base->input_shapes;
   c->arena = aligned_bytes(e.arena_bytes);
   c->scratch = aligned_bytes(e.scratchpad_bytes);
+  c->scratch_bytes = e.scratchpad_bytes;
   c->stream = dnnl::stream(e.eng);
   const size_t nt = e.tensors.size();
   c->dyn_shape.resize(nt);
@@ -214,6 +224,33 @@ std::unique_ptr<ExecutionContext> Engine::create_context() const {
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(c)));
 }
 
+// The first run after set_input_shape() changed a shape: take the engine's specialisation for the
+// new shapes and bind every static layer to its kernels (pointers into the arena do not move).
+void ExecutionContext::Impl::switch_specialization() {
+  auto next = engine->specialize(want_shapes);
+  if (next->scratchpad_bytes > scratch_bytes) {
+    scratch = aligned_bytes(next->scratchpad_bytes);
+    scratch_bytes = next->scratchpad_bytes;
+  }
+  spec = std::move(next);
+  for (size_t i = 0; i < engine->layers.size(); ++i)
+    if (!engine->layers[i].dynamic) bind(i);
+  stale.clear();
+}
+
+// Caller buffers hold at least this run's bytes (with a profile, sizes follow the input shapes).
+void ExecutionContext::Impl::check_bound_sizes() const {
+  auto check = [&](const UserBuffer& u, int id, const char* what) {
+    if (!u.data || engine->tensors[id].dynamic || u.bytes >= spec->bytes[id]) return;
+    throw Error(std::string(what) + " '" + engine->tensors[id].name + "' has shape " + shape_str(spec->shapes[id]) +
+                " (" + std::to_string(spec->bytes[id]) + " bytes) but the buffer bound to it holds " +
+                std::to_string(u.bytes) + " bytes; bind a larger buffer");
+  };
+  for (size_t i = 0; i < user_in.size(); ++i) check(user_in[i], engine->input_ids[i], "input");
+  for (size_t o = 0; o < user_out.size(); ++o)
+    if (!copy_out[o]) check(user_out[o], engine->output_ids[o], "output");
+}
+
 void ExecutionContext::Impl::rebind_stale() {
   std::vector<size_t> layers;
   for (int id : stale) layers.insert(layers.end(), io_layers[id].begin(), io_layers[id].end());
@@ -241,7 +278,7 @@ void ExecutionContext::Impl::copy_outputs() {
 void ExecutionContext::Impl::check_user_buffer(const TensorRec& t, const char* what, const void* data,
                                                size_t bytes, bool capacity, const UserBuffer* self) const {
   const std::string label = std::string(what) + " '" + t.name + "'";
-  if (!capacity && bytes != t.bytes)
+  if (!capacity && engine->ranges.empty() && bytes != t.bytes)
     throw Error(label + " needs a buffer of exactly " + std::to_string(t.bytes) + " bytes (" +
                 dtype_name(t.dtype) + " " + shape_str(t.shape) + "), got " + std::to_string(bytes));
   const size_t align = dtype_size(t.dtype);
@@ -341,8 +378,27 @@ const void* ExecutionContext::output(const std::string& name) const {
 void ExecutionContext::set_profiling(bool on) { impl_->profiling = on; }
 const std::vector<double>& ExecutionContext::layer_times_ms() const { return impl_->times; }
 
+void ExecutionContext::set_input_shape(size_t index, std::span<const int64_t> shape) {
+  auto& c = *impl_;
+  check_index(index, c.engine->input_ids.size(), "input");
+  Shape s(shape.begin(), shape.end());
+  c.engine->check_input_shape(index, s);
+  c.want_shapes[index] = std::move(s);
+}
+
+void ExecutionContext::set_input_shape(const std::string& name, std::span<const int64_t> shape) {
+  set_input_shape(find_binding(impl_->engine->inputs, name, "input"), shape);
+}
+
+std::vector<int64_t> ExecutionContext::input_shape(size_t index) const {
+  check_index(index, impl_->engine->input_ids.size(), "input");
+  return impl_->want_shapes[index];
+}
+
 void ExecutionContext::run() {
+  if (impl_->want_shapes != impl_->spec->input_shapes) impl_->switch_specialization();
   if (!impl_->stale.empty()) impl_->rebind_stale();
+  impl_->check_bound_sizes();
   auto& s = impl_->stream;
   const auto& layers = impl_->engine->layers;
   auto step = [&](size_t i) {

@@ -2,7 +2,9 @@
 // only after the plan passed every check, so the rest of the runtime may trust it.
 #pragma once
 
+#include <list>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -24,18 +26,36 @@ struct TensorRec {
   std::string layout;         // "" = row-major, else a oneDNN format tag
   int kind = 0;               // fb::TensorKind
   uint64_t offset = 0;        // arena offset, or weights offset for constants
-  uint64_t bytes = 0;
+  uint64_t bytes = 0;         // at the recorded (opt) shape
+  uint64_t capacity = 0;      // arena bytes reserved: the size at the profile's max shapes
   const void* data = nullptr; // constants: inside the plan buffer
   bool dynamic = false;       // some dim is -1: shape known only at run time, per-run buffer
 };
 
 struct LayerRec {
   std::string name;
+  std::string op_type;             // key in the op and kernel registries
   std::unique_ptr<ops::Op> op;
   std::string impl;
   std::vector<int> inputs, outputs;
   std::unique_ptr<Kernel> kernel;  // null for dynamic layers, which run their reference kernel
   bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
+};
+
+// The optimisation profile of one graph input: each dim may take any value in [min, max].
+struct InputRange {
+  Shape min, max;
+};
+
+// Every tensor's shape and size, and every static layer's kernel, for one tuple of graph input
+// shapes. Immutable once built, so contexts on any thread share it.
+struct Specialization {
+  std::vector<Shape> input_shapes;  // by graph input index
+  std::vector<Shape> shapes;        // by tensor id; dynamic tensors keep their -1 dims
+  std::vector<uint64_t> bytes;      // by tensor id; 0 for dynamic tensors
+  std::vector<const Kernel*> kernels;          // by layer; null for dynamic layers
+  std::vector<std::unique_ptr<Kernel>> owned;  // kernels created for this specialisation
+  size_t scratchpad_bytes = 0;
 };
 
 struct Engine::Impl {
@@ -52,7 +72,32 @@ struct Engine::Impl {
   std::vector<std::string> warnings;
   size_t arena_bytes = 0, activation_bytes = 0, weight_bytes = 0, scratchpad_bytes = 0;
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  std::vector<InputRange> ranges;  // by graph input; empty when every input is static
+  // The specialisation at the recorded (opt) shapes, whose kernels were created at load.
+  std::shared_ptr<const Specialization> base;
+
+  // Specialisations for other input shapes, most recently used first. Engine is immutable from
+  // the caller's view and shared across threads: this cache is the one mutable part, behind a
+  // mutex. Kernels are immutable after creation, so sharing a specialisation is safe.
+  // Kernels may keep repacked copies of the weights, so each specialisation can cost about the
+  // plan's weight bytes: keep at most 16, and fewer for large models (see max_specializations()).
+  static constexpr size_t kMaxSpecializations = 16;
+  static constexpr size_t kSpecializationBudget = size_t(256) << 20;
+  size_t max_specializations() const;
+  mutable std::mutex spec_mu;
+  mutable std::list<std::shared_ptr<const Specialization>> specs;
+
+  // Checks input shapes against the profile (kiln::Error naming the input, the shape and the
+  // allowed range) and returns the specialisation for them, building it on first use.
+  std::shared_ptr<const Specialization> specialize(const std::vector<Shape>& input_shapes) const;
+  void check_input_shape(size_t input, const Shape& s) const;
 };
+
+// Creates the layer's kernel for the given tensor shapes (by tensor id): the recorded
+// implementation, else another registered one, else the reference kernel. `used` gets the name of
+// the one created; nullptr when none can run the layer.
+std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
+                                            const std::vector<Shape>& shapes, std::string& used);
 
 // Verifies and decodes a plan; throws kiln::Error prefixed with origin.
 std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin);

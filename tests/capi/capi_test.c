@@ -3,9 +3,10 @@
  * examples/models/tiny_resnet/test_data_set_0), through both context-owned and caller-bound
  * buffers; every error path must return the documented status and a useful message.
  *
- *   capi_test TINY.plan INPUT.raw TORCH_OUTPUT.raw DYNAMIC.plan WORKDIR
+ *   capi_test TINY.plan INPUT.raw TORCH_OUTPUT.raw DYNAMIC.plan WORKDIR PROFILE.plan
  *
- * DYNAMIC.plan: Reshape(x[4,6], shape) -> Sigmoid -> y with value-dependent dims. */
+ * DYNAMIC.plan: Reshape(x[4,6], shape) -> Sigmoid -> y with value-dependent dims.
+ * PROFILE.plan: Sigmoid(x[n,6]) built with the profile n in [1, 8], opt 2. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -262,6 +263,37 @@ static void test_dynamic(const char* plan) {
   kiln_engine_destroy(e);
 }
 
+static void test_profile(const char* plan) {
+  kiln_engine* e = NULL;
+  kiln_context* ctx = NULL;
+  const int64_t *lo = NULL, *hi = NULL;
+  int64_t five[2] = {5, 6}, nine[2] = {9, 6}, dims[KILN_MAX_RANK];
+  size_t rank = 0, bytes = 0, i;
+  void* in = NULL;
+  const void* out = NULL;
+  int ok = 1;
+  CHECK(kiln_engine_load_file(plan, &e) == KILN_OK);
+  if (!e) return;
+  CHECK(kiln_engine_input_range(e, 0, &lo, &hi, &rank) == KILN_OK);
+  CHECK(rank == 2 && lo[0] == 1 && lo[1] == 6 && hi[0] == 8 && hi[1] == 6);
+  CHECK(kiln_context_create(e, &ctx) == KILN_OK);
+  CHECK_ERR(kiln_context_set_input_shape(ctx, 0, nine, 2), KILN_ERROR_INVALID_ARGUMENT,
+            "input 'x': shape 9x6 is outside the allowed range: the plan's profile allows 1x6 to 8x6");
+  CHECK(kiln_context_set_input_shape(ctx, 0, five, 2) == KILN_OK);
+  CHECK(kiln_context_input_shape(ctx, 0, dims, KILN_MAX_RANK, &rank) == KILN_OK && rank == 2 && dims[0] == 5);
+  CHECK(kiln_context_input_buffer(ctx, 0, &in, &bytes) == KILN_OK && bytes == 5 * 6 * sizeof(float));
+  if (!in) return;
+  for (i = 0; i < 30; ++i) ((float*)in)[i] = (float)i / 5.f - 3.f;
+  CHECK(kiln_context_run(ctx) == KILN_OK);
+  CHECK(kiln_context_output_shape(ctx, 0, dims, KILN_MAX_RANK, &rank) == KILN_OK);
+  CHECK(rank == 2 && dims[0] == 5 && dims[1] == 6);
+  CHECK(kiln_context_output_buffer(ctx, 0, &out, &bytes) == KILN_OK && bytes == 5 * 6 * sizeof(float));
+  for (i = 0; out && i < 30; ++i) ok &= fabsf(((const float*)out)[i] - 1.f / (1.f + expf(3.f - (float)i / 5.f))) < 1e-6f;
+  CHECK(out && ok);
+  kiln_context_destroy(ctx);
+  kiln_engine_destroy(e);
+}
+
 /* The last error is per thread: a failure on another thread leaves this thread's message. */
 static void* fail_in_thread(void* arg) {
   size_t n;
@@ -285,8 +317,8 @@ int main(int argc, char** argv) {
   kiln_engine* from_memory = NULL;
   size_t size = 0, in_size = 0, out_size = 0;
   void *plan_bytes, *input, *torch_out;
-  if (argc != 6) {
-    fprintf(stderr, "usage: %s TINY.plan INPUT.raw TORCH_OUTPUT.raw DYNAMIC.plan WORKDIR\n", argv[0]);
+  if (argc != 7) {
+    fprintf(stderr, "usage: %s TINY.plan INPUT.raw TORCH_OUTPUT.raw DYNAMIC.plan WORKDIR PROFILE.plan\n", argv[0]);
     return 2;
   }
   input = read_file(argv[2], &in_size);
@@ -303,6 +335,7 @@ int main(int argc, char** argv) {
   test_null_arguments(e, argv[1]);
   test_bad_plans(argv[1], argv[5]);
   test_dynamic(argv[4]);
+  test_profile(argv[6]);
   test_thread_local_error();
   plan_bytes = read_file(argv[1], &size);
   CHECK(plan_bytes && kiln_engine_load_memory(plan_bytes, size, &from_memory) == KILN_OK);

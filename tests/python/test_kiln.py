@@ -203,5 +203,32 @@ class ValueDependentShapes(unittest.TestCase):
             np.testing.assert_allclose(y, torch.sigmoid(torch.from_numpy(x)).numpy().reshape(shape), rtol=1e-6)
 
 
+class Profiles(unittest.TestCase):
+    """tiny_resnet with symbolic batch, height and width, compiled once for a range of shapes."""
+
+    def test_shapes_inside_the_profile_match_torch(self):
+        model = onnx.load(ONNX_PATH)
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        for i, name in ((0, "batch"), (2, "height"), (3, "width")):
+            dims[i].dim_param = name
+        model.graph.output[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+        with tempfile.TemporaryDirectory() as d:
+            onnx.save(model, f"{d}/dyn.onnx")
+            kiln.compile(f"{d}/dyn.onnx", f"{d}/dyn.plan", min_shapes={"input": [1, 3, 32, 32]},
+                         opt_shapes={"input": [1, 3, 64, 64]}, max_shapes={"input": [4, 3, 96, 96]})
+            engine = kiln.Engine(f"{d}/dyn.plan")
+        (i,) = engine.inputs
+        self.assertEqual((i.shape, i.min_shape, i.max_shape), ((1, 3, 64, 64), (1, 3, 32, 32), (4, 3, 96, 96)))
+        self.assertIn("max_shape=(4, 3, 96, 96)", repr(i))
+        ctx = engine.create_context()
+        rng = np.random.default_rng(1)
+        for shape in ((3, 3, 40, 72), (1, 3, 32, 32), (4, 3, 96, 96), (1, 3, 64, 64), (3, 3, 40, 72)):
+            x = rng.standard_normal(shape).astype(np.float32)
+            assert_close(self, ctx.run({"input": x})["output"], torch_reference(model, x))
+        with self.assertRaisesRegex(kiln.Error, r"input 'input': shape 5x3x64x64 is outside the allowed range: "
+                                                r"the plan's profile allows 1x3x32x32 to 4x3x96x96"):
+            ctx.run({"input": np.zeros((5, 3, 64, 64), np.float32)})
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -47,6 +47,15 @@ std::map<std::string, std::vector<int64_t>> parse_shapes(const std::string& spec
   return out;
 }
 
+std::map<std::string, std::vector<int64_t>> parse_shapes(const std::vector<std::string>& specs, const char* flag) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const std::string& spec : specs)
+    for (auto& [name, dims] : parse_shapes(spec, flag))
+      if (!out.emplace(name, dims).second)
+        throw UsageError(fmt::format("{}: input '{}' is given twice", flag, name));
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> parse_bindings(const std::string& spec, const char* flag) {
   std::vector<std::pair<std::string, std::string>> out;
   if (spec.empty()) return out;

@@ -18,6 +18,8 @@ struct UsageError : std::runtime_error {
 // "input:1x3x224x224,mask:1x128" -> {input: [1,3,224,224], mask: [1,128]}. The name may contain
 // ':' (the last ':' separates the dims).
 std::map<std::string, std::vector<int64_t>> parse_shapes(const std::string& spec, const char* flag);
+// The same for a repeatable flag: every occurrence's entries merged; an input named twice is an error.
+std::map<std::string, std::vector<int64_t>> parse_shapes(const std::vector<std::string>& specs, const char* flag);
 // "name:file,name2:file2" -> pairs; a single entry without ':' binds to the only input ("").
 std::vector<std::pair<std::string, std::string>> parse_bindings(const std::string& spec, const char* flag);
 

@@ -18,13 +18,16 @@ struct CompileArgs {
   std::string model, output, shapes, report;
   int threads = 0;
   bool verbose = false;
-  std::vector<std::string> disable_passes, dump_after;
+  std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
 };
 
 int run_compile(const CompileArgs& a) {
   CompileOptions o;
   o.shapes = parse_shapes(a.shapes, "--shapes");
+  o.min_shapes = parse_shapes(a.min_shapes, "--minShapes");
+  o.opt_shapes = parse_shapes(a.opt_shapes, "--optShapes");
+  o.max_shapes = parse_shapes(a.max_shapes, "--maxShapes");
   o.threads = a.threads;
   o.verbose = a.verbose;
   o.disable_passes = a.disable_passes;
@@ -62,6 +65,20 @@ void add_compile_command(CLI::App& app) {
       ->type_name("PLAN");
   c->add_option("--shapes", args->shapes, "Fixed input shapes: name:1x3x224x224[,name2:...]")
       ->type_name("SHAPES");
+  c->add_option("--minShapes", args->min_shapes,
+                "Smallest shapes of an optimisation profile: name:1x3x64x64[,name2:...]. Give --minShapes, "
+                "--optShapes and --maxShapes for every input whose shape varies")
+      ->type_name("SHAPES")
+      ->allow_extra_args(false);
+  c->add_option("--optShapes", args->opt_shapes,
+                "Shapes the profile is optimised for: passes, layouts and kernels are chosen at these")
+      ->type_name("SHAPES")
+      ->allow_extra_args(false);
+  c->add_option("--maxShapes", args->max_shapes,
+                "Largest shapes of the profile; the memory plan covers them. `kiln run --shapes` then "
+                "picks any shape between min and max")
+      ->type_name("SHAPES")
+      ->allow_extra_args(false);
   c->add_option("--threads", args->threads, "Threads used while building")
       ->check(CLI::Range(1, 4096))
       ->default_str("OMP_NUM_THREADS or all cores");

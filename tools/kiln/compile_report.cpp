@@ -29,8 +29,11 @@ std::string count_map(const std::map<std::string, size_t>& m) {
 std::string tensors(const std::vector<TensorDesc>& v) {
   std::string r;
   for (size_t i = 0; i < v.size(); ++i)
-    r += fmt::format("{}{{\"name\": {}, \"dtype\": \"{}\", \"shape\": [{}]}}", i ? ", " : "",
-                     quoted(v[i].name), dtype_name(v[i].dtype), fmt::join(v[i].shape, ", "));
+    r += fmt::format("{}{{\"name\": {}, \"dtype\": \"{}\", \"shape\": [{}]{}}}", i ? ", " : "",
+                     quoted(v[i].name), dtype_name(v[i].dtype), fmt::join(v[i].shape, ", "),
+                     v[i].dynamic() ? fmt::format(", \"min_shape\": [{}], \"max_shape\": [{}]",
+                                                  fmt::join(v[i].min_shape, ", "), fmt::join(v[i].max_shape, ", "))
+                                    : "");
   return "[" + r + "]";
 }
 
@@ -59,10 +62,21 @@ std::string compile_report_json(const CompileReportInput& in) {
         i ? ",\n" : "", i, quoted(l.name), quoted(l.op), quoted(l.kernel), dtype_name(l.precision),
         quoted(l.layout.empty() ? "plain" : l.layout), string_list(l.fused));
   }
-  std::string shapes;
-  if (in.options)
-    for (auto& [name, dims] : in.options->shapes)
-      shapes += fmt::format("{}{}: [{}]", shapes.empty() ? "" : ", ", quoted(name), fmt::join(dims, ", "));
+  auto shape_map = [](const std::map<std::string, std::vector<int64_t>>& m) {
+    std::string r;
+    for (auto& [name, dims] : m)
+      r += fmt::format("{}{}: [{}]", r.empty() ? "" : ", ", quoted(name), fmt::join(dims, ", "));
+    return "{" + r + "}";
+  };
+  std::string shapes = "{}", profile;
+  if (in.options) {
+    shapes = shape_map(in.options->shapes);
+    // The optimisation profile, when one was given.
+    if (!in.options->opt_shapes.empty())
+      profile = fmt::format(", \"min_shapes\": {}, \"opt_shapes\": {}, \"max_shapes\": {}",
+                            shape_map(in.options->min_shapes), shape_map(in.options->opt_shapes),
+                            shape_map(in.options->max_shapes));
+  }
   const MachineInfo& m = e->build_machine();
   std::string o;
   o += "{\n";
@@ -76,7 +90,7 @@ std::string compile_report_json(const CompileReportInput& in) {
                    e->activation_bytes());
   o += fmt::format("  \"machine\": {{\"isa\": {}, \"cpu\": {}, \"cores\": {}, \"threads\": {}}},\n",
                    quoted(m.isa), quoted(m.cpu), m.cores, m.threads);
-  o += fmt::format("  \"options\": {{\"shapes\": {{{}}}, \"disabled_passes\": {}}},\n", shapes,
+  o += fmt::format("  \"options\": {{\"shapes\": {}{}, \"disabled_passes\": {}}},\n", shapes, profile,
                    string_list(in.options ? in.options->disable_passes : std::vector<std::string>{}));
   o += fmt::format("  \"inputs\": {},\n  \"outputs\": {},\n", tensors(e->inputs()), tensors(e->outputs()));
   o += fmt::format("  \"fusions\": {},\n", count_map(fusions));

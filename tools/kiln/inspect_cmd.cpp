@@ -33,8 +33,11 @@ int inspect(const InspectArgs& a) {
     auto io = [](const std::vector<TensorDesc>& v) {
       std::string r;
       for (size_t i = 0; i < v.size(); ++i)
-        r += fmt::format("{}{{\"name\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}]}}", i ? ", " : "",
-                         json_escape(v[i].name), dtype_name(v[i].dtype), fmt::join(v[i].shape, ", "));
+        r += fmt::format("{}{{\"name\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}]{}}}", i ? ", " : "",
+                         json_escape(v[i].name), dtype_name(v[i].dtype), fmt::join(v[i].shape, ", "),
+                         v[i].dynamic() ? fmt::format(", \"min_shape\": [{}], \"max_shape\": [{}]",
+                                                      fmt::join(v[i].min_shape, ", "), fmt::join(v[i].max_shape, ", "))
+                                        : "");
       return r;
     };
     std::string layers;
@@ -57,7 +60,10 @@ int inspect(const InspectArgs& a) {
   fmt::print("built on: {} ({}), {} cores, {} threads\n", m.cpu, m.isa, m.cores, m.threads);
   fmt::print("memory: arena {} per context, against {} of activation tensors\n", human_bytes(e->arena_bytes()),
              human_bytes(e->activation_bytes()));
-  for (auto& d : e->inputs()) fmt::print("input  {} {}[{}]\n", d.name, dtype_name(d.dtype), shape_text(d.shape));
+  for (auto& d : e->inputs())
+    fmt::print("input  {} {}[{}]{}\n", d.name, dtype_name(d.dtype), shape_text(d.shape),
+               d.dynamic() ? fmt::format(" (opt; profile {} to {})", shape_text(d.min_shape), shape_text(d.max_shape))
+                           : "");
   for (auto& d : e->outputs()) fmt::print("output {} {}[{}]\n", d.name, dtype_name(d.dtype), shape_text(d.shape));
   fmt::print("{} layers:\n", e->layers().size());
   for (size_t i = 0; i < e->layers().size(); ++i) {

@@ -172,7 +172,7 @@ void apply_batch(const RunArgs& a, const std::vector<std::pair<std::string, std:
   }
 }
 
-std::shared_ptr<const Engine> load(const RunArgs& a, Shapes shapes) {
+std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
   std::map<std::string, std::string> flag_of;
   for (auto& [name, dims] : shapes) flag_of[name] = "--shapes";
   if (!a.onnx.empty()) {
@@ -190,19 +190,27 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes shapes) {
     for (auto& in : e->inputs()) declared.emplace_back(in.name, in.shape);
     apply_batch(a, declared, shapes, flag_of);
   }
-  // Plans are static-shape: a requested shape must be the one the plan was built for.
+  // A static input takes only the shape the plan was built for; an input with an optimisation
+  // profile any shape in its range (set on the contexts, which check it).
   for (auto& [name, dims] : shapes) {
     const TensorDesc* d = nullptr;
     for (auto& in : e->inputs())
       if (in.name == name) d = &in;
     if (!d) throw Error(fmt::format("--shapes names '{}', which is not an input of {}", name, a.engine));
-    if (d->shape != dims)
+    if (!d->dynamic() && d->shape != dims)
       throw Error(fmt::format(
           "{} asks input '{}' for {} but {} was built for {}; rebuild it with "
           "`kiln compile --shapes={}:{}`",
           flag_of[name], name, shape_text(dims), a.engine, shape_text(d->shape), name, shape_text(dims)));
   }
   return e;
+}
+
+// Input i as this context will run it: with a profile, the shape given by --shapes.
+TensorDesc current_desc(const Engine& e, const ExecutionContext& ctx, size_t i) {
+  TensorDesc d = e.inputs()[i];
+  d.shape = ctx.input_shape(i);
+  return d;
 }
 
 void bind_inputs(const RunArgs& a, const Engine& e, ExecutionContext& ctx) {
@@ -225,11 +233,11 @@ void bind_inputs(const RunArgs& a, const Engine& e, ExecutionContext& ctx) {
         throw Error(fmt::format("--loadInputs: the model has no input '{}'; its inputs are {}", name, names));
       }
     }
-    load_tensor_file(file, e.inputs()[idx], ctx.input(idx));
+    load_tensor_file(file, current_desc(e, ctx, idx), ctx.input(idx));
     loaded[idx] = true;
   }
   for (size_t i = 0; i < e.inputs().size(); ++i)
-    if (!loaded[i]) fill_random(e.inputs()[i], ctx.input(i), static_cast<uint32_t>(i + 1));
+    if (!loaded[i]) fill_random(current_desc(e, ctx, i), ctx.input(i), static_cast<uint32_t>(i + 1));
 }
 
 void export_outputs(const std::string& path, const Engine& e, const ExecutionContext& ctx) {
@@ -313,6 +321,9 @@ int run(const RunArgs& a) {
   for (int s = 0; s < a.streams; ++s) {
     owned.push_back(engine->create_context());
     contexts.push_back(owned.back().get());
+    for (size_t i = 0; i < engine->inputs().size(); ++i)
+      if (engine->inputs()[i].dynamic() && shapes.count(engine->inputs()[i].name))
+        contexts.back()->set_input_shape(i, shapes.at(engine->inputs()[i].name));
   }
   rep.load_ms = ms_since(t_load);
   rep.engine = engine.get();
@@ -321,7 +332,7 @@ int run(const RunArgs& a) {
   bind_inputs(a, *engine, *contexts[0]);
   for (int s = 1; s < a.streams; ++s)  // every stream serves the same data
     for (size_t i = 0; i < engine->inputs().size(); ++i)
-      std::memcpy(contexts[s]->input(i), contexts[0]->input(i), engine->inputs()[i].bytes());
+      std::memcpy(contexts[s]->input(i), contexts[0]->input(i), current_desc(*engine, *contexts[0], i).bytes());
 
   auto t_first = Clock::now();
   contexts[0]->run();
@@ -376,11 +387,11 @@ void add_run_command(CLI::App& app) {
   opt("--loadEngine", a->engine, "PLAN", "Plan file to run");
   opt("--onnx", a->onnx, "MODEL", "ONNX model to compile in memory and run");
   opt("--shapes", a->shapes, "SHAPES",
-      "Input shapes name:dims,..., e.g. input:1x3x224x224; with --onnx the shapes to compile for, with a plan they must "
-      "equal the plan's");
+      "Input shapes name:dims,..., e.g. input:1x3x224x224; with --onnx the shapes to compile for; with a plan "
+      "they must equal the plan's, or lie inside its optimisation profile (kiln compile --minShapes/--maxShapes)");
   opt("--batch", a->batch, "N",
       "Set the first dimension of every input (shorthand for --shapes); with a plan it must equal the plan's "
-      "batch")
+      "batch or lie inside its optimisation profile")
       ->check(CLI::Range(1, 1 << 30))
       ->default_str("");
   opt("--loadInputs", a->inputs, "FILES",

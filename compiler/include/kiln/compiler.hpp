@@ -28,6 +28,11 @@ struct InputPreprocess {
 struct CompileOptions {
   // Input name -> fixed shape, replacing symbolic dims (trtexec's --shapes).
   std::map<std::string, std::vector<int64_t>> shapes;
+  // An optimisation profile (trtexec's --minShapes/--optShapes/--maxShapes): input name -> dims.
+  // Each input named must be named in all three, with min <= opt <= max. The graph is optimised,
+  // laid out and its kernels chosen at opt; the memory plan covers max; the plan runs any shape
+  // in [min, max] (ExecutionContext::set_input_shape).
+  std::map<std::string, std::vector<int64_t>> min_shapes, opt_shapes, max_shapes;
   int threads = 0;  // threads used while building (0 = runtime default)
   std::vector<std::string> disable_passes;  // pass names from passes/pipeline.cpp
   std::vector<std::string> dump_after;      // pass names: log the graph after them

@@ -144,6 +144,20 @@ KILN_API kiln_status kiln_context_output_buffer(const kiln_context* context, siz
 KILN_API kiln_status kiln_context_output_shape(const kiln_context* context, size_t index, int64_t* dims,
                                                size_t capacity, size_t* rank);
 
+/* Optimisation profiles (plans built with kiln compile --minShapes/--optShapes/--maxShapes): input
+ * `index` accepts any shape with min_dims[d] <= dims[d] <= max_dims[d]; both equal the
+ * kiln_tensor_info dims (the opt shape) for a static input. The arrays belong to the engine. */
+KILN_API kiln_status kiln_engine_input_range(const kiln_engine* engine, size_t index, const int64_t** min_dims,
+                                             const int64_t** max_dims, size_t* rank);
+/* Selects input `index`'s shape for the next kiln_context_run (KILN_ERROR_INVALID_ARGUMENT, naming
+ * the input, the shape and the allowed range, when it lies outside the profile). The input buffer
+ * then holds that shape's elements, dense row-major; kiln_context_input_buffer reports its bytes. */
+KILN_API kiln_status kiln_context_set_input_shape(kiln_context* context, size_t index, const int64_t* dims,
+                                                  size_t rank);
+/* The shape input `index` runs with (the last one set, else the plan's). */
+KILN_API kiln_status kiln_context_input_shape(const kiln_context* context, size_t index, int64_t* dims,
+                                              size_t capacity, size_t* rank);
+
 /* Runs one inference. */
 KILN_API kiln_status kiln_context_run(kiln_context* context);
 

@@ -45,7 +45,12 @@ class Error : public std::runtime_error {
 struct TensorDesc {
   std::string name;
   DType dtype = DType::Undefined;
+  // The shape the plan was built for: for a plan with an optimisation profile, its opt shapes.
   std::vector<int64_t> shape;
+  // Inputs: the optimisation profile's range, every dim in [min_shape[d], max_shape[d]]. Both
+  // equal `shape` for a static input (and for outputs, whose shapes follow the inputs).
+  std::vector<int64_t> min_shape, max_shape;
+  bool dynamic() const { return min_shape != max_shape; }
   size_t elements() const;
   size_t bytes() const { return elements() * dtype_size(dtype); }
 };
@@ -121,11 +126,25 @@ class ExecutionContext {
   std::vector<int64_t> output_shape(size_t index) const;
   void run();
 
+  // Optimisation profiles: a plan built with --minShapes/--optShapes/--maxShapes runs any input
+  // shape inside Engine::inputs()[i].min_shape..max_shape. set_input_shape() checks the shape
+  // against that range (kiln::Error naming the input, the shape and the range; nothing changes)
+  // and takes effect at the next run(), which fills input i from the first elements*dtype bytes
+  // of input(i) (the buffer holds the largest shape). The first run at a new tuple of input shapes
+  // re-infers every layer and creates its kernels (kernel choices and layouts stay the ones made
+  // at the opt shapes); the engine caches these per shape tuple and shares them among contexts, so
+  // switching back is cheap. output_shape() then reports the outputs' shapes. Bound buffers must
+  // hold at least the current shape's bytes; run() checks it.
+  void set_input_shape(size_t index, std::span<const int64_t> shape);
+  void set_input_shape(const std::string& name, std::span<const int64_t> shape);
+  std::vector<int64_t> input_shape(size_t index) const;
+
   // Zero-copy I/O: bind graph input or output `index` to caller memory, which run() then reads
   // from or writes to directly instead of the context's own buffer (no memcpy). Rebinding is
   // cheap: the layers touching that tensor are re-bound lazily at the next run().
   //  - `bytes` must equal TensorDesc::bytes(); for an output with unknown (-1) dims it is the
-  //    buffer's capacity instead.
+  //    buffer's capacity instead, and so it is for every input and output of a plan with an
+  //    optimisation profile: run() checks that it holds the current shape's bytes.
   //  - `data` must be aligned to the element size (4 bytes for float32); kiln does not copy
   //    misaligned memory, it rejects it.
   //  - an output buffer must not overlap any other bound buffer (input buffers may share memory).

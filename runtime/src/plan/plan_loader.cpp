@@ -78,34 +78,47 @@ std::string isa_name(dnnl::cpu_isa isa) {
   }
 }
 
-// Creates the layer's recorded kernel, or falls back (with a warning) when this machine or runtime
-// cannot create it.
-void create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& op_name, const std::string& label) {
+}  // namespace
+
+std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
+                                            const std::vector<Shape>& shapes, std::string& used) {
   KernelSpec spec{*rec.op, {}, {}, impl.eng};
   for (int i : rec.inputs) {
     KernelTensor kt;
-    if (i >= 0) kt = {impl.tensors[i].dtype, impl.tensors[i].shape, impl.tensors[i].layout, impl.tensors[i].data};
+    if (i >= 0) kt = {impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, impl.tensors[i].data};
     spec.in.push_back(kt);
   }
-  for (int i : rec.outputs)
-    spec.out.push_back({impl.tensors[i].dtype, impl.tensors[i].shape, impl.tensors[i].layout, nullptr});
+  for (int i : rec.outputs) spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr});
   auto& reg = KernelRegistry::instance();
-  try {
-    rec.kernel = reg.create(op_name, rec.impl, spec);
-  } catch (const std::exception& e) {
-    rec.kernel = nullptr;
-  }
-  if (!rec.kernel) {
-    // The chosen kernel is unavailable here (another CPU, an older runtime): fall back.
-    std::string used;
-    for (const std::string& alt : reg.impls(op_name)) {
-      try {
-        if ((rec.kernel = reg.create(op_name, alt, spec))) { used = alt; break; }
-      } catch (const std::exception&) {
-      }
+  auto attempt = [&](const std::string& name) -> std::unique_ptr<Kernel> {
+    try {
+      return name == "reference" ? make_reference_kernel(spec) : reg.create(rec.op_type, name, spec);
+    } catch (const std::exception&) {
+      return nullptr;
     }
-    if (!rec.kernel && (rec.kernel = make_reference_kernel(spec))) used = "reference";
-    if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+  };
+  std::unique_ptr<Kernel> k = attempt(rec.impl);
+  used = rec.impl;
+  for (const std::string& alt : reg.impls(rec.op_type)) {
+    if (k) break;
+    if ((k = attempt(alt))) used = alt;
+  }
+  if (!k && (k = attempt("reference"))) used = "reference";
+  return k;
+}
+
+namespace {
+
+// Creates the layer's recorded kernel, or falls back (with a warning) when this machine or runtime
+// cannot create it.
+void create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& label) {
+  std::vector<Shape> shapes;
+  for (const TensorRec& t : impl.tensors) shapes.push_back(t.shape);
+  std::string used;
+  rec.kernel = create_layer_kernel(impl, rec, shapes, used);
+  if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+  if (used != rec.impl) {
+    // The chosen kernel is unavailable here (another CPU, an older runtime).
     impl.warnings.push_back(label + ": kernel '" + rec.impl + "' is unavailable here; using '" + used + "'");
     rec.impl = used;
   }
@@ -119,11 +132,11 @@ void check_no_aliasing(const Engine::Impl& impl, const LayerRec& rec, const std:
   auto in_arena = [&](int i) {
     if (i < 0) return false;
     const TensorRec& t = impl.tensors[i];
-    return !t.dynamic && t.kind != static_cast<int>(fb::TensorKind::Constant) && t.bytes > 0;
+    return !t.dynamic && t.kind != static_cast<int>(fb::TensorKind::Constant) && t.capacity > 0;
   };
   auto overlap = [&](int a, int b) {
     const TensorRec &x = impl.tensors[a], &y = impl.tensors[b];
-    return x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+    return x.offset < y.offset + y.capacity && y.offset < x.offset + x.capacity;
   };
   const int inplace = rec.op->inplace_input();
   for (size_t o = 0; o < rec.outputs.size(); ++o) {
@@ -135,9 +148,33 @@ void check_no_aliasing(const Engine::Impl& impl, const LayerRec& rec, const std:
       int in = rec.inputs[k];
       if (!in_arena(in) || !overlap(out, in)) continue;
       const TensorRec &x = impl.tensors[out], &y = impl.tensors[in];
-      bool allowed = o == 0 && static_cast<int>(k) == inplace && x.offset == y.offset && x.bytes == y.bytes;
+      bool allowed = o == 0 && static_cast<int>(k) == inplace && x.offset == y.offset && x.capacity == y.capacity &&
+                     x.bytes == y.bytes;
       if (!allowed) corrupt(label + ": output '" + x.name + "' overlaps input '" + y.name + "' in the arena");
     }
+  }
+}
+
+// The optimisation profile: per graph input, each dim's [min, max], which must hold the recorded
+// (opt) shape. An input whose min equals its max everywhere is static.
+void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offset<fb::InputRange>>* ranges) {
+  if (!ranges || ranges->size() == 0) return;
+  if (ranges->size() != impl.input_ids.size())
+    corrupt("the profile has " + std::to_string(ranges->size()) + " input ranges for " +
+            std::to_string(impl.input_ids.size()) + " inputs");
+  for (size_t i = 0; i < impl.input_ids.size(); ++i) {
+    const fb::InputRange* r = ranges->Get(static_cast<flatbuffers::uoffset_t>(i));
+    TensorRec& t = impl.tensors[impl.input_ids[i]];
+    InputRange range{read_vector(r->min()), read_vector(r->max())};
+    if (range.min.size() != t.shape.size() || range.max.size() != t.shape.size())
+      corrupt("the profile range of input '" + t.name + "' has the wrong rank");
+    for (size_t d = 0; d < t.shape.size(); ++d)
+      if (range.min[d] < 1 || range.min[d] > t.shape[d] || t.shape[d] > range.max[d] ||
+          range.max[d] > (int64_t(1) << 31))
+        corrupt("the profile range of input '" + t.name + "' does not hold its shape " + shape_str(t.shape));
+    impl.inputs[i].min_shape = range.min;
+    impl.inputs[i].max_shape = range.max;
+    impl.ranges.push_back(std::move(range));
   }
 }
 
@@ -206,7 +243,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (r.dynamic) {
       // Value-dependent shapes: only activations and outputs, row-major, no arena space.
       bool ok = (t->kind() == fb::TensorKind::Activation || t->kind() == fb::TensorKind::Output) &&
-                (!t->layout() || t->layout()->size() == 0) && t->bytes() == 0;
+                (!t->layout() || t->layout()->size() == 0) && t->bytes() == 0 && t->capacity() == 0;
       if (!ok) corrupt(label + " has an unknown dimension where that is not allowed");
       r.kind = static_cast<int>(t->kind());
       impl->tensors.push_back(std::move(r));
@@ -221,15 +258,20 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       corrupt(label + " has a shape its layout cannot hold");
     }
     if (t->bytes() != r.bytes) corrupt(label + " size does not match its shape");
+    // The arena slot holds the tensor at the profile's max shapes; specialisations check that
+    // their sizes fit it before binding.
+    r.capacity = t->capacity() ? t->capacity() : r.bytes;
+    if (r.capacity < r.bytes) corrupt(label + " reserves less arena space than its shape needs");
     if (t->kind() == fb::TensorKind::Constant && !r.layout.empty()) corrupt(label + " is a constant with a layout");
     r.kind = static_cast<int>(t->kind());
     r.offset = t->offset();
     if (t->kind() == fb::TensorKind::Constant) {
+      if (r.capacity != r.bytes) corrupt(label + " is a constant with a capacity");
       if (r.offset > weight_size || r.bytes > weight_size - r.offset) corrupt(label + " lies outside the weights");
       if (r.offset % plan::kWeightAlignment) corrupt(label + " is not aligned");
       r.data = weights + r.offset;
     } else if (static_cast<int>(t->kind()) <= 3) {
-      if (r.offset > impl->arena_bytes || r.bytes > impl->arena_bytes - r.offset)
+      if (r.offset > impl->arena_bytes || r.capacity > impl->arena_bytes - r.offset)
         corrupt(label + " lies outside the activation arena");
       // Kernels load elements as their type; the memory planner aligns every tensor.
       if (r.offset % plan::kArenaAlignment) corrupt(label + " is not aligned in the activation arena");
@@ -251,11 +293,13 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
           (impl->tensors[i].dynamic && kind == static_cast<int>(fb::TensorKind::Input)))
         corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind or layout");
       ids.push_back(i);
-      descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, impl->tensors[i].shape});
+      const Shape& shape = impl->tensors[i].shape;
+      descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, shape, shape, shape});
     }
   };
   bindings(plan->inputs(), static_cast<int>(fb::TensorKind::Input), impl->input_ids, impl->inputs, "input");
   bindings(plan->outputs(), static_cast<int>(fb::TensorKind::Output), impl->output_ids, impl->outputs, "output");
+  read_ranges(*impl, plan->input_ranges());
 
   // Layers: rebuild each op, re-infer, and create its kernel.
   std::vector<bool> written(nt, false);
@@ -265,6 +309,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     LayerRec rec;
     rec.name = l->name() ? l->name()->str() : "";
     std::string op_name = l->op() ? l->op()->str() : "";
+    rec.op_type = op_name;
     std::string label = "layer " + std::to_string(li) + " ('" + rec.name + "', " + op_name + ")";
     rec.op = ops::OpRegistry::instance().create(op_name);
     if (!rec.op) corrupt(label + " uses an op this runtime does not know");
@@ -312,7 +357,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
     // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
     if (rec.dynamic) rec.impl = "reference";
-    else create_kernel(*impl, rec, op_name, label);
+    else create_kernel(*impl, rec, label);
     LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {},
                    rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout};
     if (l->fused())
@@ -322,6 +367,15 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
   }
   for (int id : impl->output_ids)
     if (!written[id]) corrupt("graph output '" + impl->tensors[id].name + "' is never written");
+  auto base = std::make_shared<Specialization>();
+  for (int id : impl->input_ids) base->input_shapes.push_back(impl->tensors[id].shape);
+  for (const TensorRec& t : impl->tensors) {
+    base->shapes.push_back(t.shape);
+    base->bytes.push_back(t.bytes);
+  }
+  for (const LayerRec& l : impl->layers) base->kernels.push_back(l.kernel.get());
+  base->scratchpad_bytes = impl->scratchpad_bytes;
+  impl->base = std::move(base);
   impl->buffer = std::move(buffer);
   impl->size = size;
   return impl;

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""Optimisation profiles through the CLI, against torch.
+
+Exports two torch models with dynamic axes: a small CNN (Conv/BatchNorm/ReLU/MaxPool, a residual
+block, GlobalAveragePool, Linear) with dynamic batch, H and W, and a self-attention block
+(LayerNorm, Q/K/V projections, softmax(Q K^T / 8) V, residual) with a dynamic sequence length.
+Each is compiled once with --minShapes/--optShapes/--maxShapes; `kiln run --shapes` at several
+shapes inside the profile must reproduce torch's output for the same input, and the build report
+and `kiln inspect` must show the range. Shapes outside the profile exit 1 with an error naming the input, the shape
+and the range; incomplete profile flags exit 1 naming the missing flag.
+
+usage: profiles.py KILN WORKDIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+KILN, WORK = sys.argv[1:3]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+torch.manual_seed(0)
+fails = []
+
+
+def check(cond, msg):
+    if not cond:
+        fails.append(msg)
+
+
+class Cnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.BatchNorm2d(16),
+                                        torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+        self.a = torch.nn.Conv2d(16, 16, 3, padding=1)
+        self.b = torch.nn.Conv2d(16, 16, 3, padding=1)
+        self.fc = torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = torch.relu(self.b(torch.relu(self.a(x))) + x)
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Attention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(64)
+        self.q = torch.nn.Linear(64, 64)
+        self.k = torch.nn.Linear(64, 64)
+        self.v = torch.nn.Linear(64, 64)
+
+    def forward(self, x):
+        h = self.ln(x)
+        a = torch.softmax(torch.matmul(self.q(h), self.k(h).transpose(1, 2)) / 8.0, dim=-1)
+        return torch.matmul(a, self.v(h)) + x
+
+
+def export(model, example, axes, name):
+    model.eval()
+    with torch.no_grad():
+        for p in model.parameters():  # non-trivial BatchNorm statistics and biases
+            p.add_(torch.randn_like(p) * 0.05)
+        if isinstance(model, Cnn):
+            model.stem[1].running_mean.uniform_(-0.2, 0.2)
+            model.stem[1].running_var.uniform_(0.5, 1.5)
+    path = os.path.join(WORK, name + ".onnx")
+    torch.onnx.export(model, example, path, input_names=["x"], output_names=["y"], opset_version=17,
+                      dynamic_axes={"x": axes, "y": {a: n for a, n in axes.items() if a == 0}})
+    return path
+
+
+def kiln(*args):
+    return subprocess.run([KILN, *args], capture_output=True, text=True)
+
+
+def check_model(model, path, lo, opt, hi, shapes, bad_shapes):
+    plan = path.replace(".onnx", ".plan")
+    dims = lambda s: "x".join(map(str, s))
+    r = kiln("compile", path, "-o", plan, "--minShapes=x:" + dims(lo), "--optShapes=x:" + dims(opt),
+             "--maxShapes=x:" + dims(hi), "--report=-")
+    check(r.returncode == 0, f"{path}: compile with a profile failed: {r.stderr}")
+    if r.returncode:
+        return
+    report = json.loads(r.stdout)
+    check(report["options"]["min_shapes"] == {"x": lo} and report["options"]["max_shapes"] == {"x": hi},
+          f"{plan}: report options {report['options']}")
+    check(report["inputs"] == [{"name": "x", "dtype": "float32", "shape": opt, "min_shape": lo, "max_shape": hi}],
+          f"{plan}: report inputs {report['inputs']}")
+    r = kiln("inspect", "--json", plan)
+    check(json.loads(r.stdout)["inputs"] == report["inputs"], f"{plan}: inspect --json inputs {r.stdout[:300]}")
+    r = kiln("inspect", plan)
+    check(f"(opt; profile {dims(lo)} to {dims(hi)})" in r.stdout, f"{plan}: inspect shows no profile: {r.stdout}")
+    for i, shape in enumerate(shapes):
+        x = np.random.RandomState(i).uniform(-1, 1, shape).astype(np.float32)
+        xin, out = os.path.join(WORK, f"x{i}.npy"), os.path.join(WORK, f"out{i}")
+        np.save(xin, x)
+        r = kiln("run", "--loadEngine=" + plan, "--shapes=x:" + dims(shape), "--loadInputs=x:" + xin,
+                 "--exportOutput=" + out, "--iterations=2", "--duration=0", "--warmUp=0")
+        check(r.returncode == 0, f"{plan} at {dims(shape)}: run failed: {r.stderr}")
+        if r.returncode:
+            continue
+        got = np.load(os.path.join(out, "y.npy"))
+        with torch.no_grad():
+            want = model(torch.from_numpy(x)).numpy()
+        check(got.shape == want.shape, f"{plan} at {dims(shape)}: output shape {got.shape}, torch {want.shape}")
+        if got.shape == want.shape:
+            err = float(np.max(np.abs(got - want) / (1 + np.abs(want))))
+            check(err < 1e-4, f"{plan} at {dims(shape)}: differs from torch by {err}")
+    for shape in bad_shapes:
+        r = kiln("run", "--loadEngine=" + plan, "--shapes=x:" + dims(shape), "--iterations=1", "--duration=0")
+        want = f"error: input 'x': shape {dims(shape)} is outside the allowed range: the plan's profile allows " \
+               f"{dims(lo)} to {dims(hi)}"
+        check(r.returncode == 1 and want in r.stderr,
+              f"{plan} at {dims(shape)}: exit {r.returncode}, stderr {r.stderr!r}, wanted {want!r}")
+
+
+cnn = Cnn()
+cnn_path = export(cnn, torch.randn(1, 3, 32, 32), {0: "batch", 2: "h", 3: "w"}, "cnn")
+check_model(cnn, cnn_path, [1, 3, 16, 16], [2, 3, 64, 64], [4, 3, 96, 96],
+            [[2, 3, 64, 64], [1, 3, 16, 16], [4, 3, 96, 96], [3, 3, 40, 72], [1, 3, 17, 95]],
+            [[5, 3, 64, 64], [1, 3, 15, 64], [1, 3, 64, 97]])
+att = Attention()
+att_path = export(att, torch.randn(1, 16, 64), {1: "seq"}, "attention")
+check_model(att, att_path, [1, 1, 64], [1, 32, 64], [1, 256, 64],
+            [[1, 32, 64], [1, 1, 64], [1, 256, 64], [1, 100, 64], [1, 7, 64]], [[1, 257, 64], [2, 32, 64]])
+
+# An incomplete profile is refused, naming the flag that lacks the input.
+r = kiln("compile", cnn_path, "-o", os.path.join(WORK, "bad.plan"), "--minShapes=x:1x3x16x16",
+         "--optShapes=x:2x3x64x64")
+check(r.returncode == 1 and "--maxShapes does not name input 'x'" in r.stderr, f"incomplete profile: {r.stderr}")
+
+if fails:
+    print("\n".join("FAIL: " + f for f in fails))
+    sys.exit(1)
+print("profiles: all checks passed")
