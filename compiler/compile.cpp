@@ -163,11 +163,12 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     }
     mem.arena_bytes = at_max.arena_bytes;
     mem.activation_bytes = at_max.activation_bytes;
-    for (auto& io : g->inputs) {
-      auto lo = opts.min_shapes.find(io.name);
-      if (lo == opts.min_shapes.end()) plan_in.ranges.push_back({io.value->type.shape, io.value->type.shape});
-      else plan_in.ranges.push_back({lo->second, opts.max_shapes.at(io.name)});
-    }
+    // From the built graphs rather than the flags: pre-processing may have changed an input's
+    // layout (--inputLayout=NHWC), and the range must be in the layout the application feeds.
+    if (gmin->inputs.size() != g->inputs.size() || gmax->inputs.size() != g->inputs.size())
+      throw Error("internal error: the profile's graphs have different inputs");
+    for (size_t k = 0; k < g->inputs.size(); ++k)
+      plan_in.ranges.push_back({gmin->inputs[k].value->type.shape, gmax->inputs[k].value->type.shape});
     res.log.push_back("profile: memory planned at --maxShapes: arena " + std::to_string(mem.arena_bytes) +
                       " bytes");
   }

@@ -130,6 +130,33 @@ att_path = export(att, torch.randn(1, 16, 64), {1: "seq"}, "attention")
 check_model(att, att_path, [1, 1, 64], [1, 32, 64], [1, 256, 64],
             [[1, 32, 64], [1, 1, 64], [1, 256, 64], [1, 100, 64], [1, 7, 64]], [[1, 257, 64], [2, 32, 64]])
 
+# Pre-processing and a profile together: the plan takes raw uint8 NHWC images of any size in the
+# range, and the range itself is stated in that layout.
+pplan = os.path.join(WORK, "cnn_pre.plan")
+mean, scale = [120.0, 110.0, 100.0], [60.0, 55.0, 50.0]
+r = kiln("compile", cnn_path, "-o", pplan, "--minShapes=x:1x3x16x16", "--optShapes=x:2x3x64x64",
+         "--maxShapes=x:4x3x96x96", "--mean=" + ",".join(map(str, mean)), "--scale=" + ",".join(map(str, scale)),
+         "--reverseInputChannels", "--inputLayout=NHWC", "--inputType=u8")
+check(r.returncode == 0, f"{pplan}: compile with a profile and pre-processing failed: {r.stderr}")
+r = kiln("inspect", pplan)
+check("uint8[2x64x64x3] (opt; profile 1x16x16x3 to 4x96x96x3)" in r.stdout, f"{pplan}: inspect: {r.stdout[:400]}")
+for i, shape in enumerate([[3, 40, 72, 3], [1, 96, 96, 3]]):
+    img = np.random.RandomState(10 + i).randint(0, 256, shape).astype(np.uint8)
+    xin, out = os.path.join(WORK, f"img{i}.npy"), os.path.join(WORK, f"img_out{i}")
+    np.save(xin, img)
+    r = kiln("run", "--loadEngine=" + pplan, "--shapes=x:" + "x".join(map(str, shape)), "--loadInputs=x:" + xin,
+             "--exportOutput=" + out, "--iterations=1", "--duration=0", "--warmUp=0")
+    check(r.returncode == 0, f"{pplan} at {shape}: run failed: {r.stderr}")
+    if r.returncode == 0:
+        # NHWC -> NCHW, BGR -> RGB (reversal happens before mean/scale, which are in model order).
+        x = img.astype(np.float32).transpose(0, 3, 1, 2)[:, ::-1]
+        x = (x - np.array(mean, np.float32)[None, :, None, None]) / np.array(scale, np.float32)[None, :, None, None]
+        with torch.no_grad():
+            want = cnn(torch.from_numpy(np.ascontiguousarray(x))).numpy()
+        got = np.load(os.path.join(out, "y.npy"))
+        err = float(np.max(np.abs(got - want) / (1 + np.abs(want)))) if got.shape == want.shape else 1e9
+        check(err < 1e-4, f"{pplan} at {shape}: differs from torch on the normalised image by {err}")
+
 # An incomplete profile is refused, naming the flag that lacks the input.
 r = kiln("compile", cnn_path, "-o", os.path.join(WORK, "bad.plan"), "--minShapes=x:1x3x16x16",
          "--optShapes=x:2x3x64x64")
