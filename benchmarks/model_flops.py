@@ -35,13 +35,17 @@ def _prod(xs):
   return p
 
 
-def model_flops(path):
-  """Returns the FLOP count (int); raises ValueError when a counted op has an unknown shape."""
+COUNTED = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+
+
+def model_flops(path, ops=COUNTED):
+  """Returns the FLOP count (int) of the nodes whose type is in ops; raises ValueError when a
+  counted op has an unknown shape."""
   model = shape_inference.infer_shapes(onnx.load(path))
   shapes = _shapes(model)
   total = 0
   for n in model.graph.node:
-    if n.op_type not in ("Conv", "ConvTranspose", "Gemm", "MatMul"):
+    if n.op_type not in ops:
       continue
     ins = [shapes.get(i) for i in n.input[:2]]
     out = shapes.get(n.output[0])

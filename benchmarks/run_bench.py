@@ -28,13 +28,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, HERE)
+import chart  # noqa: E402
 import compare_outputs  # noqa: E402  (restores numpy aliases before importing onnx)
 import model_flops  # noqa: E402
+import peak  # noqa: E402
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-DEFAULT_MODELS = "resnet50,mobilenet_v2,squeezenet1_1,efficientnet_b0,googlenet,densenet121"
+# The zoo scripts/export_models.py builds: torchvision CNNs, ViT-B/16 and a BERT-base encoder.
+DEFAULT_MODELS = ("resnet50,mobilenet_v2,squeezenet1_1,efficientnet_b0,googlenet,densenet121,"
+                  "vit_b_16,bert_base")
 TORCHVISION = DEFAULT_MODELS.split(",")
 ORT_PACKAGE = "onnxruntime-node"
 
@@ -229,15 +233,36 @@ def bench_model(spec, args, kiln, bench_dir):
       med = statistics.median(x["median"] for x in rounds[who])
       result[who] = {"median_ms": med, "rounds": rounds[who],
                      "gflops": flops / 1e9 / (med / 1e3)}
+  if kiln_cmd:
+    result["kiln"]["layers"] = layer_efficiency(kiln_cmd, onnx_path, wdir)
   if result["kiln"] and result["ort"]:
     result["ratio_ort_over_kiln"] = result["ort"]["median_ms"] / result["kiln"]["median_ms"]
   result["load_avg_1min"] = loads
   return result
 
 
-def print_table(results):
+def layer_efficiency(kiln_cmd, onnx_path, wdir):
+  """GFLOP/s of kiln's convolution layers and of its Gemm/MatMul layers alone, from one profiled
+  run (kiln's per-layer median times; a layer counts as a conv when its fused ops start with Conv).
+  Fused post-ops (bias, residual Add, activations) are part of those layers' time."""
+  prof = os.path.join(wdir, "profile.json")
+  cmd = [c for c in kiln_cmd if c != "--json"] + [f"--exportProfile={prof}"]
+  run(cmd, capture=True)
+  with open(prof) as f:
+    layers = json.load(f)["layers"]
+  out = {}
+  for key, ops in (("conv", ("Conv",)), ("matmul", ("Gemm", "MatMul"))):
+    fl = model_flops.model_flops(onnx_path, ops)
+    ms = sum(l["median_ms"] for l in layers if l["fused"] and l["fused"][0] in ops)
+    if fl and ms > 0:
+      out[key] = {"gflop": fl / 1e9, "ms": ms, "gflops": fl / 1e9 / (ms / 1e3)}
+  return out
+
+
+def print_table(results, peak_gflops):
   hdr = (f"{'model':<16} {'GFLOP':>6} {'kiln ms':>9} {'ORT ms':>9} {'ORT/kiln':>9} "
-         f"{'kiln GF/s':>10} {'ORT GF/s':>9} {'kiln err':>9} {'ORT err':>9}")
+         f"{'kiln GF/s':>10} {'ORT GF/s':>9} {'kiln %pk':>8} {'layers %pk':>16} {'kiln err':>9} "
+         f"{'ORT err':>9}")
   print(hdr)
   print("-" * len(hdr))
 
@@ -248,8 +273,21 @@ def print_table(results):
     print(f"{r['model']:<16} {r['gflop']:>6.2f} {f(k and k['median_ms'], '9.3f'):>9} "
           f"{f(o and o['median_ms'], '9.3f'):>9} {f(r.get('ratio_ort_over_kiln'), '9.3g'):>9} "
           f"{f(k and k['gflops'], '10.1f'):>10} {f(o and o['gflops'], '9.1f'):>9} "
+          f"{f(k and peak_gflops and 100 * k['gflops'] / peak_gflops, '7.0f'):>7}% "
+          f"{layer_pct(k, peak_gflops):>16} "
           f"{f(r.get('kiln_rel_l2_vs_torch'), '9.1e'):>9} "
           f"{f(r.get('ort_rel_l2_vs_torch'), '9.1e'):>9}")
+
+
+def layer_pct(k, peak_gflops):
+  """'conv 87%' / 'matmul 70%': the heavy layers' share of the measured peak."""
+  if not k or not peak_gflops or not k.get("layers"):
+    return "-"
+  return " ".join(f"{key} {100 * v['gflops'] / peak_gflops:.0f}%" for key, v in k["layers"].items())
+
+
+def geomean(xs):
+  return statistics.geometric_mean(xs) if xs else None
 
 
 def main():
@@ -268,6 +306,9 @@ def main():
   ap.add_argument("--max-rel-l2", type=float, default=1e-3,
                   help="stop if a runtime's output is this far from torch's (default 1e-3)")
   ap.add_argument("--out", help="results JSON (default: BUILD/bench/results.json)")
+  ap.add_argument("--no-peak", action="store_true",
+                  help="skip measuring the fp32 peak (a 2048^3 matmul through kiln)")
+  ap.add_argument("--chart", help="PNG bar chart (default: BUILD/bench/results.png)")
   ap.add_argument("--skip-kiln", action="store_true",
                   help="time ONNX Runtime alone (e.g. while the kiln CLI is not built)")
   args = ap.parse_args()
@@ -303,6 +344,13 @@ def main():
     log(f"warning: 1-minute load average is {load:.1f} on {cores} cores before starting; other "
         "processes compete for the CPU, so absolute latencies are inflated and noisy (the "
         "alternating rounds keep the ratio fairer, but rerun on an idle machine for real numbers)")
+  peak_info = None
+  if kiln and not args.no_peak:
+    try:
+      peak_info = peak.measure_peak(kiln, os.path.join(bench_dir, "peak"), args.threads)
+    except RuntimeError as e:
+      die(f"measuring the fp32 peak: {e}")
+    log(f"measured fp32 peak: {peak_info['gflops']:.1f} GFLOP/s (2048^3 matmul, {args.threads} threads)")
   results = []
   for spec in specs:
     log(f"{spec[0]}: {args.rounds} rounds x {args.iterations} iterations, {args.threads} threads")
@@ -315,17 +363,28 @@ def main():
       "config": {"threads": args.threads, "rounds": args.rounds, "iterations": args.iterations,
                  "warmup_ms": args.warmup_ms, "batch": 1, "ort": f"{ORT_PACKAGE} {ort_version}",
                  "kiln": kiln},
+      "peak": peak_info or {},
       "results": results,
       "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
   }
   os.makedirs(os.path.dirname(out), exist_ok=True)
   with open(out, "w") as f:
     json.dump(report, f, indent=1)
+  png = os.path.abspath(args.chart or os.path.join(bench_dir, "results.png"))
+  if any(r["kiln"] and r["ort"] for r in results):
+    chart.draw_chart(report, png)
   print()
-  print_table(results)
+  pk = peak_info["gflops"] if peak_info else None
+  print_table(results, pk)
+  ratios = [r["ratio_ort_over_kiln"] for r in results if r.get("ratio_ort_over_kiln")]
+  if ratios:
+    print(f"\ngeomean speedup of kiln over ONNX Runtime: {geomean(ratios):.3f}x over {len(ratios)} models")
+  if pk:
+    print(f"measured fp32 peak: {pk:.1f} GFLOP/s (2048^3 oneDNN matmul); %pk = achieved / peak; "
+          "layers %pk = kiln's conv / matmul layers alone, from a profiled run")
   print(f"\nmedian latency over {args.rounds} rounds (each the median of {args.iterations} runs), "
         f"{args.threads} threads, batch 1; ratio > 1 means kiln is faster; err = relative L2 vs "
-        f"torch.\nresults: {out}")
+        f"torch.\nresults: {out}\nchart: {png}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ where <name> is the model name, with "_b<N>" appended when --batch is not 1.
 
 Nothing is downloaded: models are built with weights=None after torch.manual_seed(0).
 
+Besides the torchvision CNNs and ViT-B/16 there is `bert_base`, the project's own BERT-base-shaped
+encoder (12 layers, hidden 768, 12 heads, FFN 3072, GELU, sequence 128), written like Hugging
+Face's BertLayer so it exports the usual pattern: Q/K/V projections, scores = Q K^T / 8 + mask,
+Softmax, context = P V, output projection, residual + LayerNorm, GELU FFN, residual + LayerNorm.
+Its single float32 input is the embedded sequence [batch, 128, 768] (token embedding lookup is
+not part of the timed work in BERT benchmarks either); the attention mask is a constant padding
+mask (the last 16 positions are padding), exported as an initializer added to the scores.
+
 Random-init BatchNorm is useless as an oracle: running_mean=0 and running_var=1 never match the
 statistics of the activations they see, so in deep nets (resnet50, densenet121) the logits blow up
 or collapse towards a constant, and a relative-error comparison then checks little. So after
@@ -44,7 +52,10 @@ import torchvision  # noqa: E402
 # Bump when the export recipe changes so existing exports are redone.
 RECIPE_VERSION = 1
 DEFAULT_MODELS = "resnet50,mobilenet_v2,squeezenet1_1,efficientnet_b0,googlenet,densenet121"
-SUPPORTED = DEFAULT_MODELS.split(",")
+# Heavier transformer models: not in the default set (the model tests), exported on request.
+TRANSFORMERS = ["vit_b_16", "bert_base"]
+SUPPORTED = DEFAULT_MODELS.split(",") + TRANSFORMERS
+BERT_SEQ, BERT_HIDDEN, BERT_HEADS, BERT_FFN, BERT_LAYERS, BERT_PAD = 128, 768, 12, 3072, 12, 16
 CALIBRATION_BATCHES = 2
 CALIBRATION_BATCH_SIZE = 4
 MODEL_SEED = 0
@@ -56,7 +67,55 @@ def fail(msg):
   sys.exit(1)
 
 
+class BertLayer(torch.nn.Module):
+  def __init__(self):
+    super().__init__()
+    h = BERT_HIDDEN
+    self.q, self.k, self.v, self.o = (torch.nn.Linear(h, h) for _ in range(4))
+    self.ln1, self.ln2 = torch.nn.LayerNorm(h, eps=1e-12), torch.nn.LayerNorm(h, eps=1e-12)
+    self.ffn_in, self.ffn_out = torch.nn.Linear(h, BERT_FFN), torch.nn.Linear(BERT_FFN, h)
+
+  def heads(self, x):  # [b, s, h] -> [b, heads, s, h/heads]
+    b, s, _ = x.shape
+    return x.view(b, s, BERT_HEADS, BERT_HIDDEN // BERT_HEADS).permute(0, 2, 1, 3)
+
+  def forward(self, x, mask):
+    q, k, v = self.heads(self.q(x)), self.heads(self.k(x)), self.heads(self.v(x))
+    scores = torch.matmul(q, k.transpose(-1, -2)) / (BERT_HIDDEN // BERT_HEADS) ** 0.5 + mask
+    ctx = torch.matmul(torch.softmax(scores, dim=-1), v).permute(0, 2, 1, 3)
+    ctx = ctx.reshape(x.shape[0], x.shape[1], BERT_HIDDEN)
+    x = self.ln1(x + self.o(ctx))
+    return self.ln2(x + self.ffn_out(torch.nn.functional.gelu(self.ffn_in(x))))
+
+
+class BertEncoder(torch.nn.Module):
+  def __init__(self):
+    super().__init__()
+    self.layers = torch.nn.ModuleList(BertLayer() for _ in range(BERT_LAYERS))
+    mask = torch.zeros(1, 1, 1, BERT_SEQ)
+    mask[..., BERT_SEQ - BERT_PAD:] = -10000.0  # BERT's additive padding mask
+    self.register_buffer("mask", mask)
+    with torch.no_grad():  # BERT's initialisation: N(0, 0.02) weights, zero biases
+      for m in self.modules():
+        if isinstance(m, torch.nn.Linear):
+          m.weight.normal_(0.0, 0.02)
+          m.bias.zero_()
+
+  def forward(self, x):
+    for layer in self.layers:
+      x = layer(x, self.mask)
+    return x
+
+
+def example_input(name, batch, size):
+  if name == "bert_base":
+    return torch.randn(batch, BERT_SEQ, BERT_HIDDEN)
+  return torch.randn(batch, 3, size, size)
+
+
 def build_model(name):
+  if name == "bert_base":
+    return BertEncoder()
   kwargs = {"weights": None}
   if name == "googlenet":
     # The aux heads only exist in training; init_weights=True avoids torchvision's warning and
@@ -65,7 +124,13 @@ def build_model(name):
   ctor = getattr(torchvision.models, name, None)
   if ctor is None:
     fail(f"torchvision {torchvision.__version__} has no model '{name}'")
-  return ctor(**kwargs)
+  model = ctor(**kwargs)
+  if name.startswith("vit_"):
+    # torchvision zero-initialises the classifier head (it is meant to be fine-tuned): the
+    # logits would all be 0 and check nothing.
+    with torch.no_grad():
+      model.heads.head.weight.normal_(0.0, 0.02)
+  return model
 
 
 def calibrate_batchnorm(model, size):
@@ -108,6 +173,8 @@ def export_one(name, outdir, opset, batch, size=224):
   in_path = os.path.join(ddir, "input_0.pb")
   out_path = os.path.join(ddir, "output_0.pb")
   meta_path = os.path.join(mdir, "export.json")
+  if name == "bert_base" and opset < 13:
+    opset = 13
   meta = {"model": name, "opset": opset, "batch": batch, "size": size,
           "recipe": RECIPE_VERSION, "torch": torch.__version__,
           "torchvision": torchvision.__version__}
@@ -130,7 +197,7 @@ def export_one(name, outdir, opset, batch, size=224):
   model.eval()
 
   torch.manual_seed(INPUT_SEED)
-  x = torch.randn(batch, 3, size, size)
+  x = example_input(name, batch, size)
   with torch.no_grad():
     y = model(x)
   if not isinstance(y, torch.Tensor):

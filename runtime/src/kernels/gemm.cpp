@@ -208,6 +208,16 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   y[r - 2] = a[r - 2];
   y[r - 1] = b[r - 1];
   if (shape_elements(y) != shape_elements(s.out[0].shape)) return nullptr;
+  // B shared by every batch (a weight): fold A's batch dims into M, one [batch*M, K] x [K, N]
+  // GEMM instead of batch small ones that each stream all of B (torch's seq-first attention
+  // projections are [197, 1, 768] x [768, 2304]: 197 GEMVs, 4x slower than one GEMM).
+  bool b_shared = true;
+  for (size_t i = 0; i + 2 < r; ++i) b_shared &= b[i] == 1;
+  if (b_shared && r > 2) {
+    const int64_t rows = shape_elements(a) / a[r - 1];
+    a = pad_rank({rows, a[r - 1]}, r);
+    y = pad_rank({rows, y[r - 1]}, r);
+  }
   Plan p;
   p.a = strided_md(a);
   p.b = strided_md(b);

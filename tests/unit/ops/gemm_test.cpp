@@ -188,7 +188,9 @@ TEST(GemmKernel, OnednnFusedPostOps) {
 TEST(GemmKernel, MatMulOnednnMatchesReference) {
   const std::vector<std::pair<Shape, Shape>> cases{
       {{5, 7}, {7, 3}},       {{2, 33, 17}, {2, 17, 9}}, {{2, 1, 4, 5}, {3, 5, 6}}, {{4, 3, 8}, {8, 5}},
-      {{7}, {7, 4}},          {{3, 7}, {7}},             {{1, 2048}, {2048, 1000}}, {{3, 1, 2, 5}, {4, 5, 2}}};
+      {{7}, {7, 4}},          {{3, 7}, {7}},             {{1, 2048}, {2048, 1000}}, {{3, 1, 2, 5}, {4, 5, 2}},
+      // B shared by all batches (folded into one GEMM): seq-first projections, B with leading 1s.
+      {{37, 1, 24}, {24, 40}},  {{2, 3, 4, 5}, {1, 5, 6}}};
   uint32_t seed = 100;
   for (auto& [as, bs] : cases) {
     for (bool cb : {false, true}) {
