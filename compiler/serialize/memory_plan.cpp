@@ -47,8 +47,15 @@ MemoryPlan plan_memory(const ir::Graph& g) {
     const ir::Value* in = n.inputs[k];
     const ir::Value* out = n.outputs[0];
     if (!in || in->is_constant() || !live.count(in) || live.at(in).end != i || g.is_graph_input(in) ||
-        g.is_graph_output(in) || in->layout != out->layout || in->type.dtype != out->type.dtype ||
-        in->type.shape != out->type.shape)
+        g.is_graph_output(in) || in->layout != out->layout || in->type.dtype != out->type.dtype)
+      continue;
+    // Equal shapes, or (reshaping views) equal element counts in the plain layout, where the
+    // bytes are the same whatever the shape says. A view that is a graph output keeps its own
+    // buffer: bound to caller memory (set_output_buffer) it is copied there anyway, and its
+    // input's producer should not leave the result in the context's memory.
+    if (in->type.shape != out->type.shape &&
+        (!in->layout.empty() || shape_elements(in->type.shape) != shape_elements(out->type.shape) ||
+         g.is_graph_output(out)))
       continue;
     bool read_twice = false;
     for (size_t j = 0; j < n.inputs.size(); ++j) read_twice |= j != static_cast<size_t>(k) && n.inputs[j] == in;

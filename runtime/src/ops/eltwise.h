@@ -19,6 +19,7 @@ struct Unary : OpBase<Unary> {
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  int inplace_input() const override { return 0; }  // elementwise: y[i] depends on x[i] only
 };
 
 enum class BinaryKind : int64_t {

@@ -74,7 +74,9 @@ class Op {
   virtual bool foldable() const { return true; }
   // An input whose buffer output 0 may share when that input is read by nothing later, or -1.
   // The kernel must then produce a correct result in place (Conv's Sum operand: oneDNN adds
-  // into dst, so sharing saves a copy).
+  // into dst, so sharing saves a copy; an elementwise activation overwrites its input; a
+  // reshaping view becomes free). The memory planner shares only buffers of equal size and
+  // layout.
   virtual int inplace_input() const { return -1; }
 };
 

@@ -85,6 +85,7 @@ struct Reshape : OpBase<Reshape> {
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
 // [d0..dk-1, dk..dn-1] -> [prod(d0..dk-1), prod(dk..dn-1)], k = axis in [-rank, rank].
@@ -94,6 +95,7 @@ struct Flatten : OpBase<Flatten> {
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
 // Removes the listed size-1 axes, or every size-1 axis when axes is empty.
@@ -103,6 +105,7 @@ struct Squeeze : OpBase<Squeeze> {
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
 // Inserts size-1 axes at the listed positions of the output.
@@ -112,6 +115,7 @@ struct Unsqueeze : OpBase<Unsqueeze> {
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
 // ---- shape queries (named *Of so they do not hide kiln::Shape) ----

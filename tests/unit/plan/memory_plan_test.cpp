@@ -1,10 +1,12 @@
 // Memory planning: tensors with overlapping lifetimes never share bytes, dead tensors' space is
-// reused, and a Conv's Sum operand shares its output's buffer when nothing reads it later.
+// reused, and a Conv's Sum operand shares its output's buffer when nothing reads it later, as do
+// an activation's input and reshaping views.
 #include <gtest/gtest.h>
 
 #include "graph_eval_util.h"
 #include "ops/conv.h"
 #include "ops/eltwise.h"
+#include "ops/shape_ops.h"
 #include "passes/pass.h"
 #include "serialize/memory_plan.h"
 
@@ -63,6 +65,55 @@ TEST(MemoryPlan, SumOperandSharesTheFusedConvOutput) {
   const ir::Node* fused = g->outputs[0].value->producer;
   ASSERT_EQ(fused->inputs.size(), 4u);
   EXPECT_EQ(plan.offset.at(fused->inputs[3]), plan.offset.at(fused->outputs[0]));
+}
+
+ir::Value* unary(ir::Graph& g, const std::string& name, ir::Value* x, ops::Act act) {
+  auto op = std::make_unique<ops::Unary>();
+  op->act = act;
+  ir::Node* n = g.add_node(name, std::move(op), {x}, 1);
+  g.infer(n);
+  return n->outputs[0];
+}
+
+ir::Value* reshape(ir::Graph& g, const std::string& name, ir::Value* x, std::vector<int64_t> shape) {
+  auto op = std::make_unique<ops::Reshape>();
+  op->shape = std::move(shape);
+  ir::Node* n = g.add_node(name, std::move(op), {x}, 1);
+  g.infer(n);
+  return n->outputs[0];
+}
+
+// x -> relu -> sigmoid -> reshape -> tanh (output 1); sigmoid also -> reshape (output 2).
+TEST(MemoryPlan, ActivationsAndViewsRunInPlace) {
+  ir::Graph g;
+  ir::Value* x = g.add_value("x", {DType::Float32, {2, 3, 4}});
+  g.inputs.push_back({"x", x});
+  ir::Value* r = unary(g, "relu", x, ops::Act::Relu);
+  ir::Value* s = unary(g, "sigmoid", r, ops::Act::Sigmoid);
+  ir::Value* v = reshape(g, "view", s, {6, 4});
+  ir::Value* y = unary(g, "tanh", v, ops::Act::Tanh);
+  g.outputs.push_back({"y", y});
+  auto plan = serialize::plan_memory(g);
+  // relu reads the graph input, which must survive: it gets its own buffer; the rest is a chain.
+  EXPECT_NE(plan.offset.at(r), plan.offset.at(x));
+  EXPECT_EQ(plan.offset.at(s), plan.offset.at(r));
+  EXPECT_EQ(plan.offset.at(v), plan.offset.at(r));
+  EXPECT_EQ(plan.offset.at(y), plan.offset.at(r));
+  EXPECT_EQ(plan.arena_bytes, 2u * 128) << "x and one shared buffer (96 bytes each, 64-byte aligned slots)";
+  EXPECT_EQ(plan.activation_bytes, 5u * 24 * 4) << "every tensor still counts as an activation";
+
+  // A view that is a graph output, or whose input is read later, keeps its own buffer.
+  ir::Graph h;
+  ir::Value* hx = h.add_value("x", {DType::Float32, {2, 3, 4}});
+  h.inputs.push_back({"x", hx});
+  ir::Value* hr = unary(h, "relu", hx, ops::Act::Relu);
+  ir::Value* hv = reshape(h, "view", hr, {24});
+  ir::Value* hs = unary(h, "sigmoid", hr, ops::Act::Sigmoid);
+  h.outputs.push_back({"v", hv});
+  h.outputs.push_back({"s", hs});
+  auto hp = serialize::plan_memory(h);
+  EXPECT_NE(hp.offset.at(hv), hp.offset.at(hr));
+  EXPECT_EQ(hp.offset.at(hs), hp.offset.at(hr)) << "sigmoid is relu's last reader";
 }
 
 // The runtime may fall back to the reference kernel, which must then be correct in place too.
