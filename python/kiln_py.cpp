@@ -234,9 +234,32 @@ std::unique_ptr<Context> Engine::create_context() const { return std::make_uniqu
 
 using ShapeMap = std::optional<std::map<std::string, std::vector<int64_t>>>;
 
+// {"input": {"mean": [...], "scale": [...], "reverse_channels": True, "layout": "NHWC",
+// "dtype": "uint8"}} -> CompileOptions::preprocess; unknown keys are refused, not ignored.
+std::map<std::string, kiln::InputPreprocess> parse_preprocess(const py::dict& d) {
+  std::map<std::string, kiln::InputPreprocess> out;
+  for (auto [k, v] : d) {
+    const std::string name = k.cast<std::string>();
+    kiln::InputPreprocess p;
+    for (auto [key, val] : v.cast<py::dict>()) {
+      const std::string f = key.cast<std::string>();
+      if (f == "mean") p.mean = val.cast<std::vector<float>>();
+      else if (f == "scale") p.scale = val.cast<std::vector<float>>();
+      else if (f == "reverse_channels") p.reverse_channels = val.cast<bool>();
+      else if (f == "layout") p.layout = val.cast<std::string>();
+      else if (f == "dtype") p.dtype = val.cast<std::string>();
+      else
+        throw kiln::Error("preprocess['" + name + "']: unknown key '" + f +
+                          "'; the keys are mean, scale, reverse_channels, layout and dtype");
+    }
+    out[name] = std::move(p);
+  }
+  return out;
+}
+
 py::dict compile(const py::object& onnx_path, const py::object& plan_path, const ShapeMap& shapes,
                  const std::string& precision, const ShapeMap& min_shapes, const ShapeMap& opt_shapes,
-                 const ShapeMap& max_shapes) {
+                 const ShapeMap& max_shapes, const std::optional<py::dict>& preprocess) {
   static const char* later[] = {"fp16", "bf16", "int8", "best"};
   if (precision != "fp32") {
     for (const char* p : later)
@@ -253,6 +276,7 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   if (min_shapes) opts.min_shapes = *min_shapes;
   if (opt_shapes) opts.opt_shapes = *opt_shapes;
   if (max_shapes) opts.max_shapes = *max_shapes;
+  if (preprocess) opts.preprocess = parse_preprocess(*preprocess);
   kiln::CompileResult res;
   {
     py::gil_scoped_release nogil;
@@ -302,8 +326,11 @@ PYBIND11_MODULE(_kiln, m) {
 
   m.def("compile", &compile, py::arg("onnx_path"), py::arg("plan_path"),
         py::arg("shapes") = py::none(), py::arg("precision") = "fp32", py::arg("min_shapes") = py::none(),
-        py::arg("opt_shapes") = py::none(), py::arg("max_shapes") = py::none(),
+        py::arg("opt_shapes") = py::none(), py::arg("max_shapes") = py::none(), py::arg("preprocess") = py::none(),
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
         "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings'}. min_shapes/opt_shapes/max_shapes "
-        "(same form) build an optimisation profile instead of fixed shapes for the inputs they name.");
+        "(same form) build an optimisation profile instead of fixed shapes for the inputs they name. "
+        "preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, 'layout': 'NHWC', "
+        "'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/--scale/"
+        "--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input).");
 }

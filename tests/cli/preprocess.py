@@ -139,6 +139,18 @@ if kiln_py is not None:
           f"Python Engine.inputs: {pi!r}")
     y_py = eng.create_context().run({"input": img})["output"]
     check(rel_l2(y_py, want) < 1e-4, f"Python run of the u8 plan: rel L2 {rel_l2(y_py, want):.2e}")
+    # kiln.compile(preprocess=...) builds the same plan as the CLI flags, byte for byte.
+    py_plan = os.path.join(WORK, "pre_py.plan")
+    kiln_py.compile(MODEL, py_plan, preprocess={"": {
+        "mean": [123.675, 116.28, 103.53], "scale": [58.395, 57.12, 57.375], "reverse_channels": True,
+        "layout": "NHWC", "dtype": "uint8"}})
+    with open(py_plan, "rb") as a, open(pre, "rb") as b:
+        check(a.read() == b.read(), "kiln.compile(preprocess=...) and the CLI flags built different plans")
+    try:
+        kiln_py.compile(MODEL, py_plan, preprocess={"": {"means": [1, 2, 3]}})
+        check(False, "an unknown preprocess key was accepted")
+    except Exception as e:  # kiln.Error
+        check("unknown key 'means'" in str(e), f"unknown preprocess key: {e}")
 
 # ---- 2. convs without padding: the mean folds into the bias too ----
 def conv_model(path, group, out_ch):
