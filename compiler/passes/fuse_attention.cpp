@@ -65,7 +65,7 @@ bool fold_transpose(ir::Node& n, int i) {
   if (p.size() < 2 || !gemm_friendly(p)) return false;
   perm = p;
   n.inputs[i] = t->inputs[0];
-  n.fused.push_back(t->name);
+  n.fused.insert(n.fused.end(), t->fused.begin(), t->fused.end());
   return true;
 }
 
@@ -137,7 +137,7 @@ bool rewrite(ir::Graph& g, ir::Node& softmax, const Uses& uses) {
   if (qs) {
     alpha *= qs->first;
     m1->inputs[0] = qs->second;
-    m1->fused.push_back(qscale->name);
+    m1->fused.insert(m1->fused.end(), qscale->fused.begin(), qscale->fused.end());
     g.remove_node(qscale);
     changed = true;
   }
@@ -151,7 +151,7 @@ bool rewrite(ir::Graph& g, ir::Node& softmax, const Uses& uses) {
     // The MatMul takes over the last link's value (its name and consumers).
     ir::Value* out = chain.front()->outputs[0];
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-      m1->fused.push_back((*it)->name);
+      m1->fused.insert(m1->fused.end(), (*it)->fused.begin(), (*it)->fused.end());
       g.remove_node(*it);
     }
     m1->outputs[0] = out;

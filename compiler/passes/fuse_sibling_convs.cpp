@@ -69,12 +69,11 @@ void merge(ir::Graph& g, const std::vector<ir::Node*>& group) {
     sizes.push_back(o);
     outs.push_back(n->outputs[0]);
     fused.insert(fused.end(), n->fused.begin(), n->fused.end());
-    fused.push_back(n->name);
   }
   Shape ys = first.outputs[0]->type.shape;
   ys[1] = total;
-  ir::Value* merged = g.add_value(g.unique_name(first.name + "/merged"), {DType::Float32, ys});
-  std::string name = g.unique_name(first.name + "/merged");
+  const std::string name = g.unique_name(first.name + "/merged");  // the node and its value
+  ir::Value* merged = g.add_value(name, {DType::Float32, ys});
   ir::Node* conv = g.add_node(name, first.op->clone(), {first.inputs[0], w, b}, {merged});
   conv->fused = std::move(fused);
   for (ir::Node* n : group) g.remove_node(n);
