@@ -11,7 +11,8 @@ LayerNorm, FFN with erf GELU. The mask is BERT's: a [batch, seq] 0/1 input turne
 
 writes OUTDIR/model.onnx and OUTDIR/test_data_set_0/{input_0,input_1,output_0}.pb (the ONNX
 test-data layout tests/models/run_model_test.py and benchmarks/run_bench.py read). Defaults are
-BERT-base's shape; the model test uses a small one.
+BERT-base's shape; the model test uses a small one. --const-mask bakes the mask into the model
+(one input, for harnesses that feed exactly one).
 """
 import argparse
 import json
@@ -60,8 +61,11 @@ class Encoder(nn.Module):
   def __init__(self, layers, hidden, heads, ffn):
     super().__init__()
     self.layers = nn.ModuleList(Layer(hidden, heads, ffn) for _ in range(layers))
+    self.const_mask = None
 
-  def forward(self, x, attention_mask):
+  def forward(self, x, attention_mask=None):
+    if attention_mask is None:
+      attention_mask = self.const_mask
     mask = (1.0 - attention_mask[:, None, None, :]) * -10000.0
     for layer in self.layers:
       x = layer(x, mask)
@@ -82,6 +86,7 @@ def main():
   ap.add_argument("--seq", type=int, default=128)
   ap.add_argument("--batch", type=int, default=1)
   ap.add_argument("--opset", type=int, default=14)
+  ap.add_argument("--const-mask", action="store_true", help="bake the attention mask into the model")
   args = ap.parse_args()
   if args.hidden % args.heads:
     print(f"export_encoder: error: --hidden {args.hidden} is not a multiple of --heads {args.heads}",
@@ -109,12 +114,18 @@ def main():
   with torch.no_grad():
     y = model(x, mask)
   model_path = os.path.join(args.outdir, "model.onnx")
-  torch.onnx.export(model, (x, mask), model_path, opset_version=args.opset, do_constant_folding=True,
-                    input_names=["input", "attention_mask"], output_names=["output"])
+  files = [(os.path.join(ddir, "input_0.pb"), tensor_pb(x.numpy(), "input")),
+           (os.path.join(ddir, "output_0.pb"), tensor_pb(y.numpy(), "output"))]
+  if args.const_mask:
+    model.const_mask = mask
+    torch.onnx.export(model, (x,), model_path, opset_version=args.opset, do_constant_folding=True,
+                      input_names=["input"], output_names=["output"])
+  else:
+    torch.onnx.export(model, (x, mask), model_path, opset_version=args.opset, do_constant_folding=True,
+                      input_names=["input", "attention_mask"], output_names=["output"])
+    files.append((os.path.join(ddir, "input_1.pb"), tensor_pb(mask.numpy(), "attention_mask")))
   onnx.checker.check_model(onnx.load(model_path))
-  for path, data in ((os.path.join(ddir, "input_0.pb"), tensor_pb(x.numpy(), "input")),
-                     (os.path.join(ddir, "input_1.pb"), tensor_pb(mask.numpy(), "attention_mask")),
-                     (os.path.join(ddir, "output_0.pb"), tensor_pb(y.numpy(), "output"))):
+  for path, data in files:
     with open(path, "wb") as f:
       f.write(data)
   with open(meta_path, "w") as f:
