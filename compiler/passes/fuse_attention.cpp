@@ -3,7 +3,8 @@
 // becomes MatMul[alpha, perm_b, +mask] -> Softmax -> MatMul[perm_b]. The scale is the matmul's
 // output scale and the mask a broadcast binary post-op, so neither costs a pass over the scores;
 // the Transposes of Q, K and V (the head split and K^T) are read in place through strides instead
-// of being copied. A scalar Mul on Q (timm's q * scale) folds into alpha the same way.
+// of being copied. A scalar Mul/Div on Q (timm's q * scale, torch MultiheadAttention's
+// q / sqrt(d)) folds into alpha the same way.
 #include <optional>
 
 #include "ops/eltwise.h"
@@ -128,9 +129,12 @@ bool rewrite(ir::Graph& g, ir::Node& softmax, const Uses& uses) {
   if (!mm2 || m2->inputs[0] != softmax.outputs[0] || !float_mm(m2)) return false;
 
   bool changed = false;
-  // A scalar Mul on Q (q * scale before the product) is a factor of the scores too.
+  // A scalar Mul or Div on Q (timm's q * scale, torch MultiheadAttention's q / sqrt(d)) is a
+  // factor of the scores too.
   ir::Node* qscale = m1->inputs[0]->producer;
-  auto qs = qscale && qscale->op && producer_if(m1->inputs[0], ops::BinaryKind::Mul) &&
+  auto qs = qscale && qscale->op &&
+                    (producer_if(m1->inputs[0], ops::BinaryKind::Mul) ||
+                     producer_if(m1->inputs[0], ops::BinaryKind::Div)) &&
                     sole_user(g, m1->inputs[0], uses) == m1
                 ? scaling(qscale)
                 : std::nullopt;

@@ -18,6 +18,7 @@ constexpr int64_t kSeq = 6, kHeads = 2, kDim = 8, kHidden = kHeads * kDim;
 struct Options {
   bool mask = true;
   bool scale_on_q = false;     // timm: (q * scale) @ k^T instead of (q @ k^T) / sqrt(d)
+  bool div_on_q = false;       // torch MultiheadAttention: (q / sqrt(d)) @ k^T
   bool vector_scale = false;   // a per-key scale: not a scalar, must stay outside
   bool scores_output = false;  // the raw scores are also a graph output
 };
@@ -39,14 +40,14 @@ OnnxBuilder attention(const Options& o) {
   OnnxBuilder::attr(b.node("Transpose", {"k_heads"}, {"kt"}), "perm", std::vector<int64_t>{0, 2, 3, 1});
   OnnxBuilder::attr(b.node("Transpose", {"v_heads"}, {"v"}), "perm", std::vector<int64_t>{0, 2, 1, 3});
   std::string q = "q";
-  if (o.scale_on_q) {
+  if (o.scale_on_q || o.div_on_q) {
     b.init("qscale", {}, {0.35f});
-    b.node("Mul", {"q", "qscale"}, {"qs"});
+    b.node(o.div_on_q ? "Div" : "Mul", {"q", "qscale"}, {"qs"});
     q = "qs";
   }
   b.node("MatMul", {q, "kt"}, {"scores"});
   std::string s = "scores";
-  if (!o.scale_on_q) {
+  if (!o.scale_on_q && !o.div_on_q) {
     if (o.vector_scale) b.init("sqrt_d", {kSeq}, {2, 3, 4, 5, 6, 7});
     else b.init("sqrt_d", {}, {std::sqrt(float(kDim))});
     b.node("Div", {"scores", "sqrt_d"}, {"scaled"});
@@ -113,6 +114,18 @@ TEST(FuseAttention, ScaleOnQueryWithoutMask) {
   ASSERT_NE(mm, nullptr);
   EXPECT_FLOAT_EQ(mm->alpha, 0.35f);
   EXPECT_TRUE(mm->post.empty());
+  EXPECT_EQ(count_type(*g, "Binary"), 0u) << ir::dump(*g);
+}
+
+TEST(FuseAttention, DivOnQueryWithMask) {
+  OnnxBuilder b = attention({.div_on_q = true});
+  auto g = import_model(b);
+  EXPECT_TRUE(run_and_compare(*g, passes::fuse_attention));
+  const ir::Node* n = nullptr;
+  const ops::MatMul* mm = scores_matmul(*g, &n);
+  ASSERT_NE(mm, nullptr);
+  EXPECT_FLOAT_EQ(mm->alpha, 1.f / 0.35f);
+  EXPECT_EQ(mm->post.sum_count(), 1u);
   EXPECT_EQ(count_type(*g, "Binary"), 0u) << ir::dump(*g);
 }
 
