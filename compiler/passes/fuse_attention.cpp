@@ -1,10 +1,11 @@
 // fuse-attention: scaled dot-product attention as torch exports it (BERT, ViT),
 //   MatMul(Q, Transpose(K)) -> Mul/Div by a scalar -> [Add mask] -> Softmax -> MatMul(., V),
-// becomes MatMul[alpha, perm_b, +mask] -> Softmax -> MatMul[perm_b]. The scale is the matmul's
+// becomes MatMul[alpha, perms, +mask] -> Softmax -> MatMul[perm_b, perm_y]. The scale is the matmul's
 // output scale and the mask a broadcast binary post-op, so neither costs a pass over the scores;
 // the Transposes of Q, K and V (the head split and K^T) are read in place through strides instead
-// of being copied. A scalar Mul/Div on Q (timm's q * scale, torch MultiheadAttention's
-// q / sqrt(d)) folds into alpha the same way.
+// of being copied, and the head-merge Transpose after the context MatMul is written in place
+// (perm_y). A scalar Mul/Div on Q (timm's q * scale, torch MultiheadAttention's q / sqrt(d))
+// folds into alpha the same way.
 #include <optional>
 
 #include "ops/eltwise.h"
@@ -67,6 +68,25 @@ bool fold_transpose(ir::Node& n, int i) {
   perm = p;
   n.inputs[i] = t->inputs[0];
   n.fused.insert(n.fused.end(), t->fused.begin(), t->fused.end());
+  return true;
+}
+
+// Writes MatMul `n`'s result through its sole consumer, a Transpose that keeps the last dim
+// last (attention's head merge), so the output is stored transposed in place.
+bool fold_output_transpose(ir::Graph& g, ir::Node& n, const Uses& uses) {
+  auto* mm = n.as<ops::MatMul>();
+  ir::Node* t = sole_user(g, n.outputs[0], uses);
+  auto* tr = t ? t->as<ops::Transpose>() : nullptr;
+  if (!tr || !mm->perm_y.empty() || mm->post.sum_count() != 0) return false;
+  const size_t r = n.outputs[0]->type.shape.size();
+  auto p = tr->effective_perm(r);
+  if (r < 2 || p.size() != r || p[r - 1] != static_cast<int64_t>(r - 1)) return false;
+  mm->perm_y = p;
+  ir::Value* out = t->outputs[0];
+  n.fused.insert(n.fused.end(), t->fused.begin(), t->fused.end());
+  g.remove_node(t);
+  n.outputs[0] = out;
+  out->producer = &n;
   return true;
 }
 
@@ -165,6 +185,7 @@ bool rewrite(ir::Graph& g, ir::Node& softmax, const Uses& uses) {
   changed |= fold_transpose(*m1, 0);
   changed |= fold_transpose(*m1, 1);
   changed |= fold_transpose(*m2, 1);
+  changed |= fold_output_transpose(g, *m2, uses);
   if (changed) {
     g.infer(m1);
     g.infer(m2);

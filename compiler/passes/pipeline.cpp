@@ -32,8 +32,9 @@ const std::vector<PassInfo>& pipeline() {
                     "instead of five to nine ops, and fusable into the producing MatMul", fuse_gelu},
       {"dead-code-swish", "the Sigmoid of a fused Swish is usually left unread", dead_code},
       {"fuse-attention", "attention's scale and mask Add become the scores MatMul's output scale and "
-                         "post-op, and the head-split Transposes and K^T are read in place through "
-                         "strides: two elementwise passes over the scores and three copies per layer saved",
+                         "post-op, and the head-split/merge Transposes and K^T are read and written in "
+                         "place through strides: two elementwise passes over the scores and four copies per "
+                         "layer saved",
        fuse_attention},
       {"fuse-post-ops", "Conv/Gemm/MatMul followed by a bias Add (Gemm/MatMul), a residual Add and "
                         "activations run as one oneDNN primitive with bias and post-ops, saving a pass "

@@ -235,6 +235,14 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   p.a = op->perm_a.empty() ? strided_md(a) : permuted_md(s.in[0].shape, op->perm_a, r);
   p.b = op->perm_b.empty() ? strided_md(b) : permuted_md(s.in[1].shape, op->perm_b, r);
   p.dst = strided_md(y);
+  if (!op->perm_y.empty()) {
+    // The product written through perm_y: product dim perm_y[j] takes Y's stride j.
+    const Shape& ys = s.out[0].shape;
+    if (ys.size() != r || s.in.size() > 3) return nullptr;
+    Shape yst = shape_strides(ys), pst(r);
+    for (size_t j = 0; j < r; ++j) pst[op->perm_y[j]] = yst[j];
+    p.dst = memory::desc(memory::dims(y.begin(), y.end()), dt::f32, memory::dims(pst.begin(), pst.end()));
+  }
   p.b_const = s.in[1].const_data;
   p.post = &op->post;
   p.scale = op->alpha;

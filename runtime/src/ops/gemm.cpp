@@ -212,6 +212,7 @@ void MatMul::attrs(AttrVisitor& v) {
   v.visit("alpha", alpha);
   v.visit("perm_a", perm_a);
   v.visit("perm_b", perm_b);
+  v.visit("perm_y", perm_y);
 }
 
 void MatMul::infer(InferContext& ctx) const {
@@ -242,6 +243,10 @@ void MatMul::infer(InferContext& ctx) const {
           "MatMul: bias must be 1-D of size N = " + std::to_string(bs.back()) + ", got " + shape_str(bias.shape));
   }
   check_sums(ctx, post, out, "MatMul", true);
+  if (!perm_y.empty()) {
+    check(post.sum_count() == 0, "MatMul: perm_y cannot be combined with fused Sum post-ops");
+    out = permuted(out, perm_y, "perm_y");
+  }
   ctx.set_output(0, a.dtype, out);
 }
 
@@ -257,9 +262,18 @@ void MatMul::reference(const KernelArgs& args) const {
   Shape batch = broadcast_shapes(abatch, bbatch, "MatMul batch");
   auto ast = broadcast_strides(abatch, batch), bst = broadcast_strides(bbatch, batch);
   int64_t nb = shape_elements(batch);
+  // With perm_y the product (and its post-ops) goes to a scratch tensor, then is transposed out.
+  KernelArgs pargs = args;
+  std::vector<char> zbuf;
+  if (!perm_y.empty()) {
+    Shape zs(perm_y.size());
+    for (size_t j = 0; j < perm_y.size(); ++j) zs[perm_y[j]] = args.out[0].shape[j];
+    zbuf.resize(args.out[0].bytes());
+    pargs.out[0] = TensorView{args.out[0].dtype, zs, zbuf.data()};
+  }
   dispatch_gemm(A.dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* y = args.out[0].as<T>();
+    T* y = pargs.out[0].as<T>();
     for (int64_t q = 0; q < nb; ++q) {
       // Batch strides count matrices, so they scale by each operand's matrix size.
       int64_t ao = 0, bo = 0;
@@ -283,7 +297,15 @@ void MatMul::reference(const KernelArgs& args) const {
         }
     }
   });
-  apply_post(post, args);
+  apply_post(post, pargs);
+  if (!perm_y.empty()) {
+    const TensorView& z = pargs.out[0];
+    auto zst = shape_strides(z.shape);
+    std::vector<int64_t> ss(perm_y.size());
+    for (size_t j = 0; j < perm_y.size(); ++j) ss[j] = zst[perm_y[j]];
+    strided_copy(args.out[0].data, shape_strides(args.out[0].shape), z.data, ss, args.out[0].shape,
+                 dtype_size(z.dtype));
+  }
 }
 
 KILN_REGISTER_OP(MatMul);

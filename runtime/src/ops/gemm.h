@@ -30,11 +30,13 @@ struct Gemm : OpBase<Gemm> {
 // Gemm; alpha != 1 and perms only for floats.
 // perm_a / perm_b fold a Transpose into the product (attention's K^T): the logical A is
 // transpose(input 0, perm_a), read in place with strides by the fast kernel; empty = as stored.
+// perm_y folds a Transpose of the result (attention's head merge): Y = transpose(product, perm_y),
+// written in place with strides; not with Sum post-ops.
 struct MatMul : OpBase<MatMul> {
   static constexpr const char* kType = "MatMul";
   PostOps post;
   float alpha = 1.f;
-  std::vector<int64_t> perm_a, perm_b;
+  std::vector<int64_t> perm_a, perm_b, perm_y;
 
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;

@@ -45,6 +45,10 @@ TEST(MatMulAttention, ReferenceHandComputed) {
   EXPECT_EQ(floats(run_reference(matmul({}, {1, 0}), in)[0]), (std::vector<float>{58, 64, 139, 154}));
   in = {f32t({3, 2}, at), f32t({2, 3}, bt)};
   EXPECT_EQ(floats(run_reference(matmul({1, 0}, {1, 0}, 0.5f), in)[0]), (std::vector<float>{29, 32, 69.5, 77}));
+  MatMul yt = matmul({}, {1, 0});
+  yt.perm_y = {1, 0};  // Y = (A B)^T
+  in = {f32t({2, 3}, a), f32t({2, 3}, bt)};
+  EXPECT_EQ(floats(run_reference(yt, in)[0]), (std::vector<float>{58, 139, 64, 154}));
   // alpha scales the product, then the broadcast mask [2] is added to each row.
   in = {f32t({2, 3}, a), f32t({2, 3}, bt), absent(), f32t({2}, {-100, 1})};
   EXPECT_EQ(floats(run_reference(matmul({}, {1, 0}, 2.f, {kSum}), in)[0]),
@@ -59,6 +63,9 @@ TEST(MatMulAttention, InferErrors) {
   EXPECT_NE(infer_error(matmul({}, {}, 1.f, {kSum}), {f32({2, 3}), f32({3, 4}), {}, f32({3, 4})}).find("Sum"),
             std::string::npos);
   EXPECT_EQ(infer_error(matmul({}, {}, 1.f, {kSum}), {f32({2, 3}), f32({3, 4}), {}, f32({1, 4})}), "");
+  MatMul ysum = matmul({}, {}, 1.f, {kSum});
+  ysum.perm_y = {1, 0};
+  EXPECT_NE(infer_error(ysum, {f32({2, 3}), f32({3, 4}), {}, f32({2, 4})}).find("perm_y"), std::string::npos);
 }
 
 // Attention as torch lays it out: q, k, v are [batch, seq, heads, dim] after the head-split
@@ -76,6 +83,10 @@ TEST(MatMulAttention, OnednnMatchesReference) {
                                   {random_tensor(DType::Float32, {1, h, s, d}, 6), k, none, full_mask});
   auto p = random_tensor(DType::Float32, {1, h, s, s}, 7, 0, 1);
   expect_kernel_matches_reference(matmul({}, {0, 2, 1, 3}), "onednn", {p, v});
+  MatMul merged = matmul({}, {0, 2, 1, 3});
+  merged.perm_y = {0, 2, 1, 3};  // the context written straight into [batch, seq, heads, dim]
+  merged.post.ops = {{PostOp::Kind::Act, Act::Relu, 0, 0}};
+  expect_kernel_matches_reference(merged, "onednn", {p, v});
   // A constant B read transposed (packed once at creation) with a bias under the output scale.
   auto x = random_tensor(DType::Float32, {2, 5, 32}, 8), w = random_tensor(DType::Float32, {16, 32}, 9, -1, 1, true);
   auto bias = random_tensor(DType::Float32, {16}, 10, -1, 1, true);
