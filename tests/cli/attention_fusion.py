@@ -43,7 +43,8 @@ def main():
     if l["fused"].count("Transpose") != 2 or "Add" not in l["fused"] or l["kernel"] != "onednn":
       fail(f"layer {l['name']}: fused {l['fused']} on kernel {l['kernel']}; want MatMul+Div+Add+2 Transposes "
            "on onednn")
-  context = [l for l in fused["layers"] if l["op"] == "MatMul" and l["fused"] == ["MatMul", "Transpose", "Transpose"]]
+  context = [l for l in fused["layers"]
+             if l["op"] == "MatMul" and l["fused"] == ["MatMul", "Transpose", "Transpose"]]
   if len(context) != layers:
     fail(f"expected {layers} context MatMuls reading V and writing the head merge through strides, "
          f"got {len(context)}")

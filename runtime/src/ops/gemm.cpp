@@ -33,7 +33,8 @@ void check_sums(const InferContext& ctx, const PostOps& post, const Shape& out, 
     check(ctx.input(0).dtype == DType::Float32, std::string(op) + ": fused post-ops need float32");
   for (size_t i = 0; i < post.sum_count(); ++i) {
     const auto& s = ctx.input(3 + i);
-    bool ok = s.dtype == DType::Float32 && (broadcast ? s.shape.size() <= out.size() : s.shape.size() == out.size());
+    bool ok = s.dtype == DType::Float32 &&
+              (broadcast ? s.shape.size() <= out.size() : s.shape.size() == out.size());
     for (size_t d = 0, off = out.size() - s.shape.size(); ok && d < s.shape.size(); ++d)
       ok = dim_eq(s.shape[d], out[off + d]) || (broadcast && s.shape[d] == 1);
     check(ok, std::string(op) + ": fused Sum operand " + std::to_string(i) + " (" + dtype_name(s.dtype) +
