@@ -58,6 +58,14 @@ class LayoutAssigner {
       n.inputs = saved;
       n.outputs[0]->layout.clear();
     }
+    // Multi-output nodes (a channel Split after fuse-sibling-convs) stay blocked as a whole.
+    bool all_blockable = n.outputs.size() > 1 && any_blocked_in;
+    for (ir::Value* v : n.outputs) all_blockable = all_blockable && blockable(v);
+    if (all_blockable) {
+      for (ir::Value* v : n.outputs) v->layout = tag_;
+      if (!tune::first_fast_impl(n, eng_).empty()) return mark();
+      for (ir::Value* v : n.outputs) v->layout.clear();
+    }
     // 3) row-major everywhere around this node.
     if (!any_blocked_in) return;
     for (ir::Value*& v : n.inputs)

@@ -59,7 +59,9 @@ bool cancel_transpose_reshape(ir::Graph& g);
 bool fuse_swish(ir::Graph& g);
 bool fuse_layernorm(ir::Graph& g);
 bool fuse_gelu(ir::Graph& g);
+bool fuse_attention(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);
+bool fuse_sibling_convs(ir::Graph& g);
 bool assign_layouts(ir::Graph& g);
 
 }  // namespace kiln::passes

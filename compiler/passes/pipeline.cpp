@@ -31,9 +31,17 @@ const std::vector<PassInfo>& pipeline() {
       {"fuse-gelu", "0.5 * x * (1 + Erf(x / sqrt 2)) and its tanh approximation are one activation "
                     "instead of five to nine ops, and fusable into the producing MatMul", fuse_gelu},
       {"dead-code-swish", "the Sigmoid of a fused Swish is usually left unread", dead_code},
+      {"fuse-attention", "attention's scale and mask Add become the scores MatMul's output scale and "
+                         "post-op, and the head-split/merge Transposes and K^T are read and written in "
+                         "place through strides: two elementwise passes over the scores and four copies per "
+                         "layer saved",
+       fuse_attention},
       {"fuse-post-ops", "Conv/Gemm/MatMul followed by a bias Add (Gemm/MatMul), a residual Add and "
                         "activations run as one oneDNN primitive with bias and post-ops, saving a pass "
                         "over memory each", fuse_post_ops},
+      {"fuse-sibling-convs", "1x1 convs reading the same input (Inception branches) run as one conv with "
+                             "their channels joined, then a block-copy Split: the input is read once",
+       fuse_sibling_convs},
       {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
       {"assign-layouts", "oneDNN's fastest CPU kernels read and write blocked layouts (nChw16c): keep "
                          "conv regions blocked and reorder only at their boundaries", assign_layouts},

@@ -37,6 +37,26 @@ Shape pad_rank(const Shape& s, size_t r) {
   return p;
 }
 
+// A dense tensor read through `perm` (MatMul's folded Transpose) and padded to rank r: the
+// permuted dims with the matching strides, so the primitive reads it in place without a copy.
+memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, size_t r) {
+  Shape st = shape_strides(phys), dims = phys, pst = st;
+  for (size_t i = 0; i < perm.size(); ++i) {
+    dims[i] = phys[perm[i]];
+    pst[i] = st[perm[i]];
+  }
+  dims.insert(dims.begin(), r - phys.size(), 1);
+  pst.insert(pst.begin(), r - phys.size(), shape_elements(phys));
+  return memory::desc(memory::dims(dims.begin(), dims.end()), dt::f32, memory::dims(pst.begin(), pst.end()));
+}
+
+Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
+  if (perm.empty()) return s;
+  Shape r;
+  for (int64_t p : perm) r.push_back(s[p]);
+  return r;
+}
+
 bool usable(const KernelSpec& s) {
   for (auto& t : s.in)
     if (t.present() && (t.dtype != DType::Float32 || !t.layout.empty() || shape_elements(t.shape) <= 0))
@@ -68,6 +88,7 @@ struct Plan {
   std::vector<float> add_data;
   const ops::PostOps* post = nullptr;
   size_t sum_first_input = 3;
+  std::vector<memory::desc> sum_mds;  // per Sum operand when it broadcasts (else dst's)
 };
 
 class MatmulKernel final : public Kernel {
@@ -116,8 +137,10 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   for (auto& op : p.post->ops) {
     if (op.kind == ops::PostOp::Kind::Sum) {
       int id = DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1;
-      po.append_binary(algorithm::binary_add, p.dst);
-      k->runtime_.push_back({id, p.dst, p.sum_first_input++});
+      size_t sum = p.sum_first_input - 3;
+      const memory::desc& md = sum < p.sum_mds.size() ? p.sum_mds[sum] : p.dst;
+      po.append_binary(algorithm::binary_add, md);
+      k->runtime_.push_back({id, md, p.sum_first_input++});
     } else if (!dnn::post_ops(ops::PostOps{{op}}, po)) {
       return nullptr;
     }
@@ -195,7 +218,7 @@ KILN_REGISTER_KERNEL("Gemm", "onednn", make_gemm);
 std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::MatMul*>(&s.op);
   if (!op || !usable(s) || s.in.size() < 2) return nullptr;
-  Shape a = s.in[0].shape, b = s.in[1].shape;
+  Shape a = apply_perm(s.in[0].shape, op->perm_a), b = apply_perm(s.in[1].shape, op->perm_b);
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   size_t r = std::max(a.size(), b.size());
@@ -219,17 +242,38 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
     y = pad_rank({rows, y[r - 1]}, r);
   }
   Plan p;
-  p.a = strided_md(a);
-  p.b = strided_md(b);
+  p.a = op->perm_a.empty() ? strided_md(a) : permuted_md(s.in[0].shape, op->perm_a, r);
+  p.b = op->perm_b.empty() ? strided_md(b) : permuted_md(s.in[1].shape, op->perm_b, r);
   p.dst = strided_md(y);
+  if (!op->perm_y.empty()) {
+    // The product written through perm_y: product dim perm_y[j] takes Y's stride j.
+    const Shape& ys = s.out[0].shape;
+    if (ys.size() != r || s.in.size() > 3) return nullptr;
+    Shape yst = shape_strides(ys), pst(r);
+    for (size_t j = 0; j < r; ++j) pst[op->perm_y[j]] = yst[j];
+    p.dst = memory::desc(memory::dims(y.begin(), y.end()), dt::f32, memory::dims(pst.begin(), pst.end()));
+  }
   p.b_const = s.in[1].const_data;
   p.post = &op->post;
+  p.scale = op->alpha;
   if (s.in.size() > 2 && s.in[2].present()) {
     Shape bias(r, 1);
     bias[r - 1] = s.in[2].shape[0];
     p.bias = strided_md(bias);
-    if (s.in[2].const_data) p.bias_const = s.in[2].const_data;
-    else p.bias_input = 2;
+    if (op->alpha != 1.f) {
+      // The output scale multiplies A*B + bias: a constant bias is divided by it up front.
+      auto* c = static_cast<const float*>(s.in[2].const_data);
+      if (!c || op->alpha == 0.f) return nullptr;
+      for (int64_t j = 0; j < s.in[2].shape[0]; ++j) p.bias_data.push_back(c[j] / op->alpha);
+    } else if (s.in[2].const_data) {
+      p.bias_const = s.in[2].const_data;
+    } else {
+      p.bias_input = 2;
+    }
+  }
+  for (size_t i = 3; i < s.in.size(); ++i) {
+    if (s.in[i].shape.size() > r) return nullptr;
+    p.sum_mds.push_back(s.in[i].shape == s.out[0].shape ? p.dst : strided_md(pad_rank(s.in[i].shape, r)));
   }
   return MatmulKernel::create(s, p);
 }

@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "ops/eltwise.h"
+#include "ops/shape_ops.h"
 
 namespace kiln::ops {
 
@@ -25,16 +26,51 @@ void check_input_count(const InferContext& ctx, const PostOps& post, const char*
         std::string(op) + " takes 2 or 3 inputs (plus one per fused Sum) and one output");
 }
 
-void check_sums(const InferContext& ctx, const PostOps& post, const Shape& out, const char* op) {
+// With `broadcast`, a Sum operand may also broadcast unidirectionally to the output (MatMul).
+void check_sums(const InferContext& ctx, const PostOps& post, const Shape& out, const char* op,
+                bool broadcast = false) {
   if (!post.empty())
     check(ctx.input(0).dtype == DType::Float32, std::string(op) + ": fused post-ops need float32");
   for (size_t i = 0; i < post.sum_count(); ++i) {
     const auto& s = ctx.input(3 + i);
-    bool ok = s.dtype == DType::Float32 && s.shape.size() == out.size();
-    for (size_t d = 0; ok && d < out.size(); ++d) ok = dim_eq(s.shape[d], out[d]);
+    bool ok = s.dtype == DType::Float32 &&
+              (broadcast ? s.shape.size() <= out.size() : s.shape.size() == out.size());
+    for (size_t d = 0, off = out.size() - s.shape.size(); ok && d < s.shape.size(); ++d)
+      ok = dim_eq(s.shape[d], out[off + d]) || (broadcast && s.shape[d] == 1);
     check(ok, std::string(op) + ": fused Sum operand " + std::to_string(i) + " (" + dtype_name(s.dtype) +
-                  " " + shape_str(s.shape) + ") must be float32 of the output's shape " + shape_str(out));
+                  " " + shape_str(s.shape) + ") must be float32 of the output's shape " + shape_str(out) +
+                  (broadcast ? " or broadcastable to it" : ""));
   }
+}
+
+// `s` read through a permutation (empty = as is), checked to be one of its rank.
+Shape permuted(const Shape& s, const std::vector<int64_t>& perm, const char* what) {
+  if (perm.empty()) return s;
+  check(perm.size() == s.size() && s.size() >= 2, std::string("MatMul: ") + what + " has " +
+                                                      std::to_string(perm.size()) + " entries but the operand " +
+                                                      shape_str(s) + " has rank " + std::to_string(s.size()));
+  std::vector<bool> seen(perm.size(), false);
+  Shape r;
+  for (int64_t a : perm) {
+    check(a >= 0 && a < static_cast<int64_t>(perm.size()) && !seen[a],
+          std::string("MatMul: ") + what + " " + shape_str(perm) + " is not a permutation");
+    seen[a] = true;
+    r.push_back(s[a]);
+  }
+  return r;
+}
+
+// A dense copy of t read through perm (the reference's way of reading a folded Transpose).
+TensorView materialize_perm(const TensorView& t, const std::vector<int64_t>& perm, std::vector<char>& buf) {
+  if (perm.empty()) return t;
+  TensorView r{t.dtype, permuted(t.shape, perm, "perm"), nullptr};
+  buf.resize(t.bytes());
+  r.data = buf.data();
+  auto ts = shape_strides(t.shape);
+  std::vector<int64_t> ss(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) ss[i] = ts[perm[i]];
+  strided_copy(r.data, shape_strides(r.shape), t.data, ss, r.shape, dtype_size(t.dtype));
+  return r;
 }
 
 // Accumulator: double for floats (the reference is the accurate side of every comparison),
@@ -78,8 +114,20 @@ void dispatch_gemm(DType t, F&& f) {
 
 void apply_post(const PostOps& post, const KernelArgs& args) {
   if (post.empty()) return;
+  const Shape& out = args.out[0].shape;
+  std::vector<std::vector<float>> expanded;  // Sum operands broadcast up to the output
   std::vector<const float*> sums;
-  for (size_t i = 3; i < args.in.size(); ++i) sums.push_back(args.in[i].as<float>());
+  for (size_t i = 3; i < args.in.size(); ++i) {
+    const TensorView& t = args.in[i];
+    if (t.shape == out) {
+      sums.push_back(t.as<float>());
+      continue;
+    }
+    expanded.emplace_back(static_cast<size_t>(shape_elements(out)));
+    strided_copy(expanded.back().data(), shape_strides(out), t.data, broadcast_strides(t.shape, out), out,
+                 sizeof(float));
+    sums.push_back(expanded.back().data());
+  }
   post.apply(args.out[0].as<float>(), args.out[0].elements(), sums);
 }
 
@@ -160,7 +208,13 @@ KILN_REGISTER_OP(Gemm);
 
 // ---- MatMul ----
 
-void MatMul::attrs(AttrVisitor& v) { post.attrs(v); }
+void MatMul::attrs(AttrVisitor& v) {
+  post.attrs(v);
+  v.visit("alpha", alpha);
+  v.visit("perm_a", perm_a);
+  v.visit("perm_b", perm_b);
+  v.visit("perm_y", perm_y);
+}
 
 void MatMul::infer(InferContext& ctx) const {
   check_input_count(ctx, post, "MatMul");
@@ -171,13 +225,16 @@ void MatMul::infer(InferContext& ctx) const {
   check(b.dtype == a.dtype, std::string("MatMul: A is ") + dtype_name(a.dtype) + " but B is " + dtype_name(b.dtype));
   check(!a.shape.empty() && !b.shape.empty(), "MatMul: inputs must have rank 1 or more, got " +
                                                    shape_str(a.shape) + " and " + shape_str(b.shape));
-  Shape as = a.shape.size() == 1 ? Shape{1, a.shape[0]} : a.shape;
-  Shape bs = b.shape.size() == 1 ? Shape{b.shape[0], 1} : b.shape;
+  check(alpha == 1.f || a.dtype == DType::Float32 || a.dtype == DType::Float64,
+        "MatMul: alpha != 1 needs a floating-point type");
+  Shape pa = permuted(a.shape, perm_a, "perm_a"), pb = permuted(b.shape, perm_b, "perm_b");
+  Shape as = pa.size() == 1 ? Shape{1, pa[0]} : pa;
+  Shape bs = pb.size() == 1 ? Shape{pb[0], 1} : pb;
   check(dim_eq(as.back(), bs[bs.size() - 2]),
         "MatMul: inner dimensions differ: A " + shape_str(a.shape) + " and B " + shape_str(b.shape));
   Shape out = broadcast_shapes(Shape(as.begin(), as.end() - 2), Shape(bs.begin(), bs.end() - 2), "MatMul batch");
-  if (a.shape.size() > 1) out.push_back(as[as.size() - 2]);
-  if (b.shape.size() > 1) out.push_back(bs.back());
+  if (pa.size() > 1) out.push_back(as[as.size() - 2]);
+  if (pb.size() > 1) out.push_back(bs.back());
   if (ctx.has_input(2)) {
     const auto& bias = ctx.input(2);
     check(b.shape.size() > 1, "MatMul: a bias needs B of rank 2 or more");
@@ -186,13 +243,18 @@ void MatMul::infer(InferContext& ctx) const {
     check(bias.shape.size() == 1 && (bias.shape[0] == 1 || dim_eq(bias.shape[0], bs.back())),
           "MatMul: bias must be 1-D of size N = " + std::to_string(bs.back()) + ", got " + shape_str(bias.shape));
   }
-  check_sums(ctx, post, out, "MatMul");
+  check_sums(ctx, post, out, "MatMul", true);
+  if (!perm_y.empty()) {
+    check(post.sum_count() == 0, "MatMul: perm_y cannot be combined with fused Sum post-ops");
+    out = permuted(out, perm_y, "perm_y");
+  }
   ctx.set_output(0, a.dtype, out);
 }
 
 void MatMul::reference(const KernelArgs& args) const {
-  const auto& A = args.in[0];
-  const auto& B = args.in[1];
+  std::vector<char> abuf, bbuf;
+  const TensorView A = materialize_perm(args.in[0], perm_a, abuf);
+  const TensorView B = materialize_perm(args.in[1], perm_b, bbuf);
   const TensorView* bias = args.in.size() > 2 && args.in[2].data ? &args.in[2] : nullptr;
   Shape as = A.shape.size() == 1 ? Shape{1, A.shape[0]} : A.shape;
   Shape bs = B.shape.size() == 1 ? Shape{B.shape[0], 1} : B.shape;
@@ -201,9 +263,18 @@ void MatMul::reference(const KernelArgs& args) const {
   Shape batch = broadcast_shapes(abatch, bbatch, "MatMul batch");
   auto ast = broadcast_strides(abatch, batch), bst = broadcast_strides(bbatch, batch);
   int64_t nb = shape_elements(batch);
+  // With perm_y the product (and its post-ops) goes to a scratch tensor, then is transposed out.
+  KernelArgs pargs = args;
+  std::vector<char> zbuf;
+  if (!perm_y.empty()) {
+    Shape zs(perm_y.size());
+    for (size_t j = 0; j < perm_y.size(); ++j) zs[perm_y[j]] = args.out[0].shape[j];
+    zbuf.resize(args.out[0].bytes());
+    pargs.out[0] = TensorView{args.out[0].dtype, zs, zbuf.data()};
+  }
   dispatch_gemm(A.dtype, [&](auto tag) {
     using T = decltype(tag);
-    T* y = args.out[0].as<T>();
+    T* y = pargs.out[0].as<T>();
     for (int64_t q = 0; q < nb; ++q) {
       // Batch strides count matrices, so they scale by each operand's matrix size.
       int64_t ao = 0, bo = 0;
@@ -221,12 +292,21 @@ void MatMul::reference(const KernelArgs& args) const {
           Acc<T> acc = 0;
           for (int64_t k = 0; k < K; ++k)
             acc += static_cast<Acc<T>>(a[i * K + k]) * static_cast<Acc<T>>(b[k * N + j]);
+          if constexpr (std::is_floating_point_v<T>) acc *= alpha;
           if (bias) acc += static_cast<Acc<T>>(bias->as<T>()[bias->shape[0] == 1 ? 0 : j]);
           o[i * N + j] = static_cast<T>(static_cast<std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>(acc));
         }
     }
   });
-  apply_post(post, args);
+  apply_post(post, pargs);
+  if (!perm_y.empty()) {
+    const TensorView& z = pargs.out[0];
+    auto zst = shape_strides(z.shape);
+    std::vector<int64_t> ss(perm_y.size());
+    for (size_t j = 0; j < perm_y.size(); ++j) ss[j] = zst[perm_y[j]];
+    strided_copy(args.out[0].data, shape_strides(args.out[0].shape), z.data, ss, args.out[0].shape,
+                 dtype_size(z.dtype));
+  }
 }
 
 KILN_REGISTER_OP(MatMul);
