@@ -234,8 +234,11 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   // B shared by every batch (a weight): fold A's batch dims into M, one [batch*M, K] x [K, N]
   // GEMM instead of batch small ones that each stream all of B (torch's seq-first attention
   // projections are [197, 1, 768] x [768, 2304]: 197 GEMVs, 4x slower than one GEMM).
-  bool b_shared = true;
+  // Only for plain A and Y and full-shape Sum operands: permuted views and broadcast operands
+  // are described in the unfolded shape.
+  bool b_shared = op->perm_a.empty() && op->perm_y.empty();
   for (size_t i = 0; i + 2 < r; ++i) b_shared &= b[i] == 1;
+  for (size_t i = 3; i < s.in.size(); ++i) b_shared &= s.in[i].shape == s.out[0].shape;
   if (b_shared && r > 2) {
     const int64_t rows = shape_elements(a) / a[r - 1];
     a = pad_rank({rows, a[r - 1]}, r);
