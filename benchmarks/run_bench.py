@@ -356,6 +356,14 @@ def main():
     log(f"{spec[0]}: {args.rounds} rounds x {args.iterations} iterations, {args.threads} threads")
     results.append(bench_model(spec, args, kiln, bench_dir))
 
+  if peak_info:
+    # Again at the end: the peak is the best the machine does, and a busy moment at the start
+    # would understate it (and flatter every %pk).
+    again = peak.measure_peak(kiln, os.path.join(bench_dir, "peak"), args.threads)
+    peak_info["runs_gflops"] = [peak_info["gflops"], again["gflops"]]
+    if again["gflops"] > peak_info["gflops"]:
+      peak_info.update({k: again[k] for k in ("gflops", "median_ms")})
+    log(f"fp32 peak at the end: {again['gflops']:.1f} GFLOP/s; using {peak_info['gflops']:.1f}")
   with open(os.path.join(bench_dir, "node_modules", ORT_PACKAGE, "package.json")) as f:
     ort_version = json.load(f)["version"]
   report = {
