@@ -1,0 +1,17 @@
+// Timing one kernel on the build machine: scratch buffers shaped like the layer's tensors, a
+// warm-up, then the median of several samples. The only timing code in kiln besides `kiln run`.
+#pragma once
+
+#include "kernels/kernel.h"
+
+namespace kiln::tune {
+
+struct TimerConfig {
+  int samples = 5;              // medians of this many samples
+  double min_sample_us = 200;   // short kernels repeat within a sample so clock noise stays small
+};
+
+// Median microseconds per run of `k`, created from `spec` (whose constant inputs it already holds).
+double time_kernel(const Kernel& k, const KernelSpec& spec, const TimerConfig& cfg);
+
+}  // namespace kiln::tune
