@@ -130,18 +130,31 @@ void choose_layouts(const std::string& path, const CompileOptions& opts, const t
   std::vector<tune::LayerPick> pp = choose(*gp, nullptr);
   const std::string machine = tune::machine_signature(topts.machine);
   const int samples = opts.builder_level >= 5 ? 15 : opts.builder_level >= 4 ? 9 : 7;
-  auto timed = [&](const ir::Graph& graph, const std::vector<tune::LayerPick>& p) {
-    const std::string key = tune::TimingCache::key(machine, tune::graph_signature(graph, p), "end-to-end");
-    if (auto hit = topts.cache ? topts.cache->find(key) : std::nullopt) {
+  const ir::Graph* graphs[2] = {g.get(), gp.get()};
+  const std::vector<tune::LayerPick>* pick_sets[2] = {&picks, &pp};
+  double us[2];
+  std::string keys[2];
+  std::vector<std::vector<uint8_t>> to_time;
+  std::vector<int> which;
+  for (int v = 0; v < 2; ++v) {
+    keys[v] = tune::TimingCache::key(machine, tune::graph_signature(*graphs[v], *pick_sets[v]), "end-to-end");
+    if (auto hit = topts.cache ? topts.cache->find(keys[v]) : std::nullopt) {
+      us[v] = *hit;
       ++stats.cached;
-      return *hit;
+    } else {
+      to_time.push_back(static_plan(*graphs[v], *pick_sets[v], topts.machine, opts.builder_level));
+      which.push_back(v);
     }
-    const double us = tune::time_plan(static_plan(graph, p, topts.machine, opts.builder_level), samples);
-    ++stats.measured;
-    if (topts.cache) topts.cache->put(key, us);
-    return us;
-  };
-  const double blocked = timed(*g, picks), plain = timed(*gp, pp);
+  }
+  if (!to_time.empty()) {
+    const std::vector<double> t = tune::time_plans(to_time, samples);
+    for (size_t i = 0; i < which.size(); ++i) {
+      us[which[i]] = t[i];
+      ++stats.measured;
+      if (topts.cache) topts.cache->put(keys[which[i]], t[i]);
+    }
+  }
+  const double blocked = us[0], plain = us[1];
   res.tune.graph_variants = 2;
   const bool take_plain = plain * 1.03 < blocked;
   res.tune.layout_choice = take_plain ? "plain" : "blocked";

@@ -9,26 +9,35 @@
 
 namespace kiln::tune {
 
-double time_plan(const std::vector<uint8_t>& plan, int samples) {
-  auto engine = Engine::load_memory(plan, "<layout candidate>");
-  auto ctx = engine->create_context();
-  for (size_t i = 0; i < engine->inputs().size(); ++i) {
-    const TensorDesc& d = engine->inputs()[i];
-    if (d.dtype != DType::Float32) continue;  // other types stay zero: valid indices, masks, ...
-    auto* p = static_cast<float*>(ctx->input(i));
-    for (size_t k = 0; k < d.elements(); ++k) p[k] = 0.01f * static_cast<float>(static_cast<int>(k * 7 % 13) - 6);
+std::vector<double> time_plans(const std::vector<std::vector<uint8_t>>& plans, int samples) {
+  std::vector<std::shared_ptr<const Engine>> engines;
+  std::vector<std::unique_ptr<ExecutionContext>> ctxs;
+  for (auto& plan : plans) {
+    engines.push_back(Engine::load_memory(plan, "<layout candidate>"));
+    ctxs.push_back(engines.back()->create_context());
+    const Engine& e = *engines.back();
+    for (size_t i = 0; i < e.inputs().size(); ++i) {
+      const TensorDesc& d = e.inputs()[i];
+      if (d.dtype != DType::Float32) continue;  // other types stay zero: valid indices, masks, ...
+      auto* p = static_cast<float*>(ctxs.back()->input(i));
+      for (size_t k = 0; k < d.elements(); ++k) p[k] = 0.01f * static_cast<float>(static_cast<int>(k * 7 % 13) - 6);
+    }
+    ctxs.back()->run();  // warm-up
   }
   auto now = [] { return std::chrono::steady_clock::now(); };
-  ctx->run();
-  ctx->run();
-  std::vector<double> t;
-  for (int s = 0; s < std::max(samples, 1); ++s) {
-    auto t0 = now();
-    ctx->run();
-    t.push_back(std::chrono::duration<double, std::micro>(now() - t0).count());
+  std::vector<std::vector<double>> t(plans.size());
+  for (int s = 0; s < std::max(samples, 1); ++s)
+    for (size_t i = 0; i < plans.size(); ++i) {
+      auto t0 = now();
+      ctxs[i]->run();
+      t[i].push_back(std::chrono::duration<double, std::micro>(now() - t0).count());
+    }
+  std::vector<double> medians;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[v.size() / 2]);
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return medians;
 }
 
 std::string graph_signature(const ir::Graph& g, const std::vector<LayerPick>& picks) {

@@ -12,9 +12,9 @@
 
 namespace kiln::tune {
 
-// Median microseconds of one inference of a plan on this machine (inputs filled with small
-// values), after a warm-up.
-double time_plan(const std::vector<uint8_t>& plan, int samples);
+// Median microseconds of one inference of each plan on this machine (inputs filled with small
+// values), after a warm-up; the plans run alternately so background load falls on each alike.
+std::vector<double> time_plans(const std::vector<std::vector<uint8_t>>& plans, int samples);
 
 // A key for a whole graph with its tactics: equal graphs with equal picks give equal keys.
 std::string graph_signature(const ir::Graph& g, const std::vector<LayerPick>& picks);

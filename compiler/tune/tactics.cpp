@@ -129,7 +129,11 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
     }
     if (search && !cands.empty() && (cands.size() > 1 || o.level >= 3)) {
       ++stats.layers_timed;
-      for (Candidate& c : cands) {
+      std::vector<std::unique_ptr<Kernel>> owned;
+      std::vector<const Kernel*> to_time;
+      std::vector<size_t> which;
+      for (size_t i = 0; i < cands.size(); ++i) {
+        Candidate& c = cands[i];
         const std::string key = TimingCache::key(machine, layer_signature(n, c.impl), c.tactic.id());
         if (auto hit = o.cache ? o.cache->find(key) : std::nullopt) {
           c.us = *hit;
@@ -141,9 +145,18 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
         spec.tactic = nullptr;
         // A variant the factory listed but could not build again is left out, not guessed at.
         if (!k || !k->tactic().same_choice(c.tactic)) continue;
-        c.us = time_kernel(*k, spec, timer);
-        ++stats.measured;
-        if (o.cache) o.cache->put(key, c.us);
+        to_time.push_back(k.get());
+        owned.push_back(std::move(k));
+        which.push_back(i);
+      }
+      if (!to_time.empty()) {
+        const std::vector<double> us = time_kernels(to_time, spec, timer);
+        for (size_t j = 0; j < which.size(); ++j) {
+          Candidate& c = cands[which[j]];
+          c.us = us[j];
+          ++stats.measured;
+          if (o.cache) o.cache->put(TimingCache::key(machine, layer_signature(n, c.impl), c.tactic.id()), c.us);
+        }
       }
       size_t best = 0;
       for (size_t i = 1; i < cands.size(); ++i)

@@ -36,7 +36,7 @@ double now_us() {
 
 }  // namespace
 
-double time_kernel(const Kernel& k, const KernelSpec& spec, const TimerConfig& cfg) {
+std::vector<double> time_kernels(const std::vector<const Kernel*>& ks, const KernelSpec& spec, const TimerConfig& cfg) {
   std::vector<Buffer> owned;
   KernelBinding b;
   for (const KernelTensor& t : spec.in) {
@@ -53,27 +53,42 @@ double time_kernel(const Kernel& k, const KernelSpec& spec, const TimerConfig& c
     owned.push_back(buffer(dnn::physical_bytes(t.dtype, t.shape, t.layout), t.dtype));
     b.out.push_back(owned.back().get());
   }
-  owned.push_back(buffer(k.scratchpad_bytes(), DType::UInt8));
+  size_t scratch = 0;
+  for (const Kernel* k : ks) scratch = std::max(scratch, k->scratchpad_bytes());
+  owned.push_back(buffer(scratch, DType::UInt8));
   b.scratchpad = owned.back().get();
-  BoundKernel run = k.bind(b);
   dnnl::stream st(spec.engine);
-  // Warm-up: first-touch pages, JIT caches, OpenMP team start. Its duration sets the repetitions.
-  run(st);
-  st.wait();
-  double t0 = now_us();
-  run(st);
-  st.wait();
-  const double once = std::max(now_us() - t0, 0.01);
-  const int reps = std::clamp(static_cast<int>(cfg.min_sample_us / once) + 1, 1, 100);
-  std::vector<double> samples;
-  for (int s = 0; s < std::max(cfg.samples, 1); ++s) {
-    t0 = now_us();
-    for (int r = 0; r < reps; ++r) run(st);
+  std::vector<BoundKernel> runs;
+  std::vector<int> reps;
+  for (const Kernel* k : ks) {
+    runs.push_back(k->bind(b));
+    // Warm-up: first-touch pages, JIT caches, OpenMP team start. Its duration sets the repetitions.
+    runs.back()(st);
     st.wait();
-    samples.push_back((now_us() - t0) / reps);
+    const double t0 = now_us();
+    runs.back()(st);
+    st.wait();
+    const double once = std::max(now_us() - t0, 0.01);
+    reps.push_back(std::clamp(static_cast<int>(cfg.min_sample_us / once) + 1, 1, 100));
   }
-  std::sort(samples.begin(), samples.end());
-  return samples[samples.size() / 2];
+  std::vector<std::vector<double>> samples(ks.size());
+  for (int s = 0; s < std::max(cfg.samples, 1); ++s)
+    for (size_t i = 0; i < ks.size(); ++i) {
+      const double t0 = now_us();
+      for (int r = 0; r < reps[i]; ++r) runs[i](st);
+      st.wait();
+      samples[i].push_back((now_us() - t0) / reps[i]);
+    }
+  std::vector<double> medians;
+  for (auto& v : samples) {
+    std::sort(v.begin(), v.end());
+    medians.push_back(v[v.size() / 2]);
+  }
+  return medians;
+}
+
+double time_kernel(const Kernel& k, const KernelSpec& spec, const TimerConfig& cfg) {
+  return time_kernels({&k}, spec, cfg).at(0);
 }
 
 }  // namespace kiln::tune

@@ -14,4 +14,8 @@ struct TimerConfig {
 // Median microseconds per run of `k`, created from `spec` (whose constant inputs it already holds).
 double time_kernel(const Kernel& k, const KernelSpec& spec, const TimerConfig& cfg);
 
+// The same for several kernels of one layer, sampled round-robin (A B C A B C ...) so that load
+// from other processes, which comes and goes, falls on every candidate alike.
+std::vector<double> time_kernels(const std::vector<const Kernel*>& ks, const KernelSpec& spec, const TimerConfig& cfg);
+
 }  // namespace kiln::tune
