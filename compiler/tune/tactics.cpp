@@ -51,9 +51,13 @@ bool heavy(const std::string& op, int level) {
   return false;
 }
 
-int samples_for(int level) {
+// Samples per candidate, and the shortest sample: on a shared machine a sample of one short run is
+// mostly scheduler noise, so higher levels repeat short kernels for longer within a sample.
+TimerConfig timer_for(int level) {
   static const int samples[] = {0, 3, 5, 7, 9, 15};
-  return samples[std::clamp(level, 0, kMaxLevel)];
+  static const double min_us[] = {0, 200, 500, 1000, 1000, 2000};
+  const int l = std::clamp(level, 0, kMaxLevel);
+  return {samples[l], min_us[l]};
 }
 
 struct Candidate {
@@ -97,7 +101,7 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   auto& reg = KernelRegistry::instance();
   const std::string machine = machine_signature(o.machine);
-  const TimerConfig timer{samples_for(o.level), 200};
+  const TimerConfig timer = timer_for(o.level);
   std::vector<LayerPick> picks;
   for (auto& np : g.nodes()) {
     const ir::Node& n = *np;
@@ -107,6 +111,8 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
     // Every implementation that accepts the layer, with the variants it reports, in registry
     // order: the first is the untimed heuristic's pick.
     std::vector<Candidate> cands;
+    // What each accepting implementation built with no tactic given.
+    std::vector<std::pair<std::string, Tactic>> first_built;
     const bool search = heavy(op, o.level);
     for (const std::string& impl : reg.impls(op)) {
       std::vector<Tactic> variants;
@@ -123,6 +129,7 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
         pick = {impl, {k->tactic(), 0, {}}};
         break;
       }
+      first_built.emplace_back(impl, k->tactic());
       if (variants.empty()) variants.push_back(k->tactic());
       for (Tactic& t : variants)
         if (o.level >= 2 || t.algorithm.empty()) cands.push_back({impl, t});
@@ -173,15 +180,17 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
       for (size_t i : order)
         pick.tuned.runner_ups.emplace_back((cands[i].impl == pick.impl ? "" : cands[i].impl + ":") + cands[i].tactic.id(),
                                            cands[i].us);
-      // The winner's weights format is only known once it is built.
+      // The winner's weights format is only known once it is built; usually the winner is a
+      // kernel's first choice, which was built above already.
+      bool known = false;
+      for (auto& [impl, t] : first_built)
+        if (!known && impl == pick.impl && t.same_choice(pick.tuned.tactic)) pick.tuned.tactic = t, known = true;
       spec.tactic = &pick.tuned.tactic;
-      if (auto k = reg.create(op, pick.impl, spec)) pick.tuned.tactic = k->tactic();
+      if (!known)
+        if (auto k = reg.create(op, pick.impl, spec)) pick.tuned.tactic = k->tactic();
       spec.tactic = nullptr;
-    } else if (search && !cands.empty()) {
-      pick = {cands[0].impl, {cands[0].tactic, 0, {}}};
-      spec.tactic = &cands[0].tactic;
-      if (auto k = reg.create(op, pick.impl, spec)) pick.tuned.tactic = k->tactic();
-      spec.tactic = nullptr;
+    } else if (search && !cands.empty()) {  // one candidate, not worth timing at this level
+      pick = {cands[0].impl, {first_built.empty() ? cands[0].tactic : first_built[0].second, 0, {}}};
     }
     if (pick.impl.empty()) {
       if (!make_reference_kernel(spec)) throw Error(ir::node_label(n) + ": no kernel implements this layer");
