@@ -18,6 +18,7 @@
 #include "tune/select.h"
 #include "tune/layout_choice.h"
 #include "tune/tactics.h"
+#include "tune/timer.h"
 
 namespace kiln {
 
@@ -101,8 +102,8 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
 }
 
 // The static plan of a graph with its picks.
-std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::LayerPick>& picks, const MachineInfo& m,
-                                 int level) {
+std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::LayerPick>& picks,
+                                 const MachineInfo& m, int level) {
   std::vector<std::string> kernels;
   std::vector<serialize::TunedTactic> tactics;
   for (auto& p : picks) {
@@ -195,9 +196,10 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
                 std::to_string(opts.builder_level));
   MachineInfo m = current_machine();
   m.threads = opts.threads > 0 ? opts.threads : omp_get_max_threads();
+  // Without a file the cache still lives for this build, so repeated layers are timed once.
   tune::TimingCache cache;
   if (!opts.timing_cache_file.empty()) cache = tune::TimingCache::load(opts.timing_cache_file, res.warnings);
-  const tune::TuneOptions topts{opts.builder_level, m, opts.timing_cache_file.empty() ? nullptr : &cache};
+  const tune::TuneOptions topts{opts.builder_level, m, &cache};
   auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res);
   tune::TuneStats stats;
   const auto tune_start = std::chrono::steady_clock::now();
@@ -215,6 +217,14 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   res.tune.measured = stats.measured;
   res.tune.cached = stats.cached;
   res.tune.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tune_start).count();
+  if (stats.measured) {
+    const double pressure = tune::cpu_pressure();
+    if (pressure > 20)
+      res.warnings.push_back(path + ": other processes kept this build waiting for a CPU " +
+                             std::to_string(static_cast<int>(pressure)) + "% of the time while it timed tactics "
+                             "(/proc/pressure/cpu); the timings, and so the chosen tactics, may be off: tune on an "
+                             "idle machine, or with fewer --threads than cores");
+  }
   res.tactic_table = tune::tactic_table(*g, picks);
   std::vector<std::string> kernels;
   std::vector<serialize::TunedTactic> tactics;
@@ -278,7 +288,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   }
   res.plan = serialize::write_plan(plan_in);
   res.layers = g->nodes().size();
-  if (cache.dirty()) {
+  if (cache.dirty() && !opts.timing_cache_file.empty()) {
     try {
       cache.save(opts.timing_cache_file);
     } catch (const Error& e) {  // the plan is good; only the next build loses the measurements

@@ -128,14 +128,16 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
       const TunedTactic& t = in.tactics[i];
       if (!t.tactic.impl.empty() || !t.tactic.algorithm.empty()) {
         std::vector<flatbuffers::Offset<fb::TacticTime>> ru;
-        for (auto& [id, us] : t.runner_ups) ru.push_back(fb::CreateTacticTimeDirect(b, id.c_str(), static_cast<float>(us)));
+        for (auto& [id, us] : t.runner_ups)
+          ru.push_back(fb::CreateTacticTimeDirect(b, id.c_str(), static_cast<float>(us)));
         tactic = fb::CreateTacticDirect(b, t.tactic.impl.c_str(), t.tactic.algorithm.c_str(),
                                         t.tactic.weights_format.c_str(), static_cast<float>(t.time_us), &ru);
       }
     }
     layers.push_back(fb::CreateLayer(b, b.CreateString(n.name), b.CreateString(std::string(n.type())),
                                      b.CreateString(in.kernels.at(i)), static_cast<fb::DType>(precision),
-                                     b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused), tactic));
+                                     b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused),
+                                     tactic));
   }
   std::vector<int32_t> inputs, outputs;
   for (auto& io : g.inputs) inputs.push_back(id(io.value));

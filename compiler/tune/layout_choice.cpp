@@ -20,7 +20,8 @@ std::vector<double> time_plans(const std::vector<std::vector<uint8_t>>& plans, i
       const TensorDesc& d = e.inputs()[i];
       if (d.dtype != DType::Float32) continue;  // other types stay zero: valid indices, masks, ...
       auto* p = static_cast<float*>(ctxs.back()->input(i));
-      for (size_t k = 0; k < d.elements(); ++k) p[k] = 0.01f * static_cast<float>(static_cast<int>(k * 7 % 13) - 6);
+      for (size_t k = 0; k < d.elements(); ++k)
+        p[k] = 0.01f * static_cast<float>(static_cast<int>(k * 7 % 13) - 6);
     }
     ctxs.back()->run();  // warm-up
   }

@@ -92,7 +92,8 @@ std::string layer_signature(const ir::Node& n, const std::string& impl) {
 }
 
 std::string machine_signature(const MachineInfo& m) {
-  return m.isa + ", " + m.cpu + ", " + std::to_string(m.cores) + " cores, " + std::to_string(m.threads) + " threads";
+  return m.isa + ", " + m.cpu + ", " + std::to_string(m.cores) + " cores, " + std::to_string(m.threads) +
+         " threads";
 }
 
 std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, TuneStats& stats,
@@ -178,8 +179,8 @@ std::vector<LayerPick> choose_tactics(const ir::Graph& g, const TuneOptions& o, 
         if (i != best && std::isfinite(cands[i].us)) order.push_back(i);
       std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cands[a].us < cands[b].us; });
       for (size_t i : order)
-        pick.tuned.runner_ups.emplace_back((cands[i].impl == pick.impl ? "" : cands[i].impl + ":") + cands[i].tactic.id(),
-                                           cands[i].us);
+        pick.tuned.runner_ups.emplace_back(
+            (cands[i].impl == pick.impl ? "" : cands[i].impl + ":") + cands[i].tactic.id(), cands[i].us);
       // The winner's weights format is only known once it is built; usually the winner is a
       // kernel's first choice, which was built above already.
       bool known = false;
@@ -217,7 +218,8 @@ std::vector<std::string> tactic_table(const ir::Graph& g, const std::vector<Laye
                              ? "-"
                              : p.tuned.runner_ups[0].first + " " + fmt_us(p.tuned.runner_ups[0].second);
     std::snprintf(line, sizeof line, "%-36s %-18s %-44s %10s  %s", n.name.c_str(), std::string(n.type()).c_str(),
-                  (p.impl + ":" + p.tuned.tactic.id()).c_str(), p.tuned.time_us > 0 ? fmt_us(p.tuned.time_us).c_str() : "untimed",
+                  (p.impl + ":" + p.tuned.tactic.id()).c_str(),
+                  p.tuned.time_us > 0 ? fmt_us(p.tuned.time_us).c_str() : "untimed",
                   runner.c_str());
     rows.push_back(line);
   }

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <string>
 
 namespace kiln::tune {
 
@@ -23,7 +25,8 @@ Buffer buffer(size_t bytes, DType t) {
   if (!b) throw Error("out of memory while timing a layer (" + std::to_string(bytes) + " bytes)");
   if (t == DType::Float32) {
     auto* f = reinterpret_cast<float*>(b.get());
-    for (size_t i = 0; i < n / sizeof(float); ++i) f[i] = 0.01f * static_cast<float>(static_cast<int>(i * 7 % 13) - 6);
+    for (size_t i = 0; i < n / sizeof(float); ++i)
+      f[i] = 0.01f * static_cast<float>(static_cast<int>(i * 7 % 13) - 6);
   } else {
     std::memset(b.get(), 1, n);
   }
@@ -36,7 +39,16 @@ double now_us() {
 
 }  // namespace
 
-std::vector<double> time_kernels(const std::vector<const Kernel*>& ks, const KernelSpec& spec, const TimerConfig& cfg) {
+double cpu_pressure() {
+  std::ifstream f("/proc/pressure/cpu");
+  std::string word;
+  while (f >> word)
+    if (word.rfind("avg10=", 0) == 0) return std::strtod(word.c_str() + 6, nullptr);
+  return -1;
+}
+
+std::vector<double> time_kernels(const std::vector<const Kernel*>& ks, const KernelSpec& spec,
+                                 const TimerConfig& cfg) {
   std::vector<Buffer> owned;
   KernelBinding b;
   for (const KernelTensor& t : spec.in) {

@@ -91,7 +91,8 @@ TimingCache TimingCache::parse(const std::string& text) {
   while (std::getline(in, line)) {
     ++n;
     const size_t tab = line.find('\t');
-    if (tab == std::string::npos || tab + 1 >= line.size()) throw Error("entry " + std::to_string(n) + " has no key");
+    if (tab == std::string::npos || tab + 1 >= line.size())
+      throw Error("entry " + std::to_string(n) + " has no key");
     const std::string num = line.substr(0, tab);
     char* end = nullptr;
     errno = 0;
