@@ -1,5 +1,7 @@
-// The compile driver: import -> passes -> plan preparation -> kernel selection -> memory
-// plan -> serialization.
+// The compile driver: import -> passes -> plan preparation -> tactic selection (timed, with the
+// timing cache) -> memory plan -> serialization.
+#include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include <omp.h>
@@ -14,6 +16,9 @@
 #include "serialize/memory_plan.h"
 #include "serialize/plan_writer.h"
 #include "tune/select.h"
+#include "tune/layout_choice.h"
+#include "tune/tactics.h"
+#include "tune/timer.h"
 
 namespace kiln {
 
@@ -96,6 +101,83 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   return g;
 }
 
+// The static plan of a graph with its picks.
+std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::LayerPick>& picks,
+                                 const MachineInfo& m, int level) {
+  std::vector<std::string> kernels;
+  std::vector<serialize::TunedTactic> tactics;
+  for (auto& p : picks) {
+    kernels.push_back(p.impl);
+    tactics.push_back(p.tuned);
+  }
+  const serialize::MemoryPlan mem = serialize::plan_memory(g);
+  return serialize::write_plan({g, kernels, mem, m, {}, {}, tactics, level});
+}
+
+// The graph-level tactic (level >= 3): blocked layout regions as assign-layouts made them, or plain
+// layouts throughout, whichever runs the whole plan faster here, reorders included. Within the
+// noise margin the blocked graph stays. The end-to-end times go through the timing cache too.
+template <class Choose>
+void choose_layouts(const std::string& path, const CompileOptions& opts, const tune::TuneOptions& topts,
+                    std::unique_ptr<ir::Graph>& g, std::vector<tune::LayerPick>& picks, tune::TuneStats& stats,
+                    Choose& choose, CompileResult& res) {
+  for (auto& d : opts.disable_passes)
+    if (d == "assign-layouts") return;  // the user chose plain layouts
+  if (!tune::has_blocked_layouts(*g)) return;
+  // Both end-to-end times are keyed by the blocked graph (with its picks), so a warm build that
+  // keeps the blocked graph never builds the plain one.
+  const std::string machine = tune::machine_signature(topts.machine);
+  const std::string sig = tune::graph_signature(*g, picks);
+  const std::string keys[2] = {tune::TimingCache::key(machine, sig, "end-to-end blocked"),
+                               tune::TimingCache::key(machine, sig, "end-to-end plain")};
+  double us[2] = {0, 0};
+  bool cached[2] = {false, false};
+  for (int v = 0; v < 2; ++v)
+    if (auto hit = topts.cache ? topts.cache->find(keys[v]) : std::nullopt) us[v] = *hit, cached[v] = true;
+  const bool plain_may_win = !(cached[0] && cached[1]) || us[1] * 1.03 < us[0];
+  std::unique_ptr<ir::Graph> gp;
+  std::vector<tune::LayerPick> pp;
+  if (plain_may_win) {
+    CompileOptions plain_opts = opts;
+    plain_opts.disable_passes.push_back("assign-layouts");
+    CompileResult scratch;
+    gp = build_graph(path, plain_opts, opts.opt_shapes, "--optShapes", scratch);
+    pp = choose(*gp, nullptr);
+  }
+  const int samples = opts.builder_level >= 5 ? 15 : opts.builder_level >= 4 ? 9 : 7;
+  std::vector<std::vector<uint8_t>> to_time;
+  std::vector<int> which;
+  for (int v = 0; v < 2; ++v) {
+    if (cached[v]) {
+      ++stats.cached;
+      continue;
+    }
+    to_time.push_back(v == 0 ? static_plan(*g, picks, topts.machine, opts.builder_level)
+                             : static_plan(*gp, pp, topts.machine, opts.builder_level));
+    which.push_back(v);
+  }
+  if (!to_time.empty()) {
+    const std::vector<double> t = tune::time_plans(to_time, samples);
+    for (size_t i = 0; i < which.size(); ++i) {
+      us[which[i]] = t[i];
+      ++stats.measured;
+      if (topts.cache) topts.cache->put(keys[which[i]], t[i]);
+    }
+  }
+  const double blocked = us[0], plain = us[1];
+  res.tune.graph_variants = 2;
+  const bool take_plain = plain * 1.03 < blocked;
+  res.tune.layout_choice = take_plain ? "plain" : "blocked";
+  char line[160];
+  std::snprintf(line, sizeof line, "tune: graph layouts: blocked %.1f us, plain %.1f us end to end: %s", blocked, plain,
+                res.tune.layout_choice.c_str());
+  res.log.push_back(line);
+  if (take_plain) {
+    g = std::move(gp);
+    picks = std::move(pp);
+  }
+}
+
 }  // namespace
 
 CompileResult compile_onnx_file(const std::string& path, const CompileOptions& opts) {
@@ -109,17 +191,49 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   const bool profiled = profile::requested(opts);
   if (profiled) profile::check_flags(opts);
   // Passes, layouts and kernels are chosen at the opt shapes.
-  auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res);
-  std::vector<std::string> kernels;
-  try {
-    kernels = tune::select_kernels(*g, &res.log);
-  } catch (const Error& e) {
-    throw Error(path + ": " + e.what());
-  }
-  serialize::MemoryPlan mem;
+  if (opts.builder_level < 0 || opts.builder_level > tune::kMaxLevel)
+    throw Error("--builderOptimizationLevel must be 0 to " + std::to_string(tune::kMaxLevel) + ", got " +
+                std::to_string(opts.builder_level));
   MachineInfo m = current_machine();
   m.threads = opts.threads > 0 ? opts.threads : omp_get_max_threads();
-  serialize::PlanInput plan_in{*g, kernels, mem, m, {}, {}};
+  // Without a file the cache still lives for this build, so repeated layers are timed once.
+  tune::TimingCache cache;
+  if (!opts.timing_cache_file.empty()) cache = tune::TimingCache::load(opts.timing_cache_file, res.warnings);
+  const tune::TuneOptions topts{opts.builder_level, m, &cache};
+  auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res);
+  tune::TuneStats stats;
+  const auto tune_start = std::chrono::steady_clock::now();
+  auto choose = [&](const ir::Graph& graph, std::vector<std::string>* log) {
+    try {
+      return tune::choose_tactics(graph, topts, stats, log);
+    } catch (const Error& e) {
+      throw Error(path + ": " + e.what());
+    }
+  };
+  std::vector<tune::LayerPick> picks = choose(*g, &res.log);
+  res.tune = {opts.builder_level, 0, 0, 0, 0, 0, ""};
+  if (!profiled && opts.builder_level >= 3) choose_layouts(path, opts, topts, g, picks, stats, choose, res);
+  res.tune.layers_timed = stats.layers_timed;
+  res.tune.measured = stats.measured;
+  res.tune.cached = stats.cached;
+  res.tune.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - tune_start).count();
+  if (stats.measured) {
+    const double pressure = tune::cpu_pressure();
+    if (pressure > 20)
+      res.warnings.push_back(path + ": other processes kept this build waiting for a CPU " +
+                             std::to_string(static_cast<int>(pressure)) + "% of the time while it timed tactics "
+                             "(/proc/pressure/cpu); the timings, and so the chosen tactics, may be off: tune on an "
+                             "idle machine, or with fewer --threads than cores");
+  }
+  res.tactic_table = tune::tactic_table(*g, picks);
+  std::vector<std::string> kernels;
+  std::vector<serialize::TunedTactic> tactics;
+  for (auto& p : picks) {
+    kernels.push_back(p.impl);
+    tactics.push_back(p.tuned);
+  }
+  serialize::MemoryPlan mem;
+  serialize::PlanInput plan_in{*g, kernels, mem, m, {}, {}, tactics, opts.builder_level};
   if (!profiled) {
     mem = serialize::plan_memory(*g);
   } else {
@@ -174,6 +288,13 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   }
   res.plan = serialize::write_plan(plan_in);
   res.layers = g->nodes().size();
+  if (cache.dirty() && !opts.timing_cache_file.empty()) {
+    try {
+      cache.save(opts.timing_cache_file);
+    } catch (const Error& e) {  // the plan is good; only the next build loses the measurements
+      res.warnings.push_back(std::string(e.what()) + "; the plan was written, the measurements were not kept");
+    }
+  }
   return res;
 }
 

@@ -123,9 +123,21 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     std::vector<flatbuffers::Offset<flatbuffers::String>> fused;
     for (auto& f : n.fused) fused.push_back(b.CreateString(f));
     DType precision = n.outputs.empty() ? DType::Float32 : n.outputs[0]->type.dtype;
+    flatbuffers::Offset<fb::Tactic> tactic;
+    if (i < in.tactics.size()) {
+      const TunedTactic& t = in.tactics[i];
+      if (!t.tactic.impl.empty() || !t.tactic.algorithm.empty()) {
+        std::vector<flatbuffers::Offset<fb::TacticTime>> ru;
+        for (auto& [id, us] : t.runner_ups)
+          ru.push_back(fb::CreateTacticTimeDirect(b, id.c_str(), static_cast<float>(us)));
+        tactic = fb::CreateTacticDirect(b, t.tactic.impl.c_str(), t.tactic.algorithm.c_str(),
+                                        t.tactic.weights_format.c_str(), static_cast<float>(t.time_us), &ru);
+      }
+    }
     layers.push_back(fb::CreateLayer(b, b.CreateString(n.name), b.CreateString(std::string(n.type())),
                                      b.CreateString(in.kernels.at(i)), static_cast<fb::DType>(precision),
-                                     b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused)));
+                                     b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused),
+                                     tactic));
   }
   std::vector<int32_t> inputs, outputs;
   for (auto& io : g.inputs) inputs.push_back(id(io.value));
@@ -140,7 +152,7 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
   auto plan = fb::CreatePlan(b, plan::kSchemaVersion, producer, machine, b.CreateVector(tensor_offsets),
                              b.CreateVector(layers), b.CreateVector(inputs), b.CreateVector(outputs),
                              in.memory.arena_bytes, in.memory.activation_bytes, weights, 0,
-                             range_vec);
+                             range_vec, in.builder_level);
   fb::FinishPlanBuffer(b, plan);
 
   std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());

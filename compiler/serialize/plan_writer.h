@@ -7,10 +7,18 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "kernels/kernel.h"
 #include "kiln/runtime.hpp"
 #include "serialize/memory_plan.h"
 
 namespace kiln::serialize {
+
+// The tactic recorded for one layer, with what the tuner measured.
+struct TunedTactic {
+  Tactic tactic;       // empty for kernels without variants
+  double time_us = 0;  // 0 = not timed
+  std::vector<std::pair<std::string, double>> runner_ups;  // tactic id and time, fastest first
+};
 
 struct PlanInput {
   const ir::Graph& graph;
@@ -21,6 +29,8 @@ struct PlanInput {
   // [min, max] of every graph input, in graph-input order. Empty for static plans.
   std::unordered_map<const ir::Value*, uint64_t> capacity;
   std::vector<std::pair<Shape, Shape>> ranges;
+  std::vector<TunedTactic> tactics;  // per node, in node order; empty = none recorded
+  int builder_level = 0;
 };
 
 std::vector<uint8_t> write_plan(const PlanInput& in);

@@ -4,8 +4,6 @@
 
 namespace kiln::tune {
 
-namespace {
-
 KernelSpec spec_of(const ir::Node& n, const dnnl::engine& eng) {
   KernelSpec spec{*n.op, {}, {}, eng};
   for (ir::Value* v : n.inputs) {
@@ -21,8 +19,6 @@ KernelSpec spec_of(const ir::Node& n, const dnnl::engine& eng) {
   for (ir::Value* v : n.outputs) spec.out.push_back({v->type.dtype, v->type.shape, v->layout, nullptr});
   return spec;
 }
-
-}  // namespace
 
 std::string first_fast_impl(const ir::Node& n, const dnnl::engine& eng, std::vector<std::string>* log) {
   auto& reg = KernelRegistry::instance();

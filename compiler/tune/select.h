@@ -1,6 +1,6 @@
-// Kernel selection: binds every node to an implementation from the runtime's kernel registry.
-// Today a heuristic (the first registered implementation that accepts the layer, else the
-// reference kernel); timed tactic selection replaces it here.
+// Heuristic kernel selection: the first registered implementation that accepts a layer, else the
+// reference kernel. The passes use it to ask "does a fast kernel take this?"; the builder's timed
+// choice (tune/tactics.h) starts from it, and level 0 is exactly it.
 #pragma once
 
 #include <string>
@@ -9,8 +9,12 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "ir/graph.h"
+#include "kernels/kernel.h"
 
 namespace kiln::tune {
+
+// The layer as a kernel factory sees it: types, shapes, layouts and constant data.
+KernelSpec spec_of(const ir::Node& n, const dnnl::engine& eng);
 
 // The first fast implementation that accepts the node as it stands (dtypes, shapes, layouts,
 // constant inputs), or "" when only the reference kernel could run it.

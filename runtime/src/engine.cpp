@@ -42,7 +42,7 @@ MachineInfo current_machine() {
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
-std::shared_ptr<const Engine> Engine::load_file(const std::string& path) {
+std::shared_ptr<const Engine> Engine::load_file(const std::string& path, const LoadOptions& opts) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a plan file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -56,17 +56,18 @@ std::shared_ptr<const Engine> Engine::load_file(const std::string& path) {
   in.read(reinterpret_cast<char*>(buf.get()), size);
   if (!in) throw Error(path + ": reading the plan file failed");
   try {
-    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), static_cast<size_t>(size), path)));
+    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), static_cast<size_t>(size), path, opts)));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
 }
 
-std::shared_ptr<const Engine> Engine::load_memory(std::span<const uint8_t> bytes, const std::string& origin) {
+std::shared_ptr<const Engine> Engine::load_memory(std::span<const uint8_t> bytes, const std::string& origin,
+                                                  const LoadOptions& opts) {
   AlignedBytes buf = aligned_bytes(bytes.size());
   if (!bytes.empty()) std::memcpy(buf.get(), bytes.data(), bytes.size());
   try {
-    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), bytes.size(), origin)));
+    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), bytes.size(), origin, opts)));
   } catch (const Error& e) {
     throw Error(origin + ": " + e.what());
   }
@@ -77,6 +78,7 @@ const std::vector<TensorDesc>& Engine::outputs() const { return impl_->outputs; 
 const std::vector<LayerInfo>& Engine::layers() const { return impl_->layer_info; }
 const MachineInfo& Engine::build_machine() const { return impl_->machine; }
 uint32_t Engine::schema_version() const { return impl_->schema_version; }
+int Engine::builder_level() const { return impl_->builder_level; }
 size_t Engine::arena_bytes() const { return impl_->arena_bytes; }
 size_t Engine::activation_bytes() const { return impl_->activation_bytes; }
 size_t Engine::weight_bytes() const { return impl_->weight_bytes; }

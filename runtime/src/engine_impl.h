@@ -37,6 +37,7 @@ struct LayerRec {
   std::string op_type;             // key in the op and kernel registries
   std::unique_ptr<ops::Op> op;
   std::string impl;
+  Tactic tactic;                   // as recorded in the plan (or cleared by LoadOptions::retune)
   std::vector<int> inputs, outputs;
   std::unique_ptr<Kernel> kernel;  // null for dynamic layers, which run their reference kernel
   bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
@@ -63,6 +64,7 @@ struct Engine::Impl {
   AlignedBytes buffer;
   size_t size = 0;
   uint32_t schema_version = 0;
+  int builder_level = 0;
   std::vector<TensorRec> tensors;
   std::vector<LayerRec> layers;
   std::vector<int> input_ids, output_ids;
@@ -100,6 +102,7 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
                                             const std::vector<Shape>& shapes, std::string& used);
 
 // Verifies and decodes a plan; throws kiln::Error prefixed with origin.
-std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin);
+std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin,
+                                        const LoadOptions& opts = {});
 
 }  // namespace kiln

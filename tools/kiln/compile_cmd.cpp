@@ -14,9 +14,13 @@ namespace kiln::cli {
 
 namespace {
 
+// The CLI's default tactic search level; see docs/cli-guide.md#tuning for why.
+constexpr int kDefaultBuilderLevel = 0;
+
 struct CompileArgs {
-  std::string model, output, shapes, report;
+  std::string model, output, shapes, report, timing_cache;
   int threads = 0;
+  int builder_level = kDefaultBuilderLevel;
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
@@ -33,12 +37,24 @@ int run_compile(const CompileArgs& a) {
   o.disable_passes = a.disable_passes;
   o.dump_after = a.dump_after;
   o.preprocess = parse_preprocess(a.pre);
+  o.builder_level = a.builder_level;
+  o.timing_cache_file = a.timing_cache;
   auto t0 = std::chrono::steady_clock::now();
   CompileResult r = compile_onnx_file(a.model, o);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
   if (a.verbose || !a.dump_after.empty())
     for (auto& l : r.log) fmt::print(stderr, "{}\n", l);
+  if (a.verbose) {
+    fmt::print(stderr, "tactics (--builderOptimizationLevel={}):\n", r.tune.level);
+    for (auto& row : r.tactic_table) fmt::print(stderr, "  {}\n", row);
+    fmt::print(stderr,
+               "tuning: {} layers timed, {} candidates measured, {} from the timing cache, {:.2f} s{}; "
+               "total build {:.2f} s\n",
+               r.tune.layers_timed, r.tune.measured, r.tune.cached, r.tune.seconds,
+               r.tune.layout_choice.empty() ? "" : fmt::format("; layouts: {} (timed end to end)", r.tune.layout_choice),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   write_file_atomic(a.output, r.plan.data(), r.plan.size());
   if (!a.report.empty()) {
     std::string json = compile_report_json({a.model, a.output, &o, &r, secs});
@@ -106,7 +122,18 @@ void add_compile_command(CLI::App& app) {
                 "Element type the application feeds: u8 makes the plan's input uint8 (float32 inputs only). "
                 "Form [NAME:]u8 or [NAME:]f32")
       ->type_name("TYPE");
-  c->add_flag("-v,--verbose", args->verbose, "Print the build log to stderr");
+  c->add_option("--builderOptimizationLevel", args->builder_level,
+                "Tactic search breadth: 0 = heuristic kernel choice, nothing timed; 1 = time oneDNN's "
+                "implementations of Conv/ConvTranspose/Gemm/MatMul; 2 = also Winograd and pooling; 3 = also "
+                "the graph's layout (blocked vs plain, end to end) and every heavy layer; 4-5 = more samples")
+      ->check(CLI::Range(0, 5))
+      ->default_val(kDefaultBuilderLevel);
+  c->add_option("--timingCacheFile", args->timing_cache,
+                "Timing cache: measurements keyed by layer and machine signature are read from FILE and "
+                "the new ones written back (atomically), so a rebuild times nothing it has seen; a damaged "
+                "or foreign file is ignored with a warning")
+      ->type_name("FILE");
+  c->add_flag("-v,--verbose", args->verbose, "Print the build log, the tactic table and the build time to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "
                 "'-' prints it on stdout")

@@ -43,21 +43,31 @@ int inspect(const InspectArgs& a) {
     std::string layers;
     for (size_t i = 0; i < e->layers().size(); ++i) {
       const auto& l = e->layers()[i];
+      std::string runners;
+      for (size_t r = 0; r < l.runner_ups.size(); ++r)
+        runners += fmt::format("{}{{\"tactic\": \"{}\", \"time_us\": {:.3f}}}", r ? ", " : "",
+                               json_escape(l.runner_ups[r].tactic), l.runner_ups[r].time_us);
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
-                            "\"format\": \"{}\", \"fused\": [{}]}}", i ? ", " : "", json_escape(l.name), l.op, l.kernel,
-                            dtype_name(l.precision), l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true));
+                            "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
+                            "\"weights_format\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}]}}",
+                            i ? ", " : "", json_escape(l.name), l.op, l.kernel, dtype_name(l.precision),
+                            l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
+                            json_escape(l.planned_tactic), json_escape(l.weights_format), l.time_us, runners);
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
-               "\"cores\": {}, \"threads\": {}}}, \"inputs\": [{}], \"outputs\": [{}], \"layers\": [{}]}}\n",
+               "\"cores\": {}, \"threads\": {}}}, \"builder_level\": {}, \"warnings\": [{}], \"inputs\": [{}], "
+               "\"outputs\": [{}], \"layers\": [{}]}}\n",
                json_escape(a.plan), e->schema_version(), e->plan_bytes(), e->weight_bytes(), e->arena_bytes(),
-               e->activation_bytes(), json_escape(m.isa), json_escape(m.cpu), m.cores, m.threads,
-               io(e->inputs()), io(e->outputs()), layers);
+               e->activation_bytes(), json_escape(m.isa), json_escape(m.cpu), m.cores, m.threads, e->builder_level(),
+               join(e->warnings(), ", ", true), io(e->inputs()), io(e->outputs()), layers);
     return 0;
   }
   fmt::print("plan {}: schema v{}, {} ({} of weights)\n", a.plan, e->schema_version(), human_bytes(e->plan_bytes()),
              human_bytes(e->weight_bytes()));
-  fmt::print("built on: {} ({}), {} cores, {} threads\n", m.cpu, m.isa, m.cores, m.threads);
+  fmt::print("built on: {} ({}), {} cores, {} threads; builder level {}{}\n", m.cpu, m.isa, m.cores, m.threads,
+             e->builder_level(), e->builder_level() ? "" : " (tactics chosen by heuristic, untimed)");
+  for (auto& w : e->warnings()) fmt::print("warning: {}\n", w);
   fmt::print("memory: arena {} per context, against {} of activation tensors\n", human_bytes(e->arena_bytes()),
              human_bytes(e->activation_bytes()));
   for (auto& d : e->inputs())
@@ -68,8 +78,11 @@ int inspect(const InspectArgs& a) {
   fmt::print("{} layers:\n", e->layers().size());
   for (size_t i = 0; i < e->layers().size(); ++i) {
     const auto& l = e->layers()[i];
-    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} [{}]\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
-               l.layout.empty() ? "plain" : l.layout, join(l.fused, "+", false));
+    std::string tactic = l.tactic;
+    if (l.time_us > 0 && l.tactic == l.planned_tactic) tactic += fmt::format(" {:.1f}us", l.time_us);
+    if (l.tactic != l.planned_tactic) tactic += " (planned " + l.planned_tactic + ")";
+    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} [{}] {}\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
+               l.layout.empty() ? "plain" : l.layout, join(l.fused, "+", false), tactic);
   }
   return 0;
 }

@@ -45,6 +45,7 @@ struct RunArgs {
   int streams = 1;
   int batch = 0;
   bool json = false;
+  bool retune = false;
   bool verbose = false;
   bool dump_profile = false;
   bool separate_profile = false;
@@ -184,7 +185,7 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
     for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
     return Engine::load_memory(r.plan, a.onnx);
   }
-  auto e = Engine::load_file(a.engine);
+  auto e = Engine::load_file(a.engine, LoadOptions{a.retune});
   if (a.batch) {
     std::vector<std::pair<std::string, std::vector<int64_t>>> declared;
     for (auto& in : e->inputs()) declared.emplace_back(in.name, in.shape);
@@ -424,6 +425,10 @@ void add_run_command(CLI::App& app) {
   opt("--streams", a->streams, "N",
       "Run this many execution contexts concurrently on one engine, each on its own thread")
       ->check(CLI::Range(1, 256));
+  c->add_flag("--retune", a->retune,
+              "Ignore the tactics recorded in the plan and re-select every layer's kernel variant for this CPU "
+              "(each kernel's first choice here; nothing is timed). Without it, only tactics this CPU cannot "
+              "run are re-selected, with one warning");
   c->add_flag("--json", a->json, "Print exactly one JSON object on stdout (everything else goes to stderr)");
   c->add_flag("-v,--verbose", a->verbose, "Also print each stream's query count and latencies to stderr");
   c->add_flag("--dumpProfile", a->dump_profile,

@@ -39,6 +39,25 @@ struct CompileOptions {
   bool verbose = false;
   // Input name -> pre-processing to bake in; the name "" means the model's only input.
   std::map<std::string, InputPreprocess> preprocess;
+  // Tactic search breadth, 0..5 (trtexec's --builderOptimizationLevel): 0 picks each layer's
+  // kernel by heuristic and times nothing; higher levels time more candidates, more often
+  // (docs/cli-guide.md#tuning). The API default is 0: builds are fast and reproducible without a
+  // timing cache.
+  int builder_level = 0;
+  // Timing cache file: read if present (a damaged one is ignored with a warning), rewritten
+  // atomically with the new measurements. "" = no cache.
+  std::string timing_cache_file;
+};
+
+// What the tactic search did.
+struct TuneSummary {
+  int level = 0;
+  size_t layers_timed = 0;   // layers with a choice that was timed (or found in the cache)
+  size_t measured = 0;       // candidates timed in this build
+  size_t cached = 0;         // candidate times taken from the timing cache
+  double seconds = 0;        // wall time of the search, kernel creation included
+  size_t graph_variants = 0; // whole-graph layout variants timed end to end (level >= 3)
+  std::string layout_choice; // "blocked" or "plain" when the layouts were timed, else ""
 };
 
 struct CompileResult {
@@ -47,6 +66,8 @@ struct CompileResult {
   std::vector<std::string> log;  // verbose build log lines
   size_t layers = 0;
   size_t onnx_nodes = 0;
+  TuneSummary tune;
+  std::vector<std::string> tactic_table;  // layer, op, winning tactic, time, runner-up (text rows)
 };
 
 // Throws kiln::Error whose message names the file, node or tensor at fault.

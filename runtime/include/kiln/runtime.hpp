@@ -55,6 +55,12 @@ struct TensorDesc {
   size_t bytes() const { return elements() * dtype_size(dtype); }
 };
 
+// One candidate the builder timed for a layer.
+struct TacticTime {
+  std::string tactic;  // "[algorithm/]impl", e.g. "winograd/jit_wino_4x3:avx512_core"
+  double time_us = 0;  // median on the build machine
+};
+
 struct LayerInfo {
   std::string name;
   std::string op;
@@ -62,6 +68,13 @@ struct LayerInfo {
   DType precision = DType::Float32;
   std::vector<std::string> fused;
   std::string layout;  // of the first output: "" = row-major, else a oneDNN format tag
+  // The variant of the kernel running here ("[algorithm/]impl", oneDNN's impl_info_str), "" for
+  // kernels without variants; planned_tactic is what the plan recorded, which differs when this
+  // CPU cannot run it (or with LoadOptions::retune).
+  std::string tactic, planned_tactic;
+  std::string weights_format;          // the packed weights' oneDNN format, e.g. "ABcd16b16a"
+  double time_us = 0;                  // the planned tactic's build-time median; 0 = not timed
+  std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
 };
 
 struct MachineInfo {
@@ -76,13 +89,20 @@ MachineInfo current_machine();
 
 class ExecutionContext;
 
+struct LoadOptions {
+  // Ignore the tactics the plan recorded and take each kernel's first choice on this machine
+  // (a heuristic re-selection; nothing is timed at load).
+  bool retune = false;
+};
+
 class Engine {
  public:
   // Reads, verifies (flatbuffers Verifier, schema version, checksum, semantic bounds) and
   // prepares a plan. Throws kiln::Error naming the file on any defect.
-  static std::shared_ptr<const Engine> load_file(const std::string& path);
+  static std::shared_ptr<const Engine> load_file(const std::string& path, const LoadOptions& opts = {});
   static std::shared_ptr<const Engine> load_memory(std::span<const uint8_t> bytes,
-                                                   const std::string& origin = "<memory>");
+                                                   const std::string& origin = "<memory>",
+                                                   const LoadOptions& opts = {});
   ~Engine();
 
   const std::vector<TensorDesc>& inputs() const;
@@ -90,6 +110,7 @@ class Engine {
   const std::vector<LayerInfo>& layers() const;
   const MachineInfo& build_machine() const;
   uint32_t schema_version() const;
+  int builder_level() const;         // --builderOptimizationLevel of the build (0 = untimed)
   size_t arena_bytes() const;        // activation arena per context
   size_t activation_bytes() const;   // sum of activation tensors, what the arena saves against
   size_t weight_bytes() const;

@@ -1,9 +1,11 @@
 // Conv and ConvTranspose on oneDNN (convolution_forward / deconvolution_forward): float32,
 // 1-3 spatial dims, groups, dilations, asymmetric pads, bias and post-ops (activations and one
-// Sum). Constant weights are reordered once, at creation, into the format oneDNN prefers for the
-// shape; layers with non-constant weights, several Sum post-ops or post-ops oneDNN lacks fall
+// Sum). Tactics: every implementation oneDNN offers for the layer (pd.next_impl()), and for Conv
+// also the Winograd algorithm where oneDNN has it (f32 3x3 stride 1 on avx512_core). Constant
+// weights are reordered once, at creation, into the format the chosen implementation wants; layers with non-constant weights, several Sum post-ops or post-ops oneDNN lacks fall
 // back to the reference kernel.
 #include <cstring>
+#include <optional>
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -19,9 +21,10 @@ class ConvKernel final : public Kernel {
   // sum_input: index of the Sum post-op operand, copied into dst before each run (oneDNN's sum
   // post-op accumulates onto whatever dst holds), or -1.
   ConvKernel(const KernelSpec& s, dnnl::primitive prim, dnnl::primitive_desc pd, dnnl::memory weights,
-             int sum_input)
+             int sum_input, std::string algorithm)
       : eng_(s.engine), prim_(std::move(prim)), pd_(std::move(pd)), weights_(std::move(weights)),
-        sum_input_(sum_input), dst_bytes_(pd_.dst_desc().get_size()) {
+        sum_input_(sum_input), dst_bytes_(pd_.dst_desc().get_size()),
+        tactic_{pd_.impl_info_str(), std::move(algorithm), dnn::format_name(pd_.weights_desc())} {
     if (s.in.size() > 2 && s.in[2].present()) {
       has_bias_ = true;
       bias_const_ = s.in[2].const_data;
@@ -29,6 +32,7 @@ class ConvKernel final : public Kernel {
   }
 
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
+  Tactic tactic() const override { return tactic_; }
 
   BoundKernel bind(const KernelBinding& b) const override {
     std::unordered_map<int, dnnl::memory> args;
@@ -59,6 +63,7 @@ class ConvKernel final : public Kernel {
   const void* bias_const_ = nullptr;
   int sum_input_;
   size_t dst_bytes_;
+  Tactic tactic_;
 };
 
 // What Conv and ConvTranspose have in common on the way to a primitive.
@@ -133,13 +138,44 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
     wd[1] = ws[0] / g;
   }
   try {
+    using PD = dnnl::convolution_forward::primitive_desc;
     const dnnl::memory::desc w_any(dnn::dims(wd), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                      c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
-    dnnl::convolution_forward::primitive_desc pd(d, c.attr, s.engine);
-    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data, pd.weights_desc());
-    dnnl::primitive prim = dnnl::convolution_forward(pd);
-    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input);
+    // oneDNN's descriptor iterator keeps a pointer to the op descriptor: both must outlive it.
+    auto desc = [&](dnnl::algorithm alg) {
+      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, c.src, w_any, c.bias, c.dst,
+                                             c.strides, c.dilates, c.pad_l, c.pad_r);
+    };
+    const auto direct = desc(dnnl::algorithm::convolution_direct);
+    std::optional<dnnl::convolution_forward::desc> winograd;
+    const bool want_wino = (s.tactic && s.tactic->algorithm == "winograd") || s.candidates;
+    try {
+      if (want_wino) winograd = desc(dnnl::algorithm::convolution_winograd);
+    } catch (const dnnl::error&) {
+    }
+    auto maker = [&](const dnnl::convolution_forward::desc& d) {
+      return [&d, &c, &s] { return PD(d, c.attr, s.engine); };
+    };
+    const std::string want = s.tactic ? s.tactic->impl : "";
+    if (s.candidates) {
+      dnn::pick_impl<PD>(maker(direct), "", "", s.candidates);
+      try {  // oneDNN refuses the descriptor where it has no Winograd kernel
+        if (winograd) dnn::pick_impl<PD>(maker(*winograd), "", "winograd", s.candidates);
+      } catch (const dnnl::error&) {
+      }
+    }
+    std::optional<PD> pd;
+    std::string alg;
+    if (s.tactic && s.tactic->algorithm == "winograd" && winograd) {
+      try {
+        pd = dnn::pick_impl<PD>(maker(*winograd), want, "", nullptr);
+        alg = "winograd";
+      } catch (const dnnl::error&) {  // not on this CPU: the direct algorithm's first choice
+      }
+    }
+    if (!pd) pd = dnn::pick_impl<PD>(maker(direct), want, "", nullptr);
+    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data, pd->weights_desc());
+    dnnl::primitive prim = dnnl::convolution_forward(*pd);
+    return std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
   } catch (const dnnl::error&) {
     return nullptr;
   }
@@ -170,15 +206,18 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
   wd.insert(wd.end(), ws.begin() + 2, ws.end());
   st.insert(st.end(), kst.begin(), kst.end());
   try {
+    using PD = dnnl::deconvolution_forward::primitive_desc;
     const auto f32 = dnnl::memory::data_type::f32;
     const dnnl::memory::desc w_any(dnn::dims(wd), f32, dnnl::memory::format_tag::any);
-    dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                        c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
-    dnnl::deconvolution_forward::primitive_desc pd(d, c.attr, s.engine);
+    // oneDNN's descriptor iterator keeps a pointer to the op descriptor: it must outlive it.
+    const dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                                              c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
+    auto make = [&] { return PD(d, c.attr, s.engine); };
+    PD pd = dnn::pick_impl<PD>(make, s.tactic ? s.tactic->impl : "", "", s.candidates);
     const dnnl::memory::desc user(dnn::dims(wd), f32, st);
     dnnl::memory w = pack_weights(s.engine, user, s.in[1].const_data, pd.weights_desc());
     dnnl::primitive prim = dnnl::deconvolution_forward(pd);
-    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input);
+    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input, "");
   } catch (const dnnl::error&) {
     return nullptr;
   }

@@ -1,7 +1,8 @@
 // oneDNN kernels for Gemm and MatMul, both as the matmul primitive. Constant B is reordered
 // once at creation into the layout the primitive prefers (measured on 1x2048 * 2048x1000:
 // matmul with pre-packed weights 45 us vs inner_product 51 us, so there is no separate inner
-// product path). alpha is the output scale, a vector-shaped C the bias, and any other C a binary
+// product path). Tactics: the implementations oneDNN offers (pd.next_impl()). alpha is the
+// output scale, a vector-shaped C the bias, and any other C a binary
 // post-op ahead of the fused PostOps.
 #include <algorithm>
 #include <cstring>
@@ -94,6 +95,7 @@ struct Plan {
 class MatmulKernel final : public Kernel {
  public:
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
+  Tactic tactic() const override { return {pd_.impl_info_str(), "", dnn::format_name(pd_.weights_desc())}; }
 
   BoundKernel bind(const KernelBinding& b) const override {
     std::unordered_map<int, memory> args(owned_.begin(), owned_.end());
@@ -149,8 +151,13 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   memory::desc b_md = p.b_const ? memory::desc(p.b.dims(), dt::f32, memory::format_tag::any) : p.b;
   bool has_bias = p.bias_input >= 0 || p.bias_const || !p.bias_data.empty();
   dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(p.a, b_md, p.bias, p.dst) : dnnl::matmul::desc(p.a, b_md, p.dst);
-  k->pd_ = dnnl::matmul::primitive_desc(d, attr, s.engine, true);
-  if (!k->pd_) return nullptr;
+  using PD = dnnl::matmul::primitive_desc;
+  try {
+    k->pd_ = dnn::pick_impl<PD>([&] { return PD(d, attr, s.engine); }, s.tactic ? s.tactic->impl : "", "",
+                                s.candidates);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
   k->prim_ = dnnl::matmul(k->pd_);
   k->runtime_.push_back({DNNL_ARG_SRC, p.a, 0});
   dnnl::stream st(s.engine);

@@ -26,11 +26,28 @@ struct KernelTensor {
   bool present() const { return dtype != DType::Undefined; }
 };
 
+// Which variant of an implementation a kernel runs: for oneDNN-backed kernels the primitive's
+// implementation (impl_info_str(), e.g. "brg:avx512_core") and algorithm. The compiler's tuner
+// times tactics and records the winner in the plan; the runtime asks for it back at load.
+struct Tactic {
+  std::string impl;            // oneDNN impl_info_str(); "" = the first oneDNN offers
+  std::string algorithm;       // "winograd" where the kernel has one; "" = the default (direct)
+  std::string weights_format;  // the packed weights' oneDNN format, for inspect; not an input
+  // A stable name for logs, tables and the timing cache.
+  std::string id() const { return (algorithm.empty() ? "" : algorithm + "/") + (impl.empty() ? "default" : impl); }
+  bool same_choice(const Tactic& o) const { return impl == o.impl && algorithm == o.algorithm; }
+};
+
 struct KernelSpec {
   const ops::Op& op;
   std::vector<KernelTensor> in;
   std::vector<KernelTensor> out;
   const dnnl::engine& engine;
+  // The tactic to run; null or empty = the kernel's own first choice. A tactic this machine cannot
+  // run (another ISA) falls back to that first choice: the created kernel's tactic() tells.
+  const Tactic* tactic = nullptr;
+  // When set, the factory appends every tactic it could run for this spec (the tuner's candidates).
+  std::vector<Tactic>* candidates = nullptr;
 };
 
 // Buffers of one execution context for one layer. Pointers stay fixed for the life of the context.
@@ -46,6 +63,8 @@ class Kernel {
  public:
   virtual ~Kernel() = default;
   virtual size_t scratchpad_bytes() const { return 0; }
+  // The tactic actually running; empty for kernels without variants.
+  virtual Tactic tactic() const { return {}; }
   // Binds this immutable kernel to one context's buffers; the result runs one inference.
   virtual BoundKernel bind(const KernelBinding& b) const = 0;
 };
@@ -92,6 +111,33 @@ bool layout_known(const std::string& layout, size_t rank);
 size_t physical_bytes(DType t, const Shape& s, const std::string& layout);
 // Maps PostOps to oneDNN post-ops; returns false if some post-op has no oneDNN equivalent.
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
+// oneDNN's name for a memory descriptor's layout ("aBcd16b", "ABcd16b16a", "abcd"), derived from
+// its strides and inner blocks.
+std::string format_name(const dnnl::memory::desc& md);
+
+// Creates the primitive descriptor `make()` returns, advanced (next_impl) to the implementation
+// named `want`; "" or an implementation this machine lacks gives oneDNN's first choice. With
+// `found`, also lists every implementation offered (reference ones excluded: never the fastest),
+// as tactics of `algorithm`. `make` must build from an op descriptor that outlives the result:
+// oneDNN's iterator keeps a pointer to it.
+template <class PD, class Make>
+PD pick_impl(Make make, const std::string& want, const std::string& algorithm, std::vector<Tactic>* found) {
+  if (found) {
+    PD pd = make();
+    do {
+      std::string name = pd.impl_info_str();
+      bool dup = false;
+      for (auto& t : *found) dup |= t.impl == name && t.algorithm == algorithm;
+      if (!dup && name.rfind("ref", 0) != 0) found->push_back({name, algorithm, ""});
+    } while (pd.next_impl());
+  }
+  PD pd = make();
+  if (want.empty() || pd.impl_info_str() == want) return pd;
+  do {
+    if (pd.impl_info_str() == want) return pd;
+  } while (pd.next_impl());
+  return make();
+}
 }  // namespace dnn
 
 }  // namespace kiln

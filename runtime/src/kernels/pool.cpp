@@ -2,7 +2,7 @@
 // spatial dims, dilations, asymmetric pads. ceil_mode becomes extra end padding (derived from
 // the inferred output shape); oneDNN ignores padding for max and for exclude-padding averages,
 // but counts it for include-padding averages, which therefore fall back to the reference
-// kernel when ceil_mode adds any.
+// kernel when ceil_mode adds any. Tactics: the implementations oneDNN offers (pd.next_impl()).
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -17,6 +17,7 @@ class PoolKernel final : public Kernel {
       : eng_(s.engine), pd_(std::move(pd)), prim_(pd_) {}
 
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
+  Tactic tactic() const override { return {pd_.impl_info_str(), "", ""}; }
 
   BoundKernel bind(const KernelBinding& b) const override {
     std::unordered_map<int, dnnl::memory> args;
@@ -59,9 +60,12 @@ std::unique_ptr<Kernel> build(const KernelSpec& s, dnnl::algorithm alg, const op
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnn::md(s.in[0]), dnn::md(s.out[0]),
-                                     strides, kernel, dil, pad_l, pad_r);
-    dnnl::pooling_v2_forward::primitive_desc pd(d, attr, s.engine);
+    using PD = dnnl::pooling_v2_forward::primitive_desc;
+    // oneDNN's descriptor iterator keeps a pointer to the op descriptor: it must outlive it.
+    const dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, dnn::md(s.in[0]),
+                                           dnn::md(s.out[0]), strides, kernel, dil, pad_l, pad_r);
+    auto make = [&] { return PD(d, attr, s.engine); };
+    PD pd = dnn::pick_impl<PD>(make, s.tactic ? s.tactic->impl : "", "", s.candidates);
     return std::make_unique<PoolKernel>(s, std::move(pd));
   } catch (const dnnl::error&) {
     return nullptr;

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <numeric>
 #include <stdexcept>
 
 #include "kernels/kernel.h"
@@ -133,6 +135,26 @@ size_t physical_bytes(DType t, const Shape& s, const std::string& layout) {
 dnnl::memory::desc md(const KernelTensor& t) {
   if (t.layout.empty()) return plain_md(t.shape, t.dtype);
   return dnnl::memory::desc(dims(t.shape), dtype(t.dtype), named_tag(t.layout));
+}
+
+std::string format_name(const dnnl::memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked) return d.format_kind == dnnl_format_kind_any ? "any" : "opaque";
+  const int n = d.ndims;
+  const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+  std::vector<int> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  // Outermost first; equal strides (size-1 dims) keep logical order, as oneDNN's tags do.
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return b.strides[x] > b.strides[y]; });
+  std::string r;
+  for (int i : order) {
+    bool blocked = false;
+    for (int k = 0; k < b.inner_nblks; ++k) blocked |= b.inner_idxs[k] == i;
+    r += static_cast<char>((blocked ? 'A' : 'a') + i);
+  }
+  for (int k = 0; k < b.inner_nblks; ++k)
+    r += std::to_string(b.inner_blks[k]) + static_cast<char>('a' + b.inner_idxs[k]);
+  return r;
 }
 
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {

@@ -90,7 +90,10 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
   }
   for (int i : rec.outputs) spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr});
   auto& reg = KernelRegistry::instance();
+  const bool tuned = !rec.tactic.impl.empty() || !rec.tactic.algorithm.empty();
   auto attempt = [&](const std::string& name) -> std::unique_ptr<Kernel> {
+    // The recorded tactic names a variant of the recorded implementation only.
+    spec.tactic = tuned && name == rec.impl ? &rec.tactic : nullptr;
     try {
       return name == "reference" ? make_reference_kernel(spec) : reg.create(rec.op_type, name, spec);
     } catch (const std::exception&) {
@@ -109,20 +112,36 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
 
 namespace {
 
+std::string tactic_id(const Tactic& t) { return t.impl.empty() && t.algorithm.empty() ? "" : t.id(); }
+
 // Creates the layer's recorded kernel, or falls back (with a warning) when this machine or runtime
-// cannot create it.
-void create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& label) {
+// cannot create it. Returns false when the kernel runs another tactic than the recorded one (this
+// CPU lacks it): the caller counts those and warns once.
+bool create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& label) {
   std::vector<Shape> shapes;
   for (const TensorRec& t : impl.tensors) shapes.push_back(t.shape);
   std::string used;
   rec.kernel = create_layer_kernel(impl, rec, shapes, used);
   if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+  impl.scratchpad_bytes = std::max(impl.scratchpad_bytes, rec.kernel->scratchpad_bytes());
   if (used != rec.impl) {
     // The chosen kernel is unavailable here (another CPU, an older runtime).
     impl.warnings.push_back(label + ": kernel '" + rec.impl + "' is unavailable here; using '" + used + "'");
     rec.impl = used;
+    return false;
   }
-  impl.scratchpad_bytes = std::max(impl.scratchpad_bytes, rec.kernel->scratchpad_bytes());
+  return tactic_id(rec.tactic).empty() || rec.kernel->tactic().same_choice(rec.tactic);
+}
+
+void read_tactic(const fb::Tactic* t, LayerRec& rec, LayerInfo& info) {
+  if (!t) return;
+  auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
+  rec.tactic = {s(t->impl()), s(t->algorithm()), s(t->weights_format())};
+  info.planned_tactic = tactic_id(rec.tactic);
+  info.weights_format = rec.tactic.weights_format;
+  info.time_us = t->time_us();
+  if (t->runner_ups())
+    for (const fb::TacticTime* r : *t->runner_ups()) info.runner_ups.push_back({s(r->tactic()), r->time_us()});
 }
 
 // Kernels assume their outputs overlap neither each other nor their inputs, except the one
@@ -182,7 +201,8 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
 
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
 
-std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin) {
+std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin,
+                                        const LoadOptions& opts) {
   auto impl = std::make_unique<Engine::Impl>();
   impl->origin = origin;
   const uint8_t* buf = buffer.get();
@@ -193,6 +213,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
   if (!fb::VerifyPlanBuffer(verifier)) corrupt("flatbuffers verification failed");
   const fb::Plan* plan = fb::GetPlan(buf);
   impl->schema_version = plan->schema_version();
+  impl->builder_level = plan->builder_level();
   if (plan->schema_version() > plan::kSchemaVersion || plan->schema_version() < plan::kMinReadableSchemaVersion)
     throw Error("plan schema version " + std::to_string(plan->schema_version()) + " is not supported by this runtime (reads " +
                 std::to_string(plan::kMinReadableSchemaVersion) + "-" + std::to_string(plan::kSchemaVersion) +
@@ -304,6 +325,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
   // Layers: rebuild each op, re-infer, and create its kernel.
   std::vector<bool> written(nt, false);
   for (int id : impl->input_ids) written[id] = true;
+  size_t tuned = 0, reselected = 0;
   for (size_t li = 0; li < plan->layers()->size(); ++li) {
     const fb::Layer* l = plan->layers()->Get(static_cast<flatbuffers::uoffset_t>(li));
     LayerRec rec;
@@ -355,11 +377,16 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     }
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
-    // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
-    if (rec.dynamic) rec.impl = "reference";
-    else create_kernel(*impl, rec, label);
     LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {},
                    rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout};
+    read_tactic(l->tactic(), rec, info);
+    if (opts.retune) rec.tactic = {};
+    tuned += !info.planned_tactic.empty();
+    // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
+    if (rec.dynamic) rec.impl = "reference";
+    else reselected += !create_kernel(*impl, rec, label) && !info.planned_tactic.empty();
+    info.kernel = rec.impl;
+    if (rec.kernel) info.tactic = tactic_id(rec.kernel->tactic());
     if (l->fused())
       for (auto* f : *l->fused()) info.fused.push_back(f->str());
     impl->layer_info.push_back(std::move(info));
@@ -367,6 +394,13 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
   }
   for (int id : impl->output_ids)
     if (!written[id]) corrupt("graph output '" + impl->tensors[id].name + "' is never written");
+  // One line for the whole plan: on another CPU most tuned layers are affected at once.
+  if (reselected)
+    impl->warnings.push_back(std::to_string(reselected) + " of " + std::to_string(tuned) +
+                             " tuned layers' tactics are not available on this CPU (plan tuned for " +
+                             (impl->machine.isa.empty() ? "another CPU" : impl->machine.isa) + ", running on " +
+                             current_isa_name() + "): re-selected each kernel's first choice here; rebuild "
+                             "the plan on this machine for tuned speed");
   auto base = std::make_shared<Specialization>();
   for (int id : impl->input_ids) base->input_shapes.push_back(impl->tensors[id].shape);
   for (const TensorRec& t : impl->tensors) {
