@@ -195,7 +195,9 @@ def bench_model(spec, args, kiln, bench_dir):
   if kiln:
     plan = os.path.join(wdir, "model.plan")
     t0 = time.monotonic()
-    run([kiln, "compile", onnx_path, "-o", plan, f"--threads={args.threads}"], capture=True)
+    run([kiln, "compile", onnx_path, "-o", plan, f"--threads={args.threads}",
+         f"--builderOptimizationLevel={args.builder_level}",
+         f"--timingCacheFile={os.path.join(bench_dir, 'timing.cache')}"], capture=True)
     result["kiln_compile_s"] = time.monotonic() - t0
     kiln_out = os.path.join(wdir, "kiln_out")
     shutil.rmtree(kiln_out, ignore_errors=True)
@@ -306,6 +308,9 @@ def main():
   ap.add_argument("--max-rel-l2", type=float, default=1e-3,
                   help="stop if a runtime's output is this far from torch's (default 1e-3)")
   ap.add_argument("--out", help="results JSON (default: BUILD/bench/results.json)")
+  ap.add_argument("--builder-level", type=int, default=3,
+                  help="kiln compile --builderOptimizationLevel (default 3: tactics timed on this "
+                  "machine; the timing cache BUILD/bench/timing.cache makes reruns fast)")
   ap.add_argument("--no-peak", action="store_true",
                   help="skip measuring the fp32 peak (a 2048^3 matmul through kiln)")
   ap.add_argument("--chart", help="PNG bar chart (default: BUILD/bench/results.png)")
@@ -369,6 +374,7 @@ def main():
   report = {
       "machine": {"cpu": cpu_name(), "cores": cores, "load_avg_1min_start": load},
       "config": {"threads": args.threads, "rounds": args.rounds, "iterations": args.iterations,
+                 "builder_level": args.builder_level,
                  "warmup_ms": args.warmup_ms, "batch": 1, "ort": f"{ORT_PACKAGE} {ort_version}",
                  "kiln": kiln},
       "peak": peak_info or {},
