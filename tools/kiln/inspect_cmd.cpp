@@ -49,10 +49,12 @@ int inspect(const InspectArgs& a) {
                                json_escape(l.runner_ups[r].tactic), l.runner_ups[r].time_us);
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
                             "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
-                            "\"weights_format\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}]}}",
+                            "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"time_us\": {:.3f}, "
+                            "\"runner_ups\": [{}]}}",
                             i ? ", " : "", json_escape(l.name), l.op, l.kernel, dtype_name(l.precision),
                             l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
-                            json_escape(l.planned_tactic), json_escape(l.weights_format), l.time_us, runners);
+                            json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes, l.time_us,
+                            runners);
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
@@ -81,8 +83,9 @@ int inspect(const InspectArgs& a) {
     std::string tactic = l.tactic;
     if (l.time_us > 0 && l.tactic == l.planned_tactic) tactic += fmt::format(" {:.1f}us", l.time_us);
     if (l.tactic != l.planned_tactic) tactic += " (planned " + l.planned_tactic + ")";
-    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} [{}] {}\n", i, l.name, l.op, l.kernel, dtype_name(l.precision),
-               l.layout.empty() ? "plain" : l.layout, join(l.fused, "+", false), tactic);
+    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} {:>10} [{}] {}\n", i, l.name, l.op, l.kernel,
+               dtype_name(l.precision), l.layout.empty() ? "plain" : l.layout,
+               l.weight_bytes ? human_bytes(l.weight_bytes) : "-", join(l.fused, "+", false), tactic);
   }
   return 0;
 }

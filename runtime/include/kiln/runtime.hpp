@@ -75,6 +75,7 @@ struct LayerInfo {
   std::string weights_format;          // the packed weights' oneDNN format, e.g. "ABcd16b16a"
   double time_us = 0;                  // the planned tactic's build-time median; 0 = not timed
   std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
+  uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads
 };
 
 struct MachineInfo {

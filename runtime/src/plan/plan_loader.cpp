@@ -389,6 +389,9 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (rec.kernel) info.tactic = tactic_id(rec.kernel->tactic());
     if (l->fused())
       for (auto* f : *l->fused()) info.fused.push_back(f->str());
+    for (int i : rec.inputs)
+      if (i >= 0 && impl->tensors[i].kind == static_cast<int>(fb::TensorKind::Constant))
+        info.weight_bytes += impl->tensors[i].bytes;
     impl->layer_info.push_back(std::move(info));
     impl->layers.push_back(std::move(rec));
   }
