@@ -183,6 +183,9 @@ void choose_layouts(const std::string& path, const CompileOptions& opts, const t
 CompileResult compile_onnx_file(const std::string& path, const CompileOptions& opts) {
   CompileResult res;
   if (opts.threads > 0) omp_set_num_threads(opts.threads);
+  // Timed and test-created oneDNN kernels must not plan for threads OMP_THREAD_LIMIT withholds
+  // (see the runtime's clamp_threads_to_limit).
+  if (omp_get_max_threads() > omp_get_thread_limit()) omp_set_num_threads(omp_get_thread_limit());
   for (auto& name : opts.disable_passes) {
     bool known = false;
     for (auto& p : passes::pipeline()) known |= name == p.name;
