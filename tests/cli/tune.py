@@ -133,6 +133,11 @@ check(lines and "plan tuned for avx512" in lines[0] and "running on avx2" in lin
 avx2 = json.loads(kiln("inspect", "--json", warm[0], env=env).stdout)
 check(any(l["tactic"] != l["planned_tactic"] for l in avx2["layers"]), "under AVX2 no layer was re-selected")
 check(all("avx512" not in l["tactic"] for l in avx2["layers"]), "an AVX-512 tactic runs under AVX2")
+# The plan's nChw16c convs have only oneDNN's reference kernel on AVX2 (~1000x slower); they must
+# run an AVX2 kernel between reorders instead.
+avx2_convs = [l for l in avx2["layers"] if l["op"] == "Conv" and l["kernel"] == "onednn"]
+check(avx2_convs and all(not l["tactic"].startswith("ref") for l in avx2_convs),
+      f"a conv runs oneDNN's reference kernel under AVX2: {[l['tactic'] for l in avx2_convs]}")
 
 # --retune: re-selects every layer here, warns about nothing, still correct.
 r = matches_torch(warm[0], "retune", "--retune")

@@ -66,6 +66,63 @@ class ConvKernel final : public Kernel {
   Tactic tactic_;
 };
 
+// A conv whose tensors' layout has only oneDNN's reference implementation here (a plan laid out
+// nChw16c for AVX-512, loaded where oneDNN may use AVX2 only): the primitive runs in the layout
+// this CPU's kernels want, between reorders of the source (and Sum operand) in and the result out.
+// The reorders cost a few passes over memory; the reference conv costs ~1000x (ResNet-50: 72 s).
+class RelayoutConvKernel final : public Kernel {
+ public:
+  RelayoutConvKernel(const KernelSpec& s, dnnl::convolution_forward::primitive_desc pd, dnnl::memory weights,
+                     dnnl::memory::desc user_src, dnnl::memory::desc user_dst, int sum_input)
+      : eng_(s.engine), pd_(std::move(pd)), prim_(pd_), weights_(std::move(weights)), user_src_(user_src),
+        user_dst_(user_dst), sum_input_(sum_input),
+        tactic_{pd_.impl_info_str(), "relayout", dnn::format_name(pd_.weights_desc())} {
+    if (s.in.size() > 2 && s.in[2].present()) {
+      has_bias_ = true;
+      bias_ = s.in[2].const_data;  // nullptr: a run-time bias input
+    }
+    src_off_ = align(pd_.scratchpad_desc().get_size());
+    dst_off_ = src_off_ + align(pd_.src_desc().get_size());
+    total_ = dst_off_ + align(pd_.dst_desc().get_size());
+  }
+
+  size_t scratchpad_bytes() const override { return total_; }
+  Tactic tactic() const override { return tactic_; }
+
+  BoundKernel bind(const KernelBinding& b) const override {
+    auto* scratch = static_cast<char*>(b.scratchpad);
+    dnnl::memory src(user_src_, eng_, b.in.at(0)), dst(user_dst_, eng_, b.out.at(0));
+    dnnl::memory tsrc(pd_.src_desc(), eng_, scratch + src_off_), tdst(pd_.dst_desc(), eng_, scratch + dst_off_);
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, tsrc}, {DNNL_ARG_DST, tdst},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(pd_.weights_desc(), eng_, weights_.get_data_handle())},
+        {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd_.scratchpad_desc(), eng_, scratch)}};
+    if (has_bias_)
+      args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd_.bias_desc(), eng_, const_cast<void*>(bias_ ? bias_ : b.in.at(2))));
+    std::optional<dnnl::memory> sum;
+    if (sum_input_ >= 0) sum = dnnl::memory(user_dst_, eng_, b.in.at(static_cast<size_t>(sum_input_)));
+    return [prim = prim_, args, src, dst, tsrc, tdst, sum, keep = weights_](dnnl::stream& st) {
+      dnnl::reorder(src, tsrc).execute(st, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(tsrc));
+      if (sum) dnnl::reorder(*sum, tdst).execute(st, const_cast<dnnl::memory&>(*sum), const_cast<dnnl::memory&>(tdst));
+      prim.execute(st, args);
+      dnnl::reorder(tdst, dst).execute(st, const_cast<dnnl::memory&>(tdst), const_cast<dnnl::memory&>(dst));
+    };
+  }
+
+ private:
+  static size_t align(size_t n) { return (n + 63) / 64 * 64; }
+  dnnl::engine eng_;
+  dnnl::convolution_forward::primitive_desc pd_;
+  dnnl::primitive prim_;
+  dnnl::memory weights_;
+  dnnl::memory::desc user_src_, user_dst_;
+  int sum_input_;
+  bool has_bias_ = false;
+  const void* bias_ = nullptr;
+  size_t src_off_ = 0, dst_off_ = 0, total_ = 0;
+  Tactic tactic_;
+};
+
 // What Conv and ConvTranspose have in common on the way to a primitive.
 struct Common {
   ops::Window win;
@@ -173,6 +230,20 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
       }
     }
     if (!pd) pd = dnn::pick_impl<PD>(maker(direct), want, "", nullptr);
+    if (!s.candidates && std::string(pd->impl_info_str()).rfind("ref", 0) == 0) {
+      // Only the reference conv takes these layouts here: let oneDNN pick the layouts too.
+      const dnnl::memory::desc src_any(c.src.dims(), c.src.data_type(), dnnl::memory::format_tag::any),
+          dst_any(c.dst.dims(), c.dst.data_type(), dnnl::memory::format_tag::any);
+      const dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                              src_any, w_any, c.bias, dst_any, c.strides, c.dilates, c.pad_l,
+                                              c.pad_r);
+      PD any(d, c.attr, s.engine);
+      if (std::string(any.impl_info_str()).rfind("ref", 0) != 0) {
+        dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data,
+                                      any.weights_desc());
+        return std::make_unique<RelayoutConvKernel>(s, any, std::move(w), c.src, c.dst, c.sum_input);
+      }
+    }
     dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data, pd->weights_desc());
     dnnl::primitive prim = dnnl::convolution_forward(*pd);
     return std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
