@@ -22,10 +22,11 @@
 #
 # Flag mapping: PRECISION fp32 adds nothing (the default); bf16, fp16, int8 and best add --bf16,
 # --fp16, --int8 and --best; CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
-# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. kiln 0.1 compiles fp32 only and does
-# not know the precision, --calib and --timingCacheFile flags yet: with them the build stops at this
-# command with kiln's usage error (exit code 2). They are mapped already so that build scripts
-# written now keep working when kiln learns them.
+# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. The timing cache only matters with
+# timed tactics: pass EXTRA_ARGS --builderOptimizationLevel=3 (kiln's default level 0 times
+# nothing). kiln 0.1 compiles fp32 only and does not know the precision and --calib flags yet: with
+# them the build stops at this command with kiln's usage error (exit code 2). They are mapped
+# already so that build scripts written now keep working when kiln learns them.
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
