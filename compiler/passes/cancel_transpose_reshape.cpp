@@ -12,8 +12,6 @@
 namespace kiln::passes {
 namespace {
 
-using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
-
 bool is_reshape_like(const ir::Node& n) {
   return n.as<ops::Reshape>() || n.as<ops::Flatten>() || n.as<ops::Squeeze>() || n.as<ops::Unsqueeze>();
 }

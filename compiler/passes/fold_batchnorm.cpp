@@ -10,7 +10,7 @@ namespace kiln::passes {
 // where s = scale / sqrt(var + eps), per output channel. New constants are created, never edited
 // in place, because a weight may be shared by several nodes.
 static bool fold_one(ir::Graph& g, ir::Node& conv_node,
-                     const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+                     const Uses& uses) {
   auto* conv = conv_node.as<ops::Conv>();
   if (!conv || !conv->post.empty()) return false;
   ir::Node* bn_node = sole_user(g, conv_node.outputs[0], uses);

@@ -21,8 +21,6 @@ namespace kiln::passes {
 
 namespace {
 
-using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
-
 // The per-channel values of a [C], [C, 1, ...] or [1, C, 1, ...] float constant that broadcasts
 // along axis 1 of a rank-`rank` tensor with C channels, without changing its shape.
 const float* channel_constant(const ir::Value* v, size_t rank, int64_t c) {

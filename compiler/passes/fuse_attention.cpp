@@ -17,14 +17,6 @@
 namespace kiln::passes {
 namespace {
 
-using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
-
-std::optional<double> scalar_constant(const ir::Value* v) {
-  if (!v || !v->is_constant() || shape_elements(v->type.shape) != 1) return std::nullopt;
-  if (v->type.dtype != DType::Float32 && v->type.dtype != DType::Float64) return std::nullopt;
-  return element_as_double(v->view(), 0);
-}
-
 ir::Node* producer_if(const ir::Value* v, ops::BinaryKind k) {
   ir::Node* n = v ? v->producer : nullptr;
   auto* b = n && n->op ? n->as<ops::Binary>() : nullptr;

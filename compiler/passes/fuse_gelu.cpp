@@ -17,14 +17,6 @@
 namespace kiln::passes {
 namespace {
 
-using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
-
-std::optional<double> scalar_constant(const ir::Value* v) {
-  if (!v || !v->is_constant() || shape_elements(v->type.shape) != 1) return std::nullopt;
-  if (v->type.dtype != DType::Float32 && v->type.dtype != DType::Float64) return std::nullopt;
-  return element_as_double(v->view(), 0);
-}
-
 // Exported constants are float32 roundings of the exact values.
 bool near(const ir::Value* v, double want) {
   auto c = scalar_constant(v);

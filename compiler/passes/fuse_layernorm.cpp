@@ -19,15 +19,6 @@
 namespace kiln::passes {
 namespace {
 
-using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
-
-// The single element of a one-element float constant.
-std::optional<double> scalar_constant(const ir::Value* v) {
-  if (!v || !v->is_constant() || shape_elements(v->type.shape) != 1) return std::nullopt;
-  if (v->type.dtype != DType::Float32 && v->type.dtype != DType::Float64) return std::nullopt;
-  return element_as_double(v->view(), 0);
-}
-
 ops::Binary* binary(const ir::Node* n, ops::BinaryKind k) {
   auto* b = n ? n->as<ops::Binary>() : nullptr;
   return b && b->kind == k && b->post.empty() && n->inputs.size() == 2 ? b : nullptr;

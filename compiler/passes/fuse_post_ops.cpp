@@ -47,7 +47,7 @@ static void absorb(ir::Graph& g, ir::Node& producer, ir::Node* consumer) {
   out->producer = &producer;
 }
 
-static bool fuse_act(ir::Graph& g, ir::Node& n, const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+static bool fuse_act(ir::Graph& g, ir::Node& n, const Uses& uses) {
   ops::PostOps* post = post_ops_of(n);
   if (!post || n.outputs[0]->type.dtype != DType::Float32) return false;
   ir::Node* u = sole_user(g, n.outputs[0], uses);
@@ -58,7 +58,7 @@ static bool fuse_act(ir::Graph& g, ir::Node& n, const std::unordered_map<const i
   return true;
 }
 
-static bool fuse_sum(ir::Graph& g, ir::Node& n, const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+static bool fuse_sum(ir::Graph& g, ir::Node& n, const Uses& uses) {
   if (!takes_sum(n) || n.outputs[0]->type.dtype != DType::Float32) return false;
   ir::Node* u = sole_user(g, n.outputs[0], uses);
   auto* add = u ? u->as<ops::Binary>() : nullptr;
@@ -92,7 +92,7 @@ static ir::Value* last_dim_bias(ir::Graph& g, const ir::Value* c, const Shape& o
 
 // MatMul/Gemm + Add(constant bias): the bias input of MatMul, the C of a Gemm without one.
 static bool fuse_bias(ir::Graph& g, ir::Node& n,
-                      const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+                      const Uses& uses) {
   auto* mm = n.as<ops::MatMul>();
   auto* gm = n.as<ops::Gemm>();
   if (!mm && !gm) return false;

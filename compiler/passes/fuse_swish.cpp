@@ -4,7 +4,7 @@
 namespace kiln::passes {
 
 // Mul(x, Sigmoid(x)) -> Unary Swish(x): the form torch exports SiLU in.
-static bool rewrite(ir::Graph& g, ir::Node& mul, const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+static bool rewrite(ir::Graph& g, ir::Node& mul, const Uses& uses) {
   auto* b = mul.as<ops::Binary>();
   if (!b || b->kind != ops::BinaryKind::Mul || !b->post.empty()) return false;
   for (int side = 0; side < 2; ++side) {

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "ir/graph.h"
@@ -32,17 +34,23 @@ struct PipelineOptions {
 
 void run_pipeline(ir::Graph& g, const PipelineOptions& opts);
 
+// Each value's consumers (a node appears once per input slot that reads the value).
+using Uses = std::unordered_map<const ir::Value*, std::vector<ir::Node*>>;
+
 // A pattern rule: tried on every node whose op type is in `types`; apply() returns true if it
 // rewrote the graph (the driver then re-collects uses and continues).
 struct PatternRule {
   std::vector<std::string> types;
-  std::function<bool(ir::Graph&, ir::Node&, const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>&)> apply;
+  std::function<bool(ir::Graph&, ir::Node&, const Uses&)> apply;
 };
 bool apply_rules(ir::Graph& g, const std::vector<PatternRule>& rules);
 
 // The value's single consumer if it has exactly one and is not a graph output, else nullptr.
-ir::Node* sole_user(const ir::Graph& g, const ir::Value* v,
-                    const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses);
+ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses);
+
+// The single element of a one-element float32/float64 constant, else nullopt (pattern matchers
+// test scales, epsilons and exponents with it).
+std::optional<double> scalar_constant(const ir::Value* v);
 
 // Passes (one file each in compiler/passes/).
 bool remove_identity(ir::Graph& g);

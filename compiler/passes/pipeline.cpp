@@ -97,13 +97,18 @@ bool apply_rules(ir::Graph& g, const std::vector<PatternRule>& rules) {
   return changed;
 }
 
-ir::Node* sole_user(const ir::Graph& g, const ir::Value* v,
-                    const std::unordered_map<const ir::Value*, std::vector<ir::Node*>>& uses) {
+ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses) {
   if (g.is_graph_output(v)) return nullptr;
   auto it = uses.find(v);
   if (it == uses.end() || it->second.size() != 1) return nullptr;
   ir::Node* u = it->second[0];
   return u->op ? u : nullptr;
+}
+
+std::optional<double> scalar_constant(const ir::Value* v) {
+  if (!v || !v->is_constant() || shape_elements(v->type.shape) != 1) return std::nullopt;
+  if (v->type.dtype != DType::Float32 && v->type.dtype != DType::Float64) return std::nullopt;
+  return element_as_double(v->view(), 0);
 }
 
 }  // namespace kiln::passes
