@@ -76,6 +76,9 @@ class RelayoutConvKernel final : public Kernel {
                      dnnl::memory::desc user_src, dnnl::memory::desc user_dst, int sum_input)
       : eng_(s.engine), pd_(std::move(pd)), prim_(pd_), weights_(std::move(weights)), user_src_(user_src),
         user_dst_(user_dst), sum_input_(sum_input),
+        to_src_(dnnl::reorder::primitive_desc(eng_, user_src, eng_, pd_.src_desc())),
+        to_dst_(dnnl::reorder::primitive_desc(eng_, user_dst, eng_, pd_.dst_desc())),
+        from_dst_(dnnl::reorder::primitive_desc(eng_, pd_.dst_desc(), eng_, user_dst)),
         tactic_{pd_.impl_info_str(), "relayout", dnn::format_name(pd_.weights_desc())} {
     if (s.in.size() > 2 && s.in[2].present()) {
       has_bias_ = true;
@@ -99,13 +102,18 @@ class RelayoutConvKernel final : public Kernel {
         {DNNL_ARG_SCRATCHPAD, dnnl::memory(pd_.scratchpad_desc(), eng_, scratch)}};
     if (has_bias_)
       args.emplace(DNNL_ARG_BIAS, dnnl::memory(pd_.bias_desc(), eng_, const_cast<void*>(bias_ ? bias_ : b.in.at(2))));
-    std::optional<dnnl::memory> sum;
-    if (sum_input_ >= 0) sum = dnnl::memory(user_dst_, eng_, b.in.at(static_cast<size_t>(sum_input_)));
-    return [prim = prim_, args, src, dst, tsrc, tdst, sum, keep = weights_](dnnl::stream& st) {
-      dnnl::reorder(src, tsrc).execute(st, const_cast<dnnl::memory&>(src), const_cast<dnnl::memory&>(tsrc));
-      if (sum) dnnl::reorder(*sum, tdst).execute(st, const_cast<dnnl::memory&>(*sum), const_cast<dnnl::memory&>(tdst));
+    using Args = std::unordered_map<int, dnnl::memory>;
+    Args in{{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, tsrc}}, out{{DNNL_ARG_FROM, tdst}, {DNNL_ARG_TO, dst}}, sum;
+    if (sum_input_ >= 0)
+      sum = {{DNNL_ARG_FROM, dnnl::memory(user_dst_, eng_, b.in.at(static_cast<size_t>(sum_input_)))},
+             {DNNL_ARG_TO, tdst}};
+    // The reorder primitives are made once, in the constructor: a run only executes them.
+    return [prim = prim_, to_src = to_src_, to_dst = to_dst_, from_dst = from_dst_, args, in, out, sum,
+            keep = weights_](dnnl::stream& st) {
+      to_src.execute(st, in);
+      if (!sum.empty()) to_dst.execute(st, sum);
       prim.execute(st, args);
-      dnnl::reorder(tdst, dst).execute(st, const_cast<dnnl::memory&>(tdst), const_cast<dnnl::memory&>(dst));
+      from_dst.execute(st, out);
     };
   }
 
@@ -117,6 +125,7 @@ class RelayoutConvKernel final : public Kernel {
   dnnl::memory weights_;
   dnnl::memory::desc user_src_, user_dst_;
   int sum_input_;
+  dnnl::reorder to_src_, to_dst_, from_dst_;  // user layout <-> the primitive's
   bool has_bias_ = false;
   const void* bias_ = nullptr;
   size_t src_off_ = 0, dst_off_ = 0, total_ = 0;
