@@ -24,7 +24,47 @@ struct CompileArgs {
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
+  bool bf16 = false, fp16 = false, best = false;
+  std::string precision_constraints;
+  std::vector<std::string> layer_precisions, layer_output_types;
 };
+
+// "conv1:fp32,layer*:bf16" (repeatable) -> ordered (pattern, precision) pairs; the last ':' splits.
+std::vector<std::pair<std::string, std::string>> parse_layer_pins(const std::vector<std::string>& specs,
+                                                                  const char* flag) {
+  std::vector<std::pair<std::string, std::string>> r;
+  for (const std::string& spec : specs) {
+    size_t start = 0;
+    while (start <= spec.size()) {
+      size_t end = spec.find(',', start);
+      if (end == std::string::npos) end = spec.size();
+      const std::string item = spec.substr(start, end - start);
+      const size_t colon = item.rfind(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == item.size())
+        throw UsageError(std::string(flag) + ": expected NAME:PRECISION (e.g. conv1:fp32 or 'attn*:bf16'), got '" +
+                         item + "'");
+      r.emplace_back(item.substr(0, colon), item.substr(colon + 1));
+      start = end + 1;
+    }
+  }
+  return r;
+}
+
+PrecisionOptions parse_precision(const CompileArgs& a) {
+  PrecisionOptions p;
+  p.bf16 = a.bf16;
+  p.fp16 = a.fp16;
+  p.best = a.best;
+  p.constraints = a.precision_constraints;
+  p.layer_precisions = parse_layer_pins(a.layer_precisions, "--layerPrecisions");
+  p.layer_output_types = parse_layer_pins(a.layer_output_types, "--layerOutputTypes");
+  try {
+    validate_precision_options(p);
+  } catch (const OptionError& e) {
+    throw UsageError(e.what());
+  }
+  return p;
+}
 
 int run_compile(const CompileArgs& a) {
   CompileOptions o;
@@ -39,10 +79,17 @@ int run_compile(const CompileArgs& a) {
   o.preprocess = parse_preprocess(a.pre);
   o.builder_level = a.builder_level;
   o.timing_cache_file = a.timing_cache;
+  o.precision = parse_precision(a);
   auto t0 = std::chrono::steady_clock::now();
-  CompileResult r = compile_onnx_file(a.model, o);
+  CompileResult r;
+  try {
+    r = compile_onnx_file(a.model, o);
+  } catch (const OptionError& e) {
+    throw UsageError(e.what());
+  }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
+  for (auto& l : r.precision_summary) fmt::print(stderr, "kiln: precision: {}\n", l);
   if (a.verbose || !a.dump_after.empty())
     for (auto& l : r.log) fmt::print(stderr, "{}\n", l);
   if (a.verbose) {
@@ -133,6 +180,28 @@ void add_compile_command(CLI::App& app) {
                 "the new ones written back (atomically), so a rebuild times nothing it has seen; a damaged "
                 "or foreign file is ignored with a warning")
       ->type_name("FILE");
+  c->add_flag("--bf16", args->bf16,
+              "Allow bfloat16: conv, matmul, pooling, eltwise, normalisation and softmax layers compute in bf16 "
+              "(fp32 accumulation) where this CPU's kernels run it fast; weights stored as bf16");
+  c->add_flag("--fp16", args->fp16,
+              "Store fp32 weights as IEEE half in the plan (about half the size); layers compute in fp32, or "
+              "bf16 with --bf16, after widening at load (oneDNN has no fp16 compute on CPU)");
+  c->add_flag("--best", args->best,
+              "Allow every precision (bf16 and fp16 weights); with --builderOptimizationLevel >= 1 each heavy "
+              "layer's precision is timed, conversions included");
+  c->add_option("--precisionConstraints", args->precision_constraints,
+                "none = ignore --layerPrecisions/--layerOutputTypes; prefer = honour them where a kernel can "
+                "(else warn); obey = honour them or fail. Default: prefer when pins are given")
+      ->type_name("none|prefer|obey");
+  c->add_option("--layerPrecisions", args->layer_precisions,
+                "Pin layers' compute precision: NAME:PREC[,NAME:PREC...], PREC fp32|bf16|fp16, NAME a layer or "
+                "ONNX node name with * and ? wildcards; the first matching entry wins")
+      ->type_name("SPEC")
+      ->allow_extra_args(false);
+  c->add_option("--layerOutputTypes", args->layer_output_types,
+                "Pin the type layers write their outputs in: NAME:TYPE[,...], TYPE fp32|bf16|fp16")
+      ->type_name("SPEC")
+      ->allow_extra_args(false);
   c->add_flag("-v,--verbose", args->verbose, "Print the build log, the tactic table and the build time to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "

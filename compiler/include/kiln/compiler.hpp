@@ -25,6 +25,36 @@ struct InputPreprocess {
   bool empty() const { return mean.empty() && scale.empty() && !reverse_channels && layout.empty() && dtype.empty(); }
 };
 
+// Reduced precision, trtexec's spellings. Flags are permissions: the builder picks each layer's
+// precision from what they allow and what this CPU's kernels run fast, and the plan records what
+// each layer computes in (`kiln inspect`). Graph inputs and outputs keep their declared types.
+struct PrecisionOptions {
+  bool bf16 = false;  // layers may compute in bfloat16 (fp32 accumulation); weights stored as bf16
+  bool fp16 = false;  // fp32 weights are stored as IEEE half and widened at load (no f16 compute on CPU)
+  bool best = false;  // every precision allowed; timed per layer where builder_level >= 1
+  // "none": --layerPrecisions/--layerOutputTypes are ignored (a warning says so); "prefer": honoured
+  // where a kernel can run them (else a warning); "obey": honoured or the build fails. "" = "prefer"
+  // when layer pins are given, else "none".
+  std::string constraints;
+  // Layer name pattern ('*' and '?' wildcards, matched against the layer's name or any ONNX node
+  // fused into it) -> "fp32" | "bf16" | "fp16". The first matching pattern wins.
+  std::vector<std::pair<std::string, std::string>> layer_precisions;
+  // The same, for the type a layer writes its outputs in: "fp32" | "bf16" | "fp16".
+  std::vector<std::pair<std::string, std::string>> layer_output_types;
+  bool any() const { return bf16 || fp16 || best || !layer_precisions.empty() || !layer_output_types.empty(); }
+};
+
+// A compile option that names something the model lacks or is malformed (a --layerPrecisions
+// pattern matching no layer, an unknown precision): a usage mistake, which the CLI exits 2 for.
+class OptionError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Checks the spellings in `p` ("fp32"/"bf16"/"fp16", constraints none/prefer/obey); throws
+// OptionError naming the flag and the bad value.
+void validate_precision_options(const PrecisionOptions& p);
+
 struct CompileOptions {
   // Input name -> fixed shape, replacing symbolic dims (trtexec's --shapes).
   std::map<std::string, std::vector<int64_t>> shapes;
@@ -47,6 +77,7 @@ struct CompileOptions {
   // Timing cache file: read if present (a damaged one is ignored with a warning), rewritten
   // atomically with the new measurements. "" = no cache.
   std::string timing_cache_file;
+  PrecisionOptions precision;
 };
 
 // What the tactic search did.
@@ -68,6 +99,12 @@ struct CompileResult {
   size_t onnx_nodes = 0;
   TuneSummary tune;
   std::vector<std::string> tactic_table;  // layer, op, winning tactic, time, runner-up (text rows)
+  // What the precision assignment did, one line each ("42 of 55 layers compute in bf16", ...), for
+  // the CLI to print and reports to record.
+  std::vector<std::string> precision_summary;
+  // Layers per computing precision ("fp32", "bf16") and bytes of weights per stored type.
+  std::map<std::string, size_t> layers_by_precision;
+  std::map<std::string, size_t> weight_bytes_by_type;
 };
 
 // Throws kiln::Error whose message names the file, node or tensor at fault.
