@@ -88,11 +88,17 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   po.disabled = opts.disable_passes;
   po.dump_after = opts.dump_after;
   po.log = &res.log;
+  po.precision = &opts.precision;
+  po.warnings = &res.warnings;
+  po.precision_summary = &res.precision_summary;
+  po.builder_level = opts.builder_level;
   try {
     passes::run_pipeline(*g, po);
     prepare_for_plan(*g, path);
     g->topo_sort();
     ir::verify(*g);
+  } catch (const OptionError& e) {
+    throw OptionError(path + ": " + e.what());
   } catch (const Error& e) {
     std::string m = e.what();
     if (m.rfind(path, 0) == 0) throw;

@@ -169,13 +169,11 @@ static std::vector<ops::TensorType> run_infer(const Node& n) {
     if (v && v->is_constant()) views[i] = v->view();
     consts.push_back(v && v->is_constant() ? &views[i] : nullptr);
   }
-  ops::InferContext ctx(std::move(in), std::move(consts), n.outputs.size());
   try {
-    n.op->infer(ctx);
+    return ops::infer_types(*n.op, std::move(in), std::move(consts), n.outputs.size());
   } catch (const Error& e) {
     throw Error(node_label(n) + ": " + e.what());
   }
-  return ctx.outputs();
 }
 
 void Graph::infer(Node* n) {
@@ -187,7 +185,10 @@ void Graph::infer(Node* n) {
       throw Error(node_label(*n) + ": op did not infer output " + std::to_string(i));
     // Keep symbolic names that still line up with unknown dims.
     if (v->dim_params.size() != t.shape.size()) v->dim_params.assign(t.shape.size(), "");
+    // A reduced-precision result the precision pass chose stays so (ops::stored_type_ok).
+    const DType keep = ops::stored_type_ok(t.dtype, v->type.dtype) ? v->type.dtype : t.dtype;
     v->type = t;
+    v->type.dtype = keep;
   }
 }
 
@@ -221,7 +222,7 @@ void verify(const Graph& g) {
     for (size_t i = 0; i < n->outputs.size(); ++i) {
       const auto& want = types[i];
       const auto& have = n->outputs[i]->type;
-      if (want.dtype != have.dtype || want.shape != have.shape)
+      if (!ops::stored_type_ok(want.dtype, have.dtype) || want.shape != have.shape)
         throw Error(node_label(*n) + ": output '" + n->outputs[i]->name + "' is stored as " +
                     dtype_name(have.dtype) + "[" + shape_str(have.shape) + "] but infers to " +
                     dtype_name(want.dtype) + "[" + shape_str(want.shape) + "]");

@@ -41,6 +41,10 @@ struct Value {
   // Physical layout: "" = dense row-major; else a oneDNN format tag such as "nChw16c", set by the
   // assign-layouts pass. type.shape stays the logical shape either way.
   std::string layout;
+  // Type the plan may store this constant in, when narrower than type.dtype: Float16 for a
+  // float32 constant (--fp16, or an fp16 initializer widened at import); the runtime widens it at
+  // load. Undefined = stored as type.dtype.
+  DType stored_dtype = DType::Undefined;
 
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).
@@ -53,6 +57,9 @@ struct Node {
   std::vector<Value*> inputs;   // nullptr where an optional input is absent
   std::vector<Value*> outputs;
   std::vector<std::string> fused;  // source ops folded into this node, for inspect/profile
+  // The precision the node computes in, set by the assign-precision pass (Float32 or BFloat16);
+  // Undefined before it runs. Its float outputs are typed to match (ops::stored_type_ok).
+  DType precision = DType::Undefined;
 
   std::string_view type() const { return op->type(); }
   template <class T> T* as() const { return dynamic_cast<T*>(op.get()); }

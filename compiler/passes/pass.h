@@ -11,16 +11,22 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "kiln/compiler.hpp"
 
 namespace kiln::passes {
 
 // Returns true when it changed the graph.
 using PassFn = bool (*)(ir::Graph&);
 
+struct PipelineOptions;
+// A pass that needs the build's options (precision flags).
+using PassFnWithOptions = bool (*)(ir::Graph&, const PipelineOptions&);
+
 struct PassInfo {
   const char* name;
   const char* why;
   PassFn run;
+  PassFnWithOptions run_with_options = nullptr;  // used when run is null
 };
 
 const std::vector<PassInfo>& pipeline();
@@ -30,6 +36,10 @@ struct PipelineOptions {
   std::vector<std::string> dump_after;
   std::vector<std::string>* log = nullptr;
   int max_steps = 32;
+  const PrecisionOptions* precision = nullptr;          // null: every layer stays in its model type
+  std::vector<std::string>* warnings = nullptr;
+  std::vector<std::string>* precision_summary = nullptr; // what assign-precision did, one line each
+  int builder_level = 0;  // --best at level >= 1 times each heavy layer in fp32 and bf16
 };
 
 void run_pipeline(ir::Graph& g, const PipelineOptions& opts);
@@ -71,5 +81,6 @@ bool fuse_attention(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);
 bool fuse_sibling_convs(ir::Graph& g);
 bool assign_layouts(ir::Graph& g);
+bool assign_precision(ir::Graph& g, const PipelineOptions& opts);
 
 }  // namespace kiln::passes

@@ -45,6 +45,11 @@ const std::vector<PassInfo>& pipeline() {
       {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
       {"assign-layouts", "oneDNN's fastest CPU kernels read and write blocked layouts (nChw16c): keep "
                          "conv regions blocked and reorder only at their boundaries", assign_layouts},
+      {"assign-precision", "bf16 doubles oneDNN's throughput where the CPU has it (--bf16/--best): each layer gets "
+                           "the precision the flags and pins allow and a fast kernel runs, weights are converted "
+                           "once, and conversions go only where precision changes (after layouts, so they merge "
+                           "with the region-boundary reorders)",
+       nullptr, assign_precision},
   };
   return list;
 }
@@ -61,7 +66,7 @@ void run_pipeline(ir::Graph& g, const PipelineOptions& opts) {
       continue;
     }
     int steps = 0;
-    while (steps < opts.max_steps && p.run(g)) {
+    while (steps < opts.max_steps && (p.run ? p.run(g) : p.run_with_options(g, opts))) {
       ++steps;
       g.compact();
       g.topo_sort();

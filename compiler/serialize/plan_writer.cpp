@@ -6,6 +6,7 @@
 
 #include "kernels/kernel.h"
 #include "kiln/plan_generated.h"
+#include "ops/shape_ops.h"
 #include "plan/plan_format.h"
 
 namespace kiln::serialize {
@@ -76,19 +77,35 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
   // Weights: each constant at a 64-byte aligned offset.
   std::vector<uint64_t> weight_offset(tensors.size(), 0);
   uint64_t weight_bytes = 0;
+  // A float32 constant marked for half storage (--fp16) is written as IEEE half.
+  auto as_half = [](const ir::Value* v) {
+    return v->is_constant() && v->stored_dtype == DType::Float16 && v->type.dtype == DType::Float32 &&
+           v->layout.empty();
+  };
+  auto stored_size = [&](const ir::Value* v) {
+    return as_half(v) ? v->constant->size() / 2 : v->constant->size();
+  };
   for (size_t i = 0; i < tensors.size(); ++i) {
     if (!tensors[i]->is_constant()) continue;
     weight_offset[i] = weight_bytes;
-    weight_bytes += (tensors[i]->constant->size() + plan::kWeightAlignment - 1) / plan::kWeightAlignment *
+    weight_bytes += (stored_size(tensors[i]) + plan::kWeightAlignment - 1) / plan::kWeightAlignment *
                     plan::kWeightAlignment;
   }
   uint8_t* wdata = nullptr;
   b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
   auto weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
   if (weight_bytes) std::memset(wdata, 0, weight_bytes);
-  for (size_t i = 0; i < tensors.size(); ++i)
-    if (tensors[i]->is_constant() && tensors[i]->constant->size())
-      std::memcpy(wdata + weight_offset[i], tensors[i]->constant->data(), tensors[i]->constant->size());
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const ir::Value* v = tensors[i];
+    if (!v->is_constant() || !v->constant->size()) continue;
+    if (as_half(v)) {
+      const auto* src = static_cast<const float*>(v->constant->data());
+      auto* dst = reinterpret_cast<uint16_t*>(wdata + weight_offset[i]);
+      for (size_t k = 0, n = v->constant->size() / 4; k < n; ++k) dst[k] = ops::float_to_half(src[k]);
+    } else {
+      std::memcpy(wdata + weight_offset[i], v->constant->data(), v->constant->size());
+    }
+  }
 
   std::vector<flatbuffers::Offset<fb::Tensor>> tensor_offsets;
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -105,10 +122,12 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
       else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
     }
     uint64_t bytes = shape_static(v->type.shape) ? dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout) : 0;
+    if (as_half(v)) bytes = stored_size(v);
     auto cap = in.capacity.find(v);
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
                                                     &v->type.shape, v->layout.c_str(), kind, offset, bytes,
-                                                    cap == in.capacity.end() ? 0 : cap->second));
+                                                    cap == in.capacity.end() ? 0 : cap->second,
+                                                    as_half(v) ? fb::DType::Float16 : fb::DType::Undefined));
   }
 
   std::vector<flatbuffers::Offset<fb::Layer>> layers;
@@ -122,7 +141,9 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     for (auto* v : n.outputs) outs.push_back(id(v));
     std::vector<flatbuffers::Offset<flatbuffers::String>> fused;
     for (auto& f : n.fused) fused.push_back(b.CreateString(f));
-    DType precision = n.outputs.empty() ? DType::Float32 : n.outputs[0]->type.dtype;
+    DType precision = n.precision != DType::Undefined ? n.precision
+                      : n.outputs.empty()                ? DType::Float32
+                                                         : n.outputs[0]->type.dtype;
     flatbuffers::Offset<fb::Tactic> tactic;
     if (i < in.tactics.size()) {
       const TunedTactic& t = in.tactics[i];

@@ -28,7 +28,8 @@ struct TensorRec {
   uint64_t offset = 0;        // arena offset, or weights offset for constants
   uint64_t bytes = 0;         // at the recorded (opt) shape
   uint64_t capacity = 0;      // arena bytes reserved: the size at the profile's max shapes
-  const void* data = nullptr; // constants: inside the plan buffer
+  const void* data = nullptr; // constants: inside the plan buffer (or widened, see stored_half)
+  bool stored_half = false;   // a float32 constant stored as IEEE half (v4), widened at load
   bool dynamic = false;       // some dim is -1: shape known only at run time, per-run buffer
 };
 
@@ -63,6 +64,7 @@ struct Engine::Impl {
   std::string origin;
   AlignedBytes buffer;
   size_t size = 0;
+  std::vector<AlignedBytes> widened;  // float32 copies of constants the plan stores as half
   uint32_t schema_version = 0;
   int builder_level = 0;
   std::vector<TensorRec> tensors;

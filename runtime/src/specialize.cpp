@@ -54,19 +54,19 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     }
     std::vector<const TensorView*> consts;
     for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
-    ops::InferContext ctx(types, consts, l.outputs.size());
+    std::vector<ops::TensorType> inferred;
     try {
-      l.op->infer(ctx);
+      inferred = ops::infer_types(*l.op, types, consts, l.outputs.size());
     } catch (const Error& err) {
       throw Error(label + ": " + err.what());
     }
     for (size_t o = 0; o < l.outputs.size(); ++o) {
       const int id = l.outputs[o];
       const TensorRec& t = e.tensors[id];
-      const Shape& got = ctx.outputs()[o].shape;
+      const Shape& got = inferred[o].shape;
       // A tensor whose size depends on input values stays so (the context sizes it per run); any
       // other must come out fully known.
-      if (ctx.outputs()[o].dtype != t.dtype || got.size() != t.shape.size() || (!t.dynamic && !shape_static(got)))
+      if (!ops::stored_type_ok(inferred[o].dtype, t.dtype) || got.size() != t.shape.size() || (!t.dynamic && !shape_static(got)))
         throw Error(label + ": output '" + t.name + "' comes out as " + shape_str(got) +
                     ", which the plan cannot hold; the model's graph may depend on the input shape in a way "
                     "the profile does not cover");

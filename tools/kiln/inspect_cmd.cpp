@@ -1,3 +1,5 @@
+#include <map>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -26,6 +28,23 @@ std::string join(const std::vector<std::string>& v, const char* sep, bool quote)
   return r;
 }
 
+// Layers per compute precision: "bfloat16: 120, float32: 14" (or the JSON object's members).
+std::string precision_counts(const Engine& e, bool json) {
+  std::map<std::string, size_t> n;
+  for (auto& l : e.layers()) ++n[dtype_name(l.precision)];
+  std::string r;
+  for (auto& [k, c] : n)
+    r += json ? fmt::format("{}\"{}\": {}", r.empty() ? "" : ", ", k, c)
+              : fmt::format("{}{}: {} layers", r.empty() ? "" : ", ", k, c);
+  return r;
+}
+
+uint64_t stored_weights(const Engine& e) {
+  uint64_t b = 0;
+  for (auto& l : e.layers()) b += l.stored_weight_bytes;
+  return b;
+}
+
 int inspect(const InspectArgs& a) {
   auto e = Engine::load_file(a.plan);
   const auto& m = e->build_machine();
@@ -49,20 +68,20 @@ int inspect(const InspectArgs& a) {
                                json_escape(l.runner_ups[r].tactic), l.runner_ups[r].time_us);
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
                             "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
-                            "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"time_us\": {:.3f}, "
-                            "\"runner_ups\": [{}]}}",
+                            "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"stored_weight_bytes\": {}, "
+                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}]}}",
                             i ? ", " : "", json_escape(l.name), l.op, l.kernel, dtype_name(l.precision),
                             l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
-                            json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes, l.time_us,
-                            runners);
+                            json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes,
+                            l.stored_weight_bytes, dtype_name(l.output_dtype), l.time_us, runners);
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
                "\"cores\": {}, \"threads\": {}}}, \"builder_level\": {}, \"warnings\": [{}], \"inputs\": [{}], "
-               "\"outputs\": [{}], \"layers\": [{}]}}\n",
+               "\"outputs\": [{}], \"precision_counts\": {{{}}}, \"layers\": [{}]}}\n",
                json_escape(a.plan), e->schema_version(), e->plan_bytes(), e->weight_bytes(), e->arena_bytes(),
                e->activation_bytes(), json_escape(m.isa), json_escape(m.cpu), m.cores, m.threads, e->builder_level(),
-               join(e->warnings(), ", ", true), io(e->inputs()), io(e->outputs()), layers);
+               join(e->warnings(), ", ", true), io(e->inputs()), io(e->outputs()), precision_counts(*e, true), layers);
     return 0;
   }
   fmt::print("plan {}: schema v{}, {} ({} of weights)\n", a.plan, e->schema_version(), human_bytes(e->plan_bytes()),
@@ -70,6 +89,8 @@ int inspect(const InspectArgs& a) {
   fmt::print("built on: {} ({}), {} cores, {} threads; builder level {}{}\n", m.cpu, m.isa, m.cores, m.threads,
              e->builder_level(), e->builder_level() ? "" : " (tactics chosen by heuristic, untimed)");
   for (auto& w : e->warnings()) fmt::print("warning: {}\n", w);
+  fmt::print("precision: {} (weights as stored: {})\n", precision_counts(*e, false),
+             human_bytes(stored_weights(*e)));
   fmt::print("memory: arena {} per context, against {} of activation tensors\n", human_bytes(e->arena_bytes()),
              human_bytes(e->activation_bytes()));
   for (auto& d : e->inputs())
@@ -83,8 +104,11 @@ int inspect(const InspectArgs& a) {
     std::string tactic = l.tactic;
     if (l.time_us > 0 && l.tactic == l.planned_tactic) tactic += fmt::format(" {:.1f}us", l.time_us);
     if (l.tactic != l.planned_tactic) tactic += " (planned " + l.planned_tactic + ")";
-    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<8} {:<8} {:>10} [{}] {}\n", i, l.name, l.op, l.kernel,
-               dtype_name(l.precision), l.layout.empty() ? "plain" : l.layout,
+    std::string prec = dtype_name(l.precision);
+    if (l.output_dtype != l.precision && (l.output_dtype == DType::Float32 || l.output_dtype == DType::BFloat16))
+      prec += std::string("->") + (l.output_dtype == DType::Float32 ? "f32" : "bf16");
+    fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<13} {:<8} {:>10} [{}] {}\n", i, l.name, l.op, l.kernel,
+               prec, l.layout.empty() ? "plain" : l.layout,
                l.weight_bytes ? human_bytes(l.weight_bytes) : "-", join(l.fused, "+", false), tactic);
   }
   return 0;

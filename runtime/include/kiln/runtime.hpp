@@ -65,7 +65,8 @@ struct LayerInfo {
   std::string name;
   std::string op;
   std::string kernel;
-  DType precision = DType::Float32;
+  DType precision = DType::Float32;   // what the layer computes in (bfloat16 layers accumulate in fp32)
+  DType output_dtype = DType::Float32;  // type of its first output (a bf16 layer may write fp32)
   std::vector<std::string> fused;
   std::string layout;  // of the first output: "" = row-major, else a oneDNN format tag
   // The variant of the kernel running here ("[algorithm/]impl", oneDNN's impl_info_str), "" for
@@ -75,7 +76,8 @@ struct LayerInfo {
   std::string weights_format;          // the packed weights' oneDNN format, e.g. "ABcd16b16a"
   double time_us = 0;                  // the planned tactic's build-time median; 0 = not timed
   std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
-  uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads
+  uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads, as run
+  uint64_t stored_weight_bytes = 0;    // the same as stored in the plan (half for --fp16 weights)
 };
 
 struct MachineInfo {

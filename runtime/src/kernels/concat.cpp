@@ -157,9 +157,10 @@ std::unique_ptr<Kernel> make_onednn(const KernelSpec& s) {
   if (!op || s.in.empty() || s.out.size() != 1) return nullptr;
   const KernelTensor& y = s.out[0];
   size_t r = y.shape.size();
-  if (y.dtype != DType::Float32 || r == 0 || r > 6 || !shape_static(y.shape)) return nullptr;
+  if ((y.dtype != DType::Float32 && y.dtype != DType::BFloat16) || r == 0 || r > 6 || !shape_static(y.shape))
+    return nullptr;
   for (auto& t : s.in)
-    if (!t.present() || t.dtype != DType::Float32 || t.shape.size() != r || !shape_static(t.shape) ||
+    if (!t.present() || t.dtype != y.dtype || t.shape.size() != r || !shape_static(t.shape) ||
         shape_elements(t.shape) == 0)
       return nullptr;  // oneDNN rejects zero-sized sources
   int axis = static_cast<int>(op->axis < 0 ? op->axis + static_cast<int64_t>(r) : op->axis);

@@ -1,4 +1,5 @@
-// Conv and ConvTranspose on oneDNN (convolution_forward / deconvolution_forward): float32,
+// Conv and ConvTranspose on oneDNN (convolution_forward / deconvolution_forward): float32, or
+// bfloat16 source and weights with a float32 or bfloat16 result (fp32 bias and accumulation),
 // 1-3 spatial dims, groups, dilations, asymmetric pads, bias and post-ops (activations and one
 // Sum). Tactics: every implementation oneDNN offers for the layer (pd.next_impl()), and for Conv
 // also the Winograd algorithm where oneDNN has it (f32 3x3 stride 1 on avx512_core). Constant
@@ -148,7 +149,10 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
   const KernelTensor &x = s.in[0], &w = s.in[1], &y = s.out[0];
   const size_t r = x.shape.size();
   if (r < 3 || r > 5 || w.shape.size() != r) return false;
-  if (x.dtype != DType::Float32 || w.dtype != DType::Float32 || y.dtype != DType::Float32) return false;
+  // float32, or bfloat16 source and weights (fp32 accumulation) writing either type.
+  if ((x.dtype != DType::Float32 && x.dtype != DType::BFloat16) || w.dtype != x.dtype ||
+      (y.dtype != DType::Float32 && y.dtype != DType::BFloat16))
+    return false;
   if (!w.const_data || !shape_static(x.shape) || !shape_static(w.shape) || !shape_static(y.shape)) return false;
   if (shape_elements(x.shape) == 0 || shape_elements(y.shape) == 0) return false;
   const bool has_bias = s.in.size() > 2 && s.in[2].present();
@@ -205,7 +209,7 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
   }
   try {
     using PD = dnnl::convolution_forward::primitive_desc;
-    const dnnl::memory::desc w_any(dnn::dims(wd), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+    const dnnl::memory::desc w_any(dnn::dims(wd), dnn::dtype(s.in[1].dtype), dnnl::memory::format_tag::any);
     // oneDNN's descriptor iterator keeps a pointer to the op descriptor: both must outlive it.
     auto desc = [&](dnnl::algorithm alg) {
       return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, alg, c.src, w_any, c.bias, c.dst,
@@ -248,12 +252,12 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
                                               c.pad_r);
       PD any(d, c.attr, s.engine);
       if (std::string(any.impl_info_str()).rfind("ref", 0) != 0) {
-        dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data,
+        dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, s.in[1].dtype), s.in[1].const_data,
                                       any.weights_desc());
         return std::make_unique<RelayoutConvKernel>(s, any, std::move(w), c.src, c.dst, c.sum_input);
       }
     }
-    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, DType::Float32), s.in[1].const_data, pd->weights_desc());
+    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, s.in[1].dtype), s.in[1].const_data, pd->weights_desc());
     dnnl::primitive prim = dnnl::convolution_forward(*pd);
     return std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
   } catch (const dnnl::error&) {
@@ -287,14 +291,14 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
   st.insert(st.end(), kst.begin(), kst.end());
   try {
     using PD = dnnl::deconvolution_forward::primitive_desc;
-    const auto f32 = dnnl::memory::data_type::f32;
-    const dnnl::memory::desc w_any(dnn::dims(wd), f32, dnnl::memory::format_tag::any);
+    const auto wdt = dnn::dtype(s.in[1].dtype);
+    const dnnl::memory::desc w_any(dnn::dims(wd), wdt, dnnl::memory::format_tag::any);
     // oneDNN's descriptor iterator keeps a pointer to the op descriptor: it must outlive it.
     const dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                                               c.src, w_any, c.bias, c.dst, c.strides, c.dilates, c.pad_l, c.pad_r);
     auto make = [&] { return PD(d, c.attr, s.engine); };
     PD pd = dnn::pick_impl<PD>(make, s.tactic ? s.tactic->impl : "", "", s.candidates);
-    const dnnl::memory::desc user(dnn::dims(wd), f32, st);
+    const dnnl::memory::desc user(dnn::dims(wd), wdt, st);
     dnnl::memory w = pack_weights(s.engine, user, s.in[1].const_data, pd.weights_desc());
     dnnl::primitive prim = dnnl::deconvolution_forward(pd);
     return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input, "");

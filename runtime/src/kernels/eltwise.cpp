@@ -137,14 +137,16 @@ std::unique_ptr<Kernel> make_unary(const KernelSpec& s) {
   if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const bool blocked = same_blocked_layout(s);
   if (!blocked && !all_dense(s)) return nullptr;
-  if (s.in[0].dtype != DType::Float32 || s.out[0].dtype != DType::Float32) return nullptr;
+  // float32, or bfloat16 in and out (computed in fp32 inside oneDNN's kernel).
+  if ((s.in[0].dtype != DType::Float32 && s.in[0].dtype != DType::BFloat16) || s.out[0].dtype != s.in[0].dtype)
+    return nullptr;
   int64_t n = shape_elements(s.in[0].shape);
   if (n <= 0) return nullptr;
   auto steps = act_steps(op->act, op->alpha, op->beta);
   if (steps.empty()) return nullptr;
   // Elementwise over dense data, so any shape is one flat vector to oneDNN; a blocked tensor
   // keeps its md so oneDNN leaves the channel padding alone.
-  memory::desc md = blocked ? dnn::md(s.in[0]) : memory::desc({n}, memory::data_type::f32, memory::format_tag::a);
+  memory::desc md = blocked ? dnn::md(s.in[0]) : memory::desc({n}, dnn::dtype(s.in[0].dtype), memory::format_tag::a);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   std::vector<dnnl::eltwise_forward::primitive_desc> pds;
@@ -263,10 +265,25 @@ std::unique_ptr<Kernel> make_blocked_binary(const KernelSpec& s, const ops::Bina
   std::vector<int> sum_args;
   if (!map_post_ops(op.post, dst, po, sum_args)) return nullptr;
   attr.set_post_ops(po);
-  dnnl::binary::desc d(alg, dnn::md(a), dnn::md(b), dst);
-  dnnl::binary::primitive_desc pd(d, attr, s.engine, true);
+  dnnl::binary::primitive_desc pd;
+  try {
+    dnnl::binary::desc d(alg, dnn::md(a), dnn::md(b), dst);
+    pd = dnnl::binary::primitive_desc(d, attr, s.engine, true);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
   if (!pd || is_ref_impl(pd)) return nullptr;
   return std::make_unique<BinaryKernel>(s, std::move(pd), big == 1, std::move(sum_args));
+}
+
+// float32 or bfloat16 operands (they may differ: a bf16 activation plus an fp32 constant) and
+// result; Sum operands are added through dst's descriptor, so they share its type.
+bool float_operands(const KernelSpec& s) {
+  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
+  if (!is_float(s.out[0].dtype)) return false;
+  for (size_t i = 0; i < s.in.size(); ++i)
+    if (!is_float(s.in[i].dtype) || (i >= 2 && s.in[i].dtype != s.out[0].dtype)) return false;
+  return true;
 }
 
 std::unique_ptr<Kernel> make_binary(const KernelSpec& s) {
@@ -276,15 +293,13 @@ std::unique_ptr<Kernel> make_binary(const KernelSpec& s) {
     auto alg = binary_alg(op->kind);
     for (auto& t : s.in)
       if (t.dtype != DType::Float32) return nullptr;
-    return alg && s.out[0].dtype == DType::Float32 ? make_blocked_binary(s, *op, *alg) : nullptr;
+    return alg && float_operands(s) ? make_blocked_binary(s, *op, *alg) : nullptr;
   }
   if (!all_dense(s)) return nullptr;
   auto alg = binary_alg(op->kind);
-  if (!alg) return nullptr;
-  for (auto& t : s.in)
-    if (t.dtype != DType::Float32) return nullptr;
+  if (!alg || !float_operands(s)) return nullptr;
   const Shape& out = s.out[0].shape;
-  if (s.out[0].dtype != DType::Float32 || shape_elements(out) <= 0) return nullptr;
+  if (shape_elements(out) <= 0) return nullptr;
   // oneDNN wants equal ranks, dst == src0 and src1 broadcast along its 1-dims.
   size_t r = std::max<size_t>(out.size(), 1);
   Shape a = pad_rank(s.in[0].shape, r), b = pad_rank(s.in[1].shape, r), o = pad_rank(out, r);
@@ -297,16 +312,22 @@ std::unique_ptr<Kernel> make_binary(const KernelSpec& s) {
   canonicalize(b, o);
   a = o;
   if (o.size() > 6) return nullptr;
-  memory::desc dst = dnn::plain_md(o, DType::Float32);
+  memory::desc dst = dnn::plain_md(o, s.out[0].dtype);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::post_ops po;
   std::vector<int> sum_args;
   if (!map_post_ops(op->post, dst, po, sum_args)) return nullptr;
   attr.set_post_ops(po);
-  dnnl::binary::desc d(*alg, dnn::plain_md(a, DType::Float32), dnn::plain_md(b, DType::Float32), dst);
-  dnnl::binary::primitive_desc pd(d, attr, s.engine, true);
-  if (!pd) return nullptr;
+  const DType ta = s.in[swapped ? 1 : 0].dtype, tb = s.in[swapped ? 0 : 1].dtype;
+  dnnl::binary::primitive_desc pd;
+  try {
+    dnnl::binary::desc d(*alg, dnn::plain_md(a, ta), dnn::plain_md(b, tb), dst);
+    pd = dnnl::binary::primitive_desc(d, attr, s.engine, true);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+  if (!pd || (s.out[0].dtype != DType::Float32 && is_ref_impl(pd))) return nullptr;
   return std::make_unique<BinaryKernel>(s, std::move(pd), swapped, std::move(sum_args));
 }
 

@@ -20,7 +20,7 @@ using dnnl::memory;
 using dt = memory::data_type;
 
 // Dense row-major (or, with swap_last, the last two dims swapped: a transposed matrix view).
-memory::desc strided_md(const Shape& dims, bool swap_last = false) {
+memory::desc strided_md(const Shape& dims, bool swap_last = false, dt type = dt::f32) {
   Shape st = shape_strides(dims);
   if (swap_last) {
     size_t r = dims.size();
@@ -29,7 +29,7 @@ memory::desc strided_md(const Shape& dims, bool swap_last = false) {
     st = shape_strides(phys);
     std::swap(st[r - 1], st[r - 2]);
   }
-  return memory::desc(memory::dims(dims.begin(), dims.end()), dt::f32, memory::dims(st.begin(), st.end()));
+  return memory::desc(memory::dims(dims.begin(), dims.end()), type, memory::dims(st.begin(), st.end()));
 }
 
 Shape pad_rank(const Shape& s, size_t r) {
@@ -40,7 +40,7 @@ Shape pad_rank(const Shape& s, size_t r) {
 
 // A dense tensor read through `perm` (MatMul's folded Transpose) and padded to rank r: the
 // permuted dims with the matching strides, so the primitive reads it in place without a copy.
-memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, size_t r) {
+memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, size_t r, dt type) {
   Shape st = shape_strides(phys), dims = phys, pst = st;
   for (size_t i = 0; i < perm.size(); ++i) {
     dims[i] = phys[perm[i]];
@@ -48,7 +48,7 @@ memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, si
   }
   dims.insert(dims.begin(), r - phys.size(), 1);
   pst.insert(pst.begin(), r - phys.size(), shape_elements(phys));
-  return memory::desc(memory::dims(dims.begin(), dims.end()), dt::f32, memory::dims(pst.begin(), pst.end()));
+  return memory::desc(memory::dims(dims.begin(), dims.end()), type, memory::dims(pst.begin(), pst.end()));
 }
 
 Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
@@ -58,14 +58,24 @@ Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
   return r;
 }
 
+bool is_float(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
+
+// float32 throughout, or bfloat16 A and B (fp32 accumulation) with a float32 or bfloat16 result and
+// Sum operands; a bias or C stays float32 (its constant data is read as floats).
 bool usable(const KernelSpec& s) {
-  for (auto& t : s.in)
-    if (t.present() && (t.dtype != DType::Float32 || !t.layout.empty() || shape_elements(t.shape) <= 0))
-      return false;
+  for (size_t i = 0; i < s.in.size(); ++i) {
+    const KernelTensor& t = s.in[i];
+    if (!t.present()) continue;
+    if (!t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+    if (i == 2 ? t.dtype != DType::Float32 : !is_float(t.dtype)) return false;
+  }
+  if (s.in.size() >= 2 && s.in[0].dtype != s.in[1].dtype) return false;
   for (auto& t : s.out)
-    if (t.dtype != DType::Float32 || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+    if (!is_float(t.dtype) || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
   return true;
 }
+
+dt dtype_of(const KernelTensor& t) { return dnn::dtype(t.dtype); }
 
 // A oneDNN-allocated copy of prepared host data (dense md).
 memory host_memory(const memory::desc& md, const dnnl::engine& eng, const std::vector<float>& data) {
@@ -148,7 +158,7 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
     }
   }
   attr.set_post_ops(po);
-  memory::desc b_md = p.b_const ? memory::desc(p.b.dims(), dt::f32, memory::format_tag::any) : p.b;
+  memory::desc b_md = p.b_const ? memory::desc(p.b.dims(), p.b.data_type(), memory::format_tag::any) : p.b;
   bool has_bias = p.bias_input >= 0 || p.bias_const || !p.bias_data.empty();
   dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(p.a, b_md, p.bias, p.dst) : dnnl::matmul::desc(p.a, b_md, p.dst);
   using PD = dnnl::matmul::primitive_desc;
@@ -190,9 +200,9 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   if (A.size() != 2 || B.size() != 2) return nullptr;
   const int64_t M = s.out[0].shape[0], N = s.out[0].shape[1], K = A[op->transA ? 0 : 1];
   Plan p;
-  p.a = strided_md({M, K}, op->transA);
-  p.b = strided_md({K, N}, op->transB);
-  p.dst = strided_md({M, N});
+  p.a = strided_md({M, K}, op->transA, dtype_of(s.in[0]));
+  p.b = strided_md({K, N}, op->transB, dtype_of(s.in[1]));
+  p.dst = strided_md({M, N}, false, dtype_of(s.out[0]));
   p.b_const = s.in[1].const_data;
   p.scale = op->alpha;
   p.post = &op->post;
@@ -252,16 +262,17 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
     y = pad_rank({rows, y[r - 1]}, r);
   }
   Plan p;
-  p.a = op->perm_a.empty() ? strided_md(a) : permuted_md(s.in[0].shape, op->perm_a, r);
-  p.b = op->perm_b.empty() ? strided_md(b) : permuted_md(s.in[1].shape, op->perm_b, r);
-  p.dst = strided_md(y);
+  const dt ta = dtype_of(s.in[0]), tb = dtype_of(s.in[1]), ty = dtype_of(s.out[0]);
+  p.a = op->perm_a.empty() ? strided_md(a, false, ta) : permuted_md(s.in[0].shape, op->perm_a, r, ta);
+  p.b = op->perm_b.empty() ? strided_md(b, false, tb) : permuted_md(s.in[1].shape, op->perm_b, r, tb);
+  p.dst = strided_md(y, false, ty);
   if (!op->perm_y.empty()) {
     // The product written through perm_y: product dim perm_y[j] takes Y's stride j.
     const Shape& ys = s.out[0].shape;
     if (ys.size() != r || s.in.size() > 3) return nullptr;
     Shape yst = shape_strides(ys), pst(r);
     for (size_t j = 0; j < r; ++j) pst[op->perm_y[j]] = yst[j];
-    p.dst = memory::desc(memory::dims(y.begin(), y.end()), dt::f32, memory::dims(pst.begin(), pst.end()));
+    p.dst = memory::desc(memory::dims(y.begin(), y.end()), ty, memory::dims(pst.begin(), pst.end()));
   }
   p.b_const = s.in[1].const_data;
   p.post = &op->post;
@@ -283,7 +294,11 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   }
   for (size_t i = 3; i < s.in.size(); ++i) {
     if (s.in[i].shape.size() > r) return nullptr;
-    p.sum_mds.push_back(s.in[i].shape == s.out[0].shape ? p.dst : strided_md(pad_rank(s.in[i].shape, r)));
+    const dt ts = dtype_of(s.in[i]);
+    p.sum_mds.push_back(s.in[i].shape == s.out[0].shape && ts == ty
+                            ? p.dst
+                            : s.in[i].shape == s.out[0].shape ? strided_md(y, false, ts)
+                                                              : strided_md(pad_rank(s.in[i].shape, r), false, ts));
   }
   return MatmulKernel::create(s, p);
 }

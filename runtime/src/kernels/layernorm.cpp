@@ -26,7 +26,7 @@ class LayerNormKernel final : public Kernel {
     auto flags = nf::use_scale;
     if (has_bias_) flags = flags | nf::use_shift;
     const auto prop = outs_ > 1 ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
-    data_md_ = dnn::plain_md({rows, cols}, DType::Float32);
+    data_md_ = dnn::plain_md({rows, cols}, s.in[0].dtype);  // float32 or bfloat16, in and out alike
     stat_md_ = dnn::plain_md({rows}, DType::Float32);
     param_md_ = dnn::plain_md({cols}, DType::Float32);
     dnnl::primitive_attr attr;
@@ -79,17 +79,20 @@ class LayerNormKernel final : public Kernel {
   std::vector<const void*> const_in_;
 };
 
-bool dense_static_f32(const KernelTensor& t) {
-  return t.dtype == DType::Float32 && t.layout.empty() && shape_static(t.shape);
+bool dense_static_f32(const KernelTensor& t, bool bf16) {
+  return t.dtype == (bf16 ? DType::BFloat16 : DType::Float32) && t.layout.empty() && shape_static(t.shape);
 }
 
 std::unique_ptr<Kernel> make_layer_norm(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::LayerNorm*>(&s.op);
   if (!op || s.in.size() < 2 || s.out.empty()) return nullptr;
-  for (auto& t : s.in)
-    if (t.present() && !dense_static_f32(t)) return nullptr;
-  for (auto& t : s.out)
-    if (!dense_static_f32(t)) return nullptr;
+  // The data may be bfloat16 (in and out alike); scale, bias and statistics stay float32.
+  const bool bf16 = s.in[0].dtype == DType::BFloat16;
+  if (bf16 && s.out[0].dtype != DType::BFloat16) return nullptr;
+  for (size_t i = 0; i < s.in.size(); ++i)
+    if (s.in[i].present() && !dense_static_f32(s.in[i], i == 0 && bf16)) return nullptr;
+  for (size_t i = 0; i < s.out.size(); ++i)
+    if (!dense_static_f32(s.out[i], i == 0 && bf16)) return nullptr;
   const Shape& x = s.in[0].shape;
   const int64_t k = op->axis_for(x.size());
   const int64_t rows = shape_elements(Shape(x.begin(), x.begin() + k));

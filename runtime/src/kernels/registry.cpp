@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "kernels/kernel.h"
+#include "ops/shape_ops.h"
 
 namespace kiln {
 
@@ -50,7 +51,37 @@ class ReferenceKernel final : public Kernel {
       if (!args.in[i].data) args.in[i].data = i < b.in.size() ? b.in[i] : nullptr;
     for (size_t i = 0; i < args.out.size(); ++i) args.out[i].data = b.out.at(i);
     const ops::Op* op = op_.get();
-    return [op, args](dnnl::stream&) { op->reference(args); };
+    bool widen = false;
+    if (op->type() != "Cast")  // Cast converts between the real types itself
+      for (auto* list : {&args.in, &args.out})
+        for (auto& t : *list) widen |= t.dtype == DType::BFloat16;
+    if (!widen) return [op, args](dnnl::stream&) { op->reference(args); };
+    // A layer computing in bf16 (ops::infer_types): the op's reference reads and writes float32,
+    // so bf16 tensors go through float32 buffers of this binding, rounded back on the way out.
+    auto wide = std::make_shared<ops::KernelArgs>(args);
+    auto bufs = std::make_shared<std::vector<std::vector<float>>>();
+    for (auto* list : {&wide->in, &wide->out})
+      for (auto& t : *list)
+        if (t.dtype == DType::BFloat16 && t.data) {
+          bufs->emplace_back(static_cast<size_t>(std::max<int64_t>(t.elements(), 0)));
+          t.dtype = DType::Float32;
+          t.data = bufs->back().data();
+        }
+    return [op, args, wide, bufs](dnnl::stream&) {
+      for (size_t i = 0; i < args.in.size(); ++i)
+        if (args.in[i].dtype == DType::BFloat16 && args.in[i].data) {
+          const auto* s = static_cast<const uint16_t*>(args.in[i].data);
+          float* d = wide->in[i].as<float>();
+          for (int64_t k = 0, n = args.in[i].elements(); k < n; ++k) d[k] = ops::bf16_to_float(s[k]);
+        }
+      op->reference(*wide);
+      for (size_t i = 0; i < args.out.size(); ++i)
+        if (args.out[i].dtype == DType::BFloat16) {
+          const float* s = wide->out[i].as<float>();
+          auto* d = static_cast<uint16_t*>(args.out[i].data);
+          for (int64_t k = 0, n = args.out[i].elements(); k < n; ++k) d[k] = ops::float_to_bf16(s[k]);
+        }
+    };
   }
 
  private:

@@ -28,7 +28,11 @@ class ReorderKernel final : public Kernel {
 std::unique_ptr<Kernel> make_reorder(const KernelSpec& s) {
   if (!dynamic_cast<const ops::Reorder*>(&s.op) || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const KernelTensor &x = s.in[0], &y = s.out[0];
-  if (x.dtype != y.dtype || x.shape != y.shape || x.const_data || !shape_static(x.shape)) return nullptr;
+  // A Reorder may also convert between float32 and bfloat16: the precision pass's conversions are
+  // Reorders, so a layout change and a type change at one boundary are one pass over memory.
+  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
+  if (x.dtype != y.dtype && !(is_float(x.dtype) && is_float(y.dtype))) return nullptr;
+  if (x.shape != y.shape || x.const_data || !shape_static(x.shape)) return nullptr;
   try {
     dnnl::memory::desc src = dnn::md(x), dst = dnn::md(y);
     dnnl::primitive_attr attr;
@@ -41,6 +45,30 @@ std::unique_ptr<Kernel> make_reorder(const KernelSpec& s) {
 }
 
 KILN_REGISTER_KERNEL("Reorder", "onednn", make_reorder);
+
+// Cast between the float types oneDNN converts (float32, bfloat16, float16: the casts around a
+// float16 model's inputs and outputs), dense, as one reorder.
+std::unique_ptr<Kernel> make_cast(const KernelSpec& s) {
+  if (s.in.size() != 1 || s.out.size() != 1) return nullptr;
+  const KernelTensor &x = s.in[0], &y = s.out[0];
+  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16 || t == DType::Float16; };
+  if (!is_float(x.dtype) || !is_float(y.dtype) || x.dtype == y.dtype) return nullptr;
+  if (!x.layout.empty() || !y.layout.empty() || x.const_data || !shape_static(x.shape) || shape_elements(x.shape) <= 0)
+    return nullptr;
+  try {
+    const dnnl::memory::dims d{shape_elements(x.shape)};
+    dnnl::memory::desc src(d, dnn::dtype(x.dtype), dnnl::memory::format_tag::a),
+        dst(d, dnn::dtype(y.dtype), dnnl::memory::format_tag::a);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::reorder::primitive_desc pd(s.engine, src, s.engine, dst, attr);
+    return std::make_unique<ReorderKernel>(s.engine, dnnl::reorder(pd), src, dst, pd.scratchpad_desc());
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
+KILN_REGISTER_KERNEL("Cast", "onednn", make_cast);
 
 }  // namespace
 }  // namespace kiln

@@ -39,16 +39,23 @@ std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   auto* op = dynamic_cast<const Op*>(&s.op);
   if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const auto& x = s.in[0];
-  if (x.dtype != DType::Float32 || s.out[0].dtype != DType::Float32) return nullptr;
+  // float32 or bfloat16 on either side (fp32 inside oneDNN's kernel).
+  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
+  if (!is_float(x.dtype) || !is_float(s.out[0].dtype)) return nullptr;
   if (!x.layout.empty() || !s.out[0].layout.empty() || shape_elements(x.shape) <= 0) return nullptr;
   auto p = op->split(x.shape);
   memory::dims dims = p.inner == 1 ? memory::dims{p.outer, p.n} : memory::dims{p.outer, p.n, p.inner};
   auto tag = p.inner == 1 ? memory::format_tag::ab : memory::format_tag::abc;
-  memory::desc md(dims, memory::data_type::f32, tag);
+  memory::desc src(dims, dnn::dtype(x.dtype), tag), dst(dims, dnn::dtype(s.out[0].dtype), tag);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  dnnl::softmax_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, md, md, 1);
-  dnnl::softmax_v2_forward::primitive_desc pd(d, attr, s.engine, true);
+  dnnl::softmax_v2_forward::primitive_desc pd;
+  try {
+    dnnl::softmax_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, src, dst, 1);
+    pd = dnnl::softmax_v2_forward::primitive_desc(d, attr, s.engine, true);
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
   if (!pd) return nullptr;
   return std::make_unique<SoftmaxKernel>(s, std::move(pd));
 }

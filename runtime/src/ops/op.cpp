@@ -17,6 +17,20 @@ void InferContext::set_output(size_t i, DType dtype, Shape shape) {
   outputs_[i] = TensorType{dtype, std::move(shape)};
 }
 
+std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
+                                    std::vector<const TensorView*> consts, size_t num_outputs) {
+  // Cast states its target type itself and reads its input's real type.
+  if (op.type() != "Cast")
+    for (size_t i = 0; i < in.size(); ++i)
+      if (in[i].dtype == DType::BFloat16) {
+        in[i].dtype = DType::Float32;
+        if (i < consts.size()) consts[i] = nullptr;
+      }
+  InferContext ctx(std::move(in), std::move(consts), num_outputs);
+  op.infer(ctx);
+  return ctx.outputs();
+}
+
 OpRegistry& OpRegistry::instance() {
   static OpRegistry r;
   return r;

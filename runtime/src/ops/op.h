@@ -126,6 +126,17 @@ inline void visit_bool(AttrVisitor& v, const char* name, bool& b) {
   b = x != 0;
 }
 
+// Precision is a property of the layer, not of the op. An op infers as if every bfloat16 input
+// were float32, and a layer may store a float32 result as bfloat16 (it computes in, or converts
+// to, reduced precision; accumulation stays fp32). These two are the one home of that rule: the
+// compiler's verify, the plan loader and the runtime's re-inference all go through them.
+// Constant bfloat16 inputs are passed to the op as unknown values (its infer() reads float32).
+std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
+                                    std::vector<const TensorView*> consts, size_t num_outputs);
+inline bool stored_type_ok(DType inferred, DType stored) {
+  return inferred == stored || (inferred == DType::Float32 && stored == DType::BFloat16);
+}
+
 // Throws kiln::Error with the message built from the arguments.
 [[noreturn]] void fail(const std::string& msg);
 inline void check(bool cond, const std::string& msg) {

@@ -2,11 +2,13 @@
 // and checksum first; then every index, offset and size is bounds-checked, and each layer's op
 // re-infers its output types, which must equal the recorded ones, before any kernel sees a
 // pointer.
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "engine_impl.h"
 #include "kiln/plan_generated.h"
+#include "ops/shape_ops.h"
 #include "plan/plan_format.h"
 
 namespace kiln {
@@ -271,14 +273,22 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       continue;
     }
     r.layout = t->layout() ? t->layout()->str() : "";
-    if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32))
+    if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32 && r.dtype != DType::BFloat16))
       corrupt(label + " has a layout this runtime does not know");
     try {
       r.bytes = r.layout.empty() ? elems * dtype_size(r.dtype) : dnn::physical_bytes(r.dtype, r.shape, r.layout);
     } catch (const dnnl::error&) {  // oneDNN refuses the shape for this layout (zero or odd dims)
       corrupt(label + " has a shape its layout cannot hold");
     }
-    if (t->bytes() != r.bytes) corrupt(label + " size does not match its shape");
+    // (v4) A float32 constant stored as half: its bytes in the plan are half as many.
+    const auto stored = static_cast<DType>(t->stored_dtype());
+    if (stored != DType::Undefined && stored != r.dtype) {
+      if (stored != DType::Float16 || r.dtype != DType::Float32 || t->kind() != fb::TensorKind::Constant ||
+          !r.layout.empty())
+        corrupt(label + " has a stored type this runtime does not know");
+      r.stored_half = true;
+    }
+    if (t->bytes() != (r.stored_half ? elems * 2 : r.bytes)) corrupt(label + " size does not match its shape");
     // The arena slot holds the tensor at the profile's max shapes; specialisations check that
     // their sizes fit it before binding.
     r.capacity = t->capacity() ? t->capacity() : r.bytes;
@@ -288,9 +298,18 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     r.offset = t->offset();
     if (t->kind() == fb::TensorKind::Constant) {
       if (r.capacity != r.bytes) corrupt(label + " is a constant with a capacity");
-      if (r.offset > weight_size || r.bytes > weight_size - r.offset) corrupt(label + " lies outside the weights");
+      const uint64_t in_plan = r.stored_half ? elems * 2 : r.bytes;
+      if (r.offset > weight_size || in_plan > weight_size - r.offset) corrupt(label + " lies outside the weights");
       if (r.offset % plan::kWeightAlignment) corrupt(label + " is not aligned");
       r.data = weights + r.offset;
+      if (r.stored_half) {  // oneDNN has no f16 compute on CPU: kernels read the widened copy
+        AlignedBytes wide = aligned_bytes(std::max<uint64_t>(r.bytes, 1));
+        const auto* h = reinterpret_cast<const uint16_t*>(weights + r.offset);
+        auto* f = reinterpret_cast<float*>(wide.get());
+        for (uint64_t k = 0; k < elems; ++k) f[k] = ops::half_to_float(h[k]);
+        r.data = wide.get();
+        impl->widened.push_back(std::move(wide));
+      }
     } else if (static_cast<int>(t->kind()) <= 3) {
       if (r.offset > impl->arena_bytes || r.capacity > impl->arena_bytes - r.offset)
         corrupt(label + " lies outside the activation arena");
@@ -364,21 +383,25 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     check_no_aliasing(*impl, rec, label);
     std::vector<const TensorView*> consts;
     for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
-    ops::InferContext ctx(in_types, consts, rec.outputs.size());
+    std::vector<ops::TensorType> inferred;
     try {
-      rec.op->infer(ctx);
+      inferred = ops::infer_types(*rec.op, in_types, consts, rec.outputs.size());
     } catch (const Error& e) {
       corrupt(label + ": " + e.what());
     }
     for (size_t o = 0; o < rec.outputs.size(); ++o) {
       const TensorRec& t = impl->tensors[rec.outputs[o]];
-      if (ctx.outputs()[o].dtype != t.dtype || ctx.outputs()[o].shape != t.shape)
+      if (!ops::stored_type_ok(inferred[o].dtype, t.dtype) || inferred[o].shape != t.shape)
         corrupt(label + ": output '" + t.name + "' does not match what the layer computes");
     }
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
-    LayerInfo info{rec.name, op_name, rec.impl, static_cast<DType>(l->precision()), {},
-                   rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout};
+    LayerInfo info;
+    info.name = rec.name;
+    info.op = op_name;
+    info.kernel = rec.impl;
+    info.precision = static_cast<DType>(l->precision());
+    info.layout = rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout;
     read_tactic(l->tactic(), rec, info);
     if (opts.retune) rec.tactic = {};
     tuned += !info.planned_tactic.empty();
@@ -390,8 +413,11 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (l->fused())
       for (auto* f : *l->fused()) info.fused.push_back(f->str());
     for (int i : rec.inputs)
-      if (i >= 0 && impl->tensors[i].kind == static_cast<int>(fb::TensorKind::Constant))
+      if (i >= 0 && impl->tensors[i].kind == static_cast<int>(fb::TensorKind::Constant)) {
         info.weight_bytes += impl->tensors[i].bytes;
+        info.stored_weight_bytes += impl->tensors[i].stored_half ? impl->tensors[i].bytes / 2 : impl->tensors[i].bytes;
+      }
+    if (!rec.outputs.empty()) info.output_dtype = impl->tensors[rec.outputs[0]].dtype;
     impl->layer_info.push_back(std::move(info));
     impl->layers.push_back(std::move(rec));
   }
