@@ -92,6 +92,7 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   po.warnings = &res.warnings;
   po.precision_summary = &res.precision_summary;
   po.builder_level = opts.builder_level;
+  po.activation_layout = opts.activation_layout;
   try {
     passes::run_pipeline(*g, po);
     prepare_for_plan(*g, path);
@@ -197,6 +198,10 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     for (auto& p : passes::pipeline()) known |= name == p.name;
     if (!known) throw Error("--disable-pass: no pass named '" + name + "' (see `kiln passes`)");
   }
+  const std::string& al = opts.activation_layout;
+  if (!al.empty() && al != "auto" && al != "blocked" && al != "nhwc" && al != "plain")
+    throw OptionError("--activationLayout: unknown layout '" + al + "'; use auto, blocked, nhwc or plain");
+  validate_precision_options(opts.precision);
   const bool profiled = profile::requested(opts);
   if (profiled) profile::check_flags(opts);
   // Passes, layouts and kernels are chosen at the opt shapes.

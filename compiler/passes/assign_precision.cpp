@@ -501,6 +501,30 @@ class PrecisionAssigner {
       if (log_)
         for (auto& t : timings_) log_->push_back("precision: " + t);
     }
+    size_t half = 0, half_bytes = 0, bf16_bytes = 0, f32_bytes = 0;
+    std::unordered_set<const Value*> seen;
+    for (auto& n : g_.nodes())
+      for (const Value* v : n->inputs)
+        if (v && v->is_constant() && seen.insert(v).second && is_float(v->type.dtype)) {
+          if (v->stored_dtype == DType::Float16) {
+            ++half;
+            half_bytes += v->constant->size() / 2;
+          } else if (v->type.dtype == DType::BFloat16) {
+            bf16_bytes += v->constant->size();
+          } else {
+            f32_bytes += v->constant->size();
+          }
+        }
+    auto mib = [](size_t b) {
+      char s[32];
+      std::snprintf(s, sizeof s, "%.2f MiB", b / 1048576.0);
+      return std::string(s);
+    };
+    summary_->push_back("float weights as stored in the plan: " + mib(bf16_bytes) + " bf16, " + mib(half_bytes) +
+                        " fp16, " + mib(f32_bytes) + " fp32");
+    if (half)
+      summary_->push_back(std::to_string(half) + " fp32 constant(s) stored as IEEE half and widened to fp32 at load: "
+                          "oneDNN has no fp16 compute on CPU, so those layers compute in fp32");
     if (half_refused_)
       summary_->push_back(std::to_string(half_refused_) + " constant(s) kept in fp32: values outside IEEE half's range");
   }

@@ -40,6 +40,9 @@ struct PipelineOptions {
   std::vector<std::string>* warnings = nullptr;
   std::vector<std::string>* precision_summary = nullptr; // what assign-precision did, one line each
   int builder_level = 0;  // --best at level >= 1 times each heavy layer in fp32 and bf16
+  // Conv regions' layout: "" or "auto" (nhwc for bf16 on AMX, else nChw16c/nChw8c), "blocked",
+  // "nhwc" or "plain" (CompileOptions::activation_layout).
+  std::string activation_layout;
 };
 
 void run_pipeline(ir::Graph& g, const PipelineOptions& opts);
@@ -80,7 +83,8 @@ bool fuse_gelu(ir::Graph& g);
 bool fuse_attention(ir::Graph& g);
 bool fuse_post_ops(ir::Graph& g);
 bool fuse_sibling_convs(ir::Graph& g);
-bool assign_layouts(ir::Graph& g);
+bool assign_layouts(ir::Graph& g);  // with the default options
+bool assign_layouts(ir::Graph& g, const PipelineOptions& o);
 bool assign_precision(ir::Graph& g, const PipelineOptions& opts);
 
 }  // namespace kiln::passes

@@ -44,7 +44,9 @@ const std::vector<PassInfo>& pipeline() {
        fuse_sibling_convs},
       {"dead-code-final", "fusion leaves intermediate constants and values unreferenced", dead_code},
       {"assign-layouts", "oneDNN's fastest CPU kernels read and write blocked layouts (nChw16c): keep "
-                         "conv regions blocked and reorder only at their boundaries", assign_layouts},
+                         "conv regions blocked and reorder only at their boundaries (channels-last where that is what "
+                         "the CPU's fastest kernels read: bf16 on AMX)",
+       nullptr, assign_layouts},
       {"assign-precision", "bf16 doubles oneDNN's throughput where the CPU has it (--bf16/--best): each layer gets "
                            "the precision the flags and pins allow and a fast kernel runs, weights are converted "
                            "once, and conversions go only where precision changes (after layouts, so they merge "

@@ -25,7 +25,7 @@ struct CompileArgs {
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
   bool bf16 = false, fp16 = false, best = false;
-  std::string precision_constraints;
+  std::string precision_constraints, activation_layout;
   std::vector<std::string> layer_precisions, layer_output_types;
 };
 
@@ -80,6 +80,7 @@ int run_compile(const CompileArgs& a) {
   o.builder_level = a.builder_level;
   o.timing_cache_file = a.timing_cache;
   o.precision = parse_precision(a);
+  o.activation_layout = a.activation_layout;
   auto t0 = std::chrono::steady_clock::now();
   CompileResult r;
   try {
@@ -202,6 +203,10 @@ void add_compile_command(CLI::App& app) {
                 "Pin the type layers write their outputs in: NAME:TYPE[,...], TYPE fp32|bf16|fp16")
       ->type_name("SPEC")
       ->allow_extra_args(false);
+  c->add_option("--activationLayout", args->activation_layout,
+                "Layout of conv regions: auto = what this CPU's fastest kernels read (channels-last for bf16 on "
+                "AMX, else oneDNN's blocked nChw16c), blocked, nhwc, or plain (row-major throughout)")
+      ->type_name("auto|blocked|nhwc|plain");
   c->add_flag("-v,--verbose", args->verbose, "Print the build log, the tactic table and the build time to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "

@@ -80,6 +80,10 @@ struct CompileOptions {
   // atomically with the new measurements. "" = no cache.
   std::string timing_cache_file;
   PrecisionOptions precision;
+  // Layout of conv regions (--activationLayout): "" or "auto" = what this CPU's fastest kernels
+  // read (channels-last "nhwc" for bf16 on AMX, else oneDNN's blocked nChw16c/nChw8c); "blocked",
+  // "nhwc", or "plain" (row-major NCHW throughout).
+  std::string activation_layout;
 };
 
 // What the tactic search did.

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""kiln fp32 / bf16 against ONNX Runtime fp32 and torch bf16 autocast on the lent AMX machine.
+
+Runs there (Ubuntu 24.04, python 3.12 with torch, transformers, onnxruntime; kiln packed into
+.device/ by ../shared/device/pack.sh), in one command, and writes results.json to OUT:
+  python3 benchmarks/device_bench.py --out $OUT [--threads 2,16] [--rounds 5] [--iters 20]
+
+Models are made there (no weights travel): torchvision ResNet-50 and a Hugging Face BertModel
+(bert-base shape, seq 128, attention_mask and token ids as inputs), both with seeded random
+weights, exported with torch.onnx.export(dynamo=False). For every thread count each engine runs
+ROUNDS rounds of ITERS timed iterations, alternating the order of the engines per round; a round's
+figure is its median latency and the reported figure the median over rounds. ORT runs with its
+inputs and outputs bound once (IOBinding), like kiln's pre-bound buffers. kiln's latencies come
+from `kiln run --json` (median of its timed iterations). Accuracy: relative L2 of each engine's
+output against torch fp32 on the same input.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KILN = os.path.join(ROOT, ".device", "bin", "kiln")
+LIBS = os.path.join(ROOT, ".device", "lib")
+
+
+def kiln_env():
+    e = dict(os.environ)
+    e["LD_LIBRARY_PATH"] = LIBS  # only for kiln: Debian's protobuf would break the device's python packages
+    return e
+
+
+def rel_l2(a, b):
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+
+
+class BertWrap(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, attention_mask):
+        return self.m(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def make_models(work):
+    torch.manual_seed(0)
+    import torchvision
+    models = {}
+    r50 = torchvision.models.resnet50().eval()
+    x = torch.randn(1, 3, 224, 224)
+    path = os.path.join(work, "resnet50.onnx")
+    torch.onnx.export(r50, (x,), path, input_names=["input"], output_names=["logits"], opset_version=17, dynamo=False)
+    with torch.no_grad():
+        ref = r50(x).numpy()
+    models["resnet50"] = dict(path=path, module=r50, feeds={"input": x.numpy()}, torch_args=(x,), ref=ref,
+                              shapes="input:1x3x224x224")
+    from transformers import BertConfig, BertModel
+    cfg = BertConfig()  # bert-base: 12 layers, hidden 768, 12 heads
+    cfg.attn_implementation = "eager"
+    bert = BertModel(cfg, add_pooling_layer=False).eval()
+    try:
+        bert.config._attn_implementation = "eager"
+    except Exception:
+        pass
+    wrap = BertWrap(bert).eval()
+    ids = torch.randint(0, cfg.vocab_size, (1, 128))
+    mask = torch.ones(1, 128, dtype=torch.int64)
+    path = os.path.join(work, "bert_hf.onnx")
+    torch.onnx.export(wrap, (ids, mask), path, input_names=["input_ids", "attention_mask"],
+                      output_names=["last_hidden_state"], opset_version=17, dynamo=False)
+    with torch.no_grad():
+        ref = wrap(ids, mask).numpy()
+    models["bert_hf"] = dict(path=path, module=wrap, feeds={"input_ids": ids.numpy(), "attention_mask": mask.numpy()},
+                             torch_args=(ids, mask), ref=ref, shapes="input_ids:1x128,attention_mask:1x128")
+    return models
+
+
+def kiln_compile(m, work, name, flags, level, log):
+    plan = os.path.join(work, f"{name}.plan")
+    cmd = [KILN, "compile", m["path"], "-o", plan, f"--builderOptimizationLevel={level}", "--threads=2"] + flags
+    t = time.time()
+    p = subprocess.run(cmd, env=kiln_env(), capture_output=True, text=True)
+    log.append({"cmd": " ".join(cmd), "rc": p.returncode, "stderr": p.stderr[-3000:], "s": time.time() - t})
+    if p.returncode:
+        raise RuntimeError(p.stderr)
+    return plan
+
+
+def kiln_output(plan, m, work, tag):
+    bindings = []
+    for k, v in m["feeds"].items():
+        f = os.path.join(work, f"{tag}_{k}.npy")
+        np.save(f, v)
+        bindings.append(f"{k}:{f}")
+    out = os.path.join(work, f"{tag}_out")
+    subprocess.run([KILN, "run", f"--loadEngine={plan}", "--loadInputs=" + ",".join(bindings),
+                    f"--exportOutput={out}", "--iterations=1", "--warmUp=0", "--threads=2"],
+                   env=kiln_env(), check=True, capture_output=True)
+    files = sorted(os.listdir(out))
+    return np.load(os.path.join(out, files[0]))
+
+
+def kiln_time(plan, threads, iters):
+    p = subprocess.run([KILN, "run", f"--loadEngine={plan}", f"--threads={threads}", f"--iterations={iters}",
+                        "--warmUp=300", "--json"], env=kiln_env(), capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)["latency_ms"]["median"]
+
+
+def ort_session(path, threads):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def ort_time(sess, feeds, iters):
+    import onnxruntime as ort
+    io = sess.io_binding()
+    for k, v in feeds.items():
+        io.bind_ortvalue_input(k, ort.OrtValue.ortvalue_from_numpy(v))
+    out = sess.get_outputs()[0]
+    io.bind_output(out.name, "cpu")
+    sess.run_with_iobinding(io)  # learns the output shape
+    shape = io.get_outputs()[0].shape()
+    io.clear_binding_outputs()
+    io.bind_ortvalue_output(out.name, ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32))
+    for _ in range(3):
+        sess.run_with_iobinding(io)
+    ts = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        sess.run_with_iobinding(io)
+        ts.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(ts), io.copy_outputs_to_cpu()[0]
+
+
+def torch_bf16_time(m, threads, iters):
+    torch.set_num_threads(threads)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for _ in range(3):
+            y = m["module"](*m["torch_args"])
+        ts = []
+        for _ in range(iters):
+            t = time.perf_counter()
+            y = m["module"](*m["torch_args"])
+            ts.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(ts), y.float().numpy()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--threads", default="2,16")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--level", type=int, default=1)
+    ap.add_argument("--models", default="resnet50,bert_hf")
+    a = ap.parse_args()
+    work = "/tmp/kiln_device_bench"
+    os.makedirs(work, exist_ok=True)
+    res = {"log": [], "results": {}, "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]}
+    models = make_models(work)
+    for name in a.models.split(","):
+        m = models[name]
+        plans = {"fp32": kiln_compile(m, work, name + "_fp32", [f"--shapes={m['shapes']}"], a.level, res["log"]),
+                 "bf16": kiln_compile(m, work, name + "_bf16", [f"--shapes={m['shapes']}", "--bf16"], a.level,
+                                      res["log"])}
+        acc = {k: rel_l2(kiln_output(p, m, work, f"{name}_{k}"), m["ref"]) for k, p in plans.items()}
+        sizes = {k: os.path.getsize(p) for k, p in plans.items()}
+        for threads in [int(t) for t in a.threads.split(",")]:
+            sess = ort_session(m["path"], threads)
+            rows = {"kiln_fp32": [], "kiln_bf16": [], "ort_fp32": [], "torch_bf16": []}
+            ort_out = tb_out = None
+            for r in range(a.rounds):
+                order = list(rows) if r % 2 == 0 else list(reversed(rows))
+                for eng in order:
+                    if eng.startswith("kiln"):
+                        rows[eng].append(kiln_time(plans[eng[5:]], threads, a.iters))
+                    elif eng == "ort_fp32":
+                        t, ort_out = ort_time(sess, m["feeds"], a.iters)
+                        rows[eng].append(t)
+                    else:
+                        t, tb_out = torch_bf16_time(m, threads, a.iters)
+                        rows[eng].append(t)
+            med = {k: statistics.median(v) for k, v in rows.items()}
+            res["results"][f"{name}@{threads}"] = {
+                "median_ms": med, "rounds_ms": rows,
+                "speed_vs_ort_fp32": {k: med["ort_fp32"] / v for k, v in med.items()},
+                "rel_l2_vs_torch_fp32": dict(acc, ort_fp32=rel_l2(ort_out, m["ref"]), torch_bf16=rel_l2(tb_out, m["ref"])),
+                "plan_bytes": sizes}
+            print(name, threads, json.dumps(res["results"][f"{name}@{threads}"]["median_ms"]), flush=True)
+            with open(os.path.join(a.out, "results.json"), "w") as f:
+                json.dump(res, f, indent=1)
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
