@@ -1,9 +1,11 @@
 // `kiln compile` (ONNX -> plan, optionally a JSON build report), `kiln passes` and `kiln ops`.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "check_cli.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "compile_report.h"
@@ -27,6 +29,7 @@ struct CompileArgs {
   bool bf16 = false, fp16 = false, best = false;
   std::string precision_constraints;
   std::vector<std::string> layer_precisions, layer_output_types;
+  CheckFlags check;
 };
 
 // "conv1:fp32,layer*:bf16" (repeatable) -> ordered (pattern, precision) pairs; the last ':' splits.
@@ -80,6 +83,8 @@ int run_compile(const CompileArgs& a) {
   o.builder_level = a.builder_level;
   o.timing_cache_file = a.timing_cache;
   o.precision = parse_precision(a);
+  CheckTolerance tolerance;
+  const bool check = check_requested(a.check, tolerance);
   auto t0 = std::chrono::steady_clock::now();
   CompileResult r;
   try {
@@ -102,9 +107,19 @@ int run_compile(const CompileArgs& a) {
                r.tune.layout_choice.empty() ? "" : fmt::format("; layouts: {} (timed end to end)", r.tune.layout_choice),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  std::optional<AccuracyReport> acc;
+  if (check) {
+    try {
+      acc = run_check(a.check, tolerance, a.model, o, r);
+    } catch (const OptionError& e) {
+      throw UsageError(e.what());
+    }
+  }
+  const bool passed = !acc || acc->passed();
+  if (passed) write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  // A failed check still writes the report (its "check" object says why), never the plan.
   if (!a.report.empty()) {
-    std::string json = compile_report_json({a.model, a.output, &o, &r, secs});
+    std::string json = compile_report_json({a.model, a.output, &o, &r, secs, acc ? &*acc : nullptr, passed});
     if (a.report == "-") {
       fmt::print("{}", json);
       std::fflush(stdout);
@@ -112,6 +127,7 @@ int run_compile(const CompileArgs& a) {
       write_file_atomic(a.report, json.data(), json.size());
     }
   }
+  if (!passed) throw Error(fmt::format("{}: {}; no plan was written", a.model, describe_misses(*acc)));
   fmt::print(stderr, "kiln: compiled {} ({} ONNX nodes) into {} layers in {:.2f} s; wrote {} ({})\n", a.model,
              r.onnx_nodes, r.layers, secs, a.output, human_bytes(r.plan.size()));
   return 0;
@@ -202,6 +218,7 @@ void add_compile_command(CLI::App& app) {
                 "Pin the type layers write their outputs in: NAME:TYPE[,...], TYPE fp32|bf16|fp16")
       ->type_name("SPEC")
       ->allow_extra_args(false);
+  add_check_flags(c, args->check);
   c->add_flag("-v,--verbose", args->verbose, "Print the build log, the tactic table and the build time to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kiln/runtime.hpp"
+
 namespace kiln {
 
 // Pre-processing baked into the plan for one graph input, as OpenVINO's mo offers: the application
