@@ -159,7 +159,9 @@ std::vector<InputSample> bind_samples(const std::vector<InputSample>& given, con
       for (auto& in : ins) d = in.name == name ? &in : d;
       if (!d) throw Error(where + ": the model has no input '" + name + "'; its inputs are " + names_of(ins));
       if (s.count(d->name)) throw Error(where + ": input '" + d->name + "' is given twice");
-      bool fits = h.dtype == d->dtype && h.shape.size() == d->shape.size();
+      // numpy has no bfloat16: its bits travel as uint16.
+      const DType got = h.dtype == DType::UInt16 && d->dtype == DType::BFloat16 ? DType::BFloat16 : h.dtype;
+      bool fits = got == d->dtype && h.shape.size() == d->shape.size();
       size_t n = 1;
       for (size_t i = 0; fits && i < h.shape.size(); ++i) {
         fits = h.shape[i] >= d->min_shape[i] && h.shape[i] <= d->max_shape[i];
@@ -175,6 +177,7 @@ std::vector<InputSample> bind_samples(const std::vector<InputSample>& given, con
         throw Error(where + ": input '" + d->name + "' has " + std::to_string(h.data.size()) + " bytes of data, " +
                     "expected " + std::to_string(n * dtype_size(d->dtype)));
       s[d->name] = h;
+      s[d->name].dtype = got;
     }
     for (auto& in : ins)
       if (!s.count(in.name))
