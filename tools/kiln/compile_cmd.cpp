@@ -229,7 +229,9 @@ void add_compile_command(CLI::App& app) {
       "report are written to a temporary file and renamed, so an interrupted compile never leaves a\n"
       "half-written file. The report's keys are listed in docs/cli-guide.md. --mean, --scale,\n"
       "--reverseInputChannels, --inputLayout and --inputType bake input pre-processing into the plan, so\n"
-      "it takes raw images: [cli-guide.md](cli-guide.md#input-pre-processing-baked-into-the-plan).");
+      "it takes raw images: [cli-guide.md](cli-guide.md#input-pre-processing-baked-into-the-plan). --check and\n"
+      "--checkTolerance compare the plan with an fp32 reference build and can fail the build:\n"
+      "[cli-guide.md](cli-guide.md#reduced-precision-and-the-accuracy-gate).");
   c->callback([args] {
     int rc = run_compile(*args);
     if (rc) throw CLI::RuntimeError(rc);
