@@ -197,6 +197,8 @@ class PrecisionAndCheck(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         base = os.environ.get("KILN_TEST_WORKDIR")
+        if base:
+            os.makedirs(base, exist_ok=True)
         cls.work = tempfile.mkdtemp(dir=base)
         cls.x = numpy_helper.to_array(onnx.load_tensor(os.path.join(DATA, "input_0.pb")))
 
