@@ -3,7 +3,8 @@
 # kiln::kiln executable target it runs.
 #
 #   kiln_add_plan(TARGET <name> ONNX <model.onnx> OUTPUT <model.plan>
-#                 [PRECISION fp32|bf16|fp16|int8|best] [SHAPES <name:dims>...] [CALIB <dir>]
+#                 [PRECISION fp32|bf16|fp16|best|int8 ...] [SHAPES <name:dims>...] [CALIB <dir>]
+#                 [CHECK] [CHECK_TOLERANCE <spec>]
 #                 [TIMING_CACHE <file>] [REPORT <build.json>] [EXTRA_ARGS <flag>...])
 #
 # Adds a custom target <name> (part of ALL) whose command runs `kiln compile`. Relative ONNX, CALIB
@@ -20,18 +21,23 @@
 # it; so a flag change rebuilds with every generator, not only with Ninja (which also tracks
 # command lines).
 #
-# Flag mapping: PRECISION fp32 adds nothing (the default); bf16, fp16, int8 and best add --bf16,
-# --fp16, --int8 and --best; CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
+# Flag mapping: PRECISION takes one or more of fp32 (the default; adds nothing), bf16, fp16, best
+# and int8, each adding --bf16, --fp16, --best or --int8 (PRECISION bf16 fp16 allows both); any other
+# value stops the configure step with an error. CHECK adds --check (an fp32 reference plan is built
+# and both run; the figures go to the log and to REPORT); CHECK_TOLERANCE <spec> adds
+# --checkTolerance=<spec> (e.g. rel_l2:0.02,top1:0.99): when an output misses it the build fails
+# and no plan is written. The check runs on the test-data sets under CALIB when given, else on
+# seeded random inputs. CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
 # REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. The timing cache only matters with
 # timed tactics: pass EXTRA_ARGS --builderOptimizationLevel=3 (kiln's default level 0 times
-# nothing). kiln 0.1 compiles fp32 only and does not know the precision and --calib flags yet: with
-# them the build stops at this command with kiln's usage error (exit code 2). They are mapped
-# already so that build scripts written now keep working when kiln learns them.
+# nothing). kiln does not know --int8 yet: with PRECISION int8 the build stops at this command with
+# kiln's usage error (exit code 2); it is mapped already so that build scripts written now keep
+# working when kiln learns it.
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
-  cmake_parse_arguments(PARSE_ARGV 0 KAP "" "TARGET;ONNX;OUTPUT;PRECISION;CALIB;TIMING_CACHE;REPORT"
-                        "SHAPES;EXTRA_ARGS")
+  cmake_parse_arguments(PARSE_ARGV 0 KAP "CHECK" "TARGET;ONNX;OUTPUT;CALIB;TIMING_CACHE;REPORT;CHECK_TOLERANCE"
+                        "PRECISION;SHAPES;EXTRA_ARGS")
   if(KAP_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "kiln_add_plan: unknown arguments: ${KAP_UNPARSED_ARGUMENTS}")
   endif()
@@ -50,12 +56,26 @@ function(kiln_add_plan)
   if(NOT KAP_PRECISION)
     set(KAP_PRECISION fp32)
   endif()
-  if(KAP_PRECISION STREQUAL "fp32")
-  elseif(KAP_PRECISION MATCHES "^(bf16|fp16|int8|best)$")
-    list(APPEND _args "--${KAP_PRECISION}")
-  else()
-    message(FATAL_ERROR "kiln_add_plan(${KAP_TARGET}): PRECISION '${KAP_PRECISION}' is not one of "
-                        "fp32, bf16, fp16, int8, best")
+  foreach(_prec IN LISTS KAP_PRECISION)
+    if(_prec STREQUAL "fp32")
+      # always allowed; adds nothing
+    elseif(_prec MATCHES "^(bf16|fp16|int8|best)$")
+      list(APPEND _args "--${_prec}")
+    else()
+      message(FATAL_ERROR "kiln_add_plan(${KAP_TARGET}): PRECISION '${_prec}' is not one of "
+                          "fp32, bf16, fp16, best, int8 (give one or more, e.g. PRECISION bf16 fp16)")
+    endif()
+  endforeach()
+  list(REMOVE_DUPLICATES _args)
+  if(KAP_CHECK AND NOT DEFINED KAP_CHECK_TOLERANCE)
+    list(APPEND _args "--check")
+  endif()
+  if("CHECK_TOLERANCE" IN_LIST KAP_KEYWORDS_MISSING_VALUES OR DEFINED KAP_CHECK_TOLERANCE)
+    if(NOT DEFINED KAP_CHECK_TOLERANCE OR KAP_CHECK_TOLERANCE STREQUAL "")
+      message(FATAL_ERROR "kiln_add_plan(${KAP_TARGET}): CHECK_TOLERANCE needs a spec, e.g. "
+                          "CHECK_TOLERANCE rel_l2:0.02,top1:0.99")
+    endif()
+    list(APPEND _args "--checkTolerance=${KAP_CHECK_TOLERANCE}")
   endif()
   if(KAP_SHAPES)
     list(JOIN KAP_SHAPES "," _shapes)

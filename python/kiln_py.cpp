@@ -12,6 +12,7 @@
 #include <optional>
 #include <sstream>
 
+#include "kiln/accuracy.hpp"
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
 
@@ -257,18 +258,113 @@ std::map<std::string, kiln::InputPreprocess> parse_preprocess(const py::dict& d)
   return out;
 }
 
-py::dict compile(const py::object& onnx_path, const py::object& plan_path, const ShapeMap& shapes,
-                 const std::string& precision, const ShapeMap& min_shapes, const ShapeMap& opt_shapes,
-                 const ShapeMap& max_shapes, const std::optional<py::dict>& preprocess) {
-  static const char* later[] = {"fp16", "bf16", "int8", "best"};
-  if (precision != "fp32") {
-    for (const char* p : later)
-      if (precision == p)
-        throw kiln::Error("precision '" + precision +
-                          "' is not supported yet: kiln builds fp32 plans only; use precision='fp32'");
-    throw kiln::Error("unknown precision '" + precision +
-                      "'; kiln knows fp32 (fp16, bf16, int8 and best are planned)");
+// "bf16", "best" or a list such as ["bf16", "fp16"] -> the permissions (trtexec's flags).
+kiln::PrecisionOptions parse_precision(const py::object& precision) {
+  std::vector<std::string> names;
+  if (py::isinstance<py::str>(precision))
+    names.push_back(precision.cast<std::string>());
+  else
+    names = precision.cast<std::vector<std::string>>();
+  kiln::PrecisionOptions p;
+  for (const std::string& n : names) {
+    if (n == "fp32") continue;  // always allowed
+    if (n == "bf16") p.bf16 = true;
+    else if (n == "fp16") p.fp16 = true;
+    else if (n == "best") p.best = true;
+    else if (n == "int8")
+      throw kiln::Error("precision 'int8' is not supported yet; use fp32, bf16, fp16 or best");
+    else
+      throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16 and best, or a list of them "
+                        "such as ['bf16', 'fp16']");
   }
+  return p;
+}
+
+// {pattern: precision} (in order) or [(pattern, precision), ...].
+std::vector<std::pair<std::string, std::string>> parse_pins(const py::object& o) {
+  std::vector<std::pair<std::string, std::string>> r;
+  if (py::isinstance<py::dict>(o)) {
+    for (auto [k, v] : o.cast<py::dict>()) r.emplace_back(k.cast<std::string>(), v.cast<std::string>());
+    return r;
+  }
+  return o.cast<std::vector<std::pair<std::string, std::string>>>();
+}
+
+// "rel_l2:0.02,cosine:0.999" or {"rel_l2": 0.02, "cosine": 0.999}.
+kiln::CheckTolerance parse_tolerance(const py::object& o) {
+  std::string spec;
+  if (py::isinstance<py::dict>(o)) {
+    for (auto [k, v] : o.cast<py::dict>())
+      spec += (spec.empty() ? "" : ",") + k.cast<std::string>() + ":" + py::str(v).cast<std::string>();
+  } else {
+    spec = o.cast<std::string>();
+  }
+  return kiln::parse_check_tolerance(spec, "check_tolerance");
+}
+
+kiln::DType dtype_of(const py::array& a) {
+  using T = kiln::DType;
+  for (T t : {T::Float32, T::Float64, T::Float16, T::Int8, T::UInt8, T::Int16, T::UInt16, T::Int32, T::UInt32,
+              T::Int64, T::UInt64, T::Bool})
+    if (a.dtype().equal(numpy_dtype(t))) return t;
+  throw kiln::Error("check_inputs: arrays of dtype " + py::str(py::handle(a.dtype())).cast<std::string>() +
+                    " cannot be fed to kiln");
+}
+
+// {name: array} or a list of such dicts -> samples.
+std::vector<kiln::InputSample> parse_samples(const py::object& o) {
+  std::vector<py::dict> dicts;
+  if (py::isinstance<py::dict>(o)) dicts.push_back(o.cast<py::dict>());
+  else
+    for (auto d : o.cast<py::list>()) dicts.push_back(d.cast<py::dict>());
+  auto contiguous = py::module_::import("numpy").attr("ascontiguousarray");
+  std::vector<kiln::InputSample> r;
+  for (auto& d : dicts) {
+    kiln::InputSample s;
+    for (auto [k, v] : d) {
+      py::array a = contiguous(v);
+      kiln::HostTensor h{dtype_of(a), std::vector<int64_t>(a.shape(), a.shape() + a.ndim()), {}};
+      const auto* p = static_cast<const uint8_t*>(a.data());
+      h.data.assign(p, p + a.nbytes());
+      s[k.cast<std::string>()] = std::move(h);
+    }
+    r.push_back(std::move(s));
+  }
+  return r;
+}
+
+py::dict check_dict(const kiln::AccuracyReport& rep) {
+  py::dict c, outs, tol;
+  c["source"] = rep.source;
+  c["detail"] = rep.detail;
+  c["samples"] = rep.samples;
+  if (rep.tolerance.rel_l2) tol["rel_l2"] = *rep.tolerance.rel_l2;
+  if (rep.tolerance.max_abs) tol["max_abs"] = *rep.tolerance.max_abs;
+  if (rep.tolerance.cosine) tol["cosine"] = *rep.tolerance.cosine;
+  if (rep.tolerance.top1) tol["top1"] = *rep.tolerance.top1;
+  c["tolerance"] = tol;
+  c["passed"] = rep.passed();
+  for (auto& o : rep.outputs) {
+    py::dict d;
+    d["max_abs"] = o.max_abs;
+    d["rel_l2"] = o.rel_l2;
+    d["cosine"] = o.cosine;
+    d["top1"] = o.top1 ? py::object(py::float_(*o.top1)) : py::object(py::none());
+    d["rows"] = o.rows;
+    d["nonfinite"] = o.nonfinite;
+    outs[py::str(o.name)] = d;
+  }
+  c["outputs"] = outs;
+  c["notes"] = rep.notes;
+  return c;
+}
+
+py::dict compile(const py::object& onnx_path, const py::object& plan_path, const ShapeMap& shapes,
+                 const py::object& precision, const ShapeMap& min_shapes, const ShapeMap& opt_shapes,
+                 const ShapeMap& max_shapes, const std::optional<py::dict>& preprocess,
+                 const std::optional<std::string>& precision_constraints, const py::object& layer_precisions,
+                 const py::object& layer_output_types, bool check, const py::object& check_tolerance,
+                 const py::object& check_inputs, const py::object& check_calib, uint32_t check_seed) {
   auto fspath = py::module_::import("os").attr("fspath");
   const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
   kiln::CompileOptions opts;
@@ -277,10 +373,39 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   if (opt_shapes) opts.opt_shapes = *opt_shapes;
   if (max_shapes) opts.max_shapes = *max_shapes;
   if (preprocess) opts.preprocess = parse_preprocess(*preprocess);
+  opts.precision = parse_precision(precision);
+  if (precision_constraints) opts.precision.constraints = *precision_constraints;
+  if (!layer_precisions.is_none()) opts.precision.layer_precisions = parse_pins(layer_precisions);
+  if (!layer_output_types.is_none()) opts.precision.layer_output_types = parse_pins(layer_output_types);
+  try {
+    kiln::validate_precision_options(opts.precision);
+  } catch (const kiln::OptionError& e) {  // the messages name the CLI flags; say the keyword instead
+    std::string m = e.what();
+    for (auto [flag, kw] : {std::pair{"--layerPrecisions", "layer_precisions"},
+                            std::pair{"--layerOutputTypes", "layer_output_types"},
+                            std::pair{"--precisionConstraints", "precision_constraints"}})
+      if (m.rfind(flag, 0) == 0) m = kw + m.substr(std::string(flag).size());
+    throw kiln::Error(m);
+  }
+  kiln::CheckOptions copts;
+  if (!check_tolerance.is_none()) copts.tolerance = parse_tolerance(check_tolerance);
+  check |= !copts.tolerance.empty() || !check_inputs.is_none() || !check_calib.is_none();
+  if (!check_inputs.is_none()) {
+    copts.samples = parse_samples(check_inputs);
+    copts.samples_origin = "check_inputs";
+  }
+  if (!check_calib.is_none()) copts.calib_dir = fspath(check_calib).cast<std::string>();
+  copts.seed = check_seed;
   kiln::CompileResult res;
+  std::optional<kiln::AccuracyReport> rep;
   {
     py::gil_scoped_release nogil;
     res = kiln::compile_onnx_file(in, opts);
+    if (check) {
+      rep = kiln::check_accuracy(in, opts, res.plan, copts);
+      if (!rep->passed())
+        throw kiln::Error(in + ": " + kiln::describe_misses(*rep, "check_tolerance") + "; no plan was written");
+    }
     std::ofstream f(out, std::ios::binary | std::ios::trunc);
     if (f) f.write(reinterpret_cast<const char*>(res.plan.data()), static_cast<std::streamsize>(res.plan.size()));
     if (!f) throw kiln::Error(out + ": cannot write the plan file");
@@ -290,6 +415,8 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   r["layers"] = res.layers;
   r["onnx_nodes"] = res.onnx_nodes;
   r["warnings"] = res.warnings;
+  r["precision_summary"] = res.precision_summary;
+  if (rep) r["check"] = check_dict(*rep);
   return r;
 }
 
@@ -327,10 +454,19 @@ PYBIND11_MODULE(_kiln, m) {
   m.def("compile", &compile, py::arg("onnx_path"), py::arg("plan_path"),
         py::arg("shapes") = py::none(), py::arg("precision") = "fp32", py::arg("min_shapes") = py::none(),
         py::arg("opt_shapes") = py::none(), py::arg("max_shapes") = py::none(), py::arg("preprocess") = py::none(),
+        py::kw_only(), py::arg("precision_constraints") = py::none(), py::arg("layer_precisions") = py::none(),
+        py::arg("layer_output_types") = py::none(), py::arg("check") = false, py::arg("check_tolerance") = py::none(),
+        py::arg("check_inputs") = py::none(), py::arg("check_calib") = py::none(), py::arg("check_seed") = 0,
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
-        "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings'}. min_shapes/opt_shapes/max_shapes "
-        "(same form) build an optimisation profile instead of fixed shapes for the inputs they name. "
-        "preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, 'layout': 'NHWC', "
-        "'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/--scale/"
-        "--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input).");
+        "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings', 'precision_summary'}. "
+        "min_shapes/opt_shapes/max_shapes (same form) build an optimisation profile instead of fixed shapes for "
+        "the inputs they name. preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, "
+        "'layout': 'NHWC', 'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/"
+        "--scale/--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input). "
+        "precision: 'fp32', 'bf16', 'fp16', 'best' or a list such as ['bf16', 'fp16'] (permissions, as --bf16/"
+        "--fp16/--best); precision_constraints 'none'|'prefer'|'obey'; layer_precisions and layer_output_types "
+        "{pattern: 'fp32'|'bf16'|'fp16'} (as --layerPrecisions/--layerOutputTypes). check=True also builds an "
+        "fp32 reference plan, runs both and returns the figures under 'check'; check_tolerance='rel_l2:0.02,...' "
+        "(or a dict) raises kiln.Error and writes no plan when an output misses it; check_inputs ({name: array} "
+        "or a list of them), check_calib (a folder of ONNX test-data sets) or check_seed choose the inputs.");
 }

@@ -95,4 +95,26 @@ build
 compiled || fail "changing the kiln flags did not re-run kiln compile"
 grep -q -- "--threads=1" "$APP/tiny_resnet_plan.kiln-args" || fail "the args file lacks the new flag"
 "$APP/pipeline_app" "$SRC/examples/models/tiny_resnet/input_0.npy" >/dev/null || fail "the rebuilt plan does not run"
+
+# PRECISION and CHECK_TOLERANCE: an unknown precision stops the configure step; a met tolerance
+# builds (the check's table in the log, the flags in the args file); a missed one fails the build
+# and writes no plan.
+if cmake -S "$SRC/examples/pipeline" -B "$APP" -DPIPELINE_PRECISION=fp8 >"$WORK/configure.log" 2>&1; then
+  fail "PRECISION fp8 did not fail the configure step"
+fi
+grep -q "PRECISION 'fp8' is not one of" "$WORK/configure.log" || { cat "$WORK/configure.log"; fail "no PRECISION message"; }
+configure "-DPIPELINE_PRECISION=fp32;bf16" -DPIPELINE_CHECK_TOLERANCE=max_abs:0 -DPIPELINE_KILN_ARGS=
+build
+compiled && grep -q "kiln: check: every output is within --checkTolerance max_abs:0" "$WORK/build.log" \
+  || { cat "$WORK/build.log"; fail "CHECK_TOLERANCE max_abs:0 did not check and build"; }
+grep -qx -- "--bf16" "$APP/tiny_resnet_plan.kiln-args" && grep -qx -- "--checkTolerance=max_abs:0" \
+  "$APP/tiny_resnet_plan.kiln-args" || fail "the args file lacks --bf16 or --checkTolerance"
+configure -DPIPELINE_PRECISION=fp32 -DPIPELINE_CHECK_TOLERANCE=cosine:1.5
+rm -f "$APP/tiny_resnet.plan"
+if cmake --build "$APP" >"$WORK/build.log" 2>&1; then fail "a missed CHECK_TOLERANCE did not fail the build"; fi
+grep -q "cosine 1 is below --checkTolerance cosine:1.5; no plan was written" "$WORK/build.log" \
+  || { cat "$WORK/build.log"; fail "no tolerance message in the failed build"; }
+[ ! -e "$APP/tiny_resnet.plan" ] || fail "a missed CHECK_TOLERANCE wrote the plan"
+configure -DPIPELINE_CHECK_TOLERANCE=
+
 echo "pipeline: installed kiln, built the example, matched torch, rebuilt only on change"

@@ -157,10 +157,20 @@ class TinyResNet(unittest.TestCase):
             (lambda: ctx.run({"input": self.x, "img": self.x}), "no input named 'img'; its inputs are 'input'"),
             (lambda: kiln.compile(os.path.join(self.work, "missing.onnx"), os.path.join(self.work, "x.plan")),
              "missing.onnx"),
-            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), precision="fp16"),
-             "precision 'fp16' is not supported yet"),
-            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), precision="fp8"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), precision="int8"),
+             "precision 'int8' is not supported yet"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), precision=["bf16", "fp8"]),
              "unknown precision 'fp8'"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), layer_precisions={"*": "fp64"}),
+             "layer_precisions: unknown precision 'fp64'"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), precision_constraints="maybe"),
+             "precision_constraints: unknown value 'maybe'"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), check_tolerance="l2:0.1"),
+             "check_tolerance: unknown figure 'l2'"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), check_tolerance={"rel_l2": -1}),
+             "must not be negative"),
+            (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "x.plan"), check_inputs={"img": self.x}),
+             "no input 'img'; its inputs are 'input'"),
             (lambda: kiln.compile(ONNX_PATH, os.path.join(self.work, "no-such-dir", "x.plan")),
              "cannot write the plan file"),
         ]
@@ -179,6 +189,51 @@ class TinyResNet(unittest.TestCase):
             kiln.Engine(os.path.join(self.work, "corrupt.plan"))
         # The context still works after all those failures.
         assert_close(self, ctx.run({"input": self.x})["output"], self.torch_y)
+
+
+class PrecisionAndCheck(unittest.TestCase):
+    """kiln.compile's precision keywords and the accuracy check (check=, check_tolerance=)."""
+
+    @classmethod
+    def setUpClass(cls):
+        base = os.environ.get("KILN_TEST_WORKDIR")
+        if base:
+            os.makedirs(base, exist_ok=True)
+        cls.work = tempfile.mkdtemp(dir=base)
+        cls.x = numpy_helper.to_array(onnx.load_tensor(os.path.join(DATA, "input_0.pb")))
+
+    def plan(self, name):
+        return os.path.join(self.work, name)
+
+    def test_precision_keywords_build_a_plan(self):
+        info = kiln.compile(ONNX_PATH, self.plan("p.plan"), precision=["bf16", "fp16"], precision_constraints="prefer",
+                            layer_precisions={"*stem*": "fp32"}, layer_output_types=[("*", "fp32")])
+        self.assertIsInstance(info["precision_summary"], list)
+        out = kiln.Engine(self.plan("p.plan")).create_context().run({"input": self.x})["output"]
+        self.assertEqual(out.shape, (1, 10))
+
+    def test_check_reports_the_figures(self):
+        info = kiln.compile(ONNX_PATH, self.plan("c.plan"), check=True)
+        c = info["check"]
+        self.assertEqual((c["source"], c["samples"], c["passed"]), ("random", 4, True))
+        o = c["outputs"]["output"]
+        # fp32 against the fp32 reference: identical.
+        self.assertEqual((o["max_abs"], o["rel_l2"], o["cosine"], o["top1"], o["rows"]), (0, 0, 1, 1, 4))
+
+    def test_check_inputs_and_calib(self):
+        c = kiln.compile(ONNX_PATH, self.plan("i.plan"), check_inputs=[{"input": self.x}, {"": -self.x}],
+                         check_tolerance="max_abs:0")["check"]
+        self.assertEqual((c["source"], c["samples"], c["tolerance"]), ("loadInputs", 2, {"max_abs": 0}))
+        c = kiln.compile(ONNX_PATH, self.plan("d.plan"), check_calib=os.path.dirname(DATA))["check"]
+        self.assertEqual((c["source"], c["samples"]), ("calib", 1))
+
+    def test_missed_tolerance_raises_and_writes_no_plan(self):
+        path = self.plan("missed.plan")
+        with self.assertRaises(kiln.Error) as cm:
+            kiln.compile(ONNX_PATH, path, check_tolerance={"cosine": 1.5})
+        self.assertIn("output 'output': cosine 1 is below check_tolerance cosine:1.5; no plan was written",
+                      str(cm.exception))
+        self.assertFalse(os.path.exists(path))
 
 
 class ValueDependentShapes(unittest.TestCase):

@@ -1,9 +1,11 @@
 // `kiln compile` (ONNX -> plan, optionally a JSON build report), `kiln passes` and `kiln ops`.
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "check_cli.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "compile_report.h"
@@ -27,6 +29,7 @@ struct CompileArgs {
   bool bf16 = false, fp16 = false, best = false;
   std::string precision_constraints, activation_layout;
   std::vector<std::string> layer_precisions, layer_output_types;
+  CheckFlags check;
 };
 
 // "conv1:fp32,layer*:bf16" (repeatable) -> ordered (pattern, precision) pairs; the last ':' splits.
@@ -81,6 +84,8 @@ int run_compile(const CompileArgs& a) {
   o.timing_cache_file = a.timing_cache;
   o.precision = parse_precision(a);
   o.activation_layout = a.activation_layout;
+  CheckTolerance tolerance;
+  const bool check = check_requested(a.check, tolerance);
   auto t0 = std::chrono::steady_clock::now();
   CompileResult r;
   try {
@@ -103,9 +108,19 @@ int run_compile(const CompileArgs& a) {
                r.tune.layout_choice.empty() ? "" : fmt::format("; layouts: {} (timed end to end)", r.tune.layout_choice),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  std::optional<AccuracyReport> acc;
+  if (check) {
+    try {
+      acc = run_check(a.check, tolerance, a.model, o, r);
+    } catch (const OptionError& e) {
+      throw UsageError(e.what());
+    }
+  }
+  const bool passed = !acc || acc->passed();
+  if (passed) write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  // A failed check still writes the report (its "check" object says why), never the plan.
   if (!a.report.empty()) {
-    std::string json = compile_report_json({a.model, a.output, &o, &r, secs});
+    std::string json = compile_report_json({a.model, a.output, &o, &r, secs, acc ? &*acc : nullptr, passed});
     if (a.report == "-") {
       fmt::print("{}", json);
       std::fflush(stdout);
@@ -113,6 +128,7 @@ int run_compile(const CompileArgs& a) {
       write_file_atomic(a.report, json.data(), json.size());
     }
   }
+  if (!passed) throw Error(fmt::format("{}: {}; no plan was written", a.model, describe_misses(*acc)));
   fmt::print(stderr, "kiln: compiled {} ({} ONNX nodes) into {} layers in {:.2f} s; wrote {} ({})\n", a.model,
              r.onnx_nodes, r.layers, secs, a.output, human_bytes(r.plan.size()));
   return 0;
@@ -207,6 +223,7 @@ void add_compile_command(CLI::App& app) {
                 "Layout of conv regions: auto = what this CPU's fastest kernels read (channels-last for bf16 on "
                 "AMX, else oneDNN's blocked nChw16c), blocked, nhwc, or plain (row-major throughout)")
       ->type_name("auto|blocked|nhwc|plain");
+  add_check_flags(c, args->check);
   c->add_flag("-v,--verbose", args->verbose, "Print the build log, the tactic table and the build time to stderr");
   c->add_option("--report", args->report,
                 "Write a JSON build report (layers, fusions, precision, sizes, build time, machine); "
@@ -217,7 +234,9 @@ void add_compile_command(CLI::App& app) {
       "report are written to a temporary file and renamed, so an interrupted compile never leaves a\n"
       "half-written file. The report's keys are listed in docs/cli-guide.md. --mean, --scale,\n"
       "--reverseInputChannels, --inputLayout and --inputType bake input pre-processing into the plan, so\n"
-      "it takes raw images: [cli-guide.md](cli-guide.md#input-pre-processing-baked-into-the-plan).");
+      "it takes raw images: [cli-guide.md](cli-guide.md#input-pre-processing-baked-into-the-plan). --check and\n"
+      "--checkTolerance compare the plan with an fp32 reference build and can fail the build:\n"
+      "[cli-guide.md](cli-guide.md#reduced-precision-and-the-accuracy-gate).");
   c->callback([args] {
     int rc = run_compile(*args);
     if (rc) throw CLI::RuntimeError(rc);

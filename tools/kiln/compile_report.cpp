@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "check_cli.h"
 #include "cli_util.h"
 #include "kiln/runtime.hpp"
 
@@ -81,7 +82,8 @@ std::string compile_report_json(const CompileReportInput& in) {
   std::string o;
   o += "{\n";
   o += fmt::format("  \"kiln_version\": \"{}\",\n", KILN_VERSION);
-  o += fmt::format("  \"model\": {},\n  \"plan\": {},\n", quoted(in.model), quoted(in.plan));
+  o += fmt::format("  \"model\": {},\n  \"plan\": {},\n  \"plan_written\": {},\n", quoted(in.model),
+                   quoted(in.plan), in.plan_written);
   o += fmt::format("  \"schema_version\": {},\n", e->schema_version());
   o += fmt::format("  \"build_time_s\": {:.3f},\n", in.build_seconds);
   o += fmt::format("  \"onnx_nodes\": {},\n  \"layer_count\": {},\n", r.onnx_nodes, e->layers().size());
@@ -97,6 +99,7 @@ std::string compile_report_json(const CompileReportInput& in) {
   o += fmt::format("  \"precision_counts\": {},\n  \"kernel_counts\": {},\n", count_map(precisions),
                    count_map(kernels));
   o += fmt::format("  \"warnings\": {},\n", string_list(r.warnings));
+  if (in.check) o += fmt::format("  \"check\": {},\n", check_json(*in.check));
   o += fmt::format("  \"layers\": [\n{}\n  ]\n}}\n", layers);
   return o;
 }

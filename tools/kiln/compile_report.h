@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "kiln/compiler.hpp"
+#include "kiln/accuracy.hpp"
 
 namespace kiln::cli {
 
@@ -14,6 +14,8 @@ struct CompileReportInput {
   const CompileOptions* options = nullptr;
   const CompileResult* result = nullptr;
   double build_seconds = 0;
+  const AccuracyReport* check = nullptr;  // --check/--checkTolerance: the report's "check" object
+  bool plan_written = true;               // false when --checkTolerance failed the build
 };
 
 // Describes the plan as the runtime sees it (loaded from the compiled bytes, so layer counts,

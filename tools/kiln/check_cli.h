@@ -1,0 +1,35 @@
+// `kiln compile --check/--checkTolerance`: the flags, the input files, the table on stderr and the
+// report's "check" object. The comparison itself is the compiler library's (kiln/accuracy.hpp).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "kiln/accuracy.hpp"
+
+namespace kiln::cli {
+
+struct CheckFlags {
+  bool check = false;
+  std::string tolerance;  // --checkTolerance spec
+  std::string load_inputs, calib;
+  uint32_t seed = 0;
+  CLI::Option* seed_option = nullptr;  // to tell a given --checkSeed from the default
+};
+
+void add_check_flags(CLI::App* c, CheckFlags& f);
+
+// Validates the flags before anything is built (UsageError on a malformed spec, or --loadInputs /
+// --checkSeed without --check); returns whether the check runs.
+bool check_requested(const CheckFlags& f, CheckTolerance& tolerance);
+
+// Loads the --loadInputs files (against the plan's inputs), runs the check and prints its table.
+AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
+                         const CompileOptions& opts, const CompileResult& r);
+
+// The report's "check" object.
+std::string check_json(const AccuracyReport& r);
+
+}  // namespace kiln::cli
