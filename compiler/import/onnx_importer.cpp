@@ -12,6 +12,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include "import/importer.h"
+#include "import/model_rewrites.h"
 #include "passes/pass.h"
 
 namespace kiln::onnx_import {
@@ -120,6 +121,10 @@ class ModelImporter {
       throw Error("the model uses opset " + std::to_string(opset) + "; kiln reads opsets " +
                   std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
                   ". Re-export it with opset_version=" + std::to_string(kMaxOpset) + " or lower");
+    // The checker and the node-by-node import both need producers before consumers.
+    if (sort_topologically(*model.mutable_graph()))
+      warn("the model's nodes are not in topological order (ONNX requires it; ONNX Runtime does not): "
+           "kiln sorted them");
     // Name unsupported ops with their node before the checker, which knows neither kiln's
     // support nor node names, gets a say.
     int index = 0;
