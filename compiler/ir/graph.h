@@ -38,6 +38,7 @@ struct Value {
   std::vector<std::string> dim_params;
   Node* producer = nullptr;
   std::shared_ptr<Constant> constant;  // initializers and folded results
+  DType stored_dtype = DType::Undefined;  // type the plan may store this constant in, when lossless (fp16 initializers widened at import)
   // Physical layout: "" = dense row-major; else a oneDNN format tag such as "nChw16c", set by the
   // assign-layouts pass. type.shape stays the logical shape either way.
   std::string layout;
