@@ -38,10 +38,13 @@ struct Value {
   std::vector<std::string> dim_params;
   Node* producer = nullptr;
   std::shared_ptr<Constant> constant;  // initializers and folded results
-  DType stored_dtype = DType::Undefined;  // type the plan may store this constant in, when lossless (fp16 initializers widened at import)
   // Physical layout: "" = dense row-major; else a oneDNN format tag such as "nChw16c", set by the
   // assign-layouts pass. type.shape stays the logical shape either way.
   std::string layout;
+  // Type the plan may store this constant in, when narrower than type.dtype: Float16 for a
+  // float32 constant (--fp16, or an fp16 initializer widened at import); the runtime widens it at
+  // load. Undefined = stored as type.dtype.
+  DType stored_dtype = DType::Undefined;
 
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).
