@@ -38,6 +38,11 @@ std::unique_ptr<ir::Graph> import_onnx_bytes(const std::string& bytes, const std
 // constant value in the graph. base_dir resolves external data; "" refuses external data.
 ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::string& base_dir);
 
+// Rewrites a float16 tensor in place as the float32 tensor of the same values (exact), in
+// raw_data; external data is read (base_dir as for import_tensor). Throws kiln::Error naming the
+// tensor when its data does not match its shape.
+void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir);
+
 // The view an op importer gets of one ONNX node.
 class NodeContext {
  public:

@@ -12,6 +12,7 @@
 #include <onnx/version_converter/convert.h>
 
 #include "import/importer.h"
+#include "import/model_rewrites.h"
 #include "passes/pass.h"
 
 namespace kiln::onnx_import {
@@ -86,6 +87,13 @@ class ModelImporter {
         throw Error("graph output '" + out.name() + "' is not produced by any node");
       g_->outputs.push_back({out.name(), it->second});
     }
+    // Before compact(), which may free values that values_ still points to.
+    for (const auto& name : fp16_.widened_constants) {
+      auto it = values_.find(name);
+      if (it != values_.end() && it->second && it->second->is_constant() &&
+          it->second->type.dtype == DType::Float32)
+        it->second->stored_dtype = DType::Float16;
+    }
     add_onnx_dim_names(model);
     g_->compact();
     return g;
@@ -120,6 +128,10 @@ class ModelImporter {
       throw Error("the model uses opset " + std::to_string(opset) + "; kiln reads opsets " +
                   std::to_string(kMinOpset) + "-" + std::to_string(kMaxOpset) +
                   ". Re-export it with opset_version=" + std::to_string(kMaxOpset) + " or lower");
+    // The checker and the node-by-node import both need producers before consumers.
+    if (sort_topologically(*model.mutable_graph()))
+      warn("the model's nodes are not in topological order (ONNX requires it; ONNX Runtime does not): "
+           "kiln sorted them");
     // Name unsupported ops with their node before the checker, which knows neither kiln's
     // support nor node names, gets a say.
     int index = 0;
@@ -146,6 +158,10 @@ class ModelImporter {
       }
     }
     opset_ = default_opset(model);
+    fp16_ = lower_float16(model, base_dir_);
+    if (fp16_.declared)
+      warn("model declares float16 tensors: kiln computes them in float32 (bf16 with --bf16); inputs and "
+           "outputs keep float16");
     // Fix the user's shapes before onnx infers, so everything downstream sees them.
     for (auto& in : *model.mutable_graph()->mutable_input()) {
       auto it = opts_.shapes.find(in.name());
@@ -305,6 +321,7 @@ class ModelImporter {
   const ImportOptions& opts_;
   ir::Graph* g_ = nullptr;
   int opset_ = 0;
+  Float16Lowering fp16_;
   std::unordered_map<std::string, ir::Value*> values_;
   std::unordered_map<std::string, const onnx::ValueInfoProto*> onnx_shapes_;
 };

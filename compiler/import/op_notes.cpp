@@ -284,7 +284,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "out-of-range indices are an error; reference kernel only"}},
       {"DepthToSpace", {"any", "4-D only; DCR and CRD modes; reference kernel only"}},
       {"SpaceToDepth", {"any", "4-D only; reference kernel only"}},
-      {"Cast", {"any -> any", "string, complex and 8-bit float types not supported; reference kernel only"}},
+      {"Cast", {"any -> any", "string, complex, 8-bit floats not supported; inside float16 models, casts to "
+        "float16 cast to float32; in-house kernel for float16 <-> float32"}},
       {"ConstantOfShape", {"any (value)", "shape int32/int64, constant or run-time; reference kernel only"}},
       {"Range", {"float32, float64, int16, int32, int64",
         "scalar inputs of one dtype; run-time inputs set the length per run; reference kernel only"}},

@@ -2,10 +2,12 @@
 #include <filesystem>
 #include <fstream>
 #include <cstring>
+#include <vector>
 
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
+#include "ops/shape_ops.h"
 
 namespace kiln::onnx_import {
 
@@ -67,12 +69,8 @@ static void copy_field(const google::protobuf::RepeatedField<Src>& f, void* out,
   for (size_t i = 0; i < n; ++i) d[i] = static_cast<Dst>(f.Get(static_cast<int>(i)));
 }
 
-ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::string& base_dir) {
-  DType dt = static_cast<DType>(t.data_type());
-  if (!dtype_valid(dt))
-    throw Error(tensor_label(t) + ": data type " + std::to_string(t.data_type()) +
-                " is not supported (strings and complex numbers are out of scope)");
-  Shape shape(t.dims().begin(), t.dims().end());
+// The tensor's element count, refusing negative or absurd dims.
+static int64_t checked_count(const onnx::TensorProto& t, const Shape& shape) {
   for (int64_t d : shape)
     if (d < 0) throw Error(tensor_label(t) + ": has a negative dimension (" + shape_str(shape) + ")");
   int64_t n = 1;
@@ -81,6 +79,50 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
       throw Error(tensor_label(t) + ": shape " + shape_str(shape) + " is absurdly large");
     n *= d;
   }
+  return n;
+}
+
+void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
+  if (t.data_type() != onnx::TensorProto::FLOAT16) return;
+  Shape shape(t.dims().begin(), t.dims().end());
+  const size_t n = static_cast<size_t>(checked_count(t, shape));
+  // Sizes are checked before anything is allocated, so a hostile shape allocates nothing.
+  const bool ext = t.data_location() == onnx::TensorProto::EXTERNAL;
+  std::string external;
+  if (ext) {
+    external = read_external(t, base_dir, n * 2);
+  } else if (t.has_raw_data()) {
+    if (t.raw_data().size() != n * 2)
+      throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) +
+                  " bytes but shape " + shape_str(shape) + " of float16 needs " + std::to_string(n * 2));
+  } else if (static_cast<size_t>(t.int32_data_size()) != n) {  // float16 travels in int32_data
+    throw Error(tensor_label(t) + ": has " + std::to_string(t.int32_data_size()) + " values but shape " +
+                shape_str(shape) + " needs " + std::to_string(n));
+  }
+  std::vector<uint16_t> bits(n);
+  if (ext) std::memcpy(bits.data(), external.data(), n * 2);
+  else if (t.has_raw_data()) std::memcpy(bits.data(), t.raw_data().data(), n * 2);
+  else
+    for (size_t i = 0; i < n; ++i) bits[i] = static_cast<uint16_t>(t.int32_data(static_cast<int>(i)));
+  std::string raw(n * sizeof(float), '\0');
+  for (size_t i = 0; i < n; ++i) {
+    float f = ops::half_to_float(bits[i]);  // exact: every half is a float
+    std::memcpy(raw.data() + i * sizeof(float), &f, sizeof f);
+  }
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  t.clear_int32_data();
+  t.clear_external_data();
+  t.set_data_location(onnx::TensorProto::DEFAULT);
+  t.set_raw_data(std::move(raw));
+}
+
+ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::string& base_dir) {
+  DType dt = static_cast<DType>(t.data_type());
+  if (!dtype_valid(dt))
+    throw Error(tensor_label(t) + ": data type " + std::to_string(t.data_type()) +
+                " is not supported (strings and complex numbers are out of scope)");
+  Shape shape(t.dims().begin(), t.dims().end());
+  int64_t n = checked_count(t, shape);
   size_t bytes = static_cast<size_t>(n) * dtype_size(dt);
   std::string name = t.name().empty() ? g.unique_name("const") : t.name();
   ir::Value* v = g.add_constant(name, dt, shape);
