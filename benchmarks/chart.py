@@ -88,19 +88,21 @@ def draw_chart(report, out):
   res = [r for r in report["results"] if r.get("kiln") and r.get("ort")]
   if not res:
     raise ValueError("no model has both kiln and ONNX Runtime timings")
-  labels = [r["model"] for r in res]
+  labels = [r["model"] if r.get("precision", "fp32") == "fp32" else f"{r['model']} {r['precision']}"
+            for r in res]
   ratios = [r["ratio_ort_over_kiln"] for r in res]
   geo = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
   w = max(900, 120 * len(labels) + 160)
   img = Image.new("RGB", (w, 820), "white")
   d = ImageDraw.Draw(img)
   cfg, mach = report["config"], report["machine"]
-  d.text((20, 12), f"kiln vs {cfg['ort']}: fp32, batch 1, {cfg['threads']} threads, medians of "
-         f"{cfg['rounds']} alternating rounds", fill=AXIS, font=font(16, bold=True))
+  precs = "/".join(cfg.get("precisions", ["fp32"]))
+  d.text((20, 12), f"kiln {precs} vs {cfg['ort']} fp32, batch 1, {cfg['threads']} threads, "
+         f"medians of {cfg['rounds']} rounds", fill=AXIS, font=font(16, bold=True))
   d.text((20, 36), f"{mach['cpu']}, {mach['cores']} cores; {report['time']}", fill=AXIS, font=font(13))
   ymax = nice_max(max(ratios + [1.2]) * 1.1)
   panel(d, (90, 110, w - 40, 400), f"speedup of kiln over ONNX Runtime (ORT latency / kiln latency); "
-        f"geomean {geo:.2f}x", labels, [("kiln speedup", KILN_COLOUR, ratios)], ymax, 5,
+        f"geomean {geo:.2f}x" + (" (all bars)" if "/" in precs else ""), labels, [("kiln speedup", KILN_COLOUR, ratios)], ymax, 5,
         lambda v: f"{v:.2f}", [(1.0, "break-even", AXIS)])
   peak = report.get("peak", {}).get("gflops")
   kg = [r["kiln"]["gflops"] for r in res]

@@ -6,8 +6,9 @@ Usage:
 
 For each model this writes, in the ONNX backend test-data layout:
   OUTDIR/<name>/model.onnx
-  OUTDIR/<name>/test_data_set_0/input_0.pb    (TensorProto named like the graph input, "input")
-  OUTDIR/<name>/test_data_set_0/output_0.pb   (torch's output, named like the graph output)
+  OUTDIR/<name>/test_data_set_0/input_<K>.pb  (TensorProtos named like the graph inputs: "input";
+                                               bert_hf: "input_ids", "attention_mask")
+  OUTDIR/<name>/test_data_set_0/output_<K>.pb (torch's outputs, named like the graph outputs)
   OUTDIR/<name>/export.json                    (the settings; a mismatch forces a re-export)
 where <name> is the model name, with "_b<N>" appended when --batch is not 1.
 
@@ -29,6 +30,11 @@ running statistics are *calibrated*: a few forward passes in train mode over ran
 cumulative average (momentum=None). Each BN then really normalises its input, activations stay O(1)
 throughout, and the logits are spread out. All of it is seeded, so exports are reproducible.
 
+`bert_hf` is a whole BERT-base written like Hugging Face's BertModel (scripts/bert_hf.py): int64
+inputs `input_ids` and `attention_mask` [batch, 128], embeddings, the extended attention mask, 12
+layers, the pooler; outputs `last_hidden_state` and `pooler_output`. It is exported at opset 17
+(LayerNormalization is one op there), whatever --opset says.
+
 Re-running is cheap: a model whose files exist and whose export.json matches is skipped.
 """
 import argparse
@@ -49,11 +55,14 @@ from onnx import numpy_helper  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bert_hf  # noqa: E402
+
 # Bump when the export recipe changes so existing exports are redone.
 RECIPE_VERSION = 1
 DEFAULT_MODELS = "resnet50,mobilenet_v2,squeezenet1_1,efficientnet_b0,googlenet,densenet121"
 # Heavier transformer models: not in the default set (the model tests), exported on request.
-TRANSFORMERS = ["vit_b_16", "bert_base"]
+TRANSFORMERS = ["vit_b_16", "bert_base", "bert_hf"]
 SUPPORTED = DEFAULT_MODELS.split(",") + TRANSFORMERS
 BERT_SEQ, BERT_HIDDEN, BERT_HEADS, BERT_FFN, BERT_LAYERS, BERT_PAD = 128, 768, 12, 3072, 12, 16
 CALIBRATION_BATCHES = 2
@@ -107,13 +116,18 @@ class BertEncoder(torch.nn.Module):
     return x
 
 
-def example_input(name, batch, size):
+def example_inputs(name, batch, size):
+  """(tuple of input tensors, their graph names, the graph's output names)."""
+  if name == "bert_hf":
+    return bert_hf.example_inputs(batch), bert_hf.INPUT_NAMES, bert_hf.OUTPUT_NAMES
   if name == "bert_base":
-    return torch.randn(batch, BERT_SEQ, BERT_HIDDEN)
-  return torch.randn(batch, 3, size, size)
+    return (torch.randn(batch, BERT_SEQ, BERT_HIDDEN),), ["input"], ["output"]
+  return (torch.randn(batch, 3, size, size),), ["input"], ["output"]
 
 
 def build_model(name):
+  if name == "bert_hf":
+    return bert_hf.BertModel()
   if name == "bert_base":
     return BertEncoder()
   kwargs = {"weights": None}
@@ -171,10 +185,12 @@ def export_one(name, outdir, opset, batch, size=224):
   ddir = os.path.join(mdir, "test_data_set_0")
   model_path = os.path.join(mdir, "model.onnx")
   in_path = os.path.join(ddir, "input_0.pb")
-  out_path = os.path.join(ddir, "output_0.pb")
+  out_path = os.path.join(ddir, "output_0.pb")  # the others are checked through the stamp
   meta_path = os.path.join(mdir, "export.json")
   if name == "bert_base" and opset < 13:
     opset = 13
+  if name == "bert_hf":
+    opset = 17
   meta = {"model": name, "opset": opset, "batch": batch, "size": size,
           "recipe": RECIPE_VERSION, "torch": torch.__version__,
           "torchvision": torchvision.__version__}
@@ -197,32 +213,36 @@ def export_one(name, outdir, opset, batch, size=224):
   model.eval()
 
   torch.manual_seed(INPUT_SEED)
-  x = example_input(name, batch, size)
+  xs, in_names, out_names = example_inputs(name, batch, size)
   with torch.no_grad():
-    y = model(x)
-  if not isinstance(y, torch.Tensor):
-    fail(f"{name}: expected a single output tensor, got {type(y).__name__}")
-  yn = y.numpy()
-  if not np.all(np.isfinite(yn)):
+    ys = model(*xs)
+  ys = (ys,) if isinstance(ys, torch.Tensor) else tuple(ys)
+  if len(ys) != len(out_names) or not all(isinstance(y, torch.Tensor) for y in ys):
+    fail(f"{name}: expected {len(out_names)} output tensors, got {type(ys).__name__}")
+  yns = [y.numpy() for y in ys]
+  if not all(np.all(np.isfinite(yn)) for yn in yns):
     fail(f"{name}: torch output has non-finite values; the oracle would be meaningless")
 
   tmp_model = model_path + ".tmp"
-  torch.onnx.export(model, x, tmp_model, opset_version=opset, do_constant_folding=True,
-                    input_names=["input"], output_names=["output"], dynamic_axes=None)
+  torch.onnx.export(model, xs, tmp_model, opset_version=opset, do_constant_folding=True,
+                    input_names=in_names, output_names=out_names, dynamic_axes=None)
   onnx_model = onnx.load(tmp_model)
   onnx.checker.check_model(onnx_model)
   gin = [i.name for i in onnx_model.graph.input]
   gout = [o.name for o in onnx_model.graph.output]
-  if gin[:1] != ["input"] or gout != ["output"]:
+  if gin[:len(in_names)] != in_names or gout != out_names:
     fail(f"{name}: unexpected graph I/O names inputs={gin} outputs={gout}")
   os.replace(tmp_model, model_path)
 
-  write_atomic(in_path, tensor_pb(x.numpy(), "input"))
-  write_atomic(out_path, tensor_pb(yn, "output"))
+  for k, (x, n) in enumerate(zip(xs, in_names)):
+    write_atomic(os.path.join(ddir, f"input_{k}.pb"), tensor_pb(x.numpy(), n))
+  for k, (yn, n) in enumerate(zip(yns, out_names)):
+    write_atomic(os.path.join(ddir, f"output_{k}.pb"), tensor_pb(yn, n))
   with open(meta_path, "w") as f:
     json.dump(meta, f, indent=1)
+  shapes = ", ".join(f"{n} {list(yn.shape)} std {yn.std():.3g}" for n, yn in zip(out_names, yns))
   print(f"export_models: {dirname}: exported (opset {opset}, batch {batch}, {nbn} BN calibrated, "
-        f"output {list(yn.shape)} std {yn.std():.3g}, {os.path.getsize(model_path) / 1e6:.1f} MB)")
+        f"outputs {shapes}, {os.path.getsize(model_path) / 1e6:.1f} MB)")
 
 
 def main():

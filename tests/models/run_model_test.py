@@ -6,7 +6,8 @@ with the stored expected one (torch's) using scripts/compare_outputs.py. Registe
 tests/models/CMakeLists.txt; also handy by hand:
 
   /usr/bin/python3 tests/models/run_model_test.py --kiln build/tools/kiln/kiln \
-      --model M.onnx --data M/test_data_set_0 --work /tmp/M [--rel-l2 1e-4]
+      --model M.onnx --data M/test_data_set_0 --work /tmp/M [--rel-l2 1e-4] \
+      [--compile-arg=--builderOptimizationLevel=3 ...]
 """
 import argparse
 import glob
@@ -47,6 +48,9 @@ def main():
   ap.add_argument("--data", required=True, help="test_data_set_N directory (input_K/output_K.pb)")
   ap.add_argument("--work", required=True, help="directory for the plan and kiln's outputs")
   ap.add_argument("--rel-l2", default="1e-4", help="max relative L2 error (default 1e-4)")
+  ap.add_argument("--compile-arg", action="append", default=[],
+                  help="extra argument for kiln compile (repeatable), e.g. "
+                  "--compile-arg=--builderOptimizationLevel=3")
   args = ap.parse_args()
 
   if not os.access(args.kiln, os.X_OK):
@@ -76,7 +80,7 @@ def main():
   shutil.rmtree(out, ignore_errors=True)
   os.makedirs(out)
 
-  run([args.kiln, "compile", args.model, "-o", plan])
+  run([args.kiln, "compile", args.model, "-o", plan] + args.compile_arg)
   run([args.kiln, "run", f"--loadEngine={plan}", f"--loadInputs={','.join(feeds)}",
        f"--exportOutput={out}", "--iterations=1", "--warmUp=0", "--duration=0"])
   sys.argv = ["compare_outputs.py", out, args.data, "--rel-l2", args.rel_l2, "--model", args.model]
