@@ -92,12 +92,21 @@ std::string compile_report_json(const CompileReportInput& in) {
                    e->activation_bytes());
   o += fmt::format("  \"machine\": {{\"isa\": {}, \"cpu\": {}, \"cores\": {}, \"threads\": {}}},\n",
                    quoted(m.isa), quoted(m.cpu), m.cores, m.threads);
-  o += fmt::format("  \"options\": {{\"shapes\": {}{}, \"disabled_passes\": {}}},\n", shapes, profile,
-                   string_list(in.options ? in.options->disable_passes : std::vector<std::string>{}));
+  std::vector<std::string> prec_flags;
+  if (in.options) {
+    const PrecisionOptions& p = in.options->precision;
+    if (p.bf16) prec_flags.push_back("bf16");
+    if (p.fp16) prec_flags.push_back("fp16");
+    if (p.best) prec_flags.push_back("best");
+  }
+  o += fmt::format("  \"options\": {{\"shapes\": {}{}, \"disabled_passes\": {}, \"precision\": {}}},\n", shapes,
+                   profile, string_list(in.options ? in.options->disable_passes : std::vector<std::string>{}),
+                   string_list(prec_flags));
   o += fmt::format("  \"inputs\": {},\n  \"outputs\": {},\n", tensors(e->inputs()), tensors(e->outputs()));
   o += fmt::format("  \"fusions\": {},\n", count_map(fusions));
   o += fmt::format("  \"precision_counts\": {},\n  \"kernel_counts\": {},\n", count_map(precisions),
                    count_map(kernels));
+  o += fmt::format("  \"precision_summary\": {},\n", string_list(r.precision_summary));
   o += fmt::format("  \"warnings\": {},\n", string_list(r.warnings));
   if (in.check) o += fmt::format("  \"check\": {},\n", check_json(*in.check));
   o += fmt::format("  \"layers\": [\n{}\n  ]\n}}\n", layers);
