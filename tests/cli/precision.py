@@ -146,6 +146,14 @@ for name, net, shape in (("cnn", Cnn(), (1, 3, 32, 32)), ("attn", Attn(), (1, 16
         ratio = os.path.getsize(plans["fp16"]) / os.path.getsize(plans["fp32"])
         check(ratio <= 0.55, f"{name}: --fp16 plan is {ratio:.2f}x the fp32 plan (want <= 0.55)")
 
+# A bf16 plan on a CPU without AVX-512 (oneDNN capped at AVX2): a clear error, no crash.
+if native:
+    env = dict(os.environ, DNNL_MAX_CPU_ISA="AVX2", ONEDNN_MAX_CPU_ISA="AVX2")
+    r = subprocess.run([KILN, "run", "--loadEngine=" + os.path.join(WORK, "cnn_bf16.plan"), "--iterations=1",
+                        "--warmUp=0", "--duration=0"], capture_output=True, text=True, env=env)
+    check(r.returncode == 1 and r.stderr.startswith("error: ") and "bfloat16" in r.stderr and "--bf16" in r.stderr,
+          f"bf16 plan under AVX2: exit {r.returncode}: {r.stderr[-500:]}")
+
 # Pins and bad combinations.
 model, xin, want = os.path.join(WORK, "cnn.onnx"), os.path.join(WORK, "cnn_x.npy"), None
 pinned = os.path.join(WORK, "pinned.plan")

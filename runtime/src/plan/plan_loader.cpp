@@ -124,7 +124,15 @@ bool create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& label) 
   for (const TensorRec& t : impl.tensors) shapes.push_back(t.shape);
   std::string used;
   rec.kernel = create_layer_kernel(impl, rec, shapes, used);
-  if (!rec.kernel) throw Error(label + ": no kernel on this machine can run this layer");
+  if (!rec.kernel) {
+    bool bf16 = false;
+    for (int i : rec.inputs) bf16 |= i >= 0 && impl.tensors[i].dtype == DType::BFloat16;
+    for (int i : rec.outputs) bf16 |= impl.tensors[i].dtype == DType::BFloat16;
+    throw Error(label + ": no kernel on this machine can run this layer" +
+                (bf16 ? std::string(" in bfloat16 (oneDNN needs AVX-512 for bf16; this CPU offers ") +
+                            isa_name(dnnl::get_effective_cpu_isa()) + "); rebuild the plan without --bf16/--best for this machine"
+                      : std::string()));
+  }
   impl.scratchpad_bytes = std::max(impl.scratchpad_bytes, rec.kernel->scratchpad_bytes());
   if (used != rec.impl) {
     // The chosen kernel is unavailable here (another CPU, an older runtime).
