@@ -115,7 +115,7 @@ class PrecisionAssigner {
     apply(d);
     store_half();
     summarize(d);
-    return true;
+    return assigned_ > 0;  // a graph without float tensors has nothing to assign
   }
 
  private:
@@ -426,7 +426,13 @@ class PrecisionAssigner {
     for (auto& [v, t] : d.dtype) const_cast<Value*>(v)->type.dtype = t;
     for (size_t k = 0; k < order.size(); ++k) {
       Node* n = order[k];
-      n->precision = d.prec.at(n);
+      // Layers that touch no float tensor (shape arithmetic, indices) keep recording their output
+      // type as their precision, as before precision was assigned.
+      bool float_io = false;
+      for (auto* list : {&n->inputs, &n->outputs})
+        for (const Value* v : *list) float_io |= v && is_float(v->type.dtype);
+      n->precision = float_io ? d.prec.at(n) : DType::Undefined;
+      assigned_ += float_io;
       for (size_t i = 0; i < n->inputs.size(); ++i) {
         Value* v = n->inputs[i];
         const DType t = in_types[k][i];
@@ -466,7 +472,10 @@ class PrecisionAssigner {
       const auto* f = static_cast<const float*>(v->constant->data());
       bool fits = true;
       for (size_t k = 0; k < n && fits; ++k) fits = std::isfinite(f[k]) && std::fabs(f[k]) <= 65504.f;
-      if (fits) v->stored_dtype = DType::Float16;
+      if (fits) {
+        v->stored_dtype = DType::Float16;
+        ++assigned_;
+      }
       else ++half_refused_;
     }
   }
@@ -542,7 +551,7 @@ class PrecisionAssigner {
   std::unordered_map<const Value*, std::vector<uint16_t>> bf16_data_;
   std::unordered_map<const Value*, Value*> bf16_const_;
   std::map<std::pair<Value*, DType>, Value*> conv_;
-  size_t conversions_ = 0, half_refused_ = 0;
+  size_t conversions_ = 0, half_refused_ = 0, assigned_ = 0;
   int level_ = 0;
   mutable std::unordered_map<const Node*, std::tuple<double, double, double>> best_;
   mutable std::vector<std::string> timings_;
