@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <thread>
+#include <unordered_set>
 
 #include <omp.h>
 
@@ -302,6 +303,21 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   }
   res.plan = serialize::write_plan(plan_in);
   res.layers = g->nodes().size();
+  // What the plan computes in and stores, for the API's callers (the CLI prints the summary lines).
+  std::unordered_set<const ir::Value*> seen;
+  for (auto& n : g->nodes()) {
+    const DType p = n->precision != DType::Undefined ? n->precision
+                    : n->outputs.empty()              ? DType::Float32
+                                                      : n->outputs[0]->type.dtype;
+    ++res.layers_by_precision[p == DType::BFloat16 ? "bf16" : p == DType::Float32 ? "fp32" : dtype_name(p)];
+    for (const ir::Value* v : n->inputs)
+      if (v && v->is_constant() && seen.insert(v).second) {
+        const bool half = v->stored_dtype == DType::Float16 && v->type.dtype == DType::Float32;
+        res.weight_bytes_by_type[half ? "fp16" : v->type.dtype == DType::BFloat16 ? "bf16"
+                                 : v->type.dtype == DType::Float32 ? "fp32" : dtype_name(v->type.dtype)] +=
+            half ? v->constant->size() / 2 : v->constant->size();
+      }
+  }
   if (cache.dirty() && !opts.timing_cache_file.empty()) {
     try {
       cache.save(opts.timing_cache_file);
