@@ -532,8 +532,8 @@ class PrecisionAssigner {
     summary_->push_back("float weights as stored in the plan: " + mib(bf16_bytes) + " bf16, " + mib(half_bytes) +
                         " fp16, " + mib(f32_bytes) + " fp32");
     if (half)
-      summary_->push_back(std::to_string(half) + " fp32 constant(s) stored as IEEE half and widened to fp32 at load: "
-                          "oneDNN has no fp16 compute on CPU, so those layers compute in fp32");
+      summary_->push_back(std::to_string(half) + " fp32 constant(s) stored as IEEE half and widened to fp32 at load (oneDNN "
+                          "has no fp16 compute on CPU: layers compute in fp32, or bf16 where assigned)");
     if (half_refused_)
       summary_->push_back(std::to_string(half_refused_) + " constant(s) kept in fp32: values outside IEEE half's range");
   }
