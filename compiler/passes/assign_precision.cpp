@@ -43,8 +43,6 @@ using ir::Value;
 
 enum class Want { None, F32, BF16, Either };
 
-bool is_float(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
-
 bool heavy(std::string_view t) { return t == "Conv" || t == "ConvTranspose" || t == "MatMul" || t == "Gemm"; }
 
 // Light layers that may follow a bf16 producer: their fast kernels take bf16, or only move data.
@@ -95,7 +93,7 @@ class PrecisionAssigner {
     native_bf16_ = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
     allow_bf16_ = (o_.bf16 || o_.best) && native_bf16_;
     if ((o_.bf16 || o_.best) && !native_bf16_)
-      warn("this CPU has no bfloat16 instructions (oneDNN ISA " + isa_name(isa) + "): oneDNN would emulate bf16, "
+      warn("this CPU has no bfloat16 instructions (oneDNN ISA " + current_machine().isa + "): oneDNN would emulate bf16, "
            "slower than fp32, so layers stay fp32 (pin layers with --layerPrecisions=NAME:bf16 to force it)");
     for (auto& n : g_.nodes())
       for (size_t i = 0; i < n->inputs.size(); ++i)
@@ -123,17 +121,6 @@ class PrecisionAssigner {
     Node* node;
     size_t slot;
   };
-
-  static std::string isa_name(dnnl::cpu_isa isa) {
-    switch (isa) {
-      case dnnl::cpu_isa::avx2: return "avx2";
-      case dnnl::cpu_isa::avx512_core: return "avx512_core";
-      case dnnl::cpu_isa::avx512_core_vnni: return "avx512_core_vnni";
-      case dnnl::cpu_isa::avx512_core_bf16: return "avx512_core_bf16";
-      case dnnl::cpu_isa::avx512_core_amx: return "avx512_core_amx";
-      default: return "other";
-    }
-  }
 
   void warn(const std::string& w) {
     if (warnings_) warnings_->push_back(w);
@@ -182,7 +169,7 @@ class PrecisionAssigner {
   // What input `slot` of n wants, given n's precision and its output type.
   Want want(const Node& n, size_t slot, DType p, DType out) const {
     const Value* v = n.inputs[slot];
-    if (!v || !is_float(v->type.dtype)) return Want::None;
+    if (!v || !ops::f32_or_bf16(v->type.dtype)) return Want::None;
     if (reads_shape_only(n.type())) return Want::Either;
     if (p != DType::BFloat16) return Want::F32;
     const std::string_view t = n.type();
@@ -206,7 +193,7 @@ class PrecisionAssigner {
 
   // Outputs of n that carry data (LayerNorm's mean and inverse std-dev stay float32).
   static bool data_output(const Node& n, size_t o) {
-    return is_float(n.outputs[o]->type.dtype) && !(n.type() == "LayerNormalization" && o > 0);
+    return ops::f32_or_bf16(n.outputs[o]->type.dtype) && !(n.type() == "LayerNormalization" && o > 0);
   }
 
   Decision decide() const {
@@ -236,7 +223,7 @@ class PrecisionAssigner {
       auto pin = pinned_out_.find(n);
       for (size_t o = 0; o < n->outputs.size(); ++o) {
         const Value* v = n->outputs[o];
-        if (!is_float(v->type.dtype)) continue;
+        if (!ops::f32_or_bf16(v->type.dtype)) continue;
         DType t = DType::Float32;
         if (p == DType::BFloat16 && data_output(*n, o)) {
           bool any_bf16 = false, any_f32 = g_.is_graph_output(v);
@@ -287,15 +274,9 @@ class PrecisionAssigner {
     KernelSpec f = tune::spec_of(n, eng_);
     const double t32 = time_spec(f);
     KernelSpec h = tune::spec_of(n, eng_);
-    std::vector<std::vector<uint16_t>> keep;
     for (size_t i = 0; i < h.in.size() && i < 2; ++i) {
       if (h.in[i].dtype != DType::Float32) continue;
-      if (h.in[i].const_data) {
-        const auto* src = static_cast<const float*>(h.in[i].const_data);
-        keep.emplace_back(static_cast<size_t>(shape_elements(h.in[i].shape)));
-        for (size_t k = 0; k < keep.back().size(); ++k) keep.back()[k] = ops::float_to_bf16(src[k]);
-        h.in[i].const_data = keep.back().data();
-      }
+      if (h.in[i].const_data) h.in[i].const_data = bf16_copy(n.inputs[i]);
       h.in[i].dtype = DType::BFloat16;
     }
     for (auto& o : h.out)
@@ -344,7 +325,7 @@ class PrecisionAssigner {
       KernelSpec spec = tune::spec_of(n, eng_);
       bool changed = false;
       for (size_t i = 0; i < n.inputs.size(); ++i) {
-        if (!n.inputs[i] || !is_float(n.inputs[i]->type.dtype)) continue;
+        if (!n.inputs[i] || !ops::f32_or_bf16(n.inputs[i]->type.dtype)) continue;
         const DType t = input_type(d, n, i);
         changed |= t != spec.in[i].dtype;
         if (t == DType::BFloat16 && spec.in[i].const_data) spec.in[i].const_data = bf16_copy(n.inputs[i]);
@@ -379,7 +360,9 @@ class PrecisionAssigner {
     return refused;
   }
 
-  const void* bf16_copy(const Value* v) {
+  // The constant's values rounded to bf16, made once per constant (the kernel checks and the
+  // converted weights share them).
+  const void* bf16_copy(const Value* v) const {
     auto it = bf16_data_.find(v);
     if (it != bf16_data_.end()) return it->second.data();
     const auto* f = static_cast<const float*>(v->constant->data());
@@ -420,7 +403,7 @@ class PrecisionAssigner {
     for (Node* n : order) {
       in_types.emplace_back();
       for (size_t i = 0; i < n->inputs.size(); ++i)
-        in_types.back().push_back(n->inputs[i] && is_float(n->inputs[i]->type.dtype) ? input_type(d, *n, i)
+        in_types.back().push_back(n->inputs[i] && ops::f32_or_bf16(n->inputs[i]->type.dtype) ? input_type(d, *n, i)
                                                                                        : DType::Undefined);
     }
     for (auto& [v, t] : d.dtype) const_cast<Value*>(v)->type.dtype = t;
@@ -430,7 +413,7 @@ class PrecisionAssigner {
       // type as their precision, as before precision was assigned.
       bool float_io = false;
       for (auto* list : {&n->inputs, &n->outputs})
-        for (const Value* v : *list) float_io |= v && is_float(v->type.dtype);
+        for (const Value* v : *list) float_io |= v && ops::f32_or_bf16(v->type.dtype);
       n->precision = float_io ? d.prec.at(n) : DType::Undefined;
       assigned_ += float_io;
       for (size_t i = 0; i < n->inputs.size(); ++i) {
@@ -514,7 +497,7 @@ class PrecisionAssigner {
     std::unordered_set<const Value*> seen;
     for (auto& n : g_.nodes())
       for (const Value* v : n->inputs)
-        if (v && v->is_constant() && seen.insert(v).second && is_float(v->type.dtype)) {
+        if (v && v->is_constant() && seen.insert(v).second && ops::f32_or_bf16(v->type.dtype)) {
           if (v->stored_dtype == DType::Float16) {
             ++half;
             half_bytes += v->constant->size() / 2;
@@ -548,7 +531,7 @@ class PrecisionAssigner {
   std::unordered_map<const Node*, DType> pinned_, pinned_out_;
   std::unordered_set<const Node*> forced_f32_;
   std::unordered_map<const Value*, std::vector<Use>> readers_;
-  std::unordered_map<const Value*, std::vector<uint16_t>> bf16_data_;
+  mutable std::unordered_map<const Value*, std::vector<uint16_t>> bf16_data_;
   std::unordered_map<const Value*, Value*> bf16_const_;
   std::map<std::pair<Value*, DType>, Value*> conv_;
   size_t conversions_ = 0, half_refused_ = 0, assigned_ = 0;

@@ -157,7 +157,7 @@ std::unique_ptr<Kernel> make_onednn(const KernelSpec& s) {
   if (!op || s.in.empty() || s.out.size() != 1) return nullptr;
   const KernelTensor& y = s.out[0];
   size_t r = y.shape.size();
-  if ((y.dtype != DType::Float32 && y.dtype != DType::BFloat16) || r == 0 || r > 6 || !shape_static(y.shape))
+  if (!ops::f32_or_bf16(y.dtype) || r == 0 || r > 6 || !shape_static(y.shape))
     return nullptr;
   for (auto& t : s.in)
     if (!t.present() || t.dtype != y.dtype || t.shape.size() != r || !shape_static(t.shape) ||

@@ -138,7 +138,7 @@ std::unique_ptr<Kernel> make_unary(const KernelSpec& s) {
   const bool blocked = same_blocked_layout(s);
   if (!blocked && !all_dense(s)) return nullptr;
   // float32, or bfloat16 in and out (computed in fp32 inside oneDNN's kernel).
-  if ((s.in[0].dtype != DType::Float32 && s.in[0].dtype != DType::BFloat16) || s.out[0].dtype != s.in[0].dtype)
+  if (!ops::f32_or_bf16(s.in[0].dtype) || s.out[0].dtype != s.in[0].dtype)
     return nullptr;
   int64_t n = shape_elements(s.in[0].shape);
   if (n <= 0) return nullptr;
@@ -279,10 +279,9 @@ std::unique_ptr<Kernel> make_blocked_binary(const KernelSpec& s, const ops::Bina
 // float32 or bfloat16 operands (they may differ: a bf16 activation plus an fp32 constant) and
 // result; Sum operands are added through dst's descriptor, so they share its type.
 bool float_operands(const KernelSpec& s) {
-  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
-  if (!is_float(s.out[0].dtype)) return false;
+  if (!ops::f32_or_bf16(s.out[0].dtype)) return false;
   for (size_t i = 0; i < s.in.size(); ++i)
-    if (!is_float(s.in[i].dtype) || (i >= 2 && s.in[i].dtype != s.out[0].dtype)) return false;
+    if (!ops::f32_or_bf16(s.in[i].dtype) || (i >= 2 && s.in[i].dtype != s.out[0].dtype)) return false;
   return true;
 }
 

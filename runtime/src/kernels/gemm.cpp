@@ -58,8 +58,6 @@ Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
   return r;
 }
 
-bool is_float(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
-
 // float32 throughout, or bfloat16 A and B (fp32 accumulation) with a float32 or bfloat16 result and
 // Sum operands; a bias or C stays float32 (its constant data is read as floats).
 bool usable(const KernelSpec& s) {
@@ -67,11 +65,11 @@ bool usable(const KernelSpec& s) {
     const KernelTensor& t = s.in[i];
     if (!t.present()) continue;
     if (!t.layout.empty() || shape_elements(t.shape) <= 0) return false;
-    if (i == 2 ? t.dtype != DType::Float32 : !is_float(t.dtype)) return false;
+    if (i == 2 ? t.dtype != DType::Float32 : !ops::f32_or_bf16(t.dtype)) return false;
   }
   if (s.in.size() >= 2 && s.in[0].dtype != s.in[1].dtype) return false;
   for (auto& t : s.out)
-    if (!is_float(t.dtype) || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+    if (!ops::f32_or_bf16(t.dtype) || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
   return true;
 }
 

@@ -38,7 +38,7 @@ bool supported(const KernelSpec& s, bool allow_int8) {
   const KernelTensor &x = s.in[0], &y = s.out[0];
   const size_t r = x.shape.size();
   if (r < 3 || r > 5 || y.shape.size() != r || x.dtype != y.dtype) return false;
-  const bool ok = x.dtype == DType::Float32 || x.dtype == DType::BFloat16 || (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
+  const bool ok = ops::f32_or_bf16(x.dtype) || (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
   return ok && shape_static(x.shape) && shape_static(y.shape) && shape_elements(x.shape) > 0;
 }
 

@@ -25,21 +25,29 @@ class ReorderKernel final : public Kernel {
   dnnl::memory::desc src_, dst_, scratch_;
 };
 
+// One oneDNN reorder from src to dst (layouts, types or both); nullptr where oneDNN has none.
+std::unique_ptr<Kernel> reorder_kernel(const dnnl::engine& eng, const dnnl::memory::desc& src,
+                                       const dnnl::memory::desc& dst) {
+  try {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::reorder::primitive_desc pd(eng, src, eng, dst, attr);
+    return std::make_unique<ReorderKernel>(eng, dnnl::reorder(pd), src, dst, pd.scratchpad_desc());
+  } catch (const dnnl::error&) {
+    return nullptr;
+  }
+}
+
 std::unique_ptr<Kernel> make_reorder(const KernelSpec& s) {
   if (!dynamic_cast<const ops::Reorder*>(&s.op) || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const KernelTensor &x = s.in[0], &y = s.out[0];
   // A Reorder may also convert between float32 and bfloat16: the precision pass's conversions are
   // Reorders, so a layout change and a type change at one boundary are one pass over memory.
-  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
-  if (x.dtype != y.dtype && !(is_float(x.dtype) && is_float(y.dtype))) return nullptr;
+  if (x.dtype != y.dtype && !(ops::f32_or_bf16(x.dtype) && ops::f32_or_bf16(y.dtype))) return nullptr;
   if (x.shape != y.shape || x.const_data || !shape_static(x.shape)) return nullptr;
   try {
-    dnnl::memory::desc src = dnn::md(x), dst = dnn::md(y);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::reorder::primitive_desc pd(s.engine, src, s.engine, dst, attr);
-    return std::make_unique<ReorderKernel>(s.engine, dnnl::reorder(pd), src, dst, pd.scratchpad_desc());
-  } catch (const dnnl::error&) {
+    return reorder_kernel(s.engine, dnn::md(x), dnn::md(y));
+  } catch (const dnnl::error&) {  // dnn::md refuses the shape for the layout
     return nullptr;
   }
 }
@@ -51,21 +59,13 @@ KILN_REGISTER_KERNEL("Reorder", "onednn", make_reorder);
 std::unique_ptr<Kernel> make_cast(const KernelSpec& s) {
   if (s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const KernelTensor &x = s.in[0], &y = s.out[0];
-  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16 || t == DType::Float16; };
-  if (!is_float(x.dtype) || !is_float(y.dtype) || x.dtype == y.dtype) return nullptr;
+  auto convertible = [](DType t) { return ops::f32_or_bf16(t) || t == DType::Float16; };
+  if (!convertible(x.dtype) || !convertible(y.dtype) || x.dtype == y.dtype) return nullptr;
   if (!x.layout.empty() || !y.layout.empty() || x.const_data || !shape_static(x.shape) || shape_elements(x.shape) <= 0)
     return nullptr;
-  try {
-    const dnnl::memory::dims d{shape_elements(x.shape)};
-    dnnl::memory::desc src(d, dnn::dtype(x.dtype), dnnl::memory::format_tag::a),
-        dst(d, dnn::dtype(y.dtype), dnnl::memory::format_tag::a);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::reorder::primitive_desc pd(s.engine, src, s.engine, dst, attr);
-    return std::make_unique<ReorderKernel>(s.engine, dnnl::reorder(pd), src, dst, pd.scratchpad_desc());
-  } catch (const dnnl::error&) {
-    return nullptr;
-  }
+  const dnnl::memory::dims d{shape_elements(x.shape)};
+  return reorder_kernel(s.engine, dnnl::memory::desc(d, dnn::dtype(x.dtype), dnnl::memory::format_tag::a),
+                        dnnl::memory::desc(d, dnn::dtype(y.dtype), dnnl::memory::format_tag::a));
 }
 
 KILN_REGISTER_KERNEL("Cast", "onednn", make_cast);

@@ -40,8 +40,7 @@ std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const auto& x = s.in[0];
   // float32 or bfloat16 on either side (fp32 inside oneDNN's kernel).
-  auto is_float = [](DType t) { return t == DType::Float32 || t == DType::BFloat16; };
-  if (!is_float(x.dtype) || !is_float(s.out[0].dtype)) return nullptr;
+  if (!ops::f32_or_bf16(x.dtype) || !ops::f32_or_bf16(s.out[0].dtype)) return nullptr;
   if (!x.layout.empty() || !s.out[0].layout.empty() || shape_elements(x.shape) <= 0) return nullptr;
   auto p = op->split(x.shape);
   memory::dims dims = p.inner == 1 ? memory::dims{p.outer, p.n} : memory::dims{p.outer, p.n, p.inner};

@@ -133,6 +133,8 @@ inline void visit_bool(AttrVisitor& v, const char* name, bool& b) {
 // Constant bfloat16 inputs are passed to the op as unknown values (its infer() reads float32).
 std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
                                     std::vector<const TensorView*> consts, size_t num_outputs);
+// The types a layer may compute and store activations in: float32, or bfloat16 (fp32 accumulation).
+inline bool f32_or_bf16(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
 inline bool stored_type_ok(DType inferred, DType stored) {
   return inferred == stored || (inferred == DType::Float32 && stored == DType::BFloat16);
 }
