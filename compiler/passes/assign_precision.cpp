@@ -90,9 +90,9 @@ class PrecisionAssigner {
            "to apply them");
     resolve_pins();
     const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
-    native_bf16_ = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
-    allow_bf16_ = (o_.bf16 || o_.best) && native_bf16_;
-    if ((o_.bf16 || o_.best) && !native_bf16_)
+    const bool native_bf16 = isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+    allow_bf16_ = (o_.bf16 || o_.best) && native_bf16;
+    if ((o_.bf16 || o_.best) && !native_bf16)
       warn("this CPU has no bfloat16 instructions (oneDNN ISA " + current_machine().isa + "): oneDNN would emulate bf16, "
            "slower than fp32, so layers stay fp32 (pin layers with --layerPrecisions=NAME:bf16 to force it)");
     for (auto& n : g_.nodes())
@@ -101,7 +101,9 @@ class PrecisionAssigner {
 
     // Decide, check with the kernels, and redo without the layers they refuse in bf16.
     Decision d;
-    for (int round = 0; round < 8; ++round) {
+    // Each round forces at least one more layer to fp32, so this ends; it stops only on a decision
+    // every kernel accepted.
+    for (size_t round = 0; round <= g_.nodes().size(); ++round) {
       d = decide();
       redo_ = false;
       std::vector<const Node*> refused = check(d);
@@ -526,7 +528,7 @@ class PrecisionAssigner {
   std::vector<std::string>* warnings_;
   std::vector<std::string>* summary_;
   std::vector<std::string>* log_;
-  bool obey_ = false, use_pins_ = false, native_bf16_ = false, allow_bf16_ = false, redo_ = false;
+  bool obey_ = false, use_pins_ = false, allow_bf16_ = false, redo_ = false;
   dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
   std::unordered_map<const Node*, DType> pinned_, pinned_out_;
   std::unordered_set<const Node*> forced_f32_;
