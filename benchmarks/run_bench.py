@@ -56,7 +56,11 @@ PRECISIONS = {
     "bf16": (["--bf16"], 0.03),
     "fp16": (["--fp16"], 5e-3),
     "best": (["--best"], 0.03),
+    # int8 calibrates on CALIB_SAMPLES inputs drawn like the zoo's (never the timed input).
+    "int8": (["--int8"], 0.15),
+    "int8bf16": (["--int8", "--bf16"], 0.15),
 }
+CALIB_SAMPLES = 16
 # The per-call overhead model: one Add of a 1-element float32 tensor.
 OVERHEAD_MODEL = "Add of a 1-element float32 tensor"
 
@@ -140,6 +144,36 @@ def convert_inputs(data_dir, wdir):
     die(f"no input_*.pb in {data_dir}")
   return [(pb_to_npy(pb, os.path.join(wdir, f"input_{k}.npy")), os.path.join(wdir, f"input_{k}.npy"))
           for k, pb in enumerate(pbs)]
+
+
+def calib_sets(data_dir, wdir):
+  """Writes CALIB_SAMPLES ONNX test-data sets for --int8 into wdir/calib and returns the folder.
+  Float inputs are standard normal, as scripts/export_models.py draws the zoo's inputs; integer
+  inputs (token ids, masks) are random permutations of the test input's values. Seeds differ from
+  the test input's, so the timed and checked input is never a calibration sample."""
+  out = os.path.join(wdir, "calib")
+  if os.path.isdir(out) and len(glob.glob(os.path.join(out, "test_data_set_*"))) == CALIB_SAMPLES:
+    return out
+  shutil.rmtree(out, ignore_errors=True)
+  pbs = sorted(glob.glob(os.path.join(data_dir, "input_*.pb")), key=lambda p: int(os.path.basename(p)[6:-3]))
+  tensors = []
+  for pb in pbs:
+    t = onnx.TensorProto()
+    with open(pb, "rb") as f:
+      t.ParseFromString(f.read())
+    tensors.append((t.name, numpy_helper.to_array(t)))
+  rng = np.random.RandomState(20261204)
+  for k in range(CALIB_SAMPLES):
+    d = os.path.join(out, f"test_data_set_{k}")
+    os.makedirs(d)
+    for i, (name, x) in enumerate(tensors):
+      if np.issubdtype(x.dtype, np.floating):
+        y = rng.standard_normal(x.shape).astype(x.dtype)
+      else:
+        y = rng.permutation(x.ravel()).reshape(x.shape)
+      with open(os.path.join(d, f"input_{i}.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(y, name).SerializeToString())
+  return out
 
 
 def parse_json(text, who):
@@ -401,6 +435,9 @@ def bench_model(spec, args, kiln, bench_dir):
     if prec is None:
       continue
     flags, _ = PRECISIONS[prec]
+    if "--int8" in flags:
+      calib = calib_sets(data, wdir)
+      flags = flags + [f"--calib={calib}"]
     tol = tolerance(prec, args)
     row["rel_l2_limit"] = tol
     plan = os.path.join(wdir, f"model.{prec}.plan")
@@ -533,7 +570,8 @@ def main():
                   "<stem>/test_data_set_0/ beside them")
   ap.add_argument("--precision", default="fp32",
                   help="kiln precision(s), comma-separated, one table row each: fp32 (default), bf16 "
-                  "(kiln compile --bf16), fp16 (--fp16), best (--best); ONNX Runtime runs fp32")
+                  "(kiln compile --bf16), fp16 (--fp16), best (--best), int8 (--int8, calibrated on 16 "
+                  "generated samples), int8bf16 (--int8 --bf16); ONNX Runtime runs fp32")
   ap.add_argument("--threads", type=int, default=2, help="threads for both runtimes (default 2)")
   ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
   ap.add_argument("--iterations", type=int, default=20, help="timed runs per round (default 20)")

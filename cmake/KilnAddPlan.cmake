@@ -4,6 +4,7 @@
 #
 #   kiln_add_plan(TARGET <name> ONNX <model.onnx> OUTPUT <model.plan>
 #                 [PRECISION fp32|bf16|fp16|best|int8 ...] [SHAPES <name:dims>...] [CALIB <dir>]
+#                 [CALIB_CACHE <file>] [CALIB_METHOD <method>]
 #                 [CHECK] [CHECK_TOLERANCE <spec>]
 #                 [TIMING_CACHE <file>] [REPORT <build.json>] [EXTRA_ARGS <flag>...])
 #
@@ -30,13 +31,14 @@
 # seeded random inputs. CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
 # REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. The timing cache only matters with
 # timed tactics: pass EXTRA_ARGS --builderOptimizationLevel=3 (kiln's default level 0 times
-# nothing). kiln does not know --int8 yet: with PRECISION int8 the build stops at this command with
-# kiln's usage error (exit code 2); it is mapped already so that build scripts written now keep
-# working when kiln learns it.
+# nothing). PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
+# samples) and/or CALIB_CACHE <file> (--calibCache: read when present, else written; not a
+# dependency, like the timing cache); CALIB_METHOD entropy|minmax|percentile[:P] adds --calibMethod.
+# Without either, kiln stops the build with its usage error (exit code 2).
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
-  cmake_parse_arguments(PARSE_ARGV 0 KAP "CHECK" "TARGET;ONNX;OUTPUT;CALIB;TIMING_CACHE;REPORT;CHECK_TOLERANCE"
+  cmake_parse_arguments(PARSE_ARGV 0 KAP "CHECK" "TARGET;ONNX;OUTPUT;CALIB;CALIB_CACHE;CALIB_METHOD;TIMING_CACHE;REPORT;CHECK_TOLERANCE"
                         "PRECISION;SHAPES;EXTRA_ARGS")
   if(KAP_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "kiln_add_plan: unknown arguments: ${KAP_UNPARSED_ARGUMENTS}")
@@ -92,6 +94,14 @@ function(kiln_add_plan)
     # Calibration data is an input like the model: adding, removing or editing a file rebuilds.
     file(GLOB_RECURSE _calib_files CONFIGURE_DEPENDS "${_calib}/*")
     list(APPEND _deps ${_calib_files})
+  endif()
+  if(KAP_CALIB_CACHE)
+    # Written by kiln after calibrating, then read: not a dependency (CALIB's files are).
+    get_filename_component(_ccache "${KAP_CALIB_CACHE}" ABSOLUTE BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+    list(APPEND _args "--calibCache=${_ccache}")
+  endif()
+  if(KAP_CALIB_METHOD)
+    list(APPEND _args "--calibMethod=${KAP_CALIB_METHOD}")
   endif()
   if(KAP_TIMING_CACHE)
     # Read and updated by kiln, so not a dependency: a warmer cache must not force a rebuild.

@@ -265,8 +265,20 @@ std::string describe_misses(const AccuracyReport& r, const std::string& flag) {
   return s;
 }
 
-AccuracyReport check_accuracy(const std::string& onnx_path, const CompileOptions& opts,
-                              const std::vector<uint8_t>& plan, const CheckOptions& check) {
+struct AccuracyChecker::State {
+  std::string onnx_path;
+  CheckOptions check;
+  std::shared_ptr<const Engine> ref_engine;
+  std::unique_ptr<ExecutionContext> ref_ctx;
+  std::vector<InputSample> samples;
+  std::vector<std::vector<Output>> ref_out;  // per sample
+  std::string source, detail;
+};
+
+AccuracyChecker::AccuracyChecker(const std::string& onnx_path, const CompileOptions& opts, const CheckOptions& check)
+    : s_(std::make_unique<State>()) {
+  s_->onnx_path = onnx_path;
+  s_->check = check;
   CompileOptions ref_opts = opts;
   ref_opts.precision = PrecisionOptions{};
   ref_opts.dump_after.clear();
@@ -279,39 +291,45 @@ AccuracyReport check_accuracy(const std::string& onnx_path, const CompileOptions
   } catch (const Error& e) {
     throw Error(std::string("building the fp32 reference plan: ") + e.what());
   }
-  auto engine = Engine::load_memory(plan, onnx_path + " (the plan)");
-  auto ref_engine = Engine::load_memory(ref.plan, onnx_path + " (the fp32 reference plan)");
-  const auto& ins = engine->inputs();
-  const auto& outs = engine->outputs();
-  if (ref_engine->outputs().size() != outs.size() || ref_engine->inputs().size() != ins.size())
-    throw Error(onnx_path + ": the plan and its fp32 reference have different inputs or outputs");
-
-  AccuracyReport r;
-  r.tolerance = check.tolerance;
-  std::vector<InputSample> samples;
+  s_->ref_engine = Engine::load_memory(ref.plan, onnx_path + " (the fp32 reference plan)");
+  const auto& ins = s_->ref_engine->inputs();
   if (!check.samples.empty()) {
-    r.source = "loadInputs";
-    r.detail = check.samples_origin;
-    samples = bind_samples(check.samples, ins, check.samples_origin.empty() ? "the given inputs" : check.samples_origin);
+    s_->source = "loadInputs";
+    s_->detail = check.samples_origin;
+    s_->samples = bind_samples(check.samples, ins, check.samples_origin.empty() ? "the given inputs" : check.samples_origin);
   } else if (!check.calib_dir.empty()) {
-    r.source = "calib";
-    r.detail = check.calib_dir;
-    samples = read_test_data_sets(check.calib_dir, ins);
+    s_->source = "calib";
+    s_->detail = check.calib_dir;
+    s_->samples = read_test_data_sets(check.calib_dir, ins);
   } else {
-    r.source = "random";
-    r.detail = "seed " + std::to_string(check.seed);
+    s_->source = "random";
+    s_->detail = "seed " + std::to_string(check.seed);
     for (size_t k = 0; k < std::max<size_t>(check.random_samples, 1); ++k)
-      samples.push_back(make_random_sample(ins, check.seed, k));
+      s_->samples.push_back(make_random_sample(ins, check.seed, k));
   }
-  r.samples = samples.size();
+  s_->ref_ctx = s_->ref_engine->create_context();
+  for (const InputSample& x : s_->samples) s_->ref_out.push_back(run_sample(*s_->ref_engine, *s_->ref_ctx, x));
+}
 
+AccuracyChecker::~AccuracyChecker() = default;
+
+AccuracyReport AccuracyChecker::check(const std::vector<uint8_t>& plan) const {
+  const std::string& onnx_path = s_->onnx_path;
+  auto engine = Engine::load_memory(plan, onnx_path + " (the plan)");
+  const auto& outs = engine->outputs();
+  if (s_->ref_engine->outputs().size() != outs.size() || s_->ref_engine->inputs().size() != engine->inputs().size())
+    throw Error(onnx_path + ": the plan and its fp32 reference have different inputs or outputs");
+  AccuracyReport r;
+  r.tolerance = s_->check.tolerance;
+  r.source = s_->source;
+  r.detail = s_->detail;
+  r.samples = s_->samples.size();
   auto ctx = engine->create_context();
-  auto ref_ctx = ref_engine->create_context();
   std::vector<Accumulator> acc(outs.size());
   std::vector<std::vector<int64_t>> first_shape(outs.size());
-  for (size_t k = 0; k < samples.size(); ++k) {
-    const std::vector<Output> a = run_sample(*engine, *ctx, samples[k]);
-    const std::vector<Output> b = run_sample(*ref_engine, *ref_ctx, samples[k]);
+  for (size_t k = 0; k < s_->samples.size(); ++k) {
+    const std::vector<Output> a = run_sample(*engine, *ctx, s_->samples[k]);
+    const std::vector<Output>& b = s_->ref_out[k];
     for (size_t o = 0; o < outs.size(); ++o) {
       if (a[o].shape != b[o].shape)
         throw Error(onnx_path + ": output '" + outs[o].name + "' has shape " + shape_str(a[o].shape) +
@@ -324,6 +342,11 @@ AccuracyReport check_accuracy(const std::string& onnx_path, const CompileOptions
   for (size_t o = 0; o < outs.size(); ++o) r.outputs.push_back(finish(outs[o], first_shape[o], acc[o]));
   apply_tolerance(r);
   return r;
+}
+
+AccuracyReport check_accuracy(const std::string& onnx_path, const CompileOptions& opts,
+                              const std::vector<uint8_t>& plan, const CheckOptions& check) {
+  return AccuracyChecker(onnx_path, opts, check).check(plan);
 }
 
 }  // namespace kiln

@@ -1,6 +1,7 @@
 // The compile driver: import -> passes -> plan preparation -> tactic selection (timed, with the
 // timing cache) -> memory plan -> serialization.
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <thread>
 #include <unordered_set>
@@ -14,6 +15,7 @@
 #include "ops/identity.h"
 #include "passes/pass.h"
 #include "profile.h"
+#include "quant/calibrate.h"
 #include "serialize/memory_plan.h"
 #include "serialize/plan_writer.h"
 #include "tune/select.h"
@@ -72,7 +74,8 @@ namespace {
 // Import, optimise and verify the model at one set of input shapes.
 std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOptions& opts,
                                        const std::map<std::string, std::vector<int64_t>>& profile_shapes,
-                                       const char* profile_flag, CompileResult& res) {
+                                       const char* profile_flag, CompileResult& res,
+                                       const quant::CalibTable* calib = nullptr) {
   onnx_import::ImportOptions io;
   for (auto& [k, v] : opts.shapes) io.shapes[k] = v;
   for (auto& [k, v] : profile_shapes) {
@@ -94,6 +97,7 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   po.precision_summary = &res.precision_summary;
   po.builder_level = opts.builder_level;
   po.activation_layout = opts.activation_layout;
+  po.calib = calib;
   try {
     passes::run_pipeline(*g, po);
     prepare_for_plan(*g, path);
@@ -128,7 +132,7 @@ std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::Lay
 template <class Choose>
 void choose_layouts(const std::string& path, const CompileOptions& opts, const tune::TuneOptions& topts,
                     std::unique_ptr<ir::Graph>& g, std::vector<tune::LayerPick>& picks, tune::TuneStats& stats,
-                    Choose& choose, CompileResult& res) {
+                    Choose& choose, CompileResult& res, const quant::CalibTable* calib) {
   for (auto& d : opts.disable_passes)
     if (d == "assign-layouts") return;  // the user chose plain layouts
   if (!tune::has_blocked_layouts(*g)) return;
@@ -149,7 +153,7 @@ void choose_layouts(const std::string& path, const CompileOptions& opts, const t
     CompileOptions plain_opts = opts;
     plain_opts.disable_passes.push_back("assign-layouts");
     CompileResult scratch;
-    gp = build_graph(path, plain_opts, opts.opt_shapes, "--optShapes", scratch);
+    gp = build_graph(path, plain_opts, opts.opt_shapes, "--optShapes", scratch, calib);
     pp = choose(*gp, nullptr);
   }
   const int samples = opts.builder_level >= 5 ? 15 : opts.builder_level >= 4 ? 9 : 7;
@@ -215,7 +219,34 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   tune::TimingCache cache;
   if (!opts.timing_cache_file.empty()) cache = tune::TimingCache::load(opts.timing_cache_file, res.warnings);
   const tune::TuneOptions topts{opts.builder_level, m, &cache};
-  auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res);
+  // int8: each activation's range, measured on the fp32 graph (plain layouts: the same tensors by
+  // name as the int8 build's) or read from the calibration cache.
+  std::optional<quant::CalibTable> calib;
+  if (opts.precision.int8) {
+    auto fp32_graph = [&] {
+      CompileOptions c = opts;
+      c.precision = PrecisionOptions{};
+      c.disable_passes.push_back("assign-layouts");
+      CompileResult scratch;
+      return build_graph(path, c, opts.opt_shapes, "--optShapes", scratch);
+    };
+    auto make_plan = [&](ir::Graph& cg) {
+      prepare_for_plan(cg, path);
+      cg.topo_sort();
+      ir::verify(cg);
+      tune::TuneStats none;
+      const auto picks = tune::choose_tactics(cg, tune::TuneOptions{0, m, nullptr}, none, nullptr);
+      return static_plan(cg, picks, m, 0);
+    };
+    try {
+      calib = quant::calibration_table(path, opts, fp32_graph, make_plan, res.calibration);
+    } catch (const OptionError& e) {
+      throw OptionError(path + ": " + e.what());
+    }
+    res.precision_summary.push_back(res.calibration);
+  }
+  const quant::CalibTable* calib_ptr = calib ? &*calib : nullptr;
+  auto g = build_graph(path, opts, opts.opt_shapes, "--optShapes", res, calib_ptr);
   tune::TuneStats stats;
   const auto tune_start = std::chrono::steady_clock::now();
   auto choose = [&](const ir::Graph& graph, std::vector<std::string>* log) {
@@ -227,7 +258,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   };
   std::vector<tune::LayerPick> picks = choose(*g, &res.log);
   res.tune = {opts.builder_level, 0, 0, 0, 0, 0, ""};
-  if (!profiled && opts.builder_level >= 3) choose_layouts(path, opts, topts, g, picks, stats, choose, res);
+  if (!profiled && opts.builder_level >= 3) choose_layouts(path, opts, topts, g, picks, stats, choose, res, calib_ptr);
   res.tune.layers_timed = stats.layers_timed;
   res.tune.measured = stats.measured;
   res.tune.cached = stats.cached;
@@ -256,8 +287,8 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     // at max and applied to the opt graph's tensors, position by position, each slot holding the
     // tensor's largest size (the runtime checks every specialisation fits).
     CompileResult scratch;
-    auto gmin = build_graph(path, opts, opts.min_shapes, "--minShapes", scratch);
-    auto gmax = build_graph(path, opts, opts.max_shapes, "--maxShapes", scratch);
+    auto gmin = build_graph(path, opts, opts.min_shapes, "--minShapes", scratch, calib_ptr);
+    auto gmax = build_graph(path, opts, opts.max_shapes, "--maxShapes", scratch, calib_ptr);
     profile::check_same_structure(*g, *gmin, "--minShapes", path);
     profile::check_same_structure(*g, *gmax, "--maxShapes", path);
     // Kernels are chosen at opt; say where the ends of the profile would choose otherwise (the
@@ -309,12 +340,16 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     const DType p = n->precision != DType::Undefined ? n->precision
                     : n->outputs.empty()              ? DType::Float32
                                                       : n->outputs[0]->type.dtype;
-    ++res.layers_by_precision[p == DType::BFloat16 ? "bf16" : p == DType::Float32 ? "fp32" : dtype_name(p)];
+    ++res.layers_by_precision[p == DType::BFloat16 ? "bf16" : p == DType::Float32 ? "fp32"
+                              : dtype_quantized(p)      ? "int8"
+                                                        : dtype_name(p)];
     for (const ir::Value* v : n->inputs)
       if (v && v->is_constant() && seen.insert(v).second) {
         const bool half = v->stored_dtype == DType::Float16 && v->type.dtype == DType::Float32;
         res.weight_bytes_by_type[half ? "fp16" : v->type.dtype == DType::BFloat16 ? "bf16"
-                                 : v->type.dtype == DType::Float32 ? "fp32" : dtype_name(v->type.dtype)] +=
+                                 : v->type.dtype == DType::Float32 ? "fp32"
+                                 : v->type.dtype == DType::QInt8   ? "int8"
+                                                                   : dtype_name(v->type.dtype)] +=
             half ? v->constant->size() / 2 : v->constant->size();
       }
   }

@@ -271,11 +271,10 @@ kiln::PrecisionOptions parse_precision(const py::object& precision) {
     if (n == "bf16") p.bf16 = true;
     else if (n == "fp16") p.fp16 = true;
     else if (n == "best") p.best = true;
-    else if (n == "int8")
-      throw kiln::Error("precision 'int8' is not supported yet; use fp32, bf16, fp16 or best");
+    else if (n == "int8") p.int8 = true;
     else
-      throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16 and best, or a list of them "
-                        "such as ['bf16', 'fp16']");
+      throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16, int8 and best, or a list of "
+                        "them such as ['int8', 'bf16']");
   }
   return p;
 }
@@ -364,7 +363,9 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
                  const ShapeMap& max_shapes, const std::optional<py::dict>& preprocess,
                  const std::optional<std::string>& precision_constraints, const py::object& layer_precisions,
                  const py::object& layer_output_types, bool check, const py::object& check_tolerance,
-                 const py::object& check_inputs, const py::object& check_calib, uint32_t check_seed) {
+                 const py::object& check_inputs, const py::object& check_calib, uint32_t check_seed,
+                 const py::object& calib, const std::optional<std::string>& calib_method,
+                 const py::object& calib_cache) {
   auto fspath = py::module_::import("os").attr("fspath");
   const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
   kiln::CompileOptions opts;
@@ -377,6 +378,11 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   if (precision_constraints) opts.precision.constraints = *precision_constraints;
   if (!layer_precisions.is_none()) opts.precision.layer_precisions = parse_pins(layer_precisions);
   if (!layer_output_types.is_none()) opts.precision.layer_output_types = parse_pins(layer_output_types);
+  if (!calib.is_none()) opts.calib_dir = fspath(calib).cast<std::string>();
+  if (calib_method) opts.calib_method = *calib_method;
+  if (!calib_cache.is_none()) opts.calib_cache = fspath(calib_cache).cast<std::string>();
+  if (!opts.precision.int8 && (calib_method || !calib_cache.is_none()))
+    throw kiln::Error("calib_method and calib_cache are for int8 layers; add 'int8' to precision");
   try {
     kiln::validate_precision_options(opts.precision);
   } catch (const kiln::OptionError& e) {  // the messages name the CLI flags; say the keyword instead
@@ -398,11 +404,19 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   copts.seed = check_seed;
   kiln::CompileResult res;
   std::optional<kiln::AccuracyReport> rep;
+  std::vector<std::string> moved;  // layers the int8 fallback moved to float
   {
     py::gil_scoped_release nogil;
     res = kiln::compile_onnx_file(in, opts);
     if (check) {
       rep = kiln::check_accuracy(in, opts, res.plan, copts);
+      if (!rep->passed() && opts.precision.int8 && !copts.tolerance.empty()) {
+        // The accuracy-driven fallback, as kiln compile --int8 --checkTolerance runs it.
+        kiln::Int8FallbackResult fb = kiln::compile_int8_with_fallback(in, opts, copts, &res);
+        res = std::move(fb.result);
+        rep = std::move(fb.report);
+        moved = std::move(fb.moved);
+      }
       if (!rep->passed())
         throw kiln::Error(in + ": " + kiln::describe_misses(*rep, "check_tolerance") + "; no plan was written");
     }
@@ -416,6 +430,8 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
   r["onnx_nodes"] = res.onnx_nodes;
   r["warnings"] = res.warnings;
   r["precision_summary"] = res.precision_summary;
+  if (!res.calibration.empty()) r["calibration"] = res.calibration;
+  if (!moved.empty()) r["int8_fallback"] = moved;
   if (rep) r["check"] = check_dict(*rep);
   return r;
 }
@@ -457,15 +473,18 @@ PYBIND11_MODULE(_kiln, m) {
         py::kw_only(), py::arg("precision_constraints") = py::none(), py::arg("layer_precisions") = py::none(),
         py::arg("layer_output_types") = py::none(), py::arg("check") = false, py::arg("check_tolerance") = py::none(),
         py::arg("check_inputs") = py::none(), py::arg("check_calib") = py::none(), py::arg("check_seed") = 0,
+        py::arg("calib") = py::none(), py::arg("calib_method") = py::none(), py::arg("calib_cache") = py::none(),
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
         "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings', 'precision_summary'}. "
         "min_shapes/opt_shapes/max_shapes (same form) build an optimisation profile instead of fixed shapes for "
         "the inputs they name. preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, "
         "'layout': 'NHWC', 'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/"
         "--scale/--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input). "
-        "precision: 'fp32', 'bf16', 'fp16', 'best' or a list such as ['bf16', 'fp16'] (permissions, as --bf16/"
-        "--fp16/--best); precision_constraints 'none'|'prefer'|'obey'; layer_precisions and layer_output_types "
-        "{pattern: 'fp32'|'bf16'|'fp16'} (as --layerPrecisions/--layerOutputTypes). check=True also builds an "
+        "precision: 'fp32', 'bf16', 'fp16', 'int8', 'best' or a list such as ['int8', 'bf16'] (permissions, as "
+        "--bf16/--fp16/--int8/--best); int8 needs calib (a folder of ONNX test-data sets, or 'random' for speed "
+        "experiments) or calib_cache (as --calibCache), calib_method 'entropy'|'minmax'|'percentile[:P]'; "
+        "precision_constraints 'none'|'prefer'|'obey'; layer_precisions and layer_output_types "
+        "{pattern: 'fp32'|'bf16'|'fp16'|'int8'} (as --layerPrecisions/--layerOutputTypes). check=True also builds an "
         "fp32 reference plan, runs both and returns the figures under 'check'; check_tolerance='rel_l2:0.02,...' "
         "(or a dict) raises kiln.Error and writes no plan when an output misses it; check_inputs ({name: array} "
         "or a list of them), check_calib (a folder of ONNX test-data sets) or check_seed choose the inputs.");

@@ -217,7 +217,7 @@ class ModelImporter {
     if (!in.type().has_tensor_type())
       throw Error("graph input '" + in.name() + "' is not a tensor (sequences, maps and optionals are not supported)");
     DType dt = static_cast<DType>(in.type().tensor_type().elem_type());
-    if (!dtype_valid(dt))
+    if (!dtype_onnx(dt))
       throw Error("graph input '" + in.name() + "' has unsupported element type " +
                   std::to_string(in.type().tensor_type().elem_type()));
     std::vector<std::string> params;

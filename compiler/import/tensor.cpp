@@ -118,7 +118,7 @@ void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
 
 ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::string& base_dir) {
   DType dt = static_cast<DType>(t.data_type());
-  if (!dtype_valid(dt))
+  if (!dtype_onnx(dt))
     throw Error(tensor_label(t) + ": data type " + std::to_string(t.data_type()) +
                 " is not supported (strings and complex numbers are out of scope)");
   Shape shape(t.dims().begin(), t.dims().end());

@@ -45,6 +45,9 @@ struct Value {
   // float32 constant (--fp16, or an fp16 initializer widened at import); the runtime widens it at
   // load. Undefined = stored as type.dtype.
   DType stored_dtype = DType::Undefined;
+  // For QUInt8 / QInt8 values (int8 layers' activations and weights): how the integers map to
+  // reals, set by the assign-int8 pass.
+  ops::QuantParams quant;
 
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).

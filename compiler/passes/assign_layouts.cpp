@@ -23,6 +23,8 @@ std::string region_tag(const PipelineOptions& o) {
   dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   const bool bf16 = o.precision && (o.precision->bf16 || o.precision->best);
   if (isa == dnnl::cpu_isa::avx512_core_amx && bf16) return "nhwc";
+  // oneDNN's int8 convolutions (VNNI and AMX brgconv) read and write channels-last.
+  if (o.precision && o.precision->int8) return "nhwc";
   return "";
 }
 

@@ -66,7 +66,7 @@ bool glob(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
-const char* prec_name(DType t) { return t == DType::BFloat16 ? "bf16" : "fp32"; }
+const char* prec_name(DType t) { return t == DType::BFloat16 ? "bf16" : dtype_quantized(t) ? "int8" : "fp32"; }
 
 struct Decision {
   std::unordered_map<const Node*, DType> prec;    // compute precision per node
@@ -146,6 +146,7 @@ class PrecisionAssigner {
     auto resolve = [&](const std::vector<std::pair<std::string, std::string>>& pins, const char* flag,
                        std::unordered_map<const Node*, DType>& out) {
       for (auto& [pat, prec] : pins) {
+        if (prec == "int8") continue;  // assign-int8's pins
         bool any = false;
         for (auto& n : g_.nodes())
           if (match(pat, *n)) {
@@ -173,6 +174,7 @@ class PrecisionAssigner {
     const Value* v = n.inputs[slot];
     if (!v || !ops::f32_or_bf16(v->type.dtype)) return Want::None;
     if (reads_shape_only(n.type())) return Want::Either;
+    if (dtype_quantized(p)) return slot >= 3 && out == DType::BFloat16 ? Want::BF16 : Want::F32;  // Sum operands as dst
     if (p != DType::BFloat16) return Want::F32;
     const std::string_view t = n.type();
     auto of = [](DType d) { return d == DType::BFloat16 ? Want::BF16 : Want::F32; };
@@ -185,6 +187,9 @@ class PrecisionAssigner {
     if (t == "LayerNormalization") return slot == 0 ? Want::BF16 : Want::F32;
     return Want::BF16;
   }
+
+  // Layers assign-int8 made int8 (and the pooling that passes int8 on): their precision is fixed.
+  static bool int8_layer(const Node& n) { return dtype_quantized(n.precision); }
 
   // A non-constant float value a bf16 layer would read as bf16.
   bool bf16_source(const Value* v, const Decision& d) const {
@@ -206,7 +211,9 @@ class PrecisionAssigner {
       DType p = DType::Float32;
       auto pin = pinned_.find(n);
       const bool forced = forced_f32_.count(n) > 0;
-      if (pin != pinned_.end()) {
+      if (int8_layer(*n)) {
+        p = n->precision;  // decided by assign-int8
+      } else if (pin != pinned_.end()) {
         p = pin->second == DType::BFloat16 && !forced ? DType::BFloat16 : DType::Float32;
       } else if (allow_bf16_ && !forced) {
         if (heavy(n->type())) {
@@ -227,7 +234,18 @@ class PrecisionAssigner {
         const Value* v = n->outputs[o];
         if (!ops::f32_or_bf16(v->type.dtype)) continue;
         DType t = DType::Float32;
-        if (p == DType::BFloat16 && data_output(*n, o)) {
+        if (int8_layer(*n) && data_output(*n, o)) {
+          // An int8 layer writes float from its output scales: bf16 where only bf16 readers read it.
+          bool any_bf16 = false, any_f32 = g_.is_graph_output(v) || forced_f32_.count(n);
+          auto r = readers_.find(v);
+          if (r != readers_.end())
+            for (const Use& u : r->second) {
+              const Want w = want(*u.node, u.slot, d.prec.at(u.node), out_type(d, *u.node));
+              any_bf16 |= w == Want::BF16;
+              any_f32 |= w == Want::F32;
+            }
+          t = any_bf16 && !any_f32 ? DType::BFloat16 : DType::Float32;
+        } else if (p == DType::BFloat16 && data_output(*n, o)) {
           bool any_bf16 = false, any_f32 = g_.is_graph_output(v);
           auto r = readers_.find(v);
           if (r != readers_.end())
@@ -350,7 +368,9 @@ class PrecisionAssigner {
         if (ok) break;
       }
       if (!ok) {
-        if (d.prec.at(&n) == DType::BFloat16) {
+        if (int8_layer(n)) {
+          if (!forced_f32_.count(&n)) refused.push_back(&n);  // it writes float32 next round
+        } else if (d.prec.at(&n) == DType::BFloat16) {
           refused.push_back(&n);
         } else if (pinned_out_.count(&n)) {  // an fp32 layer cannot write the pinned type
           refuse_pin(n, "--layerOutputTypes", pinned_out_.at(&n));
@@ -416,7 +436,7 @@ class PrecisionAssigner {
       bool float_io = false;
       for (auto* list : {&n->inputs, &n->outputs})
         for (const Value* v : *list) float_io |= v && ops::f32_or_bf16(v->type.dtype);
-      n->precision = float_io ? d.prec.at(n) : DType::Undefined;
+      n->precision = int8_layer(*n) ? n->precision : float_io ? d.prec.at(n) : DType::Undefined;
       assigned_ += float_io;
       for (size_t i = 0; i < n->inputs.size(); ++i) {
         Value* v = n->inputs[i];
@@ -470,8 +490,11 @@ class PrecisionAssigner {
     std::map<std::string, std::map<std::string, int>> by;  // precision -> op -> count
     size_t total = 0;
     for (auto& n : g_.nodes()) {
-      if (n->op && n->type() == "Reorder" && n->name.size() > 8 && n->name.rfind("/convert") == n->name.size() - 8)
-        continue;
+      auto ends = [&](const char* s) {
+        const size_t k = std::strlen(s);
+        return n->name.size() > k && n->name.compare(n->name.size() - k, k, s) == 0;
+      };
+      if (n->op && n->type() == "Reorder" && (ends("/convert") || ends("/quantize"))) continue;
       by[prec_name(n->precision)][std::string(n->type())]++;
       ++total;
     }
@@ -495,12 +518,14 @@ class PrecisionAssigner {
       if (log_)
         for (auto& t : timings_) log_->push_back("precision: " + t);
     }
-    size_t half = 0, half_bytes = 0, bf16_bytes = 0, f32_bytes = 0;
+    size_t half = 0, half_bytes = 0, bf16_bytes = 0, f32_bytes = 0, int8_bytes = 0;
     std::unordered_set<const Value*> seen;
     for (auto& n : g_.nodes())
       for (const Value* v : n->inputs)
-        if (v && v->is_constant() && seen.insert(v).second && ops::f32_or_bf16(v->type.dtype)) {
-          if (v->stored_dtype == DType::Float16) {
+        if (v && v->is_constant() && seen.insert(v).second && ops::real_storage(v->type.dtype)) {
+          if (dtype_quantized(v->type.dtype)) {
+            int8_bytes += v->constant->size();
+          } else if (v->stored_dtype == DType::Float16) {
             ++half;
             half_bytes += v->constant->size() / 2;
           } else if (v->type.dtype == DType::BFloat16) {
@@ -514,8 +539,8 @@ class PrecisionAssigner {
       std::snprintf(s, sizeof s, "%.2f MiB", b / 1048576.0);
       return std::string(s);
     };
-    summary_->push_back("float weights as stored in the plan: " + mib(bf16_bytes) + " bf16, " + mib(half_bytes) +
-                        " fp16, " + mib(f32_bytes) + " fp32");
+    summary_->push_back("weights as stored in the plan: " + (int8_bytes ? mib(int8_bytes) + " int8, " : std::string()) +
+                        mib(bf16_bytes) + " bf16, " + mib(half_bytes) + " fp16, " + mib(f32_bytes) + " fp32");
     if (half)
       summary_->push_back(std::to_string(half) + " fp32 constant(s) stored as IEEE half and widened to fp32 at load (oneDNN "
                           "has no fp16 compute on CPU: layers compute in fp32, or bf16 where assigned)");
@@ -546,8 +571,8 @@ class PrecisionAssigner {
 
 bool assign_precision(ir::Graph& g, const PipelineOptions& opts) {
   if (!opts.precision || !opts.precision->any()) return false;
-  for (auto& n : g.nodes())
-    if (n->precision != DType::Undefined) return false;  // assigned once, after layouts
+  for (auto& n : g.nodes())  // assigned once, after layouts (assign-int8's int8 layers come first)
+    if (n->precision == DType::Float32 || n->precision == DType::BFloat16) return false;
   return PrecisionAssigner(g, *opts.precision, opts.warnings, opts.precision_summary, opts.log,
                            opts.builder_level)
       .run();

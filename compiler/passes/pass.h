@@ -13,6 +13,10 @@
 #include "ir/graph.h"
 #include "kiln/compiler.hpp"
 
+namespace kiln::quant {
+struct CalibTable;
+}
+
 namespace kiln::passes {
 
 // Returns true when it changed the graph.
@@ -43,6 +47,8 @@ struct PipelineOptions {
   // Conv regions' layout: "" or "auto" (nhwc for bf16 on AMX, else nChw16c/nChw8c), "blocked",
   // "nhwc" or "plain" (CompileOptions::activation_layout).
   std::string activation_layout;
+  // int8 (--int8): each activation's calibrated range, by tensor name; null without --int8.
+  const quant::CalibTable* calib = nullptr;
 };
 
 void run_pipeline(ir::Graph& g, const PipelineOptions& opts);
@@ -86,5 +92,6 @@ bool fuse_sibling_convs(ir::Graph& g);
 bool assign_layouts(ir::Graph& g);  // with the default options
 bool assign_layouts(ir::Graph& g, const PipelineOptions& o);
 bool assign_precision(ir::Graph& g, const PipelineOptions& opts);
+bool assign_int8(ir::Graph& g, const PipelineOptions& opts);
 
 }  // namespace kiln::passes

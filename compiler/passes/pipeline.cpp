@@ -47,11 +47,16 @@ const std::vector<PassInfo>& pipeline() {
                          "conv regions blocked and reorder only at their boundaries (channels-last where that is what "
                          "the CPU's fastest kernels read: bf16 on AMX)",
        nullptr, assign_layouts},
+      {"assign-int8", "int8 has 2-4x bf16's throughput (VNNI, AMX) (--int8): Conv/MatMul/Gemm layers with "
+                      "calibrated inputs compute in int8 where a fast kernel takes them, their neighbours exchange "
+                      "int8 tensors, and requantisation is fused into output scales and post-ops",
+       nullptr, assign_int8},
       {"assign-precision", "bf16 doubles oneDNN's throughput where the CPU has it (--bf16/--best): each layer gets "
                            "the precision the flags and pins allow and a fast kernel runs, weights are converted "
                            "once, and conversions go only where precision changes (after layouts, so they merge "
                            "with the region-boundary reorders)",
        nullptr, assign_precision},
+      {"dead-code-int8", "int8 layers leave the float conversions they replaced unread", dead_code},
   };
   return list;
 }

@@ -8,12 +8,9 @@ namespace {
 void check_pins(const std::vector<std::pair<std::string, std::string>>& pins, const char* flag) {
   for (auto& [pattern, prec] : pins) {
     if (pattern.empty()) throw OptionError(std::string(flag) + ": an entry has an empty layer name");
-    if (prec == "int8")
-      throw OptionError(std::string(flag) + ": '" + pattern + ":int8': int8 layers need calibration, which kiln "
-                        "does not have yet; use fp32, bf16 or fp16");
-    if (prec != "fp32" && prec != "bf16" && prec != "fp16")
+    if (prec != "fp32" && prec != "bf16" && prec != "fp16" && prec != "int8")
       throw OptionError(std::string(flag) + ": unknown precision '" + prec + "' for '" + pattern +
-                        "'; use fp32, bf16 or fp16");
+                        "'; use fp32, bf16, fp16 or int8");
   }
 }
 }  // namespace
@@ -23,6 +20,14 @@ void validate_precision_options(const PrecisionOptions& p) {
     throw OptionError("--precisionConstraints: unknown value '" + p.constraints + "'; use none, prefer or obey");
   check_pins(p.layer_precisions, "--layerPrecisions");
   check_pins(p.layer_output_types, "--layerOutputTypes");
+  for (auto& [pattern, prec] : p.layer_precisions)
+    if (prec == "int8" && !p.int8)
+      throw OptionError("--layerPrecisions: '" + pattern + ":int8' needs --int8 (and calibration data: --calib or "
+                        "--calibCache)");
+  for (auto& [pattern, t] : p.layer_output_types)
+    if (t == "int8")
+      throw OptionError("--layerOutputTypes: '" + pattern + ":int8': an int8 layer's output type follows its "
+                        "readers; pin the layers with --layerPrecisions instead");
   for (auto& [pattern, t] : p.layer_output_types)
     if (t == "fp16")
       throw OptionError("--layerOutputTypes: '" + pattern + ":fp16': oneDNN has no fp16 compute on CPU, so layers "

@@ -127,7 +127,9 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
                                                     &v->type.shape, v->layout.c_str(), kind, offset, bytes,
                                                     cap == in.capacity.end() ? 0 : cap->second,
-                                                    as_half(v) ? fb::DType::Float16 : fb::DType::Undefined));
+                                                    as_half(v) ? fb::DType::Float16 : fb::DType::Undefined,
+                                                    v->quant.empty() ? nullptr : &v->quant.scale, v->quant.zero_point,
+                                                    v->quant.axis));
   }
 
   std::vector<flatbuffers::Offset<fb::Layer>> layers;

@@ -12,11 +12,12 @@ KernelSpec spec_of(const ir::Node& n, const dnnl::engine& eng) {
       t.dtype = v->type.dtype;
       t.shape = v->type.shape;
       t.layout = v->layout;
+      t.quant = v->quant;
       if (v->is_constant()) t.const_data = v->constant->data();
     }
     spec.in.push_back(std::move(t));
   }
-  for (ir::Value* v : n.outputs) spec.out.push_back({v->type.dtype, v->type.shape, v->layout, nullptr});
+  for (ir::Value* v : n.outputs) spec.out.push_back({v->type.dtype, v->type.shape, v->layout, nullptr, v->quant});
   return spec;
 }
 

@@ -31,6 +31,7 @@ struct TensorRec {
   const void* data = nullptr; // constants: inside the plan buffer (or widened, see stored_half)
   bool stored_half = false;   // a float32 constant stored as IEEE half (v4), widened at load
   bool dynamic = false;       // some dim is -1: shape known only at run time, per-run buffer
+  ops::QuantParams quant;     // QUInt8 / QInt8 tensors (v5)
 };
 
 struct LayerRec {

@@ -42,6 +42,9 @@ std::string figure(double v) {
   return fmt::format("{:.3g}", v);
 }
 
+
+}  // namespace
+
 void print_table(const AccuracyReport& r) {
   const std::string from = r.source == "loadInputs" ? fmt::format("--loadInputs ({})", r.detail)
                            : r.source == "calib"    ? fmt::format("--calib {}", r.detail)
@@ -66,8 +69,6 @@ void print_table(const AccuracyReport& r) {
                format_check_tolerance(r.tolerance));
 }
 
-}  // namespace
-
 void add_check_flags(CLI::App* c, CheckFlags& f) {
   c->add_flag("--check", f.check,
               "Also build an fp32 reference plan, run both on the same inputs and print per-output max_abs, "
@@ -81,8 +82,9 @@ void add_check_flags(CLI::App* c, CheckFlags& f) {
                 "--check inputs: name:file,... (.pb ONNX TensorProto, .npy, else raw bytes), one file per input")
       ->type_name("FILES");
   c->add_option("--calib", f.calib,
-                "Folder of ONNX test-data sets (DIR/test_data_set_*/input_K.pb, K in graph input order); --check "
-                "runs every set unless --loadInputs is given")
+                "Folder of ONNX test-data sets (DIR/test_data_set_*/input_K.pb, K in graph input order): --int8 "
+                "calibrates on them, and --check runs every set unless --loadInputs is given. 'random': seeded "
+                "random data, for --int8 speed experiments only")
       ->type_name("DIR");
   f.seed_option = c->add_option("--checkSeed", f.seed,
                 "Seed of the random inputs --check uses without --loadInputs or --calib (4 samples; floats uniform "
@@ -104,18 +106,15 @@ bool check_requested(const CheckFlags& f, CheckTolerance& tolerance) {
                      "--checkTolerance");
   if (!on && f.seed_option && f.seed_option->count())
     throw UsageError("--checkSeed: only the accuracy check uses it; add --check or --checkTolerance");
-  if (!on && !f.calib.empty())
-    fmt::print(stderr, "warning: --calib is read only by --check so far (kiln has no int8 calibration yet); "
-                       "without --check it does nothing\n");
   return on;
 }
 
-AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
-                         const CompileOptions& opts, const CompileResult& r) {
+CheckOptions check_options(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
+                           const CompileResult& r) {
   CheckOptions c;
   c.tolerance = tolerance;
   c.seed = f.seed;
-  c.calib_dir = f.calib;
+  c.calib_dir = f.calib == "random" ? "" : f.calib;  // random calibration: the check's own random inputs
   if (!f.load_inputs.empty()) {
     auto engine = Engine::load_memory(r.plan, model);
     c.samples.push_back(load_inputs(f.load_inputs, engine->inputs()));
@@ -123,7 +122,12 @@ AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, c
     if (!f.calib.empty())
       fmt::print(stderr, "kiln: check: --loadInputs given, so the data under --calib {} is not used\n", f.calib);
   }
-  AccuracyReport rep = check_accuracy(model, opts, r.plan, c);
+  return c;
+}
+
+AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
+                         const CompileOptions& opts, const CompileResult& r) {
+  AccuracyReport rep = check_accuracy(model, opts, r.plan, check_options(f, tolerance, model, r));
   print_table(rep);
   return rep;
 }

@@ -25,6 +25,13 @@ void add_check_flags(CLI::App* c, CheckFlags& f);
 // --checkSeed without --check); returns whether the check runs.
 bool check_requested(const CheckFlags& f, CheckTolerance& tolerance);
 
+// The check's inputs and tolerance from the flags (--loadInputs files read against r's plan).
+CheckOptions check_options(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
+                           const CompileResult& r);
+
+// Prints the check's table.
+void print_table(const AccuracyReport& r);
+
 // Loads the --loadInputs files (against the plan's inputs), runs the check and prints its table.
 AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
                          const CompileOptions& opts, const CompileResult& r);

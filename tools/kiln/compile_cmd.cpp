@@ -26,8 +26,8 @@ struct CompileArgs {
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
-  bool bf16 = false, fp16 = false, best = false;
-  std::string precision_constraints, activation_layout;
+  bool bf16 = false, fp16 = false, best = false, int8 = false;
+  std::string precision_constraints, activation_layout, calib_method, calib_cache;
   std::vector<std::string> layer_precisions, layer_output_types;
   CheckFlags check;
 };
@@ -58,6 +58,7 @@ PrecisionOptions parse_precision(const CompileArgs& a) {
   p.bf16 = a.bf16;
   p.fp16 = a.fp16;
   p.best = a.best;
+  p.int8 = a.int8;
   p.constraints = a.precision_constraints;
   p.layer_precisions = parse_layer_pins(a.layer_precisions, "--layerPrecisions");
   p.layer_output_types = parse_layer_pins(a.layer_output_types, "--layerOutputTypes");
@@ -84,6 +85,12 @@ int run_compile(const CompileArgs& a) {
   o.timing_cache_file = a.timing_cache;
   o.precision = parse_precision(a);
   o.activation_layout = a.activation_layout;
+  o.calib_dir = a.check.calib;
+  o.calib_method = a.calib_method;
+  o.calib_cache = a.calib_cache;
+  if (!a.int8 && (!a.calib_method.empty() || !a.calib_cache.empty()))
+    throw UsageError(std::string(!a.calib_method.empty() ? "--calibMethod" : "--calibCache") +
+                     ": calibration is for int8 layers; add --int8");
   CheckTolerance tolerance;
   const bool check = check_requested(a.check, tolerance);
   auto t0 = std::chrono::steady_clock::now();
@@ -112,6 +119,27 @@ int run_compile(const CompileArgs& a) {
   if (check) {
     try {
       acc = run_check(a.check, tolerance, a.model, o, r);
+      if (!acc->passed() && o.precision.int8) {
+        // kiln's accuracy-driven fallback: the fewest int8 layers to float that meet the tolerance.
+        fmt::print(stderr, "kiln: int8 fallback: the all-int8 plan misses --checkTolerance; measuring each int8 "
+                           "layer's contribution to the error\n");
+        Int8FallbackResult fb =
+            compile_int8_with_fallback(a.model, o, check_options(a.check, tolerance, a.model, r), &r);
+        if (a.verbose)
+          for (auto& l : fb.log) fmt::print(stderr, "kiln: int8 fallback: {}\n", l);
+        r = std::move(fb.result);
+        acc = std::move(fb.report);
+        if (acc->passed()) {
+          fmt::print(stderr, "kiln: int8 fallback: moved {} of {} int8 layer(s) to {} to meet the tolerance:\n",
+                     fb.moved.size(), fb.int8_layers, o.precision.bf16 || o.precision.best ? "bf16" : "fp32");
+          for (auto& m : fb.moved) fmt::print(stderr, "  {}\n", m);
+          for (auto& l : r.precision_summary) fmt::print(stderr, "kiln: precision: {}\n", l);
+        } else {
+          fmt::print(stderr, "kiln: int8 fallback: even with all {} int8 layer(s) in float the plan misses the "
+                             "tolerance\n", fb.int8_layers);
+        }
+        print_table(*acc);
+      }
     } catch (const OptionError& e) {
       throw UsageError(e.what());
     }
@@ -206,12 +234,24 @@ void add_compile_command(CLI::App& app) {
   c->add_flag("--best", args->best,
               "Allow every precision (bf16 and fp16 weights); with --builderOptimizationLevel >= 1 each heavy "
               "layer's precision is timed, conversions included");
+  c->add_flag("--int8", args->int8,
+              "Allow int8: Conv, MatMul and Gemm layers compute in int8 (calibrated u8/s8 activations, s8 "
+              "per-channel weights, s32 accumulation) where this CPU's kernels run it fast. Needs --calib or "
+              "--calibCache");
+  c->add_option("--calibMethod", args->calib_method,
+                "How --int8 turns each activation's calibrated values into a clipping range: entropy (default; "
+                "KL divergence, as TensorRT), minmax, or percentile[:P] (P% of |x| kept, default 99.99)")
+      ->type_name("METHOD");
+  c->add_option("--calibCache", args->calib_cache,
+                "Calibration cache for --int8: read when it exists (and was made for this model), else written "
+                "after calibrating on --calib; a diff-able text file of per-tensor ranges")
+      ->type_name("FILE");
   c->add_option("--precisionConstraints", args->precision_constraints,
                 "none = ignore --layerPrecisions/--layerOutputTypes; prefer = honour them where a kernel can "
                 "(else warn); obey = honour them or fail. Default: prefer when pins are given")
       ->type_name("none|prefer|obey");
   c->add_option("--layerPrecisions", args->layer_precisions,
-                "Pin layers' compute precision: NAME:PREC[,NAME:PREC...], PREC fp32|bf16|fp16, NAME a layer or "
+                "Pin layers' compute precision: NAME:PREC[,NAME:PREC...], PREC fp32|bf16|fp16|int8, NAME a layer or "
                 "ONNX node name with * and ? wildcards; the first matching entry wins")
       ->type_name("SPEC")
       ->allow_extra_args(false);

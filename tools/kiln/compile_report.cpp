@@ -55,12 +55,13 @@ std::string compile_report_json(const CompileReportInput& in) {
   for (size_t i = 0; i < e->layers().size(); ++i) {
     const LayerInfo& l = e->layers()[i];
     if (l.fused.size() > 1) ++fusions[join_plus(l.fused)];
-    ++precisions[dtype_name(l.precision)];
+    ++precisions[dtype_quantized(l.precision) ? "int8" : dtype_name(l.precision)];
     ++kernels[l.kernel];
     layers += fmt::format(
         "{}    {{\"index\": {}, \"name\": {}, \"op\": {}, \"kernel\": {}, \"precision\": \"{}\", "
         "\"format\": {}, \"fused\": {}}}",
-        i ? ",\n" : "", i, quoted(l.name), quoted(l.op), quoted(l.kernel), dtype_name(l.precision),
+        i ? ",\n" : "", i, quoted(l.name), quoted(l.op), quoted(l.kernel),
+        dtype_quantized(l.precision) ? "int8" : dtype_name(l.precision),
         quoted(l.layout.empty() ? "plain" : l.layout), string_list(l.fused));
   }
   auto shape_map = [](const std::map<std::string, std::vector<int64_t>>& m) {
@@ -98,6 +99,7 @@ std::string compile_report_json(const CompileReportInput& in) {
     if (p.bf16) prec_flags.push_back("bf16");
     if (p.fp16) prec_flags.push_back("fp16");
     if (p.best) prec_flags.push_back("best");
+    if (p.int8) prec_flags.push_back("int8");
   }
   o += fmt::format("  \"options\": {{\"shapes\": {}{}, \"disabled_passes\": {}, \"precision\": {}}},\n", shapes,
                    profile, string_list(in.options ? in.options->disable_passes : std::vector<std::string>{}),
@@ -107,6 +109,7 @@ std::string compile_report_json(const CompileReportInput& in) {
   o += fmt::format("  \"precision_counts\": {},\n  \"kernel_counts\": {},\n", count_map(precisions),
                    count_map(kernels));
   o += fmt::format("  \"precision_summary\": {},\n", string_list(r.precision_summary));
+  if (!r.calibration.empty()) o += fmt::format("  \"calibration\": {},\n", quoted(r.calibration));
   o += fmt::format("  \"warnings\": {},\n", string_list(r.warnings));
   if (in.check) o += fmt::format("  \"check\": {},\n", check_json(*in.check));
   o += fmt::format("  \"layers\": [\n{}\n  ]\n}}\n", layers);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <map>
 
 #include <fmt/format.h>
@@ -28,10 +29,36 @@ std::string join(const std::vector<std::string>& v, const char* sep, bool quote)
   return r;
 }
 
+// A layer's compute precision as inspect names it: int8 layers (and the pooling that passes
+// int8 on) are "int8" whichever 8-bit type they read.
+std::string precision_name(DType t) { return dtype_quantized(t) ? "int8" : dtype_name(t); }
+
+// A layer's quantized tensors: JSON objects, or one text line ("x 0.0123 u8, w 0.0011..0.02 (64)").
+std::string quantized_text(const LayerInfo& l, bool json) {
+  std::string r;
+  for (size_t i = 0; i < l.quantized.size(); ++i) {
+    const auto& q = l.quantized[i];
+    if (json) {
+      r += fmt::format("{}{{\"tensor\": \"{}\", \"output\": {}, \"dtype\": \"{}\", \"scale\": [{}], "
+                       "\"zero_point\": {}, \"axis\": {}}}",
+                       i ? ", " : "", json_escape(q.tensor), q.output ? "true" : "false", dtype_name(q.dtype),
+                       fmt::join(q.scale, ", "), q.zero_point, q.axis);
+      continue;
+    }
+    const auto [lo, hi] = std::minmax_element(q.scale.begin(), q.scale.end());
+    r += fmt::format("{}{} {} {}", i ? ", " : "", q.output ? "out" : "in", q.tensor,
+                     q.scale.size() == 1 ? fmt::format("{:.4g}", *lo)
+                                         : fmt::format("{:.3g}..{:.3g} ({} channels)", *lo, *hi, q.scale.size()));
+    if (q.zero_point) r += fmt::format(" zp {}", q.zero_point);
+    r += q.dtype == DType::QUInt8 ? " u8" : " s8";
+  }
+  return r;
+}
+
 // Layers per compute precision: "bfloat16: 120, float32: 14" (or the JSON object's members).
 std::string precision_counts(const Engine& e, bool json) {
   std::map<std::string, size_t> n;
-  for (auto& l : e.layers()) ++n[dtype_name(l.precision)];
+  for (auto& l : e.layers()) ++n[precision_name(l.precision)];
   std::string r;
   for (auto& [k, c] : n)
     r += json ? fmt::format("{}\"{}\": {}", r.empty() ? "" : ", ", k, c)
@@ -69,11 +96,12 @@ int inspect(const InspectArgs& a) {
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
                             "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
                             "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"stored_weight_bytes\": {}, "
-                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}]}}",
-                            i ? ", " : "", json_escape(l.name), l.op, l.kernel, dtype_name(l.precision),
+                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}], \"quantized\": [{}]}}",
+                            i ? ", " : "", json_escape(l.name), l.op, l.kernel, precision_name(l.precision),
                             l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
                             json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes,
-                            l.stored_weight_bytes, dtype_name(l.output_dtype), l.time_us, runners);
+                            l.stored_weight_bytes, dtype_name(l.output_dtype), l.time_us, runners,
+                            quantized_text(l, true));
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
@@ -104,12 +132,14 @@ int inspect(const InspectArgs& a) {
     std::string tactic = l.tactic;
     if (l.time_us > 0 && l.tactic == l.planned_tactic) tactic += fmt::format(" {:.1f}us", l.time_us);
     if (l.tactic != l.planned_tactic) tactic += " (planned " + l.planned_tactic + ")";
-    std::string prec = dtype_name(l.precision);
-    if (l.output_dtype != l.precision && (l.output_dtype == DType::Float32 || l.output_dtype == DType::BFloat16))
+    std::string prec = precision_name(l.precision);
+    if (l.output_dtype != l.precision && !dtype_quantized(l.output_dtype) &&
+        (l.output_dtype == DType::Float32 || l.output_dtype == DType::BFloat16))
       prec += std::string("->") + (l.output_dtype == DType::Float32 ? "f32" : "bf16");
     fmt::print("  {:>4} {:<40} {:<18} {:<9} {:<13} {:<8} {:>10} [{}] {}\n", i, l.name, l.op, l.kernel,
                prec, l.layout.empty() ? "plain" : l.layout,
                l.weight_bytes ? human_bytes(l.weight_bytes) : "-", join(l.fused, "+", false), tactic);
+    if (!l.quantized.empty()) fmt::print("       scales: {}\n", quantized_text(l, false));
   }
   return 0;
 }

@@ -348,7 +348,7 @@ void import_cast(NodeContext& ctx) {
   auto op = make<Cast>();
   if (!ctx.has_attr("to")) ctx.fail("Cast needs the 'to' attribute");
   op->to = ctx.attr_int("to", 1);
-  if (op->to < 0 || op->to > 127 || !dtype_valid(static_cast<DType>(op->to)))
+  if (op->to < 0 || op->to > 127 || !dtype_onnx(static_cast<DType>(op->to)))
     ctx.fail("Cast to ONNX type " + std::to_string(op->to) + " is not supported (strings, complex and "
              "8-bit floats are out of scope)");
   emit_or_fold(ctx, std::move(op), {ctx.required_input(0)},

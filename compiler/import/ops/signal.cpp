@@ -10,7 +10,7 @@ namespace {
 DType output_datatype(NodeContext& c) {
   const int64_t code = c.attr_int("output_datatype", 1);
   const auto t = static_cast<DType>(code);
-  if (code < 0 || code > 127 || !dtype_valid(t) || t == DType::Bool)
+  if (code < 0 || code > 127 || !dtype_onnx(t) || t == DType::Bool)
     c.fail("output_datatype " + std::to_string(code) + " is not a numeric type kiln supports");
   return t;
 }

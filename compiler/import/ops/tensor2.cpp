@@ -43,7 +43,7 @@ void import_eye_like(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
   op->k = ctx.attr_int("k", 0);
   op->dtype = ctx.attr_int("dtype", static_cast<int64_t>(x->type.dtype));
-  if (op->dtype < 0 || op->dtype > 127 || !dtype_valid(static_cast<DType>(op->dtype)))
+  if (op->dtype < 0 || op->dtype > 127 || !dtype_onnx(static_cast<DType>(op->dtype)))
     ctx.fail("dtype " + std::to_string(op->dtype) + " is not supported");
   ctx.emit(std::move(op), {x});
 }

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -94,6 +95,35 @@ struct AccuracyReport {
 // an exception but AccuracyReport::misses.
 AccuracyReport check_accuracy(const std::string& onnx_path, const CompileOptions& opts,
                               const std::vector<uint8_t>& plan, const CheckOptions& check);
+
+// check_accuracy for several plans of one model: the fp32 reference is built and run once.
+class AccuracyChecker {
+ public:
+  AccuracyChecker(const std::string& onnx_path, const CompileOptions& opts, const CheckOptions& check);
+  ~AccuracyChecker();
+  AccuracyReport check(const std::vector<uint8_t>& plan) const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// --int8 with a tolerance (kiln's accuracy-driven fallback). Builds the plan; when it misses
+// check.tolerance, measures each int8 layer's contribution to the error (the error drop when
+// that layer alone leaves int8), then moves layers to float (bf16 where allowed, else fp32),
+// largest contribution first, until the plan meets the tolerance: the fewest layers this ranking
+// finds. Calibration runs once (the ranges are shared by every trial build).
+struct Int8FallbackResult {
+  CompileResult result;       // the final build (its plan is the one to write when report passes)
+  AccuracyReport report;      // its check
+  // Layers moved out of int8, with the error they removed ("layer: rel_l2 0.31 -> 0.12").
+  std::vector<std::string> moved;
+  std::vector<std::string> log;  // one line per trial build
+  size_t int8_layers = 0;        // int8 layers of the first build
+};
+// `first`: the all-int8 build and its check, when the caller has them already.
+Int8FallbackResult compile_int8_with_fallback(const std::string& onnx_path, const CompileOptions& opts,
+                                              const CheckOptions& check, const CompileResult* first = nullptr);
 
 // The inputs of ONNX test-data sets: DIR/test_data_set_*/input_K.pb in name order (or
 // DIR/input_K.pb when DIR is one set), input_K for the K-th of `inputs`. Each tensor must have

@@ -34,16 +34,20 @@ struct PrecisionOptions {
   bool bf16 = false;  // layers may compute in bfloat16 (fp32 accumulation); weights stored as bf16
   bool fp16 = false;  // fp32 weights are stored as IEEE half and widened at load (no f16 compute on CPU)
   bool best = false;  // every precision allowed; timed per layer where builder_level >= 1
+  // Conv, MatMul and Gemm layers may compute in int8 (u8/s8 activations with calibrated scales,
+  // s8 per-channel weights, s32 accumulation) where a fast kernel takes them; needs calibration
+  // (CompileOptions::calib_dir or calib_cache). Layers next to int8 ones exchange int8 tensors.
+  bool int8 = false;
   // "none": --layerPrecisions/--layerOutputTypes are ignored (a warning says so); "prefer": honoured
   // where a kernel can run them (else a warning); "obey": honoured or the build fails. "" = "prefer"
   // when layer pins are given, else "none".
   std::string constraints;
   // Layer name pattern ('*' and '?' wildcards, matched against the layer's name or any ONNX node
-  // fused into it) -> "fp32" | "bf16" | "fp16". The first matching pattern wins.
+  // fused into it) -> "fp32" | "bf16" | "fp16" | "int8". The first matching pattern wins.
   std::vector<std::pair<std::string, std::string>> layer_precisions;
   // The same, for the type a layer writes its outputs in: "fp32" | "bf16" | "fp16".
   std::vector<std::pair<std::string, std::string>> layer_output_types;
-  bool any() const { return bf16 || fp16 || best || !layer_precisions.empty() || !layer_output_types.empty(); }
+  bool any() const { return bf16 || fp16 || best || int8 || !layer_precisions.empty() || !layer_output_types.empty(); }
 };
 
 // A compile option that names something the model lacks or is malformed (a --layerPrecisions
@@ -80,6 +84,15 @@ struct CompileOptions {
   // atomically with the new measurements. "" = no cache.
   std::string timing_cache_file;
   PrecisionOptions precision;
+  // int8 calibration (--calib, --calibMethod, --calibCache; docs/cli-guide.md#int8). calib_dir:
+  // ONNX test-data sets (DIR/test_data_set_*/input_K.pb) or .npy files of a one-input model, run
+  // through the fp32 model to measure each activation's range; "random" = seeded random inputs,
+  // for speed experiments only (the plan says so). calib_method: "entropy" (default), "minmax"
+  // or "percentile[:P]". calib_cache: read when it exists and was made for this model and
+  // method; else written after calibrating.
+  std::string calib_dir;
+  std::string calib_method;
+  std::string calib_cache;
   // Layout of conv regions (--activationLayout): "" or "auto" = what this CPU's fastest kernels
   // read (channels-last "nhwc" for bf16 on AMX, else oneDNN's blocked nChw16c/nChw8c); "blocked",
   // "nhwc", or "plain" (row-major NCHW throughout).
@@ -111,6 +124,9 @@ struct CompileResult {
   // Layers per computing precision ("fp32", "bf16") and bytes of weights per stored type.
   std::map<std::string, size_t> layers_by_precision;
   std::map<std::string, size_t> weight_bytes_by_type;
+  // int8: where the scales came from ("calibrated on 16 samples from DIR, entropy", "cache F",
+  // "RANDOM data: speed only"); empty without --int8.
+  std::string calibration;
 };
 
 // Throws kiln::Error whose message names the file, node or tensor at fault.

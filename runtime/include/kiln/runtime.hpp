@@ -29,11 +29,19 @@ enum class DType : int8_t {
   UInt32 = 12,
   UInt64 = 13,
   BFloat16 = 16,
+  // Real numbers stored as 8-bit integers with a scale and zero point (value = scale * (q - zero
+  // point)), as int8 layers read and write them. Never a graph input or output type; the scales
+  // live beside the tensor (the plan's Tensor.quant_*). Named as torch names them; codes far from
+  // ONNX's, which the importer and plan otherwise share.
+  QUInt8 = 100,
+  QInt8 = 101,
 };
 
 size_t dtype_size(DType t);          // 0 for Undefined or unknown codes
 const char* dtype_name(DType t);     // "float32", "int64", ...
 bool dtype_valid(DType t);
+// kiln's quantized reals (QUInt8 / QInt8): 8-bit storage with a scale, never an ONNX type.
+inline bool dtype_quantized(DType t) { return t == DType::QUInt8 || t == DType::QInt8; }
 
 // Every failure the runtime reports to callers is a kiln::Error whose what() reads as a complete
 // sentence naming the file, layer or tensor involved.
@@ -78,6 +86,17 @@ struct LayerInfo {
   std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
   uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads, as run
   uint64_t stored_weight_bytes = 0;    // the same as stored in the plan (half for --fp16 weights)
+  // The quantized tensors (QUInt8 / QInt8) it reads or writes, int8 layers' scales included:
+  // real value = scale[c] * (q - zero_point), c along `axis` (-1: one scale for the tensor).
+  struct Quantized {
+    std::string tensor;
+    bool output = false;
+    DType dtype = DType::Undefined;
+    std::vector<float> scale;
+    int32_t zero_point = 0;
+    int axis = -1;
+  };
+  std::vector<Quantized> quantized;
 };
 
 struct MachineInfo {

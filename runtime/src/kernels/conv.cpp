@@ -1,5 +1,7 @@
 // Conv and ConvTranspose on oneDNN (convolution_forward / deconvolution_forward): float32, or
-// bfloat16 source and weights with a float32 or bfloat16 result (fp32 bias and accumulation),
+// bfloat16 source and weights with a float32 or bfloat16 result (fp32 bias and accumulation), or
+// int8 (Conv only: a quantized source, per-channel QInt8 weights, s32 accumulation, the result
+// requantized by output scales and post-ops into a float or quantized output; dnn::int8_attr),
 // 1-3 spatial dims, groups, dilations, asymmetric pads, bias and post-ops (activations and one
 // Sum). Tactics: every implementation oneDNN offers for the layer (pd.next_impl()), and for Conv
 // also the Winograd algorithm where oneDNN has it (f32 3x3 stride 1 on avx512_core). Constant
@@ -31,6 +33,11 @@ class ConvKernel final : public Kernel {
       bias_const_ = s.in[2].const_data;
     }
   }
+  // int8: the bias divided by each channel's accumulator scale (dnn::int8_attr), owned here.
+  void own_bias(std::vector<float> b) {
+    bias_own_ = std::make_shared<std::vector<float>>(std::move(b));
+    bias_const_ = bias_own_->data();
+  }
 
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
   Tactic tactic() const override { return tactic_; }
@@ -49,7 +56,7 @@ class ConvKernel final : public Kernel {
     args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(pd_.scratchpad_desc(), eng_, b.scratchpad));
     const void* sum = sum_input_ >= 0 ? b.in.at(static_cast<size_t>(sum_input_)) : nullptr;
     if (sum == dst) sum = nullptr;  // in place: dst already holds the operand
-    return [prim = prim_, args, sum, dst, bytes = dst_bytes_, keep = weights_](dnnl::stream& st) {
+    return [prim = prim_, args, sum, dst, bytes = dst_bytes_, keep = weights_, bias = bias_own_](dnnl::stream& st) {
       if (sum) std::memcpy(dst, sum, bytes);
       prim.execute(st, args);
     };
@@ -62,6 +69,7 @@ class ConvKernel final : public Kernel {
   dnnl::memory weights_;
   bool has_bias_ = false;
   const void* bias_const_ = nullptr;
+  std::shared_ptr<std::vector<float>> bias_own_;
   int sum_input_;
   size_t dst_bytes_;
   Tactic tactic_;
@@ -140,6 +148,8 @@ struct Common {
   dnnl::memory::desc src, bias, dst;
   dnnl::primitive_attr attr;
   int sum_input = -1;
+  bool int8 = false;
+  std::vector<float> acc_scale;  // int8: real value of one accumulator unit, per output channel
 };
 
 // Checks the parts of the spec both kernels need; false means "not handled, use reference".
@@ -149,10 +159,12 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
   const KernelTensor &x = s.in[0], &w = s.in[1], &y = s.out[0];
   const size_t r = x.shape.size();
   if (r < 3 || r > 5 || w.shape.size() != r) return false;
-  // float32, or bfloat16 source and weights (fp32 accumulation) writing either type.
-  if ((x.dtype != DType::Float32 && x.dtype != DType::BFloat16) || w.dtype != x.dtype ||
-      (y.dtype != DType::Float32 && y.dtype != DType::BFloat16))
+  // float32, or bfloat16 source and weights (fp32 accumulation) writing either type; or int8.
+  c.int8 = dtype_quantized(x.dtype);
+  if (c.int8 ? w.dtype != DType::QInt8 || s.op.type() != "Conv"
+             : (x.dtype != DType::Float32 && x.dtype != DType::BFloat16) || w.dtype != x.dtype)
     return false;
+  if (!ops::real_storage(y.dtype)) return false;
   if (!w.const_data || !shape_static(x.shape) || !shape_static(w.shape) || !shape_static(y.shape)) return false;
   if (shape_elements(x.shape) == 0 || shape_elements(y.shape) == 0) return false;
   const bool has_bias = s.in.size() > 2 && s.in[2].present();
@@ -162,8 +174,11 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
   if (sums == 1) {
     if (s.in.size() != 4) return false;
     const KernelTensor& a = s.in[3];
-    // The operand is copied byte for byte into dst, so it must be laid out exactly like dst.
-    if (a.dtype != y.dtype || a.shape != y.shape || a.layout != y.layout) return false;
+    // The operand is copied byte for byte into dst, so it must be laid out exactly like dst (an
+    // int8 layer's operand may be another 8-bit type: oneDNN reads it with its own scale).
+    if ((a.dtype != y.dtype && !(c.int8 && dtype_size(a.dtype) == 1 && dtype_size(y.dtype) == 1)) ||
+        a.shape != y.shape || a.layout != y.layout)
+      return false;
     c.sum_input = 3;
   }
   c.win = ops::make_window(std::string(s.op.type()), Shape(w.shape.begin() + 2, w.shape.end()), strides, dilations, pads);
@@ -176,9 +191,14 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
   c.src = dnn::md(x);
   c.dst = dnn::md(y);
   if (has_bias) c.bias = dnn::plain_md(s.in[2].shape, DType::Float32);
-  dnnl::post_ops po;
-  if (!dnn::post_ops(post, po)) return false;
-  c.attr.set_post_ops(po);
+  if (c.int8) {
+    if (has_bias && !s.in[2].const_data) return false;  // the bias is rescaled once, at creation
+    if (!dnn::int8_attr(post, x, w, c.sum_input >= 0 ? &s.in[3] : nullptr, y, 1, c.attr, c.acc_scale)) return false;
+  } else {
+    dnnl::post_ops po;
+    if (!dnn::post_ops(post, po)) return false;
+    c.attr.set_post_ops(po);
+  }
   c.attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return true;
 }
@@ -243,6 +263,9 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
       }
     }
     if (!pd) pd = dnn::pick_impl<PD>(maker(direct), want, "", nullptr);
+    // int8 on oneDNN's reference conv is no faster than kiln's reference: decline, so the
+    // precision pass keeps the layer in float.
+    if (c.int8 && std::string(pd->impl_info_str()).rfind("ref", 0) == 0) return nullptr;
     if (!s.candidates && std::string(pd->impl_info_str()).rfind("ref", 0) == 0) {
       // Only the reference conv takes these layouts here: let oneDNN pick the layouts too.
       const dnnl::memory::desc src_any(c.src.dims(), c.src.data_type(), dnnl::memory::format_tag::any),
@@ -259,7 +282,14 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
     }
     dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, s.in[1].dtype), s.in[1].const_data, pd->weights_desc());
     dnnl::primitive prim = dnnl::convolution_forward(*pd);
-    return std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
+    auto k = std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
+    if (c.int8 && s.in.size() > 2 && s.in[2].present()) {
+      const auto* b = static_cast<const float*>(s.in[2].const_data);
+      std::vector<float> scaled(static_cast<size_t>(ws[0]));
+      for (size_t i = 0; i < scaled.size(); ++i) scaled[i] = b[i] / c.acc_scale[c.acc_scale.size() == 1 ? 0 : i];
+      k->own_bias(std::move(scaled));
+    }
+    return k;
   } catch (const dnnl::error&) {
     return nullptr;
   }

@@ -3,7 +3,9 @@
 // matmul with pre-packed weights 45 us vs inner_product 51 us, so there is no separate inner
 // product path). Tactics: the implementations oneDNN offers (pd.next_impl()). alpha is the
 // output scale, a vector-shaped C the bias, and any other C a binary
-// post-op ahead of the fused PostOps.
+// post-op ahead of the fused PostOps. int8: a quantized A times constant QInt8 B (one scale, or
+// one per output column), s32 accumulation; output scales make the accumulator real, post-ops
+// run on real values, and a final linear step quantizes a quantized output.
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
@@ -59,17 +61,37 @@ Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
 }
 
 // float32 throughout, or bfloat16 A and B (fp32 accumulation) with a float32 or bfloat16 result and
-// Sum operands; a bias or C stays float32 (its constant data is read as floats).
+// Sum operands; a bias or C stays float32 (its constant data is read as floats). Or int8: A
+// quantized per tensor, B constant QInt8, both without zero points; the result any real type.
 bool usable(const KernelSpec& s) {
+  if (s.in.size() < 2) return false;
+  const bool int8 = dtype_quantized(s.in[0].dtype);
   for (size_t i = 0; i < s.in.size(); ++i) {
     const KernelTensor& t = s.in[i];
     if (!t.present()) continue;
     if (!t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+    if (int8 && i < 2) {
+      if (t.quant.zero_point != 0 || (i == 0 && t.quant.scale.size() != 1)) return false;
+      if (i == 1 && (t.dtype != DType::QInt8 || !t.const_data)) return false;
+      continue;
+    }
     if (i == 2 ? t.dtype != DType::Float32 : !ops::f32_or_bf16(t.dtype)) return false;
   }
-  if (s.in.size() >= 2 && s.in[0].dtype != s.in[1].dtype) return false;
-  for (auto& t : s.out)
-    if (!ops::f32_or_bf16(t.dtype) || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+  if (!int8 && s.in[0].dtype != s.in[1].dtype) return false;
+  for (auto& t : s.out) {
+    if (!ops::real_storage(t.dtype) || !t.layout.empty() || shape_elements(t.shape) <= 0) return false;
+    if (dtype_quantized(t.dtype) && (!int8 || t.quant.scale.size() != 1)) return false;
+  }
+  return true;
+}
+
+// int8: the real value of one accumulator unit per output column (A's scale times B's column
+// scale), or false when B's scales do not run along `n_axis`, its output-column axis.
+bool int8_scales(const KernelSpec& s, int n_axis, float alpha, std::vector<float>& acc) {
+  const ops::QuantParams &a = s.in[0].quant, &b = s.in[1].quant;
+  if (b.scale.size() > 1 && b.axis != n_axis) return false;
+  acc.clear();
+  for (float w : b.scale) acc.push_back(a.scale[0] * w * alpha);
   return true;
 }
 
@@ -96,6 +118,10 @@ struct Plan {
   int add_input = -1;
   std::vector<float> add_data;
   const ops::PostOps* post = nullptr;
+  // int8: output scales (replacing `scale`), their mask, and the quantized output's parameters.
+  std::vector<float> acc_scale;
+  int scale_mask = 0;
+  const ops::QuantParams* out_quant = nullptr;
   size_t sum_first_input = 3;
   std::vector<memory::desc> sum_mds;  // per Sum operand when it broadcasts (else dst's)
 };
@@ -136,7 +162,8 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   k->eng_ = s.engine;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  if (p.scale != 1.f) attr.set_output_scales(0, {p.scale});
+  if (!p.acc_scale.empty()) attr.set_output_scales(p.acc_scale.size() > 1 ? p.scale_mask : 0, p.acc_scale);
+  else if (p.scale != 1.f) attr.set_output_scales(0, {p.scale});
   dnnl::post_ops po;
   if (p.add_input >= 0 || !p.add_data.empty()) {
     int id = DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1;
@@ -155,6 +182,9 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
       return nullptr;
     }
   }
+  if (p.out_quant)  // real values to the output's integers
+    po.append_eltwise(1.f, algorithm::eltwise_linear, 1.f / p.out_quant->scale[0],
+                      static_cast<float>(p.out_quant->zero_point));
   attr.set_post_ops(po);
   memory::desc b_md = p.b_const ? memory::desc(p.b.dims(), p.b.data_type(), memory::format_tag::any) : p.b;
   bool has_bias = p.bias_input >= 0 || p.bias_const || !p.bias_data.empty();
@@ -204,15 +234,22 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   p.b_const = s.in[1].const_data;
   p.scale = op->alpha;
   p.post = &op->post;
+  if (dtype_quantized(s.in[0].dtype)) {
+    if (!int8_scales(s, op->transB ? 0 : 1, op->alpha, p.acc_scale)) return nullptr;
+    p.scale_mask = 1 << 1;
+    if (dtype_quantized(s.out[0].dtype)) p.out_quant = &s.out[0].quant;
+  }
+  // The output scale multiplies A*B + bias: a bias is divided by column j's scale.
+  auto out_scale = [&](int64_t j) { return p.acc_scale.empty() ? op->alpha : p.acc_scale[p.acc_scale.size() == 1 ? 0 : j]; };
   const KernelTensor* C = s.in.size() > 2 && s.in[2].present() ? &s.in[2] : nullptr;
   if (C && op->beta != 0.f) {
     Shape c = pad_rank(C->shape, 2);
     int64_t cn = shape_elements(c);
     auto cdata = static_cast<const float*>(C->const_data);
     if (cdata && c[0] == 1 && op->alpha != 0.f) {
-      // A row (or scalar) C is the bias; the output scale multiplies A*B + bias, so divide it out.
+      // A row (or scalar) C is the bias.
       p.bias = strided_md({1, N});
-      for (int64_t j = 0; j < N; ++j) p.bias_data.push_back(op->beta / op->alpha * cdata[c[1] == 1 ? 0 : j]);
+      for (int64_t j = 0; j < N; ++j) p.bias_data.push_back(op->beta / out_scale(j) * cdata[c[1] == 1 ? 0 : j]);
     } else if (cdata) {
       p.add_md = strided_md(c);
       for (int64_t i = 0; i < cn; ++i) p.add_data.push_back(op->beta * cdata[i]);
@@ -275,15 +312,23 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   p.b_const = s.in[1].const_data;
   p.post = &op->post;
   p.scale = op->alpha;
+  if (dtype_quantized(s.in[0].dtype)) {
+    if (!op->perm_b.empty() || s.in[1].shape.size() != 2 ||
+        !int8_scales(s, 1, op->alpha, p.acc_scale))
+      return nullptr;
+    p.scale_mask = 1 << (r - 1);
+    if (dtype_quantized(s.out[0].dtype)) p.out_quant = &s.out[0].quant;
+  }
   if (s.in.size() > 2 && s.in[2].present()) {
     Shape bias(r, 1);
     bias[r - 1] = s.in[2].shape[0];
     p.bias = strided_md(bias);
-    if (op->alpha != 1.f) {
+    if (op->alpha != 1.f || !p.acc_scale.empty()) {
       // The output scale multiplies A*B + bias: a constant bias is divided by it up front.
       auto* c = static_cast<const float*>(s.in[2].const_data);
       if (!c || op->alpha == 0.f) return nullptr;
-      for (int64_t j = 0; j < s.in[2].shape[0]; ++j) p.bias_data.push_back(c[j] / op->alpha);
+      for (int64_t j = 0; j < s.in[2].shape[0]; ++j)
+        p.bias_data.push_back(c[j] / (p.acc_scale.empty() ? op->alpha : p.acc_scale[p.acc_scale.size() == 1 ? 0 : j]));
     } else if (s.in[2].const_data) {
       p.bias_const = s.in[2].const_data;
     } else {

@@ -23,6 +23,7 @@ struct KernelTensor {
   Shape shape;
   std::string layout;               // "" = dense row-major, else a oneDNN format tag name
   const void* const_data = nullptr; // set for constant inputs only
+  ops::QuantParams quant;           // QUInt8 / QInt8 tensors: their scales and zero point
   bool present() const { return dtype != DType::Undefined; }
 };
 
@@ -111,6 +112,15 @@ bool layout_known(const std::string& layout, size_t rank);
 size_t physical_bytes(DType t, const Shape& s, const std::string& layout);
 // Maps PostOps to oneDNN post-ops; returns false if some post-op has no oneDNN equivalent.
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
+// A layer computing in int8 (quantized source and weights, s32 accumulation): sets attr's output
+// scales and post-ops so that oneDNN's result is the layer's output in y's type, float or
+// quantized. `channel_mask` is the dst dim of the weights' output channel (oneDNN's mask bit).
+// acc_scale receives, per output channel, the real value of one accumulator unit (x scale times
+// w scale): a float bias must be divided by it, since oneDNN 2.x adds the bias to the
+// accumulator before scaling. false: not expressible (zero points on the source or weights, a
+// post-op oneDNN lacks, a Sum operand whose type oneDNN cannot add).
+bool int8_attr(const ops::PostOps& p, const KernelTensor& x, const KernelTensor& w, const KernelTensor* sum,
+               const KernelTensor& y, int channel_mask, dnnl::primitive_attr& attr, std::vector<float>& acc_scale);
 // oneDNN's name for a memory descriptor's layout ("aBcd16b", "ABcd16b16a", "abcd"), derived from
 // its strides and inner blocks.
 std::string format_name(const dnnl::memory::desc& md);

@@ -38,7 +38,11 @@ bool supported(const KernelSpec& s, bool allow_int8) {
   const KernelTensor &x = s.in[0], &y = s.out[0];
   const size_t r = x.shape.size();
   if (r < 3 || r > 5 || y.shape.size() != r || x.dtype != y.dtype) return false;
-  const bool ok = ops::f32_or_bf16(x.dtype) || (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
+  // Quantized tensors pool in their integers when both sides share one scale and zero point
+  // (max pooling commutes with the affine map; averaging does, up to rounding).
+  const bool quant_ok = dtype_quantized(x.dtype) && x.quant == y.quant && x.quant.scale.size() == 1;
+  const bool ok = ops::f32_or_bf16(x.dtype) || quant_ok ||
+                  (allow_int8 && (x.dtype == DType::Int8 || x.dtype == DType::UInt8));
   return ok && shape_static(x.shape) && shape_static(y.shape) && shape_elements(x.shape) > 0;
 }
 

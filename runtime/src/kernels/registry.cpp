@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <stdexcept>
 
@@ -42,8 +43,14 @@ namespace {
 class ReferenceKernel final : public Kernel {
  public:
   explicit ReferenceKernel(const KernelSpec& s) : op_(s.op.clone()) {
-    for (auto& t : s.in) in_.push_back({t.dtype, t.shape, const_cast<void*>(t.const_data)});
-    for (auto& t : s.out) out_.push_back({t.dtype, t.shape, nullptr});
+    for (auto& t : s.in) {
+      in_.push_back({t.dtype, t.shape, const_cast<void*>(t.const_data)});
+      in_q_.push_back(t.quant);
+    }
+    for (auto& t : s.out) {
+      out_.push_back({t.dtype, t.shape, nullptr});
+      out_q_.push_back(t.quant);
+    }
   }
   BoundKernel bind(const KernelBinding& b) const override {
     ops::KernelArgs args{in_, out_};
@@ -54,39 +61,72 @@ class ReferenceKernel final : public Kernel {
     bool widen = false;
     if (op->type() != "Cast")  // Cast converts between the real types itself
       for (auto* list : {&args.in, &args.out})
-        for (auto& t : *list) widen |= t.dtype == DType::BFloat16;
+        for (auto& t : *list) widen |= t.dtype == DType::BFloat16 || dtype_quantized(t.dtype);
     if (!widen) return [op, args](dnnl::stream&) { op->reference(args); };
-    // A layer computing in bf16 (ops::infer_types): the op's reference reads and writes float32,
-    // so bf16 tensors go through float32 buffers of this binding, rounded back on the way out.
+    // A layer computing in bf16 or int8 (ops::infer_types): the op's reference reads and writes
+    // float32, so reduced-precision tensors go through float32 buffers of this binding, rounded
+    // (quantized) back on the way out. This is the oracle the int8 and bf16 kernels are tested by.
     auto wide = std::make_shared<ops::KernelArgs>(args);
     auto bufs = std::make_shared<std::vector<std::vector<float>>>();
+    auto narrow = [](DType t) { return t == DType::BFloat16 || dtype_quantized(t); };
     for (auto* list : {&wide->in, &wide->out})
       for (auto& t : *list)
-        if (t.dtype == DType::BFloat16 && t.data) {
+        if (narrow(t.dtype) && t.data) {
           bufs->emplace_back(static_cast<size_t>(std::max<int64_t>(t.elements(), 0)));
           t.dtype = DType::Float32;
           t.data = bufs->back().data();
         }
-    return [op, args, wide, bufs](dnnl::stream&) {
+    return [op, args, wide, bufs, narrow, in_q = in_q_, out_q = out_q_](dnnl::stream&) {
       for (size_t i = 0; i < args.in.size(); ++i)
-        if (args.in[i].dtype == DType::BFloat16 && args.in[i].data) {
-          const auto* s = static_cast<const uint16_t*>(args.in[i].data);
-          float* d = wide->in[i].as<float>();
-          for (int64_t k = 0, n = args.in[i].elements(); k < n; ++k) d[k] = ops::bf16_to_float(s[k]);
-        }
+        if (narrow(args.in[i].dtype) && args.in[i].data)
+          widen_to_f32(args.in[i], in_q[i], wide->in[i].as<float>());
       op->reference(*wide);
       for (size_t i = 0; i < args.out.size(); ++i)
-        if (args.out[i].dtype == DType::BFloat16) {
-          const float* s = wide->out[i].as<float>();
-          auto* d = static_cast<uint16_t*>(args.out[i].data);
-          for (int64_t k = 0, n = args.out[i].elements(); k < n; ++k) d[k] = ops::float_to_bf16(s[k]);
-        }
+        if (narrow(args.out[i].dtype)) narrow_from_f32(wide->out[i].as<float>(), out_q[i], args.out[i]);
     };
   }
 
  private:
+  // The channel of element k along q.axis, for per-channel scales.
+  static size_t channel(const TensorView& t, const ops::QuantParams& q, int64_t k) {
+    if (q.axis < 0 || q.scale.size() == 1) return 0;
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(q.axis) + 1; d < t.shape.size(); ++d) inner *= t.shape[d];
+    return static_cast<size_t>((k / inner) % t.shape[static_cast<size_t>(q.axis)]);
+  }
+  static void widen_to_f32(const TensorView& t, const ops::QuantParams& q, float* d) {
+    const int64_t n = t.elements();
+    if (t.dtype == DType::BFloat16) {
+      const auto* s = static_cast<const uint16_t*>(t.data);
+      for (int64_t k = 0; k < n; ++k) d[k] = ops::bf16_to_float(s[k]);
+    } else if (t.dtype == DType::QUInt8) {
+      const auto* s = static_cast<const uint8_t*>(t.data);
+      for (int64_t k = 0; k < n; ++k) d[k] = q.at(channel(t, q, k)) * static_cast<float>(int(s[k]) - q.zero_point);
+    } else {
+      const auto* s = static_cast<const int8_t*>(t.data);
+      for (int64_t k = 0; k < n; ++k) d[k] = q.at(channel(t, q, k)) * static_cast<float>(int(s[k]) - q.zero_point);
+    }
+  }
+  static void narrow_from_f32(const float* s, const ops::QuantParams& q, const TensorView& t) {
+    const int64_t n = t.elements();
+    if (t.dtype == DType::BFloat16) {
+      auto* d = static_cast<uint16_t*>(t.data);
+      for (int64_t k = 0; k < n; ++k) d[k] = ops::float_to_bf16(s[k]);
+      return;
+    }
+    const bool u = t.dtype == DType::QUInt8;
+    const float lo = u ? 0.f : -128.f, hi = u ? 255.f : 127.f;
+    for (int64_t k = 0; k < n; ++k) {
+      // Round half to even, as oneDNN's conversions and ONNX's QuantizeLinear do.
+      const float v = std::clamp(std::nearbyint(s[k] / q.at(channel(t, q, k))) + static_cast<float>(q.zero_point), lo, hi);
+      if (u) static_cast<uint8_t*>(t.data)[k] = static_cast<uint8_t>(v);
+      else static_cast<int8_t*>(t.data)[k] = static_cast<int8_t>(v);
+    }
+  }
+
   std::unique_ptr<ops::Op> op_;
   std::vector<TensorView> in_, out_;
+  std::vector<ops::QuantParams> in_q_, out_q_;
 };
 
 }  // namespace
@@ -109,8 +149,8 @@ dnnl::memory::data_type dtype(DType t) {
     case DType::BFloat16: return dnnl::memory::data_type::bf16;
     case DType::Float16: return dnnl::memory::data_type::f16;
     case DType::Int32: return dnnl::memory::data_type::s32;
-    case DType::Int8: return dnnl::memory::data_type::s8;
-    case DType::UInt8: return dnnl::memory::data_type::u8;
+    case DType::Int8: case DType::QInt8: return dnnl::memory::data_type::s8;
+    case DType::UInt8: case DType::QUInt8: return dnnl::memory::data_type::u8;
     default: throw Error(std::string("oneDNN has no data type for ") + dtype_name(t));
   }
 }
@@ -222,6 +262,49 @@ bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {
     }
     out.append_eltwise(1.f, k, a, b);
   }
+  return true;
+}
+
+bool int8_attr(const ops::PostOps& p, const KernelTensor& x, const KernelTensor& w, const KernelTensor* sum,
+               const KernelTensor& y, int channel_mask, dnnl::primitive_attr& attr, std::vector<float>& acc_scale) {
+  if (!dtype_quantized(x.dtype) || w.dtype != DType::QInt8 || x.quant.scale.size() != 1 || w.quant.empty() ||
+      x.quant.zero_point != 0 || w.quant.zero_point != 0)
+    return false;
+  const bool per_channel = w.quant.scale.size() > 1;
+  if (per_channel && w.quant.axis != 0) return false;
+  acc_scale.clear();
+  for (float s : w.quant.scale) acc_scale.push_back(x.quant.scale[0] * s);
+  const bool y_q = dtype_quantized(y.dtype);
+  if (y_q && y.quant.scale.size() != 1) return false;
+  // Post-ops that commute with a positive scale (relu, leaky relu) run on the output's integer
+  // scale directly: one fewer post-op. Others need the real values, then a final linear step.
+  bool homogeneous = true;
+  for (auto& po : p.ops)
+    if (po.kind != ops::PostOp::Kind::Sum && po.act != ops::Act::Relu && po.act != ops::Act::LeakyRelu) homogeneous = false;
+  const float k = y_q && homogeneous ? 1.f / y.quant.scale[0] : 1.f;
+  std::vector<float> out_scale(acc_scale);
+  for (float& s : out_scale) s *= k;
+  attr.set_output_scales(per_channel ? 1 << channel_mask : 0, out_scale);
+  dnnl::post_ops po;
+  for (auto& op : p.ops) {
+    if (op.kind == ops::PostOp::Kind::Sum) {
+      // oneDNN adds the operand's stored values: a quantized operand brings its own scale and zero point.
+      // (oneDNN 2.6 reads the operand in any type of dst's size.)
+      if (!sum || dtype_size(sum->dtype) != dtype_size(y.dtype)) return false;
+      const bool s_q = dtype_quantized(sum->dtype);
+      if (s_q && sum->quant.scale.size() != 1) return false;
+      const float s = (s_q ? sum->quant.scale[0] : 1.f) * k;
+      po.append_sum(s, s_q ? sum->quant.zero_point : 0, dnn::dtype(sum->dtype));
+      continue;
+    }
+    ops::PostOps one;
+    one.ops.push_back(op);
+    if (!post_ops(one, po)) return false;
+  }
+  if (y_q && (!homogeneous || y.quant.zero_point != 0))
+    po.append_eltwise(1.f, dnnl::algorithm::eltwise_linear, homogeneous ? 1.f : 1.f / y.quant.scale[0],
+                      static_cast<float>(y.quant.zero_point));
+  attr.set_post_ops(po);
   return true;
 }
 

@@ -1,4 +1,6 @@
-// oneDNN reorder between any two layouts of the same logical tensor.
+// oneDNN reorder between any two layouts of the same logical tensor, converting between the real
+// storage types on the way: float32, bfloat16 and quantized 8-bit (quantize, dequantize and
+// requantize are reorders with scales and zero points).
 #include "kernels/kernel.h"
 #include "ops/reorder.h"
 
@@ -27,10 +29,16 @@ class ReorderKernel final : public Kernel {
 
 // One oneDNN reorder from src to dst (layouts, types or both); nullptr where oneDNN has none.
 std::unique_ptr<Kernel> reorder_kernel(const dnnl::engine& eng, const dnnl::memory::desc& src,
-                                       const dnnl::memory::desc& dst) {
+                                       const dnnl::memory::desc& dst, const ops::QuantParams* qsrc = nullptr,
+                                       const ops::QuantParams* qdst = nullptr) {
   try {
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    // dst = (src_scale / dst_scale) * (src - src_zp) + dst_zp; floats have scale 1, zero point 0.
+    const float ss = qsrc ? qsrc->scale.at(0) : 1.f, ds = qdst ? qdst->scale.at(0) : 1.f;
+    if (ss != ds) attr.set_output_scales(0, {ss / ds});
+    if (qsrc && qsrc->zero_point) attr.set_zero_points(DNNL_ARG_SRC, 0, {qsrc->zero_point});
+    if (qdst && qdst->zero_point) attr.set_zero_points(DNNL_ARG_DST, 0, {qdst->zero_point});
     dnnl::reorder::primitive_desc pd(eng, src, eng, dst, attr);
     return std::make_unique<ReorderKernel>(eng, dnnl::reorder(pd), src, dst, pd.scratchpad_desc());
   } catch (const dnnl::error&) {
@@ -43,10 +51,12 @@ std::unique_ptr<Kernel> make_reorder(const KernelSpec& s) {
   const KernelTensor &x = s.in[0], &y = s.out[0];
   // A Reorder may also convert between float32 and bfloat16: the precision pass's conversions are
   // Reorders, so a layout change and a type change at one boundary are one pass over memory.
-  if (x.dtype != y.dtype && !(ops::f32_or_bf16(x.dtype) && ops::f32_or_bf16(y.dtype))) return nullptr;
+  if (x.dtype != y.dtype && !(ops::real_storage(x.dtype) && ops::real_storage(y.dtype))) return nullptr;
   if (x.shape != y.shape || x.const_data || !shape_static(x.shape)) return nullptr;
+  const bool qx = dtype_quantized(x.dtype), qy = dtype_quantized(y.dtype);
+  if ((qx && x.quant.scale.size() != 1) || (qy && y.quant.scale.size() != 1)) return nullptr;
   try {
-    return reorder_kernel(s.engine, dnn::md(x), dnn::md(y));
+    return reorder_kernel(s.engine, dnn::md(x), dnn::md(y), qx ? &x.quant : nullptr, qy ? &y.quant : nullptr);
   } catch (const dnnl::error&) {  // dnn::md refuses the shape for the layout
     return nullptr;
   }

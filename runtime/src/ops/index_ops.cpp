@@ -173,7 +173,7 @@ void Cast::attrs(AttrVisitor& v) { v.visit("to", to); }
 void Cast::infer(InferContext& ctx) const {
   check_io(ctx, 1, 1, 1, "Cast");
   DType t = static_cast<DType>(to);
-  check(to >= 0 && to <= 127 && dtype_valid(t), "Cast to dtype code " + std::to_string(to) + " is not supported");
+  check(to >= 0 && to <= 127 && dtype_onnx(t), "Cast to dtype code " + std::to_string(to) + " is not supported");
   ctx.set_output(0, t, ctx.input(0).shape);
 }
 
@@ -201,7 +201,7 @@ void ConstantOfShape::infer(InferContext& ctx) const {
   check(ctx.num_inputs() <= 1, "ConstantOfShape takes at most one input (the shape)");
   check(ctx.num_outputs() == 1, "ConstantOfShape produces one output");
   DType t = static_cast<DType>(dtype);
-  check(dtype >= 0 && dtype <= 127 && dtype_valid(t), "dtype code " + std::to_string(dtype) + " is not supported");
+  check(dtype >= 0 && dtype <= 127 && dtype_onnx(t), "dtype code " + std::to_string(dtype) + " is not supported");
   auto s = param_ints(ctx, 0, shape, "shape");
   if (!s) {
     check(ctx.input(0).shape[0] >= 0, "the shape input has unknown length, so the output rank is unknown");

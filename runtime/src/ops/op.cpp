@@ -22,7 +22,7 @@ std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
   // Cast states its target type itself and reads its input's real type.
   if (op.type() != "Cast")
     for (size_t i = 0; i < in.size(); ++i)
-      if (in[i].dtype == DType::BFloat16) {
+      if (in[i].dtype == DType::BFloat16 || dtype_quantized(in[i].dtype)) {
         in[i].dtype = DType::Float32;
         if (i < consts.size()) consts[i] = nullptr;
       }

@@ -126,18 +126,32 @@ inline void visit_bool(AttrVisitor& v, const char* name, bool& b) {
   b = x != 0;
 }
 
-// Precision is a property of the layer, not of the op. An op infers as if every bfloat16 input
-// were float32, and a layer may store a float32 result as bfloat16 (it computes in, or converts
-// to, reduced precision; accumulation stays fp32). These two are the one home of that rule: the
-// compiler's verify, the plan loader and the runtime's re-inference all go through them.
-// Constant bfloat16 inputs are passed to the op as unknown values (its infer() reads float32).
+// Precision is a property of the layer, not of the op. An op infers as if every bfloat16 or
+// quantized (QUInt8/QInt8) input were float32, and a layer may store a float32 result in one of
+// those (it computes in, or converts to, reduced precision; accumulation stays fp32 or int32).
+// These two are the one home of that rule: the compiler's verify, the plan loader and the
+// runtime's re-inference all go through them. Constant reduced-precision inputs are passed to the
+// op as unknown values (its infer() reads float32).
 std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
                                     std::vector<const TensorView*> consts, size_t num_outputs);
 // The types a layer may compute and store activations in: float32, or bfloat16 (fp32 accumulation).
 inline bool f32_or_bf16(DType t) { return t == DType::Float32 || t == DType::BFloat16; }
+// Any storage of a real activation: float32, bfloat16 or a quantized 8-bit type.
+inline bool real_storage(DType t) { return f32_or_bf16(t) || dtype_quantized(t); }
 inline bool stored_type_ok(DType inferred, DType stored) {
-  return inferred == stored || (inferred == DType::Float32 && stored == DType::BFloat16);
+  return inferred == stored || (inferred == DType::Float32 && real_storage(stored));
 }
+
+// How a QUInt8 / QInt8 tensor holds reals: value = scale[c] * (q - zero_point), with c the index
+// along `axis` (a weight's output channel) or one scale for the whole tensor (axis -1).
+struct QuantParams {
+  std::vector<float> scale;
+  int32_t zero_point = 0;
+  int axis = -1;
+  bool empty() const { return scale.empty(); }
+  float at(size_t c) const { return scale.size() == 1 ? scale[0] : scale.at(c); }
+  bool operator==(const QuantParams&) const = default;
+};
 
 // Throws kiln::Error with the message built from the arguments.
 [[noreturn]] void fail(const std::string& msg);

@@ -78,7 +78,7 @@ void EyeLike::infer(InferContext& ctx) const {
   const TensorType& x = ctx.input(0);
   check(x.shape.size() == 2, "EyeLike: input must be 2-D, got shape " + shape_str(x.shape));
   const DType t = static_cast<DType>(dtype);
-  check(dtype >= 0 && dtype < 128 && dtype_valid(t) && dtype_size(t) > 0,
+  check(dtype >= 0 && dtype < 128 && dtype_onnx(t) && dtype_size(t) > 0,
         "EyeLike: unsupported output dtype code " + std::to_string(dtype));
   ctx.set_output(0, t, x.shape);
 }

@@ -9,7 +9,7 @@ namespace kiln {
 size_t dtype_size(DType t) {
   switch (t) {
     case DType::Float32: case DType::Int32: case DType::UInt32: return 4;
-    case DType::UInt8: case DType::Int8: case DType::Bool: return 1;
+    case DType::UInt8: case DType::Int8: case DType::Bool: case DType::QUInt8: case DType::QInt8: return 1;
     case DType::UInt16: case DType::Int16: case DType::Float16: case DType::BFloat16: return 2;
     case DType::Int64: case DType::UInt64: case DType::Float64: return 8;
     default: return 0;
@@ -44,6 +44,8 @@ const char* dtype_name(DType t) {
     case DType::UInt32: return "uint32";
     case DType::UInt64: return "uint64";
     case DType::BFloat16: return "bfloat16";
+    case DType::QUInt8: return "quint8";
+    case DType::QInt8: return "qint8";
     default: return "undefined";
   }
 }

@@ -13,6 +13,8 @@ using Shape = std::vector<int64_t>;
 
 // float32/float64 and the 8-64-bit integers: the types with arithmetic in every reference kernel
 // (not bool, float16 or bfloat16).
+// A type an ONNX model may name (a Cast target, an initializer, an input): valid and not kiln's own.
+inline bool dtype_onnx(DType t) { return dtype_valid(t) && !dtype_quantized(t); }
 bool dtype_numeric(DType t);  // -1 marks a dimension not known at compile time
 
 int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown

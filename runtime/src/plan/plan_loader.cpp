@@ -2,6 +2,7 @@
 // and checksum first; then every index, offset and size is bounds-checked, and each layer's op
 // re-infers its output types, which must equal the recorded ones, before any kernel sees a
 // pointer.
+#include <cmath>
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -87,10 +88,11 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
   KernelSpec spec{*rec.op, {}, {}, impl.eng};
   for (int i : rec.inputs) {
     KernelTensor kt;
-    if (i >= 0) kt = {impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, impl.tensors[i].data};
+    if (i >= 0) kt = {impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, impl.tensors[i].data, impl.tensors[i].quant};
     spec.in.push_back(kt);
   }
-  for (int i : rec.outputs) spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr});
+  for (int i : rec.outputs)
+    spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr, impl.tensors[i].quant});
   auto& reg = KernelRegistry::instance();
   const bool tuned = !rec.tactic.impl.empty() || !rec.tactic.algorithm.empty();
   auto attempt = [&](const std::string& name) -> std::unique_ptr<Kernel> {
@@ -271,6 +273,25 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
         elems *= static_cast<uint64_t>(d);
       }
     }
+    // (v5) A quantized real carries its scales (positive, finite, one per tensor or one per index
+    // of its axis) and a zero point its type can hold; no other tensor has any.
+    const auto* qs = t->quant_scale();
+    if (dtype_quantized(r.dtype)) {
+      auto& q = r.quant;
+      q.axis = t->quant_axis();
+      q.zero_point = t->quant_zero_point();
+      const bool axis_ok = q.axis == -1 || (q.axis >= 0 && static_cast<size_t>(q.axis) < r.shape.size());
+      const int64_t want = !axis_ok ? -1 : q.axis < 0 ? 1 : r.shape[static_cast<size_t>(q.axis)];
+      if (r.dynamic || !qs || want < 0 || static_cast<int64_t>(qs->size()) != want)
+        corrupt(label + " is quantized without one scale per tensor or per channel");
+      for (float s : *qs)
+        if (!(std::isfinite(s) && s > 0)) corrupt(label + " has a quantization scale that is not a positive number");
+      const int lo = r.dtype == DType::QUInt8 ? 0 : -128, hi = r.dtype == DType::QUInt8 ? 255 : 127;
+      if (q.zero_point < lo || q.zero_point > hi) corrupt(label + " has a zero point its type cannot hold");
+      q.scale.assign(qs->begin(), qs->end());
+    } else if (qs && qs->size()) {
+      corrupt(label + " has quantization scales but is not quantized");
+    }
     if (r.dynamic) {
       // Value-dependent shapes: only activations and outputs, row-major, no arena space.
       bool ok = (t->kind() == fb::TensorKind::Activation || t->kind() == fb::TensorKind::Output) &&
@@ -281,7 +302,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       continue;
     }
     r.layout = t->layout() ? t->layout()->str() : "";
-    if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && r.dtype != DType::Float32 && r.dtype != DType::BFloat16))
+    if (!dnn::layout_known(r.layout, r.shape.size()) || (!r.layout.empty() && !ops::real_storage(r.dtype)))
       corrupt(label + " has a layout this runtime does not know");
     try {
       r.bytes = r.layout.empty() ? elems * dtype_size(r.dtype) : dnn::physical_bytes(r.dtype, r.shape, r.layout);
@@ -337,7 +358,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     if (!v) corrupt(std::string("graph ") + what + " missing");
     for (int32_t id : *v) {
       int i = tensor_index(id, std::string("graph ") + what, false);
-      if (impl->tensors[i].kind != kind || !impl->tensors[i].layout.empty() ||
+      if (impl->tensors[i].kind != kind || !impl->tensors[i].layout.empty() || dtype_quantized(impl->tensors[i].dtype) ||
           (impl->tensors[i].dynamic && kind == static_cast<int>(fb::TensorKind::Input)))
         corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind or layout");
       ids.push_back(i);
@@ -410,6 +431,12 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
     info.kernel = rec.impl;
     info.precision = static_cast<DType>(l->precision());
     info.layout = rec.outputs.empty() ? "" : impl->tensors[rec.outputs[0]].layout;
+    for (const auto* list : {&rec.inputs, &rec.outputs})
+      for (int i : *list)
+        if (i >= 0 && dtype_quantized(impl->tensors[i].dtype)) {
+          const TensorRec& t = impl->tensors[i];
+          info.quantized.push_back({t.name, list == &rec.outputs, t.dtype, t.quant.scale, t.quant.zero_point, t.quant.axis});
+        }
     read_tactic(l->tactic(), rec, info);
     if (opts.retune) rec.tactic = {};
     tuned += !info.planned_tactic.empty();

@@ -1,0 +1,136 @@
+// kiln's accuracy-driven int8 fallback (kiln/accuracy.hpp): rank the int8 layers by how much
+// error each adds, then move the fewest of them to float that bring the plan within tolerance.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+
+#include <unistd.h>
+
+#include "kiln/accuracy.hpp"
+
+namespace kiln {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The error a trial minimises: rel. L2 summed over the outputs (NaN counts as infinite).
+double score(const AccuracyReport& r) {
+  double s = 0;
+  for (const OutputAccuracy& o : r.outputs) s += std::isfinite(o.rel_l2) ? o.rel_l2 : 1e30;
+  return s;
+}
+
+// A layer name as a --layerPrecisions pattern matching only itself.
+std::string literal_pattern(const std::string& name) {
+  std::string p;
+  for (char c : name) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') p += '\\';
+    p += c;
+  }
+  return p;
+}
+
+std::string fmt_score(double s) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.4g", s);
+  return b;
+}
+
+// Removes a temporary calibration cache on the way out.
+struct TempFile {
+  std::string path;
+  ~TempFile() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove(path, ec);
+  }
+};
+
+}  // namespace
+
+Int8FallbackResult compile_int8_with_fallback(const std::string& onnx_path, const CompileOptions& opts,
+                                              const CheckOptions& check, const CompileResult* first) {
+  Int8FallbackResult out;
+  CompileOptions o = opts;
+  TempFile tmp;
+  if (o.calib_cache.empty()) {
+    // Every trial build reads the first build's ranges instead of calibrating again.
+    std::random_device rd;
+    tmp.path = (fs::temp_directory_path() / ("kiln-calib-" + std::to_string(::getpid()) + "-" +
+                                             std::to_string(rd()) + ".txt")).string();
+    o.calib_cache = tmp.path;
+  }
+  const AccuracyChecker checker(onnx_path, opts, check);
+  // With a caller's first build but no cache file, build once more so the ranges are cached.
+  out.result = first && !tmp.path.empty() ? compile_onnx_file(onnx_path, o) : first ? *first : compile_onnx_file(onnx_path, o);
+  out.report = checker.check(out.result.plan);
+  const double base = score(out.report);
+  out.log.push_back("all int8: rel_l2 sum " + fmt_score(base) + (out.report.passed() ? " (meets the tolerance)" : ""));
+  if (out.report.passed()) return out;
+
+  std::vector<std::string> layers;
+  {
+    auto e = Engine::load_memory(out.result.plan, onnx_path + " (the int8 plan)");
+    for (const LayerInfo& l : e->layers())
+      if (dtype_quantized(l.precision) && (l.op == "Conv" || l.op == "MatMul" || l.op == "Gemm"))
+        layers.push_back(l.name);
+  }
+  out.int8_layers = layers.size();
+  const bool bf16 = opts.precision.bf16 || opts.precision.best;
+  auto build_with = [&](const std::vector<std::string>& moved) {
+    CompileOptions c = o;
+    for (const std::string& n : moved) c.precision.layer_precisions.emplace_back(literal_pattern(n), bf16 ? "bf16" : "fp32");
+    if (c.precision.constraints.empty() || c.precision.constraints == "none") c.precision.constraints = "prefer";
+    return compile_onnx_file(onnx_path, c);
+  };
+  // Each layer's contribution: the error it removes by leaving int8 alone.
+  std::vector<std::pair<double, std::string>> contrib;
+  for (const std::string& n : layers) {
+    const double s = score(checker.check(build_with({n}).plan));
+    contrib.emplace_back(base - s, n);
+    out.log.push_back("trial: " + n + " alone in " + (bf16 ? "bf16" : "fp32") + ": rel_l2 sum " + fmt_score(s));
+  }
+  std::stable_sort(contrib.begin(), contrib.end(), [](auto& a, auto& b) { return a.first > b.first; });
+  std::vector<std::string> ranked;
+  for (auto& [c, n] : contrib) ranked.push_back(n);
+  // The shortest prefix of the ranking that meets the tolerance (binary search; the error falls as
+  // layers leave int8, so a longer prefix that meets it bounds a shorter one from above).
+  auto trial = [&](size_t k, CompileResult& r, AccuracyReport& rep) {
+    r = build_with(std::vector<std::string>(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k)));
+    rep = checker.check(r.plan);
+    out.log.push_back("trial: the " + std::to_string(k) + " largest contributor(s) in float: rel_l2 sum " +
+                      fmt_score(score(rep)) + (rep.passed() ? " (meets the tolerance)" : ""));
+    return rep.passed();
+  };
+  CompileResult best_r;
+  AccuracyReport best_rep;
+  size_t lo = 0, hi = ranked.size();  // lo fails; hi passes once verified
+  if (!trial(hi, best_r, best_rep)) {
+    out.result = std::move(best_r);
+    out.report = std::move(best_rep);
+    out.moved = ranked;
+    return out;  // even every int8 layer in float misses: the caller fails the build
+  }
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    CompileResult r;
+    AccuracyReport rep;
+    if (trial(mid, r, rep)) {
+      hi = mid;
+      best_r = std::move(r);
+      best_rep = std::move(rep);
+    } else {
+      lo = mid;
+    }
+  }
+  out.result = std::move(best_r);
+  out.report = std::move(best_rep);
+  for (size_t k = 0; k < hi; ++k)
+    out.moved.push_back(ranked[k] + " (its int8 error: rel_l2 sum " + fmt_score(contrib[k].first) + " of " +
+                        fmt_score(base) + ")");
+  return out;
+}
+
+}  // namespace kiln

@@ -1,0 +1,445 @@
+// int8 assignment (--int8): decides which Conv, MatMul and Gemm layers compute in int8, from the
+// calibrated range of their input (quant/calibrator.h), the layer pins (--layerPrecisions
+// NAME:int8|fp32|bf16) and what this CPU's kernels take; then quantizes their weights (symmetric
+// s8, one scale per output channel) and types the tensors between int8 layers as quantized reals
+// (QUInt8 for tensors never negative, such as ReLU outputs; else QInt8; symmetric, zero point 0).
+//
+// A layer's output is stored quantized only when every reader takes it so: another int8 layer's
+// source, an int8 conv's residual (Sum) operand, or a max pooling whose own readers do (pooling
+// then runs in int8 with the same scale). Otherwise the int8 layer writes float itself (its
+// output scales make the accumulator real), so requantisation never costs a separate pass.
+// Float sources get one quantizing Reorder per tensor, shared by its int8 readers, laid out as
+// the reader wants (the layout change and the quantization are one pass over memory).
+//
+// Runs after assign-layouts and before assign-precision, which then places bf16 around the int8
+// layers (--int8 --bf16) and treats the int8 layers' precision as fixed.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <tuple>
+#include <fnmatch.h>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kernels/kernel.h"
+#include "ops/conv.h"
+#include "ops/gemm.h"
+#include "ops/reorder.h"
+#include "passes/pass.h"
+#include "quant/calibrator.h"
+#include "tune/select.h"
+#include "tune/timer.h"
+
+namespace kiln::passes {
+
+namespace {
+
+using ir::Node;
+using ir::Value;
+
+struct Use {
+  Node* node;
+  size_t slot;
+};
+
+// A quantized type and its parameters.
+struct QType {
+  DType dtype = DType::Undefined;
+  ops::QuantParams quant;
+};
+
+// The symmetric quantization of a tensor with this calibrated range: uint8 when it is never
+// negative (all 256 levels on [0, T]), else int8 on [-T, T].
+QType activation_qtype(const quant::TensorRange& r) {
+  QType q;
+  const bool u = r.min >= 0.f;
+  q.dtype = u ? DType::QUInt8 : DType::QInt8;
+  const float t = r.threshold > 0.f && std::isfinite(r.threshold) ? r.threshold : 1.f;
+  q.quant.scale = {t / (u ? 255.f : 127.f)};
+  return q;
+}
+
+bool int8_op(const Node& n) {
+  const std::string_view t = n.type();
+  if (t != "Conv" && t != "MatMul" && t != "Gemm") return false;
+  if (n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1] || !n.inputs[1]->is_constant()) return false;
+  if (n.inputs[1]->type.dtype != DType::Float32 || n.inputs[0]->type.dtype != DType::Float32) return false;
+  if (n.outputs.size() != 1 || !shape_static(n.inputs[0]->type.shape)) return false;
+  if (auto* g = n.as<ops::Gemm>()) return !g->transA;
+  if (auto* m = n.as<ops::MatMul>()) return m->perm_b.empty() && n.inputs[1]->type.shape.size() == 2;
+  return true;
+}
+
+// The weights' output-channel axis: Conv [M, C/g, k...] 0; MatMul [K, N] 1; Gemm [K, N] 1 or,
+// transposed, [N, K] 0.
+int weight_axis(const Node& n) {
+  if (n.type() == "Conv") return 0;
+  if (auto* g = n.as<ops::Gemm>()) return g->transB ? 0 : 1;
+  return 1;
+}
+
+class Int8Assigner {
+ public:
+  Int8Assigner(ir::Graph& g, const PipelineOptions& o) : g_(g), o_(o), calib_(*o.calib) {}
+
+  bool run() {
+    resolve_pins();
+    for (auto& n : g_.nodes())
+      for (size_t i = 0; i < n->inputs.size(); ++i)
+        if (n->inputs[i]) readers_[n->inputs[i]].push_back({n.get(), i});
+    for (auto& up : g_.nodes()) {
+      Node* n = up.get();
+      auto pin = pins_.find(n);
+      const bool pinned_int8 = pin != pins_.end() && pin->second == "int8";
+      if (pin != pins_.end() && !pinned_int8) continue;  // pinned to a float precision
+      if (!int8_op(*n) || !range(n->inputs[0])) {
+        if (pinned_int8) refuse(*n, "it is not a Conv, MatMul or Gemm with constant weights and a calibrated input");
+        continue;
+      }
+      cand_.insert(n);
+    }
+    // Decide, check with the kernels, and decide again without the layers they refuse (or, at
+    // --builderOptimizationLevel >= 1, that run slower in int8 than in float here).
+    for (size_t round = 0; round <= cand_.size(); ++round) {
+      decide();
+      std::vector<Node*> refused = check();
+      if (refused.empty() && o_.builder_level >= 1) refused = slower();
+      if (refused.empty()) break;
+      for (Node* n : refused) {
+        cand_.erase(n);
+        if (pins_.count(n) && !slow_.count(n)) refuse(*n, "no int8 kernel of this CPU takes it");
+      }
+    }
+    if (cand_.empty()) {
+      summary("0 layers compute in int8: no Conv/MatMul/Gemm layer with constant weights and a calibrated input "
+              "has an int8 kernel here");
+      return false;
+    }
+    apply();
+    return true;
+  }
+
+ private:
+  void warn(const std::string& w) {
+    if (o_.warnings) o_.warnings->push_back(w);
+  }
+  void summary(const std::string& s) {
+    if (o_.precision_summary) o_.precision_summary->push_back(s);
+  }
+
+  void resolve_pins() {
+    const PrecisionOptions& p = *o_.precision;
+    const std::string c = !p.constraints.empty() ? p.constraints : p.layer_precisions.empty() ? "none" : "prefer";
+    obey_ = c == "obey";
+    if (c == "none") return;
+    auto glob = [](const std::string& pat, const std::string& s) { return fnmatch(pat.c_str(), s.c_str(), 0) == 0; };
+    for (auto& [pat, prec] : p.layer_precisions) {
+      bool any = false;
+      for (auto& n : g_.nodes()) {
+        bool m = glob(pat, n->name);
+        for (const Value* v : n->outputs) m |= glob(pat, v->name);
+        for (const std::string& f : n->fused) m |= glob(pat, f);
+        if (!m) continue;
+        any = true;
+        pins_.try_emplace(n.get(), prec);
+      }
+      if (!any && prec == "int8")
+        throw OptionError("--layerPrecisions: '" + pat + "' names no layer of this model (after fusion; `kiln "
+                          "inspect` on a plan, or `kiln compile -v`, lists the layer names)");
+    }
+  }
+
+  void refuse(const Node& n, const std::string& why) {
+    const std::string msg = "--layerPrecisions: " + ir::node_label(n) + " cannot run in int8: " + why;
+    if (obey_) throw Error(msg + "; --precisionConstraints=obey makes that an error (use prefer to fall back)");
+    warn(msg + "; it stays in float");
+  }
+
+  // The calibrated range of v: by its name, or through the layout and type Reorders between it
+  // and a calibrated tensor (the calibration graph has no layout reorders).
+  const quant::TensorRange* range(const Value* v) const {
+    for (int hops = 0; v && hops < 4; ++hops) {
+      auto it = calib_.ranges.find(v->name);
+      if (it != calib_.ranges.end()) return &it->second;
+      if (!v->producer || v->producer->type() != "Reorder") return nullptr;
+      v = v->producer->inputs[0];
+    }
+    return nullptr;
+  }
+
+  // Whether every reader of v takes it quantized (v then holds q); pooling readers pass q on.
+  bool readers_take_quantized(const Value* v, int depth = 0) const {
+    if (g_.is_graph_output(v) || depth > 8) return false;
+    auto it = readers_.find(v);
+    if (it == readers_.end()) return false;
+    for (const Use& u : it->second) {
+      if (cand_.count(u.node)) {
+        if (u.slot == 0) continue;
+        // A conv adds its residual operand through oneDNN's sum post-op, which reads any 8-bit
+        // type with its own scale, provided the conv's own output is 8-bit.
+        if (u.slot >= 3 && u.node->type() == "Conv" && out_.count(u.node->outputs[0])) continue;
+        return false;
+      }
+      if (transparent(*u.node) && readers_take_quantized(u.node->outputs[0], depth + 1)) continue;
+      return false;
+    }
+    return true;
+  }
+
+  // Layers that run on a quantized tensor's integers with its scale unchanged.
+  static bool transparent(const Node& n) {
+    return n.type() == "MaxPool" && n.outputs.size() == 1 && n.inputs.size() == 1;
+  }
+
+  // Output types, from the last layer backwards, so a conv knows whether its residual readers'
+  // outputs are 8-bit.
+  void decide() {
+    out_.clear();
+    for (auto it = g_.nodes().rbegin(); it != g_.nodes().rend(); ++it) {
+      Node* n = it->get();
+      if (!cand_.count(n)) continue;
+      Value* y = n->outputs[0];
+      const quant::TensorRange* r = range(y);
+      if (r && readers_take_quantized(y)) out_[y] = activation_qtype(*r);
+    }
+  }
+
+  // The type an int8 layer reads input `slot` in.
+  QType input_qtype(const Node& n, size_t slot) const {
+    const Value* v = n.inputs[slot];
+    auto it = out_.find(v);
+    if (it != out_.end()) return it->second;
+    if (const Value* src = pooled_source(v)) return out_.at(src);
+    return activation_qtype(*range(v));
+  }
+
+  // For a value written by a pooling layer over a quantized tensor: that tensor.
+  const Value* pooled_source(const Value* v) const {
+    for (int hops = 0; v && v->producer && transparent(*v->producer) && hops < 8; ++hops) {
+      v = v->producer->inputs[0];
+      if (out_.count(v)) return v;
+    }
+    return nullptr;
+  }
+
+  const std::vector<int8_t>& weights_of(const Node& n, ops::QuantParams& q) {
+    auto it = wq_.find(n.inputs[1]);
+    if (it == wq_.end()) it = wq_.emplace(n.inputs[1], quantize_weights(*n.inputs[1], weight_axis(n))).first;
+    q = it->second.second;
+    return it->second.first;
+  }
+
+  // Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127.
+  static std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights(const Value& w, int axis) {
+    const Shape& s = w.type.shape;
+    const auto* f = static_cast<const float*>(w.constant->data());
+    const int64_t n = shape_elements(s), ch = s[static_cast<size_t>(axis)];
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
+    auto channel = [&](int64_t k) { return (k / inner) % ch; };
+    std::vector<float> amax(static_cast<size_t>(ch), 0.f);
+    for (int64_t k = 0; k < n; ++k) amax[channel(k)] = std::max(amax[channel(k)], std::fabs(f[k]));
+    ops::QuantParams q;
+    q.axis = axis;
+    for (float a : amax) q.scale.push_back(a > 0 && std::isfinite(a) ? a / 127.f : 1.f);
+    std::vector<int8_t> out(static_cast<size_t>(n));
+    for (int64_t k = 0; k < n; ++k)
+      out[k] = static_cast<int8_t>(std::clamp(std::nearbyint(f[k] / q.scale[channel(k)]), -127.f, 127.f));
+    return {std::move(out), std::move(q)};
+  }
+
+  // The spec of candidate n with the decided int8 types.
+  KernelSpec int8_spec(Node* n, bool& ok) {
+    ok = true;
+    KernelSpec spec = tune::spec_of(*n, eng_);
+    const QType x = input_qtype(*n, 0);
+    spec.in[0].dtype = x.dtype;
+    spec.in[0].quant = x.quant;
+    spec.in[1].dtype = DType::QInt8;
+    spec.in[1].const_data = weights_of(*n, spec.in[1].quant).data();
+    auto y = out_.find(n->outputs[0]);
+    if (y != out_.end()) {
+      spec.out[0].dtype = y->second.dtype;
+      spec.out[0].quant = y->second.quant;
+      for (size_t i = 3; i < n->inputs.size(); ++i) {
+        if (!n->inputs[i] || !range(n->inputs[i])) {
+          ok = false;
+          break;
+        }
+        const QType s = input_qtype(*n, i);
+        spec.in[i].dtype = s.dtype;
+        spec.in[i].quant = s.quant;
+      }
+    }
+    return spec;
+  }
+
+  static std::unique_ptr<Kernel> first_kernel(const std::string& op, const KernelSpec& spec) {
+    auto& reg = KernelRegistry::instance();
+    for (const std::string& impl : reg.impls(op)) {
+      try {
+        if (auto k = reg.create(op, impl, spec)) return k;
+      } catch (const std::exception&) {
+      }
+    }
+    return nullptr;
+  }
+
+  // Level >= 1: the candidates whose int8 kernel, plus quantizing a float source, is not faster
+  // than their float kernel (3% margin, as the tactic search uses): the first conv of a CNN
+  // (3 input channels) or a depthwise conv can lose. Each is timed once.
+  std::vector<Node*> slower() {
+    std::vector<Node*> r;
+    tune::TimerConfig cfg;
+    cfg.samples = o_.builder_level >= 3 ? 7 : 5;
+    for (Node* n : cand_) {
+      auto it = timed_.find(n);
+      if (it == timed_.end()) {
+        bool ok = false;
+        KernelSpec q = int8_spec(n, ok);
+        KernelSpec f = tune::spec_of(*n, eng_);
+        auto kq = first_kernel(std::string(n->type()), q);
+        auto kf = first_kernel(std::string(n->type()), f);
+        double tq = kq ? tune::time_kernel(*kq, q, cfg) : -1, tf = kf ? tune::time_kernel(*kf, f, cfg) : -1;
+        double tc = 0;
+        if (!out_.count(n->inputs[0]) && !pooled_source(n->inputs[0])) {
+          ops::Reorder reorder;
+          KernelSpec c{reorder, {f.in[0]}, {q.in[0]}, eng_};
+          if (auto k = first_kernel("Reorder", c)) tc = tune::time_kernel(*k, c, cfg);
+        }
+        it = timed_.emplace(n, std::make_tuple(tf, tq, tc)).first;
+        if (o_.log) {
+          char b[200];
+          std::snprintf(b, sizeof b, ": float %.1f us, int8 %.1f us + quantizing its source %.1f us", tf, tq, tc);
+          o_.log->push_back("int8: " + ir::node_label(*n) + b);
+        }
+      }
+      const auto [tf, tq, tc] = it->second;
+      if (tf > 0 && tq > 0 && (tq + tc) * 1.03 >= tf && !(pins_.count(n) && pins_.at(n) == "int8")) {
+        r.push_back(n);
+        slow_.insert(n);
+      }
+    }
+    return r;
+  }
+
+  // The candidates no fast kernel takes with the decided types.
+  std::vector<Node*> check() {
+    std::vector<Node*> refused;
+    for (Node* n : cand_) {
+      bool ok = false;
+      KernelSpec spec = int8_spec(n, ok);
+      if (!ok || !first_kernel(std::string(n->type()), spec)) refused.push_back(n);
+    }
+    return refused;
+  }
+
+  // One quantizing Reorder per (tensor, layout), shared by its int8 readers.
+  Value* quantized(Value* v, const QType& q, const std::string& layout) {
+    auto key = std::make_pair(v, layout);
+    auto it = quantized_.find(key);
+    if (it != quantized_.end()) return it->second;
+    Value* c = g_.add_value(g_.unique_name(v->name + "/int8"), {q.dtype, v->type.shape});
+    c->quant = q.quant;
+    c->layout = layout;
+    Node* r = g_.add_node(g_.unique_name(c->name + "/quantize"), std::make_unique<ops::Reorder>(), {v}, {c});
+    r->precision = q.dtype;
+    quantized_.emplace(key, c);
+    return c;
+  }
+
+  void apply() {
+    std::vector<Node*> order;
+    for (auto& n : g_.nodes()) order.push_back(n.get());
+    size_t pooled = 0;
+    // Read every input's decided type before any value is retyped.
+    std::map<std::pair<Node*, size_t>, QType> in_q;
+    for (Node* n : order) {
+      if (!cand_.count(n)) continue;
+      in_q[{n, 0}] = input_qtype(*n, 0);
+      if (out_.count(n->outputs[0]))
+        for (size_t i = 3; i < n->inputs.size(); ++i) in_q[{n, i}] = input_qtype(*n, i);
+    }
+    for (auto& [v, q] : out_) {
+      Value* y = const_cast<Value*>(v);
+      y->type.dtype = q.dtype;
+      y->quant = q.quant;
+      // Pooling readers pass the quantized tensor on with the same scale.
+      std::vector<Value*> todo{y};
+      while (!todo.empty()) {
+        Value* t = todo.back();
+        todo.pop_back();
+        for (const Use& u : readers_[t])
+          if (!cand_.count(u.node) && transparent(*u.node)) {
+            Value* o = u.node->outputs[0];
+            o->type.dtype = q.dtype;
+            o->quant = q.quant;
+            u.node->precision = q.dtype;
+            ++pooled;
+            todo.push_back(o);
+          }
+      }
+    }
+    size_t quantize_reorders = 0;
+    for (Node* n : order) {
+      if (!cand_.count(n)) continue;
+      ops::QuantParams wq;
+      const std::vector<int8_t>& w = weights_of(*n, wq);
+      Value* wv = g_.add_constant(g_.unique_name(n->inputs[1]->name + "/int8"),
+                                  TensorView{DType::QInt8, n->inputs[1]->type.shape, const_cast<int8_t*>(w.data())});
+      wv->quant = wq;
+      n->inputs[1] = wv;
+      n->precision = DType::QInt8;
+      const Value* y = n->outputs[0];
+      for (auto& [key, q] : in_q) {
+        if (key.first != n) continue;
+        Value*& v = n->inputs[key.second];
+        if (dtype_quantized(v->type.dtype)) continue;  // already written quantized
+        // A conv's source is quantized straight into its output's layout (nhwc in int8 regions).
+        const bool relayout = key.second == 0 && n->type() == "Conv" && v->type.shape.size() == y->type.shape.size();
+        const size_t before = quantized_.size();
+        v = quantized(v, q, relayout ? y->layout : v->layout);
+        quantize_reorders += quantized_.size() - before;
+      }
+    }
+    std::map<std::string, int> by_op;
+    for (Node* n : cand_) by_op[std::string(n->type())]++;
+    std::string detail;
+    for (auto& [op, c] : by_op) detail += (detail.empty() ? "" : ", ") + op + " " + std::to_string(c);
+    summary(std::to_string(cand_.size()) + " layer(s) compute in int8 (" + detail + "; weights s8 per output channel)" +
+            (pooled ? ", " + std::to_string(pooled) + " pooling layer(s) pass int8 on" : ""));
+    size_t flowing = out_.size();
+    summary(std::to_string(flowing) + " tensor(s) flow between layers as int8; " + std::to_string(quantize_reorders) +
+            " quantizing reorder(s) inserted; other int8 layers write float directly");
+    if (!timed_.empty())
+      summary(std::to_string(timed_.size()) + " layer(s) timed in float and int8; " + std::to_string(slow_.size()) +
+              " stay in float, faster there (kiln compile -v lists the times)");
+  }
+
+  ir::Graph& g_;
+  const PipelineOptions& o_;
+  const quant::CalibTable& calib_;
+  bool obey_ = false;
+  dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
+  std::unordered_map<const Node*, std::string> pins_;
+  std::unordered_map<const Value*, std::vector<Use>> readers_;
+  std::set<Node*> cand_;
+  std::map<const Value*, QType> out_;
+  std::unordered_map<const Value*, std::pair<std::vector<int8_t>, ops::QuantParams>> wq_;
+  std::map<std::pair<Value*, std::string>, Value*> quantized_;
+  std::unordered_map<const Node*, std::tuple<double, double, double>> timed_;  // float, int8, quantize us
+  std::set<const Node*> slow_;
+};
+
+}  // namespace
+
+bool assign_int8(ir::Graph& g, const PipelineOptions& opts) {
+  if (!opts.precision || !opts.precision->int8 || !opts.calib) return false;
+  for (auto& n : g.nodes())
+    if (n->precision != DType::Undefined) return false;  // assigned once
+  return Int8Assigner(g, opts).run();
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""int8 through the CLI: calibration, the calibration cache, and int8 plans against torch fp32.
+
+Exports a small CNN (convs with a residual add, max pooling, global average pooling, a linear
+layer) and a small attention block (Linear layers, LayerNorm, Softmax, GELU), writes calibration
+samples (ONNX test-data sets) and, separately, evaluation inputs from another seed, and checks:
+- --int8 without --calib or --calibCache is a usage error (exit 2) that says how to give data;
+  --calibMethod/--calibCache without --int8 and an unknown --calibMethod are usage errors too;
+- --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
+  and per-channel scales), int8 tensors flow between the CNN's convs, graph I/O stays float32,
+  and the outputs are within rel. L2 0.05 of torch fp32 on the evaluation inputs;
+- the calibration cache: written as text with the model's hash and method; a rebuild from the
+  cache alone gives a byte-identical plan; the cache does not depend on the order of the samples;
+  a cache made for another model is refused (exit 1, both hashes named); a cache made with another
+  method is refused unless --calib is given to recalibrate;
+- minmax and percentile calibration build and run; --calib=random builds and says RANDOM;
+- --layerPrecisions=NAME:fp32 keeps that layer out of int8; NAME:int8 without --int8 is a usage error.
+
+usage: int8.py KILN WORKDIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+import torch
+
+KILN, WORK = sys.argv[1:3]
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
+torch.manual_seed(0)
+fails = []
+
+
+def check(cond, msg):
+    if not cond:
+        fails.append(msg)
+    return cond
+
+
+def kiln(*args):
+    return subprocess.run([KILN, *args], capture_output=True, text=True)
+
+
+class Cnn(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(3, 32, 3, padding=1)
+        self.b = torch.nn.Conv2d(32, 32, 3, padding=1)
+        self.c = torch.nn.Conv2d(32, 64, 3, padding=1, stride=2)
+        self.fc = torch.nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.a(x))
+        x = torch.relu(self.b(x) + x)
+        x = torch.nn.functional.max_pool2d(x, 2)
+        x = torch.relu(self.c(x))
+        return self.fc(torch.flatten(torch.nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class Attn(torch.nn.Module):
+    def __init__(self, d=64, h=4):
+        super().__init__()
+        self.h, self.dh = h, d // h
+        self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
+        self.ln = torch.nn.LayerNorm(d)
+        self.ff = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.GELU(), torch.nn.Linear(4 * d, d))
+
+    def forward(self, x):
+        b, s, d = x.shape
+        split = lambda t: t.view(b, s, self.h, self.dh).permute(0, 2, 1, 3)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        p = torch.softmax(q @ k.transpose(-1, -2) / self.dh ** 0.5, dim=-1)
+        ctx = (p @ v).permute(0, 2, 1, 3).reshape(b, s, d)
+        x = self.ln(x + self.o(ctx))
+        return x + self.ff(x)
+
+
+def write_sets(folder, arrays, order=None):
+    os.makedirs(folder)
+    for k, i in enumerate(order if order is not None else range(len(arrays))):
+        d = os.path.join(folder, f"test_data_set_{k}")
+        os.makedirs(d)
+        with open(os.path.join(d, "input_0.pb"), "wb") as f:
+            f.write(numpy_helper.from_array(arrays[i], "x").SerializeToString())
+
+
+def run(plan, xin, tag):
+    out = os.path.join(WORK, "out_" + tag)
+    r = kiln("run", "--loadEngine=" + plan, "--loadInputs=x:" + xin, "--exportOutput=" + out, "--iterations=1",
+             "--duration=0", "--warmUp=0")
+    if not check(r.returncode == 0, f"{tag}: run failed: {r.stderr}"):
+        return None
+    return np.load(os.path.join(out, "y.npy"))
+
+
+def rel_l2(a, b):
+    return float(np.linalg.norm((a - b).ravel()) / np.linalg.norm(b.ravel()))
+
+
+models = {}
+for name, net, shape in (("cnn", Cnn(), (1, 3, 32, 32)), ("attn", Attn(), (1, 16, 64))):
+    net = net.eval()
+    path = os.path.join(WORK, name + ".onnx")
+    torch.onnx.export(net, torch.randn(*shape), path, input_names=["x"], output_names=["y"], opset_version=17)
+    calib = [np.random.RandomState(100 + k).standard_normal(shape).astype(np.float32) for k in range(12)]
+    write_sets(os.path.join(WORK, name + "_calib"), calib)
+    write_sets(os.path.join(WORK, name + "_calib_rev"), calib, order=list(reversed(range(len(calib)))))
+    x = np.random.RandomState(7).standard_normal(shape).astype(np.float32)  # not a calibration sample
+    xin = os.path.join(WORK, name + "_x.npy")
+    np.save(xin, x)
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    models[name] = (path, xin, want)
+
+for name, (model, xin, want) in models.items():
+    calib = os.path.join(WORK, name + "_calib")
+    cache = os.path.join(WORK, name + ".calib")
+    plan = os.path.join(WORK, name + "_int8.plan")
+    r = kiln("compile", model, "-o", plan, "--threads=2", "--int8", "--calib=" + calib, "--calibCache=" + cache)
+    if not check(r.returncode == 0, f"{name}: --int8 compile failed: {r.stderr}"):
+        continue
+    check("calibrated on 12 sample(s)" in r.stderr and "compute in int8" in r.stderr,
+          f"{name}: no calibration / int8 summary: {r.stderr}")
+    got = run(plan, xin, name + "_int8")
+    if got is not None:
+        err = rel_l2(got, want)
+        check(0 < err <= 0.05, f"{name}: int8 rel. L2 vs torch {err:.3g} (want 0 < err <= 0.05)")
+    info = json.loads(kiln("inspect", "--json", plan).stdout)
+    check(info["schema_version"] >= 5, f"{name}: schema_version {info['schema_version']}")
+    check(info["inputs"][0]["dtype"] == "float32" and info["outputs"][0]["dtype"] == "float32",
+          f"{name}: graph I/O changed type")
+    heavy = [l for l in info["layers"] if l["op"] in ("Conv", "MatMul", "Gemm")]
+    int8 = [l for l in heavy if l["precision"] == "int8"]
+    want_int8 = 3 if name == "cnn" else 6  # the CNN's convs; the block's Linear layers
+    check(len(int8) >= want_int8, f"{name}: {len(int8)} int8 layers: {[(l['name'], l['precision']) for l in heavy]}")
+    check(all(l["kernel"] != "reference" for l in int8), f"{name}: an int8 layer runs the reference kernel")
+    for l in int8:
+        w = [q for q in l["quantized"] if not q["output"] and len(q["scale"]) > 1]
+        check(w and w[0]["dtype"] == "qint8" and all(s > 0 for s in w[0]["scale"]),
+              f"{name}: {l['name']} has no per-channel weight scales: {l['quantized']}")
+    if name == "cnn":
+        flowing = [q for l in int8 for q in l["quantized"] if q["output"]]
+        check(flowing and any(q["dtype"] == "quint8" for q in flowing),
+              f"cnn: int8 tensors do not flow between the convs: {[l['quantized'] for l in int8]}")
+        pools = [l for l in info["layers"] if l["op"] == "MaxPool"]
+        check(pools and pools[0]["precision"] == "int8", f"cnn: max pooling does not pass int8 on: {pools}")
+        text = kiln("inspect", plan).stdout
+        check("scales:" in text and "int8" in text, "cnn: text inspect shows no int8 scales")
+    # The cache: text, hashed, reproducible, order independent.
+    if not check(os.path.exists(cache), f"{name}: no calibration cache written"):
+        continue
+    body = open(cache).read()
+    check("kiln-calib" in body and "entropy" in body, f"{name}: cache lacks its header: {body[:300]}")
+    again = os.path.join(WORK, name + "_again.plan")
+    r = kiln("compile", model, "-o", again, "--threads=2", "--int8", "--calibCache=" + cache)
+    if check(r.returncode == 0, f"{name}: rebuild from the cache failed: {r.stderr}"):
+        check("calibration cache" in r.stderr, f"{name}: the rebuild does not say it used the cache: {r.stderr}")
+        check(open(again, "rb").read() == open(plan, "rb").read(), f"{name}: the rebuild from the cache differs")
+    rev_cache = os.path.join(WORK, name + "_rev.calib")
+    r = kiln("compile", model, "-o", os.path.join(WORK, "rev.plan"), "--int8",
+             "--calib=" + os.path.join(WORK, name + "_calib_rev"), "--calibCache=" + rev_cache)
+    if check(r.returncode == 0, f"{name}: reversed-order calibration failed: {r.stderr}"):
+        check(open(rev_cache).read() == body, f"{name}: the cache depends on the order of the samples")
+    r = kiln("compile", model, "-o", os.path.join(WORK, "m.plan"), "--int8", "--calibCache=" + cache,
+             "--calibMethod=minmax")
+    check(r.returncode != 0 and r.stderr.startswith("error: ") and "minmax" in r.stderr,
+          f"{name}: a cache of another method was used: exit {r.returncode}: {r.stderr}")
+
+# Another model's cache is refused, naming both hashes.
+cnn, attn = models["cnn"][0], models["attn"][0]
+bad_plan = os.path.join(WORK, "wrong_cache.plan")
+r = kiln("compile", cnn, "-o", bad_plan, "--int8", "--calibCache=" + os.path.join(WORK, "attn.calib"))
+check(r.returncode == 1 and r.stderr.startswith("error: ") and "attn.calib" in r.stderr and not os.path.exists(bad_plan),
+      f"another model's cache: exit {r.returncode}: {r.stderr}")
+
+# Other methods, random data, pins.
+calib = os.path.join(WORK, "cnn_calib")
+xin, want = models["cnn"][1], models["cnn"][2]
+for tag, flags in (("minmax", ["--calibMethod=minmax"]), ("pct", ["--calibMethod=percentile:99.9"])):
+    plan = os.path.join(WORK, f"cnn_{tag}.plan")
+    r = kiln("compile", cnn, "-o", plan, "--int8", "--calib=" + calib, *flags)
+    if check(r.returncode == 0, f"{tag}: compile failed: {r.stderr}"):
+        got = run(plan, xin, "cnn_" + tag)
+        if got is not None:
+            check(rel_l2(got, want) <= 0.08, f"{tag}: rel. L2 {rel_l2(got, want):.3g}")
+r = kiln("compile", cnn, "-o", os.path.join(WORK, "rand.plan"), "--int8", "--calib=random")
+check(r.returncode == 0 and "RANDOM" in r.stderr, f"--calib=random: exit {r.returncode}: {r.stderr}")
+info = json.loads(kiln("inspect", "--json", os.path.join(WORK, "cnn_int8.plan")).stdout)
+convs = [l["name"] for l in info["layers"] if l["op"] == "Conv"]
+if check(len(convs) >= 2, f"expected convs in {info['layers']}"):
+    pinned = os.path.join(WORK, "pinned.plan")
+    r = kiln("compile", cnn, "-o", pinned, "--int8", "--calib=" + calib, f"--layerPrecisions={convs[0]}:fp32")
+    if check(r.returncode == 0, f"pinned compile failed: {r.stderr}"):
+        layers = {l["name"]: l for l in json.loads(kiln("inspect", "--json", pinned).stdout)["layers"]}
+        check(layers[convs[0]]["precision"] == "float32", f"pinned layer is {layers[convs[0]]['precision']}")
+        check(layers[convs[1]]["precision"] == "int8", "the unpinned conv left int8")
+
+bad = [
+    (["--int8"], "--calib"),
+    (["--calibMethod=minmax"], "--int8"),
+    (["--calibCache=x.calib"], "--int8"),
+    (["--int8", "--calib=" + calib, "--calibMethod=kl"], "--calibMethod"),
+    (["--int8", "--calib=" + calib, "--calibMethod=percentile:120"], "--calibMethod"),
+    (["--layerPrecisions=x:int8"], "--int8"),
+]
+for flags, words in bad:
+    out = os.path.join(WORK, "bad.plan")
+    r = kiln("compile", cnn, "-o", out, *flags)
+    check(r.returncode == 2, f"{flags}: exit {r.returncode}, want 2 (usage error): {r.stderr}")
+    check(r.stderr.startswith("error: ") and words in r.stderr, f"{flags}: message lacks '{words}': {r.stderr}")
+    check(not os.path.exists(out), f"{flags}: a plan was written")
+
+if fails:
+    print("\n".join(fails))
+    sys.exit(1)
+print("int8: all checks passed")

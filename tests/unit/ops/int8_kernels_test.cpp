@@ -1,0 +1,257 @@
+// Every int8 kernel (oneDNN-backed) against the reference kernel on the same quantized tensors.
+// The reference widens quantized inputs to float32 (scale * (q - zero point)), runs the op's
+// float32 reference, and quantizes the result (round half to even, saturate): ONNX's
+// DequantizeLinear -> op -> QuantizeLinear, which is what an int8 layer means.
+//
+// How the tolerance is derived. Both sides see identical integers, so the products are exact in
+// the kernel's s32 accumulator; the reference sums the same products in fp32, with relative
+// error about K * 2^-24 (K <= 600 here: < 4e-5). The one real difference is where the result is
+// rounded: oneDNN scales the accumulator by (x scale * w scale / y scale) in fp32 and rounds,
+// the reference divides the fp32 sum by y scale and rounds. Values within 4e-5 of a rounding
+// boundary can round either way, so a quantized output may differ by one level (1 unit), never
+// more; we also require that at most 2% of elements differ at all. A float output is compared
+// with rtol 1e-4 plus an atol of 1e-4 x the output's magnitude. A wrong scale, zero point, bias
+// rescale, layout or post-op errs by many units on most elements.
+#include <cmath>
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "kernel_test_util.h"
+#include "ops/activation.h"
+#include "ops/conv.h"
+#include "ops/gemm.h"
+#include "ops/pool.h"
+#include "ops/reorder.h"
+
+namespace kiln::test {
+namespace {
+
+struct QTensor {
+  HostTensor t;
+  ops::QuantParams q;
+  std::string layout;
+};
+
+// Random integers of a quantized type with these parameters.
+QTensor random_q(DType dt, Shape s, uint32_t seed, std::vector<float> scale, int axis = -1, bool constant = false) {
+  const bool u = dt == DType::QUInt8;
+  HostTensor r = random_tensor(u ? DType::UInt8 : DType::Int8, std::move(s), seed, u ? 0 : -127, u ? 255 : 127, constant);
+  r.dtype = dt;
+  QTensor q{std::move(r), {}, ""};
+  q.q.scale = std::move(scale);
+  q.q.axis = axis;
+  return q;
+}
+
+QTensor plain(HostTensor t) { return {std::move(t), {}, ""}; }
+
+std::vector<float> channel_scales(size_t n, uint32_t seed) {
+  std::vector<float> s;
+  for (size_t i = 0; i < n; ++i) s.push_back(0.002f + 0.001f * static_cast<float>((i * 7 + seed) % 13));
+  return s;
+}
+
+bool run(const ops::Op& op, const std::string& impl, std::vector<QTensor>& in, const QTensor& out_desc,
+         HostTensor& out) {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  std::vector<ops::TensorType> types;
+  for (auto& t : in) types.push_back({t.t.dtype, t.t.shape});
+  auto inferred = ops::infer_types(op, types, std::vector<const TensorView*>(in.size(), nullptr), 1);
+  EXPECT_TRUE(ops::stored_type_ok(inferred[0].dtype, out_desc.t.dtype));
+  KernelSpec spec{op, {}, {}, eng};
+  for (auto& t : in) spec.in.push_back({t.t.dtype, t.t.shape, t.layout, t.t.constant ? t.t.bytes.data() : nullptr, t.q});
+  spec.out.push_back({out_desc.t.dtype, inferred[0].shape, out_desc.layout, nullptr, out_desc.q});
+  auto k = KernelRegistry::instance().create(std::string(op.type()), impl, spec);
+  if (!k) return false;
+  out = HostTensor(out_desc.t.dtype, inferred[0].shape);
+  out.bytes.resize(dnn::physical_bytes(out.dtype, out.shape, out_desc.layout));
+  std::fill(out.bytes.begin(), out.bytes.end(), uint8_t{0x5a});
+  std::vector<uint8_t> scratch(k->scratchpad_bytes() + 64);
+  KernelBinding b;
+  for (auto& t : in) b.in.push_back(t.t.bytes.data());
+  b.out.push_back(out.bytes.data());
+  b.scratchpad = scratch.data();
+  dnnl::stream s(eng);
+  k->bind(b)(s);
+  s.wait();
+  return true;
+}
+
+void expect_close(const HostTensor& got, const HostTensor& want) {
+  ASSERT_EQ(got.bytes.size(), want.bytes.size());
+  const int64_t n = want.elements();
+  if (got.dtype == DType::Float32) {
+    double mag = 0;
+    for (int64_t i = 0; i < n; ++i) mag = std::max(mag, std::fabs(double(reinterpret_cast<const float*>(want.bytes.data())[i])));
+    HostTensor g = got, w = want;
+    EXPECT_TRUE(all_close(g, w, 1e-4, 1e-4 * std::max(mag, 1e-3)));
+    return;
+  }
+  const bool u = got.dtype == DType::QUInt8;
+  int64_t differ = 0, worst = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const int a = u ? got.bytes[i] : int(int8_t(got.bytes[i])), b = u ? want.bytes[i] : int(int8_t(want.bytes[i]));
+    differ += a != b;
+    worst = std::max<int64_t>(worst, std::abs(a - b));
+  }
+  EXPECT_LE(worst, 1) << "a quantized output differs by more than one level";
+  EXPECT_LE(differ, std::max<int64_t>(2, n / 50)) << differ << " of " << n << " elements differ by one level";
+  // The test means something only if the output is not saturated or constant.
+  int64_t distinct = 0;
+  std::vector<bool> seen(256, false);
+  for (int64_t i = 0; i < n; ++i) distinct += !seen[want.bytes[i]], seen[want.bytes[i]] = true;
+  EXPECT_GE(distinct, 16) << "degenerate test data: the reference output has few distinct levels";
+}
+
+// NCHW <-> NHWC copies of a 4-D tensor's bytes (the reference kernel runs row-major only).
+HostTensor permute_nhwc(const HostTensor& t, bool to_nhwc) {
+  HostTensor r = t;
+  const int64_t N = t.shape[0], C = t.shape[1], H = t.shape[2], W = t.shape[3], e = dtype_size(t.dtype);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < H * W; ++i) {
+        const int64_t nchw = (n * C + c) * H * W + i, nhwc = (n * H * W + i) * C + c;
+        std::memcpy(&r.bytes[(to_nhwc ? nhwc : nchw) * e], &t.bytes[(to_nhwc ? nchw : nhwc) * e], e);
+      }
+  return r;
+}
+
+// The reference on row-major tensors against the oneDNN kernel on the tensors as laid out.
+void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out_desc) {
+  std::vector<QTensor> plain_in = in, laid_in = in;
+  for (auto& t : plain_in) t.layout = "";
+  for (auto& t : laid_in)
+    if (t.layout == "nhwc") t.t = permute_nhwc(t.t, true);
+  QTensor plain_out = out_desc;
+  plain_out.layout = "";
+  HostTensor want, got;
+  ASSERT_TRUE(run(op, "reference", plain_in, plain_out, want));
+  ASSERT_TRUE(run(op, "onednn", laid_in, out_desc, got)) << "the oneDNN kernel declined int8 " << op.type();
+  if (out_desc.layout == "nhwc") got = permute_nhwc(got, false);
+  expect_close(got, want);
+}
+
+QTensor out_q(DType dt, float scale) {
+  QTensor q{HostTensor(dt, {}), {}, ""};
+  q.q.scale = {scale};
+  return q;
+}
+
+QTensor out_f32() { return {HostTensor(DType::Float32, {}), {}, ""}; }
+
+ops::Conv conv3x3() {
+  ops::Conv c;
+  c.pads = {1, 1, 1, 1};
+  return c;
+}
+
+TEST(Int8Kernels, ConvPerChannelWithBiasAndReluToUint8) {
+  ops::Conv c = conv3x3();
+  c.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Relu});
+  std::vector<QTensor> in{random_q(DType::QUInt8, {1, 32, 10, 10}, 1, {0.02f}),
+                          random_q(DType::QInt8, {48, 32, 3, 3}, 2, channel_scales(48, 2), 0, true),
+                          plain(random_tensor(DType::Float32, {48}, 3, -2, 2, true))};
+  in[0].layout = "nhwc";  // what oneDNN's int8 convolutions read (row-major NCHW has only its reference)
+  QTensor y = out_q(DType::QUInt8, 0.5f), f = out_f32();
+  y.layout = f.layout = "nhwc";
+  expect_int8_matches(c, in, y);
+  expect_int8_matches(c, in, f);
+}
+
+TEST(Int8Kernels, ConvNhwcSignedSourceGroupsStrides) {
+  ops::Conv c = conv3x3();
+  c.group = 4;
+  c.strides = {2, 2};
+  std::vector<QTensor> in{random_q(DType::QInt8, {1, 32, 12, 12}, 4, {0.05f}),
+                          random_q(DType::QInt8, {64, 8, 3, 3}, 5, channel_scales(64, 5), 0, true),
+                          plain(random_tensor(DType::Float32, {64}, 6, -1, 1, true))};
+  in[0].layout = "nhwc";
+  QTensor y = out_q(DType::QInt8, 0.2f);
+  y.layout = "nhwc";
+  expect_int8_matches(c, in, y);
+}
+
+TEST(Int8Kernels, ConvResidualSumOfAnotherScaleThenRelu) {
+  ops::Conv c;
+  c.post.ops.push_back({ops::PostOp::Kind::Sum});
+  c.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Relu});
+  std::vector<QTensor> in{random_q(DType::QUInt8, {1, 64, 7, 7}, 7, {0.03f}),
+                          random_q(DType::QInt8, {64, 64, 1, 1}, 8, channel_scales(64, 8), 0, true),
+                          plain(random_tensor(DType::Float32, {64}, 9, -1, 1, true)),
+                          random_q(DType::QInt8, {1, 64, 7, 7}, 10, {0.04f})};
+  for (auto& t : in) t.layout = t.t.shape.size() == 4 ? "nhwc" : "";
+  QTensor y = out_q(DType::QUInt8, 0.1f);
+  y.layout = "nhwc";
+  expect_int8_matches(c, in, y);
+}
+
+TEST(Int8Kernels, ConvClipNeedsRealValuesBeforeQuantizing) {
+  // Clip(0, 6) is not scale invariant: it must run on real values, then the output is quantized.
+  ops::Conv c = conv3x3();
+  c.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Clip, 0.f, 6.f});
+  std::vector<QTensor> in{random_q(DType::QUInt8, {1, 16, 8, 8}, 11, {0.03f}),
+                          random_q(DType::QInt8, {16, 16, 3, 3}, 12, channel_scales(16, 12), 0, true)};
+  in[0].layout = "nhwc";
+  QTensor y = out_q(DType::QUInt8, 6.f / 255);
+  y.layout = "nhwc";
+  expect_int8_matches(c, in, y);
+}
+
+TEST(Int8Kernels, MatMulPerColumnWithBiasGelu) {
+  ops::MatMul m;
+  m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
+  std::vector<QTensor> in{random_q(DType::QInt8, {2, 16, 96}, 13, {0.03f}),
+                          random_q(DType::QInt8, {96, 40}, 14, channel_scales(40, 14), 1, true),
+                          plain(random_tensor(DType::Float32, {40}, 15, -1, 1, true))};
+  expect_int8_matches(m, in, out_f32());
+  expect_int8_matches(m, in, out_q(DType::QInt8, 0.02f));
+}
+
+TEST(Int8Kernels, GemmTransposedWeights) {
+  ops::Gemm g;
+  g.transB = true;
+  std::vector<QTensor> in{random_q(DType::QUInt8, {4, 128}, 16, {0.01f}),
+                          random_q(DType::QInt8, {24, 128}, 17, channel_scales(24, 17), 0, true),
+                          plain(random_tensor(DType::Float32, {24}, 18, -1, 1, true))};
+  expect_int8_matches(g, in, out_f32());
+  expect_int8_matches(g, in, out_q(DType::QInt8, 0.05f));
+}
+
+TEST(Int8Kernels, ReorderQuantizesDequantizesAndRequantizes) {
+  ops::Reorder r;
+  QTensor x = plain(random_tensor(DType::Float32, {1, 16, 5, 5}, 19, -3, 3));
+  QTensor q = out_q(DType::QInt8, 3.f / 127);
+  q.layout = "nhwc";
+  std::vector<QTensor> in{x};
+  expect_int8_matches(r, in, q);  // quantize and relayout in one pass
+  std::vector<QTensor> in2{random_q(DType::QUInt8, {1, 16, 5, 5}, 20, {0.05f})};
+  expect_int8_matches(r, in2, out_f32());                         // dequantize
+  // requantize (a ratio like 5/8 would put 1 in 8 values on an exact tie, which may round either way)
+  expect_int8_matches(r, in2, out_q(DType::QUInt8, 0.0731f));
+}
+
+TEST(Int8Kernels, MaxPoolKeepsTheScale) {
+  ops::MaxPool p;
+  p.p.kernel_shape = {3, 3};
+  p.p.strides = {2, 2};
+  p.p.pads = {1, 1, 1, 1};
+  std::vector<QTensor> in{random_q(DType::QUInt8, {1, 32, 9, 9}, 21, {0.1f})};
+  in[0].layout = "nhwc";
+  QTensor y = out_q(DType::QUInt8, 0.1f);
+  y.layout = "nhwc";
+  expect_int8_matches(p, in, y);
+}
+
+TEST(Int8Kernels, DeclinesWhatItCannotRun) {
+  // Weights with a zero point, or a source quantized per channel: not oneDNN's int8 model.
+  ops::Conv c = conv3x3();
+  std::vector<QTensor> in{random_q(DType::QUInt8, {1, 8, 6, 6}, 22, {0.02f}),
+                          random_q(DType::QInt8, {8, 8, 3, 3}, 23, channel_scales(8, 23), 0, true)};
+  in[1].q.zero_point = 3;
+  HostTensor out;
+  EXPECT_FALSE(run(c, "onednn", in, out_q(DType::QUInt8, 0.1f), out));
+}
+
+}  // namespace
+}  // namespace kiln::test
