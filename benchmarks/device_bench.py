@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""kiln fp32 / bf16 against ONNX Runtime fp32 and torch bf16 autocast on the lent AMX machine.
+"""kiln fp32 / bf16 / int8 against ONNX Runtime fp32 (and int8) and torch bf16 autocast on the lent
+AMX machine.
 
 Runs there (Ubuntu 24.04, python 3.12 with torch, transformers, onnxruntime; kiln packed into
 .device/ by ../shared/device/pack.sh), in one command, and writes results.json to OUT:
@@ -13,6 +14,11 @@ figure is its median latency and the reported figure the median over rounds. ORT
 inputs and outputs bound once (IOBinding), like kiln's pre-bound buffers. kiln's latencies come
 from `kiln run --json` (median of its timed iterations). Accuracy: relative L2 of each engine's
 output against torch fp32 on the same input.
+
+--precisions adds int8: kiln --int8 calibrated on CALIB_SAMPLES inputs drawn like the timed one
+(never the timed input itself); ONNX Runtime's own int8 as the peer (its quantize_static QDQ model
+for ResNet-50, quantize_dynamic for BERT, calibrated on the same samples); and kiln compiling those
+two ORT-made models (a QDQ model and a QOperator model made with a standard tool).
 """
 import argparse
 import json
@@ -84,9 +90,66 @@ def make_models(work):
     return models
 
 
-def kiln_compile(m, work, name, flags, level, log):
+CALIB_SAMPLES = 16
+
+
+def calib_samples(m):
+    """CALIB_SAMPLES input dicts drawn like m's feeds: floats standard normal, token ids uniform,
+    masks all ones (seeded apart from the timed input)."""
+    rng = np.random.RandomState(20261204)
+    out = []
+    for _ in range(CALIB_SAMPLES):
+        s = {}
+        for k, v in m["feeds"].items():
+            if np.issubdtype(v.dtype, np.floating):
+                s[k] = rng.standard_normal(v.shape).astype(v.dtype)
+            elif "mask" in k:
+                s[k] = np.ones_like(v)
+            else:
+                s[k] = rng.randint(0, 30522, v.shape).astype(v.dtype)
+        out.append(s)
+    return out
+
+
+def write_calib(m, work, name):
+    from onnx import numpy_helper
+    d = os.path.join(work, f"calib_{name}")
+    for k, s in enumerate(calib_samples(m)):
+        sd = os.path.join(d, f"test_data_set_{k}")
+        os.makedirs(sd, exist_ok=True)
+        for i, (n, v) in enumerate(s.items()):
+            with open(os.path.join(sd, f"input_{i}.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(v, n).SerializeToString())
+    return d
+
+
+def ort_int8_model(m, work, name):
+    """ORT's own int8: quantize_static (QDQ, per-channel weights) for CNNs, quantize_dynamic for BERT."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    pre = os.path.join(work, f"{name}_pre.onnx")
+    quant_pre_process(m["path"], pre, skip_symbolic_shape=True)
+    out = os.path.join(work, f"{name}_ort_int8.onnx")
+    if name.startswith("bert"):
+        quantize_dynamic(pre, out, weight_type=QuantType.QInt8)
+        return out
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(calib_samples(m))
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantize_static(pre, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    return out
+
+
+def kiln_compile(m, work, name, flags, level, log, path=None):
     plan = os.path.join(work, f"{name}.plan")
-    cmd = [KILN, "compile", m["path"], "-o", plan, f"--builderOptimizationLevel={level}", "--threads=2"] + flags
+    cmd = [KILN, "compile", path or m["path"], "-o", plan, f"--builderOptimizationLevel={level}", "--threads=2"] + flags
     t = time.time()
     p = subprocess.run(cmd, env=kiln_env(), capture_output=True, text=True)
     log.append({"cmd": " ".join(cmd), "rc": p.returncode, "stderr": p.stderr[-3000:], "s": time.time() - t})
@@ -166,6 +229,7 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--level", type=int, default=1)
     ap.add_argument("--models", default="resnet50,bert_hf")
+    ap.add_argument("--precisions", default="fp32,bf16", help="kiln precisions: fp32, bf16, int8")
     a = ap.parse_args()
     work = "/tmp/kiln_device_bench"
     os.makedirs(work, exist_ok=True)
@@ -173,14 +237,32 @@ def main():
     models = make_models(work)
     for name in a.models.split(","):
         m = models[name]
-        plans = {"fp32": kiln_compile(m, work, name + "_fp32", [f"--shapes={m['shapes']}"], a.level, res["log"]),
-                 "bf16": kiln_compile(m, work, name + "_bf16", [f"--shapes={m['shapes']}", "--bf16"], a.level,
-                                      res["log"])}
+        precs = a.precisions.split(",")
+        flags = {"fp32": [], "bf16": ["--bf16"]}
+        ort_int8 = None
+        if "int8" in precs:
+            flags["int8"] = ["--int8", "--calib=" + write_calib(m, work, name)]
+            t = time.time()
+            ort_int8 = ort_int8_model(m, work, name)
+            res["log"].append({"ort_int8_model": ort_int8, "s": time.time() - t})
+        plans = {p: kiln_compile(m, work, f"{name}_{p}", [f"--shapes={m['shapes']}"] + flags[p], a.level, res["log"])
+                 for p in precs}
+        if ort_int8:  # kiln on ORT's quantized model (QDQ for CNNs, QOperator for BERT)
+            try:
+                plans["ortq"] = kiln_compile(m, work, f"{name}_ortq", [f"--shapes={m['shapes']}"], a.level,
+                                             res["log"], path=ort_int8)
+            except RuntimeError as e:
+                res["log"].append({"kiln_on_ort_int8_failed": str(e)[-2000:]})
         acc = {k: rel_l2(kiln_output(p, m, work, f"{name}_{k}"), m["ref"]) for k, p in plans.items()}
         sizes = {k: os.path.getsize(p) for k, p in plans.items()}
         for threads in [int(t) for t in a.threads.split(",")]:
             sess = ort_session(m["path"], threads)
-            rows = {"kiln_fp32": [], "kiln_bf16": [], "ort_fp32": [], "torch_bf16": []}
+            sess8 = ort_session(ort_int8, threads) if ort_int8 else None
+            rows = {f"kiln_{p}": [] for p in plans}
+            rows.update({"ort_fp32": [], "torch_bf16": []})
+            if sess8:
+                rows["ort_int8"] = []
+            ort8_out = None
             ort_out = tb_out = None
             for r in range(a.rounds):
                 order = list(rows) if r % 2 == 0 else list(reversed(rows))
@@ -190,6 +272,9 @@ def main():
                     elif eng == "ort_fp32":
                         t, ort_out = ort_time(sess, m["feeds"], a.iters)
                         rows[eng].append(t)
+                    elif eng == "ort_int8":
+                        t, ort8_out = ort_time(sess8, m["feeds"], a.iters)
+                        rows[eng].append(t)
                     else:
                         t, tb_out = torch_bf16_time(m, threads, a.iters)
                         rows[eng].append(t)
@@ -197,7 +282,8 @@ def main():
             res["results"][f"{name}@{threads}"] = {
                 "median_ms": med, "rounds_ms": rows,
                 "speed_vs_ort_fp32": {k: med["ort_fp32"] / v for k, v in med.items()},
-                "rel_l2_vs_torch_fp32": dict(acc, ort_fp32=rel_l2(ort_out, m["ref"]), torch_bf16=rel_l2(tb_out, m["ref"])),
+                "rel_l2_vs_torch_fp32": dict(acc, ort_fp32=rel_l2(ort_out, m["ref"]), torch_bf16=rel_l2(tb_out, m["ref"]),
+                                             **({"ort_int8": rel_l2(ort8_out, m["ref"])} if ort8_out is not None else {})),
                 "plan_bytes": sizes}
             print(name, threads, json.dumps(res["results"][f"{name}@{threads}"]["median_ms"]), flush=True)
             with open(os.path.join(a.out, "results.json"), "w") as f:

@@ -11,6 +11,7 @@
 
 #include "import/importer.h"
 #include "kiln/accuracy.hpp"
+#include "kiln/tensor_file.hpp"
 #include "ops/shape_ops.h"
 
 namespace kiln {
@@ -74,12 +75,30 @@ std::vector<InputSample> read_test_data_sets(const std::string& dir_name, const 
     throw Error(dir_name + ": not a folder (--calib wants a folder of ONNX test-data sets, "
                            "DIR/test_data_set_0/input_0.pb, ...)");
   std::vector<fs::path> sets = set_dirs(dir);
-  if (sets.empty()) {
-    if (!fs::exists(dir / "input_0.pb", ec))
-      throw Error(dir_name + ": holds no test_data_set_* folders and no input_0.pb; lay the data out as "
-                             "DIR/test_data_set_0/input_0.pb (input_K.pb for the K-th graph input)");
-    sets.push_back(dir);
+  if (sets.empty() && !fs::exists(dir / "input_0.pb", ec)) {
+    // A one-input model may take a folder of .npy files instead, one sample each.
+    std::vector<fs::path> npys;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file() && it->path().extension() == ".npy") npys.push_back(it->path());
+    std::sort(npys.begin(), npys.end());
+    if (!npys.empty() && inputs.size() == 1) {
+      std::vector<InputSample> samples;
+      for (const fs::path& f : npys) {
+        HostTensor h;
+        h.dtype = inputs[0].dtype;
+        h.shape = inputs[0].shape;
+        h.data.resize(inputs[0].bytes());
+        load_tensor_file(f.string(), inputs[0], h.data.data());
+        samples.push_back({{inputs[0].name, std::move(h)}});
+      }
+      return samples;
+    }
+    throw Error(dir_name + ": holds no test_data_set_* folders and no input_0.pb" +
+                std::string(npys.empty() ? "" : " (its .npy files serve only a model with one input)") +
+                "; lay the data out as DIR/test_data_set_0/input_0.pb (input_K.pb for the K-th graph input), or, "
+                "for a one-input model, as DIR/*.npy (one sample per file)");
   }
+  if (sets.empty()) sets.push_back(dir);
   std::vector<InputSample> samples;
   for (const fs::path& set : sets) {
     InputSample s;

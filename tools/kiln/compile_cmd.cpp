@@ -239,8 +239,9 @@ void add_compile_command(CLI::App& app) {
               "per-channel weights, s32 accumulation) where this CPU's kernels run it fast. Needs --calib or "
               "--calibCache");
   c->add_option("--calibMethod", args->calib_method,
-                "How --int8 turns each activation's calibrated values into a clipping range: entropy (default; "
-                "KL divergence, as TensorRT), minmax, or percentile[:P] (P% of |x| kept, default 99.99)")
+                "How --int8 turns each activation's calibrated values into a clipping range: percentile[:P] "
+                "(the default, P = 99.99: the range holding P% of |x|), entropy (KL divergence, as TensorRT) or "
+                "minmax")
       ->type_name("METHOD");
   c->add_option("--calibCache", args->calib_cache,
                 "Calibration cache for --int8: read when it exists (and was made for this model), else written "

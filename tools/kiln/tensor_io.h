@@ -1,17 +1,16 @@
-// Reading input tensors for `kiln run` (ONNX TensorProto .pb, NumPy .npy, raw bytes) and writing
-// outputs as .npy or as trtexec-style JSON, always checked against the binding's dtype and shape.
+// Writing outputs as .npy or as trtexec-style JSON, and random inputs, for `kiln run` (reading
+// input files is kiln/tensor_file.hpp's, shared with `kiln compile --calib`).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "kiln/runtime.hpp"
+#include "kiln/tensor_file.hpp"
 
 namespace kiln::cli {
 
-// Fills dst (desc.bytes() bytes) from the file; throws kiln::Error naming the file and the
-// binding on any mismatch.
-void load_tensor_file(const std::string& path, const TensorDesc& desc, void* dst);
+using kiln::load_tensor_file;  // .pb / .npy / raw input files: the compiler library's reader
 void fill_random(const TensorDesc& desc, void* dst, uint32_t seed);
 void write_npy(const std::string& path, const TensorDesc& desc, const void* data);
 // trtexec's --exportOutput JSON: [{"name", "dimensions": "1x1000", "shape": [1, 1000], "dtype",

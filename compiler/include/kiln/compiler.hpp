@@ -87,8 +87,8 @@ struct CompileOptions {
   // int8 calibration (--calib, --calibMethod, --calibCache; docs/cli-guide.md#int8). calib_dir:
   // ONNX test-data sets (DIR/test_data_set_*/input_K.pb) or .npy files of a one-input model, run
   // through the fp32 model to measure each activation's range; "random" = seeded random inputs,
-  // for speed experiments only (the plan says so). calib_method: "entropy" (default), "minmax"
-  // or "percentile[:P]". calib_cache: read when it exists and was made for this model and
+  // for speed experiments only (the plan says so). calib_method: "percentile:99.99" (default), "entropy"
+  // or "minmax". calib_cache: read when it exists and was made for this model and
   // method; else written after calibrating.
   std::string calib_dir;
   std::string calib_method;

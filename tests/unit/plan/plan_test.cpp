@@ -1,5 +1,6 @@
 // Plan round trip (compile -> bytes -> Engine -> run matches the reference evaluation of the
 // imported graph), determinism, and the loader refusing damaged or foreign bytes cleanly.
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -216,6 +217,78 @@ TEST(Plan, ContextsAreIndependent) {
   b->run();
   std::memcpy(rb.data(), b->output(0), 40);
   EXPECT_EQ(ra, rb);
+}
+
+// An int8 plan (calibrated on random data): its layers record int8 and their scales, it computes
+// the fp32 plan's answer within int8's error, and the loader refuses damaged quantization fields.
+std::vector<uint8_t> compile_small_cnn_int8() {
+  CompileOptions o;
+  o.precision.int8 = true;
+  o.calib_dir = "random";
+  return compile_onnx_file(small_cnn_path(), o).plan;
+}
+
+std::vector<float> run_once(const std::vector<uint8_t>& plan, float fill) {
+  auto engine = Engine::load_memory(plan);
+  auto ctx = engine->create_context();
+  const size_t n = engine->inputs()[0].bytes() / 4;
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; ++i) x[i] = fill * std::sin(0.37f * static_cast<float>(i));
+  std::memcpy(ctx->input(0), x.data(), n * 4);
+  ctx->run();
+  std::vector<float> y(10);
+  std::memcpy(y.data(), ctx->output(0), 40);
+  return y;
+}
+
+TEST(Plan, Int8PlanRecordsScalesAndMatchesFp32) {
+  const auto plan = compile_small_cnn_int8();
+  auto engine = Engine::load_memory(plan);
+  size_t int8_layers = 0;
+  for (const LayerInfo& l : engine->layers()) {
+    if (!dtype_quantized(l.precision) || l.op == "Reorder") continue;
+    ++int8_layers;
+    bool weights = false;
+    for (auto& q : l.quantized) weights |= !q.output && q.dtype == DType::QInt8 && q.axis == 0 && q.scale.size() > 1;
+    EXPECT_TRUE(weights) << l.name << " has no per-channel weight scales";
+  }
+  EXPECT_GE(int8_layers, 2u);
+  const auto want = run_once(compile_small_cnn(), 0.8f), got = run_once(plan, 0.8f);
+  double d2 = 0, w2 = 0;
+  for (size_t i = 0; i < want.size(); ++i) d2 += (got[i] - want[i]) * (got[i] - want[i]), w2 += want[i] * want[i];
+  EXPECT_GT(d2, 0.0) << "bit-identical to fp32: nothing ran in int8";
+  EXPECT_LT(std::sqrt(d2 / w2), 0.1);
+}
+
+TEST(Plan, RejectsDamagedQuantization) {
+  const auto plan = compile_small_cnn_int8();
+  // A weight: per-channel scales, axis 0 (stored; flatbuffers omits fields at their default, and
+  // only stored fields can be mutated in place).
+  auto first_quantized = [](fb::Plan* p) -> fb::Tensor* {
+    for (flatbuffers::uoffset_t i = 0; i < p->tensors()->size(); ++i) {
+      fb::Tensor* t = p->mutable_tensors()->GetMutableObject(i);
+      if (t->quant_scale() && t->quant_scale()->size() > 1 && t->quant_axis() == 0) return t;
+    }
+    ADD_FAILURE() << "no per-channel quantized weight in the plan";
+    return nullptr;
+  };
+  const std::string e1 = load_error(resealed(plan, [&](fb::Plan* p) {
+    if (fb::Tensor* t = first_quantized(p)) t->mutable_quant_scale()->Mutate(0, -1.f);
+  }));
+  EXPECT_NE(e1.find("quantization scale"), std::string::npos) << e1;
+  const std::string e2 = load_error(resealed(plan, [&](fb::Plan* p) {
+    if (fb::Tensor* t = first_quantized(p)) t->mutate_dtype(fb::DType::Int8);
+  }));
+  EXPECT_NE(e2.find("not quantized"), std::string::npos) << e2;
+  const std::string e3 = load_error(resealed(plan, [&](fb::Plan* p) {
+    if (fb::Tensor* t = first_quantized(p)) t->mutate_quant_axis(7);
+  }));
+  EXPECT_NE(e3.find("scale per tensor or per channel"), std::string::npos) << e3;
+  const std::string e4 = load_error(resealed(plan, [&](fb::Plan* p) {
+    fb::Tensor* in = p->mutable_tensors()->GetMutableObject(static_cast<flatbuffers::uoffset_t>(p->inputs()->Get(0)));
+    in->mutate_dtype(fb::DType::QUInt8);
+  }));
+  EXPECT_FALSE(e4.empty()) << "a quantized graph input was accepted";
 }
 
 }  // namespace
