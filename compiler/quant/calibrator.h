@@ -39,8 +39,8 @@ class TensorObserver {
   float max() const { return max_; }
   float amax() const;  // max(|min|, |max|); 0 before any finite value
   const std::vector<double>& histogram() const { return hist_; }
-  size_t count() const { return count_; }
-  size_t nonfinite() const { return nonfinite_; }
+  size_t count() const { return count_; }          // finite values observe_range saw
+  size_t nonfinite() const { return nonfinite_; }  // NaN and +-inf observe_range saw (and skipped)
 
  private:
   float min_ = 0, max_ = 0;
@@ -76,12 +76,13 @@ std::string model_hash(const std::string& onnx_path);
 
 // The cache is a documented, diff-able text file (docs/cli-guide.md#int8): a header with the
 // format version, model hash, method, sample count and the random flag, then one line per tensor
-// in name order. Tensor names are quoted where they hold spaces or quotes. write_calib_cache
-// replaces the file atomically; floats are written so that they read back bit for bit.
+// in name order. Tensor names are always quoted (with escapes), so spaces and quotes are safe.
+// write_calib_cache replaces the file atomically; floats are written so that they read back bit
+// for bit. Throws kiln::Error naming the file when it cannot be written.
 void write_calib_cache(const std::string& path, const CalibTable& t);
 // Throws kiln::Error naming the file and the line on a malformed file, and naming both hashes
 // (and what to do: delete the file or pass the right one) when its model_hash differs from
-// `expected_hash`. The caller compares the method.
+// `expected_hash` (an empty `expected_hash` skips that check). The caller compares the method.
 CalibTable read_calib_cache(const std::string& path, const std::string& expected_hash);
 
 }  // namespace kiln::quant
