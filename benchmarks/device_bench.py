@@ -230,6 +230,8 @@ def main():
     ap.add_argument("--level", type=int, default=1)
     ap.add_argument("--models", default="resnet50,bert_hf")
     ap.add_argument("--precisions", default="fp32,bf16", help="kiln precisions: fp32, bf16, int8")
+    ap.add_argument("--kiln-on-ort-int8", action="store_true",
+                    help="with int8: also compile and time ORT's quantized models in kiln")
     a = ap.parse_args()
     work = "/tmp/kiln_device_bench"
     os.makedirs(work, exist_ok=True)
@@ -247,7 +249,7 @@ def main():
             res["log"].append({"ort_int8_model": ort_int8, "s": time.time() - t})
         plans = {p: kiln_compile(m, work, f"{name}_{p}", [f"--shapes={m['shapes']}"] + flags[p], a.level, res["log"])
                  for p in precs}
-        if ort_int8:  # kiln on ORT's quantized model (QDQ for CNNs, QOperator for BERT)
+        if ort_int8 and a.kiln_on_ort_int8:  # kiln on ORT's quantized model (QDQ for CNNs, QOperator for BERT)
             try:
                 plans["ortq"] = kiln_compile(m, work, f"{name}_ortq", [f"--shapes={m['shapes']}"], a.level,
                                              res["log"], path=ort_int8)
