@@ -35,12 +35,12 @@ std::map<std::string, HostTensor> evaluate(const ir::Graph& g, std::map<std::str
     KernelBinding b;
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const ir::Value* v = n->inputs[i];
-      spec.in.push_back(v ? KernelTensor{v->type.dtype, v->type.shape, "", v->is_constant() ? v->constant->data() : nullptr}
+      spec.in.push_back(v ? KernelTensor{v->type.dtype, v->type.shape, "", v->is_constant() ? v->constant->data() : nullptr, v->quant}
                           : KernelTensor{});
       b.in.push_back(args.in[i].data);
     }
     for (size_t o = 0; o < n->outputs.size(); ++o) {
-      spec.out.push_back({n->outputs[o]->type.dtype, n->outputs[o]->type.shape, "", nullptr});
+      spec.out.push_back({n->outputs[o]->type.dtype, n->outputs[o]->type.shape, "", nullptr, n->outputs[o]->quant});
       b.out.push_back(args.out[o].data);
     }
     dnnl::stream st(eng);
