@@ -22,6 +22,9 @@ import numpy as np
 KILN, MODEL, DATA, WORK = sys.argv[1:5]
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
+# A folder with neither test-data sets nor .npy samples (WORK itself gains .npy files below).
+EMPTY = os.path.join(WORK, "empty")
+os.makedirs(EMPTY)
 fails = []
 
 
@@ -111,7 +114,7 @@ cases = [
     (2, "add --check", [f"--loadInputs=input:{WORK}/x.npy"]),
     (1, "--loadInputs: the model has no input 'nope'; its inputs are 'input'", ["--check", f"--loadInputs=nope:{WORK}/x.npy"]),
     (1, "missing.npy", ["--check", f"--loadInputs=input:{WORK}/missing.npy"]),
-    (1, "no test_data_set_", ["--check", f"--calib={WORK}"]),
+    (1, "no test_data_set_", ["--check", f"--calib={EMPTY}"]),
 ]
 for code, needle, flags in cases:
     rc, err, plan, _ = compile_("err", *flags)
