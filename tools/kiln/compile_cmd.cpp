@@ -122,7 +122,7 @@ int run_compile(const CompileArgs& a) {
       if (!acc->passed() && o.precision.int8) {
         // kiln's accuracy-driven fallback: the fewest int8 layers to float that meet the tolerance.
         fmt::print(stderr, "kiln: int8 fallback: the all-int8 plan misses --checkTolerance; measuring each int8 "
-                           "layer's contribution to the error\n");
+                           "layer's error alone in int8\n");
         Int8FallbackResult fb =
             compile_int8_with_fallback(a.model, o, check_options(a.check, tolerance, a.model, r), &r);
         if (a.verbose)

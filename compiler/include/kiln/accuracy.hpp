@@ -109,14 +109,14 @@ class AccuracyChecker {
 };
 
 // --int8 with a tolerance (kiln's accuracy-driven fallback). Builds the plan; when it misses
-// check.tolerance, measures each int8 layer's contribution to the error (the error drop when
-// that layer alone leaves int8), then moves layers to float (bf16 where allowed, else fp32),
-// largest contribution first, until the plan meets the tolerance: the fewest layers this ranking
+// check.tolerance, measures each int8 layer's sensitivity (the error of a plan where that
+// layer alone computes in int8), then moves layers to float (bf16 where allowed, else fp32),
+// most sensitive first, until the plan meets the tolerance: the fewest layers this ranking
 // finds. Calibration runs once (the ranges are shared by every trial build).
 struct Int8FallbackResult {
   CompileResult result;       // the final build (its plan is the one to write when report passes)
   AccuracyReport report;      // its check
-  // Layers moved out of int8, with the error they removed ("layer: rel_l2 0.31 -> 0.12").
+  // Layers moved out of int8, with their sensitivity ("NAME (alone in int8: rel_l2 sum 0.031; ...)").
   std::vector<std::string> moved;
   std::vector<std::string> log;  // one line per trial build
   size_t int8_layers = 0;        // int8 layers of the first build
