@@ -229,9 +229,11 @@ def main():
     ap.add_argument("--iters", type=int, default=20)
     ap.add_argument("--level", type=int, default=1)
     ap.add_argument("--models", default="resnet50,bert_hf")
-    ap.add_argument("--precisions", default="fp32,bf16", help="kiln precisions: fp32, bf16, int8")
+    ap.add_argument("--precisions", default="fp32,bf16", help="kiln precisions: fp32, bf16, int8, int8bf16 (--int8 --bf16)")
     ap.add_argument("--kiln-on-ort-int8", action="store_true",
                     help="with int8: also compile and time ORT's quantized models in kiln")
+    ap.add_argument("--profile", action="store_true",
+                    help="also write kiln's per-layer profile of each plan (2 threads) to OUT/profile_<model>_<prec>.txt")
     a = ap.parse_args()
     work = "/tmp/kiln_device_bench"
     os.makedirs(work, exist_ok=True)
@@ -242,8 +244,9 @@ def main():
         precs = a.precisions.split(",")
         flags = {"fp32": [], "bf16": ["--bf16"]}
         ort_int8 = None
-        if "int8" in precs:
+        if "int8" in precs or "int8bf16" in precs:
             flags["int8"] = ["--int8", "--calib=" + write_calib(m, work, name)]
+            flags["int8bf16"] = flags["int8"] + ["--bf16"]
             t = time.time()
             ort_int8 = ort_int8_model(m, work, name)
             res["log"].append({"ort_int8_model": ort_int8, "s": time.time() - t})
@@ -256,6 +259,12 @@ def main():
             except RuntimeError as e:
                 res["log"].append({"kiln_on_ort_int8_failed": str(e)[-2000:]})
         acc = {k: rel_l2(kiln_output(p, m, work, f"{name}_{k}"), m["ref"]) for k, p in plans.items()}
+        if a.profile:  # where each plan's time goes, layer by layer
+            for k, p in plans.items():
+                r = subprocess.run([KILN, "run", f"--loadEngine={p}", "--threads=2", "--iterations=50", "--dumpProfile",
+                                    "--separateProfileRun"], env=kiln_env(), capture_output=True, text=True)
+                with open(os.path.join(a.out, f"profile_{name}_{k}.txt"), "w") as f:
+                    f.write(r.stdout + r.stderr)
         sizes = {k: os.path.getsize(p) for k, p in plans.items()}
         for threads in [int(t) for t in a.threads.split(",")]:
             sess = ort_session(m["path"], threads)
