@@ -286,6 +286,10 @@ class Int8Assigner {
     return {std::move(out), std::move(q)};
   }
 
+  static bool relayout_source(const Node& n) {
+    return n.type() == "Conv" && n.inputs[0]->type.shape.size() == n.outputs[0]->type.shape.size();
+  }
+
   // The spec of candidate n with the decided int8 types.
   KernelSpec int8_spec(Node* n, bool& ok) {
     ok = true;
@@ -293,6 +297,11 @@ class Int8Assigner {
     const QType x = input_qtype(*n, 0);
     spec.in[0].dtype = x.dtype;
     spec.in[0].quant = x.quant;
+    // A float source is quantized straight into the conv's output layout (apply()); a graph
+    // input's row-major layout would leave only oneDNN's reference int8 conv.
+    const Value* src = n->inputs[0];
+    if (relayout_source(*n) && !dtype_quantized(src->type.dtype) && !out_.count(src) && !pooled_source(src))
+      spec.in[0].layout = n->outputs[0]->layout;
     spec.in[1].dtype = DType::QInt8;
     spec.in[1].const_data = weights_of(*n, spec.in[1].quant).data();
     auto y = out_.find(n->outputs[0]);
@@ -435,7 +444,7 @@ class Int8Assigner {
         Value*& v = n->inputs[key.second];
         if (dtype_quantized(v->type.dtype)) continue;  // already written quantized
         // A conv's source is quantized straight into its output's layout (nhwc in int8 regions).
-        const bool relayout = key.second == 0 && n->type() == "Conv" && v->type.shape.size() == y->type.shape.size();
+        const bool relayout = key.second == 0 && relayout_source(*n);
         const size_t before = quantized_.size();
         v = quantized(v, q, relayout ? y->layout : v->layout);
         quantize_reorders += quantized_.size() - before;
