@@ -215,6 +215,47 @@ TEST(FoldQdq, PlanMatchesTheQdqGraphWithinQuantizationSteps) {
   EXPECT_TRUE(all_close(y, want, 1e-5, 1e-5));
 }
 
+// Transformer-style QDQ: a MatMul with per-column s8 weights (axis 1) and an int8 source.
+TEST(FoldQdq, MatMulRunsInInt8AtTheModelsScales) {
+  OnnxBuilder b(13);
+  b.input("x", {2, 4, 16});
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<int> level(-127, 127);
+  std::vector<int8_t> w(16 * 8), wz(8, 0);
+  for (auto& v : w) v = static_cast<int8_t>(level(rng));
+  std::vector<float> ws;
+  for (int c = 0; c < 8; ++c) ws.push_back(0.01f + 0.001f * static_cast<float>(c));
+  init_raw(b, "wq", {16, 8}, onnx::TensorProto::INT8, w.data(), w.size());
+  init_raw(b, "ws", {8}, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4);
+  init_raw(b, "wz", {8}, onnx::TensorProto::INT8, wz.data(), wz.size());
+  auto& dw = b.node("DequantizeLinear", {"wq", "ws", "wz"}, {"w"});
+  OnnxBuilder::attr(dw, "axis", int64_t{1});
+  b.node("MatMul", {qdq(b, "x", 1.f / 127, onnx::TensorProto::INT8, 0), "w"}, {"mm"}, "mm");
+  b.node("Tanh", {qdq(b, "mm", 0.05f, onnx::TensorProto::INT8, 0)}, {"y"});
+  b.output("y", {2, 4, 8});
+  auto g = import_model(b);
+  auto in = random_inputs(*g, 2);
+  const HostTensor want = evaluate(*g, in).at("y");
+  PrecisionOptions none;
+  passes::PipelineOptions po;
+  po.precision = &none;
+  passes::run_pipeline(*g, po);
+  const ir::Node* mm = only_node(*g, "MatMul");
+  ASSERT_NE(mm, nullptr);
+  EXPECT_TRUE(dtype_quantized(mm->precision)) << ir::dump(*g);
+  EXPECT_EQ(mm->inputs[1]->quant.scale, ws);
+  EXPECT_EQ(mm->inputs[1]->quant.axis, 1);
+  EXPECT_EQ(count_type(*g, "QuantizeLinear") + count_type(*g, "DequantizeLinear"), 0u) << ir::dump(*g);
+  // The x pair's rounding is the int8 source's; the mm pair's (step 0.05) is not applied: 2 steps.
+  auto e = Engine::load_memory(compile_onnx_file(b.save("qdq_matmul.onnx"), {}).plan);
+  auto ctx = e->create_context();
+  std::memcpy(ctx->input("x"), in.at("x").bytes.data(), in.at("x").bytes.size());
+  ctx->run();
+  HostTensor y(DType::Float32, {2, 4, 8});
+  std::memcpy(y.bytes.data(), ctx->output(0), y.bytes.size());
+  EXPECT_TRUE(all_close(y, want, 0, 0.1));
+}
+
 TEST(FoldQdq, MismatchedPairsStay) {
   OnnxBuilder b(13);
   b.input("x", {2, 6});
