@@ -281,6 +281,8 @@ AccuracyChecker::AccuracyChecker(const std::string& onnx_path, const CompileOpti
   s_->check = check;
   CompileOptions ref_opts = opts;
   ref_opts.precision = PrecisionOptions{};
+  // A QDQ model's reference is its Q/DQ pairs run as ONNX defines them, not kiln's int8 layers.
+  ref_opts.disable_passes.push_back("fold-qdq");
   ref_opts.dump_after.clear();
   ref_opts.verbose = false;
   CompileResult ref;

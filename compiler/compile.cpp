@@ -227,6 +227,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
       CompileOptions c = opts;
       c.precision = PrecisionOptions{};
       c.disable_passes.push_back("assign-layouts");
+      c.disable_passes.push_back("assign-int8");  // a QDQ model's own int8 layers: calibrate in float
       CompileResult scratch;
       return build_graph(path, c, opts.opt_shapes, "--optShapes", scratch);
     };

@@ -48,6 +48,13 @@ struct Value {
   // For QUInt8 / QInt8 values (int8 layers' activations and weights): how the integers map to
   // reals, set by the assign-int8 pass.
   ops::QuantParams quant;
+  // What a quantized (QDQ) model said about this float tensor: the integer type (UInt8 or Int8),
+  // scale(s) and zero point of the QuantizeLinear it went through, or of the DequantizeLinear
+  // that made this constant from int8 weights. Set by fold-qdq (and the DequantizeLinear
+  // importer, since small weights fold at import); assign-int8 uses it in place of calibration.
+  // Undefined: the model said nothing.
+  DType model_qtype = DType::Undefined;
+  ops::QuantParams model_quant;
 
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).

@@ -1,8 +1,10 @@
-// int8 assignment (--int8): decides which Conv, MatMul and Gemm layers compute in int8, from the
-// calibrated range of their input (quant/calibrator.h), the layer pins (--layerPrecisions
-// NAME:int8|fp32|bf16) and what this CPU's kernels take; then quantizes their weights (symmetric
-// s8, one scale per output channel) and types the tensors between int8 layers as quantized reals
+// int8 assignment (--int8, or a QDQ model): decides which Conv, MatMul and Gemm layers compute in
+// int8, from the calibrated range of their input (quant/calibrator.h) or the scale the model gave
+// it (fold-qdq), the layer pins (--layerPrecisions NAME:int8|fp32|bf16) and what this CPU's
+// kernels take; then quantizes their weights (symmetric s8, one scale per output channel, the
+// model's where it gave them) and types the tensors between int8 layers as quantized reals
 // (QUInt8 for tensors never negative, such as ReLU outputs; else QInt8; symmetric, zero point 0).
+// Layers whose input the model quantized compute in int8 whenever a kernel takes them.
 //
 // A layer's output is stored quantized only when every reader takes it so: another int8 layer's
 // source, an int8 conv's residual (Sum) operand, or a max pooling whose own readers do (pooling
@@ -19,6 +21,7 @@
 #include <tuple>
 #include <fnmatch.h>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -61,6 +64,17 @@ QType activation_qtype(const quant::TensorRange& r) {
   return q;
 }
 
+// A model-given quantization (QDQ) as the QType kiln's int8 kernels take.
+QType model_type(const Value& v) {
+  const SymmetricQuant m = symmetric_model_quant(v);
+  QType q;
+  q.dtype = m.dtype;
+  q.quant.scale = {m.scale};
+  return q;
+}
+
+const Value* described(const Value* v) { return model_quant_source(v); }
+
 bool int8_op(const Node& n) {
   const std::string_view t = n.type();
   if (t != "Conv" && t != "MatMul" && t != "Gemm") return false;
@@ -82,7 +96,8 @@ int weight_axis(const Node& n) {
 
 class Int8Assigner {
  public:
-  Int8Assigner(ir::Graph& g, const PipelineOptions& o) : g_(g), o_(o), calib_(*o.calib) {}
+  Int8Assigner(ir::Graph& g, const PipelineOptions& o, const quant::CalibTable* calib)
+      : g_(g), o_(o), calib_(calib) {}
 
   bool run() {
     resolve_pins();
@@ -96,6 +111,9 @@ class Int8Assigner {
       if (pin != pins_.end() && !pinned_int8) continue;  // pinned to a float precision
       if (!int8_op(*n) || !range(n->inputs[0])) {
         if (pinned_int8) refuse(*n, "it is not a Conv, MatMul or Gemm with constant weights and a calibrated input");
+        else if ((n->type() == "Conv" || n->type() == "MatMul" || n->type() == "Gemm") && described(n->input(0)))
+          warn("QDQ model: " + ir::node_label(*n) + " has a quantized input but stays in float: kiln's int8 "
+               "layers need constant weights (2-D for MatMul), a non-transposed source and static shapes");
         continue;
       }
       cand_.insert(n);
@@ -110,6 +128,9 @@ class Int8Assigner {
       for (Node* n : refused) {
         cand_.erase(n);
         if (pins_.count(n) && !slow_.count(n)) refuse(*n, "no int8 kernel of this CPU takes it");
+        else if (model_layer(n) && !slow_.count(n))
+          warn("QDQ model: " + ir::node_label(*n) + " has a quantized input but no int8 kernel of this CPU takes "
+               "it; it computes in float");
       }
     }
     if (cand_.empty()) {
@@ -130,6 +151,7 @@ class Int8Assigner {
   }
 
   void resolve_pins() {
+    if (!o_.precision) return;
     const PrecisionOptions& p = *o_.precision;
     const std::string c = !p.constraints.empty() ? p.constraints : p.layer_precisions.empty() ? "none" : "prefer";
     obey_ = c == "obey";
@@ -157,17 +179,22 @@ class Int8Assigner {
     warn(msg + "; it stays in float");
   }
 
-  // The calibrated range of v: by its name, or through the layout and type Reorders between it
-  // and a calibrated tensor (the calibration graph has no layout reorders).
-  const quant::TensorRange* range(const Value* v) const {
-    for (int hops = 0; v && hops < 4; ++hops) {
-      auto it = calib_.ranges.find(v->name);
-      if (it != calib_.ranges.end()) return &it->second;
-      if (!v->producer || v->producer->type() != "Reorder") return nullptr;
+  // v's quantized type: the model's (QDQ), else from its calibrated range, by its name or through
+  // the layout and type Reorders between it and a calibrated tensor (the calibration graph has no
+  // layout reorders).
+  std::optional<QType> range(const Value* v) const {
+    if (const Value* m = described(v)) return model_type(*m);
+    for (int hops = 0; calib_ && v && hops < 4; ++hops) {
+      auto it = calib_->ranges.find(v->name);
+      if (it != calib_->ranges.end()) return activation_qtype(it->second);
+      if (!v->producer || v->producer->type() != "Reorder") return std::nullopt;
       v = v->producer->inputs[0];
     }
-    return nullptr;
+    return std::nullopt;
   }
+
+  // A layer whose input the model quantized: int8 wherever a kernel takes it, as in ONNX Runtime.
+  static bool model_layer(const Node* n) { return described(n->input(0)) != nullptr; }
 
   // Whether every reader of v takes it quantized (v then holds q); pooling readers pass q on.
   bool readers_take_quantized(const Value* v, int depth = 0) const {
@@ -201,8 +228,8 @@ class Int8Assigner {
       Node* n = it->get();
       if (!cand_.count(n)) continue;
       Value* y = n->outputs[0];
-      const quant::TensorRange* r = range(y);
-      if (r && readers_take_quantized(y)) out_[y] = activation_qtype(*r);
+      const auto r = range(y);
+      if (r && readers_take_quantized(y)) out_[y] = *r;
     }
   }
 
@@ -212,7 +239,7 @@ class Int8Assigner {
     auto it = out_.find(v);
     if (it != out_.end()) return it->second;
     if (const Value* src = pooled_source(v)) return out_.at(src);
-    return activation_qtype(*range(v));
+    return *range(v);
   }
 
   // For a value written by a pooling layer over a quantized tensor: that tensor.
@@ -231,7 +258,8 @@ class Int8Assigner {
     return it->second.first;
   }
 
-  // Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127.
+  // Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127. Weights a
+  // QDQ model dequantized from s8 keep the model's scales, so they requantize to its levels exactly.
   static std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights(const Value& w, int axis) {
     const Shape& s = w.type.shape;
     const auto* f = static_cast<const float*>(w.constant->data());
@@ -239,15 +267,27 @@ class Int8Assigner {
     int64_t inner = 1;
     for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
     auto channel = [&](int64_t k) { return (k / inner) % ch; };
-    std::vector<float> amax(static_cast<size_t>(ch), 0.f);
-    for (int64_t k = 0; k < n; ++k) amax[channel(k)] = std::max(amax[channel(k)], std::fabs(f[k]));
     ops::QuantParams q;
     q.axis = axis;
-    for (float a : amax) q.scale.push_back(a > 0 && std::isfinite(a) ? a / 127.f : 1.f);
+    const ops::QuantParams& m = w.model_quant;
+    const bool model = w.model_qtype == DType::Int8 && m.zero_point == 0 &&
+                       (m.scale.size() == 1 || (m.axis == axis && static_cast<int64_t>(m.scale.size()) == ch));
+    if (model) {
+      for (int64_t c = 0; c < ch; ++c) q.scale.push_back(m.at(static_cast<size_t>(c)));
+    } else {
+      std::vector<float> amax(static_cast<size_t>(ch), 0.f);
+      for (int64_t k = 0; k < n; ++k) amax[channel(k)] = std::max(amax[channel(k)], std::fabs(f[k]));
+      for (float a : amax) q.scale.push_back(a > 0 && std::isfinite(a) ? a / 127.f : 1.f);
+    }
+    const float lo = model ? -128.f : -127.f;
     std::vector<int8_t> out(static_cast<size_t>(n));
     for (int64_t k = 0; k < n; ++k)
-      out[k] = static_cast<int8_t>(std::clamp(std::nearbyint(f[k] / q.scale[channel(k)]), -127.f, 127.f));
+      out[k] = static_cast<int8_t>(std::clamp(std::nearbyint(f[k] / q.scale[channel(k)]), lo, 127.f));
     return {std::move(out), std::move(q)};
+  }
+
+  static bool relayout_source(const Node& n) {
+    return n.type() == "Conv" && n.inputs[0]->type.shape.size() == n.outputs[0]->type.shape.size();
   }
 
   // The spec of candidate n with the decided int8 types.
@@ -257,6 +297,11 @@ class Int8Assigner {
     const QType x = input_qtype(*n, 0);
     spec.in[0].dtype = x.dtype;
     spec.in[0].quant = x.quant;
+    // A float source is quantized straight into the conv's output layout (apply()); a graph
+    // input's row-major layout would leave only oneDNN's reference int8 conv.
+    const Value* src = n->inputs[0];
+    if (relayout_source(*n) && !dtype_quantized(src->type.dtype) && !out_.count(src) && !pooled_source(src))
+      spec.in[0].layout = n->outputs[0]->layout;
     spec.in[1].dtype = DType::QInt8;
     spec.in[1].const_data = weights_of(*n, spec.in[1].quant).data();
     auto y = out_.find(n->outputs[0]);
@@ -295,6 +340,7 @@ class Int8Assigner {
     tune::TimerConfig cfg;
     cfg.samples = o_.builder_level >= 3 ? 7 : 5;
     for (Node* n : cand_) {
+      if (model_layer(n)) continue;  // the model chose int8 for it
       auto it = timed_.find(n);
       if (it == timed_.end()) {
         bool ok = false;
@@ -398,7 +444,7 @@ class Int8Assigner {
         Value*& v = n->inputs[key.second];
         if (dtype_quantized(v->type.dtype)) continue;  // already written quantized
         // A conv's source is quantized straight into its output's layout (nhwc in int8 regions).
-        const bool relayout = key.second == 0 && n->type() == "Conv" && v->type.shape.size() == y->type.shape.size();
+        const bool relayout = key.second == 0 && relayout_source(*n);
         const size_t before = quantized_.size();
         v = quantized(v, q, relayout ? y->layout : v->layout);
         quantize_reorders += quantized_.size() - before;
@@ -413,6 +459,23 @@ class Int8Assigner {
     size_t flowing = out_.size();
     summary(std::to_string(flowing) + " tensor(s) flow between layers as int8; " + std::to_string(quantize_reorders) +
             " quantizing reorder(s) inserted; other int8 layers write float directly");
+    size_t model = 0, inexact = 0;
+    std::set<const Value*> seen;
+    for (auto& [key, q] : in_q) {
+      const Value* m = described(key.first->inputs[key.second]);
+      if (!m) continue;
+      model += key.second == 0;
+      if (seen.insert(m).second && !symmetric_model_quant(*m).exact) ++inexact;
+    }
+    for (auto& [v, q] : out_)
+      if (const Value* m = described(v); m && seen.insert(m).second && !symmetric_model_quant(*m).exact) ++inexact;
+    if (model)
+      summary(std::to_string(model) + " int8 layer(s) read a tensor at the scale the model gave it (QDQ)" +
+              (inexact ? "; " + std::to_string(inexact) + " tensor(s) the model quantized with a zero point run "
+                         "symmetric int8 over the same range" : ""));
+    if (inexact)
+      warn("QDQ model: " + std::to_string(inexact) + " int8 tensor(s) have a nonzero zero point; kiln's int8 "
+           "kernels are symmetric, so they run over the model's range with up to twice its step");
     if (!timed_.empty())
       summary(std::to_string(timed_.size()) + " layer(s) timed in float and int8; " + std::to_string(slow_.size()) +
               " stay in float, faster there (kiln compile -v lists the times)");
@@ -420,7 +483,7 @@ class Int8Assigner {
 
   ir::Graph& g_;
   const PipelineOptions& o_;
-  const quant::CalibTable& calib_;
+  const quant::CalibTable* calib_;  // null: no --int8, only the model's own scales
   bool obey_ = false;
   dnnl::engine eng_{dnnl::engine::kind::cpu, 0};
   std::unordered_map<const Node*, std::string> pins_;
@@ -436,10 +499,11 @@ class Int8Assigner {
 }  // namespace
 
 bool assign_int8(ir::Graph& g, const PipelineOptions& opts) {
-  if (!opts.precision || !opts.precision->int8 || !opts.calib) return false;
+  const bool calibrated = opts.precision && opts.precision->int8 && opts.calib;
+  if (!calibrated && !has_model_quant(g)) return false;
   for (auto& n : g.nodes())
     if (n->precision != DType::Undefined) return false;  // assigned once
-  return Int8Assigner(g, opts).run();
+  return Int8Assigner(g, opts, calibrated ? opts.calib : nullptr).run();
 }
 
 }  // namespace kiln::passes

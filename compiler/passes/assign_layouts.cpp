@@ -17,14 +17,15 @@ namespace {
 // (nhwc): on ResNet-50 bf16 at 2 threads, 8.8 ms in nhwc against 79 ms in nChw16c, where oneDNN
 // falls back to its AVX-512 bf16 kernels (docs/performance.md). Elsewhere the blocked format is
 // the fast one.
-std::string region_tag(const PipelineOptions& o) {
+std::string region_tag(const ir::Graph& g, const PipelineOptions& o) {
   if (!o.activation_layout.empty() && o.activation_layout != "auto")
     return o.activation_layout == "blocked" ? "" : o.activation_layout;
   dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
   const bool bf16 = o.precision && (o.precision->bf16 || o.precision->best);
   if (isa == dnnl::cpu_isa::avx512_core_amx && bf16) return "nhwc";
-  // oneDNN's int8 convolutions (VNNI and AMX brgconv) read and write channels-last.
-  if (o.precision && o.precision->int8) return "nhwc";
+  // oneDNN's int8 convolutions (VNNI and AMX brgconv) read and write channels-last; a QDQ model's
+  // layers compute in int8 without --int8.
+  if ((o.precision && o.precision->int8) || has_model_quant(g)) return "nhwc";
   return "";
 }
 
@@ -129,7 +130,7 @@ bool assign_layouts(ir::Graph& g, const PipelineOptions& o) {
   if (o.activation_layout == "plain") return false;
   for (auto& v : g.values())
     if (!v->layout.empty()) return false;  // layouts are assigned once, after all fusion
-  return LayoutAssigner(g, region_tag(o)).run();
+  return LayoutAssigner(g, region_tag(g, o)).run();
 }
 
 bool assign_layouts(ir::Graph& g) { return assign_layouts(g, PipelineOptions{}); }

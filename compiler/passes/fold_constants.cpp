@@ -18,7 +18,7 @@ static bool reads_only_shape(const ir::Node& n) {
          shape_static(n.inputs[0]->type.shape);
 }
 
-bool fold_node(ir::Graph& g, ir::Node& n) {
+bool fold_node(ir::Graph& g, ir::Node& n, bool any_size) {
   if (!n.op || !n.op->foldable()) return false;
   const bool shape_only = reads_only_shape(n);
   for (ir::Value* v : n.inputs)
@@ -31,7 +31,7 @@ bool fold_node(ir::Graph& g, ir::Node& n) {
     if (e < 0) return false;
     out_bytes += e * static_cast<int64_t>(dtype_size(v->type.dtype));
   }
-  if (out_bytes > std::max<int64_t>(kSmallFoldBytes, in_bytes)) return false;
+  if (!any_size && out_bytes > std::max<int64_t>(kSmallFoldBytes, in_bytes)) return false;
   ops::KernelArgs args;
   for (ir::Value* v : n.inputs) args.in.push_back(v ? v->view() : TensorView{});
   std::vector<std::shared_ptr<ir::Constant>> results;

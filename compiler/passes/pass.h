@@ -77,8 +77,9 @@ bool dead_code(ir::Graph& g);
 bool fold_constants(ir::Graph& g);
 // Evaluates one node whose inputs are all constants (within a size cap) and removes it; its
 // outputs become constants. The importer calls it as it goes, so shape arithmetic is folded
-// before the nodes that need its values are imported.
-bool fold_node(ir::Graph& g, ir::Node& n);
+// before the nodes that need its values are imported. Results larger than their inputs are left
+// unfolded (they would grow the plan) unless any_size is set.
+bool fold_node(ir::Graph& g, ir::Node& n, bool any_size = false);
 bool fold_batchnorm(ir::Graph& g);
 bool fold_preprocess(ir::Graph& g);
 bool cse(ir::Graph& g);
@@ -93,5 +94,26 @@ bool assign_layouts(ir::Graph& g);  // with the default options
 bool assign_layouts(ir::Graph& g, const PipelineOptions& o);
 bool assign_precision(ir::Graph& g, const PipelineOptions& opts);
 bool assign_int8(ir::Graph& g, const PipelineOptions& opts);
+bool fold_qdq(ir::Graph& g);
+
+// QDQ models (fold_qdq.cpp). Records on a DequantizeLinear's output what its constant int8
+// weights' scales are, so they survive the DequantizeLinear's folding (the importer calls it,
+// because small weights fold as they are imported).
+void note_weight_quant(ir::Node& dq);
+// Whether any tensor carries a model-given quantization (ir::Value::model_qtype): the model is a
+// QDQ model, and its layers compute in int8 without --int8.
+bool has_model_quant(const ir::Graph& g);
+// The tensor whose model-given quantization describes v: v, or a tensor v is a relayout or
+// reshape of; null when the model said nothing.
+const ir::Value* model_quant_source(const ir::Value* v);
+// A model-given activation quantization as kiln's int8 kernels take it: symmetric (zero point 0),
+// QUInt8 or QInt8 with one scale. Exact when the model's zero point is 0 (or int8's -128: uint8's
+// levels); otherwise the model's real range, symmetric about 0, with up to twice its step.
+struct SymmetricQuant {
+  DType dtype;
+  float scale;
+  bool exact;
+};
+SymmetricQuant symmetric_model_quant(const ir::Value& v);
 
 }  // namespace kiln::passes

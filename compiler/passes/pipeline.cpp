@@ -10,6 +10,9 @@ const std::vector<PassInfo>& pipeline() {
   static const std::vector<PassInfo> list = {
       {"remove-identity", "Identity and inference-mode Dropout are copies that only cost bandwidth",
        remove_identity},
+      {"fold-qdq", "a QDQ model's QuantizeLinear/DequantizeLinear pairs say which tensors are int8 at which "
+                   "scales: record that on the tensors for assign-int8 and drop the pairs (and fold dequantized "
+                   "weights), first, so the fusions below see the float graph underneath", fold_qdq},
       {"fold-constants", "evaluate nodes whose inputs are all constants once, at build time "
                          "(shape arithmetic, weight transforms)", fold_constants},
       {"cse", "merge identical constants and nodes computing the same op on the same inputs, so "

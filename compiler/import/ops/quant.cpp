@@ -3,9 +3,12 @@
 // 10 (DynamicQuantizeLinear 11). ConvInteger / QLinearConv resolve auto_pad here, as Conv does.
 #include <onnx/onnx_pb.h>
 
+#include <type_traits>
+
 #include "import/importer.h"
 #include "ops/conv.h"
 #include "ops/quant_ops.h"
+#include "passes/pass.h"
 
 namespace kiln::onnx_import {
 namespace {
@@ -26,7 +29,9 @@ void import_qdq(NodeContext& c) {
   op->axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
   c.required_input(0);
   c.required_input(1);
-  c.emit(std::move(op), all_inputs(c));
+  ir::Node* n = c.emit(std::move(op), all_inputs(c));
+  // Small int8 weights fold as they are imported: their scales must be noted first (QDQ models).
+  if constexpr (std::is_same_v<T, DequantizeLinear>) passes::note_weight_quant(*n);
 }
 
 template <class T>
