@@ -226,22 +226,24 @@ const std::map<std::string, OpNote>& op_notes() {
 
       // ---- quant.cpp ----
       {"QuantizeLinear", {"float32, int32 -> uint8, int8",
-        "float32 scale per tensor or per axis (axis from 13); reference kernel only"}},
+        "float32 scale per tensor or per axis (axis from 13); threaded in-house kernel, bit-exact"}},
       {"DequantizeLinear", {"uint8, int8, int32 -> float32",
-        "float32 scale per tensor or per axis (axis from 13); reference kernel only"}},
-      {"DynamicQuantizeLinear", {"float32 -> uint8", "reference kernel only"}},
+        "float32 scale per tensor or per axis (axis from 13); threaded in-house kernel, bit-exact"}},
+      {"DynamicQuantizeLinear", {"float32 -> uint8", "threaded in-house kernel, bit-exact"}},
       {"MatMulInteger", {"uint8, int8 -> int32",
-        "zero points must have A's / B's dtype; reference kernel only"}},
+        "oneDNN int8 (VNNI CPUs) for a constant 2-D B with constant zero points and one a_zero_point; else "
+        "reference"}},
       {"QLinearMatMul", {"uint8, int8 (scales float32)",
-        "y_scale and y_zero_point one value each; reference kernel only"}},
+        "y params one value; oneDNN int8 (VNNI CPUs) for constant b params and one-value a params, +-1 at "
+        "rounding ties; else reference"}},
       {"ConvInteger",
        {"uint8, int8 -> int32",
-        "x_zero_point one value, w_zero_point per tensor or channel; auto_pad resolved at import; "
-        "reference only"}},
+        "x_zero_point one value, w_zero_point per tensor or channel; oneDNN int8 (VNNI CPUs) for constant w "
+        "and w_zero_point; else reference"}},
       {"QLinearConv",
        {"uint8, int8 (scales float32, B int32)",
-        "x/y scale and zero point one value, w per tensor or channel; auto_pad resolved at import; "
-        "reference only"}},
+        "x/y params one value, w per tensor or channel; oneDNN int8 (VNNI CPUs) for constant w params, +-1 at "
+        "rounding ties; else reference"}},
 
       // ---- loss.cpp ----
       {"NegativeLogLikelihoodLoss", {"float32, float64 (target int32/int64)",

@@ -173,6 +173,9 @@ TEST(PoolOnednn, MaxMatchesReference) {
   check(max_pool(window({3}, {2}, {1, 1})), {2, 3, 17});
   check(max_pool(window({2, 3, 2}, {2, 1, 2}, {0, 1, 0, 1, 1, 1}, true)), {1, 2, 7, 6, 9});
   check(max_pool(window({3, 3}, {2, 2}, {1, 1, 1, 1})), {1, 16, 12, 12}, DType::Int8);
+  // uint8 NCHW (QOperator models): oneDNN's channels-last int8 pooling between reorders.
+  check(max_pool(window({3, 3}, {2, 2}, {1, 1, 1, 1})), {1, 64, 28, 28}, DType::UInt8);
+  check(max_pool(window({2}, {2}, {0, 1})), {2, 8, 15}, DType::UInt8);
 }
 
 TEST(PoolOnednn, AverageMatchesReference) {

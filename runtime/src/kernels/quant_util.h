@@ -1,0 +1,45 @@
+// What the fast kernels of ONNX's quantization ops (quant.cpp, quant_eltwise.cpp) share: reading
+// zero points and scales of any of their dtypes from constants or bound buffers, and ONNX's
+// quantization rounding (half to even, saturate, NaN to the zero point) exactly as the reference
+// kernels in ops/quant_ops.cpp round, in a scalar and an AVX2 form (chosen at run time), so the
+// fast kernels agree with the reference bit for bit.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/kernel.h"
+
+namespace kiln::qk {
+
+// Element i of a uint8 / int8 / int32 tensor.
+inline int32_t int_at(const void* p, DType t, int64_t i) {
+  switch (t) {
+    case DType::UInt8: return static_cast<const uint8_t*>(p)[i];
+    case DType::Int8: return static_cast<const int8_t*>(p)[i];
+    default: return static_cast<const int32_t*>(p)[i];
+  }
+}
+
+inline float f32_at(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+
+// One input of a layer: its constant data, or else the buffer bound at run time.
+inline const void* input_ptr(const KernelTensor& t, const KernelBinding& b, size_t i) {
+  return t.const_data ? t.const_data : (i < b.in.size() ? b.in[i] : nullptr);
+}
+
+// saturate(round_half_even(v) + zp) for an 8-bit type. In float: |v| < 2^24 adds exactly, and
+// anything larger saturates either way, so this equals the reference's double arithmetic.
+template <class T>
+inline T quantize_one(float v, int32_t zp) {
+  constexpr float lo = std::is_signed_v<T> ? -128.f : 0.f, hi = std::is_signed_v<T> ? 127.f : 255.f;
+  if (std::isnan(v)) v = 0.f;
+  return static_cast<T>(std::clamp(std::nearbyint(v) + static_cast<float>(zp), lo, hi));
+}
+
+// y[i] = quantize(x[i] / s, zp) for n elements (a division, not a multiplication by 1/s: that
+// is what the reference computes, and the two differ in the last bit).
+void quantize_div(const float* x, int64_t n, float s, int32_t zp, DType out, void* y);
+
+}  // namespace kiln::qk
