@@ -12,11 +12,23 @@
 //   weights with zero point 0 keep their scales, so the int8 kernel uses the model's levels.
 // Pairs it cannot fold (different scales on the two sides, per-axis activations, a pair whose
 // output is a graph output) stay and run as ONNX defines them.
+//
+// QOperator models (QLinearConv / QLinearMatMul, quantize_static's QuantFormat.QOperator) say the
+// same thing with integer ops. Between two quantized tensors such an op is first rewritten into
+// its QDQ meaning, DequantizeLinear -> Conv/MatMul on the dequantized weights -> QuantizeLinear
+// (exact: the float conv of dequantized values plus the dequantized int32 bias is the op's
+// accumulator), and integer MaxPool / reshapes between them likewise (they commute with a
+// per-tensor dequantization); the pairs then fold as above, so both formats reach the same int8
+// regions. Run op by op, each QLinearConv would reorder NCHW to oneDNN's layout and back. A
+// QLinear op reading a graph input or writing a graph output stays on its exact kernel: that is
+// a model testing the op alone (the ONNX conformance cases), not a network.
 #include <algorithm>
 #include <cmath>
 #include <optional>
 
+#include "ops/conv.h"
 #include "ops/eltwise.h"
+#include "ops/gemm.h"
 #include "ops/quant_ops.h"
 #include "passes/pass.h"
 
@@ -42,22 +54,25 @@ std::optional<int32_t> int_scalar(const Value* v) {
   return std::nullopt;
 }
 
-// The per-tensor parameters of a QuantizeLinear or DequantizeLinear whose integer side has type
-// `t`, or nullopt when they are per axis, not constant, or not a usable scale.
-std::optional<PerTensor> per_tensor(const Node& n, DType t) {
+// The per-tensor parameters at inputs k (scale) and k + 1 (optional zero point) of a node whose
+// integer side has type `t`, or nullopt when they are per axis, not constant, or not a usable
+// scale. QuantizeLinear / DequantizeLinear have them at 1; QLinear ops at each operand's slots.
+std::optional<PerTensor> per_tensor_params(const Node& n, size_t k, DType t) {
   if (t != DType::UInt8 && t != DType::Int8) return std::nullopt;
-  const Value* s = n.input(1);
+  const Value* s = n.input(k);
   if (!s || !s->is_constant() || s->type.dtype != DType::Float32 || shape_elements(s->type.shape) != 1)
     return std::nullopt;
   PerTensor p{t, *static_cast<const float*>(s->constant->data()), 0};
   if (!(p.scale > 0) || !std::isfinite(p.scale)) return std::nullopt;
-  if (const Value* z = n.input(2)) {
+  if (const Value* z = n.input(k + 1)) {
     auto zp = int_scalar(z);
     if (!zp || z->type.dtype != t) return std::nullopt;
     p.zero_point = *zp;
   }
   return p;
 }
+
+std::optional<PerTensor> per_tensor(const Node& n, DType t) { return per_tensor_params(n, 1, t); }
 
 int32_t qmin(DType t) { return t == DType::UInt8 ? 0 : -128; }
 
@@ -110,40 +125,169 @@ bool fold_pair(ir::Graph& g, Node& d) {
   return true;
 }
 
+// ---- QOperator -> QDQ ----
+
+// Symmetric int8 weights (zero point 0 or absent) with float scales, one or one per slice along
+// `axis` (negative counts from the end): the model's weight quantization as kiln's int8 kernels
+// take it, or nullopt.
+std::optional<ops::QuantParams> int8_weight_quant(const Value* w, const Value* s, const Value* z, int64_t axis) {
+  if (!w || !w->is_constant() || w->type.dtype != DType::Int8 || !s || !s->is_constant() ||
+      s->type.dtype != DType::Float32)
+    return std::nullopt;
+  const int64_t n = shape_elements(s->type.shape), rank = static_cast<int64_t>(w->type.shape.size());
+  if (n < 1) return std::nullopt;
+  ops::QuantParams q;
+  if (n != 1) {
+    if (axis < 0) axis += rank;
+    if (s->type.shape.size() != 1 || axis < 0 || axis >= rank || w->type.shape[static_cast<size_t>(axis)] != n)
+      return std::nullopt;
+    q.axis = static_cast<int>(axis);
+  }
+  if (z) {
+    if (!z->is_constant() || z->type.dtype != DType::Int8 || shape_elements(z->type.shape) != n) return std::nullopt;
+    const auto* zp = static_cast<const int8_t*>(z->constant->data());
+    if (std::any_of(zp, zp + n, [](int8_t v) { return v != 0; })) return std::nullopt;
+  }
+  const auto* sc = static_cast<const float*>(s->constant->data());
+  for (int64_t k = 0; k < n; ++k) {
+    if (!(sc[k] > 0) || !std::isfinite(sc[k])) return std::nullopt;
+    q.scale.push_back(sc[k]);
+  }
+  return q;
+}
+
+// The float weights w * scale, carrying the model's quantization for assign-int8.
+Value* dequantized_weights(ir::Graph& g, const Value& w, const ops::QuantParams& q, const std::string& name) {
+  Value* f = g.add_constant(g.unique_name(name), DType::Float32, w.type.shape);
+  const auto* src = static_cast<const int8_t*>(w.constant->data());
+  auto* dst = static_cast<float*>(f->constant->data());
+  const int64_t total = shape_elements(w.type.shape);
+  // Elements per step of the scale's axis, and that axis' size: element i has channel (i / inner) % dim.
+  int64_t inner = 1, dim = 1;
+  if (q.axis >= 0) {
+    dim = w.type.shape[static_cast<size_t>(q.axis)];
+    for (size_t d = static_cast<size_t>(q.axis) + 1; d < w.type.shape.size(); ++d) inner *= w.type.shape[d];
+  }
+  for (int64_t i = 0; i < total; ++i) dst[i] = static_cast<float>(src[i]) * q.at(static_cast<size_t>((i / inner) % dim));
+  f->model_qtype = DType::Int8;
+  f->model_quant = q;
+  return f;
+}
+
+// A new DequantizeLinear of x with the given scale and zero point values; returns its output.
+Value* dequantize(ir::Graph& g, Value* x, Value* scale, Value* zp, const std::string& name) {
+  std::vector<Value*> in{x, scale};
+  if (zp) in.push_back(zp);
+  Node* d = g.add_node(g.unique_name(name + "/dequantize"), std::make_unique<ops::DequantizeLinear>(), in, 1);
+  g.infer(d);
+  return d->outputs[0];
+}
+
+// Replaces node n by `op` on `inputs` followed by QuantizeLinear(scale, zp) writing n's output.
+void requantize_into(ir::Graph& g, Node& n, std::unique_ptr<ops::Op> op, std::vector<Value*> inputs, Value* scale,
+                     Value* zp) {
+  Value* y = n.outputs[0];
+  const std::string name = n.name;
+  g.remove_node(&n);
+  Node* f = g.add_node(g.unique_name(name + "/float"), std::move(op), std::move(inputs), 1);
+  g.infer(f);
+  std::vector<Value*> qin{f->outputs[0], scale};
+  if (zp) qin.push_back(zp);
+  g.infer(g.add_node(g.unique_name(name + "/quantize"), std::make_unique<ops::QuantizeLinear>(), qin, {y}));
+}
+
+// Whether n's integer input x and integer output sit inside a quantized network (see the file comment).
+bool between_quantized(const ir::Graph& g, const Node& n) {
+  const Value* x = n.input(0);
+  return x && x->producer && n.outputs.size() == 1 && !g.is_graph_output(n.outputs[0]);
+}
+
+bool lower_qlinear_conv(ir::Graph& g, Node& n) {
+  const auto* op = n.as<ops::QLinearConv>();
+  Value* x = n.input(0);
+  if (!op || !between_quantized(g, n) || !per_tensor_params(n, 1, x->type.dtype) ||
+      !per_tensor_params(n, 6, n.outputs[0]->type.dtype))
+    return false;
+  const Value* w = n.input(3);
+  const auto wq = int8_weight_quant(w, n.input(4), n.input(5), 0);
+  const Value* b = n.input(8);
+  if (!wq || (b && (!b->is_constant() || b->type.dtype != DType::Int32))) return false;
+  const float xs = *static_cast<const float*>(n.input(1)->constant->data());
+  Value* wf = dequantized_weights(g, *w, *wq, n.name + "/weight");
+  std::vector<Value*> in{dequantize(g, x, n.input(1), n.input(2), n.name), wf};
+  if (b) {  // the int32 bias is in accumulator units: x_scale * w_scale[m]
+    const int64_t m = shape_elements(b->type.shape);
+    Value* bf = g.add_constant(g.unique_name(n.name + "/bias"), DType::Float32, b->type.shape);
+    const auto* src = static_cast<const int32_t*>(b->constant->data());
+    auto* dst = static_cast<float*>(bf->constant->data());
+    for (int64_t k = 0; k < m; ++k)
+      dst[k] = static_cast<float>(static_cast<double>(src[k]) * xs * wq->at(static_cast<size_t>(k)));
+    in.push_back(bf);
+  }
+  auto conv = std::make_unique<ops::Conv>();
+  conv->strides = op->strides;
+  conv->dilations = op->dilations;
+  conv->pads = op->pads;
+  conv->group = op->group;
+  requantize_into(g, n, std::move(conv), std::move(in), n.input(6), n.input(7));
+  return true;
+}
+
+bool lower_qlinear_matmul(ir::Graph& g, Node& n) {
+  Value* a = n.input(0);
+  if (!between_quantized(g, n) || !per_tensor_params(n, 1, a->type.dtype) ||
+      !per_tensor_params(n, 6, n.outputs[0]->type.dtype))
+    return false;
+  const Value* b = n.input(3);
+  if (!b || b->type.shape.size() != 2) return false;  // constant [K, N] weights, one scale or one per column
+  const auto bq = int8_weight_quant(b, n.input(4), n.input(5), 1);
+  if (!bq) return false;
+  std::vector<Value*> in{dequantize(g, a, n.input(1), n.input(2), n.name),
+                         dequantized_weights(g, *b, *bq, n.name + "/weight")};
+  requantize_into(g, n, std::make_unique<ops::MatMul>(), std::move(in), n.input(6), n.input(7));
+  return true;
+}
+
+// An integer MaxPool or reshape of a QuantizeLinear's output: the same op on the dequantized
+// tensor, quantized again with the same parameters.
+bool lower_integer_passthrough(ir::Graph& g, Node& n) {
+  const std::string_view t = n.type();
+  if (t != "MaxPool" && t != "Reshape" && t != "Flatten" && t != "Squeeze" && t != "Unsqueeze" && t != "Transpose")
+    return false;
+  Value* x = n.input(0);
+  const Node* q = x ? x->producer : nullptr;
+  if (!between_quantized(g, n) || !q || !q->op || q->type() != "QuantizeLinear" ||
+      !per_tensor_params(*q, 1, x->type.dtype))
+    return false;
+  std::vector<Value*> in = n.inputs;
+  in[0] = dequantize(g, x, q->inputs[1], q->input(2), n.name);
+  requantize_into(g, n, n.op->clone(), std::move(in), q->inputs[1], q->input(2));
+  return true;
+}
+
+bool lower_qoperator(ir::Graph& g) {
+  bool changed = false;
+  for (size_t i = 0; i < g.nodes().size(); ++i) {
+    Node& n = *g.nodes()[i];
+    if (!n.op) continue;
+    const std::string_view t = n.type();
+    if (t == "QLinearConv") changed |= lower_qlinear_conv(g, n);
+    else if (t == "QLinearMatMul") changed |= lower_qlinear_matmul(g, n);
+    else if (n.outputs.size() == 1 && n.outputs[0]->type.dtype != DType::Float32) changed |= lower_integer_passthrough(g, n);
+  }
+  return changed;
+}
+
 }  // namespace
 
 void note_weight_quant(Node& d) {
   auto* op = d.as<ops::DequantizeLinear>();
-  const Value* w = d.input(0);
-  const Value* s = d.input(1);
-  const Value* z = d.input(2);
-  if (!op || d.outputs.size() != 1 || !w || !w->is_constant() || w->type.dtype != DType::Int8 || !s ||
-      !s->is_constant() || s->type.dtype != DType::Float32)
-    return;
-  const int64_t n = shape_elements(s->type.shape);
+  if (!op || d.outputs.size() != 1) return;
   // Only a symmetric (zero point 0) quantization is what kiln's s8 weights are.
-  if (z) {
-    if (!z->is_constant() || z->type.dtype != DType::Int8 || shape_elements(z->type.shape) != n) return;
-    const auto* zp = static_cast<const int8_t*>(z->constant->data());
-    for (int64_t k = 0; k < n; ++k)
-      if (zp[k] != 0) return;
+  if (auto q = int8_weight_quant(d.input(0), d.input(1), d.input(2), op->axis)) {
+    d.outputs[0]->model_qtype = DType::Int8;
+    d.outputs[0]->model_quant = std::move(*q);
   }
-  ops::QuantParams q;
-  const auto rank = static_cast<int64_t>(w->type.shape.size());
-  if (n > 1) {
-    const int64_t axis = op->axis < 0 ? op->axis + rank : op->axis;
-    if (s->type.shape.size() != 1 || axis < 0 || axis >= rank || w->type.shape[static_cast<size_t>(axis)] != n) return;
-    q.axis = static_cast<int>(axis);
-  } else if (n != 1) {
-    return;
-  }
-  const auto* sc = static_cast<const float*>(s->constant->data());
-  for (int64_t k = 0; k < n; ++k) {
-    if (!(sc[k] > 0) || !std::isfinite(sc[k])) return;
-    q.scale.push_back(sc[k]);
-  }
-  d.outputs[0]->model_qtype = DType::Int8;
-  d.outputs[0]->model_quant = std::move(q);
 }
 
 SymmetricQuant symmetric_model_quant(const Value& v) {
@@ -176,7 +320,7 @@ bool has_model_quant(const ir::Graph& g) {
 }
 
 bool fold_qdq(ir::Graph& g) {
-  bool changed = false;
+  bool changed = lower_qoperator(g);
   for (size_t i = 0; i < g.nodes().size(); ++i) {
     Node* d = g.nodes()[i].get();
     if (!d->op || d->type() != "DequantizeLinear" || !d->input(0)) continue;

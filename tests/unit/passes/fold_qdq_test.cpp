@@ -4,7 +4,8 @@
 // scales land on the tensors, clipping pairs become Relus, and after the pipeline every conv is
 // int8 at the model's own weight scales; through the plan and the int8 kernels the output stays
 // within a few quantization steps of the reference kernels running the QDQ graph as ONNX defines
-// it. Pairs that cannot fold stay and keep their values.
+// it. Pairs that cannot fold stay and keep their values. A QOperator CNN (QLinearConv, uint8
+// MaxPool) takes the same path, and a QLinearConv on a graph input keeps its exact kernel.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -270,6 +271,109 @@ TEST(FoldQdq, MismatchedPairsStay) {
   EXPECT_FALSE(run_and_compare(*g, passes::fold_qdq));
   EXPECT_EQ(count_type(*g, "QuantizeLinear"), 1u);
   EXPECT_FALSE(passes::has_model_quant(*g));
+}
+
+// ---- QOperator models ----
+
+// QLinearConv `name` of x (scale xs, zero point xz) with random per-channel s8 weights and int32
+// bias, output uint8 at (ys, yz); returns the weight scales.
+std::vector<float> qlinear_conv(OnnxBuilder& b, const std::string& name, const std::string& x, int x_type, float xs,
+                                int xz, int64_t cin, int64_t cout, float ys, int yz, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> level(-127, 127), bias(-20000, 20000);
+  std::uniform_real_distribution<float> sc(0.001f, 0.003f);
+  std::vector<int8_t> w(static_cast<size_t>(cout * cin * 9)), wz(static_cast<size_t>(cout), 0);
+  for (auto& v : w) v = static_cast<int8_t>(level(rng));
+  std::vector<float> ws;
+  std::vector<int32_t> bq;
+  for (int64_t c = 0; c < cout; ++c) {
+    ws.push_back(sc(rng));
+    bq.push_back(bias(rng));
+  }
+  init_scalar(b, name + ".xs", onnx::TensorProto::FLOAT, xs);
+  if (x_type == onnx::TensorProto::UINT8) init_scalar(b, name + ".xz", x_type, static_cast<uint8_t>(xz));
+  else init_scalar(b, name + ".xz", x_type, static_cast<int8_t>(xz));
+  init_raw(b, name + ".w", {cout, cin, 3, 3}, onnx::TensorProto::INT8, w.data(), w.size());
+  init_raw(b, name + ".ws", {cout}, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4);
+  init_raw(b, name + ".wz", {cout}, onnx::TensorProto::INT8, wz.data(), wz.size());
+  init_scalar(b, name + ".ys", onnx::TensorProto::FLOAT, ys);
+  init_scalar(b, name + ".yz", onnx::TensorProto::UINT8, static_cast<uint8_t>(yz));
+  init_raw(b, name + ".b", {cout}, onnx::TensorProto::INT32, bq.data(), bq.size() * 4);
+  auto& c = b.node("QLinearConv", {x, name + ".xs", name + ".xz", name + ".w", name + ".ws", name + ".wz",
+                                   name + ".ys", name + ".yz", name + ".b"}, {name}, name);
+  OnnxBuilder::attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  return ws;
+}
+
+// x -> QuantizeLinear (s8) -> QLinearConv (ReLU: uint8 zero point 0) -> MaxPool on uint8 ->
+// QLinearConv (uint8, zero point 128) -> DequantizeLinear -> y, as quantize_static's QOperator
+// format writes a CNN.
+OnnxBuilder qoperator_cnn(std::vector<std::vector<float>>& w_scales) {
+  OnnxBuilder b(13);
+  b.input("x", {1, 8, 10, 10});
+  const auto u8 = onnx::TensorProto::UINT8, s8 = onnx::TensorProto::INT8;
+  init_scalar(b, "x.s", onnx::TensorProto::FLOAT, kXs);
+  init_scalar(b, "x.z", s8, int8_t{0});
+  b.node("QuantizeLinear", {"x", "x.s", "x.z"}, {"xq"});
+  w_scales.push_back(qlinear_conv(b, "conv1", "xq", s8, kXs, 0, 8, 16, kS1, 0, 1));
+  auto& mp = b.node("MaxPool", {"conv1"}, {"pool"});
+  OnnxBuilder::attr(mp, "kernel_shape", std::vector<int64_t>{2, 2});
+  OnnxBuilder::attr(mp, "strides", std::vector<int64_t>{2, 2});
+  w_scales.push_back(qlinear_conv(b, "conv2", "pool", u8, kS1, 0, 16, 8, kS2, 128, 2));
+  init_scalar(b, "y.s", onnx::TensorProto::FLOAT, kS2);
+  init_scalar(b, "y.z", u8, uint8_t{128});
+  b.node("DequantizeLinear", {"conv2", "y.s", "y.z"}, {"y"});
+  b.output("y", {1, 8, 5, 5});
+  return b;
+}
+
+TEST(FoldQdq, QOperatorModelRunsOnTheQdqPath) {
+  std::vector<std::vector<float>> w_scales;
+  OnnxBuilder b = qoperator_cnn(w_scales);
+  auto g = import_model(b);
+  auto in = random_inputs(*g, 4);
+  HostTensor want = evaluate(*g, in).at("y");  // the QLinearConv reference kernels
+  PrecisionOptions none;
+  passes::PipelineOptions po;
+  po.precision = &none;
+  passes::run_pipeline(*g, po);
+  EXPECT_EQ(count_type(*g, "QLinearConv"), 0u) << ir::dump(*g);
+  size_t int8 = 0;
+  for (auto& n : g->nodes()) {
+    if (n->type() != "Conv") continue;
+    ++int8;
+    EXPECT_TRUE(dtype_quantized(n->precision)) << n->name << "\n" << ir::dump(*g);
+    EXPECT_EQ(n->inputs[1]->quant.scale, w_scales.at(n->name.rfind("conv2", 0) == 0 ? 1 : 0)) << n->name;
+  }
+  EXPECT_EQ(int8, 2u) << ir::dump(*g);
+
+  auto e = Engine::load_memory(compile_onnx_file(b.save("qoperator_cnn.onnx"), {}).plan);
+  auto ctx = e->create_context();
+  std::memcpy(ctx->input("x"), in.at("x").bytes.data(), in.at("x").bytes.size());
+  ctx->run();
+  HostTensor y(DType::Float32, {1, 8, 5, 5});
+  std::memcpy(y.bytes.data(), ctx->output(0), y.bytes.size());
+  // conv2's output (zero point 128) runs as symmetric int8 over the same range: up to twice the
+  // step, plus rounding on the way.
+  EXPECT_TRUE(all_close(y, want, 0, 4 * kS2));
+  double err = 0, mag = 0;
+  for (int64_t k = 0; k < y.elements(); ++k) {
+    err += std::fabs(y.as<float>()[k] - want.as<float>()[k]);
+    mag += std::fabs(want.as<float>()[k]);
+  }
+  EXPECT_LT(err / static_cast<double>(y.elements()), 1.0 * kS2);
+  EXPECT_GT(mag / static_cast<double>(y.elements()), 4 * kS2) << "the test model's output is all but zero";
+}
+
+// A QLinearConv reading a graph input (a model of the op alone) keeps its exact kernel.
+TEST(FoldQdq, QLinearConvOnAGraphInputStays) {
+  OnnxBuilder b(13);
+  b.input("x", {1, 4, 6, 6}, onnx::TensorProto::UINT8);
+  qlinear_conv(b, "c", "x", onnx::TensorProto::UINT8, 0.02f, 3, 4, 4, 0.05f, 7, 5);
+  b.output("c", {1, 4, 6, 6}, onnx::TensorProto::UINT8);
+  auto g = import_model(b);
+  EXPECT_FALSE(run_and_compare(*g, passes::fold_qdq));
+  EXPECT_EQ(count_type(*g, "QLinearConv"), 1u);
 }
 
 }  // namespace
