@@ -234,7 +234,11 @@ def main():
                     help="with int8: also compile and time ORT's quantized models in kiln")
     ap.add_argument("--profile", action="store_true",
                     help="also write kiln's per-layer profile of each plan (2 threads) to OUT/profile_<model>_<prec>.txt")
+    ap.add_argument("--cpus", help="pin this process and every engine it starts to these CPUs (e.g. 4,5): the "
+                    "same cores for all, and no migration noise on a shared machine")
     a = ap.parse_args()
+    if a.cpus:  # inherited by the kiln subprocesses and by ORT's and torch's thread pools
+        os.sched_setaffinity(0, {int(c) for c in a.cpus.split(",")})
     work = "/tmp/kiln_device_bench"
     os.makedirs(work, exist_ok=True)
     res = {"log": [], "results": {}, "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]}
