@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# ThreadSanitizer build of the unit tests, running the concurrency stress tests (many
-# ExecutionContexts of one Engine on many threads; tests/unit/runtime/concurrency_test.cpp, and
-# contexts switching input shapes of one profile, tests/unit/plan/profile_test.cpp).
+# ThreadSanitizer build of the concurrency tests (kiln_concurrency_tests): many ExecutionContexts
+# of one Engine on many threads (tests/unit/runtime/concurrency_test.cpp), and contexts switching
+# input shapes of one profile (tests/unit/plan/profile_test.cpp, dynamic_shape_test.cpp).
 #
 # What TSan can and cannot see here: kiln's own code (engine, contexts, the kernel closures, the
 # reference kernels, the plan loader) is instrumented. oneDNN and libgomp come from Debian,
@@ -21,6 +21,7 @@ GEN=()
 command -v ninja >/dev/null && GEN=(-G Ninja)
 cmake -S . -B "$BUILD_DIR" "${GEN[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$SAN" \
   -DCMAKE_EXE_LINKER_FLAGS="$SAN" -DCMAKE_SHARED_LINKER_FLAGS="$SAN"
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target kiln_unit_tests
+# kiln_concurrency_tests holds just the files below; the filter names what runs.
+cmake --build "$BUILD_DIR" -j "$(nproc)" --target kiln_concurrency_tests
 OMP_NUM_THREADS=1 OMP_THREAD_LIMIT=1 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
-  "$BUILD_DIR/tests/kiln_unit_tests" --gtest_filter='Concurrency.*:DynamicShape.*:ProfileConcurrency.*' "$@"
+  "$BUILD_DIR/tests/kiln_concurrency_tests" --gtest_filter='Concurrency.*:DynamicShape.*:ProfileConcurrency.*' "$@"
