@@ -149,12 +149,14 @@ prof = load_json(prof_f)
 check(not rep["latency_includes_profiling"] and not prof["during_timed_run"] and prof["runs"] >= 30,
       "--separateProfileRun still profiled the timed run")
 
-# 5. Streams: queries are counted over both streams and both serve queries concurrently.
+# 5. Streams: queries are counted over both streams and both serve queries concurrently. Enough of
+# them that the run outlasts a scheduler time slice: on a loaded machine (ctest -j) a 60-query run
+# of this tiny model could end before the second stream's thread was scheduled at all.
 times2 = os.path.join(WORK, "times2.json")
-rep, _ = run_json("--loadEngine=" + PLAN, "--streams=2", "--iterations=60", "--duration=0", "--warmUp=20",
+rep, _ = run_json("--loadEngine=" + PLAN, "--streams=2", "--iterations=2000", "--duration=0", "--warmUp=20",
                   "--exportTimes=" + times2)
 t2 = load_json(times2)
-check(rep["streams"] == 2 and rep["iterations"] == 60 and len(t2) == 60, f"streams=2: {rep}")
+check(rep["streams"] == 2 and rep["iterations"] == 2000 and len(t2) == 2000, f"streams=2: {rep}")
 check({t["stream"] for t in t2} == {0, 1}, "one of two streams served no query")
 if "OMP_NUM_THREADS" not in os.environ:
     want = max(1, len(os.sched_getaffinity(0)) // 2)
