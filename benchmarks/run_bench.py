@@ -64,6 +64,9 @@ PRECISIONS = {
     # 0.15 gate on the timed input. int8fb moves them to fp32, int8fbbf16 to bf16.
     "int8fb": (["--int8"], 0.15),
     "int8fbbf16": (["--int8", "--bf16"], 0.15),
+    # MatMul/Gemm in int8 with run-time activation scales: no calibration (transformers).
+    "int8dyn": (["--int8Dynamic"], 0.15),
+    "int8dynbf16": (["--int8Dynamic", "--bf16"], 0.15),
 }
 FALLBACK_PRECISIONS = ("int8fb", "int8fbbf16")
 CALIB_SAMPLES = 16
@@ -581,7 +584,8 @@ def main():
                   "(kiln compile --bf16), fp16 (--fp16), best (--best), int8 (--int8, calibrated on 16 "
                   "generated samples), int8bf16 (--int8 --bf16), int8fb (--int8 with the accuracy-driven "
                   "fallback to fp32 within --fallback-tolerance on the calibration samples), "
-                  "int8fbbf16 (the same fallback to bf16); ONNX Runtime runs fp32")
+                  "int8fbbf16 (the same fallback to bf16), int8dyn (--int8Dynamic), int8dynbf16 (--int8Dynamic "
+                  "--bf16); ONNX Runtime runs fp32")
   ap.add_argument("--fallback-tolerance", type=float, default=0.12,
                   help="rel. L2 that int8fb/int8fbbf16 pass to --checkTolerance (default 0.12)")
   ap.add_argument("--threads", type=int, default=2, help="threads for both runtimes (default 2)")

@@ -272,9 +272,10 @@ kiln::PrecisionOptions parse_precision(const py::object& precision) {
     else if (n == "fp16") p.fp16 = true;
     else if (n == "best") p.best = true;
     else if (n == "int8") p.int8 = true;
+    else if (n == "int8_dynamic") p.int8_dynamic = true;
     else
-      throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16, int8 and best, or a list of "
-                        "them such as ['int8', 'bf16']");
+      throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16, int8, int8_dynamic and best, or "
+                        "a list of them such as ['int8', 'bf16']");
   }
   return p;
 }
@@ -480,8 +481,8 @@ PYBIND11_MODULE(_kiln, m) {
         "the inputs they name. preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, "
         "'layout': 'NHWC', 'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/"
         "--scale/--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input). "
-        "precision: 'fp32', 'bf16', 'fp16', 'int8', 'best' or a list such as ['int8', 'bf16'] (permissions, as "
-        "--bf16/--fp16/--int8/--best); int8 needs calib (a folder of ONNX test-data sets, or 'random' for speed "
+        "precision: 'fp32', 'bf16', 'fp16', 'int8', 'int8_dynamic', 'best' or a list such as ['int8', 'bf16'] "
+        "(permissions, as --bf16/--fp16/--int8/--int8Dynamic/--best); int8 needs calib (a folder of ONNX test-data sets, or 'random' for speed "
         "experiments) or calib_cache (as --calibCache), calib_method 'entropy'|'minmax'|'percentile[:P]'; "
         "precision_constraints 'none'|'prefer'|'obey'; layer_precisions and layer_output_types "
         "{pattern: 'fp32'|'bf16'|'fp16'|'int8'} (as --layerPrecisions/--layerOutputTypes). check=True also builds an "

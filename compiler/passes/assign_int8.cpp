@@ -258,32 +258,8 @@ class Int8Assigner {
     return it->second.first;
   }
 
-  // Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127. Weights a
-  // QDQ model dequantized from s8 keep the model's scales, so they requantize to its levels exactly.
   static std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights(const Value& w, int axis) {
-    const Shape& s = w.type.shape;
-    const auto* f = static_cast<const float*>(w.constant->data());
-    const int64_t n = shape_elements(s), ch = s[static_cast<size_t>(axis)];
-    int64_t inner = 1;
-    for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
-    auto channel = [&](int64_t k) { return (k / inner) % ch; };
-    ops::QuantParams q;
-    q.axis = axis;
-    const ops::QuantParams& m = w.model_quant;
-    const bool model = w.model_qtype == DType::Int8 && m.zero_point == 0 &&
-                       (m.scale.size() == 1 || (m.axis == axis && static_cast<int64_t>(m.scale.size()) == ch));
-    if (model) {
-      for (int64_t c = 0; c < ch; ++c) q.scale.push_back(m.at(static_cast<size_t>(c)));
-    } else {
-      std::vector<float> amax(static_cast<size_t>(ch), 0.f);
-      for (int64_t k = 0; k < n; ++k) amax[channel(k)] = std::max(amax[channel(k)], std::fabs(f[k]));
-      for (float a : amax) q.scale.push_back(a > 0 && std::isfinite(a) ? a / 127.f : 1.f);
-    }
-    const float lo = model ? -128.f : -127.f;
-    std::vector<int8_t> out(static_cast<size_t>(n));
-    for (int64_t k = 0; k < n; ++k)
-      out[k] = static_cast<int8_t>(std::clamp(std::nearbyint(f[k] / q.scale[channel(k)]), lo, 127.f));
-    return {std::move(out), std::move(q)};
+    return quantize_weights_s8(w, axis);
   }
 
   static bool relayout_source(const Node& n) {
@@ -497,6 +473,34 @@ class Int8Assigner {
 };
 
 }  // namespace
+
+// Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127. Weights a
+// QDQ model dequantized from s8 keep the model's scales, so they requantize to its levels exactly.
+std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights_s8(const ir::Value& w, int axis) {
+  const Shape& s = w.type.shape;
+  const auto* f = static_cast<const float*>(w.constant->data());
+  const int64_t n = shape_elements(s), ch = s[static_cast<size_t>(axis)];
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(axis) + 1; d < s.size(); ++d) inner *= s[d];
+  auto channel = [&](int64_t k) { return (k / inner) % ch; };
+  ops::QuantParams q;
+  q.axis = axis;
+  const ops::QuantParams& m = w.model_quant;
+  const bool model = w.model_qtype == DType::Int8 && m.zero_point == 0 &&
+                     (m.scale.size() == 1 || (m.axis == axis && static_cast<int64_t>(m.scale.size()) == ch));
+  if (model) {
+    for (int64_t c = 0; c < ch; ++c) q.scale.push_back(m.at(static_cast<size_t>(c)));
+  } else {
+    std::vector<float> amax(static_cast<size_t>(ch), 0.f);
+    for (int64_t k = 0; k < n; ++k) amax[channel(k)] = std::max(amax[channel(k)], std::fabs(f[k]));
+    for (float a : amax) q.scale.push_back(a > 0 && std::isfinite(a) ? a / 127.f : 1.f);
+  }
+  const float lo = model ? -128.f : -127.f;
+  std::vector<int8_t> out(static_cast<size_t>(n));
+  for (int64_t k = 0; k < n; ++k)
+    out[k] = static_cast<int8_t>(std::clamp(std::nearbyint(f[k] / q.scale[channel(k)]), lo, 127.f));
+  return {std::move(out), std::move(q)};
+}
 
 bool assign_int8(ir::Graph& g, const PipelineOptions& opts) {
   const bool calibrated = opts.precision && opts.precision->int8 && opts.calib;

@@ -94,6 +94,10 @@ bool assign_layouts(ir::Graph& g);  // with the default options
 bool assign_layouts(ir::Graph& g, const PipelineOptions& o);
 bool assign_precision(ir::Graph& g, const PipelineOptions& opts);
 bool assign_int8(ir::Graph& g, const PipelineOptions& opts);
+bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts);
+// Constant float weights as symmetric s8 with one scale per slice along `axis` (max |w| / 127;
+// weights a QDQ model dequantized from s8 keep the model's scales): the levels and their scales.
+std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights_s8(const ir::Value& w, int axis);
 bool fold_qdq(ir::Graph& g);
 
 // QDQ models (fold_qdq.cpp). Records on a DequantizeLinear's output what its constant int8

@@ -54,6 +54,10 @@ const std::vector<PassInfo>& pipeline() {
                       "calibrated inputs compute in int8 where a fast kernel takes them, their neighbours exchange "
                       "int8 tensors, and requantisation is fused into output scales and post-ops",
        nullptr, assign_int8},
+      {"assign-int8-dynamic", "transformers' MatMul/Gemm layers gain int8's throughput without calibration "
+                              "(--int8Dynamic): each source is quantized per run over its own range, weights s8 "
+                              "per column; after assign-int8, which keeps the layers it made int8",
+       nullptr, assign_int8_dynamic},
       {"assign-precision", "bf16 doubles oneDNN's throughput where the CPU has it (--bf16/--best): each layer gets "
                            "the precision the flags and pins allow and a fast kernel runs, weights are converted "
                            "once, and conversions go only where precision changes (after layouts, so they merge "

@@ -245,6 +245,26 @@ r = kiln("compile", sens, "-o", os.path.join(WORK, "never.plan"), "--int8", "--c
 check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(os.path.join(WORK, "never.plan")),
       f"fallback with an impossible tolerance: exit {r.returncode}: {r.stderr[-600:]}")
 
+# --int8Dynamic: the attention block's Linear layers in int8 with run-time activation scales, no
+# calibration data; the CNN's convs stay float (only its classifier qualifies).
+attn, attn_x, attn_want = models["attn"]
+plan = os.path.join(WORK, "attn_dyn.plan")
+r = kiln("compile", attn, "-o", plan, "--threads=2", "--int8Dynamic")
+if check(r.returncode == 0, f"--int8Dynamic: compile failed: {r.stderr}"):
+    check("run-time activation scales" in r.stderr, f"--int8Dynamic: the build does not say what it did: {r.stderr}")
+    info = json.loads(kiln("inspect", "--json", plan).stdout)
+    dyn = [l for l in info["layers"] if l["op"] in ("MatMul", "Gemm") and l["precision"] == "int8"]
+    check(len(dyn) >= 2 and all("dynamic" in l["kernel"] for l in dyn),
+          f"--int8Dynamic: int8 layers {[(l['name'], l['kernel']) for l in dyn]}")
+    got = run(plan, attn_x, "dyn")
+    if got is not None:
+        err = rel_l2(got, attn_want)
+        check(0 < err <= 0.05, f"--int8Dynamic: rel. L2 vs torch {err:.3g} (want 0 < err <= 0.05)")
+r = kiln("compile", cnn, "-o", os.path.join(WORK, "cnn_dyn.plan"), "--int8Dynamic")
+if check(r.returncode == 0, f"--int8Dynamic on the CNN: {r.stderr}"):
+    layers = json.loads(kiln("inspect", "--json", os.path.join(WORK, "cnn_dyn.plan")).stdout)["layers"]
+    check(all(l["precision"] != "int8" for l in layers if l["op"] == "Conv"), "--int8Dynamic made a conv int8")
+
 bad = [
     (["--int8"], "--calib"),
     (["--calibMethod=minmax"], "--int8"),

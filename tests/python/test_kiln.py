@@ -212,6 +212,13 @@ class PrecisionAndCheck(unittest.TestCase):
         out = kiln.Engine(self.plan("p.plan")).create_context().run({"input": self.x})["output"]
         self.assertEqual(out.shape, (1, 10))
 
+    def test_int8_dynamic_needs_no_calibration(self):
+        info = kiln.compile(ONNX_PATH, self.plan("d.plan"), precision="int8_dynamic")
+        self.assertTrue(any("run-time activation scales" in l for l in info["precision_summary"]),
+                        info["precision_summary"])
+        out = kiln.Engine(self.plan("d.plan")).create_context().run({"input": self.x})["output"]
+        self.assertEqual(out.shape, (1, 10))
+
     def test_check_reports_the_figures(self):
         info = kiln.compile(ONNX_PATH, self.plan("c.plan"), check=True)
         c = info["check"]

@@ -26,7 +26,7 @@ struct CompileArgs {
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
-  bool bf16 = false, fp16 = false, best = false, int8 = false;
+  bool bf16 = false, fp16 = false, best = false, int8 = false, int8_dynamic = false;
   std::string precision_constraints, activation_layout, calib_method, calib_cache;
   std::vector<std::string> layer_precisions, layer_output_types;
   CheckFlags check;
@@ -59,6 +59,7 @@ PrecisionOptions parse_precision(const CompileArgs& a) {
   p.fp16 = a.fp16;
   p.best = a.best;
   p.int8 = a.int8;
+  p.int8_dynamic = a.int8_dynamic;
   p.constraints = a.precision_constraints;
   p.layer_precisions = parse_layer_pins(a.layer_precisions, "--layerPrecisions");
   p.layer_output_types = parse_layer_pins(a.layer_output_types, "--layerOutputTypes");
@@ -238,6 +239,10 @@ void add_compile_command(CLI::App& app) {
               "Allow int8: Conv, MatMul and Gemm layers compute in int8 (calibrated u8/s8 activations, s8 "
               "per-channel weights, s32 accumulation) where this CPU's kernels run it fast. Needs --calib or "
               "--calibCache");
+  c->add_flag("--int8Dynamic", args->int8_dynamic,
+              "MatMul and Gemm layers with constant weights (those --int8 leaves float, or all without it) "
+              "compute in int8, each source quantized per run over its own range (uint8 with a zero point, as "
+              "ONNX Runtime's quantize_dynamic), weights s8 per column; no calibration. Convs are unaffected");
   c->add_option("--calibMethod", args->calib_method,
                 "How --int8 turns each activation's calibrated values into a clipping range: percentile[:P] "
                 "(the default, P = 99.99: the range holding P% of |x|), entropy (KL divergence, as TensorRT) or "

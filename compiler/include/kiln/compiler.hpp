@@ -38,6 +38,10 @@ struct PrecisionOptions {
   // s8 per-channel weights, s32 accumulation) where a fast kernel takes them; needs calibration
   // (CompileOptions::calib_dir or calib_cache). Layers next to int8 ones exchange int8 tensors.
   bool int8 = false;
+  // MatMul and Gemm layers with constant weights that are not int8 by the rule above compute in
+  // int8 with their activation quantized at run time, per tensor over its own range (s8
+  // per-column weights); no calibration. Convs are unaffected.
+  bool int8_dynamic = false;
   // "none": --layerPrecisions/--layerOutputTypes are ignored (a warning says so); "prefer": honoured
   // where a kernel can run them (else a warning); "obey": honoured or the build fails. "" = "prefer"
   // when layer pins are given, else "none".
@@ -47,7 +51,7 @@ struct PrecisionOptions {
   std::vector<std::pair<std::string, std::string>> layer_precisions;
   // The same, for the type a layer writes its outputs in: "fp32" | "bf16" | "fp16".
   std::vector<std::pair<std::string, std::string>> layer_output_types;
-  bool any() const { return bf16 || fp16 || best || int8 || !layer_precisions.empty() || !layer_output_types.empty(); }
+  bool any() const { return bf16 || fp16 || best || int8 || int8_dynamic || !layer_precisions.empty() || !layer_output_types.empty(); }
 };
 
 // A compile option that names something the model lacks or is malformed (a --layerPrecisions

@@ -202,8 +202,57 @@ std::unique_ptr<Kernel> make_qdq(const KernelSpec& s) {
   return std::make_unique<QuantizeKernel>(s, a, deq);
 }
 
-// DynamicQuantizeLinear: a parallel min/max pass, then the scale and zero point computed exactly
-// as the reference does, then the quantizing pass.
+}  // namespace
+
+namespace qk {
+
+namespace {
+
+// min(0, min x) and max(0, max x), NaN ignored (std::min(lo, v) keeps lo when v is NaN; so does
+// the "v < lo ? v : lo" form below, which the compiler vectorises).
+void range(const float* x, int64_t n, float& lo, float& hi) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1) reduction(min : lo) reduction(max : hi)
+  for (int64_t c = 0; c < chunks; ++c) {
+    float l = 0.f, h = 0.f;
+    const int64_t at = c * kChunk, end = std::min(n, at + kChunk);
+#pragma omp simd reduction(min : l) reduction(max : h)
+    for (int64_t i = at; i < end; ++i) {
+      l = x[i] < l ? x[i] : l;
+      h = x[i] > h ? x[i] : h;
+    }
+    lo = std::min(lo, l);
+    hi = std::max(hi, h);
+  }
+}
+
+}  // namespace
+
+// A parallel min/max pass, then the scale and zero point computed exactly as the reference
+// DynamicQuantizeLinear does, then the quantizing pass.
+void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* y, float& scale, int32_t& zp) {
+  float lo = 0.f, hi = 0.f;
+  range(x, n, lo, hi);
+  scale = (hi - lo) / 255.f;
+  zp = 0;
+  if (scale > 0.f) zp = static_cast<int32_t>(std::clamp(std::nearbyint((0.f - lo) / scale), 0.f, 255.f));
+  if (!(scale > 0.f)) {  // every x / scale is taken as 0 by the reference
+    std::memset(y, 0, static_cast<size_t>(n));
+    return;
+  }
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t at = c * kChunk;
+    quantize_div(x + at, std::min(kChunk, n - at), scale, zp, DType::UInt8, y + at);
+  }
+}
+
+}  // namespace qk
+
+namespace {
+
+// DynamicQuantizeLinear: qk::dynamic_quantize_u8 writing the op's three outputs.
 class DynamicQuantizeKernel final : public Kernel {
  public:
   explicit DynamicQuantizeKernel(int64_t n) : n_(n) {}
@@ -215,45 +264,13 @@ class DynamicQuantizeKernel final : public Kernel {
     auto* yzp = static_cast<uint8_t*>(b.out.at(2));
     const int64_t n = n_;
     return [=](dnnl::stream&) {
-      float lo = 0.f, hi = 0.f;
-      range(x, n, lo, hi);
-      const float scale = (hi - lo) / 255.f;
       int32_t zp = 0;
-      if (scale > 0.f) zp = static_cast<int32_t>(std::clamp(std::nearbyint((0.f - lo) / scale), 0.f, 255.f));
-      *ys = scale;
+      qk::dynamic_quantize_u8(x, n, y, *ys, zp);
       *yzp = static_cast<uint8_t>(zp);
-      if (!(scale > 0.f)) {  // every x / scale is taken as 0 by the reference
-        std::memset(y, 0, static_cast<size_t>(n));
-        return;
-      }
-      const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1)
-      for (int64_t c = 0; c < chunks; ++c) {
-        const int64_t at = c * kChunk;
-        qk::quantize_div(x + at, std::min(kChunk, n - at), scale, zp, DType::UInt8, y + at);
-      }
     };
   }
 
  private:
-  // min(0, min x) and max(0, max x), NaN ignored (std::min(lo, v) keeps lo when v is NaN; so does
-  // the "v < lo ? v : lo" form below, which the compiler vectorises).
-  static void range(const float* x, int64_t n, float& lo, float& hi) {
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1) reduction(min : lo) reduction(max : hi)
-    for (int64_t c = 0; c < chunks; ++c) {
-      float l = 0.f, h = 0.f;
-      const int64_t at = c * kChunk, end = std::min(n, at + kChunk);
-#pragma omp simd reduction(min : l) reduction(max : h)
-      for (int64_t i = at; i < end; ++i) {
-        l = x[i] < l ? x[i] : l;
-        h = x[i] > h ? x[i] : h;
-      }
-      lo = std::min(lo, l);
-      hi = std::max(hi, h);
-    }
-  }
-
   int64_t n_;
 };
 

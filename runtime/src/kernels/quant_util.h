@@ -42,4 +42,8 @@ inline T quantize_one(float v, int32_t zp) {
 // is what the reference computes, and the two differ in the last bit).
 void quantize_div(const float* x, int64_t n, float s, int32_t zp, DType out, void* y);
 
+// DynamicQuantizeLinear of n floats, threaded: uint8 y over [min(0, min x), max(0, max x)], its
+// scale and zero point (scale 0 and y all 0 when x is all 0), bit-exact with the reference.
+void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* y, float& scale, int32_t& zp);
+
 }  // namespace kiln::qk

@@ -218,6 +218,81 @@ TEST(Int8Kernels, GemmTransposedWeights) {
   expect_int8_matches(g, in, out_q(DType::QInt8, 0.05f));
 }
 
+// ---- dynamic int8 (--int8Dynamic): float A quantized per run ----
+
+// A as the kernel sees it: DynamicQuantizeLinear's uint8 levels over [min(0, min a), max(0, max a)],
+// dequantized back to float.
+HostTensor dynamic_levels(const HostTensor& a) {
+  HostTensor r = a;
+  auto* x = reinterpret_cast<float*>(r.bytes.data());
+  float lo = 0.f, hi = 0.f;
+  for (int64_t i = 0; i < r.elements(); ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+  const float scale = (hi - lo) / 255.f;
+  const float zp = std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f);
+  for (int64_t i = 0; i < r.elements(); ++i)
+    x[i] = (std::clamp(std::nearbyint(x[i] / scale) + zp, 0.f, 255.f) - zp) * scale;
+  return r;
+}
+
+// B's real values (levels times the column scales along q.axis).
+HostTensor dequantized(const QTensor& b) {
+  HostTensor r(DType::Float32, b.t.shape);
+  r.constant = true;
+  const int64_t cols = b.t.shape[1];
+  for (int64_t i = 0; i < b.t.elements(); ++i) {
+    const int64_t c = b.q.axis == 1 ? i % cols : b.q.axis == 0 ? i / cols : 0;
+    reinterpret_cast<float*>(r.bytes.data())[i] =
+        static_cast<float>(static_cast<int8_t>(b.t.bytes[static_cast<size_t>(i)])) * b.q.at(static_cast<size_t>(c));
+  }
+  return r;
+}
+
+// The dynamic kernel on float A and QInt8 B against the float reference on A's levels and B's
+// real values: the same products, so they agree to float rounding (rtol 1e-4). A wrong zero
+// point, scale or bias rescale errs by whole levels on most elements.
+void expect_dynamic_matches(const ops::Op& op, std::vector<QTensor> in) {
+  std::vector<QTensor> ref = in;
+  ref[0] = plain(dynamic_levels(in[0].t));
+  ref[1] = plain(dequantized(in[1]));
+  HostTensor want, got;
+  ASSERT_TRUE(run(op, "reference", ref, out_f32(), want));
+  ASSERT_TRUE(run(op, "onednn_dynamic_int8", in, out_f32(), got)) << "the dynamic int8 kernel declined " << op.type();
+  expect_close(got, want);
+}
+
+TEST(Int8Kernels, DynamicMatMulPerColumnWithBiasGeluAndResidual) {
+  ops::MatMul m;
+  m.post.ops.push_back({ops::PostOp::Kind::Sum});
+  m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
+  // A off-centre, so the zero point is not 128; a residual operand of Y's shape.
+  expect_dynamic_matches(m, {plain(random_tensor(DType::Float32, {2, 16, 96}, 31, -0.5, 1.5)),
+                             random_q(DType::QInt8, {96, 40}, 32, channel_scales(40, 32), 1, true),
+                             plain(random_tensor(DType::Float32, {40}, 33, -1, 1, true)),
+                             plain(random_tensor(DType::Float32, {2, 16, 40}, 34, -1, 1))});
+}
+
+TEST(Int8Kernels, DynamicGemmTransposedWeightsAlphaBeta) {
+  ops::Gemm g;
+  g.transB = true;
+  g.alpha = 0.5f;
+  g.beta = 2.f;
+  expect_dynamic_matches(g, {plain(random_tensor(DType::Float32, {4, 128}, 35, -2, 0.3)),
+                             random_q(DType::QInt8, {24, 128}, 36, channel_scales(24, 36), 0, true),
+                             plain(random_tensor(DType::Float32, {24}, 37, -1, 1, true))});
+}
+
+TEST(Int8Kernels, DynamicDeclinesWhatItCannotRun) {
+  ops::MatMul m;
+  HostTensor y;
+  // Run-time (not constant) weights, and an already quantized source.
+  std::vector<QTensor> runtime_b{plain(random_tensor(DType::Float32, {4, 8}, 1, -1, 1)),
+                                 random_q(DType::QInt8, {8, 4}, 2, {0.01f})};
+  EXPECT_FALSE(run(m, "onednn_dynamic_int8", runtime_b, out_f32(), y));
+  std::vector<QTensor> quantized_a{random_q(DType::QUInt8, {4, 8}, 3, {0.01f}),
+                                   random_q(DType::QInt8, {8, 4}, 4, {0.01f}, -1, true)};
+  EXPECT_FALSE(run(m, "onednn_dynamic_int8", quantized_a, out_f32(), y));
+}
+
 TEST(Int8Kernels, ReorderQuantizesDequantizesAndRequantizes) {
   ops::Reorder r;
   QTensor x = plain(random_tensor(DType::Float32, {1, 16, 5, 5}, 19, -3, 3));
