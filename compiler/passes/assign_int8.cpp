@@ -19,7 +19,6 @@
 #include <cmath>
 #include <cstdio>
 #include <tuple>
-#include <fnmatch.h>
 #include <map>
 #include <optional>
 #include <set>
@@ -156,14 +155,10 @@ class Int8Assigner {
     const std::string c = !p.constraints.empty() ? p.constraints : p.layer_precisions.empty() ? "none" : "prefer";
     obey_ = c == "obey";
     if (c == "none") return;
-    auto glob = [](const std::string& pat, const std::string& s) { return fnmatch(pat.c_str(), s.c_str(), 0) == 0; };
     for (auto& [pat, prec] : p.layer_precisions) {
       bool any = false;
       for (auto& n : g_.nodes()) {
-        bool m = glob(pat, n->name);
-        for (const Value* v : n->outputs) m |= glob(pat, v->name);
-        for (const std::string& f : n->fused) m |= glob(pat, f);
-        if (!m) continue;
+        if (!layer_matches(pat, *n)) continue;
         any = true;
         pins_.try_emplace(n.get(), prec);
       }

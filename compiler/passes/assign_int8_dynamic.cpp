@@ -7,8 +7,6 @@
 // Convs are left alone: their int8 path wants static scales so int8 tensors can flow between them.
 // A layer pinned to a float precision (--layerPrecisions) stays float, and so does one no fast
 // kernel takes on this CPU.
-#include <fnmatch.h>
-
 #include "kernels/kernel.h"
 #include "ops/gemm.h"
 #include "passes/pass.h"
@@ -37,13 +35,8 @@ int column_axis(const Node& n) {
 // outputs' names or a fused node's name; the first matching pattern wins).
 bool pinned_float(const PrecisionOptions& p, const Node& n) {
   if (p.constraints == "none" || p.layer_precisions.empty()) return false;
-  auto glob = [](const std::string& pat, const std::string& s) { return fnmatch(pat.c_str(), s.c_str(), 0) == 0; };
-  for (auto& [pat, prec] : p.layer_precisions) {
-    bool m = glob(pat, n.name);
-    for (const Value* v : n.outputs) m |= glob(pat, v->name);
-    for (const std::string& f : n.fused) m |= glob(pat, f);
-    if (m) return prec != "int8";
-  }
+  for (auto& [pat, prec] : p.layer_precisions)
+    if (layer_matches(pat, n)) return prec != "int8";
   return false;
 }
 

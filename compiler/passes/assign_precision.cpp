@@ -19,7 +19,6 @@
 #include <cstdio>
 #include <cstring>
 #include <tuple>
-#include <fnmatch.h>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -61,10 +60,6 @@ bool writes_f32_from_bf16(std::string_view t) {
 
 // Layers that read only their inputs' shapes.
 bool reads_shape_only(std::string_view t) { return t == "Shape" || t == "Size"; }
-
-bool glob(const std::string& pattern, const std::string& name) {
-  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
-}
 
 const char* prec_name(DType t) { return t == DType::BFloat16 ? "bf16" : dtype_quantized(t) ? "int8" : "fp32"; }
 
@@ -135,14 +130,7 @@ class PrecisionAssigner {
   // Pins by layer: the first pattern matching the node's name, an output's name or a fused op.
   void resolve_pins() {
     if (!use_pins_) return;
-    auto match = [](const std::string& pat, const Node& n) {
-      if (glob(pat, n.name)) return true;
-      for (const Value* v : n.outputs)
-        if (glob(pat, v->name)) return true;
-      for (const std::string& f : n.fused)
-        if (glob(pat, f)) return true;
-      return false;
-    };
+    auto match = [](const std::string& pat, const Node& n) { return layer_matches(pat, n); };
     auto resolve = [&](const std::vector<std::pair<std::string, std::string>>& pins, const char* flag,
                        std::unordered_map<const Node*, DType>& out) {
       for (auto& [pat, prec] : pins) {

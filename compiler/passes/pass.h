@@ -67,6 +67,9 @@ bool apply_rules(ir::Graph& g, const std::vector<PatternRule>& rules);
 // The value's single consumer if it has exactly one and is not a graph output, else nullptr.
 ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses);
 
+// Whether a --layerPrecisions/--layerOutputTypes pattern ('*' and '?' wildcards) names layer n:
+// its name, an output's name or the name of an ONNX node fused into it.
+bool layer_matches(const std::string& pattern, const ir::Node& n);
 // The single element of a one-element float32/float64 constant, else nullopt (pattern matchers
 // test scales, epsilons and exponents with it).
 std::optional<double> scalar_constant(const ir::Value* v);

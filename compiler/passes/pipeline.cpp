@@ -1,5 +1,7 @@
 // The ordered list of optimisation passes, each with the reason it exists, and the driver that
 // runs them. Add a pass here and nowhere else.
+#include <fnmatch.h>
+
 #include <algorithm>
 
 #include "passes/pass.h"
@@ -122,6 +124,16 @@ ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses) {
   if (it == uses.end() || it->second.size() != 1) return nullptr;
   ir::Node* u = it->second[0];
   return u->op ? u : nullptr;
+}
+
+bool layer_matches(const std::string& pattern, const ir::Node& n) {
+  auto glob = [&](const std::string& s) { return fnmatch(pattern.c_str(), s.c_str(), 0) == 0; };
+  if (glob(n.name)) return true;
+  for (const ir::Value* v : n.outputs)
+    if (glob(v->name)) return true;
+  for (const std::string& f : n.fused)
+    if (glob(f)) return true;
+  return false;
 }
 
 std::optional<double> scalar_constant(const ir::Value* v) {
