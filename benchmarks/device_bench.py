@@ -221,6 +221,42 @@ def torch_bf16_time(m, threads, iters):
     return statistics.median(ts), y.float().numpy()
 
 
+def cpu_busy(seconds=2.0):
+    """Fraction of each CPU's time spent busy over a short sample of /proc/stat."""
+    def snap():
+        out = {}
+        for line in open("/proc/stat"):
+            f = line.split()
+            if f[0].startswith("cpu") and f[0] != "cpu":
+                v = [int(x) for x in f[1:]]
+                out[int(f[0][3:])] = (sum(v), v[3] + v[4])  # total, idle + iowait
+        return out
+    a = snap()
+    time.sleep(seconds)
+    b = snap()
+    return {c: 1.0 - (b[c][1] - a[c][1]) / max(1, b[c][0] - a[c][0]) for c in a}
+
+
+def idle_cpus(n):
+    """The n least busy CPUs, one per physical core (hyperthread siblings share execution units,
+    so two busy siblings would time each other)."""
+    busy = cpu_busy()
+    chosen, cores = [], set()
+    for c in sorted(busy, key=busy.get):
+        try:
+            sib = open(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read().strip()
+        except OSError:
+            sib = str(c)
+        if sib in cores:
+            continue
+        cores.add(sib)
+        chosen.append(c)
+        if len(chosen) == n:
+            break
+    print("cpu busy:", {c: round(b, 2) for c, b in sorted(busy.items())}, "-> pinned to", chosen, flush=True)
+    return sorted(chosen)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -236,13 +272,20 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="also write kiln's per-layer profile of each plan (2 threads) to OUT/profile_<model>_<prec>.txt")
     ap.add_argument("--cpus", help="pin this process and every engine it starts to these CPUs (e.g. 4,5): the "
-                    "same cores for all, and no migration noise on a shared machine")
+                    "same cores for all, and no migration noise on a shared machine; 'auto' picks the least busy ones, "
+                    "one per physical core, for the largest thread count")
+    ap.add_argument("--paired", type=float, default=0, metavar="SECONDS",
+                    help="also time kiln's plans and ORT fp32 alternating in short blocks in one process for "
+                    "SECONDS per model and thread count (benchmarks/paired_time.py); --rounds 0 skips the "
+                    "process-per-round timing")
     a = ap.parse_args()
+    if a.cpus == "auto":
+        a.cpus = ",".join(str(c) for c in idle_cpus(max(int(t) for t in a.threads.split(","))))
     if a.cpus:  # inherited by the kiln subprocesses and by ORT's and torch's thread pools
         os.sched_setaffinity(0, {int(c) for c in a.cpus.split(",")})
     work = "/tmp/kiln_device_bench"
     os.makedirs(work, exist_ok=True)
-    res = {"log": [], "results": {}, "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]}
+    res = {"log": [], "results": {}, "cpus": a.cpus, "loadavg": open("/proc/loadavg").read().split()[:3], "cpu": open("/proc/cpuinfo").read().split("model name")[1].split("\n")[0]}
     models = make_models(work)
     for name in a.models.split(","):
         m = models[name]
@@ -271,7 +314,21 @@ def main():
                 with open(os.path.join(a.out, f"profile_{name}_{k}.txt"), "w") as f:
                     f.write(r.stdout + r.stderr)
         sizes = {k: os.path.getsize(p) for k, p in plans.items()}
-        for threads in [int(t) for t in a.threads.split(",")]:
+        if a.paired:  # kiln and ORT fp32 alternating in one process: see benchmarks/paired_time.py
+            feeds = os.path.join(work, f"{name}_feeds.npz")
+            np.savez(feeds, **m["feeds"])
+            for threads in [int(t) for t in a.threads.split(",")]:
+                out = os.path.join(a.out, f"paired_{name}_{threads}.json")
+                cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "paired_time.py"), "--onnx", m["path"],
+                       "--feeds", feeds, "--threads", str(threads), "--seconds", str(a.paired), "--out", out]
+                cmd += [f"--plan={k}={p}" for k, p in plans.items()]
+                p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(threads)), capture_output=True,
+                                   text=True)
+                print(name, threads, "paired:", p.stdout.strip() or p.stderr[-2000:], flush=True)
+                if p.returncode == 0:
+                    res.setdefault("paired", {})[f"{name}@{threads}"] = json.load(open(out))
+                    res["paired"][f"{name}@{threads}"]["rel_l2_vs_torch_fp32"] = acc
+        for threads in [int(t) for t in a.threads.split(",")] if a.rounds else []:
             sess = ort_session(m["path"], threads)
             sess8 = ort_session(ort_int8, threads) if ort_int8 else None
             rows = {f"kiln_{p}": [] for p in plans}
