@@ -278,6 +278,8 @@ def main():
                     help="also time kiln's plans and ORT fp32 alternating in short blocks in one process for "
                     "SECONDS per model and thread count (benchmarks/paired_time.py); --rounds 0 skips the "
                     "process-per-round timing")
+    ap.add_argument("--paired-args", default="", help="more paired_time.py options, e.g. '--block 1 --mem-mb 256' "
+                    "(one run per engine per round, a bandwidth probe, fast/slow state split)")
     a = ap.parse_args()
     if a.cpus == "auto":
         a.cpus = ",".join(str(c) for c in idle_cpus(max(int(t) for t in a.threads.split(","))))
@@ -321,7 +323,7 @@ def main():
                 out = os.path.join(a.out, f"paired_{name}_{threads}.json")
                 cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "paired_time.py"), "--onnx", m["path"],
                        "--feeds", feeds, "--threads", str(threads), "--seconds", str(a.paired), "--out", out]
-                cmd += [f"--plan={k}={p}" for k, p in plans.items()]
+                cmd += [f"--plan={k}={p}" for k, p in plans.items()] + a.paired_args.split()
                 p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(threads)), capture_output=True,
                                    text=True)
                 print(name, threads, "paired:", p.stdout.strip() or p.stderr[-2000:], flush=True)

@@ -12,7 +12,11 @@ median latency of each engine over all kept runs, and the median of the per-bloc
 (ORT / kiln), which cancels phases slower than a block.
 
   python3 benchmarks/paired_time.py --onnx m.onnx --feeds feeds.npz --plan int8=a.plan [--plan ...]
-      [--threads 2] [--seconds 60] [--block 4] [--lib .device/lib] --out res.json
+      [--threads 2] [--seconds 60] [--block 4] [--mem-mb 256] [--lib .device/lib] --out res.json
+
+--mem-mb also reads an MB-sized array (DRAM) and a 1 MiB one (L2) once per round, and "states"
+splits the rounds into the machine's fast and slow state (by the first plan's block time) and
+reports the ratios and the read bandwidth of each: is the slow state a memory-bandwidth state?
 Run with OMP_NUM_THREADS set to --threads, and under taskset to pin both engines to the same CPUs.
 """
 import argparse
@@ -88,6 +92,40 @@ def block(fn, n):
     return statistics.median(ts), ts
 
 
+def mem_probe(big, small):
+    """Read bandwidth in GB/s of one pass over `big` (beyond the caches) and of 32 passes over
+    `small` (L2-resident), single-threaded numpy sums."""
+    t = time.perf_counter()
+    big.sum()
+    t_big = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(32):
+        small.sum()
+    t_small = time.perf_counter() - t
+    return big.nbytes / t_big / 1e9, 32 * small.nbytes / t_small / 1e9
+
+
+def split_states(res, blocks, mem, first):
+    """Rounds whose first plan ran below the log-midpoint of its 10th and 90th percentile block
+    time are 'fast', the rest 'slow' (one state when those percentiles are within 1.5x)."""
+    ts = sorted(blocks[first])
+    lo, hi = ts[len(ts) // 10], ts[(9 * len(ts)) // 10]
+    cut = (lo * hi) ** 0.5 if hi > 1.5 * lo else float("inf")
+    out = {"classified_by": first, "cut_ms": cut if cut != float("inf") else None}
+    for state in ("fast", "slow"):
+        idx = [i for i, t in enumerate(blocks[first]) if (t < cut) == (state == "fast")]
+        if not idx:
+            continue
+        st = {"rounds": len(idx), "median_ms": {k: statistics.median(v[i] for i in idx) for k, v in blocks.items()},
+              "paired_ratio": {k: statistics.median(blocks["ort_fp32"][i] / v[i] for i in idx)
+                               for k, v in blocks.items() if k != "ort_fp32"}}
+        if mem:
+            st["dram_read_GBps"] = statistics.median(mem[i][0] for i in idx)
+            st["l2_read_GBps"] = statistics.median(mem[i][1] for i in idx)
+        out[state] = st
+    res["states"] = out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--onnx", required=True)
@@ -96,6 +134,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--block", type=int, default=4)
+    ap.add_argument("--mem-mb", type=int, default=0, help="read-bandwidth probe per round over this many MB")
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                   ".device", "lib"))
     ap.add_argument("--out", required=True)
@@ -114,11 +153,17 @@ def main():
     order = list(engines)
     end = time.time() + a.seconds
     r = 0
+    mem = []
+    if a.mem_mb:
+        big = np.ones(a.mem_mb * 2**20 // 4, np.float32)
+        small = np.ones(2**20 // 4, np.float32)
     while time.time() < end:
         for name in (order if r % 2 == 0 else order[::-1]):
             med, ts = block(engines[name], a.block)
             blocks[name].append(med)
             runs[name].extend(ts)
+        if a.mem_mb:
+            mem.append(mem_probe(big, small))
         r += 1
     res = {"threads": a.threads, "rounds": r, "block": a.block, "cpus": sorted(os.sched_getaffinity(0)),
            "median_ms": {k: statistics.median(v) for k, v in runs.items()},
@@ -130,7 +175,11 @@ def main():
         # each kiln block against the ORT block of the same round
         res["paired_ratio"][k] = statistics.median(o / x for o, x in zip(blocks["ort_fp32"], blocks[k]))
     res["block_ms"] = blocks
-    print(json.dumps({k: res[k] for k in ("rounds", "median_ms", "speed_vs_ort_fp32", "paired_ratio")}), flush=True)
+    split_states(res, blocks, mem, order[1])
+    if mem:
+        res["mem_GBps"] = mem
+    print(json.dumps({k: res[k] for k in ("rounds", "median_ms", "speed_vs_ort_fp32", "paired_ratio", "states")}),
+          flush=True)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
 
