@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ir/graph.h"
@@ -82,6 +83,12 @@ class NodeContext {
 
   [[noreturn]] void fail(const std::string& msg) const;  // message gets the node's identity
 
+  // What libonnx's checker checks for the opsets it knows, for an importer of a newer opset
+  // (kOnnxLibOpset) to check itself: the input and output counts, and that every attribute is
+  // one of `attrs` (a misspelt or newer attribute would otherwise be silently ignored).
+  void expect_signature(size_t min_inputs, size_t max_inputs, size_t min_outputs, size_t max_outputs,
+                        std::initializer_list<std::string_view> attrs) const;
+
   // Filled by emit()/alias_output(): the values for the ONNX outputs.
   std::vector<ir::Value*> outputs;
 
@@ -106,6 +113,8 @@ class ImporterRegistry {
   const ImportFn* find(const std::string& op_type, int opset) const;
   bool known(const std::string& op_type) const;
   std::vector<std::string> op_types() const;
+  // The first opset of the importer that handles op_type at `opset`; 0 when none does.
+  int since(const std::string& op_type, int opset) const;
   // Registered opset ranges [since, until] of an op type, sorted.
   std::vector<std::pair<int, int>> ranges(const std::string& op_type) const;
 
@@ -126,6 +135,10 @@ struct ImporterRegistrar {
   static ::kiln::onnx_import::ImporterRegistrar KILN_I_CONCAT(kiln_imp_reg_, __COUNTER__)(op_type, since, until, fn)
 
 constexpr int kMinOpset = 7;
-constexpr int kMaxOpset = 17;
+constexpr int kMaxOpset = 21;
+// The newest opset Debian's libonnx (1.12) knows: its checker and shape inference judge every
+// node by the schemas of this opset or older. An op whose importer starts after it (a signature
+// that changed, or an op that is new) is validated by that importer instead.
+constexpr int kOnnxLibOpset = 17;
 
 }  // namespace kiln::onnx_import

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -13,6 +15,25 @@ NodeContext::NodeContext(ir::Graph& g, const onnx::NodeProto& node, int opset,
 
 void NodeContext::fail(const std::string& msg) const {
   throw Error("node '" + name_ + "' (" + node_.op_type() + "): " + msg);
+}
+
+void NodeContext::expect_signature(size_t min_inputs, size_t max_inputs, size_t min_outputs, size_t max_outputs,
+                                   std::initializer_list<std::string_view> attrs) const {
+  const auto count = [](size_t lo, size_t hi) {
+    return lo == hi ? std::to_string(lo) : std::to_string(lo) + "-" + std::to_string(hi);
+  };
+  const size_t ni = static_cast<size_t>(node_.input_size()), no = static_cast<size_t>(node_.output_size());
+  const std::string at = " at opset " + std::to_string(opset_);
+  if (ni < min_inputs || ni > max_inputs)
+    fail("has " + std::to_string(ni) + " inputs; it takes " + count(min_inputs, max_inputs) + at);
+  if (no < min_outputs || no > max_outputs)
+    fail("has " + std::to_string(no) + " outputs; it gives " + count(min_outputs, max_outputs) + at);
+  for (const auto& a : node_.attribute())
+    if (std::find(attrs.begin(), attrs.end(), a.name()) == attrs.end()) {
+      std::string known;
+      for (std::string_view k : attrs) known += (known.empty() ? "" : ", ") + std::string(k);
+      fail("unknown attribute '" + a.name() + "'" + at + " (it takes " + (known.empty() ? "none" : known) + ")");
+    }
 }
 
 ir::Value* NodeContext::input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }

@@ -47,6 +47,50 @@ Shape shape_of(const onnx::ValueInfoProto& vi, std::vector<std::string>* params)
   return s;
 }
 
+// What libonnx's checker and shape inference are shown of a model newer than they know
+// (kOnnxLibOpset): the same model at that opset, with every node whose importer starts after it
+// moved to a private domain, which both pass over (unknown domains are custom ops to them). The
+// rest are judged by their last schema libonnx knows, which still describes them: an op whose
+// signature changed after it has an importer registered from the change on.
+constexpr const char* kKilnValidatedDomain = "kiln.validated_by_importer";
+
+// Made for the duration of a check or an inference, in place (a copy would double a large
+// model's memory), and undone on destruction.
+class OnnxLibView {
+ public:
+  OnnxLibView(onnx::ModelProto& m, int opset) : m_(m) {
+    if (opset <= kOnnxLibOpset) return;
+    for (auto& o : *m.mutable_opset_import())
+      if (o.domain().empty() || o.domain() == "ai.onnx") {
+        versions_.emplace_back(&o, o.version());
+        o.set_version(kOnnxLibOpset);
+      }
+    auto* own = m.add_opset_import();
+    own->set_domain(kKilnValidatedDomain);
+    own->set_version(1);
+    added_ = true;
+    for (auto& n : *m.mutable_graph()->mutable_node())
+      if ((n.domain().empty() || n.domain() == "ai.onnx") &&
+          ImporterRegistry::instance().since(n.op_type(), opset) > kOnnxLibOpset) {
+        moved_.emplace_back(&n, n.domain());
+        n.set_domain(kKilnValidatedDomain);
+      }
+  }
+  ~OnnxLibView() {
+    for (auto& [n, d] : moved_) n->set_domain(d);
+    for (auto& [o, v] : versions_) o->set_version(v);
+    if (added_) m_.mutable_opset_import()->RemoveLast();
+  }
+  OnnxLibView(const OnnxLibView&) = delete;
+  OnnxLibView& operator=(const OnnxLibView&) = delete;
+
+ private:
+  onnx::ModelProto& m_;
+  std::vector<std::pair<onnx::OperatorSetIdProto*, int64_t>> versions_;
+  std::vector<std::pair<onnx::NodeProto*, std::string>> moved_;
+  bool added_ = false;
+};
+
 void set_input_shape(onnx::ValueInfoProto& vi, const Shape& s) {
   auto* shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
   shape->clear_dim();
@@ -141,6 +185,7 @@ class ModelImporter {
         throw Error("node '" + name + "' (" + node.op_type() + "): " + kNoImporter);
     }
     try {
+      OnnxLibView view(model, opset);
       check(model);
     } catch (const std::exception& e) {
       throw Error(std::string("the ONNX checker rejected the model: ") + first_line(e.what()));
@@ -183,6 +228,7 @@ class ModelImporter {
   // It runs after kiln has imported and validated every node, because libonnx's per-op inference
   // crashes on some malformed nodes (fuzzing found ConvTranspose with a rank-1 weight).
   void add_onnx_dim_names(onnx::ModelProto& model) {
+    OnnxLibView view(model, opset_);
     try {
       onnx::shape_inference::InferShapes(model);
     } catch (const std::exception& e) {
@@ -197,6 +243,7 @@ class ModelImporter {
         auto it = values_.find(out);
         if (!out.empty() && it != values_.end() && it->second) fill_unknown_dims(it->second);
       }
+    onnx_shapes_.clear();  // points into `model`
   }
 
   // onnx::checker::check_model(ModelProto) resolves external data against the working folder;

@@ -19,6 +19,9 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Tanh", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
       {"HardSwish", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
       {"Softplus", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
+      {"Mish", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
+      {"Gelu", {"float32, float64",
+        "approximate none (erf) or tanh; float16 not supported; oneDNN kernel for float32"}},
       {"Exp", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
       {"Sqrt", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
       {"Reciprocal", {"float32, float64", "float16 not supported; oneDNN kernel for float32"}},
@@ -63,6 +66,10 @@ const std::map<std::string, OpNote>& op_notes() {
         "fmod=0 takes the divisor's sign, fmod=1 C fmod; integer mod by 0 gives 0; reference kernel only"}},
       {"BitShift", {"uint8, uint16, uint32, uint64",
         "shifts >= the bit width give 0; reference kernel only"}},
+      {"BitwiseAnd", {"all integer types (same dtype)", "numpy broadcasting; reference kernel only"}},
+      {"BitwiseOr", {"all integer types (same dtype)", "numpy broadcasting; reference kernel only"}},
+      {"BitwiseXor", {"all integer types (same dtype)", "numpy broadcasting; reference kernel only"}},
+      {"BitwiseNot", {"all integer types", "a BitwiseXor with all bits set; reference kernel only"}},
       {"Equal", {"all numeric, bool (same dtype)", "float16 not supported; reference kernel only"}},
       {"Less", {"all numeric, bool (same dtype)", "float16 not supported; reference kernel only"}},
       {"Greater", {"all numeric, bool (same dtype)", "float16 not supported; reference kernel only"}},
@@ -119,6 +126,9 @@ const std::map<std::string, OpNote>& op_notes() {
         "inference only (training_mode=1, spatial=0, used stat outputs rejected); folds into a preceding "
         "Conv; oneDNN for rank 2-5"}},
       {"InstanceNormalization", {"float32", "X rank >= 3; in-house kernel (one pass per [n, c] plane)"}},
+      {"GroupNormalization", {"float32",
+        "C known; InstanceNormalization of [N, G, -1], then Mul/Add per channel; scale/bias per group "
+        "(18-20, constant) or channel (21)"}},
       {"LRN", {"float32", "X rank >= 2; oneDNN kernel for odd size and rank 3-5, else reference"}},
       {"LayerNormalization", {"float32, float64",
         "stash_type must be 1; oneDNN kernel for float32 unless Scale/B broadcast"}},
@@ -130,8 +140,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "X rank >= 3; pads < window; oneDNN kernel for 1-3 spatial dims unless the Indices output is used"}},
       {"AveragePool",
        {"float32",
-        "X rank >= 3; pads < window; oneDNN for 1-3 spatial dims, except count_include_pad with ceil_mode "
-        "end padding"}},
+        "X rank >= 3; pads < window; dilations (19+); oneDNN for 1-3 spatial dims, except "
+        "count_include_pad with ceil_mode end padding"}},
       {"GlobalAveragePool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
       {"GlobalMaxPool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
 
@@ -147,7 +157,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "axis run)"}},
       {"ReduceMean",
        {"float32, float64, int32, int64, uint32, uint64",
-        "float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
+        "axes attribute (< 18) or input (18+, as ReduceSum-13); float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
         "run)"}},
       {"ReduceProd",
        {"float32, float64, int32, int64, uint32, uint64",
@@ -158,12 +168,12 @@ const std::map<std::string, OpNote>& op_notes() {
         "float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
         "run)"}},
       {"ReduceMax",
-       {"all numeric",
-        "float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
+       {"all numeric, bool (20+)",
+        "axes attribute (< 18) or input; float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
         "run)"}},
       {"ReduceMin",
-       {"all numeric",
-        "float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
+       {"all numeric, bool (20+)",
+        "axes attribute (< 18) or input; float16 not supported; float32 kernels: oneDNN (trailing axes) or in-house (one contiguous axis "
         "run)"}},
       {"ReduceL1", {"float32, float64, int32, int64, uint32, uint64",
         "float16 not supported; in-house float32 kernel when the reduced axes form one contiguous run"}},
@@ -177,8 +187,8 @@ const std::map<std::string, OpNote>& op_notes() {
       // ---- resize.cpp ----
       {"Resize",
        {"any (nearest); float32, float64 (linear, cubic)",
-        "10: nearest/linear; 11+: all modes; run-time roi/scales/sizes size the output per run; in-house "
-        "kernel if constant (linear/cubic: float32)"}},
+        "18: axes, keep_aspect_ratio_policy; no antialias when downscaling; 19: half_pixel_symmetric; "
+        "run-time params size the output per run; in-house kernel"}},
       {"Upsample",
        {"any (nearest); float32, float64 (linear)",
         "asymmetric coordinates; scales attribute (7-8) or input (9); in-house kernel when scales are "
@@ -226,7 +236,8 @@ const std::map<std::string, OpNote>& op_notes() {
 
       // ---- quant.cpp ----
       {"QuantizeLinear", {"float32, int32 -> uint8, int8",
-        "float32 scale per tensor or per axis (axis from 13); threaded in-house kernel, bit-exact"}},
+        "float32 scale per tensor or per axis (axis from 13); 21: output_dtype, block_size 0 only; threaded "
+        "in-house kernel, bit-exact"}},
       {"DequantizeLinear", {"uint8, int8, int32 -> float32",
         "float32 scale per tensor or per axis (axis from 13); threaded in-house kernel, bit-exact"}},
       {"DynamicQuantizeLinear", {"float32 -> uint8", "threaded in-house kernel, bit-exact"}},
@@ -269,8 +280,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "rank >= 1; in-house block-copy kernel (any dtype), oneDNN for float32 across layouts"}},
       {"Split",
        {"any",
-        "split attribute (< 13) or input (run-time sizes set the output shapes per run); reference kernel "
-        "only"}},
+        "split attribute (< 13) or input (run-time sizes set the output shapes per run); num_outputs (18+, "
+        "uneven needs a known dim); reference kernel only"}},
       {"Slice",
        {"any",
         "attributes (< 10) or inputs, constant or run-time (output shape set per run); reference kernel "
@@ -279,8 +290,10 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Tile", {"any", "repeats constant or run-time; reference kernel only"}},
       {"Pad",
        {"any",
-        "modes constant, reflect, edge; pads constant or run-time; axes input (18) not supported; "
-        "reference only"}},
+        "modes constant, reflect, edge, wrap (19+); pads constant or run-time; axes input (18+) with "
+        "constant pads; reference only"}},
+      {"CenterCropPad", {"any", "constant target shape, known input dims; a Pad (negative pads crop); "
+        "reference kernel only"}},
       {"Gather", {"any (indices int32/int64)", "out-of-range indices are an error; reference kernel only"}},
       {"GatherElements", {"any (indices int32/int64)",
         "out-of-range indices are an error; reference kernel only"}},
@@ -303,12 +316,10 @@ const std::map<std::string, OpNote>& op_notes() {
         "imported as ScatterElements without reduction; reference kernel only"}},
       {"ScatterElements",
        {"any (indices int32/int64)",
-        "reduction (16+) none, add or mul (add/mul: all numeric); max/min not supported; reference kernel "
-        "only"}},
+        "reduction none, add, mul (16+), max, min (18+) (reductions: all numeric); reference kernel only"}},
       {"ScatterND",
        {"any (indices int64)",
-        "reduction (16+) none, add or mul (add/mul: all numeric); last dim of indices static; reference "
-        "only"}},
+        "reduction none, add, mul (16+), max, min (18+); last dim of indices static; reference only"}},
       {"CastLike", {"any -> any",
         "a Cast to input 1's dtype; string, complex and 8-bit floats not supported"}},
       {"Einsum",
@@ -318,7 +329,7 @@ const std::map<std::string, OpNote>& op_notes() {
 
       // ---- gridsample.cpp ----
       {"GridSample", {"float32, float64, float16, bfloat16",
-        "4-D X only (the opset-16 form); all modes and padding modes; reference kernel only"}},
+        "4-D X only; all modes (renamed linear/cubic at 20) and padding modes; reference kernel only"}},
 
       // ---- signal.cpp (opset 17) ----
       {"HannWindow", {"size int32/int64; output any but bool",
@@ -330,7 +341,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"MelWeightMatrix", {"sizes int32/int64, edges float; output any but bool",
         "upper_edge_hertz must be <= sample_rate / 2; reference kernel only"}},
       {"DFT", {"float32, float64, float16, bfloat16",
-        "onesided with inverse or with complex input not supported; naive O(n^2) reference kernel only"}},
+        "axis attribute (17) or constant input (20+); onesided with inverse or with complex input not "
+        "supported; naive O(n^2) reference kernel only"}},
       {"STFT",
        {"float32, float64, float16, bfloat16",
         "signal [batch, length, 1 or 2]; needs window or frame_length; onesided complex not supported; "

@@ -28,6 +28,14 @@ const ImportFn* ImporterRegistry::find(const std::string& op_type, int opset) co
   return nullptr;
 }
 
+int ImporterRegistry::since(const std::string& op_type, int opset) const {
+  auto it = by_type_.find(op_type);
+  if (it == by_type_.end()) return 0;
+  for (auto& e : it->second)
+    if (opset >= e.since && opset <= e.until) return e.since;
+  return 0;
+}
+
 bool ImporterRegistry::known(const std::string& op_type) const { return by_type_.count(op_type) != 0; }
 
 std::vector<std::string> ImporterRegistry::op_types() const {

@@ -112,6 +112,37 @@ const SimpleBinary kBinary[] = {
     {"Xor", kMinOpset, BinaryKind::Xor},
 };
 
+// ---- opsets 18-20 (libonnx 1.12 does not know them, so the signature is checked here) ----
+
+void import_bitwise(NodeContext& c, BinaryKind k) {
+  c.expect_signature(2, 2, 1, 1, {});
+  emit_binary(c, k);
+}
+
+void import_bitwise_not(NodeContext& c) {
+  c.expect_signature(1, 1, 1, 1, {});
+  ir::Value* x = c.required_input(0);
+  uint64_t ones = ~uint64_t{0};  // ~x is x ^ (every bit set), in any integer width
+  TensorView t{x->type.dtype, {}, &ones};
+  if (dtype_size(x->type.dtype) > sizeof ones) c.fail(std::string("BitwiseNot does not take ") + dtype_name(x->type.dtype));
+  ir::Value* mask = c.graph().add_constant(c.graph().unique_name(c.name() + "/all_ones"), t);
+  auto op = std::make_unique<Binary>();
+  op->kind = BinaryKind::BitwiseXor;
+  c.emit(std::move(op), {x, mask});
+}
+
+void import_mish(NodeContext& c) {
+  c.expect_signature(1, 1, 1, 1, {});
+  emit_unary(c, Act::Mish);
+}
+
+void import_gelu(NodeContext& c) {
+  c.expect_signature(1, 1, 1, 1, {"approximate"});
+  const std::string a = c.attr_string("approximate", "none");
+  if (a != "none" && a != "tanh") c.fail("approximate must be \"none\" or \"tanh\", got \"" + a + "\"");
+  emit_unary(c, a == "tanh" ? Act::GeluTanh : Act::Gelu);
+}
+
 void import_mod(NodeContext& c) {
   emit_binary(c, c.attr_int("fmod", 0) ? BinaryKind::FMod : BinaryKind::Mod);
 }
@@ -211,6 +242,12 @@ KILN_REGISTER_IMPORTER("Clip", kMinOpset, 10, import_clip_attrs);
 KILN_REGISTER_IMPORTER("Clip", 11, kMaxOpset, import_clip_inputs);
 KILN_REGISTER_IMPORTER("Mod", 10, kMaxOpset, import_mod);
 KILN_REGISTER_IMPORTER("BitShift", 11, kMaxOpset, import_bit_shift);
+KILN_REGISTER_IMPORTER("BitwiseAnd", 18, kMaxOpset, [](NodeContext& c) { import_bitwise(c, BinaryKind::BitwiseAnd); });
+KILN_REGISTER_IMPORTER("BitwiseOr", 18, kMaxOpset, [](NodeContext& c) { import_bitwise(c, BinaryKind::BitwiseOr); });
+KILN_REGISTER_IMPORTER("BitwiseXor", 18, kMaxOpset, [](NodeContext& c) { import_bitwise(c, BinaryKind::BitwiseXor); });
+KILN_REGISTER_IMPORTER("BitwiseNot", 18, kMaxOpset, import_bitwise_not);
+KILN_REGISTER_IMPORTER("Mish", 18, kMaxOpset, import_mish);
+KILN_REGISTER_IMPORTER("Gelu", 20, kMaxOpset, import_gelu);
 KILN_REGISTER_IMPORTER("Max", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Max, false); });
 KILN_REGISTER_IMPORTER("Min", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Min, false); });
 KILN_REGISTER_IMPORTER("Sum", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Add, false); });

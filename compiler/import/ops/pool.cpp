@@ -56,6 +56,9 @@ void import_max_pool(NodeContext& ctx) {
 }
 
 void import_average_pool(NodeContext& ctx) {
+  if (ctx.opset() > kOnnxLibOpset)
+    ctx.expect_signature(1, 1, 1, 1,
+                         {"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"});
   ir::Value* x = ctx.required_input(0);
   auto op = std::make_unique<AveragePool>();
   op->p = pool_attrs(ctx, x);
@@ -71,7 +74,8 @@ void import_global(NodeContext& ctx) {
 // MaxPool: opset 8 added Indices and storage_order, 10 ceil_mode and dilations, 12 int8/uint8 —
 // all optional extensions read by the one importer. AveragePool likewise (ceil_mode at 10).
 KILN_REGISTER_IMPORTER("MaxPool", kMinOpset, kMaxOpset, import_max_pool);
-KILN_REGISTER_IMPORTER("AveragePool", kMinOpset, kMaxOpset, import_average_pool);
+KILN_REGISTER_IMPORTER("AveragePool", kMinOpset, 18, import_average_pool);
+KILN_REGISTER_IMPORTER("AveragePool", 19, kMaxOpset, import_average_pool);  // dilations
 KILN_REGISTER_IMPORTER("GlobalAveragePool", kMinOpset, kMaxOpset, import_global<GlobalAveragePool>);
 KILN_REGISTER_IMPORTER("GlobalMaxPool", kMinOpset, kMaxOpset, import_global<GlobalMaxPool>);
 

@@ -22,6 +22,37 @@ std::vector<ir::Value*> all_inputs(NodeContext& c) {
   return in;
 }
 
+// Opset 19 adds 'saturate' (QuantizeLinear; it only changes 8-bit float outputs), 21
+// 'block_size' (blocked scales, not supported) and QuantizeLinear's 'output_dtype', which stands in
+// for the zero point's type when there is none: a zero point of that type is made here.
+template <class T>
+std::vector<ir::Value*> qdq_inputs_19(NodeContext& c) {
+  constexpr bool q = std::is_same_v<T, QuantizeLinear>;
+  if (q)
+    c.expect_signature(2, 3, 1, 1, {"axis", "saturate", "block_size", "output_dtype"});
+  else
+    c.expect_signature(2, 3, 1, 1, {"axis", "block_size"});
+  if (c.attr_int("block_size", 0) != 0)
+    c.fail("block quantization (block_size " + std::to_string(c.attr_int("block_size", 0)) +
+           ") is not supported; kiln takes per-tensor and per-axis scales");
+  std::vector<ir::Value*> in = all_inputs(c);
+  const int64_t out = q ? c.attr_int("output_dtype", 0) : 0;
+  if (out == 0) return in;
+  const auto dt = static_cast<DType>(out);
+  if (dt != DType::UInt8 && dt != DType::Int8)
+    c.fail("output_dtype " + std::to_string(out) + " is not supported; kiln quantizes to uint8 (2) or int8 (3)");
+  if (in.size() > 2) {
+    if (in[2]->type.dtype != dt)
+      c.fail(std::string("output_dtype is ") + dtype_name(dt) + " but the zero point is " +
+             dtype_name(in[2]->type.dtype) + "; they must agree");
+    return in;
+  }
+  const ir::Value* scale = in[1];
+  if (!shape_static(scale->type.shape)) c.fail("the scale's shape must be known when output_dtype makes the zero point");
+  in.push_back(c.graph().add_constant(c.graph().unique_name(c.name() + "/zero_point"), dt, scale->type.shape));
+  return in;
+}
+
 template <class T>
 void import_qdq(NodeContext& c) {
   auto op = std::make_unique<T>();
@@ -29,7 +60,7 @@ void import_qdq(NodeContext& c) {
   op->axis = c.opset() >= 13 ? c.attr_int("axis", 1) : 1;
   c.required_input(0);
   c.required_input(1);
-  ir::Node* n = c.emit(std::move(op), all_inputs(c));
+  ir::Node* n = c.emit(std::move(op), c.opset() >= 19 ? qdq_inputs_19<T>(c) : all_inputs(c));
   // Small int8 weights fold as they are imported: their scales must be noted first (QDQ models).
   if constexpr (std::is_same_v<T, DequantizeLinear>) passes::note_weight_quant(*n);
 }
@@ -66,8 +97,10 @@ void import_qconv(NodeContext& c, size_t wi) {
   c.emit(std::move(op), all_inputs(c));
 }
 
-KILN_REGISTER_IMPORTER("QuantizeLinear", 10, kMaxOpset, import_qdq<QuantizeLinear>);
-KILN_REGISTER_IMPORTER("DequantizeLinear", 10, kMaxOpset, import_qdq<DequantizeLinear>);
+KILN_REGISTER_IMPORTER("QuantizeLinear", 10, 18, import_qdq<QuantizeLinear>);
+KILN_REGISTER_IMPORTER("QuantizeLinear", 19, kMaxOpset, import_qdq<QuantizeLinear>);  // saturate; 21: output_dtype
+KILN_REGISTER_IMPORTER("DequantizeLinear", 10, 18, import_qdq<DequantizeLinear>);
+KILN_REGISTER_IMPORTER("DequantizeLinear", 19, kMaxOpset, import_qdq<DequantizeLinear>);  // 21: block_size
 KILN_REGISTER_IMPORTER("DynamicQuantizeLinear", 11, kMaxOpset, import_plain<DynamicQuantizeLinear>);
 KILN_REGISTER_IMPORTER("MatMulInteger", 10, kMaxOpset, import_plain<MatMulInteger>);
 KILN_REGISTER_IMPORTER("QLinearMatMul", 10, kMaxOpset, import_plain<QLinearMatMul>);

@@ -1,7 +1,8 @@
 // ONNX importers for the reductions (ops/reduce.h): the ten Reduce* ops become one Reduce op.
-// Before opset 13 (18 for all but ReduceSum, beyond kiln's opset range) the axes are an
-// attribute; ReduceSum-13 takes them as an optional input and adds noop_with_empty_axes. Constant
-// axes become the attribute; run-time axes stay an input and make the output shape dynamic.
+// Before opset 13 (18 for all but ReduceSum) the axes are an attribute; ReduceSum-13 and the
+// others from 18 take them as an optional input and add noop_with_empty_axes. Constant axes
+// become the attribute; run-time axes stay an input and make the output shape dynamic.
+// ReduceMax/ReduceMin-20 add bool.
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -49,20 +50,31 @@ void import_reduce(NodeContext& c, ReduceKind kind, bool axes_from_input) {
 
 template <ReduceKind K, bool FromInput>
 void import_kind(NodeContext& c) {
+  // libonnx checks the signature up to kOnnxLibOpset (ReduceSum-13 included).
+  if (c.opset() > kOnnxLibOpset) c.expect_signature(1, 2, 1, 1, {"keepdims", "noop_with_empty_axes"});
   import_reduce(c, K, FromInput);
 }
 
 KILN_REGISTER_IMPORTER("ReduceSum", kMinOpset, 12, (import_kind<ReduceKind::Sum, false>));
 KILN_REGISTER_IMPORTER("ReduceSum", 13, kMaxOpset, (import_kind<ReduceKind::Sum, true>));
-KILN_REGISTER_IMPORTER("ReduceMean", kMinOpset, kMaxOpset, (import_kind<ReduceKind::Mean, false>));
-KILN_REGISTER_IMPORTER("ReduceMax", kMinOpset, kMaxOpset, (import_kind<ReduceKind::Max, false>));
-KILN_REGISTER_IMPORTER("ReduceMin", kMinOpset, kMaxOpset, (import_kind<ReduceKind::Min, false>));
-KILN_REGISTER_IMPORTER("ReduceProd", kMinOpset, kMaxOpset, (import_kind<ReduceKind::Prod, false>));
-KILN_REGISTER_IMPORTER("ReduceL1", kMinOpset, kMaxOpset, (import_kind<ReduceKind::L1, false>));
-KILN_REGISTER_IMPORTER("ReduceL2", kMinOpset, kMaxOpset, (import_kind<ReduceKind::L2, false>));
-KILN_REGISTER_IMPORTER("ReduceLogSum", kMinOpset, kMaxOpset, (import_kind<ReduceKind::LogSum, false>));
-KILN_REGISTER_IMPORTER("ReduceLogSumExp", kMinOpset, kMaxOpset, (import_kind<ReduceKind::LogSumExp, false>));
-KILN_REGISTER_IMPORTER("ReduceSumSquare", kMinOpset, kMaxOpset, (import_kind<ReduceKind::SumSquare, false>));
+KILN_REGISTER_IMPORTER("ReduceMean", kMinOpset, 17, (import_kind<ReduceKind::Mean, false>));
+KILN_REGISTER_IMPORTER("ReduceMean", 18, kMaxOpset, (import_kind<ReduceKind::Mean, true>));
+KILN_REGISTER_IMPORTER("ReduceMax", kMinOpset, 17, (import_kind<ReduceKind::Max, false>));
+KILN_REGISTER_IMPORTER("ReduceMax", 18, kMaxOpset, (import_kind<ReduceKind::Max, true>));
+KILN_REGISTER_IMPORTER("ReduceMin", kMinOpset, 17, (import_kind<ReduceKind::Min, false>));
+KILN_REGISTER_IMPORTER("ReduceMin", 18, kMaxOpset, (import_kind<ReduceKind::Min, true>));
+KILN_REGISTER_IMPORTER("ReduceProd", kMinOpset, 17, (import_kind<ReduceKind::Prod, false>));
+KILN_REGISTER_IMPORTER("ReduceProd", 18, kMaxOpset, (import_kind<ReduceKind::Prod, true>));
+KILN_REGISTER_IMPORTER("ReduceL1", kMinOpset, 17, (import_kind<ReduceKind::L1, false>));
+KILN_REGISTER_IMPORTER("ReduceL1", 18, kMaxOpset, (import_kind<ReduceKind::L1, true>));
+KILN_REGISTER_IMPORTER("ReduceL2", kMinOpset, 17, (import_kind<ReduceKind::L2, false>));
+KILN_REGISTER_IMPORTER("ReduceL2", 18, kMaxOpset, (import_kind<ReduceKind::L2, true>));
+KILN_REGISTER_IMPORTER("ReduceLogSum", kMinOpset, 17, (import_kind<ReduceKind::LogSum, false>));
+KILN_REGISTER_IMPORTER("ReduceLogSum", 18, kMaxOpset, (import_kind<ReduceKind::LogSum, true>));
+KILN_REGISTER_IMPORTER("ReduceLogSumExp", kMinOpset, 17, (import_kind<ReduceKind::LogSumExp, false>));
+KILN_REGISTER_IMPORTER("ReduceLogSumExp", 18, kMaxOpset, (import_kind<ReduceKind::LogSumExp, true>));
+KILN_REGISTER_IMPORTER("ReduceSumSquare", kMinOpset, 17, (import_kind<ReduceKind::SumSquare, false>));
+KILN_REGISTER_IMPORTER("ReduceSumSquare", 18, kMaxOpset, (import_kind<ReduceKind::SumSquare, true>));
 
 }  // namespace
 }  // namespace kiln::onnx_import

@@ -208,6 +208,7 @@ void import_concat(NodeContext& ctx) {
 }
 
 void import_split(NodeContext& ctx) {
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(1, 2, 1, SIZE_MAX, {"axis", "num_outputs"});
   auto op = make<Split>();
   op->axis = ctx.attr_int("axis", 0);
   if (ctx.opset() < 13) op->split = ctx.attr_ints("split");
@@ -217,6 +218,24 @@ void import_split(NodeContext& ctx) {
     return;
   }
   if (sizes) op->split = ctx.const_ints(1);
+  if (ctx.opset() >= 18 && ctx.has_attr("num_outputs")) {
+    // Split-18: chunks of ceil(d / n), the last one smaller when d is not a multiple of n.
+    const int64_t n = ctx.attr_int("num_outputs", 0);
+    if (sizes) ctx.fail("give either the 'split' input or the num_outputs attribute, not both");
+    if (n < 1 || static_cast<size_t>(n) != ctx.num_outputs())
+      ctx.fail("num_outputs is " + std::to_string(n) + " but the node has " + std::to_string(ctx.num_outputs()) +
+               " outputs");
+    const Shape& xs = ctx.required_input(0)->type.shape;
+    const int64_t r = static_cast<int64_t>(xs.size());
+    if (op->axis < -r || op->axis >= r)
+      ctx.fail("axis " + std::to_string(op->axis) + " is out of range for rank " + std::to_string(r));
+    const int64_t d = xs[static_cast<size_t>(op->axis < 0 ? op->axis + r : op->axis)];
+    // A dimension known at run time only splits evenly (the kernel refuses a remainder).
+    if (d >= 0 && d % n != 0) {
+      const int64_t chunk = (d + n - 1) / n;
+      for (int64_t k = 0; k < n; ++k) op->split.push_back(std::clamp<int64_t>(d - k * chunk, 0, chunk));
+    }
+  }
   emit_or_fold(ctx, std::move(op), {ctx.required_input(0)}, same_static_shape);
 }
 
@@ -277,8 +296,10 @@ bool zero_pads(const Pad& op, const std::vector<ir::Value*>& in) {
 
 std::string pad_mode(NodeContext& ctx) {
   std::string mode = ctx.attr_string("mode", "constant");
-  if (mode != "constant" && mode != "reflect" && mode != "edge")
-    ctx.fail("Pad mode '" + mode + "' is not supported; use constant, reflect or edge");
+  const bool wrap = ctx.opset() >= 19 && mode == "wrap";
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && !wrap)
+    ctx.fail("Pad mode '" + mode + "' is not supported; use constant, reflect, edge" +
+             (ctx.opset() >= 19 ? " or wrap" : " (and wrap from opset 19)"));
   return mode;
 }
 
@@ -310,9 +331,64 @@ void import_pad(NodeContext& ctx) {  // Pad-11+: pads and constant_value inputs
       in[2] = c;
     }
   }
-  if (ctx.input(3)) ctx.fail("Pad's axes input (opset 18) is not supported");
+  if (ir::Value* axes = ctx.input(3)) {
+    // Pad-18: pads list only these axes ([begins..., ends...] in their order); the op takes pads
+    // for every axis.
+    if (!axes->is_constant() || (in.size() > 1 && in[1]))
+      ctx.fail("the pads and axes inputs must be compile-time constants when axes is given");
+    const std::vector<int64_t> ax = ctx.const_ints(3);
+    const int64_t r = static_cast<int64_t>(x->type.shape.size());
+    if (op->pads.size() != 2 * ax.size())
+      ctx.fail("pads has " + std::to_string(op->pads.size()) + " entries; " + std::to_string(ax.size()) +
+               " axes need " + std::to_string(2 * ax.size()));
+    std::vector<int64_t> full(2 * static_cast<size_t>(r), 0);
+    std::vector<bool> seen(static_cast<size_t>(r), false);
+    for (size_t k = 0; k < ax.size(); ++k) {
+      if (ax[k] < -r || ax[k] >= r)
+        ctx.fail("axis " + std::to_string(ax[k]) + " is out of range for rank " + std::to_string(r));
+      const size_t a = static_cast<size_t>(ax[k] < 0 ? ax[k] + r : ax[k]);
+      if (seen[a]) ctx.fail("axis " + std::to_string(ax[k]) + " is listed twice");
+      seen[a] = true;
+      full[a] = op->pads[k];
+      full[a + static_cast<size_t>(r)] = op->pads[k + ax.size()];
+    }
+    op->pads = std::move(full);
+  }
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(2, 4, 1, 1, {"mode"});
   bool zero = zero_pads(*op, in);
   emit_or_fold(ctx, std::move(op), in, [zero](const TensorType&, const TensorType&) { return zero; });
+}
+
+// CenterCropPad (opset 18): each listed axis cropped or zero-padded to its target length about its
+// centre (the smaller half before it), which is a constant Pad with negative pads where it crops.
+void import_center_crop_pad(NodeContext& ctx) {
+  ctx.expect_signature(2, 2, 1, 1, {"axes"});
+  ir::Value* x = ctx.required_input(0);
+  (void)ctx.required_input(1);
+  if (!ctx.required_input(1)->is_constant()) ctx.fail("the shape input must be a compile-time constant");
+  const std::vector<int64_t> target = ctx.const_ints(1);
+  const Shape& xs = x->type.shape;
+  const auto r = static_cast<int64_t>(xs.size());
+  std::vector<int64_t> axes = ctx.attr_ints("axes");
+  if (axes.empty())
+    for (int64_t a = 0; a < r; ++a) axes.push_back(a);
+  if (target.size() != axes.size())
+    ctx.fail("the shape input has " + std::to_string(target.size()) + " values for " + std::to_string(axes.size()) +
+             " axes");
+  auto op = make<Pad>();
+  op->pads.assign(2 * static_cast<size_t>(r), 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    if (axes[k] < -r || axes[k] >= r) ctx.fail("axis " + std::to_string(axes[k]) + " is out of range for rank " + std::to_string(r));
+    const auto a = static_cast<size_t>(axes[k] < 0 ? axes[k] + r : axes[k]);
+    if (xs[a] < 0) ctx.fail("input dim " + std::to_string(a) + " must be known (give --shapes)");
+    if (target[k] < 0) ctx.fail("the target lengths must be >= 0");
+    const int64_t diff = target[k] - xs[a];  // > 0 pads, < 0 crops
+    const int64_t before = diff >= 0 ? diff / 2 : -((-diff) / 2);
+    op->pads[a] = before;
+    op->pads[a + static_cast<size_t>(r)] = diff - before;
+  }
+  op->value_bits = pack_element(x->type.dtype, 0.f);
+  emit_or_fold(ctx, std::move(op), {x});
 }
 
 void import_gather(NodeContext& ctx) {
@@ -345,6 +421,8 @@ void import_space_to_depth(NodeContext& ctx) {
 // ---- conversion and generators ----------------------------------------------------------------
 
 void import_cast(NodeContext& ctx) {
+  // Cast-19 adds 'saturate', which only changes casts to 8-bit floats (not supported).
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(1, 1, 1, 1, {"to", "saturate"});
   auto op = make<Cast>();
   if (!ctx.has_attr("to")) ctx.fail("Cast needs the 'to' attribute");
   op->to = ctx.attr_int("to", 1);
@@ -384,18 +462,22 @@ KILN_REGISTER_IMPORTER("Shape", kMinOpset, kMaxOpset, import_shape);  // start/e
 KILN_REGISTER_IMPORTER("Size", kMinOpset, kMaxOpset, import_size);
 KILN_REGISTER_IMPORTER("Transpose", kMinOpset, kMaxOpset, import_transpose);
 KILN_REGISTER_IMPORTER("Concat", kMinOpset, kMaxOpset, import_concat);
-KILN_REGISTER_IMPORTER("Split", kMinOpset, kMaxOpset, import_split);  // split input from 13
+KILN_REGISTER_IMPORTER("Split", kMinOpset, 17, import_split);  // split input from 13
+KILN_REGISTER_IMPORTER("Split", 18, kMaxOpset, import_split);  // num_outputs
 KILN_REGISTER_IMPORTER("Slice", kMinOpset, 9, import_slice_attrs);
 KILN_REGISTER_IMPORTER("Slice", 10, kMaxOpset, import_slice);
 KILN_REGISTER_IMPORTER("Expand", 8, kMaxOpset, import_expand);
 KILN_REGISTER_IMPORTER("Tile", kMinOpset, kMaxOpset, import_tile);
 KILN_REGISTER_IMPORTER("Pad", kMinOpset, 10, import_pad_attrs);
-KILN_REGISTER_IMPORTER("Pad", 11, kMaxOpset, import_pad);
+KILN_REGISTER_IMPORTER("Pad", 11, 17, import_pad);
+KILN_REGISTER_IMPORTER("Pad", 18, kMaxOpset, import_pad);  // axes input; wrap from 19
+KILN_REGISTER_IMPORTER("CenterCropPad", 18, kMaxOpset, import_center_crop_pad);
 KILN_REGISTER_IMPORTER("Gather", kMinOpset, kMaxOpset, import_gather);
 KILN_REGISTER_IMPORTER("GatherElements", 11, kMaxOpset, import_gather_elements);
 KILN_REGISTER_IMPORTER("DepthToSpace", kMinOpset, kMaxOpset, import_depth_to_space);  // mode from 11
 KILN_REGISTER_IMPORTER("SpaceToDepth", kMinOpset, kMaxOpset, import_space_to_depth);
-KILN_REGISTER_IMPORTER("Cast", kMinOpset, kMaxOpset, import_cast);
+KILN_REGISTER_IMPORTER("Cast", kMinOpset, 18, import_cast);
+KILN_REGISTER_IMPORTER("Cast", 19, kMaxOpset, import_cast);  // saturate
 KILN_REGISTER_IMPORTER("ConstantOfShape", 9, kMaxOpset, import_constant_of_shape);
 KILN_REGISTER_IMPORTER("Range", 11, kMaxOpset, import_range);
 

@@ -33,7 +33,24 @@ void import_mel(NodeContext& c) {
 
 void import_dft(NodeContext& c) {
   auto op = std::make_unique<ops::DFT>();
-  op->axis = c.attr_int("axis", 1);
+  if (c.opset() >= 20) {
+    // DFT-20: the axis moves from an attribute (default 1) to input 2 (default -2, counted on the
+    // input with its trailing real/imaginary dim).
+    c.expect_signature(1, 3, 1, 1, {"inverse", "onesided"});
+    op->axis = -2;
+    if (ir::Value* a = c.input(2)) {
+      if (!a->is_constant() || a->view().elements() != 1)
+        c.fail("the axis input must be a compile-time constant scalar");
+      op->axis = c.const_ints(2).at(0);
+    }
+    const int64_t r = static_cast<int64_t>(c.required_input(0)->type.shape.size());
+    if (op->axis < -r || op->axis >= r - 1 || op->axis == -1)
+      c.fail("axis " + std::to_string(op->axis) + " is out of range: the input has rank " + std::to_string(r) +
+             ", its last dim holding the real/imaginary parts");
+    if (op->axis < 0) op->axis += r;
+  } else {
+    op->axis = c.attr_int("axis", 1);
+  }
   op->inverse = c.attr_int("inverse", 0) != 0;
   op->onesided = c.attr_int("onesided", 0) != 0;
   std::vector<ir::Value*> in{c.required_input(0)};
@@ -58,7 +75,8 @@ KILN_REGISTER_IMPORTER("HammingWindow", 17, kMaxOpset,
 KILN_REGISTER_IMPORTER("BlackmanWindow", 17, kMaxOpset,
                        [](NodeContext& c) { import_window(c, ops::WindowKind::Blackman); });
 KILN_REGISTER_IMPORTER("MelWeightMatrix", 17, kMaxOpset, import_mel);
-KILN_REGISTER_IMPORTER("DFT", 17, kMaxOpset, import_dft);
+KILN_REGISTER_IMPORTER("DFT", 17, 19, import_dft);
+KILN_REGISTER_IMPORTER("DFT", 20, kMaxOpset, import_dft);  // axis as an input
 KILN_REGISTER_IMPORTER("STFT", 17, kMaxOpset, import_stft);
 
 }  // namespace

@@ -75,10 +75,14 @@ ScatterReduce parse_reduction(NodeContext& ctx) {
   if (r == "none") return ScatterReduce::None;
   if (r == "add") return ScatterReduce::Add;
   if (r == "mul") return ScatterReduce::Mul;
-  ctx.fail("reduction '" + r + "' is not supported; use none, add or mul");
+  if (ctx.opset() >= 18 && r == "max") return ScatterReduce::Max;
+  if (ctx.opset() >= 18 && r == "min") return ScatterReduce::Min;
+  ctx.fail("reduction '" + r + "' is not supported; use none, add or mul" +
+           (ctx.opset() >= 18 ? ", max or min" : " (max and min from opset 18)"));
 }
 
 void import_scatter_elements(NodeContext& ctx) {
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(3, 3, 1, 1, {"axis", "reduction"});
   auto op = std::make_unique<ScatterElements>();
   op->axis = ctx.attr_int("axis", 0);
   op->reduction = parse_reduction(ctx);
@@ -86,12 +90,15 @@ void import_scatter_elements(NodeContext& ctx) {
 }
 
 void import_scatter_nd(NodeContext& ctx) {
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(3, 3, 1, 1, {"reduction"});
   auto op = std::make_unique<ScatterND>();
   op->reduction = parse_reduction(ctx);
   ctx.emit(std::move(op), {ctx.required_input(0), ctx.required_input(1), ctx.required_input(2)});
 }
 
 void import_cast_like(NodeContext& ctx) {
+  // CastLike-19 adds 'saturate', which only changes casts to 8-bit floats (not supported).
+  if (ctx.opset() > kOnnxLibOpset) ctx.expect_signature(2, 2, 1, 1, {"saturate"});
   auto op = std::make_unique<Cast>();
   op->to = static_cast<int64_t>(ctx.required_input(1)->type.dtype);
   ctx.emit(std::move(op), {ctx.required_input(0)});
@@ -112,9 +119,12 @@ KILN_REGISTER_IMPORTER("EyeLike", 9, kMaxOpset, import_eye_like);
 KILN_REGISTER_IMPORTER("OneHot", 9, kMaxOpset, import_one_hot);
 KILN_REGISTER_IMPORTER("GatherND", 11, kMaxOpset, import_gather_nd);
 KILN_REGISTER_IMPORTER("Scatter", 9, 10, import_scatter_elements);
-KILN_REGISTER_IMPORTER("ScatterElements", 11, kMaxOpset, import_scatter_elements);
-KILN_REGISTER_IMPORTER("ScatterND", 11, kMaxOpset, import_scatter_nd);
-KILN_REGISTER_IMPORTER("CastLike", 15, kMaxOpset, import_cast_like);
+KILN_REGISTER_IMPORTER("ScatterElements", 11, 17, import_scatter_elements);
+KILN_REGISTER_IMPORTER("ScatterElements", 18, kMaxOpset, import_scatter_elements);  // max, min
+KILN_REGISTER_IMPORTER("ScatterND", 11, 17, import_scatter_nd);
+KILN_REGISTER_IMPORTER("ScatterND", 18, kMaxOpset, import_scatter_nd);  // max, min
+KILN_REGISTER_IMPORTER("CastLike", 15, 18, import_cast_like);
+KILN_REGISTER_IMPORTER("CastLike", 19, kMaxOpset, import_cast_like);  // saturate
 KILN_REGISTER_IMPORTER("Einsum", 12, kMaxOpset, import_einsum);
 
 }  // namespace

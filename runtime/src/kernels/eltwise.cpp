@@ -37,6 +37,7 @@ std::vector<EltStep> act_steps(ops::Act act, float a, float b) {
     case A::Softplus: return {{algorithm::eltwise_soft_relu, 0.f, 0.f}};
     case A::Gelu: return {{algorithm::eltwise_gelu_erf, 0.f, 0.f}};
     case A::GeluTanh: return {{algorithm::eltwise_gelu_tanh, 0.f, 0.f}};
+    case A::Mish: return {{algorithm::eltwise_mish, 0.f, 0.f}};
     case A::Selu: return {{algorithm::eltwise_elu, a, 0.f}, {algorithm::eltwise_linear, b, 0.f}};
     case A::Abs: return {{algorithm::eltwise_abs, 0.f, 0.f}};
     case A::Exp: return {{algorithm::eltwise_exp, 0.f, 0.f}};

@@ -323,8 +323,8 @@ void Pad::infer(InferContext& ctx) const {
   if (ctx.has_input(2))
     check(ctx.input(2).dtype == x.dtype && shape_elements(ctx.input(2).shape) == 1,
           "the pad value (input 2) must be one element of the data's dtype");
-  check(mode == "constant" || mode == "reflect" || mode == "edge",
-        "mode must be constant, reflect or edge, not '" + mode + "'");
+  check(mode == "constant" || mode == "reflect" || mode == "edge" || mode == "wrap",
+        "mode must be constant, reflect, edge or wrap, not '" + mode + "'");
   size_t r = x.shape.size();
   auto p = param_ints(ctx, 1, pads, "pads");
   if (!p) {
@@ -359,6 +359,7 @@ static int64_t pad_source(int64_t o, int64_t begin, int64_t d, const std::string
   if (i >= 0 && i < d) return i;
   if (mode == "constant") return -1;
   if (mode == "edge") return i < 0 ? 0 : d - 1;
+  if (mode == "wrap") return ((i % d) + d) % d;  // opset 19: the axis as a ring
   if (d == 1) return 0;
   int64_t period = 2 * (d - 1);  // reflect without repeating the edge, as numpy does
   int64_t m = ((i % period) + period) % period;
@@ -389,7 +390,7 @@ void Pad::reference(const KernelArgs& a) const {
     strided_copy(offset_ptr(y.data, dst, es), ys, offset_ptr(x.data, src, es), xs, box, es);
     return;
   }
-  // reflect / edge: per-axis source index tables, then one gather per output row.
+  // reflect / edge / wrap: per-axis source index tables, then one gather per output row.
   std::vector<std::vector<int64_t>> src(r);
   auto xs = shape_strides(x.shape);
   for (size_t k = 0; k < r; ++k)

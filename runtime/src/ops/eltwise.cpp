@@ -183,6 +183,9 @@ const char* binary_name(BinaryKind k) {
     case BinaryKind::Xor: return "Xor";
     case BinaryKind::BitShiftLeft: return "BitShiftLeft";
     case BinaryKind::BitShiftRight: return "BitShiftRight";
+    case BinaryKind::BitwiseAnd: return "BitwiseAnd";
+    case BinaryKind::BitwiseOr: return "BitwiseOr";
+    case BinaryKind::BitwiseXor: return "BitwiseXor";
   }
   return "?";
 }
@@ -192,6 +195,7 @@ namespace {
 bool is_compare(BinaryKind k) { return k >= BinaryKind::Equal && k <= BinaryKind::GreaterOrEqual; }
 bool is_logic(BinaryKind k) { return k >= BinaryKind::And && k <= BinaryKind::Xor; }
 bool is_shift(BinaryKind k) { return k == BinaryKind::BitShiftLeft || k == BinaryKind::BitShiftRight; }
+bool is_bitwise(BinaryKind k) { return k >= BinaryKind::BitwiseAnd && k <= BinaryKind::BitwiseXor; }
 // The kinds that also take float16, computed in float32 and rounded back (nearest even).
 bool takes_half(BinaryKind k) {
   return k == BinaryKind::Max || k == BinaryKind::Min || k == BinaryKind::Mod || k == BinaryKind::FMod;
@@ -314,7 +318,7 @@ void Binary::attrs(AttrVisitor& v) {
   visit_enum(v, "kind", kind);
   post.attrs(v);
   int64_t k = static_cast<int64_t>(kind);
-  if (k < 1 || k > static_cast<int64_t>(BinaryKind::BitShiftRight))
+  if (k < 1 || k > static_cast<int64_t>(BinaryKind::BitwiseXor))
     fail("unknown binary op kind " + std::to_string(k));
 }
 
@@ -328,6 +332,9 @@ void Binary::infer(InferContext& ctx) const {
   auto types = std::string(dtype_name(a.dtype)) + " and " + dtype_name(b.dtype);
   if (is_logic(kind)) {
     check(a.dtype == DType::Bool && b.dtype == DType::Bool, name + " takes bool inputs, got " + types);
+  } else if (is_bitwise(kind)) {
+    check(a.dtype == b.dtype && (is_unsigned_int(a.dtype) || is_signed_int(a.dtype)),
+          name + " takes two inputs of the same integer type, got " + types);
   } else if (is_shift(kind)) {
     check(a.dtype == b.dtype && is_unsigned_int(a.dtype),
           name + " takes two inputs of the same unsigned integer type, got " + types);
@@ -372,6 +379,15 @@ void Binary::reference(const KernelArgs& args) const {
     dispatch_numeric(t, [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_unsigned_v<T>) shift<T>(kind, args);
+    });
+  } else if (is_bitwise(kind)) {
+    dispatch_numeric(t, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      if constexpr (std::is_integral_v<T>) {
+        if (kind == BinaryKind::BitwiseAnd) binary_loop<T, T, T>(args, [](T x, T y) { return T(x & y); });
+        else if (kind == BinaryKind::BitwiseOr) binary_loop<T, T, T>(args, [](T x, T y) { return T(x | y); });
+        else binary_loop<T, T, T>(args, [](T x, T y) { return T(x ^ y); });
+      }
     });
   } else if (kind == BinaryKind::Pow && args.in[1].dtype != t) {
     dispatch_numeric(t, [&](auto tag) {

@@ -26,6 +26,7 @@ enum class BinaryKind : int64_t {
   Add = 1, Sub = 2, Mul = 3, Div = 4, Pow = 5, Max = 6, Min = 7, Mod = 8, FMod = 9,
   Equal = 10, Less = 11, Greater = 12, LessOrEqual = 13, GreaterOrEqual = 14,
   And = 15, Or = 16, Xor = 17, BitShiftLeft = 18, BitShiftRight = 19,
+  BitwiseAnd = 20, BitwiseOr = 21, BitwiseXor = 22,  // opset 18; serialized, so appended only
 };
 const char* binary_name(BinaryKind k);
 

@@ -55,9 +55,10 @@ void Reduce::infer(InferContext& ctx) const {
                     t == DType::UInt32 || t == DType::UInt64;
   const bool any_numeric = dispatch_numeric(t, [](auto) {});
   const bool minmax = kind == ReduceKind::Max || kind == ReduceKind::Min;
-  check(wide || (minmax && any_numeric),
+  // bool from opset 20: max is any(), min is all(), which uint8's max/min compute on 0/1 bytes.
+  check(wide || (minmax && (any_numeric || t == DType::Bool)),
         std::string(name) + " takes float32, float64 or a 32/64-bit integer type" +
-            (minmax ? " (or another integer type)" : "") + ", not " + dtype_name(t));
+            (minmax ? " (or another integer type, or bool)" : "") + ", not " + dtype_name(t));
   const int64_t r = static_cast<int64_t>(x.shape.size());
   std::vector<int64_t> ax = axes;
   if (ctx.has_input(1)) {
@@ -256,7 +257,8 @@ void Reduce::reference(const KernelArgs& args) const {
                                             shape_str(args.out[0].shape) + " (an axis listed twice?)");
   // A zero-sized kept dim leaves nothing to write.
   if (kept == 0) return;
-  dispatch_numeric(x.dtype, [&](auto tag) { reduce_all<decltype(tag)>(kind, mask, x, args.out[0]); });
+  const DType t = x.dtype == DType::Bool ? DType::UInt8 : x.dtype;  // Max/Min only (infer)
+  dispatch_numeric(t, [&](auto tag) { reduce_all<decltype(tag)>(kind, mask, x, args.out[0]); });
 }
 
 KILN_REGISTER_OP(Reduce);

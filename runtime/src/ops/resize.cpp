@@ -127,7 +127,7 @@ void Resize::attrs(AttrVisitor& v) {
   v.visit("sizes", sizes);
   v.visit("roi", roi);
   if (!enum_in(mode, ResizeMode::Nearest, ResizeMode::Cubic) ||
-      !enum_in(coord, ResizeCoord::HalfPixel, ResizeCoord::TfHalfPixelForNn) ||
+      !enum_in(coord, ResizeCoord::HalfPixel, ResizeCoord::HalfPixelSymmetric) ||
       !enum_in(nearest, ResizeNearest::RoundPreferFloor, ResizeNearest::Simple))
     fail("Resize: unknown mode, coordinate transformation or nearest mode code");
 }
@@ -200,15 +200,18 @@ void Resize::infer(InferContext& ctx) const {
     ctx.set_output(0, x.dtype, Shape(rank, -1));
     return;
   }
-  check(r.scales.empty() != r.sizes.empty(), "Resize needs exactly one of scales and sizes");
+  // Both only as attributes (the importer's keep_aspect_ratio_policy); inputs give one.
+  const bool both_attrs = !scales.empty() && !sizes.empty();
+  check(r.scales.empty() != r.sizes.empty() || both_attrs, "Resize needs exactly one of scales and sizes");
+  if (!r.sizes.empty()) {
+    check(r.sizes.size() == rank, "Resize: sizes has " + std::to_string(r.sizes.size()) +
+                                      " values but X has rank " + std::to_string(rank));
+    for (int64_t s : r.sizes) check(s >= 0, "Resize: sizes must be >= 0");
+  }
   if (!r.scales.empty()) {
     check(r.scales.size() == rank, "Resize: scales has " + std::to_string(r.scales.size()) +
                                        " values but X has rank " + std::to_string(rank));
     for (float s : r.scales) check(std::isfinite(s) && s > 0.f, "Resize: scales must be finite and > 0");
-  } else {
-    check(r.sizes.size() == rank, "Resize: sizes has " + std::to_string(r.sizes.size()) +
-                                      " values but X has rank " + std::to_string(rank));
-    for (int64_t s : r.sizes) check(s >= 0, "Resize: sizes must be >= 0");
   }
   if (coord == ResizeCoord::TfCropAndResize) {
     check(r.roi.size() == 2 * rank,
@@ -239,8 +242,9 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
     if (ax.in == 0) continue;
     const double in = static_cast<double>(ax.in);
     // scale and "output width" exactly as the onnx reference computes them (in double).
-    const double scale = sizes.empty() ? static_cast<double>(scales[d]) : static_cast<double>(ax.out) / in;
+    const double scale = !scales.empty() ? static_cast<double>(scales[d]) : static_cast<double>(ax.out) / in;
     const double width = scale * in;
+    const double sym_offset = in / 2 * (1 - static_cast<double>(ax.out) / width);  // HalfPixelSymmetric
     for (int64_t o = 0; o < ax.out; ++o) {
       const double x = static_cast<double>(o);
       double xo = 0;
@@ -259,6 +263,7 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
         case ResizeCoord::PytorchHalfPixel: xo = width == 1 ? -0.5 : (x + 0.5) / scale - 0.5; break;
         case ResizeCoord::HalfPixel: xo = (x + 0.5) / scale - 0.5; break;
         case ResizeCoord::TfHalfPixelForNn: xo = (x + 0.5) / scale; break;
+        case ResizeCoord::HalfPixelSymmetric: xo = sym_offset + (x + 0.5) / scale - 0.5; break;
       }
       if (coord == ResizeCoord::TfCropAndResize && (xo < 0 || xo > in - 1)) {
         ax.outside[static_cast<size_t>(o)] = 1;

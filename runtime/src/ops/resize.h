@@ -24,6 +24,9 @@ enum class ResizeCoord : int64_t {
   AlignCorners = 3,      // x * (in - 1) / (out - 1)
   TfCropAndResize = 4,   // align_corners within roi; outside the input -> extrapolation_value
   TfHalfPixelForNn = 5,  // (x + 0.5) / scale (opsets 11-12)
+  // half_pixel about the centre when the output length is not in * scale (opset 19):
+  // in / 2 * (1 - out / (in * scale)) + (x + 0.5) / scale - 0.5
+  HalfPixelSymmetric = 6,
 };
 
 enum class ResizeNearest : int64_t {
@@ -52,7 +55,8 @@ struct ResizeAxis {
 // Inputs: X, [roi], [scales], [sizes] (ONNX Resize-11+ positions). A parameter that is a
 // compile-time constant becomes the attribute of the same name and its input is left out; one
 // known only at run time stays an input (then the output dims are unknown until it is read).
-// Exactly one of scales (one per axis, > 0) and sizes (the output shape) is given; roi
+// One of scales (one per axis, > 0) and sizes (the output shape) is given, or both as attributes
+// (keep_aspect_ratio_policy, opset 18: sizes give the shape, scales the coordinates); roi
 // ([starts..., ends...], normalised) is used by tf_crop_and_resize only.
 // Nearest works on any dtype; linear and cubic on float32/float64.
 struct Resize : OpBase<Resize> {

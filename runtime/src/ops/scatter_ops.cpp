@@ -1,5 +1,6 @@
 // GatherND, ScatterElements and ScatterND: attributes, shape inference and reference kernels.
 // Element moves go through bytes (any dtype); reductions dispatch on the arithmetic types.
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -23,6 +24,10 @@ template <class T>
 void combine_typed(ScatterReduce r, T* dst, const T* src, int64_t n) {
   using W = std::conditional_t<std::is_integral_v<T>, uint64_t, T>;
   for (int64_t i = 0; i < n; ++i) {
+    if (r == ScatterReduce::Max || r == ScatterReduce::Min) {  // compared in T: signedness matters
+      dst[i] = r == ScatterReduce::Max ? std::max(dst[i], src[i]) : std::min(dst[i], src[i]);
+      continue;
+    }
     const W a = static_cast<W>(dst[i]), b = static_cast<W>(src[i]);
     dst[i] = static_cast<T>(r == ScatterReduce::Add ? a + b : a * b);
   }
@@ -59,14 +64,14 @@ void copy_data(const KernelArgs& a) {
 
 void visit_reduction(AttrVisitor& v, ScatterReduce& r) {
   visit_enum(v, "reduction", r);
-  if (static_cast<int64_t>(r) < 0 || static_cast<int64_t>(r) > 2) fail("scatter: unknown reduction code");
+  if (static_cast<int64_t>(r) < 0 || static_cast<int64_t>(r) > 4) fail("scatter: unknown reduction code");
 }
 
 }  // namespace
 
 void check_scatter_reduction(ScatterReduce r, DType t, const char* op) {
   check(r == ScatterReduce::None || dtype_numeric(t),
-        std::string(op) + ": reduction add/mul does not support " + dtype_name(t));
+        std::string(op) + ": reduction add/mul/max/min does not support " + dtype_name(t));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ struct Tile : OpBase<Tile> {
 };
 
 // Inputs: data, [pads], [value] (each only when not a compile-time constant). pads =
-// [begin..., end...] (negative crops); mode "constant" | "reflect" | "edge"; value_bits is the
+// [begin..., end...] (negative crops); mode "constant" | "reflect" | "edge" | "wrap"; value_bits is the
 // fill element (pack_element).
 struct Pad : OpBase<Pad> {
   static constexpr const char* kType = "Pad";

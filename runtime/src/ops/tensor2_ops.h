@@ -58,7 +58,7 @@ struct GatherND : OpBase<GatherND> {
 };
 
 // How a scatter combines an update with the element already there.
-enum class ScatterReduce : int64_t { None = 0, Add = 1, Mul = 2 };
+enum class ScatterReduce : int64_t { None = 0, Add = 1, Mul = 2, Max = 3, Min = 4 };  // max/min: opset 18
 
 // Inputs: data, indices (int32/int64, data's rank), updates (indices' shape, data's dtype).
 // out = data, then out[i with i[axis] = indices[i]] (reduce)= updates[i] for every i of indices.
