@@ -26,6 +26,10 @@ struct ImportOptions {
   std::map<std::string, Shape> shapes;
   // The command-line flag each entry of `shapes` came from, for messages ("--shapes" if absent).
   std::map<std::string, std::string> shape_flags;
+  // Build for concrete shapes, as trtexec: a dynamic dim of an input that `shapes` does not cover
+  // becomes 1, with a warning naming the input and the flags that choose other shapes. Off, the
+  // dims stay unknown (-1).
+  bool dynamic_dims_to_one = false;
   // Non-fatal findings (opset upgraded, shape inference disagreements) are appended here.
   std::vector<std::string>* warnings = nullptr;
 };

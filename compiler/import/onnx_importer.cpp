@@ -222,6 +222,31 @@ class ModelImporter {
                       " but the model fixes dimension " + std::to_string(i) + " to " + std::to_string(declared[i]));
       set_input_shape(in, it->second);
     }
+    if (opts_.dynamic_dims_to_one) default_dynamic_dims(model);
+  }
+
+  // trtexec's default for a dynamic input without shapes: 1 for each unknown dim, said loudly.
+  void default_dynamic_dims(onnx::ModelProto& model) {
+    std::set<std::string> inits;
+    for (const auto& t : model.graph().initializer()) inits.insert(t.name());
+    for (auto& in : *model.mutable_graph()->mutable_input()) {
+      if (opts_.shapes.count(in.name()) || inits.count(in.name()) || !in.type().has_tensor_type() ||
+          !in.type().tensor_type().has_shape())
+        continue;
+      std::vector<std::string> params;
+      Shape s = shape_of(in, &params);
+      std::string dims;
+      for (size_t i = 0; i < s.size(); ++i)
+        if (s[i] < 0) {
+          dims += (dims.empty() ? "" : ", ") + std::to_string(i) + (params[i].empty() ? "" : " ('" + params[i] + "')");
+          s[i] = 1;
+        }
+      if (dims.empty()) continue;
+      set_input_shape(in, s);
+      warn("input '" + in.name() + "' has dynamic dimension(s) " + dims + "; building for " + in.name() + ":" +
+           shape_str(s) + " (1 for each, as trtexec does). Choose the shapes with --shapes=" + in.name() + ":" +
+           shape_str(s) + ", or one plan for a range with --minShapes, --optShapes and --maxShapes");
+    }
   }
 
   // onnx's shape inference only adds symbolic dim names and a cross-check to what kiln infers.

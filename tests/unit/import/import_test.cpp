@@ -187,6 +187,33 @@ TEST(Import, SymbolicBatchNeedsShapesAndAcceptsThem) {
   EXPECT_NE(import_error(path, bad).find("'nope'"), std::string::npos);
 }
 
+TEST(Import, SymbolicDimsDefaultToOneWithAWarningAsTrtexec) {
+  OnnxBuilder b;
+  b.input("x", {-1, 4, -1});
+  b.input("z", {-1, 4, 2});
+  b.node("Relu", {"x"}, {"y"});
+  b.node("Relu", {"z"}, {"w"});
+  b.output("y", {-1, 4, -1});
+  b.output("w", {-1, 4, 2});
+  std::string path = b.save("symbolic_default.onnx");
+  std::vector<std::string> warnings;
+  onnx_import::ImportOptions o;
+  o.dynamic_dims_to_one = true;
+  o.warnings = &warnings;
+  o.shapes["z"] = {5, 4, 2};  // given: not defaulted, not warned about
+  auto g = import_onnx(path, o);
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4, 1}));
+  EXPECT_EQ(g->outputs[1].value->type.shape, (Shape{5, 4, 2}));
+  std::string all;
+  for (auto& w : warnings) all += w + "\n";
+  EXPECT_NE(all.find("input 'x' has dynamic dimension(s) 0 ('N'), 2 ('N')"), std::string::npos) << all;
+  EXPECT_NE(all.find("--shapes=x:1x4x1"), std::string::npos) << all;
+  EXPECT_EQ(all.find("'z'"), std::string::npos) << all;
+  o.dynamic_dims_to_one = false;  // the importer's default keeps them unknown
+  o.shapes.clear();
+  EXPECT_EQ(import_onnx(path, o)->outputs[0].value->type.shape, (Shape{-1, 4, -1}));
+}
+
 TEST(Import, NegativeInitializerDimIsReported) {
   OnnxBuilder b;
   b.input("x", {1, 4});

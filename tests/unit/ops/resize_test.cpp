@@ -118,8 +118,9 @@ TEST(Nn2ResizeInfer, ShapesAndErrors) {
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 2}), {x}),
               HasSubstr("scales has 2"));
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 0, 1}), {x}), HasSubstr("> 0"));
-  EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 1, 1}, {2, 3, 5, 7}), {x}),
-              HasSubstr("exactly one of scales and sizes"));
+  // Both as attributes: keep_aspect_ratio_policy's form (sizes give the shape, scales the coordinates).
+  EXPECT_EQ(infer_n(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 1, 1}, {2, 3, 4, 6}), in, 1)[0].shape,
+            (Shape{2, 3, 4, 6}));
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {}), {x}), HasSubstr("exactly one"));
   EXPECT_THAT(infer_err(make(ResizeMode::Cubic, ResizeCoord::HalfPixel, {2}), {I64({2}, {1, 2})}),
               HasSubstr("float32 or float64"));

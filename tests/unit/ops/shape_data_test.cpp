@@ -202,6 +202,15 @@ TEST(ShapePad, ReflectAndEdge) {
   EXPECT_EQ(values<float>(y), (F{1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}));
 }
 
+TEST(ShapePad, WrapIsARing) {  // opset 19: numpy.pad(mode="wrap")
+  Pad op;
+  op.mode = "wrap";
+  op.pads = {0, 2, 0, 4};  // 2 before and 4 after the 3 columns: more than one turn
+  auto y = run1(op, {f32({2, 3}, {1, 2, 3, 4, 5, 6})});
+  ASSERT_EQ(y.shape, (Shape{2, 9}));
+  EXPECT_EQ(values<float>(y), (F{2, 3, 1, 2, 3, 1, 2, 3, 1, 5, 6, 4, 5, 6, 4, 5, 6, 4}));
+}
+
 TEST(ShapePad, RunTimeValueInput) {
   Pad op;
   op.pads = {1, 1};
@@ -219,7 +228,7 @@ TEST(ShapePad, InferErrors) {
   op.pads = {-3, 0, 0, 0};
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 2})}, "crop more");
   op.pads = {0, 0, 0, 0};
-  op.mode = "wrap";
+  op.mode = "circular";
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 2})}, "mode");
   op.mode = "edge";
   op.pads = {1, 0, 0, 0};

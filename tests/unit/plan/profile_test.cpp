@@ -316,8 +316,13 @@ TEST(Profile, FlagMistakesAreCleanErrors) {
   EXPECT_NE(err(lo, mid, hi, {{"x", {1, 3, 8, 8}}}).find("both"), std::string::npos);
   EXPECT_NE(err({{"y", {1}}}, {{"y", {1}}}, {{"y", {1}}}).find("--optShapes names 'y', which is not an input"),
             std::string::npos);
-  // Without a profile the symbolic dims still need fixing, and the message says how.
-  EXPECT_NE(err({}, {}, {}).find("--minShapes"), std::string::npos);
+  // Without a profile or shapes the symbolic dims are built as 1, as trtexec does, and the warning
+  // says how to choose others.
+  EXPECT_EQ(err({}, {}, {}), "");
+  std::string warnings;
+  for (auto& w : compile_onnx_file(cnn_path(), CompileOptions{}).warnings) warnings += w;
+  EXPECT_NE(warnings.find("1 for each"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("--minShapes"), std::string::npos) << warnings;
 }
 
 // Shape -> Gather -> Concat -> Reshape folds into a constant target at each shape; one plan cannot
