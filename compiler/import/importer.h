@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 
 namespace onnx {
+class GraphProto;
 class NodeProto;
 class TensorProto;
 class AttributeProto;
@@ -48,6 +49,19 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
 // tensor when its data does not match its shape.
 void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir);
 
+// What the model importer lends to control-flow importers (If, Loop, Scan): subgraphs are
+// inlined into the main graph, one copy per branch or iteration.
+class SubgraphHost {
+ public:
+  virtual ~SubgraphHost() = default;
+  // Imports `body` with its inputs bound to `inputs` and returns its outputs; `prefix` keeps the
+  // copy's node and tensor names unique.
+  virtual std::vector<ir::Value*> inline_graph(const onnx::GraphProto& body, const std::vector<ir::Value*>& inputs,
+                                               const std::string& prefix) = 0;
+  // Infers and folds the nodes emitted so far, so their types and constant values can be read.
+  virtual void settle() = 0;
+};
+
 // The view an op importer gets of one ONNX node.
 class NodeContext {
  public:
@@ -70,6 +84,10 @@ class NodeContext {
   std::string attr_string(const std::string& name, const std::string& def) const;
   std::vector<int64_t> attr_ints(const std::string& name, std::vector<int64_t> def = {}) const;
   std::vector<float> attr_floats(const std::string& name, std::vector<float> def = {}) const;
+  // A graph attribute (If's branches, Loop's and Scan's body); fails if absent.
+  const onnx::GraphProto& attr_graph(const std::string& name) const;
+  void set_subgraph_host(SubgraphHost* h) { host_ = h; }
+  SubgraphHost& subgraphs() const;  // fails when the importer lent none
   // A tensor attribute (Constant's "value"), imported as a constant value.
   ir::Value* attr_tensor(const std::string& name);
   // Value of an input that must be a compile-time constant (e.g. Reshape's shape); fails if not.
@@ -103,6 +121,7 @@ class NodeContext {
   std::vector<ir::Value*> inputs_;
   std::string base_dir_;
   std::string name_;
+  SubgraphHost* host_ = nullptr;
   const onnx::AttributeProto* find_attr(const std::string& name) const;
 };
 

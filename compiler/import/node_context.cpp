@@ -36,6 +36,18 @@ void NodeContext::expect_signature(size_t min_inputs, size_t max_inputs, size_t 
     }
 }
 
+const onnx::GraphProto& NodeContext::attr_graph(const std::string& name) const {
+  auto* a = find_attr(name);
+  if (!a) fail("the '" + name + "' attribute (a graph) is required");
+  if (a->type() != onnx::AttributeProto::GRAPH) fail("attribute '" + name + "' must be a graph");
+  return a->g();
+}
+
+SubgraphHost& NodeContext::subgraphs() const {
+  if (!host_) fail("subgraphs cannot be imported here");
+  return *host_;
+}
+
 ir::Value* NodeContext::input(size_t i) const { return i < inputs_.size() ? inputs_[i] : nullptr; }
 
 ir::Value* NodeContext::required_input(size_t i) {

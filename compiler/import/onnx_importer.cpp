@@ -69,12 +69,7 @@ class OnnxLibView {
     own->set_domain(kKilnValidatedDomain);
     own->set_version(1);
     added_ = true;
-    for (auto& n : *m.mutable_graph()->mutable_node())
-      if ((n.domain().empty() || n.domain() == "ai.onnx") &&
-          ImporterRegistry::instance().since(n.op_type(), opset) > kOnnxLibOpset) {
-        moved_.emplace_back(&n, n.domain());
-        n.set_domain(kKilnValidatedDomain);
-      }
+    move_aside(*m.mutable_graph(), opset);
   }
   ~OnnxLibView() {
     for (auto& [n, d] : moved_) n->set_domain(d);
@@ -85,6 +80,20 @@ class OnnxLibView {
   OnnxLibView& operator=(const OnnxLibView&) = delete;
 
  private:
+  void move_aside(onnx::GraphProto& g, int opset) {  // subgraphs (If, Loop, Scan bodies) too
+    for (auto& n : *g.mutable_node()) {
+      if ((n.domain().empty() || n.domain() == "ai.onnx") &&
+          ImporterRegistry::instance().since(n.op_type(), opset) > kOnnxLibOpset) {
+        moved_.emplace_back(&n, n.domain());
+        n.set_domain(kKilnValidatedDomain);
+      }
+      for (auto& a : *n.mutable_attribute()) {
+        if (a.has_g()) move_aside(*a.mutable_g(), opset);
+        for (auto& sg : *a.mutable_graphs()) move_aside(sg, opset);
+      }
+    }
+  }
+
   onnx::ModelProto& m_;
   std::vector<std::pair<onnx::OperatorSetIdProto*, int64_t>> versions_;
   std::vector<std::pair<onnx::NodeProto*, std::string>> moved_;
@@ -97,7 +106,7 @@ void set_input_shape(onnx::ValueInfoProto& vi, const Shape& s) {
   for (int64_t d : s) shape->add_dim()->set_dim_value(d);
 }
 
-class ModelImporter {
+class ModelImporter final : public SubgraphHost {
  public:
   ModelImporter(const std::string& origin, const std::string& base_dir, const ImportOptions& opts)
       : origin_(origin), base_dir_(base_dir), opts_(opts) {}
@@ -305,9 +314,14 @@ class ModelImporter {
     g_->inputs.push_back({in.name(), v});
   }
 
-  void import_node(const onnx::NodeProto& node, int index) {
+  // `prefix` names the nodes and tensors of an inlined subgraph (one per branch or iteration), so
+  // that they stay unique in kiln's graph; lookups and bindings use the ONNX names, in scopes_.
+  void import_node(const onnx::NodeProto& node, int index, const std::string& prefix = "") {
     onnx::NodeProto named = node;
-    named.set_name(node_name(node, index));
+    named.set_name(prefix + node_name(node, index));
+    if (!prefix.empty())
+      for (auto& o : *named.mutable_output())
+        if (!o.empty()) o = prefix + o;
     auto fail = [&](const std::string& msg) {
       throw Error("node '" + named.name() + "' (" + node.op_type() + "): " + msg);
     };
@@ -319,10 +333,9 @@ class ModelImporter {
         inputs.push_back(nullptr);
         continue;
       }
-      auto it = values_.find(name);
-      if (it == values_.end())
-        fail("input '" + name + "' is not produced by any earlier node, initializer or graph input");
-      inputs.push_back(it->second);
+      ir::Value* v = lookup(name);
+      if (!v) fail("input '" + name + "' is not produced by any earlier node, initializer or graph input");
+      inputs.push_back(v);
     }
     auto& reg = ImporterRegistry::instance();
     const ImportFn* fn = reg.find(node.op_type(), opset_);
@@ -332,14 +345,11 @@ class ModelImporter {
       fail(kNoImporter);
     }
     NodeContext ctx(*g_, named, opset_, std::move(inputs), base_dir_);
-    size_t first_new = g_->nodes().size();
+    ctx.set_subgraph_host(this);
     try {
+      settle();
       (*fn)(ctx);
-      for (size_t i = first_new; i < g_->nodes().size(); ++i) {
-        ir::Node* n = g_->nodes()[i].get();
-        if (n->op) g_->infer(n);
-        if (n->op) passes::fold_node(*g_, *n);
-      }
+      settle();
     } catch (const Error& e) {
       std::string msg = e.what();
       // Errors raised by NodeContext or by inference already name a node.
@@ -350,8 +360,58 @@ class ModelImporter {
       if (node.output(i).empty()) continue;
       ir::Value* v = ctx.outputs.at(static_cast<size_t>(i));
       if (!v) fail("importer bound no value to output " + std::to_string(i));
-      values_[node.output(i)] = v;
+      bind(node.output(i), v);
     }
+  }
+
+  // Infers and folds the nodes added since the last call, so what comes next sees their types
+  // (and constants). Nodes are only ever appended during import (folding marks them dead).
+  void settle() override {
+    for (; settled_ < g_->nodes().size(); ++settled_) {
+      ir::Node* n = g_->nodes()[settled_].get();
+      if (n->op) g_->infer(n);
+      if (n->op) passes::fold_node(*g_, *n);
+    }
+  }
+
+  ir::Value* lookup(const std::string& name) const {
+    for (auto s = scopes_.rbegin(); s != scopes_.rend(); ++s) {
+      auto it = s->find(name);
+      if (it != s->end()) return it->second;
+    }
+    auto it = values_.find(name);
+    return it == values_.end() ? nullptr : it->second;
+  }
+
+  void bind(const std::string& name, ir::Value* v) { (scopes_.empty() ? values_ : scopes_.back())[name] = v; }
+
+  // One instance of a subgraph (an If branch, a loop iteration) imported into the main graph: its
+  // inputs bound to `inputs`, outer-scope names resolved through the enclosing scopes.
+  std::vector<ir::Value*> inline_graph(const onnx::GraphProto& body, const std::vector<ir::Value*>& inputs,
+                                       const std::string& prefix) override {
+    if (static_cast<size_t>(body.input_size()) != inputs.size())
+      throw Error("subgraph '" + body.name() + "' has " + std::to_string(body.input_size()) + " inputs; " +
+                  std::to_string(inputs.size()) + " are bound");
+    if (++depth_ > 32) throw Error("subgraphs are nested more than 32 deep");
+    settle();
+    scopes_.emplace_back();
+    for (const auto& init : body.initializer()) {
+      onnx::TensorProto t = init;
+      t.set_name(prefix + init.name());
+      bind(init.name(), import_tensor(*g_, t, base_dir_));
+    }
+    for (int i = 0; i < body.input_size(); ++i) bind(body.input(i).name(), inputs[static_cast<size_t>(i)]);
+    int index = 0;
+    for (const auto& node : body.node()) import_node(node, index++, prefix);
+    std::vector<ir::Value*> outs;
+    for (const auto& o : body.output()) {
+      ir::Value* v = lookup(o.name());
+      if (!v) throw Error("subgraph output '" + o.name() + "' is not produced by any node");
+      outs.push_back(v);
+    }
+    scopes_.pop_back();
+    --depth_;
+    return outs;
   }
 
   // Where kiln's inference leaves a dimension unknown, take onnx's if it knows it.
@@ -395,6 +455,9 @@ class ModelImporter {
   int opset_ = 0;
   Float16Lowering fp16_;
   std::unordered_map<std::string, ir::Value*> values_;
+  std::vector<std::unordered_map<std::string, ir::Value*>> scopes_;  // inlined subgraphs, innermost last
+  size_t settled_ = 0;
+  int depth_ = 0;
   std::unordered_map<std::string, const onnx::ValueInfoProto*> onnx_shapes_;
 };
 

@@ -327,6 +327,13 @@ const std::map<std::string, OpNote>& op_notes() {
         "oneDNN float32 kernel for 2-operand matmul-like equations; diagonals, broadcasting, 3+ operands: "
         "reference"}},
 
+      // ---- control_flow.cpp (lowered at import: no subgraphs in plans) ----
+      {"If", {"any", "known cond inlines its branch; run-time cond runs both and selects (outputs of one static "
+        "shape)"}},
+      {"Loop", {"any", "unrolled when the trip count and conditions are known at build time; run-time trip "
+        "counts refused"}},
+      {"Scan", {"any", "unrolled over a static sequence length; opset 8: full sequence_lens only"}},
+
       // ---- gridsample.cpp ----
       {"GridSample", {"float32, float64, float16, bfloat16",
         "4-D X only; all modes (renamed linear/cubic at 20) and padding modes; reference kernel only"}},
