@@ -187,7 +187,7 @@ const std::map<std::string, OpNote>& op_notes() {
       // ---- resize.cpp ----
       {"Resize",
        {"any (nearest); float32, float64 (linear, cubic)",
-        "18: axes, keep_aspect_ratio_policy; no antialias when downscaling; 19: half_pixel_symmetric; "
+        "18: axes, keep_aspect_ratio_policy, antialias; 19: half_pixel_symmetric; "
         "run-time params size the output per run; in-house kernel"}},
       {"Upsample",
        {"any (nearest); float32, float64 (linear)",

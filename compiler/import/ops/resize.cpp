@@ -104,8 +104,8 @@ void import_resize_11(NodeContext& ctx) {
 }
 
 // Resize-18 adds `axes` (roi/scales/sizes list only those axes), keep_aspect_ratio_policy (sizes
-// as bounds: one scale for all the axes, the smaller or larger of sizes / in) and antialias. Both
-// are resolved here into the full-rank form, which needs the parameters as constants.
+// as bounds: one scale for all the axes, the smaller or larger of sizes / in), both resolved here
+// into the full-rank form, which needs the parameters as constants, and antialias (the op's).
 void import_resize_18(NodeContext& ctx) {
   ctx.expect_signature(1, 4, 1, 1,
                        {"antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
@@ -134,13 +134,14 @@ void import_resize_18(NodeContext& ctx) {
   ir::Value *roi = ctx.input(1), *scales = ctx.input(2), *sizes = ctx.input(3);
   const bool partial = !axes.empty();
   const bool aspect = policy != "stretch" && sizes;
-  if (!partial && !aspect && ctx.attr_int("antialias", 0) == 0) {
+  op->antialias = ctx.attr_int("antialias", 0) != 0;
+  if (!partial && !aspect) {
     emit_resize(ctx, std::move(op), roi, scales, sizes);
     return;
   }
   for (ir::Value* p : {roi, scales, sizes})
     if (p && !p->is_constant())
-      ctx.fail("roi, scales and sizes must be compile-time constants with axes, keep_aspect_ratio_policy or antialias");
+      ctx.fail("roi, scales and sizes must be compile-time constants with axes or keep_aspect_ratio_policy");
   if (axes.empty())
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   const size_t k = axes.size();
@@ -177,13 +178,6 @@ void import_resize_18(NodeContext& ctx) {
     }
   } else {
     ctx.fail("Resize needs the scales or the sizes input");
-  }
-  if (ctx.attr_int("antialias", 0) != 0 && op->mode != ResizeMode::Nearest) {
-    const Shape out = op->output_shape(xs);
-    for (size_t d = 0; d < xs.size(); ++d)
-      if (xs[d] < 0 || out[d] < xs[d])
-        ctx.fail("antialias=1 with a downscaling " + std::string(op->mode == ResizeMode::Linear ? "linear" : "cubic") +
-                 " resize is not supported yet; export it with antialias=0");
   }
   if (roi && op->coord == ResizeCoord::TfCropAndResize) {
     const std::vector<float> v = float_values(ctx, roi, "roi");

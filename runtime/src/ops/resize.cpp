@@ -26,6 +26,31 @@ void cubic_coeffs(double r, double a, double* c) {
   c[3] = ((a * ((1 - r) + 1) - 5 * a) * ((1 - r) + 1) + 8 * a) * ((1 - r) + 1) - 4 * a;
 }
 
+// The onnx reference's antialiasing filters (Resize-18 antialias=1, downscaling, scale < 1): the
+// linear (triangle) or cubic kernel stretched by 1 / scale over `taps` = 2 - 2 * first taps at
+// relative offsets first .. first + taps - 1 from the base index, normalised to sum to 1.
+int64_t antialias_first_tap(ResizeMode mode, double scale) {
+  return static_cast<int64_t>(std::floor((mode == ResizeMode::Linear ? -1.0 : -2.0) / scale)) + 1;
+}
+
+void antialias_coeffs(ResizeMode mode, double r, double scale, double a, int64_t first, std::vector<double>& c) {
+  double sum = 0;
+  for (size_t t = 0; t < c.size(); ++t) {
+    const double x = std::fabs((static_cast<double>(first + static_cast<int64_t>(t)) - r) * scale);
+    double w = 0;
+    if (mode == ResizeMode::Linear) {
+      w = std::clamp(1 - x, 0.0, 1.0);
+    } else if (x <= 1) {
+      w = (a + 2) * x * x * x - (a + 3) * x * x + 1;
+    } else if (x < 2) {
+      w = a * x * x * x - 5 * a * x * x + 8 * a * x - 4 * a;
+    }
+    c[t] = w;
+    sum += w;
+  }
+  for (double& w : c) w /= sum;
+}
+
 // Writes `v` converted to dtype t into element i of a dense buffer.
 void store_value(void* base, DType t, int64_t i, double v) {
   const int64_t bits = pack_element(t, v);
@@ -126,6 +151,7 @@ void Resize::attrs(AttrVisitor& v) {
   v.visit("scales", scales);
   v.visit("sizes", sizes);
   v.visit("roi", roi);
+  visit_bool(v, "antialias", antialias);
   if (!enum_in(mode, ResizeMode::Nearest, ResizeMode::Cubic) ||
       !enum_in(coord, ResizeCoord::HalfPixel, ResizeCoord::HalfPixelSymmetric) ||
       !enum_in(nearest, ResizeNearest::RoundPreferFloor, ResizeNearest::Simple))
@@ -229,20 +255,24 @@ void Resize::infer(InferContext& ctx) const {
 
 std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& out_shape) const {
   const size_t rank = in_shape.size();
-  const int64_t taps = mode == ResizeMode::Nearest ? 1 : mode == ResizeMode::Linear ? 2 : 4;
   std::vector<ResizeAxis> tables(rank);
   for (size_t d = 0; d < rank; ++d) {
     ResizeAxis& ax = tables[d];
     ax.in = in_shape[d];
     ax.out = out_shape[d];
+    const double in = static_cast<double>(ax.in);
+    // scale and "output width" exactly as the onnx reference computes them (in double).
+    const double scale = ax.in == 0 ? 1.0
+                         : !scales.empty() ? static_cast<double>(scales[d])
+                                           : static_cast<double>(ax.out) / in;
+    const bool wide = antialias && mode != ResizeMode::Nearest && scale < 1;
+    const int64_t first = wide ? antialias_first_tap(mode, scale) : mode == ResizeMode::Cubic ? -1 : 0;
+    const int64_t taps = mode == ResizeMode::Nearest ? 1 : wide ? 2 - 2 * first : mode == ResizeMode::Linear ? 2 : 4;
     ax.taps = taps;
     ax.index.assign(static_cast<size_t>(ax.out * taps), 0);
     ax.weight.assign(static_cast<size_t>(ax.out * taps), 0.0);
     ax.outside.assign(static_cast<size_t>(ax.out), 0);
     if (ax.in == 0) continue;
-    const double in = static_cast<double>(ax.in);
-    // scale and "output width" exactly as the onnx reference computes them (in double).
-    const double scale = !scales.empty() ? static_cast<double>(scales[d]) : static_cast<double>(ax.out) / in;
     const double width = scale * in;
     const double sym_offset = in / 2 * (1 - static_cast<double>(ax.out) / width);  // HalfPixelSymmetric
     for (int64_t o = 0; o < ax.out; ++o) {
@@ -284,7 +314,7 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
       const int64_t base = static_cast<int64_t>(std::ceil(xo)) - 1;
       const double ratio = std::floor(xo) == xo ? 1.0 : xo - static_cast<double>(base);
       const int64_t pad = (taps + 1) / 2;
-      int64_t start = mode == ResizeMode::Cubic ? base - 1 : base;
+      int64_t start = base + first;
       start = std::max(-pad, std::min(start, ax.in - 1 + pad - (taps == 1 ? 1 : taps - 1)));
       if (mode == ResizeMode::Nearest) {
         bool up = true;  // take start + 1
@@ -300,12 +330,14 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
         w[0] = 1;
         continue;
       }
-      double c[4];
-      if (mode == ResizeMode::Linear) {
+      std::vector<double> c(static_cast<size_t>(taps));
+      if (wide) {
+        antialias_coeffs(mode, ratio, scale, cubic_coeff_a, first, c);
+      } else if (mode == ResizeMode::Linear) {
         c[0] = 1 - ratio;
         c[1] = ratio;
       } else {
-        cubic_coeffs(ratio, cubic_coeff_a, c);
+        cubic_coeffs(ratio, cubic_coeff_a, c.data());
       }
       if (exclude_outside) {
         double sum = 0;

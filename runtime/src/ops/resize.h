@@ -67,6 +67,7 @@ struct Resize : OpBase<Resize> {
   float cubic_coeff_a = -0.75f;
   bool exclude_outside = false;
   float extrapolation_value = 0.f;
+  bool antialias = false;  // opset 18: linear/cubic downscaling widens the filter by 1 / scale
   std::vector<float> scales;
   std::vector<int64_t> sizes;
   std::vector<float> roi;
