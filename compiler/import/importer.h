@@ -60,6 +60,8 @@ class SubgraphHost {
                                                const std::string& prefix) = 0;
   // Infers and folds the nodes emitted so far, so their types and constant values can be read.
   virtual void settle() = 0;
+  // A non-fatal finding for the user (compile's warnings).
+  virtual void warn(const std::string& what) = 0;
 };
 
 // The view an op importer gets of one ONNX node.

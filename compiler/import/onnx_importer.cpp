@@ -367,10 +367,15 @@ class ModelImporter final : public SubgraphHost {
   // Infers and folds the nodes added since the last call, so what comes next sees their types
   // (and constants). Nodes are only ever appended during import (folding marks them dead).
   void settle() override {
-    for (; settled_ < g_->nodes().size(); ++settled_) {
-      ir::Node* n = g_->nodes()[settled_].get();
-      if (n->op) g_->infer(n);
-      if (n->op) passes::fold_node(*g_, *n);
+    while (settled_ < g_->nodes().size()) {
+      ir::Node* n = g_->nodes()[settled_++].get();
+      try {
+        if (n->op) g_->infer(n);
+        if (n->op) passes::fold_node(*g_, *n);
+      } catch (const Error&) {
+        g_->remove_node(n);  // a branch that failed may be dropped (If); its node must not linger
+        throw;
+      }
     }
   }
 
@@ -392,9 +397,20 @@ class ModelImporter final : public SubgraphHost {
     if (static_cast<size_t>(body.input_size()) != inputs.size())
       throw Error("subgraph '" + body.name() + "' has " + std::to_string(body.input_size()) + " inputs; " +
                   std::to_string(inputs.size()) + " are bound");
-    if (++depth_ > 32) throw Error("subgraphs are nested more than 32 deep");
+    if (depth_ >= 32) throw Error("subgraphs are nested more than 32 deep");
     settle();
-    scopes_.emplace_back();
+    // Undone however the body ends: a branch that fails to import can be dropped (If).
+    struct Scope {
+      ModelImporter& m;
+      explicit Scope(ModelImporter& mi) : m(mi) {
+        ++m.depth_;
+        m.scopes_.emplace_back();
+      }
+      ~Scope() {
+        m.scopes_.pop_back();
+        --m.depth_;
+      }
+    } scope(*this);
     for (const auto& init : body.initializer()) {
       onnx::TensorProto t = init;
       t.set_name(prefix + init.name());
@@ -409,8 +425,6 @@ class ModelImporter final : public SubgraphHost {
       if (!v) throw Error("subgraph output '" + o.name() + "' is not produced by any node");
       outs.push_back(v);
     }
-    scopes_.pop_back();
-    --depth_;
     return outs;
   }
 
@@ -445,7 +459,7 @@ class ModelImporter final : public SubgraphHost {
     return p == std::string::npos ? s : s.substr(0, p);
   }
 
-  void warn(const std::string& w) {
+  void warn(const std::string& w) override {
     if (opts_.warnings) opts_.warnings->push_back(origin_ + ": " + w);
   }
 

@@ -3,7 +3,8 @@
 // - If: a condition known at build time (a constant, or a value that folds, as shape tests do
 //   once the shapes are fixed) inlines the branch it picks. A run-time condition inlines both
 //   branches and selects each output with Where, so both run; their outputs must agree in dtype
-//   and shape.
+//   and shape. A branch that cannot be built for the shapes is left out, and the other's outputs
+//   pass an IfGuard that fails the run if the condition ever selects the missing one.
 // - Loop: unrolled, one inlined copy of the body per iteration, while the trip count and the
 //   condition are known at build time; scan outputs are stacked with Unsqueeze + Concat.
 // - Scan: unrolled over its sequence length (and, at opset 8, its batch), which must be static;
@@ -16,6 +17,7 @@
 #include <optional>
 
 #include "import/importer.h"
+#include "ops/control_flow_ops.h"
 #include "ops/eltwise.h"
 #include "ops/identity.h"
 #include "ops/shape_ops.h"
@@ -100,14 +102,44 @@ void import_if(NodeContext& c) {
     for (int i = 0; i < n; ++i) bind_output(c, static_cast<size_t>(i), outs[static_cast<size_t>(i)]);
     return;
   }
-  const auto t = host.inline_graph(then_g, {}, c.name() + "/then/");
-  const auto e = host.inline_graph(else_g, {}, c.name() + "/else/");
-  host.settle();
+  // Each branch is built for the shapes at hand. One that cannot be (ONNX Runtime fails on it at
+  // run time as well) is left out, and the other's outputs are guarded by the condition.
+  auto attempt = [&](const onnx::GraphProto& g, const char* which, std::string& err) {
+    try {
+      auto outs = host.inline_graph(g, {}, c.name() + "/" + which + "/");
+      host.settle();
+      return std::optional<std::vector<ir::Value*>>(std::move(outs));
+    } catch (const Error& x) {
+      err = x.what();
+      return std::optional<std::vector<ir::Value*>>();
+    }
+  };
+  std::string then_err, else_err;
+  const auto t = attempt(then_g, "then", then_err);
+  const auto e = attempt(else_g, "else", else_err);
+  if (!t && !e) throw Error(then_err);
   // A one-element cond of any rank selects whole tensors only as a scalar.
   ir::Value* pick = cond;
   if (!cond->type.shape.empty()) pick = emit1(c, "cond_scalar", std::make_unique<Squeeze>(), {cond});
+  if (!t || !e) {
+    const bool keep_then = t.has_value();
+    const std::string lost = keep_then ? "else" : "then";
+    host.warn("node '" + c.name() + "' (If): its " + lost + " branch cannot be built for these shapes (" +
+              (keep_then ? else_err : then_err) + "); the plan runs the " + (keep_then ? "then" : "else") +
+              " branch and fails with an error when the condition ('" + cond->name + "') selects the " + lost +
+              " branch");
+    const auto& kept = keep_then ? *t : *e;
+    for (int i = 0; i < n; ++i) {
+      auto guard = std::make_unique<IfGuard>();
+      guard->expected = keep_then ? 1 : 0;
+      guard->message = "node '" + c.name() + "' (If): the condition selected the " + lost + " branch, which this "
+                       "plan could not build for its input shapes; rebuild the plan for shapes that branch accepts";
+      bind_output(c, static_cast<size_t>(i), emit1(c, "guard" + std::to_string(i), std::move(guard), {pick, kept[static_cast<size_t>(i)]}));
+    }
+    return;
+  }
   for (int i = 0; i < n; ++i) {
-    ir::Value *a = t[static_cast<size_t>(i)], *b = e[static_cast<size_t>(i)];
+    ir::Value *a = (*t)[static_cast<size_t>(i)], *b = (*e)[static_cast<size_t>(i)];
     if (a->type.dtype != b->type.dtype || a->type.shape != b->type.shape || !shape_static(a->type.shape))
       c.fail("output " + std::to_string(i) + ": the condition is known only at run time, so kiln runs both branches and "
              "selects; that needs both to give one static shape and dtype, but they give " +
