@@ -306,6 +306,23 @@ def build_cases():
         [[("x", x)]], [("y", F32)], (),
         lambda v: [v["x"][:2] if v["x"].sum() > 0 else v["x"] * 2])
 
+    # A run-time condition whose else branch cannot run for these shapes (Reshape of 6 elements
+    # to 5x5): ORT fails only when it is selected; kiln builds the then branch and guards it.
+    name = "test_if_runtime_cond_one_branch_valid"
+    rng = rng_for(name)
+    then_g = graph("then", [const("t_shape", i64(2, 3)), node("Reshape", ["x", "t_shape"], ["t_y"])],
+                   [("t_y", F32, [2, 3])])
+    else_g = graph("else", [const("e_shape", i64(5, 5)), node("Reshape", ["x", "e_shape"], ["e_y"])],
+                   [("e_y", F32, [5, 5])])
+    x = uniform(rng, (6,), -0.5, 1.0)
+    assert x.sum() > 0
+    add(name, [node("ReduceSum", ["x"], ["s"], keepdims=0),
+               const("zero", scalar_f32(0)),
+               node("Greater", ["s", "zero"], ["cond"]),
+               node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g)],
+        [[("x", x)]], [("y", F32)], (),
+        lambda v: [v["x"].reshape(2, 3)])
+
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases
