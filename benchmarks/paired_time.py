@@ -135,6 +135,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--block", type=int, default=4)
     ap.add_argument("--mem-mb", type=int, default=0, help="read-bandwidth probe per round over this many MB")
+    ap.add_argument("--gap-ms", type=float, default=0,
+                    help="idle time before each block, so the previous engine's spinning threads (ORT's pool, "
+                    "OpenMP's) have gone to sleep: without it, on 2 CPUs, kiln right after ORT ran 2-6x slower in "
+                    "a third of the rounds on the device")
     ap.add_argument("--lib", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                                   ".device", "lib"))
     ap.add_argument("--out", required=True)
@@ -159,13 +163,15 @@ def main():
         small = np.ones(2**20 // 4, np.float32)
     while time.time() < end:
         for name in (order if r % 2 == 0 else order[::-1]):
+            if a.gap_ms:
+                time.sleep(a.gap_ms / 1e3)
             med, ts = block(engines[name], a.block)
             blocks[name].append(med)
             runs[name].extend(ts)
         if a.mem_mb:
             mem.append(mem_probe(big, small))
         r += 1
-    res = {"threads": a.threads, "rounds": r, "block": a.block, "cpus": sorted(os.sched_getaffinity(0)),
+    res = {"threads": a.threads, "rounds": r, "block": a.block, "gap_ms": a.gap_ms, "cpus": sorted(os.sched_getaffinity(0)),
            "median_ms": {k: statistics.median(v) for k, v in runs.items()},
            "min_ms": {k: min(v) for k, v in runs.items()}, "speed_vs_ort_fp32": {}, "paired_ratio": {}}
     for k in engines:
