@@ -29,6 +29,7 @@ namespace {
 
 // The runtime needs every shape fixed and every graph output a distinct, node-produced buffer.
 void prepare_for_plan(ir::Graph& g, const std::string& origin) {
+  passes::verify_predicates(g);  // whatever the passes did (or were told not to do)
   for (auto& io : g.inputs)
     if (!shape_static(io.value->type.shape)) {
       std::string dims;

@@ -328,8 +328,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "reference"}},
 
       // ---- control_flow.cpp (lowered at import: no subgraphs in plans) ----
-      {"If", {"any", "known cond inlines its branch; run-time: both run, Where selects; a branch unbuildable "
-        "for the shapes is guarded"}},
+      {"If", {"any", "known cond inlines its branch; run-time cond: only the taken branch runs (predicated "
+        "layers); a branch unbuildable for the shapes is guarded"}},
       {"Loop", {"any", "unrolled when the trip count and conditions are known at build time; run-time trip "
         "counts refused"}},
       {"Scan", {"any", "unrolled over a static sequence length; opset 8: full sequence_lens only"}},

@@ -97,9 +97,11 @@ bool Graph::is_graph_input(const Value* v) const {
 }
 
 void Graph::replace_uses(Value* from, Value* to) {
-  for (auto& n : nodes_)
+  for (auto& n : nodes_) {
     for (Value*& v : n->inputs)
       if (v == from) v = to;
+    if (n->when == from) n->when = to;
+  }
   for (auto& o : outputs)
     if (o.value == from) o.value = to;
 }
@@ -116,6 +118,7 @@ void Graph::compact() {
   for (auto& n : nodes_) {
     for (Value* v : n->inputs) live.insert(v);
     for (Value* v : n->outputs) live.insert(v);
+    if (n->when) live.insert(n->when);
   }
   for (auto& io : inputs) live.insert(io.value);
   for (auto& io : outputs) live.insert(io.value);
@@ -137,8 +140,9 @@ void Graph::topo_sort() {
     state[root.get()] = 1;
     while (!stack.empty()) {
       auto& [n, i] = stack.back();
-      if (i < n->inputs.size()) {
-        Value* v = n->inputs[i++];
+      if (i <= n->inputs.size()) {  // the inputs, then the predicate
+        Value* v = i < n->inputs.size() ? n->inputs[i] : n->when;
+        ++i;
         auto it = v ? producer.find(v) : producer.end();
         if (it == producer.end()) continue;
         Node* p = it->second;

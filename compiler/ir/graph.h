@@ -70,6 +70,13 @@ struct Node {
   // The precision the node computes in, set by the assign-precision pass (Float32 or BFloat16);
   // Undefined before it runs. Its float outputs are typed to match (ops::stored_type_ok).
   DType precision = DType::Undefined;
+  // Predicated execution (a branch of an If on a run-time condition): the node runs only when
+  // the one-element bool `when` holds `when_true`; otherwise it is skipped and its outputs are left
+  // unwritten, which only the If's Where selectors read. Seeded by the If importer and made
+  // consistent by the predicate-branches pass; nullptr = always runs. Graph::replace_uses, compact
+  // and topo_sort treat `when` as an input.
+  Value* when = nullptr;
+  bool when_true = true;
 
   std::string_view type() const { return op->type(); }
   template <class T> T* as() const { return dynamic_cast<T*>(op.get()); }

@@ -158,6 +158,9 @@ bool merge_nodes(ir::Graph& g) {
     }
     key += '\0';
     key += attr_key(*n.op);
+    // Nodes that run under different predicates (the two branches of an If) are not the same.
+    key += '\0';
+    key += n.when ? std::to_string(value_id(n.when)) + (n.when_true ? "+" : "-") : "";
     auto [it, inserted] = seen.emplace(std::move(key), &n);
     if (inserted) continue;
     ir::Node& keep = *it->second;

@@ -21,6 +21,7 @@ bool dead_code(ir::Graph& g) {
     }
     for (ir::Value* v : n->inputs)
       if (v) needed.insert(v);
+    if (n->when) needed.insert(n->when);  // its predicate is read too
   }
   return changed;
 }

@@ -77,6 +77,10 @@ std::optional<double> scalar_constant(const ir::Value* v);
 // Passes (one file each in compiler/passes/).
 bool remove_identity(ir::Graph& g);
 bool dead_code(ir::Graph& g);
+// Completes the predicates the If importer seeds on the two branches of a run-time If (ir::Node::
+// when), so only the taken branch runs; verify_predicates drops any that are not consistent.
+bool predicate_branches(ir::Graph& g);
+bool verify_predicates(ir::Graph& g);
 bool fold_constants(ir::Graph& g);
 // Evaluates one node whose inputs are all constants (within a size cap) and removes it; its
 // outputs become constants. The importer calls it as it goes, so shape arithmetic is folded

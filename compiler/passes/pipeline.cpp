@@ -66,6 +66,10 @@ const std::vector<PassInfo>& pipeline() {
                            "with the region-boundary reorders)",
        nullptr, assign_precision},
       {"dead-code-int8", "int8 layers leave the float conversions they replaced unread", dead_code},
+      {"predicate-branches", "an If on a run-time condition is imported as both branches and a select: "
+                             "predicate each branch's layers (the ones the passes above added too) on the "
+                             "condition, so a run executes only the taken branch",
+       predicate_branches},
   };
   return list;
 }

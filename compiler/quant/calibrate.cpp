@@ -54,6 +54,8 @@ CalibTable calibration_table(const std::string& onnx_path, const CompileOptions&
                       "build; --calib=random calibrates on random data, for speed experiments only");
 
   std::unique_ptr<ir::Graph> g = fp32_graph();
+  // Every branch of a run-time If must be observed, not only the one the samples take.
+  for (auto& n : g->nodes()) n->when = nullptr;
   for (auto& v : g->values())
     if (observable(*v) && !g->is_graph_output(v.get())) g->outputs.push_back({v->name, v.get()});
   const std::vector<uint8_t> plan = make_plan(*g);

@@ -33,6 +33,7 @@ MemoryPlan plan_memory(const ir::Graph& g) {
   }
   for (int64_t i = 0; i < last; ++i) {
     for (const ir::Value* v : g.nodes()[i]->inputs) touch(v, i);
+    if (g.nodes()[i]->when) touch(g.nodes()[i]->when, i);  // read to decide whether to run
     for (const ir::Value* v : g.nodes()[i]->outputs) touch(v, i);
   }
   for (auto& io : g.outputs) touch(io.value, last);

@@ -160,7 +160,7 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     layers.push_back(fb::CreateLayer(b, b.CreateString(n.name), b.CreateString(std::string(n.type())),
                                      b.CreateString(in.kernels.at(i)), static_cast<fb::DType>(precision),
                                      b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused),
-                                     tactic));
+                                     tactic, n.when ? id(n.when) : -1, n.when_true));
   }
   std::vector<int32_t> inputs, outputs;
   for (auto& io : g.inputs) inputs.push_back(id(io.value));

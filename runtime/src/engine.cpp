@@ -422,6 +422,11 @@ void ExecutionContext::run() {
   auto& s = impl_->stream;
   const auto& layers = impl_->engine->layers;
   auto step = [&](size_t i) {
+    if (layers[i].when >= 0) {  // a branch of an If: run only the taken one
+      s.wait();
+      const bool c = *static_cast<const uint8_t*>(impl_->ptr(layers[i].when)) != 0;
+      if (c != layers[i].when_true) return;
+    }
     if (!layers[i].dynamic) return impl_->bound[i](s);
     s.wait();  // a reference kernel reads what oneDNN wrote
     impl_->run_dynamic(layers[i]);

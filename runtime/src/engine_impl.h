@@ -43,6 +43,8 @@ struct LayerRec {
   std::vector<int> inputs, outputs;
   std::unique_ptr<Kernel> kernel;  // null for dynamic layers, which run their reference kernel
   bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
+  int when = -1;                   // predicated: runs only when this bool tensor holds when_true
+  bool when_true = true;
 };
 
 // The optimisation profile of one graph input: each dim may take any value in [min, max].

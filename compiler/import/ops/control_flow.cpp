@@ -2,8 +2,9 @@
 // bodies get the same passes, fusions and fast kernels as everything else:
 // - If: a condition known at build time (a constant, or a value that folds, as shape tests do
 //   once the shapes are fixed) inlines the branch it picks. A run-time condition inlines both
-//   branches and selects each output with Where, so both run; their outputs must agree in dtype
-//   and shape. A branch that cannot be built for the shapes is left out, and the other's outputs
+//   branches and selects each output with Where; their outputs must agree in dtype and shape.
+//   Each branch's nodes are predicated on the condition (ir::Node::when, completed by the
+//   predicate-branches pass), so a run executes only the taken one. A branch that cannot be built for the shapes is left out, and the other's outputs
 //   pass an IfGuard that fails the run if the condition ever selects the missing one.
 // - Loop: unrolled, one inlined copy of the body per iteration, while the trip count and the
 //   condition are known at build time; scan outputs are stacked with Unsqueeze + Concat.
@@ -115,8 +116,11 @@ void import_if(NodeContext& c) {
     }
   };
   std::string then_err, else_err;
+  const size_t first_then = c.graph().nodes().size();
   const auto t = attempt(then_g, "then", then_err);
+  const size_t first_else = c.graph().nodes().size();
   const auto e = attempt(else_g, "else", else_err);
+  const size_t end = c.graph().nodes().size();
   if (!t && !e) throw Error(then_err);
   // A one-element cond of any rank selects whole tensors only as a scalar.
   ir::Value* pick = cond;
@@ -146,6 +150,15 @@ void import_if(NodeContext& c) {
              dtype_name(a->type.dtype) + " " + shape_str(a->type.shape) + " and " + dtype_name(b->type.dtype) + " " +
              shape_str(b->type.shape));
     bind_output(c, static_cast<size_t>(i), emit1(c, "select" + std::to_string(i), std::make_unique<Where>(), {pick, a, b}));
+  }
+  // Each branch's nodes run only when the condition picks it (ir::Node::when); the
+  // predicate-branches pass extends this to the nodes later passes add, or drops it.
+  // An enclosing run-time If seeds these nodes again, with its own condition, afterwards.
+  for (size_t k = first_then; k < end; ++k) {
+    ir::Node& node = *c.graph().nodes()[k];
+    if (!node.op) continue;
+    node.when = cond;
+    node.when_true = k < first_else;
   }
 }
 

@@ -410,6 +410,14 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
       written[i] = true;
     }
     check_no_aliasing(*impl, rec, label);
+    if (l->when() >= 0) {
+      const int w = tensor_index(l->when(), label, false);
+      const TensorRec& t = impl->tensors[w];
+      if (t.dtype != DType::Bool || t.dynamic || shape_elements(t.shape) != 1 || !written[w])
+        corrupt(label + "'s predicate '" + t.name + "' is not a one-element bool tensor written before it");
+      rec.when = w;
+      rec.when_true = l->when_true();
+    }
     std::vector<const TensorView*> consts;
     for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
     std::vector<ops::TensorType> inferred;
