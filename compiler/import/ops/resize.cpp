@@ -90,7 +90,8 @@ void emit_resize(NodeContext& ctx, std::unique_ptr<Resize> op, ir::Value* roi, i
   ctx.emit(std::move(op), std::move(in));
 }
 
-void import_resize_11(NodeContext& ctx) {
+// The attributes Resize-11 and later share.
+std::unique_ptr<Resize> resize_11_op(NodeContext& ctx) {
   auto op = std::make_unique<Resize>();
   op->mode = parse_mode(ctx, true);
   op->coord = parse_coord(ctx);
@@ -100,7 +101,11 @@ void import_resize_11(NodeContext& ctx) {
   op->extrapolation_value = ctx.attr_float("extrapolation_value", 0.f);
   if (op->coord == ResizeCoord::TfCropAndResize && !ctx.input(1))
     ctx.fail("coordinate_transformation_mode tf_crop_and_resize needs the roi input");
-  emit_resize(ctx, std::move(op), ctx.input(1), ctx.input(2), ctx.input(3));
+  return op;
+}
+
+void import_resize_11(NodeContext& ctx) {
+  emit_resize(ctx, resize_11_op(ctx), ctx.input(1), ctx.input(2), ctx.input(3));
 }
 
 // Resize-18 adds `axes` (roi/scales/sizes list only those axes), keep_aspect_ratio_policy (sizes
@@ -112,15 +117,7 @@ void import_resize_18(NodeContext& ctx) {
                         "extrapolation_value", "keep_aspect_ratio_policy", "mode", "nearest_mode"});
   ir::Value* x = ctx.required_input(0);
   const auto rank = static_cast<int64_t>(x->type.shape.size());
-  auto op = std::make_unique<Resize>();
-  op->mode = parse_mode(ctx, true);
-  op->coord = parse_coord(ctx);
-  op->nearest = parse_nearest(ctx);
-  op->cubic_coeff_a = ctx.attr_float("cubic_coeff_a", -0.75f);
-  op->exclude_outside = ctx.attr_int("exclude_outside", 0) != 0;
-  op->extrapolation_value = ctx.attr_float("extrapolation_value", 0.f);
-  if (op->coord == ResizeCoord::TfCropAndResize && !ctx.input(1))
-    ctx.fail("coordinate_transformation_mode tf_crop_and_resize needs the roi input");
+  auto op = resize_11_op(ctx);
   const std::string policy = ctx.attr_string("keep_aspect_ratio_policy", "stretch");
   if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
     ctx.fail("keep_aspect_ratio_policy '" + policy + "' is unknown; use stretch, not_larger or not_smaller");

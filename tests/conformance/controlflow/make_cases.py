@@ -331,21 +331,7 @@ def build_cases():
 # ---------------------------------------------------------------------------------------------
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="output directory; cases go to OUT/node/<case>")
-    ap.add_argument("--node-modules", required=True, help="node_modules directory holding onnxruntime-node")
-    ap.add_argument("--node", default="node", help="node executable")
-    ap.add_argument("--filter", default="", help="only cases whose name contains this")
-    args = ap.parse_args()
-
-    cases = [c for c in build_cases() if args.filter in c.name]
-    node_dir = os.path.join(args.out, "node")
-    if args.filter:
-        for c in cases:
-            shutil.rmtree(os.path.join(node_dir, c.name), ignore_errors=True)
-    else:
-        shutil.rmtree(node_dir, ignore_errors=True)
-    os.makedirs(node_dir, exist_ok=True)
+    args, cases, node_dir = o18.command_line(__doc__, build_cases)
 
     for c in cases:  # structure, types and scoping before anything runs (output shapes from numpy)
         values = dict(c.input_sets[0])

@@ -610,8 +610,10 @@ def check_ref(case, values, got):
     return None
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def command_line(doc, build_cases):
+    """The generators' shared command line: parses it, picks the cases (--filter) and clears their
+    folders under OUT/node (all of OUT/node without a filter). Returns (args, cases, node_dir)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--out", required=True, help="output directory; cases go to OUT/node/<case>")
     ap.add_argument("--node-modules", required=True, help="node_modules directory holding onnxruntime-node")
     ap.add_argument("--node", default="node", help="node executable")
@@ -626,6 +628,11 @@ def main():
     else:
         shutil.rmtree(node_dir, ignore_errors=True)
     os.makedirs(node_dir, exist_ok=True)
+    return args, cases, node_dir
+
+
+def main():
+    args, cases, node_dir = command_line(__doc__, build_cases)
 
     with tempfile.TemporaryDirectory(prefix="opset18plus-") as tmp:
         jobs = []
