@@ -200,7 +200,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"GRU", {"float32, float64",
         "all ONNX activations, clip, layout (14+), linear_before_reset; reference kernel only"}},
       {"LSTM", {"float32, float64",
-        "all ONNX activations, clip, layout (14+), peepholes, input_forget; reference kernel only"}},
+        "all ONNX activations, clip, layout, peepholes; in-house float32 kernel for the default form, else "
+        "reference"}},
 
       // ---- scan.cpp ----
       {"ArgMax", {"all numeric", "float16 not supported; select_last_index (12+); reference kernel only"}},

@@ -165,6 +165,47 @@ TEST(SeqRnnReference, CustomActivationsAndFloat64) {
   EXPECT_DOUBLE_EQ(vals<double>(out[1])[0], h2);
 }
 
+// The in-house float32 LSTM (kernels/rnn.cpp) against the double reference: every direction and
+// layout, with and without bias and initial states, and the forms it must leave to the reference.
+TEST(SeqRnnKernel, InhouseLstmMatchesTheReference) {
+  const std::vector<RnnAct> acts{RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh};
+  uint32_t seed = 1;
+  for (RnnDirection dir : {RnnDirection::Forward, RnnDirection::Reverse, RnnDirection::Bidirectional})
+    for (int64_t layout : {0, 1})
+      for (bool extras : {false, true}) {
+        SCOPED_TRACE(testing::Message() << "direction " << static_cast<int>(dir) << " layout " << layout
+                                        << (extras ? " with bias and initial states" : ""));
+        const int64_t seq = 5, batch = 3, in = 7, H = 6, nd = dir == RnnDirection::Bidirectional ? 2 : 1;
+        std::vector<RnnAct> a;
+        for (int64_t d = 0; d < nd; ++d) a.insert(a.end(), acts.begin(), acts.end());
+        Lstm op = cell<Lstm>(H, dir, a);
+        op.layout = layout;
+        const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
+        const Shape ss = layout ? Shape{batch, nd, H} : Shape{nd, batch, H};
+        std::vector<HostTensor> ins{random_tensor(DType::Float32, xs, seed++),
+                                    random_tensor(DType::Float32, {nd, 4 * H, in}, seed++, -0.5, 0.5, true),
+                                    random_tensor(DType::Float32, {nd, 4 * H, H}, seed++, -0.5, 0.5, true)};
+        if (extras) {
+          ins.push_back(random_tensor(DType::Float32, {nd, 8 * H}, seed++, -0.5, 0.5, true));
+          ins.push_back(HostTensor(DType::Undefined, {}));  // no sequence_lens
+          ins.push_back(random_tensor(DType::Float32, ss, seed++));
+          ins.push_back(random_tensor(DType::Float32, ss, seed++));
+        }
+        expect_kernel_matches_reference(op, "inhouse", ins, 1e-4, 1e-5, 3);
+      }
+  // Peepholes, clip and other activations stay with the reference.
+  Lstm clipped = cell<Lstm>(2, RnnDirection::Forward, acts);
+  clipped.has_clip = true;
+  clipped.clip = 1.f;
+  std::vector<HostTensor> ins{random_tensor(DType::Float32, {2, 1, 3}, 9),
+                              random_tensor(DType::Float32, {1, 8, 3}, 10, -1, 1, true),
+                              random_tensor(DType::Float32, {1, 8, 2}, 11, -1, 1, true)};
+  std::vector<HostTensor> out;
+  EXPECT_FALSE(run_kernel(clipped, "inhouse", ins, out, 3));
+  Lstm relu = cell<Lstm>(2, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Relu, RnnAct::Tanh});
+  EXPECT_FALSE(run_kernel(relu, "inhouse", ins, out, 3));
+}
+
 TEST(SeqRnnInfer, Errors) {
   Rnn op = rnn();
   auto x = f32({2, 3, 4});

@@ -1,0 +1,172 @@
+// In-house float32 LSTM for the common form: constant weights, the default activations (sigmoid,
+// tanh, tanh), no clip, peepholes, input_forget or sequence_lens. The weights are stored
+// transposed ([in][4H], [H][4H]) at creation, so each step's gate pre-activations are axpy loops
+// over the contiguous 4H gates, which the compiler vectorises without reassociating sums; the
+// reference kernel (ops/rnn.cpp) computes in double with scalar dot products. Anything else falls
+// back to the reference.
+#include <cmath>
+#include <vector>
+
+#include "kernels/kernel.h"
+#include "ops/rnn.h"
+
+namespace kiln {
+namespace {
+
+using ops::RnnAct;
+
+// The repacked weights and the loop; shared by the kernel and every closure bound from it.
+class Lstm32 {
+ public:
+  Lstm32(const KernelSpec& s, const ops::Lstm& op) {
+    const Shape& x = s.in[0].shape;
+    layout_ = op.layout;
+    seq_ = layout_ ? x[1] : x[0];
+    batch_ = layout_ ? x[0] : x[1];
+    in_ = x[2];
+    h_ = op.hidden_size;
+    nd_ = op.num_directions();
+    reverse_only_ = op.direction == ops::RnnDirection::Reverse;
+    const int64_t G = 4 * h_;
+    const auto* w = static_cast<const float*>(s.in[1].const_data);
+    const auto* r = static_cast<const float*>(s.in[2].const_data);
+    const auto* b = s.in.size() > 3 && s.in[3].present() ? static_cast<const float*>(s.in[3].const_data) : nullptr;
+    wt_.assign(static_cast<size_t>(nd_ * in_ * G), 0.f);
+    rt_.assign(static_cast<size_t>(nd_ * h_ * G), 0.f);
+    bias_.assign(static_cast<size_t>(nd_ * G), 0.f);
+    for (int64_t d = 0; d < nd_; ++d)
+      for (int64_t k = 0; k < G; ++k) {
+        for (int64_t i = 0; i < in_; ++i) wt_[static_cast<size_t>((d * in_ + i) * G + k)] = w[(d * G + k) * in_ + i];
+        for (int64_t i = 0; i < h_; ++i) rt_[static_cast<size_t>((d * h_ + i) * G + k)] = r[(d * G + k) * h_ + i];
+        if (b) bias_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + k] + b[d * 2 * G + G + k];
+      }
+    for (size_t i = 0; i < s.in.size(); ++i) const_in_.push_back(s.in[i].present() ? s.in[i].const_data : nullptr);
+    present_in_.resize(8, false);
+    for (size_t i = 0; i < s.in.size() && i < 8; ++i) present_in_[i] = s.in[i].present();
+    for (size_t i = 0; i < 3; ++i) present_out_.push_back(i < s.out.size() && s.out[i].present());
+  }
+
+  void run(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const;
+  std::vector<const void*> const_in_;
+  std::vector<bool> present_in_, present_out_;
+
+ private:
+  // Element offsets, as the reference's Geometry: layout 0 is [seq, (dir,) batch, ...].
+  int64_t xo(int64_t t, int64_t b) const { return (layout_ ? b * seq_ + t : t * batch_ + b) * in_; }
+  int64_t yo(int64_t t, int64_t d, int64_t b) const {
+    return (layout_ ? (b * seq_ + t) * nd_ + d : (t * nd_ + d) * batch_ + b) * h_;
+  }
+  int64_t so(int64_t d, int64_t b) const { return (layout_ ? b * nd_ + d : d * batch_ + b) * h_; }
+
+  static float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+  void run_impl(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const {
+    const int64_t G = 4 * h_, H = h_;
+    std::vector<float> g(static_cast<size_t>(G)), h(static_cast<size_t>(H)), c(static_cast<size_t>(H));
+    for (int64_t d = 0; d < nd_; ++d) {
+      const bool reverse = reverse_only_ || d == 1;
+      const float* wt = wt_.data() + d * in_ * G;
+      const float* rt = rt_.data() + d * H * G;
+      const float* bias = bias_.data() + d * G;
+      for (int64_t b = 0; b < batch_; ++b) {
+        for (int64_t j = 0; j < H; ++j) {
+          h[static_cast<size_t>(j)] = h0 ? h0[so(d, b) + j] : 0.f;
+          c[static_cast<size_t>(j)] = c0 ? c0[so(d, b) + j] : 0.f;
+        }
+        for (int64_t s = 0; s < seq_; ++s) {
+          const int64_t t = reverse ? seq_ - 1 - s : s;
+          const float* xt = x + xo(t, b);
+          float* gp = g.data();
+          for (int64_t k = 0; k < G; ++k) gp[k] = bias[k];
+          for (int64_t i = 0; i < in_; ++i) {
+            const float xi = xt[i];
+            const float* row = wt + i * G;
+            for (int64_t k = 0; k < G; ++k) gp[k] += xi * row[k];
+          }
+          for (int64_t i = 0; i < H; ++i) {
+            const float hi = h[static_cast<size_t>(i)];
+            const float* row = rt + i * G;
+            for (int64_t k = 0; k < G; ++k) gp[k] += hi * row[k];
+          }
+          // ONNX gate order i, o, f, c.
+          for (int64_t j = 0; j < H; ++j) {
+            const float ig = sigmoid(gp[j]), og = sigmoid(gp[H + j]), fg = sigmoid(gp[2 * H + j]);
+            const float cc = std::tanh(gp[3 * H + j]);
+            const float cn = fg * c[static_cast<size_t>(j)] + ig * cc;
+            c[static_cast<size_t>(j)] = cn;
+            h[static_cast<size_t>(j)] = og * std::tanh(cn);
+          }
+          if (y)
+            for (int64_t j = 0; j < H; ++j) y[yo(t, d, b) + j] = h[static_cast<size_t>(j)];
+        }
+        // A zero-length sequence never ran: its final states are zeros (as the reference's).
+        for (int64_t j = 0; j < H; ++j) {
+          if (yh) yh[so(d, b) + j] = seq_ ? h[static_cast<size_t>(j)] : 0.f;
+          if (yc) yc[so(d, b) + j] = seq_ ? c[static_cast<size_t>(j)] : 0.f;
+        }
+      }
+    }
+  }
+
+  int64_t layout_ = 0, seq_ = 0, batch_ = 0, in_ = 0, h_ = 0, nd_ = 1;
+  bool reverse_only_ = false;
+  std::vector<float> wt_, rt_, bias_;
+};
+
+void Lstm32::run(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const {
+  run_impl(x, h0, c0, y, yh, yc);
+}
+
+class LstmKernel final : public Kernel {
+ public:
+  LstmKernel(const KernelSpec& s, const ops::Lstm& op) : self_(std::make_shared<const Lstm32>(s, op)) {}
+
+  BoundKernel bind(const KernelBinding& kb) const override {
+    auto in = [&](size_t i) -> const float* {
+      if (i >= self_->present_in_.size() || !self_->present_in_[i]) return nullptr;
+      return static_cast<const float*>(i < self_->const_in_.size() && self_->const_in_[i] ? self_->const_in_[i] : kb.in.at(i));
+    };
+    auto out = [&](size_t i) -> float* { return self_->present_out_[i] ? static_cast<float*>(kb.out.at(i)) : nullptr; };
+    const float *x = in(0), *h0 = in(5), *c0 = in(6);
+    float *y = out(0), *yh = out(1), *yc = out(2);
+    // The closure keeps the repacked weights alive by itself (a context may outlive this kernel's
+    // owner only through the closure).
+    return [self = self_, x, h0, c0, y, yh, yc](dnnl::stream&) { self->run(x, h0, c0, y, yh, yc); };
+  }
+
+
+ private:
+  std::shared_ptr<const Lstm32> self_;
+};
+
+std::unique_ptr<Kernel> make_lstm(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::Lstm*>(&s.op);
+  if (!op || s.in.size() < 3 || s.out.empty() || s.out.size() > 3) return nullptr;
+  auto dense_f32 = [](const KernelTensor& t) {
+    return t.dtype == DType::Float32 && t.layout.empty() && shape_static(t.shape);
+  };
+  for (size_t i = 0; i < s.in.size(); ++i) {
+    const KernelTensor& t = s.in[i];
+    if (!t.present()) continue;
+    if (i == 4 || i == 7) return nullptr;  // sequence_lens, peepholes: the reference's
+    if (!dense_f32(t)) return nullptr;
+    if ((i == 1 || i == 2 || i == 3) && !t.const_data) return nullptr;  // weights are repacked once
+  }
+  if (!s.in[1].present() || !s.in[2].present() || s.in[0].shape.size() != 3) return nullptr;
+  for (const KernelTensor& t : s.out)
+    if (t.present() && !dense_f32(t)) return nullptr;
+  if (op->has_clip || op->input_forget || op->hidden_size <= 0) return nullptr;
+  const size_t nd = static_cast<size_t>(op->num_directions());
+  if (op->activations.size() != 3 * nd) return nullptr;
+  for (size_t d = 0; d < nd; ++d)
+    if (op->activations[3 * d] != static_cast<int64_t>(RnnAct::Sigmoid) ||
+        op->activations[3 * d + 1] != static_cast<int64_t>(RnnAct::Tanh) ||
+        op->activations[3 * d + 2] != static_cast<int64_t>(RnnAct::Tanh))
+      return nullptr;
+  return std::make_unique<LstmKernel>(s, *op);
+}
+
+KILN_REGISTER_KERNEL("LSTM", "inhouse", make_lstm);
+
+}  // namespace
+}  // namespace kiln
