@@ -96,12 +96,16 @@ int inspect(const InspectArgs& a) {
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
                             "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
                             "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"stored_weight_bytes\": {}, "
-                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}], \"quantized\": [{}]}}",
+                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}], \"quantized\": [{}], "
+                            "\"when\": {}}}",
                             i ? ", " : "", json_escape(l.name), l.op, l.kernel, precision_name(l.precision),
                             l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
                             json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes,
                             l.stored_weight_bytes, dtype_name(l.output_dtype), l.time_us, runners,
-                            quantized_text(l, true));
+                            quantized_text(l, true),
+                            l.when.empty() ? std::string("null")
+                                           : fmt::format("{{\"tensor\": \"{}\", \"is\": {}}}", json_escape(l.when),
+                                                         l.when_true ? "true" : "false"));
     }
     fmt::print("{{\"plan\": \"{}\", \"schema_version\": {}, \"plan_bytes\": {}, \"weight_bytes\": {}, "
                "\"arena_bytes\": {}, \"activation_bytes\": {}, \"machine\": {{\"isa\": \"{}\", \"cpu\": \"{}\", "
@@ -140,6 +144,7 @@ int inspect(const InspectArgs& a) {
                prec, l.layout.empty() ? "plain" : l.layout,
                l.weight_bytes ? human_bytes(l.weight_bytes) : "-", join(l.fused, "+", false), tactic);
     if (!l.quantized.empty()) fmt::print("       scales: {}\n", quantized_text(l, false));
+    if (!l.when.empty()) fmt::print("       runs when '{}' is {}\n", l.when, l.when_true ? "true" : "false");
   }
   return 0;
 }

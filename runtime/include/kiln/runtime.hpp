@@ -82,6 +82,10 @@ struct LayerInfo {
   // CPU cannot run it (or with LoadOptions::retune).
   std::string tactic, planned_tactic;
   std::string weights_format;          // the packed weights' oneDNN format, e.g. "ABcd16b16a"
+  // A layer of one branch of an If on a run-time condition runs only when the bool tensor `when`
+  // holds `when_true` ("" = always runs).
+  std::string when;
+  bool when_true = true;
   double time_us = 0;                  // the planned tactic's build-time median; 0 = not timed
   std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
   uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads, as run

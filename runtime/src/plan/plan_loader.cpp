@@ -461,6 +461,10 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
         info.stored_weight_bytes += impl->tensors[i].stored_half ? impl->tensors[i].bytes / 2 : impl->tensors[i].bytes;
       }
     if (!rec.outputs.empty()) info.output_dtype = impl->tensors[rec.outputs[0]].dtype;
+    if (rec.when >= 0) {
+      info.when = impl->tensors[rec.when].name;
+      info.when_true = rec.when_true;
+    }
     impl->layer_info.push_back(std::move(info));
     impl->layers.push_back(std::move(rec));
   }
