@@ -198,7 +198,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"RNN", {"float32, float64",
         "all ONNX activations, clip, layout (14+); sequence_lens int32/int64; reference kernel only"}},
       {"GRU", {"float32, float64",
-        "all ONNX activations, clip, layout (14+), linear_before_reset; reference kernel only"}},
+        "all ONNX activations, clip, layout, linear_before_reset; in-house float32 kernel for the default "
+        "form, else reference"}},
       {"LSTM", {"float32, float64",
         "all ONNX activations, clip, layout, peepholes; in-house float32 kernel for the default form, else "
         "reference"}},

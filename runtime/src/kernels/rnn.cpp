@@ -1,5 +1,5 @@
-// In-house float32 LSTM for the common form: constant weights, the default activations (sigmoid,
-// tanh, tanh), no clip, peepholes, input_forget or sequence_lens. The weights are stored
+// In-house float32 LSTM and GRU for the common form: constant weights, the default activations
+// (sigmoid, tanh[, tanh]), no clip, peepholes, input_forget or sequence_lens. The weights are stored
 // transposed ([in][4H], [H][4H]) at creation, so each step's gate pre-activations are axpy loops
 // over the contiguous 4H gates, which the compiler vectorises without reassociating sums; the
 // reference kernel (ops/rnn.cpp) computes in double with scalar dot products. Anything else falls
@@ -139,34 +139,175 @@ class LstmKernel final : public Kernel {
   std::shared_ptr<const Lstm32> self_;
 };
 
-std::unique_ptr<Kernel> make_lstm(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::Lstm*>(&s.op);
-  if (!op || s.in.size() < 3 || s.out.empty() || s.out.size() > 3) return nullptr;
+// GRU, gates z, r, h (ONNX order): z and r as the LSTM's gates; the candidate reads
+// (r . Ht-1) R_h^T + Rb_h, or with linear_before_reset r . (Ht-1 R_h^T + Rb_h).
+class Gru32 {
+ public:
+  Gru32(const KernelSpec& s, const ops::Gru& op) {
+    const Shape& x = s.in[0].shape;
+    layout_ = op.layout;
+    seq_ = layout_ ? x[1] : x[0];
+    batch_ = layout_ ? x[0] : x[1];
+    in_ = x[2];
+    h_ = op.hidden_size;
+    nd_ = op.num_directions();
+    reverse_only_ = op.direction == ops::RnnDirection::Reverse;
+    lbr_ = op.linear_before_reset;
+    const int64_t G = 3 * h_;
+    const auto* w = static_cast<const float*>(s.in[1].const_data);
+    const auto* r = static_cast<const float*>(s.in[2].const_data);
+    const auto* b = s.in.size() > 3 && s.in[3].present() ? static_cast<const float*>(s.in[3].const_data) : nullptr;
+    wt_.assign(static_cast<size_t>(nd_ * in_ * G), 0.f);
+    rt_.assign(static_cast<size_t>(nd_ * h_ * G), 0.f);
+    wb_.assign(static_cast<size_t>(nd_ * G), 0.f);
+    rb_.assign(static_cast<size_t>(nd_ * G), 0.f);
+    for (int64_t d = 0; d < nd_; ++d)
+      for (int64_t k = 0; k < G; ++k) {
+        for (int64_t i = 0; i < in_; ++i) wt_[static_cast<size_t>((d * in_ + i) * G + k)] = w[(d * G + k) * in_ + i];
+        for (int64_t i = 0; i < h_; ++i) rt_[static_cast<size_t>((d * h_ + i) * G + k)] = r[(d * G + k) * h_ + i];
+        if (b) {
+          wb_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + k];
+          rb_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + G + k];
+        }
+      }
+  }
+
+  void run(const float* x, const float* h0, float* y, float* yh) const {
+    const int64_t G = 3 * h_, H = h_;
+    std::vector<float> xw(static_cast<size_t>(G)), hr(static_cast<size_t>(G)), h(static_cast<size_t>(H)),
+        rh(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
+    for (int64_t d = 0; d < nd_; ++d) {
+      const bool reverse = reverse_only_ || d == 1;
+      const float* wt = wt_.data() + d * in_ * G;
+      const float* rt = rt_.data() + d * H * G;
+      const float* wb = wb_.data() + d * G;
+      const float* rb = rb_.data() + d * G;
+      for (int64_t b = 0; b < batch_; ++b) {
+        for (int64_t j = 0; j < H; ++j) h[static_cast<size_t>(j)] = h0 ? h0[so(d, b) + j] : 0.f;
+        for (int64_t s = 0; s < seq_; ++s) {
+          const int64_t t = reverse ? seq_ - 1 - s : s;
+          const float* xt = x + xo(t, b);
+          for (int64_t k = 0; k < G; ++k) {
+            xw[static_cast<size_t>(k)] = wb[k];
+            hr[static_cast<size_t>(k)] = rb[k];
+          }
+          for (int64_t i = 0; i < in_; ++i) {
+            const float xi = xt[i];
+            const float* row = wt + i * G;
+            for (int64_t k = 0; k < G; ++k) xw[static_cast<size_t>(k)] += xi * row[k];
+          }
+          // z and r (and, with linear_before_reset, the candidate's H R_h^T) from Ht-1.
+          const int64_t hk = lbr_ ? G : 2 * H;
+          for (int64_t i = 0; i < H; ++i) {
+            const float hi = h[static_cast<size_t>(i)];
+            const float* row = rt + i * G;
+            for (int64_t k = 0; k < hk; ++k) hr[static_cast<size_t>(k)] += hi * row[k];
+          }
+          if (!lbr_) {
+            for (int64_t j = 0; j < H; ++j)
+              rh[static_cast<size_t>(j)] = sigmoid(xw[static_cast<size_t>(H + j)] + hr[static_cast<size_t>(H + j)]) *
+                                           h[static_cast<size_t>(j)];
+            for (int64_t i = 0; i < H; ++i) {
+              const float ri = rh[static_cast<size_t>(i)];
+              const float* row = rt + i * G + 2 * H;
+              for (int64_t k = 0; k < H; ++k) hr[static_cast<size_t>(2 * H + k)] += ri * row[k];
+            }
+          }
+          for (int64_t j = 0; j < H; ++j) {
+            const size_t u = static_cast<size_t>(j);
+            const float z = sigmoid(xw[u] + hr[u]);
+            const float r = sigmoid(xw[H + u] + hr[H + u]);
+            const float cand = std::tanh(xw[2 * H + u] + (lbr_ ? r * hr[2 * H + u] : hr[2 * H + u]));
+            hn[u] = (1 - z) * cand + z * h[u];
+          }
+          h = hn;
+          if (y)
+            for (int64_t j = 0; j < H; ++j) y[yo(t, d, b) + j] = h[static_cast<size_t>(j)];
+        }
+        for (int64_t j = 0; j < H; ++j)
+          if (yh) yh[so(d, b) + j] = seq_ ? h[static_cast<size_t>(j)] : 0.f;
+      }
+    }
+  }
+
+ private:
+  int64_t xo(int64_t t, int64_t b) const { return (layout_ ? b * seq_ + t : t * batch_ + b) * in_; }
+  int64_t yo(int64_t t, int64_t d, int64_t b) const {
+    return (layout_ ? (b * seq_ + t) * nd_ + d : (t * nd_ + d) * batch_ + b) * h_;
+  }
+  int64_t so(int64_t d, int64_t b) const { return (layout_ ? b * nd_ + d : d * batch_ + b) * h_; }
+  static float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+  int64_t layout_ = 0, seq_ = 0, batch_ = 0, in_ = 0, h_ = 0, nd_ = 1;
+  bool reverse_only_ = false, lbr_ = false;
+  std::vector<float> wt_, rt_, wb_, rb_;
+};
+
+class GruKernel final : public Kernel {
+ public:
+  GruKernel(const KernelSpec& s, const ops::Gru& op) : self_(std::make_shared<const Gru32>(s, op)) {
+    for (size_t i = 0; i < s.in.size(); ++i) const_in_.push_back(s.in[i].present() ? s.in[i].const_data : nullptr);
+    for (size_t i = 0; i < 6; ++i) present_in_.push_back(i < s.in.size() && s.in[i].present());
+    for (size_t i = 0; i < 2; ++i) present_out_.push_back(i < s.out.size() && s.out[i].present());
+  }
+
+  BoundKernel bind(const KernelBinding& kb) const override {
+    auto in = [&](size_t i) -> const float* {
+      if (!present_in_[i]) return nullptr;
+      return static_cast<const float*>(i < const_in_.size() && const_in_[i] ? const_in_[i] : kb.in.at(i));
+    };
+    auto out = [&](size_t i) -> float* { return present_out_[i] ? static_cast<float*>(kb.out.at(i)) : nullptr; };
+    const float *x = in(0), *h0 = in(5);
+    float *y = out(0), *yh = out(1);
+    return [self = self_, x, h0, y, yh](dnnl::stream&) { self->run(x, h0, y, yh); };
+  }
+
+ private:
+  std::shared_ptr<const Gru32> self_;
+  std::vector<const void*> const_in_;
+  std::vector<bool> present_in_, present_out_;
+};
+
+// The shared conditions: float32 dense X and states, constant W, R, B, no sequence_lens (input 4)
+// or peepholes (input 7), no clip, and the default activations `acts` in every direction.
+bool default_form(const KernelSpec& s, const ops::RnnAttrs& at, size_t max_outputs, const std::vector<RnnAct>& acts) {
+  if (s.in.size() < 3 || s.out.empty() || s.out.size() > max_outputs) return false;
   auto dense_f32 = [](const KernelTensor& t) {
     return t.dtype == DType::Float32 && t.layout.empty() && shape_static(t.shape);
   };
   for (size_t i = 0; i < s.in.size(); ++i) {
     const KernelTensor& t = s.in[i];
     if (!t.present()) continue;
-    if (i == 4 || i == 7) return nullptr;  // sequence_lens, peepholes: the reference's
-    if (!dense_f32(t)) return nullptr;
-    if ((i == 1 || i == 2 || i == 3) && !t.const_data) return nullptr;  // weights are repacked once
+    if (i == 4 || i == 7 || !dense_f32(t)) return false;
+    if ((i == 1 || i == 2 || i == 3) && !t.const_data) return false;  // weights are repacked once
   }
-  if (!s.in[1].present() || !s.in[2].present() || s.in[0].shape.size() != 3) return nullptr;
+  if (!s.in[1].present() || !s.in[2].present() || s.in[0].shape.size() != 3) return false;
   for (const KernelTensor& t : s.out)
-    if (t.present() && !dense_f32(t)) return nullptr;
-  if (op->has_clip || op->input_forget || op->hidden_size <= 0) return nullptr;
-  const size_t nd = static_cast<size_t>(op->num_directions());
-  if (op->activations.size() != 3 * nd) return nullptr;
+    if (t.present() && !dense_f32(t)) return false;
+  if (at.has_clip || at.hidden_size <= 0) return false;
+  const size_t nd = static_cast<size_t>(at.num_directions());
+  if (at.activations.size() != acts.size() * nd) return false;
   for (size_t d = 0; d < nd; ++d)
-    if (op->activations[3 * d] != static_cast<int64_t>(RnnAct::Sigmoid) ||
-        op->activations[3 * d + 1] != static_cast<int64_t>(RnnAct::Tanh) ||
-        op->activations[3 * d + 2] != static_cast<int64_t>(RnnAct::Tanh))
-      return nullptr;
+    for (size_t k = 0; k < acts.size(); ++k)
+      if (at.activations[acts.size() * d + k] != static_cast<int64_t>(acts[k])) return false;
+  return true;
+}
+
+std::unique_ptr<Kernel> make_gru(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::Gru*>(&s.op);
+  if (!op || !default_form(s, *op, 2, {RnnAct::Sigmoid, RnnAct::Tanh})) return nullptr;
+  return std::make_unique<GruKernel>(s, *op);
+}
+
+std::unique_ptr<Kernel> make_lstm(const KernelSpec& s) {
+  const auto* op = dynamic_cast<const ops::Lstm*>(&s.op);
+  if (!op || op->input_forget || !default_form(s, *op, 3, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh}))
+    return nullptr;
   return std::make_unique<LstmKernel>(s, *op);
 }
 
 KILN_REGISTER_KERNEL("LSTM", "inhouse", make_lstm);
+KILN_REGISTER_KERNEL("GRU", "inhouse", make_gru);
 
 }  // namespace
 }  // namespace kiln

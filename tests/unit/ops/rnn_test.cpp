@@ -206,6 +206,33 @@ TEST(SeqRnnKernel, InhouseLstmMatchesTheReference) {
   EXPECT_FALSE(run_kernel(relu, "inhouse", ins, out, 3));
 }
 
+TEST(SeqRnnKernel, InhouseGruMatchesTheReference) {
+  uint32_t seed = 100;
+  for (RnnDirection dir : {RnnDirection::Forward, RnnDirection::Reverse, RnnDirection::Bidirectional})
+    for (int64_t layout : {0, 1})
+      for (bool lbr : {false, true})
+        for (bool extras : {false, true}) {
+          SCOPED_TRACE(testing::Message() << "direction " << static_cast<int>(dir) << " layout " << layout
+                                          << " linear_before_reset " << lbr << (extras ? " with bias and h0" : ""));
+          const int64_t seq = 4, batch = 2, in = 5, H = 6, nd = dir == RnnDirection::Bidirectional ? 2 : 1;
+          std::vector<RnnAct> a;
+          for (int64_t d = 0; d < nd; ++d) a.insert(a.end(), {RnnAct::Sigmoid, RnnAct::Tanh});
+          Gru op = cell<Gru>(H, dir, a);
+          op.layout = layout;
+          op.linear_before_reset = lbr;
+          const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
+          std::vector<HostTensor> ins{random_tensor(DType::Float32, xs, seed++),
+                                      random_tensor(DType::Float32, {nd, 3 * H, in}, seed++, -0.5, 0.5, true),
+                                      random_tensor(DType::Float32, {nd, 3 * H, H}, seed++, -0.5, 0.5, true)};
+          if (extras) {
+            ins.push_back(random_tensor(DType::Float32, {nd, 6 * H}, seed++, -0.5, 0.5, true));
+            ins.push_back(HostTensor(DType::Undefined, {}));  // no sequence_lens
+            ins.push_back(random_tensor(DType::Float32, layout ? Shape{batch, nd, H} : Shape{nd, batch, H}, seed++));
+          }
+          expect_kernel_matches_reference(op, "inhouse", ins, 1e-4, 1e-5, 2);
+        }
+}
+
 TEST(SeqRnnInfer, Errors) {
   Rnn op = rnn();
   auto x = f32({2, 3, 4});
