@@ -4,7 +4,10 @@
 // over the contiguous 4H gates, which the compiler vectorises without reassociating sums; the
 // reference kernel (ops/rnn.cpp) computes in double with scalar dot products. Anything else falls
 // back to the reference.
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "kernels/kernel.h"
@@ -15,56 +18,69 @@ namespace {
 
 using ops::RnnAct;
 
-// The repacked weights and the loop; shared by the kernel and every closure bound from it.
-class Lstm32 {
- public:
-  Lstm32(const KernelSpec& s, const ops::Lstm& op) {
+// dst[k] += a * row[k]: the step's gate pre-activations, one input element at a time.
+void axpy(float* dst, const float* row, float a, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) dst[k] += a * row[k];
+}
+
+float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+// What both cells share: the geometry (offsets as the reference's Geometry: layout 0 is
+// [seq, (dir,) batch, ...]) and the weights repacked once, W and R transposed to [in][gates * H]
+// and [H][gates * H], the bias split into its W and R halves.
+class Cell32 {
+ protected:
+  Cell32(const KernelSpec& s, const ops::RnnAttrs& at, int64_t gates) {
     const Shape& x = s.in[0].shape;
-    layout_ = op.layout;
+    layout_ = at.layout;
     seq_ = layout_ ? x[1] : x[0];
     batch_ = layout_ ? x[0] : x[1];
     in_ = x[2];
-    h_ = op.hidden_size;
-    nd_ = op.num_directions();
-    reverse_only_ = op.direction == ops::RnnDirection::Reverse;
-    const int64_t G = 4 * h_;
+    h_ = at.hidden_size;
+    g_ = gates * h_;
+    nd_ = at.num_directions();
+    reverse_only_ = at.direction == ops::RnnDirection::Reverse;
     const auto* w = static_cast<const float*>(s.in[1].const_data);
     const auto* r = static_cast<const float*>(s.in[2].const_data);
     const auto* b = s.in.size() > 3 && s.in[3].present() ? static_cast<const float*>(s.in[3].const_data) : nullptr;
-    wt_.assign(static_cast<size_t>(nd_ * in_ * G), 0.f);
-    rt_.assign(static_cast<size_t>(nd_ * h_ * G), 0.f);
-    bias_.assign(static_cast<size_t>(nd_ * G), 0.f);
+    wt_.assign(static_cast<size_t>(nd_ * in_ * g_), 0.f);
+    rt_.assign(static_cast<size_t>(nd_ * h_ * g_), 0.f);
+    wb_.assign(static_cast<size_t>(nd_ * g_), 0.f);
+    rb_.assign(static_cast<size_t>(nd_ * g_), 0.f);
     for (int64_t d = 0; d < nd_; ++d)
-      for (int64_t k = 0; k < G; ++k) {
-        for (int64_t i = 0; i < in_; ++i) wt_[static_cast<size_t>((d * in_ + i) * G + k)] = w[(d * G + k) * in_ + i];
-        for (int64_t i = 0; i < h_; ++i) rt_[static_cast<size_t>((d * h_ + i) * G + k)] = r[(d * G + k) * h_ + i];
-        if (b) bias_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + k] + b[d * 2 * G + G + k];
+      for (int64_t k = 0; k < g_; ++k) {
+        for (int64_t i = 0; i < in_; ++i) wt_[static_cast<size_t>((d * in_ + i) * g_ + k)] = w[(d * g_ + k) * in_ + i];
+        for (int64_t i = 0; i < h_; ++i) rt_[static_cast<size_t>((d * h_ + i) * g_ + k)] = r[(d * g_ + k) * h_ + i];
+        if (b) {
+          wb_[static_cast<size_t>(d * g_ + k)] = b[d * 2 * g_ + k];
+          rb_[static_cast<size_t>(d * g_ + k)] = b[d * 2 * g_ + g_ + k];
+        }
       }
-    for (size_t i = 0; i < s.in.size(); ++i) const_in_.push_back(s.in[i].present() ? s.in[i].const_data : nullptr);
-    present_in_.resize(8, false);
-    for (size_t i = 0; i < s.in.size() && i < 8; ++i) present_in_[i] = s.in[i].present();
-    for (size_t i = 0; i < 3; ++i) present_out_.push_back(i < s.out.size() && s.out[i].present());
   }
 
-  void run(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const;
-  std::vector<const void*> const_in_;
-  std::vector<bool> present_in_, present_out_;
-
- private:
-  // Element offsets, as the reference's Geometry: layout 0 is [seq, (dir,) batch, ...].
   int64_t xo(int64_t t, int64_t b) const { return (layout_ ? b * seq_ + t : t * batch_ + b) * in_; }
   int64_t yo(int64_t t, int64_t d, int64_t b) const {
     return (layout_ ? (b * seq_ + t) * nd_ + d : (t * nd_ + d) * batch_ + b) * h_;
   }
   int64_t so(int64_t d, int64_t b) const { return (layout_ ? b * nd_ + d : d * batch_ + b) * h_; }
+  bool reverse(int64_t d) const { return reverse_only_ || d == 1; }
 
-  static float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+  int64_t layout_ = 0, seq_ = 0, batch_ = 0, in_ = 0, h_ = 0, g_ = 0, nd_ = 1;
+  bool reverse_only_ = false;
+  std::vector<float> wt_, rt_, wb_, rb_;
+};
 
-  void run_impl(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const {
-    const int64_t G = 4 * h_, H = h_;
+// LSTM, gates i, o, f, c (ONNX order).
+class Lstm32 : Cell32 {
+ public:
+  Lstm32(const KernelSpec& s, const ops::Lstm& op) : Cell32(s, op, 4), bias_(wb_) {
+    for (size_t k = 0; k < bias_.size(); ++k) bias_[k] += rb_[k];  // both halves add up front
+  }
+
+  void run(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const {
+    const int64_t G = g_, H = h_;
     std::vector<float> g(static_cast<size_t>(G)), h(static_cast<size_t>(H)), c(static_cast<size_t>(H));
     for (int64_t d = 0; d < nd_; ++d) {
-      const bool reverse = reverse_only_ || d == 1;
       const float* wt = wt_.data() + d * in_ * G;
       const float* rt = rt_.data() + d * H * G;
       const float* bias = bias_.data() + d * G;
@@ -74,21 +90,12 @@ class Lstm32 {
           c[static_cast<size_t>(j)] = c0 ? c0[so(d, b) + j] : 0.f;
         }
         for (int64_t s = 0; s < seq_; ++s) {
-          const int64_t t = reverse ? seq_ - 1 - s : s;
+          const int64_t t = reverse(d) ? seq_ - 1 - s : s;
           const float* xt = x + xo(t, b);
           float* gp = g.data();
-          for (int64_t k = 0; k < G; ++k) gp[k] = bias[k];
-          for (int64_t i = 0; i < in_; ++i) {
-            const float xi = xt[i];
-            const float* row = wt + i * G;
-            for (int64_t k = 0; k < G; ++k) gp[k] += xi * row[k];
-          }
-          for (int64_t i = 0; i < H; ++i) {
-            const float hi = h[static_cast<size_t>(i)];
-            const float* row = rt + i * G;
-            for (int64_t k = 0; k < G; ++k) gp[k] += hi * row[k];
-          }
-          // ONNX gate order i, o, f, c.
+          std::copy(bias, bias + G, gp);
+          for (int64_t i = 0; i < in_; ++i) axpy(gp, wt + i * G, xt[i], G);
+          for (int64_t i = 0; i < H; ++i) axpy(gp, rt + i * G, h[static_cast<size_t>(i)], G);
           for (int64_t j = 0; j < H; ++j) {
             const float ig = sigmoid(gp[j]), og = sigmoid(gp[H + j]), fg = sigmoid(gp[2 * H + j]);
             const float cc = std::tanh(gp[3 * H + j]);
@@ -108,76 +115,22 @@ class Lstm32 {
     }
   }
 
-  int64_t layout_ = 0, seq_ = 0, batch_ = 0, in_ = 0, h_ = 0, nd_ = 1;
-  bool reverse_only_ = false;
-  std::vector<float> wt_, rt_, bias_;
-};
-
-void Lstm32::run(const float* x, const float* h0, const float* c0, float* y, float* yh, float* yc) const {
-  run_impl(x, h0, c0, y, yh, yc);
-}
-
-class LstmKernel final : public Kernel {
- public:
-  LstmKernel(const KernelSpec& s, const ops::Lstm& op) : self_(std::make_shared<const Lstm32>(s, op)) {}
-
-  BoundKernel bind(const KernelBinding& kb) const override {
-    auto in = [&](size_t i) -> const float* {
-      if (i >= self_->present_in_.size() || !self_->present_in_[i]) return nullptr;
-      return static_cast<const float*>(i < self_->const_in_.size() && self_->const_in_[i] ? self_->const_in_[i] : kb.in.at(i));
-    };
-    auto out = [&](size_t i) -> float* { return self_->present_out_[i] ? static_cast<float*>(kb.out.at(i)) : nullptr; };
-    const float *x = in(0), *h0 = in(5), *c0 = in(6);
-    float *y = out(0), *yh = out(1), *yc = out(2);
-    // The closure keeps the repacked weights alive by itself (a context may outlive this kernel's
-    // owner only through the closure).
-    return [self = self_, x, h0, c0, y, yh, yc](dnnl::stream&) { self->run(x, h0, c0, y, yh, yc); };
-  }
-
-
  private:
-  std::shared_ptr<const Lstm32> self_;
+  std::vector<float> bias_;  // W's and R's bias summed
 };
 
 // GRU, gates z, r, h (ONNX order): z and r as the LSTM's gates; the candidate reads
-// (r . Ht-1) R_h^T + Rb_h, or with linear_before_reset r . (Ht-1 R_h^T + Rb_h).
-class Gru32 {
+// (r . Ht-1) R_h^T + Rb_h, or with linear_before_reset r . (Ht-1 R_h^T + Rb_h). No cell state:
+// c0 and yc are never given.
+class Gru32 : Cell32 {
  public:
-  Gru32(const KernelSpec& s, const ops::Gru& op) {
-    const Shape& x = s.in[0].shape;
-    layout_ = op.layout;
-    seq_ = layout_ ? x[1] : x[0];
-    batch_ = layout_ ? x[0] : x[1];
-    in_ = x[2];
-    h_ = op.hidden_size;
-    nd_ = op.num_directions();
-    reverse_only_ = op.direction == ops::RnnDirection::Reverse;
-    lbr_ = op.linear_before_reset;
-    const int64_t G = 3 * h_;
-    const auto* w = static_cast<const float*>(s.in[1].const_data);
-    const auto* r = static_cast<const float*>(s.in[2].const_data);
-    const auto* b = s.in.size() > 3 && s.in[3].present() ? static_cast<const float*>(s.in[3].const_data) : nullptr;
-    wt_.assign(static_cast<size_t>(nd_ * in_ * G), 0.f);
-    rt_.assign(static_cast<size_t>(nd_ * h_ * G), 0.f);
-    wb_.assign(static_cast<size_t>(nd_ * G), 0.f);
-    rb_.assign(static_cast<size_t>(nd_ * G), 0.f);
-    for (int64_t d = 0; d < nd_; ++d)
-      for (int64_t k = 0; k < G; ++k) {
-        for (int64_t i = 0; i < in_; ++i) wt_[static_cast<size_t>((d * in_ + i) * G + k)] = w[(d * G + k) * in_ + i];
-        for (int64_t i = 0; i < h_; ++i) rt_[static_cast<size_t>((d * h_ + i) * G + k)] = r[(d * G + k) * h_ + i];
-        if (b) {
-          wb_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + k];
-          rb_[static_cast<size_t>(d * G + k)] = b[d * 2 * G + G + k];
-        }
-      }
-  }
+  Gru32(const KernelSpec& s, const ops::Gru& op) : Cell32(s, op, 3), lbr_(op.linear_before_reset) {}
 
-  void run(const float* x, const float* h0, float* y, float* yh) const {
-    const int64_t G = 3 * h_, H = h_;
+  void run(const float* x, const float* h0, const float*, float* y, float* yh, float*) const {
+    const int64_t G = g_, H = h_;
     std::vector<float> xw(static_cast<size_t>(G)), hr(static_cast<size_t>(G)), h(static_cast<size_t>(H)),
         rh(static_cast<size_t>(H)), hn(static_cast<size_t>(H));
     for (int64_t d = 0; d < nd_; ++d) {
-      const bool reverse = reverse_only_ || d == 1;
       const float* wt = wt_.data() + d * in_ * G;
       const float* rt = rt_.data() + d * H * G;
       const float* wb = wb_.data() + d * G;
@@ -185,33 +138,19 @@ class Gru32 {
       for (int64_t b = 0; b < batch_; ++b) {
         for (int64_t j = 0; j < H; ++j) h[static_cast<size_t>(j)] = h0 ? h0[so(d, b) + j] : 0.f;
         for (int64_t s = 0; s < seq_; ++s) {
-          const int64_t t = reverse ? seq_ - 1 - s : s;
+          const int64_t t = reverse(d) ? seq_ - 1 - s : s;
           const float* xt = x + xo(t, b);
-          for (int64_t k = 0; k < G; ++k) {
-            xw[static_cast<size_t>(k)] = wb[k];
-            hr[static_cast<size_t>(k)] = rb[k];
-          }
-          for (int64_t i = 0; i < in_; ++i) {
-            const float xi = xt[i];
-            const float* row = wt + i * G;
-            for (int64_t k = 0; k < G; ++k) xw[static_cast<size_t>(k)] += xi * row[k];
-          }
+          std::copy(wb, wb + G, xw.data());
+          std::copy(rb, rb + G, hr.data());
+          for (int64_t i = 0; i < in_; ++i) axpy(xw.data(), wt + i * G, xt[i], G);
           // z and r (and, with linear_before_reset, the candidate's H R_h^T) from Ht-1.
           const int64_t hk = lbr_ ? G : 2 * H;
-          for (int64_t i = 0; i < H; ++i) {
-            const float hi = h[static_cast<size_t>(i)];
-            const float* row = rt + i * G;
-            for (int64_t k = 0; k < hk; ++k) hr[static_cast<size_t>(k)] += hi * row[k];
-          }
+          for (int64_t i = 0; i < H; ++i) axpy(hr.data(), rt + i * G, h[static_cast<size_t>(i)], hk);
           if (!lbr_) {
             for (int64_t j = 0; j < H; ++j)
               rh[static_cast<size_t>(j)] = sigmoid(xw[static_cast<size_t>(H + j)] + hr[static_cast<size_t>(H + j)]) *
                                            h[static_cast<size_t>(j)];
-            for (int64_t i = 0; i < H; ++i) {
-              const float ri = rh[static_cast<size_t>(i)];
-              const float* row = rt + i * G + 2 * H;
-              for (int64_t k = 0; k < H; ++k) hr[static_cast<size_t>(2 * H + k)] += ri * row[k];
-            }
+            for (int64_t i = 0; i < H; ++i) axpy(hr.data() + 2 * H, rt + i * G + 2 * H, rh[static_cast<size_t>(i)], H);
           }
           for (int64_t j = 0; j < H; ++j) {
             const size_t u = static_cast<size_t>(j);
@@ -231,41 +170,40 @@ class Gru32 {
   }
 
  private:
-  int64_t xo(int64_t t, int64_t b) const { return (layout_ ? b * seq_ + t : t * batch_ + b) * in_; }
-  int64_t yo(int64_t t, int64_t d, int64_t b) const {
-    return (layout_ ? (b * seq_ + t) * nd_ + d : (t * nd_ + d) * batch_ + b) * h_;
-  }
-  int64_t so(int64_t d, int64_t b) const { return (layout_ ? b * nd_ + d : d * batch_ + b) * h_; }
-  static float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
-
-  int64_t layout_ = 0, seq_ = 0, batch_ = 0, in_ = 0, h_ = 0, nd_ = 1;
-  bool reverse_only_ = false, lbr_ = false;
-  std::vector<float> wt_, rt_, wb_, rb_;
+  bool lbr_ = false;
 };
 
-class GruKernel final : public Kernel {
+// Binds a cell to a context's buffers: X (input 0), initial_h (5), initial_c (6, LSTM), and Y,
+// Y_h, Y_c (outputs 0-2), each absent where the layer lacks it. The closure shares the repacked
+// weights, so it stays valid however long the context keeps it.
+template <class Cell, class Op>
+class RnnKernel final : public Kernel {
  public:
-  GruKernel(const KernelSpec& s, const ops::Gru& op) : self_(std::make_shared<const Gru32>(s, op)) {
-    for (size_t i = 0; i < s.in.size(); ++i) const_in_.push_back(s.in[i].present() ? s.in[i].const_data : nullptr);
-    for (size_t i = 0; i < 6; ++i) present_in_.push_back(i < s.in.size() && s.in[i].present());
-    for (size_t i = 0; i < 2; ++i) present_out_.push_back(i < s.out.size() && s.out[i].present());
+  RnnKernel(const KernelSpec& s, const Op& op) : cell_(std::make_shared<const Cell>(s, op)) {
+    for (size_t i = 0; i < 7; ++i) {
+      const bool here = i < s.in.size() && s.in[i].present();
+      in_present_[i] = here;
+      in_const_[i] = here ? s.in[i].const_data : nullptr;
+    }
+    for (size_t i = 0; i < 3; ++i) out_present_[i] = i < s.out.size() && s.out[i].present();
   }
 
   BoundKernel bind(const KernelBinding& kb) const override {
     auto in = [&](size_t i) -> const float* {
-      if (!present_in_[i]) return nullptr;
-      return static_cast<const float*>(i < const_in_.size() && const_in_[i] ? const_in_[i] : kb.in.at(i));
+      if (!in_present_[i]) return nullptr;
+      return static_cast<const float*>(in_const_[i] ? in_const_[i] : kb.in.at(i));
     };
-    auto out = [&](size_t i) -> float* { return present_out_[i] ? static_cast<float*>(kb.out.at(i)) : nullptr; };
-    const float *x = in(0), *h0 = in(5);
-    float *y = out(0), *yh = out(1);
-    return [self = self_, x, h0, y, yh](dnnl::stream&) { self->run(x, h0, y, yh); };
+    auto out = [&](size_t i) -> float* { return out_present_[i] ? static_cast<float*>(kb.out.at(i)) : nullptr; };
+    return [cell = cell_, x = in(0), h0 = in(5), c0 = in(6), y = out(0), yh = out(1), yc = out(2)](dnnl::stream&) {
+      cell->run(x, h0, c0, y, yh, yc);
+    };
   }
 
  private:
-  std::shared_ptr<const Gru32> self_;
-  std::vector<const void*> const_in_;
-  std::vector<bool> present_in_, present_out_;
+  std::shared_ptr<const Cell> cell_;
+  std::array<bool, 7> in_present_{};
+  std::array<const void*, 7> in_const_{};
+  std::array<bool, 3> out_present_{};
 };
 
 // The shared conditions: float32 dense X and states, constant W, R, B, no sequence_lens (input 4)
@@ -296,14 +234,14 @@ bool default_form(const KernelSpec& s, const ops::RnnAttrs& at, size_t max_outpu
 std::unique_ptr<Kernel> make_gru(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::Gru*>(&s.op);
   if (!op || !default_form(s, *op, 2, {RnnAct::Sigmoid, RnnAct::Tanh})) return nullptr;
-  return std::make_unique<GruKernel>(s, *op);
+  return std::make_unique<RnnKernel<Gru32, ops::Gru>>(s, *op);
 }
 
 std::unique_ptr<Kernel> make_lstm(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::Lstm*>(&s.op);
   if (!op || op->input_forget || !default_form(s, *op, 3, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh}))
     return nullptr;
-  return std::make_unique<LstmKernel>(s, *op);
+  return std::make_unique<RnnKernel<Lstm32, ops::Lstm>>(s, *op);
 }
 
 KILN_REGISTER_KERNEL("LSTM", "inhouse", make_lstm);
