@@ -106,6 +106,9 @@ class NodeContext {
   ir::Value* constant_floats(const std::string& suffix, const std::vector<float>& v, Shape shape);
 
   [[noreturn]] void fail(const std::string& msg) const;  // message gets the node's identity
+  // An axis attribute or input value in [-rank, rank), normalised to [0, rank); fails naming
+  // `what` (e.g. "axis", "scan_input_axes[1]") otherwise.
+  int64_t axis_in(int64_t axis, int64_t rank, const std::string& what = "axis") const;
 
   // What libonnx's checker checks for the opsets it knows, for an importer of a newer opset
   // (kOnnxLibOpset) to check itself: the input and output counts, and that every attribute is

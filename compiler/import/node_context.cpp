@@ -36,6 +36,12 @@ void NodeContext::expect_signature(size_t min_inputs, size_t max_inputs, size_t 
     }
 }
 
+int64_t NodeContext::axis_in(int64_t axis, int64_t rank, const std::string& what) const {
+  if (axis < -rank || axis >= rank)
+    fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + rank : axis;
+}
+
 const onnx::GraphProto& NodeContext::attr_graph(const std::string& name) const {
   auto* a = find_attr(name);
   if (!a) fail("the '" + name + "' attribute (a graph) is required");

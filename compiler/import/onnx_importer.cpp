@@ -397,20 +397,14 @@ class ModelImporter final : public SubgraphHost {
     if (static_cast<size_t>(body.input_size()) != inputs.size())
       throw Error("subgraph '" + body.name() + "' has " + std::to_string(body.input_size()) + " inputs; " +
                   std::to_string(inputs.size()) + " are bound");
-    if (depth_ >= 32) throw Error("subgraphs are nested more than 32 deep");
+    if (scopes_.size() >= 32) throw Error("subgraphs are nested more than 32 deep");
     settle();
     // Undone however the body ends: a branch that fails to import can be dropped (If).
     struct Scope {
-      ModelImporter& m;
-      explicit Scope(ModelImporter& mi) : m(mi) {
-        ++m.depth_;
-        m.scopes_.emplace_back();
-      }
-      ~Scope() {
-        m.scopes_.pop_back();
-        --m.depth_;
-      }
-    } scope(*this);
+      std::vector<std::unordered_map<std::string, ir::Value*>>& scopes;
+      explicit Scope(std::vector<std::unordered_map<std::string, ir::Value*>>& s) : scopes(s) { scopes.emplace_back(); }
+      ~Scope() { scopes.pop_back(); }
+    } scope(scopes_);
     for (const auto& init : body.initializer()) {
       onnx::TensorProto t = init;
       t.set_name(prefix + init.name());
@@ -471,7 +465,6 @@ class ModelImporter final : public SubgraphHost {
   std::unordered_map<std::string, ir::Value*> values_;
   std::vector<std::unordered_map<std::string, ir::Value*>> scopes_;  // inlined subgraphs, innermost last
   size_t settled_ = 0;
-  int depth_ = 0;
   std::unordered_map<std::string, const onnx::ValueInfoProto*> onnx_shapes_;
 };
 

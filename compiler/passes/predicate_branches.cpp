@@ -17,7 +17,7 @@ namespace kiln::passes {
 
 namespace {
 
-using Pred = std::pair<const ir::Value*, bool>;
+using Pred = std::pair<ir::Value*, bool>;
 
 std::optional<Pred> pred_of(const ir::Node* n) {
   if (!n || !n->when) return std::nullopt;
@@ -72,14 +72,13 @@ bool predicate_branches(ir::Graph& g) {
       else if (p->first == q->first && p->second != q->second) both = true;
     }
     // Reading both branches: a selector runs always; anything else is left for verify to reject.
-    if (both && n->as<ops::Where>()) p.reset();
-    if (both && !p) {
-      if (n->when) changed = true;
+    if (both && n->as<ops::Where>()) {
+      changed |= n->when != nullptr;
       n->when = nullptr;
       continue;
     }
     if (p && (n->when != p->first || n->when_true != p->second)) {
-      n->when = const_cast<ir::Value*>(p->first);
+      n->when = p->first;
       n->when_true = p->second;
       changed = true;
     }

@@ -240,9 +240,7 @@ void import_scan(NodeContext& c) {
   for (size_t j = 0; j < scan_in; ++j) {
     const ir::Value* x = c.required_input(state_n + j);
     const auto r = static_cast<int64_t>(x->type.shape.size());
-    if (in_axes[j] < -r || in_axes[j] >= r)
-      c.fail("scan_input_axes[" + std::to_string(j) + "] " + std::to_string(in_axes[j]) + " is out of range for rank " + std::to_string(r));
-    axes[j] = in_axes[j] < 0 ? in_axes[j] + r : in_axes[j];
+    axes[j] = c.axis_in(in_axes[j], r, "scan_input_axes[" + std::to_string(j) + "]");
     const int64_t d = x->type.shape[static_cast<size_t>(axes[j])];
     if (d < 0) c.fail("scan input '" + x->name + "' has a dynamic sequence length; fix it with --shapes");
     if (len >= 0 && d != len) c.fail("the scan inputs have sequence lengths " + std::to_string(len) + " and " + std::to_string(d));

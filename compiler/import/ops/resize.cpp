@@ -123,8 +123,7 @@ void import_resize_18(NodeContext& ctx) {
     ctx.fail("keep_aspect_ratio_policy '" + policy + "' is unknown; use stretch, not_larger or not_smaller");
   std::vector<int64_t> axes;
   for (int64_t a : ctx.attr_ints("axes")) {
-    if (a < -rank || a >= rank) ctx.fail("axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
-    a = a < 0 ? a + rank : a;
+    a = ctx.axis_in(a, rank);
     if (std::find(axes.begin(), axes.end(), a) != axes.end()) ctx.fail("axis " + std::to_string(a) + " is listed twice");
     axes.push_back(a);
   }

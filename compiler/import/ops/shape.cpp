@@ -227,9 +227,7 @@ void import_split(NodeContext& ctx) {
                " outputs");
     const Shape& xs = ctx.required_input(0)->type.shape;
     const int64_t r = static_cast<int64_t>(xs.size());
-    if (op->axis < -r || op->axis >= r)
-      ctx.fail("axis " + std::to_string(op->axis) + " is out of range for rank " + std::to_string(r));
-    const int64_t d = xs[static_cast<size_t>(op->axis < 0 ? op->axis + r : op->axis)];
+    const int64_t d = xs[static_cast<size_t>(ctx.axis_in(op->axis, r))];
     // A dimension known at run time only splits evenly (the kernel refuses a remainder).
     if (d >= 0 && d % n != 0) {
       const int64_t chunk = (d + n - 1) / n;
@@ -344,9 +342,7 @@ void import_pad(NodeContext& ctx) {  // Pad-11+: pads and constant_value inputs
     std::vector<int64_t> full(2 * static_cast<size_t>(r), 0);
     std::vector<bool> seen(static_cast<size_t>(r), false);
     for (size_t k = 0; k < ax.size(); ++k) {
-      if (ax[k] < -r || ax[k] >= r)
-        ctx.fail("axis " + std::to_string(ax[k]) + " is out of range for rank " + std::to_string(r));
-      const size_t a = static_cast<size_t>(ax[k] < 0 ? ax[k] + r : ax[k]);
+      const size_t a = static_cast<size_t>(ctx.axis_in(ax[k], r));
       if (seen[a]) ctx.fail("axis " + std::to_string(ax[k]) + " is listed twice");
       seen[a] = true;
       full[a] = op->pads[k];
@@ -378,8 +374,7 @@ void import_center_crop_pad(NodeContext& ctx) {
   auto op = make<Pad>();
   op->pads.assign(2 * static_cast<size_t>(r), 0);
   for (size_t k = 0; k < axes.size(); ++k) {
-    if (axes[k] < -r || axes[k] >= r) ctx.fail("axis " + std::to_string(axes[k]) + " is out of range for rank " + std::to_string(r));
-    const auto a = static_cast<size_t>(axes[k] < 0 ? axes[k] + r : axes[k]);
+    const auto a = static_cast<size_t>(ctx.axis_in(axes[k], r));
     if (xs[a] < 0) ctx.fail("input dim " + std::to_string(a) + " must be known (give --shapes)");
     if (target[k] < 0) ctx.fail("the target lengths must be >= 0");
     const int64_t diff = target[k] - xs[a];  // > 0 pads, < 0 crops

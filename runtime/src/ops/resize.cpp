@@ -273,6 +273,7 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
     ax.weight.assign(static_cast<size_t>(ax.out * taps), 0.0);
     ax.outside.assign(static_cast<size_t>(ax.out), 0);
     if (ax.in == 0) continue;
+    std::vector<double> c(static_cast<size_t>(taps));  // one output index's weights, every entry rewritten
     const double width = scale * in;
     const double sym_offset = in / 2 * (1 - static_cast<double>(ax.out) / width);  // HalfPixelSymmetric
     for (int64_t o = 0; o < ax.out; ++o) {
@@ -330,7 +331,6 @@ std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& 
         w[0] = 1;
         continue;
       }
-      std::vector<double> c(static_cast<size_t>(taps));
       if (wide) {
         antialias_coeffs(mode, ratio, scale, cubic_coeff_a, first, c);
       } else if (mode == ResizeMode::Linear) {
