@@ -436,6 +436,18 @@ def ort_reference(model_dir, cfg, bench_dir):
   shutil.rmtree(work, ignore_errors=True)
 
 
+def stamp_current(stamp, want):
+  """True when a prepared set's stamp says it was made from `want`; a stale stamp is removed, so
+  an interrupted remake is never taken for a finished one."""
+  if not os.path.isfile(stamp):
+    return False
+  with open(stamp) as f:
+    if json.load(f) == json.loads(json.dumps(want)):
+      return True
+  os.remove(stamp)
+  return False
+
+
 def prepare(out, bench_dir, reference):
   import numpy as np
   srcs = {dst: sha for pkg in PACKAGES.values() for dst, sha in pkg["files"].values()}
@@ -444,11 +456,8 @@ def prepare(out, bench_dir, reference):
     stamp = os.path.join(mdir, "prepared.json")
     want = {"prep_version": PREP_VERSION, "config": cfg, "eval_images": EVAL_IMAGES,
             "calib_images": CALIB_IMAGES, "files": srcs, "reference": reference}
-    if os.path.isfile(stamp):
-      with open(stamp) as f:
-        if json.load(f) == json.loads(json.dumps(want)):
-          continue
-      os.remove(stamp)
+    if stamp_current(stamp, want):
+      continue
     log(f"preparing {m}: evaluation batch from {len(EVAL_IMAGES)} images, calibration batches "
         f"from {len(CALIB_IMAGES)} other images")
     for d in ("test_data_set_0", "calib"):
@@ -606,11 +615,8 @@ def prepare_vad(out, bench_dir, reference):
     stamp = os.path.join(mdir, "prepared.json")
     want = {"prep_version": VAD_PREP_VERSION, "config": cfg, "sets": VAD_SETS, "files": srcs,
             "reference": reference}
-    if os.path.isfile(stamp):
-      with open(stamp) as f:
-        if json.load(f) == json.loads(json.dumps(want)):
-          continue
-      os.remove(stamp)
+    if stamp_current(stamp, want):
+      continue
     log(f"preparing {m}: {len(VAD_SETS)} sets of {cfg['samples']} samples "
         f"(sr {', '.join(str(sr) for sr, _ in VAD_SETS)})")
     for d in glob.glob(os.path.join(mdir, "test_data_set_*")):
