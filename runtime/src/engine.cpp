@@ -7,6 +7,8 @@
 #include <string_view>
 #include <thread>
 
+#include <unistd.h>
+
 #include <omp.h>
 
 #include "engine_impl.h"
@@ -25,6 +27,40 @@ AlignedBytes aligned_bytes(size_t n) {
   std::memset(p, 0, rounded);
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
+
+uint64_t default_memory_limit() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || page <= 0) return uint64_t(16) << 30;
+  return static_cast<uint64_t>(pages) / 4 * 3 * static_cast<uint64_t>(page);
+}
+
+namespace {
+
+std::string mib(uint64_t bytes) {
+  return bytes < (1 << 20) ? std::to_string(bytes) + " bytes" : std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+std::string over_limit(uint64_t limit) {
+  return "the context's memory limit of " + mib(limit) +
+         " (raise it with --memPoolSize, or LoadOptions::memory_limit in the API)";
+}
+
+// The C++ API promises a kiln::Error for every failure: out of memory, and anything oneDNN or the
+// standard library throws, becomes one at the boundary, with `what` saying what was being done.
+template <class F>
+auto api_call(const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Error(what + ": out of memory");
+  } catch (const std::exception& e) {
+    throw Error(what + ": " + e.what());
+  }
+}
+
+}  // namespace
 
 MachineInfo current_machine() {
   MachineInfo m;
@@ -58,6 +94,10 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Engine::~Engine() = default;
 
 std::shared_ptr<const Engine> Engine::load_file(const std::string& path, const LoadOptions& opts) {
+  return api_call(path + ": loading the plan", [&] { return load_file_impl(path, opts); });
+}
+
+std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, const LoadOptions& opts) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a plan file");
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -80,14 +120,16 @@ std::shared_ptr<const Engine> Engine::load_file(const std::string& path, const L
 
 std::shared_ptr<const Engine> Engine::load_memory(std::span<const uint8_t> bytes, const std::string& origin,
                                                   const LoadOptions& opts) {
-  clamp_threads_to_limit();
-  AlignedBytes buf = aligned_bytes(bytes.size());
-  if (!bytes.empty()) std::memcpy(buf.get(), bytes.data(), bytes.size());
-  try {
-    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), bytes.size(), origin, opts)));
-  } catch (const Error& e) {
-    throw Error(origin + ": " + e.what());
-  }
+  return api_call(origin + ": loading the plan", [&] {
+    clamp_threads_to_limit();
+    AlignedBytes buf = aligned_bytes(bytes.size());
+    if (!bytes.empty()) std::memcpy(buf.get(), bytes.data(), bytes.size());
+    try {
+      return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), bytes.size(), origin, opts)));
+    } catch (const Error& e) {
+      throw Error(origin + ": " + e.what());
+    }
+  });
 }
 
 const std::vector<TensorDesc>& Engine::inputs() const { return impl_->inputs; }
@@ -116,6 +158,7 @@ struct ExecutionContext::Impl {
   // Dynamic tensors: this run's shape and buffer, by tensor id (unused for static tensors).
   std::vector<Shape> dyn_shape;
   std::vector<std::vector<uint64_t>> dyn_data;  // uint64_t keeps every element type aligned
+  uint64_t dyn_bytes = 0;  // the sum of dyn_data's sizes, counted against the memory limit
 
   // Caller buffers (set_input_buffer / set_output_buffer), by graph input / output index.
   struct UserBuffer {
@@ -131,6 +174,7 @@ struct ExecutionContext::Impl {
   std::vector<std::vector<size_t>> io_layers;
   std::vector<int> stale;  // tensors whose redirect changed since their layers were bound
 
+  uint64_t arena_bytes_held() const { return engine->arena_bytes + scratch_bytes; }
   void* ptr(int id) const {
     if (id < 0) return nullptr;
     const TensorRec& t = engine->tensors[id];
@@ -191,12 +235,16 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
       throw Error("layer '" + l.name + "': output '" + t.name + "' came out as " + shape_str(got) +
                   ", which does not fit the plan's " + shape_str(want));
     if (t.dynamic) {
-      const uint64_t bytes = static_cast<uint64_t>(shape_elements(got)) * dtype_size(t.dtype);
-      if (bytes > (uint64_t(1) << 34))
-        throw Error("layer '" + l.name + "': output '" + t.name + "' would need " + std::to_string(bytes >> 20) +
-                    " MiB (shape " + shape_str(got) + "); check the input values");
+      const uint64_t bytes = (shape_bytes(got, t.dtype) + 7) / 8 * 8 + 8;
+      const uint64_t held = dyn_data[id].size() * 8;
+      const uint64_t total = arena_bytes_held() + dyn_bytes - held + bytes;
+      if (total > engine->memory_limit)
+        throw Error("layer '" + l.name + "' (" + l.op_type + "): output '" + t.name + "' would need " + mib(bytes) +
+                    " (shape " + shape_str(got) + "), beyond " + over_limit(engine->memory_limit) +
+                    "; check the input values that determine its shape");
       dyn_shape[id] = got;
-      dyn_data[id].resize((bytes + 7) / 8 + 1);
+      dyn_data[id].resize(bytes / 8);
+      dyn_bytes = dyn_bytes - held + bytes;
     }
     args.out.push_back(view(id));
   }
@@ -204,11 +252,18 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
 }
 
 std::unique_ptr<ExecutionContext> Engine::create_context() const {
+  return api_call(impl_->origin + ": creating a context", [&] { return create_context_impl(); });
+}
+
+std::unique_ptr<ExecutionContext> Engine::create_context_impl() const {
   auto c = std::make_unique<ExecutionContext::Impl>();
   const Impl& e = *impl_;
   c->engine = &e;
   c->spec = e.base;
   c->want_shapes = e.base->input_shapes;
+  if (e.arena_bytes + e.scratchpad_bytes > e.memory_limit)
+    throw Error(e.origin + ": a context needs " + mib(e.arena_bytes) + " of activations and " + mib(e.scratchpad_bytes) +
+                " of scratchpad, beyond " + over_limit(e.memory_limit));
   c->arena = aligned_bytes(e.arena_bytes);
   c->scratch = aligned_bytes(e.scratchpad_bytes);
   c->scratch_bytes = e.scratchpad_bytes;
@@ -248,6 +303,9 @@ std::unique_ptr<ExecutionContext> Engine::create_context() const {
 void ExecutionContext::Impl::switch_specialization() {
   auto next = engine->specialize(want_shapes);
   if (next->scratchpad_bytes > scratch_bytes) {
+    if (engine->arena_bytes + next->scratchpad_bytes + dyn_bytes > engine->memory_limit)
+      throw Error("the kernels for these input shapes need " + mib(next->scratchpad_bytes) + " of scratchpad, beyond " +
+                  over_limit(engine->memory_limit));
     scratch = aligned_bytes(next->scratchpad_bytes);
     scratch_bytes = next->scratchpad_bytes;
   }
@@ -285,7 +343,7 @@ void ExecutionContext::Impl::copy_outputs() {
     if (!copy_out[o] || !user_out[o].data) continue;
     const int id = engine->output_ids[o];
     const TensorView v = view(id);
-    const size_t bytes = static_cast<size_t>(shape_elements(v.shape)) * dtype_size(v.dtype);
+    const size_t bytes = shape_bytes(v.shape, v.dtype);
     if (bytes > user_out[o].bytes)
       throw Error("output '" + engine->tensors[id].name + "' came out as " + shape_str(v.shape) + " (" +
                   std::to_string(bytes) + " bytes) but the buffer bound to it holds " +
@@ -400,9 +458,11 @@ const std::vector<double>& ExecutionContext::layer_times_ms() const { return imp
 void ExecutionContext::set_input_shape(size_t index, std::span<const int64_t> shape) {
   auto& c = *impl_;
   check_index(index, c.engine->input_ids.size(), "input");
-  Shape s(shape.begin(), shape.end());
-  c.engine->check_input_shape(index, s);
-  c.want_shapes[index] = std::move(s);
+  api_call("set_input_shape", [&] {
+    Shape s(shape.begin(), shape.end());
+    c.engine->check_input_shape(index, s);
+    c.want_shapes[index] = std::move(s);
+  });
 }
 
 void ExecutionContext::set_input_shape(const std::string& name, std::span<const int64_t> shape) {
@@ -415,6 +475,10 @@ std::vector<int64_t> ExecutionContext::input_shape(size_t index) const {
 }
 
 void ExecutionContext::run() {
+  api_call(impl_->engine->origin + ": run", [&] { run_impl(); });
+}
+
+void ExecutionContext::run_impl() {
   clamp_threads_to_limit();
   if (impl_->want_shapes != impl_->spec->input_shapes) impl_->switch_specialization();
   if (!impl_->stale.empty()) impl_->rebind_stale();

@@ -80,6 +80,7 @@ struct Engine::Impl {
   size_t arena_bytes = 0, activation_bytes = 0, weight_bytes = 0, scratchpad_bytes = 0;
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   std::vector<InputRange> ranges;  // by graph input; empty when every input is static
+  uint64_t memory_limit = 0;       // per context, resolved from LoadOptions (never 0)
   // The specialisation at the recorded (opt) shapes, whose kernels were created at load.
   std::shared_ptr<const Specialization> base;
 

@@ -28,7 +28,7 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     const Shape& s = sp->shapes[id];
     uint64_t b = 0;
     try {
-      b = t.layout.empty() ? static_cast<uint64_t>(shape_elements(s)) * dtype_size(t.dtype)
+      b = t.layout.empty() ? shape_bytes(s, t.dtype)
                            : dnn::physical_bytes(t.dtype, s, t.layout);
     } catch (const dnnl::error&) {
       throw Error(at + "tensor '" + t.name + "' cannot hold shape " + shape_str(s) + " in layout " + t.layout);

@@ -63,6 +63,9 @@ expect 1 "nowhere.npy" -- "$KILN" run --loadEngine="$PLAN" --loadInputs=input:"$
 expect 1 "f64.npy.*(float64|<f8|dtype)" -- "$KILN" run --loadEngine="$PLAN" --loadInputs=input:"$WORK/f64.npy" --iterations=1 --duration=0
 expect 1 "wrongshape.npy" -- "$KILN" run --loadEngine="$PLAN" --loadInputs=input:"$WORK/wrongshape.npy" --iterations=1 --duration=0
 expect 1 "cannot write|cannot create" -- "$KILN" run --loadEngine="$PLAN" --exportOutput="$PLAN/sub" --iterations=1 --duration=0
+expect 2 "memPoolSize.*not a size" -- "$KILN" run --loadEngine="$PLAN" --memPoolSize=lots
+expect 2 "unknown pool 'dlaSRAM'" -- "$KILN" run --loadEngine="$PLAN" --memPoolSize=dlaSRAM:1
+expect 1 "good.plan.*memory limit of 1024 bytes.*--memPoolSize" -- "$KILN" run --loadEngine="$PLAN" --memPoolSize=workspace:1K --iterations=1 --duration=0
 
 # A failed compile leaves no file behind under the target name.
 rm -f "$WORK/never.plan"

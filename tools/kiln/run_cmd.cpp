@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +40,7 @@ double ms_since(Clock::time_point t) {
 }
 
 struct RunArgs {
+  std::string mem_pool_spec;
   std::string engine, onnx, shapes, inputs, export_output, export_times, export_profile, percentiles;
   int iterations = 10;
   int warmup_ms = 200;
@@ -46,6 +50,7 @@ struct RunArgs {
   int batch = 0;
   bool json = false;
   bool retune = false;
+  uint64_t mem_pool = 0;  // --memPoolSize in bytes; 0 = the runtime's default
   bool verbose = false;
   bool dump_profile = false;
   bool separate_profile = false;
@@ -173,6 +178,30 @@ void apply_batch(const RunArgs& a, const std::vector<std::pair<std::string, std:
   }
 }
 
+// --memPoolSize: [workspace:]SIZE, SIZE in MiB unless suffixed K, M or G (trtexec's spelling; kiln
+// has one pool per context, so the pool name is optional and 'workspace' is the only one).
+std::string parse_mem_pool(const std::string& spec, uint64_t& bytes) {
+  std::string s = spec;
+  if (auto colon = s.find(':'); colon != std::string::npos) {
+    if (s.substr(0, colon) != "workspace")
+      return "--memPoolSize: unknown pool '" + s.substr(0, colon) + "'; kiln has one, 'workspace' (or give just the size)";
+    s = s.substr(colon + 1);
+  }
+  uint64_t unit = uint64_t(1) << 20;
+  if (!s.empty() && std::strchr("KkMmGg", s.back())) {
+    const char u = static_cast<char>(std::toupper(static_cast<unsigned char>(s.back())));
+    unit = uint64_t(1) << (u == 'K' ? 10 : u == 'M' ? 20 : 30);
+    s.pop_back();
+  }
+  char* end = nullptr;
+  errno = 0;
+  const double v = s.empty() ? -1 : std::strtod(s.c_str(), &end);
+  if (s.empty() || errno || *end || !(v > 0) || v * static_cast<double>(unit) > 9.0e18)
+    return "--memPoolSize: '" + spec + "' is not a size; give MiB (4096) or a suffixed size (512M, 8G)";
+  bytes = static_cast<uint64_t>(v * static_cast<double>(unit));
+  return "";
+}
+
 std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
   std::map<std::string, std::string> flag_of;
   for (auto& [name, dims] : shapes) flag_of[name] = "--shapes";
@@ -183,9 +212,9 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
     o.threads = a.threads;
     CompileResult r = compile_onnx_file(a.onnx, o);
     for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
-    return Engine::load_memory(r.plan, a.onnx);
+    return Engine::load_memory(r.plan, a.onnx, LoadOptions{false, a.mem_pool});
   }
-  auto e = Engine::load_file(a.engine, LoadOptions{a.retune});
+  auto e = Engine::load_file(a.engine, LoadOptions{a.retune, a.mem_pool});
   if (a.batch) {
     std::vector<std::pair<std::string, std::vector<int64_t>>> declared;
     for (auto& in : e->inputs()) declared.emplace_back(in.name, in.shape);
@@ -429,6 +458,11 @@ void add_run_command(CLI::App& app) {
               "Ignore the tactics recorded in the plan and re-select every layer's kernel variant for this CPU "
               "(each kernel's first choice here; nothing is timed). Without it, only tactics this CPU cannot "
               "run are re-selected, with one warning");
+  opt("--memPoolSize", a->mem_pool_spec, "[workspace:]SIZE",
+      "The most memory each stream's context may allocate (activations, scratchpad, tensors sized by input "
+      "values), in MiB or with a K/M/G suffix; a run that needs more ends in an error naming the tensor "
+      "(default: three quarters of physical memory)")
+      ->check([a](const std::string& v) { return parse_mem_pool(v, a->mem_pool); });
   c->add_flag("--json", a->json, "Print exactly one JSON object on stdout (everything else goes to stderr)");
   c->add_flag("-v,--verbose", a->verbose, "Also print each stream's query count and latencies to stderr");
   c->add_flag("--dumpProfile", a->dump_profile,

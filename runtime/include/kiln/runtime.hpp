@@ -119,7 +119,15 @@ struct LoadOptions {
   // Ignore the tactics the plan recorded and take each kernel's first choice on this machine
   // (a heuristic re-selection; nothing is timed at load).
   bool retune = false;
+  // The most memory one ExecutionContext may allocate: its activation arena, scratchpad and the
+  // buffers of tensors whose size depends on input values. A run that would need more throws
+  // kiln::Error naming the tensor and the size instead of allocating it. 0 = three quarters of
+  // this machine's physical memory (the CLI's --memPoolSize).
+  uint64_t memory_limit = 0;
 };
+
+// The memory_limit a LoadOptions of 0 stands for on this machine.
+uint64_t default_memory_limit();
 
 class Engine {
  public:
@@ -152,6 +160,8 @@ class Engine {
 
  private:
   explicit Engine(std::unique_ptr<Impl> impl);
+  static std::shared_ptr<const Engine> load_file_impl(const std::string& path, const LoadOptions& opts);
+  std::unique_ptr<ExecutionContext> create_context_impl() const;
   std::unique_ptr<Impl> impl_;
 };
 
@@ -216,6 +226,7 @@ class ExecutionContext {
  private:
   friend class Engine;
   explicit ExecutionContext(std::unique_ptr<Impl> impl);
+  void run_impl();
   std::unique_ptr<Impl> impl_;
 };
 

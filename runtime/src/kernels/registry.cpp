@@ -199,7 +199,7 @@ bool layout_known(const std::string& layout, size_t rank) {
 }
 
 size_t physical_bytes(DType t, const Shape& s, const std::string& layout) {
-  if (layout.empty()) return static_cast<size_t>(shape_elements(s)) * dtype_size(t);
+  if (layout.empty()) return shape_bytes(s, t);
   return md(KernelTensor{t, s, layout, nullptr, {}}).get_size();
 }
 

@@ -35,7 +35,6 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* what, bool allow_
 
 // Product of a static shape's dims; fails when it overflows or exceeds kMaxElements, so shapes
 // computed from attributes can never lead to absurd allocations.
-constexpr int64_t kMaxElements = int64_t(1) << 40;
 int64_t checked_elements(const Shape& s, const char* what);
 
 // Reshape's target resolution: 0 copies the input dim (unless allowzero), one -1 is inferred

@@ -57,12 +57,21 @@ size_t TensorDesc::elements() const {
 }
 
 int64_t shape_elements(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) {
+  for (int64_t d : s)
     if (d < 0) return -1;
-    n *= d;
-  }
+  for (int64_t d : s)
+    if (d == 0) return 0;  // an empty tensor, however large its other dims
+  int64_t n = 1;
+  for (int64_t d : s)
+    if (__builtin_mul_overflow(n, d, &n) || n > kMaxElements)
+      throw Error("shape " + shape_str(s) + " has more than 2^40 elements: check the input shapes and values "
+                  "that determine it");
   return n;
+}
+
+uint64_t shape_bytes(const Shape& s, DType t) {
+  const int64_t n = shape_elements(s);
+  return n < 0 ? 0 : static_cast<uint64_t>(n) * dtype_size(t);  // <= 2^40 * 8: no overflow
 }
 
 bool shape_static(const Shape& s) {

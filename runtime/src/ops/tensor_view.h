@@ -17,7 +17,14 @@ using Shape = std::vector<int64_t>;
 inline bool dtype_onnx(DType t) { return dtype_valid(t) && !dtype_quantized(t); }
 bool dtype_numeric(DType t);  // -1 marks a dimension not known at compile time
 
-int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown
+// Overflow-checked sizes. Every element count and byte size of a tensor goes through these (and
+// shape_ops.h's checked_elements), so a hostile shape -- a crafted profile, an input value feeding
+// Reshape, Range or Tile -- ends in a kiln::Error instead of wrapping around to a small buffer
+// that a kernel then overruns. No tensor may hold more than kMaxElements.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown; throws above kMaxElements
+// Bytes of a dense row-major tensor (unknown dims count as 0); throws above kMaxElements elements.
+uint64_t shape_bytes(const Shape& s, DType t);
 bool shape_static(const Shape& s);
 std::string shape_str(const Shape& s);   // "1x3x224x224", "?" for unknown dims
 // Row-major strides in elements.
@@ -31,7 +38,7 @@ struct TensorView {
   void* data = nullptr;
 
   int64_t elements() const { return shape_elements(shape); }
-  size_t bytes() const { return static_cast<size_t>(elements()) * dtype_size(dtype); }
+  size_t bytes() const { return shape_bytes(shape, dtype); }
   template <class T> T* as() const { return static_cast<T*>(data); }
 };
 

@@ -203,6 +203,12 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
       if (range.min[d] < 1 || range.min[d] > t.shape[d] || t.shape[d] > range.max[d] ||
           range.max[d] > (int64_t(1) << 31))
         corrupt("the profile range of input '" + t.name + "' does not hold its shape " + shape_str(t.shape));
+    // Each dim is bounded above; their product must be too, or sizes computed from it could wrap.
+    uint64_t elems = 1;
+    for (int64_t d : range.max)
+      if (__builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems) || elems > (uint64_t(1) << 40))
+        corrupt("the profile range of input '" + t.name + "' allows " + shape_str(range.max) +
+                ", more than 2^40 elements");
     impl.inputs[i].min_shape = range.min;
     impl.inputs[i].max_shape = range.max;
     impl.ranges.push_back(std::move(range));
@@ -217,6 +223,7 @@ std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const 
                                         const LoadOptions& opts) {
   auto impl = std::make_unique<Engine::Impl>();
   impl->origin = origin;
+  impl->memory_limit = opts.memory_limit ? opts.memory_limit : default_memory_limit();
   const uint8_t* buf = buffer.get();
   if (size < 16) corrupt("file is too small to be a plan (" + std::to_string(size) + " bytes)");
   if (size >= (size_t(1) << 31)) corrupt("file is larger than a plan can be");
