@@ -1,0 +1,28 @@
+// Per-ISA inner loops of the in-house kernels. The library is compiled for a portable baseline
+// (x86-64-v3: AVX2 and FMA; see KILN_NATIVE in the top CMakeLists.txt); the loops that gain from
+// AVX-512 are compiled once more in their own translation units (*_avx512.cpp, the only files
+// built with AVX-512 flags) and one version is chosen at run time. The choice follows oneDNN's
+// effective ISA, so ONEDNN_MAX_CPU_ISA=AVX2 caps kiln's own kernels as it caps oneDNN's.
+//
+// The AVX-512 files hold plain loops over raw pointers with internal linkage behind one exported
+// entry each: no inline function, template or standard-library code, whose weak copies the
+// linker could pick for the whole library (tests: runtime.baseline_isa_only).
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::simd {
+
+// dst[k] += a * row[k] for k < n (no reassociation: each element is one fused or separate
+// multiply-add, as the baseline's).
+using AxpyFn = void (*)(float* dst, const float* row, float a, int64_t n);
+
+struct Kernels {
+  const char* isa;  // "avx512" or "baseline"
+  AxpyFn axpy;
+};
+
+// The versions this CPU (as capped by ONEDNN_MAX_CPU_ISA) runs, chosen on first use.
+const Kernels& kernels();
+
+}  // namespace kiln::simd
