@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -7,6 +8,9 @@
 #include <string_view>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <omp.h>
@@ -19,14 +23,36 @@ std::string current_isa_name();  // plan/plan_loader.cpp
 
 void AlignedFree::operator()(void* p) const { std::free(p); }
 
-AlignedBytes aligned_bytes(size_t n) {
+AlignedBytes aligned_bytes(size_t n, bool zeroed) {
   size_t rounded = (n + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
   void* p = std::aligned_alloc(64, rounded);
   if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes");
-  std::memset(p, 0, rounded);
+  if (zeroed) std::memset(p, 0, rounded);
   return AlignedBytes(static_cast<uint8_t*>(p));
 }
+
+namespace {
+
+// Maps a plan file read-only. The pages come from the page cache and are shared by every process
+// that maps the same file; nothing is copied. kiln compile replaces plan files atomically (a new
+// file renamed over the old), so a running engine keeps the file it mapped; a plan edited in place
+// while loaded would change under it, as for any mapped model file.
+PlanBytes map_plan(int fd, size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) return nullptr;
+  return PlanBytes(static_cast<const uint8_t*>(p), [size](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), size); });
+}
+
+// The checksum and the kernels' weight packing read every page once; afterwards most weights live
+// in the kernels' packed copies. Dropping the mapped pages from this process keeps RSS at about the
+// packed weights plus the arena: pages still read at run time (weights a kernel uses in place)
+// fault back in from the page cache, shared with other processes.
+void release_mapped_pages(const uint8_t* p, size_t size) {
+  madvise(const_cast<uint8_t*>(p), size, MADV_DONTNEED);
+}
+
+}  // namespace
 
 uint64_t default_memory_limit() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -100,19 +126,43 @@ std::shared_ptr<const Engine> Engine::load_file(const std::string& path, const L
 std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, const LoadOptions& opts) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, not a plan file");
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(path + ": cannot open the plan file");
-  std::streamoff size = in.tellg();
-  if (size < 0) throw Error(path + ": cannot read the plan file");
-  if (size == 0) throw Error(path + ": the plan file is empty");
-  if (size >= (std::streamoff(1) << 31)) throw Error(path + ": file is larger than a plan can be");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open the plan file (" + std::strerror(errno) + ")");
+  struct stat st {};
+  const bool stat_ok = fstat(fd, &st) == 0;
+  const bool regular = stat_ok && S_ISREG(st.st_mode);
+  auto fail = [&](const std::string& why) {
+    close(fd);
+    throw Error(path + ": " + why);
+  };
+  if (!stat_ok) fail("cannot read the plan file");
+  if (regular && st.st_size == 0) fail("the plan file is empty");
+  if (regular && st.st_size >= (off_t(1) << 31)) fail("file is larger than a plan can be");
   clamp_threads_to_limit();
-  AlignedBytes buf = aligned_bytes(static_cast<size_t>(size));
-  in.seekg(0);
-  in.read(reinterpret_cast<char*>(buf.get()), size);
-  if (!in) throw Error(path + ": reading the plan file failed");
+  size_t size = regular ? static_cast<size_t>(st.st_size) : 0;
+  PlanBytes buf = regular ? map_plan(fd, size) : nullptr;
+  const bool mapped = buf != nullptr;
+  if (!mapped) {  // a pipe or a file system without mmap: read it into memory
+    std::vector<uint8_t> bytes;
+    uint8_t chunk[1 << 16];
+    for (ssize_t n; (n = read(fd, chunk, sizeof chunk)) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) fail("reading the plan file failed (" + std::string(std::strerror(errno)) + ")");
+      bytes.insert(bytes.end(), chunk, chunk + n);
+      if (bytes.size() >= (size_t(1) << 31)) fail("file is larger than a plan can be");
+    }
+    if (bytes.empty()) fail("the plan file is empty");
+    size = bytes.size();
+    AlignedBytes copy = aligned_bytes(size, false);
+    std::memcpy(copy.get(), bytes.data(), size);
+    buf = PlanBytes(copy.release(), [](const uint8_t* q) { std::free(const_cast<uint8_t*>(q)); });
+  }
+  close(fd);
+  const uint8_t* data = buf.get();
   try {
-    return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), static_cast<size_t>(size), path, opts)));
+    auto engine = std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), size, path, opts)));
+    if (mapped) release_mapped_pages(data, size);
+    return engine;
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
@@ -122,8 +172,9 @@ std::shared_ptr<const Engine> Engine::load_memory(std::span<const uint8_t> bytes
                                                   const LoadOptions& opts) {
   return api_call(origin + ": loading the plan", [&] {
     clamp_threads_to_limit();
-    AlignedBytes buf = aligned_bytes(bytes.size());
-    if (!bytes.empty()) std::memcpy(buf.get(), bytes.data(), bytes.size());
+    AlignedBytes copy = aligned_bytes(bytes.size(), false);
+    if (!bytes.empty()) std::memcpy(copy.get(), bytes.data(), bytes.size());
+    PlanBytes buf(copy.release(), [](const uint8_t* q) { std::free(const_cast<uint8_t*>(q)); });
     try {
       return std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), bytes.size(), origin, opts)));
     } catch (const Error& e) {

@@ -17,7 +17,11 @@ struct AlignedFree {
   void operator()(void* p) const;
 };
 using AlignedBytes = std::unique_ptr<uint8_t, AlignedFree>;
-AlignedBytes aligned_bytes(size_t n);  // 64-byte aligned, zeroed
+AlignedBytes aligned_bytes(size_t n, bool zeroed = true);  // 64-byte aligned
+
+// The plan's bytes, read-only: a private mapping of the plan file (Engine::load_file), or an
+// aligned copy of the caller's buffer (load_memory). Constants point into it for the engine's life.
+using PlanBytes = std::shared_ptr<const uint8_t>;
 
 struct TensorRec {
   std::string name;
@@ -65,7 +69,7 @@ struct Specialization {
 
 struct Engine::Impl {
   std::string origin;
-  AlignedBytes buffer;
+  PlanBytes buffer;
   size_t size = 0;
   std::vector<AlignedBytes> widened;  // float32 copies of constants the plan stores as half
   uint32_t schema_version = 0;
@@ -108,7 +112,7 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
                                             const std::vector<Shape>& shapes, std::string& used);
 
 // Verifies and decodes a plan; throws kiln::Error prefixed with origin.
-std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin,
+std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
                                         const LoadOptions& opts = {});
 
 }  // namespace kiln

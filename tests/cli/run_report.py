@@ -75,14 +75,14 @@ rep, _ = run_json("--loadEngine=" + PLAN, "--loadInputs=input:" + INPUT, "--iter
 lat = rep["latency_ms"]
 for k in ["min", "max", "mean", "median", "p90", "p95", "p99", "p50", "p99.9"]:
     check(k in lat, f"latency_ms lacks '{k}'")
-for k in ["throughput_qps", "iterations", "streams", "threads", "load_ms", "peak_rss_mb", "first_inference_ms",
+for k in ["throughput_qps", "iterations", "streams", "threads", "load_ms", "load_rss_mb", "peak_rss_mb", "first_inference_ms",
           "wall_time_s"]:
     check(k in rep, f"the report lacks '{k}'")
 order = [lat["min"], lat["p50"], lat["p90"], lat["p95"], lat["p99"], lat["p99.9"], lat["max"]]
 check(all(a <= b for a, b in zip(order, order[1:])) and lat["min"] > 0, f"percentiles out of order: {order}")
 check(lat["p50"] == lat["median"], "p50 differs from the median")
 check(rep["iterations"] == 200 and rep["streams"] == 1, f"iterations/streams: {rep['iterations']}/{rep['streams']}")
-check(rep["peak_rss_mb"] > 1 and rep["load_ms"] > 0 and rep["first_inference_ms"] > 0, "load/RSS/first figures")
+check(rep["peak_rss_mb"] > 1 and 1 < rep["load_rss_mb"] <= rep["peak_rss_mb"] and rep["load_ms"] > 0 and rep["first_inference_ms"] > 0, "load/RSS/first figures")
 check(near(rep["throughput_qps"], rep["iterations"] / rep["wall_time_s"], 1e-6), "throughput != iterations / wall")
 
 times = load_json(times_f)
@@ -166,7 +166,7 @@ check(rep["threads"] == 1 and rep["streams"] == 2, "--threads=1 --streams=2 not 
 p = kiln("run", "--loadEngine=" + PLAN, "--streams=2", "--iterations=10", "--duration=0", "--warmUp=0",
          "--percentile=99.9")
 for text in ["=== Performance summary ===", "Throughput:", "percentile(99.9%)", "Total Host Walltime:",
-             "Streams: 2, threads per stream:", "divided among 2 streams", "first inference:", "peak RSS:"]:
+             "Streams: 2, threads per stream:", "divided among 2 streams", "first inference:", "RSS after load:", "peak RSS:"]:
     check(text in p.stdout, f"the human summary lacks '{text}'")
 
 # 6. --batch: a plan accepts its own batch only; a dynamic-batch model compiles for the batch asked.

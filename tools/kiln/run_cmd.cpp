@@ -298,6 +298,14 @@ void print_streams(const std::vector<QueryTime>& queries, int streams) {
   }
 }
 
+// The resident set now (/proc/self/statm), in MiB; 0 where it cannot be read.
+double current_rss_mb() {
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
 double peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -356,6 +364,7 @@ int run(const RunArgs& a) {
         contexts.back()->set_input_shape(i, shapes.at(engine->inputs()[i].name));
   }
   rep.load_ms = ms_since(t_load);
+  rep.load_rss_mb = current_rss_mb();
   rep.engine = engine.get();
   rep.source = a.source();
   for (auto& w : engine->warnings()) fmt::print(stderr, "warning: {}\n", w);

@@ -117,8 +117,8 @@ void print_summary(std::FILE* out, const RunReport& r) {
              r.streams > 1 ? fmt::format(" (all {} streams together)", r.streams) : "");
   fmt::print(out, "Streams: {}, threads per stream: {}{}\n", r.streams, r.threads,
              r.threads_note.empty() ? "" : " (" + r.threads_note + ")");
-  fmt::print(out, "Load time: {:.3f} ms, first inference: {:.3f} ms, peak RSS: {:.1f} MiB\n", r.load_ms,
-             r.first_inference_ms, r.peak_rss_mb);
+  fmt::print(out, "Load time: {:.3f} ms, first inference: {:.3f} ms, RSS after load: {:.1f} MiB, peak RSS: {:.1f} MiB\n",
+             r.load_ms, r.first_inference_ms, r.load_rss_mb, r.peak_rss_mb);
   if (r.latency_includes_profiling)
     fmt::print(out,
                "Note: the timed iterations were profiled per layer, so the latencies include the profiler's "
@@ -135,7 +135,7 @@ std::string report_json(const RunReport& r) {
   w.field("stddev", s.stddev).end_object();
   w.field("throughput_qps", r.throughput_qps()).field("iterations", r.iterations).field("streams", r.streams);
   w.field("threads", r.threads).field("wall_time_s", r.wall_s).field("load_ms", r.load_ms);
-  w.field("first_inference_ms", r.first_inference_ms).field("peak_rss_mb", r.peak_rss_mb).field("cv", s.cv());
+  w.field("first_inference_ms", r.first_inference_ms).field("load_rss_mb", r.load_rss_mb).field("peak_rss_mb", r.peak_rss_mb).field("cv", s.cv());
   w.field("latency_includes_profiling", r.latency_includes_profiling);
   return w.end_object().str();
 }

@@ -65,6 +65,7 @@ struct RunReport {
   int threads = 1;           // per stream
   std::string threads_note;  // how the thread count was chosen, when kiln chose it
   double wall_s = 0, load_ms = 0, first_inference_ms = 0, peak_rss_mb = 0;
+  double load_rss_mb = 0;  // resident set right after loading and creating the contexts
   bool latency_includes_profiling = false;
   double throughput_qps() const { return wall_s > 0 ? static_cast<double>(iterations) / wall_s : 0; }
 };

@@ -219,7 +219,7 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
 
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
 
-std::unique_ptr<Engine::Impl> load_plan(AlignedBytes buffer, size_t size, const std::string& origin,
+std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
                                         const LoadOptions& opts) {
   auto impl = std::make_unique<Engine::Impl>();
   impl->origin = origin;
