@@ -10,6 +10,11 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 #include <onnx/version_converter/convert.h>
+// After onnx: these define macros that clash with names in onnx/defs/parser.h.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "import/importer.h"
 #include "import/model_rewrites.h"
@@ -147,12 +152,28 @@ class ModelImporter final : public SubgraphHost {
           it->second->type.dtype == DType::Float32)
         it->second->stored_dtype = DType::Float16;
     }
-    add_onnx_dim_names(model);
+    add_onnx_dim_names(model);  // libonnx's shape inference reads initializer values: before the release
+    release_initializers(model);
     g_->compact();
     return g;
   }
 
  private:
+  // The graph holds the initializers' payloads now; the proto's copies would double the weights'
+  // memory for the rest of the build (passes, tuning, serialization). Only their names are read
+  // after this.
+  static void release_initializers(onnx::ModelProto& model) {
+    for (auto& init : *model.mutable_graph()->mutable_initializer()) {
+      std::string().swap(*init.mutable_raw_data());
+      init.clear_raw_data();
+      init.clear_float_data();
+      init.clear_int64_data();
+      init.clear_int32_data();
+      init.clear_double_data();
+      init.clear_uint64_data();
+    }
+  }
+
   // Every node input and graph output of the main graph names a graph input, an initializer or
   // some node's output.
   static void check_references(const onnx::GraphProto& g) {
@@ -488,15 +509,31 @@ std::unique_ptr<ir::Graph> import_onnx_bytes(const std::string& bytes, const std
 }
 
 std::unique_ptr<ir::Graph> import_onnx(const std::string& path, const ImportOptions& opts) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open the model file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string bytes = ss.str();
-  if (bytes.empty()) throw Error(path + ": the model file is empty");
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
-    throw Error(path + ": not a valid ONNX model (protobuf parsing failed; the file may be truncated)");
+  {
+    // Parsed straight from a read-only mapping of the file (no copy of its bytes in this process's
+    // memory): the weights are held once, in the proto, until the import moves them into the graph.
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error(path + ": cannot open the model file");
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      close(fd);
+      throw Error(path + ": cannot read the model file (not a regular file)");
+    }
+    const size_t size = static_cast<size_t>(st.st_size);
+    if (size == 0 || size >= (size_t(1) << 31)) {
+      close(fd);
+      if (size == 0) throw Error(path + ": the model file is empty");
+      throw Error(path + ": the model file is over 2 GiB, beyond protobuf's limit; export it with its weights as "
+                  "external data (onnx.save(..., save_as_external_data=True))");
+    }
+    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) throw Error(path + ": cannot map the model file");
+    const bool ok = model.ParseFromArray(p, static_cast<int>(size));
+    munmap(p, size);
+    if (!ok) throw Error(path + ": not a valid ONNX model (protobuf parsing failed; the file may be truncated)");
+  }
   std::string dir = std::filesystem::absolute(path).parent_path().string();
   return import_model(model, path, dir, opts);
 }

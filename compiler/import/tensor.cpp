@@ -125,7 +125,7 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
   int64_t n = checked_count(t, shape);
   size_t bytes = static_cast<size_t>(n) * dtype_size(dt);
   std::string name = t.name().empty() ? g.unique_name("const") : t.name();
-  ir::Value* v = g.add_constant(name, dt, shape);
+  ir::Value* v = g.add_constant(name, dt, shape, false);  // every path below writes every byte, or throws
   void* out = v->constant->data();
   auto short_data = [&](size_t have) {
     throw Error(tensor_label(t) + ": has " + std::to_string(have) + " values but shape " + shape_str(shape) +

@@ -9,11 +9,12 @@
 
 namespace kiln::ir {
 
-Constant::Constant(size_t bytes) : size_(bytes) {
+Constant::Constant(size_t bytes, bool zeroed) : size_(bytes) {
   size_t rounded = (bytes + 63) / 64 * 64;
   data_ = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!data_) throw std::bad_alloc();
-  std::memset(data_, 0, rounded ? rounded : 64);
+  if (zeroed) std::memset(data_, 0, rounded ? rounded : 64);
+  else if (rounded > bytes) std::memset(static_cast<char*>(data_) + bytes, 0, rounded - bytes);  // the tail only
 }
 
 Constant::~Constant() { std::free(data_); }
@@ -42,16 +43,16 @@ Value* Graph::add_value(const std::string& name, ops::TensorType type) {
   return values_.back().get();
 }
 
-Value* Graph::add_constant(const std::string& name, DType dtype, Shape shape) {
+Value* Graph::add_constant(const std::string& name, DType dtype, Shape shape, bool zeroed) {
   Value* v = add_value(name, {dtype, std::move(shape)});
   int64_t n = shape_elements(v->type.shape);
   if (n < 0) ops::fail("constant '" + name + "' must have a static shape");
-  v->constant = std::make_shared<Constant>(static_cast<size_t>(n) * dtype_size(dtype));
+  v->constant = std::make_shared<Constant>(static_cast<size_t>(n) * dtype_size(dtype), zeroed);
   return v;
 }
 
 Value* Graph::add_constant(const std::string& name, const TensorView& data) {
-  Value* v = add_constant(name, data.dtype, data.shape);
+  Value* v = add_constant(name, data.dtype, data.shape, false);
   if (data.bytes()) std::memcpy(v->constant->data(), data.data, data.bytes());
   return v;
 }

@@ -18,7 +18,8 @@ struct Node;
 // Constant payload, 64-byte aligned so it can be handed to kernels and serialized as is.
 class Constant {
  public:
-  explicit Constant(size_t bytes);
+  // Zero-filled, or left uninitialised for a caller that writes every byte (an imported initializer).
+  explicit Constant(size_t bytes, bool zeroed = true);
   ~Constant();
   Constant(const Constant&) = delete;
   Constant& operator=(const Constant&) = delete;
@@ -91,7 +92,7 @@ struct GraphIO {
 class Graph {
  public:
   Value* add_value(const std::string& name, ops::TensorType type = {});
-  Value* add_constant(const std::string& name, DType dtype, Shape shape);  // zero-filled
+  Value* add_constant(const std::string& name, DType dtype, Shape shape, bool zeroed = true);
   Value* add_constant(const std::string& name, const TensorView& data);    // copies
   // Appends a node; creates output values named after the node when outputs is empty.
   Node* add_node(const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> inputs,

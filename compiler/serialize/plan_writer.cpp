@@ -55,8 +55,6 @@ class AttrWriter final : public ops::AttrVisitor {
 
 std::vector<uint8_t> write_plan(const PlanInput& in) {
   const ir::Graph& g = in.graph;
-  flatbuffers::FlatBufferBuilder b(1 << 20);
-  b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
 
   // Tensor table: every value a layer or binding touches, in first-use order (deterministic).
   std::unordered_map<const ir::Value*, int32_t> index;
@@ -91,6 +89,9 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     weight_bytes += (stored_size(tensors[i]) + plan::kWeightAlignment - 1) / plan::kWeightAlignment *
                     plan::kWeightAlignment;
   }
+  // Sized for the weights up front: growing the builder past them would copy every weight again.
+  flatbuffers::FlatBufferBuilder b(static_cast<size_t>(weight_bytes) + (size_t(4) << 20));
+  b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
   uint8_t* wdata = nullptr;
   b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
   auto weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
