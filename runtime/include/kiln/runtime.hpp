@@ -156,7 +156,6 @@ class Engine {
   std::unique_ptr<ExecutionContext> create_context() const;
 
   struct Impl;
-  const Impl& impl() const { return *impl_; }
 
  private:
   explicit Engine(std::unique_ptr<Impl> impl);
