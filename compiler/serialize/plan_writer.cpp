@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <list>
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -53,6 +54,38 @@ class AttrWriter final : public ops::AttrVisitor {
 
 }  // namespace
 
+// Gives the builder std::vector storage, so the finished plan is moved out of it instead of copied:
+// with the weights in the graph, the builder and a copy, a large model's plan was held three times.
+class VectorAllocator : public flatbuffers::Allocator {
+ public:
+  uint8_t* allocate(size_t size) override {
+    bufs_.emplace_back(size);
+    return bufs_.back().data();
+  }
+  void deallocate(uint8_t* p, size_t) override {
+    for (auto it = bufs_.begin(); it != bufs_.end(); ++it)
+      if (it->data() == p) {
+        bufs_.erase(it);
+        return;
+      }
+  }
+  // The buffer holding [data, data + size): the finished plan, moved to the front of its storage.
+  std::vector<uint8_t> take(const uint8_t* data, size_t size) {
+    for (auto it = bufs_.begin(); it != bufs_.end(); ++it)
+      if (data >= it->data() && data + size <= it->data() + it->size()) {
+        std::vector<uint8_t> v = std::move(*it);
+        bufs_.erase(it);
+        std::memmove(v.data(), data, size);
+        v.resize(size);
+        return v;
+      }
+    throw Error("internal error: the plan builder's buffer is not its allocator's");
+  }
+
+ private:
+  std::list<std::vector<uint8_t>> bufs_;
+};
+
 std::vector<uint8_t> write_plan(const PlanInput& in) {
   const ir::Graph& g = in.graph;
 
@@ -90,7 +123,8 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
                     plan::kWeightAlignment;
   }
   // Sized for the weights up front: growing the builder past them would copy every weight again.
-  flatbuffers::FlatBufferBuilder b(static_cast<size_t>(weight_bytes) + (size_t(4) << 20));
+  VectorAllocator alloc;
+  flatbuffers::FlatBufferBuilder b(static_cast<size_t>(weight_bytes) + (size_t(4) << 20), &alloc);
   b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
   uint8_t* wdata = nullptr;
   b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
@@ -179,7 +213,9 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
                              range_vec, in.builder_level);
   fb::FinishPlanBuffer(b, plan);
 
-  std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+  const size_t size = b.GetSize();
+  flatbuffers::DetachedBuffer finished = b.Release();
+  std::vector<uint8_t> bytes = alloc.take(finished.data(), size);
   auto* root = fb::GetMutablePlan(bytes.data());
   const auto* table = reinterpret_cast<const flatbuffers::Table*>(root);
   const uint8_t* field = table->GetAddressOf(fb::Plan::VT_CHECKSUM);
