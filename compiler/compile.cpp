@@ -335,7 +335,15 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     res.log.push_back("profile: memory planned at --maxShapes: arena " + std::to_string(mem.arena_bytes) +
                       " bytes");
   }
-  res.plan = serialize::write_plan(plan_in);
+  plan_in.weights_file = opts.weights_file;
+  plan_in.external_weights = opts.external_weights;
+  if (opts.external_weights && opts.weights_file.empty())
+    throw OptionError("external weights need a weights file name (CompileOptions::weights_file)");
+  if (opts.weights_file.find('/') != std::string::npos || opts.weights_file == "." || opts.weights_file == "..")
+    throw OptionError("weights file '" + opts.weights_file + "' must be a plain file name: it lives beside the plan");
+  serialize::PlanFiles files = serialize::write_plan_files(plan_in);
+  res.plan = std::move(files.plan);
+  res.weights = std::move(files.weights);
   res.layers = g->nodes().size();
   // What the plan computes in and stores, for the API's callers (the CLI prints the summary lines).
   std::unordered_set<const ir::Value*> seen;

@@ -18,7 +18,9 @@ static std::string tensor_label(const onnx::TensorProto& t) {
 }
 
 // Reads external data, refusing paths that leave the model's folder.
-static std::string read_external(const onnx::TensorProto& t, const std::string& base_dir, size_t want) {
+// Reads the tensor's `want` bytes of external data straight into out (no intermediate copy: the
+// weights of a large model are held once).
+static void read_external(const onnx::TensorProto& t, const std::string& base_dir, size_t want, void* out) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : t.external_data()) {
@@ -56,11 +58,9 @@ static std::string read_external(const onnx::TensorProto& t, const std::string& 
     throw Error(tensor_label(t) + ": external data in '" + full.string() + "' has " +
                 std::to_string(std::min<int64_t>(len, size - offset)) + " bytes but the tensor needs " +
                 std::to_string(want));
-  std::string data(static_cast<size_t>(len), '\0');
   in.seekg(offset);
-  in.read(data.data(), len);
+  in.read(static_cast<char*>(out), len);
   if (!in) throw Error(tensor_label(t) + ": reading external data from '" + full.string() + "' failed");
-  return data;
 }
 
 template <class Src, class Dst>
@@ -88,9 +88,8 @@ void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
   const size_t n = static_cast<size_t>(checked_count(t, shape));
   // Sizes are checked before anything is allocated, so a hostile shape allocates nothing.
   const bool ext = t.data_location() == onnx::TensorProto::EXTERNAL;
-  std::string external;
   if (ext) {
-    external = read_external(t, base_dir, n * 2);
+    // checked by read_external below
   } else if (t.has_raw_data()) {
     if (t.raw_data().size() != n * 2)
       throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) +
@@ -100,7 +99,7 @@ void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
                 shape_str(shape) + " needs " + std::to_string(n));
   }
   std::vector<uint16_t> bits(n);
-  if (ext) std::memcpy(bits.data(), external.data(), n * 2);
+  if (ext) read_external(t, base_dir, n * 2, bits.data());
   else if (t.has_raw_data()) std::memcpy(bits.data(), t.raw_data().data(), n * 2);
   else
     for (size_t i = 0; i < n; ++i) bits[i] = static_cast<uint16_t>(t.int32_data(static_cast<int>(i)));
@@ -132,8 +131,7 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
                 " needs " + std::to_string(n));
   };
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string data = read_external(t, base_dir, bytes);
-    std::memcpy(out, data.data(), bytes);
+    read_external(t, base_dir, bytes, out);
   } else if (t.has_raw_data()) {
     if (t.raw_data().size() != bytes)
       throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) +

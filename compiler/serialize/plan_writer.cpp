@@ -86,7 +86,7 @@ class VectorAllocator : public flatbuffers::Allocator {
   std::list<std::vector<uint8_t>> bufs_;
 };
 
-std::vector<uint8_t> write_plan(const PlanInput& in) {
+PlanFiles write_plan_files(const PlanInput& in) {
   const ir::Graph& g = in.graph;
 
   // Tensor table: every value a layer or binding touches, in first-use order (deterministic).
@@ -122,14 +122,28 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
     weight_bytes += (stored_size(tensors[i]) + plan::kWeightAlignment - 1) / plan::kWeightAlignment *
                     plan::kWeightAlignment;
   }
+  const bool external = in.external_weights || weight_bytes > plan::kMaxInlineWeights;
+  if (external && in.weights_file.empty())
+    throw Error("the model has " + std::to_string(weight_bytes >> 20) + " MiB of weights, more than a plan holds "
+                "inline (" + std::to_string(plan::kMaxInlineWeights >> 20) + " MiB); they go to a weights file "
+                "beside the plan, which this build cannot write (compile to a file with kiln compile -o, or set "
+                "CompileOptions::weights_file)");
+  PlanFiles out;
   // Sized for the weights up front: growing the builder past them would copy every weight again.
   VectorAllocator alloc;
-  flatbuffers::FlatBufferBuilder b(static_cast<size_t>(weight_bytes) + (size_t(4) << 20), &alloc);
+  flatbuffers::FlatBufferBuilder b((external ? 0 : static_cast<size_t>(weight_bytes)) + (size_t(4) << 20), &alloc);
   b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
   uint8_t* wdata = nullptr;
-  b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
-  auto weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
-  if (weight_bytes) std::memset(wdata, 0, weight_bytes);
+  flatbuffers::Offset<flatbuffers::Vector<uint8_t>> weights;
+  if (external) {
+    out.weights.assign(static_cast<size_t>(weight_bytes), 0);
+    wdata = out.weights.data();
+    weights = b.CreateVector(static_cast<const uint8_t*>(nullptr), 0);
+  } else {
+    b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
+    weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
+    if (weight_bytes) std::memset(wdata, 0, weight_bytes);
+  }
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ir::Value* v = tensors[i];
     if (!v->is_constant() || !v->constant->size()) continue;
@@ -207,10 +221,13 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
   for (auto& [lo, hi] : in.ranges) ranges.push_back(fb::CreateInputRangeDirect(b, &lo, &hi));
   flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::InputRange>>> range_vec;
   if (!ranges.empty()) range_vec = b.CreateVector(ranges);
+  flatbuffers::Offset<flatbuffers::String> weights_file;
+  if (external) weights_file = b.CreateString(in.weights_file);
+  const uint64_t sidecar_sum = external ? plan::sidecar_checksum(out.weights) : 0;
   auto plan = fb::CreatePlan(b, plan::kSchemaVersion, producer, machine, b.CreateVector(tensor_offsets),
                              b.CreateVector(layers), b.CreateVector(inputs), b.CreateVector(outputs),
                              in.memory.arena_bytes, in.memory.activation_bytes, weights, 0,
-                             range_vec, in.builder_level);
+                             range_vec, in.builder_level, weights_file, external ? weight_bytes : 0, sidecar_sum);
   fb::FinishPlanBuffer(b, plan);
 
   const size_t size = b.GetSize();
@@ -222,7 +239,15 @@ std::vector<uint8_t> write_plan(const PlanInput& in) {
   if (!field) throw Error("internal error: plan checksum field missing");
   size_t pos = static_cast<size_t>(field - bytes.data());
   root->mutate_checksum(plan::checksum(bytes, pos));
-  return bytes;
+  out.plan = std::move(bytes);
+  return out;
+}
+
+std::vector<uint8_t> write_plan(const PlanInput& in) {
+  PlanInput inline_in = in;
+  inline_in.weights_file.clear();
+  inline_in.external_weights = false;
+  return write_plan_files(inline_in).plan;
 }
 
 }  // namespace kiln::serialize

@@ -31,8 +31,19 @@ struct PlanInput {
   std::vector<std::pair<Shape, Shape>> ranges;
   std::vector<TunedTactic> tactics;  // per node, in node order; empty = none recorded
   int builder_level = 0;
+  // The sidecar weights file's name to record when the weights go there: always when
+  // external_weights, else when they pass plan::kMaxInlineWeights. "" = never (an error then).
+  std::string weights_file;
+  bool external_weights = false;
 };
 
+struct PlanFiles {
+  std::vector<uint8_t> plan;
+  std::vector<uint8_t> weights;  // the sidecar's bytes, empty when the weights are inline
+};
+
+PlanFiles write_plan_files(const PlanInput& in);
+// A plan with its weights inline (tuning, in-memory builds): refuses weights past kMaxInlineWeights.
 std::vector<uint8_t> write_plan(const PlanInput& in);
 
 }  // namespace kiln::serialize

@@ -159,10 +159,28 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
   }
   close(fd);
   const uint8_t* data = buf.get();
+  // A v6 plan's weights sidecar lives beside it, under the name the plan records.
+  SidecarOpener sidecar = [&](const std::string& name, size_t& n) -> PlanBytes {
+    const std::string side = (std::filesystem::path(path).parent_path() / name).string();
+    const int wfd = open(side.c_str(), O_RDONLY | O_CLOEXEC);
+    if (wfd < 0)
+      throw Error("the plan keeps its weights in '" + side + "', which cannot be opened (" + std::strerror(errno) +
+                  "); copy it together with the plan");
+    struct stat ws {};
+    PlanBytes w;
+    if (fstat(wfd, &ws) == 0 && S_ISREG(ws.st_mode) && ws.st_size > 0) {
+      n = static_cast<size_t>(ws.st_size);
+      w = map_plan(wfd, n);
+    }
+    close(wfd);
+    if (!w) throw Error("the plan's weights file '" + side + "' cannot be mapped (empty or not a regular file)");
+    return w;
+  };
   try {
-    auto engine = std::shared_ptr<const Engine>(new Engine(load_plan(std::move(buf), size, path, opts)));
+    auto impl = load_plan(std::move(buf), size, path, opts, sidecar);
     if (mapped) release_mapped_pages(data, size);
-    return engine;
+    if (impl->weights_buffer) release_mapped_pages(impl->weights_buffer.get(), impl->weights_buffer_size);
+    return std::shared_ptr<const Engine>(new Engine(std::move(impl)));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }

@@ -2,6 +2,7 @@
 // only after the plan passed every check, so the rest of the runtime may trust it.
 #pragma once
 
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -71,6 +72,8 @@ struct Engine::Impl {
   std::string origin;
   PlanBytes buffer;
   size_t size = 0;
+  PlanBytes weights_buffer;  // (v6) the mapped weights sidecar, when the plan names one
+  size_t weights_buffer_size = 0;
   std::vector<AlignedBytes> widened;  // float32 copies of constants the plan stores as half
   uint32_t schema_version = 0;
   int builder_level = 0;
@@ -112,7 +115,9 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
                                             const std::vector<Shape>& shapes, std::string& used);
 
 // Verifies and decodes a plan; throws kiln::Error prefixed with origin.
+// Maps a plan's weights sidecar (schema v6) by the name the plan records, setting its size.
+using SidecarOpener = std::function<PlanBytes(const std::string& name, size_t& size)>;
 std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
-                                        const LoadOptions& opts = {});
+                                        const LoadOptions& opts = {}, const SidecarOpener& sidecar = {});
 
 }  // namespace kiln

@@ -1,5 +1,6 @@
 // `kiln compile` (ONNX -> plan, optionally a JSON build report), `kiln passes` and `kiln ops`.
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <optional>
 
@@ -26,7 +27,7 @@ struct CompileArgs {
   bool verbose = false;
   std::vector<std::string> disable_passes, dump_after, min_shapes, opt_shapes, max_shapes;
   PreprocessFlags pre;
-  bool bf16 = false, fp16 = false, best = false, int8 = false, int8_dynamic = false;
+  bool bf16 = false, fp16 = false, best = false, int8 = false, int8_dynamic = false, external_weights = false;
   std::string precision_constraints, activation_layout, calib_method, calib_cache;
   std::vector<std::string> layer_precisions, layer_output_types;
   CheckFlags check;
@@ -79,6 +80,9 @@ int run_compile(const CompileArgs& a) {
   o.max_shapes = parse_shapes(a.max_shapes, "--maxShapes");
   o.threads = a.threads;
   o.verbose = a.verbose;
+  // The sidecar is named after the plan, so a folder of plans keeps each one's weights apart.
+  o.weights_file = std::filesystem::path(a.output).filename().string() + ".weights";
+  o.external_weights = a.external_weights;
   o.disable_passes = a.disable_passes;
   o.dump_after = a.dump_after;
   o.preprocess = parse_preprocess(a.pre);
@@ -146,6 +150,10 @@ int run_compile(const CompileArgs& a) {
     }
   }
   const bool passed = !acc || acc->passed();
+  if (passed && !r.weights.empty()) {  // the weights first: a plan is never left naming a missing file
+    const std::string side = (std::filesystem::path(a.output).parent_path() / o.weights_file).string();
+    write_file_atomic(side, r.weights.data(), r.weights.size());
+  }
   if (passed) write_file_atomic(a.output, r.plan.data(), r.plan.size());
   // A failed check still writes the report (its "check" object says why), never the plan.
   if (!a.report.empty()) {
@@ -160,6 +168,9 @@ int run_compile(const CompileArgs& a) {
   if (!passed) throw Error(fmt::format("{}: {}; no plan was written", a.model, describe_misses(*acc)));
   fmt::print(stderr, "kiln: compiled {} ({} ONNX nodes) into {} layers in {:.2f} s; wrote {} ({})\n", a.model,
              r.onnx_nodes, r.layers, secs, a.output, human_bytes(r.plan.size()));
+  if (!r.weights.empty())
+    fmt::print(stderr, "kiln: the weights are in {}.weights ({}); keep it beside the plan\n", a.output,
+               human_bytes(r.weights.size()));
   return 0;
 }
 
@@ -226,6 +237,9 @@ void add_compile_command(CLI::App& app) {
                 "the new ones written back (atomically), so a rebuild times nothing it has seen; a damaged "
                 "or foreign file is ignored with a warning")
       ->type_name("FILE");
+  c->add_flag("--externalWeights", args->external_weights,
+              "Write the weights to PLAN.weights beside the plan instead of into it (always done above 1 GiB of "
+              "weights, which a plan cannot hold inline); the plan records the file's name, size and checksum");
   c->add_flag("--bf16", args->bf16,
               "Allow bfloat16: conv, matmul, pooling, eltwise, normalisation and softmax layers compute in bf16 "
               "(fp32 accumulation) where this CPU's kernels run it fast; weights stored as bf16");

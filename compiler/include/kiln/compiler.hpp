@@ -101,6 +101,13 @@ struct CompileOptions {
   // read (channels-last "nhwc" for bf16 on AMX, else oneDNN's blocked nChw16c/nChw8c); "blocked",
   // "nhwc", or "plain" (row-major NCHW throughout).
   std::string activation_layout;
+  // Weights outside the plan (schema v6): a plan holds at most 1 GiB of weights inline (flatbuffers'
+  // offsets are 32-bit); above that, or always with external_weights, they go to a sidecar file
+  // whose plain name (no folder) the plan records: CompileResult::weights holds its bytes, to be
+  // written beside the plan under that name (kiln compile -o m.plan writes m.plan.weights).
+  // "" = the weights must stay inline (a larger model is refused with an error).
+  std::string weights_file;
+  bool external_weights = false;
 };
 
 // What the tactic search did.
@@ -116,6 +123,8 @@ struct TuneSummary {
 
 struct CompileResult {
   std::vector<uint8_t> plan;
+  // The sidecar weights file's bytes (CompileOptions::weights_file); empty when the plan holds them.
+  std::vector<uint8_t> weights;
   std::vector<std::string> warnings;
   std::vector<std::string> log;  // verbose build log lines
   size_t layers = 0;

@@ -220,7 +220,7 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
 
 std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
-                                        const LoadOptions& opts) {
+                                        const LoadOptions& opts, const SidecarOpener& sidecar) {
   auto impl = std::make_unique<Engine::Impl>();
   impl->origin = origin;
   impl->memory_limit = opts.memory_limit ? opts.memory_limit : default_memory_limit();
@@ -248,7 +248,29 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
                      plan->machine()->threads()};
   }
   const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
-  const uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
+  uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
+  if (plan->weights_file() && plan->weights_file()->size()) {  // (v6) the weights live beside the plan
+    const std::string name = plan->weights_file()->str();
+    if (plan->schema_version() < 6) corrupt("names a weights file, which schema version " + std::to_string(plan->schema_version()) + " has not");
+    if (weight_size) corrupt("holds weights and also names a weights file");
+    if (name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
+      corrupt("names a weights file outside its folder ('" + name + "')");
+    if (!sidecar)
+      throw Error("the plan keeps its weights in the file '" + name + "' beside it; load it from its file "
+                  "(Engine::load_file, kiln run --loadEngine), not from memory");
+    size_t n = 0;
+    impl->weights_buffer = sidecar(name, n);
+    impl->weights_buffer_size = n;
+    if (n != plan->weights_file_bytes())
+      throw Error("its weights file '" + name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
+                  std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
+                  "its weights file together");
+    if (plan::sidecar_checksum({impl->weights_buffer.get(), n}) != plan->weights_file_checksum())
+      throw Error("its weights file '" + name + "' does not match the plan (checksum mismatch): it is corrupted or "
+                  "belongs to another build; copy the plan and its weights file together");
+    weights = impl->weights_buffer.get();
+    weight_size = n;
+  }
   if (weight_size && reinterpret_cast<uintptr_t>(weights) % plan::kWeightAlignment)
     corrupt("weights are not 64-byte aligned");
   impl->arena_bytes = plan->arena_bytes();

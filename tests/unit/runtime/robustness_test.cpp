@@ -167,3 +167,34 @@ TEST(Robustness, AContextBeyondTheMemoryLimitIsRefused) {
 
 }  // namespace
 }  // namespace kiln::test
+
+namespace kiln::test {
+namespace {
+
+// A plan whose weights live in a sidecar (schema v6) names it by a plain file name; a crafted name
+// that leaves the plan's folder is refused, and so is loading such a plan from memory.
+TEST(Robustness, WeightsSidecarNamesStayBesideThePlan) {
+  OnnxBuilder b;
+  b.input("x", {1, 8});
+  b.init_random("w", {8, 4}, 3);
+  b.node("MatMul", {"x", "w"}, {"y"});
+  b.output("y", {1, 4});
+  CompileOptions o;
+  o.weights_file = "w.bin";
+  o.external_weights = true;
+  CompileResult r = compile_onnx_file(b.save("robust_sidecar.onnx"), o);
+  ASSERT_GE(r.weights.size(), 8u * 4 * 4);
+  const std::string from_memory = error_of([&] { Engine::load_memory(r.plan, "side.plan"); });
+  EXPECT_TRUE(has(from_memory, "'w.bin'") && has(from_memory, "load it from its file")) << from_memory;
+  auto escaping = resealed(r.plan, [](fb::Plan* p) {
+    auto* name = const_cast<char*>(p->weights_file()->c_str());
+    std::memcpy(name, "../wb", 5);
+  });
+  const std::string err = error_of([&] { Engine::load_memory(escaping, "side.plan"); });
+  EXPECT_TRUE(has(err, "outside its folder")) << err;
+  o.weights_file = "../w.bin";
+  EXPECT_FALSE(error_of([&] { compile_onnx_file(b.save("robust_sidecar.onnx"), o); }).empty());
+}
+
+}  // namespace
+}  // namespace kiln::test
