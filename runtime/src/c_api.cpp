@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstddef>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -124,9 +125,24 @@ size_t kiln_dtype_size(kiln_dtype dtype) {
 }
 
 kiln_status kiln_engine_load_file(const char* path, kiln_engine** engine) {
+  return kiln_engine_load_file_opts(path, nullptr, engine);
+}
+
+kiln_status kiln_engine_load_file_opts(const char* path, const kiln_load_options* options, kiln_engine** engine) {
   return guarded(KILN_ERROR_INVALID_PLAN, [&] {
     require(path, "path", "kiln_engine_load_file");
     require(engine, "engine", "kiln_engine_load_file");
+    kiln::LoadOptions lo;
+    if (options) {
+      // Fields past what the caller's struct holds keep their defaults.
+      if (options->struct_size < offsetof(kiln_load_options, retune) + sizeof(int))
+        throw CError{KILN_ERROR_INVALID_ARGUMENT, "kiln_engine_load_file_opts: options->struct_size is " +
+                                                      std::to_string(options->struct_size) +
+                                                      "; set it to sizeof(kiln_load_options)"};
+      lo.retune = options->retune != 0;
+      if (options->struct_size >= offsetof(kiln_load_options, memory_limit) + sizeof(uint64_t))
+        lo.memory_limit = options->memory_limit;
+    }
     // Tell an unreadable file (KILN_ERROR_IO) from a bad plan; Engine::load_file reports both
     // as kiln::Error.
     if (std::FILE* f = std::fopen(path, "rb")) {
@@ -139,7 +155,7 @@ kiln_status kiln_engine_load_file(const char* path, kiln_engine** engine) {
     if (std::filesystem::is_directory(path, ec))
       throw CError{KILN_ERROR_IO, std::string(path) + ": is a directory, not a plan file"};
     auto h = std::make_unique<kiln_engine>();
-    h->engine = kiln::Engine::load_file(path);
+    h->engine = kiln::Engine::load_file(path, lo);
     *engine = h.release();
   });
 }

@@ -312,6 +312,38 @@ static void test_thread_local_error(void) {
   CHECK(strstr(kiln_last_error(), "kiln_engine_num_outputs") != NULL);
 }
 
+/* kiln_load_options: a memory limit below the plan's arena refuses the context by name; no
+ * options, or a zero limit, load as before; a struct_size that holds nothing is refused. */
+static void test_memory_limit(const char* plan) {
+  kiln_engine* e = NULL;
+  kiln_context* c = NULL;
+  kiln_load_options o;
+  memset(&o, 0, sizeof o);
+  o.struct_size = sizeof o;
+  o.memory_limit = 1024;
+  CHECK(kiln_c_api_version() == KILN_C_API_VERSION);
+  CHECK(kiln_engine_load_file_opts(plan, &o, &e) == KILN_OK);
+  if (e) {
+    CHECK_ERR(kiln_context_create(e, &c), KILN_ERROR_RUNTIME, "memory limit of 1024 bytes");
+    CHECK(c == NULL);
+    kiln_engine_destroy(e);
+    e = NULL;
+  }
+  o.memory_limit = 0;
+  CHECK(kiln_engine_load_file_opts(plan, &o, &e) == KILN_OK && e);
+  if (e) {
+    CHECK(kiln_context_create(e, &c) == KILN_OK);
+    kiln_context_destroy(c);
+    kiln_engine_destroy(e);
+    e = NULL;
+  }
+  CHECK(kiln_engine_load_file_opts(plan, NULL, &e) == KILN_OK && e);
+  kiln_engine_destroy(e);
+  e = NULL;
+  o.struct_size = 1;
+  CHECK_ERR(kiln_engine_load_file_opts(plan, &o, &e), KILN_ERROR_INVALID_ARGUMENT, "struct_size");
+}
+
 int main(int argc, char** argv) {
   kiln_engine* e = NULL;
   kiln_engine* from_memory = NULL;
@@ -337,6 +369,7 @@ int main(int argc, char** argv) {
   test_dynamic(argv[4]);
   test_profile(argv[6]);
   test_thread_local_error();
+  test_memory_limit(argv[1]);
   plan_bytes = read_file(argv[1], &size);
   CHECK(plan_bytes && kiln_engine_load_memory(plan_bytes, size, &from_memory) == KILN_OK);
   free(plan_bytes); /* the engine keeps its own copy */

@@ -41,7 +41,7 @@ extern "C" {
 
 /* The version of this C interface; bumped on any incompatible change. Compare it with
  * kiln_c_api_version() to detect a header/library mismatch. */
-#define KILN_C_API_VERSION 1
+#define KILN_C_API_VERSION 2  /* 2: kiln_load_options, kiln_engine_load_file_opts */
 
 /* Plans never have tensors of rank above 8. */
 #define KILN_MAX_RANK 8
@@ -105,6 +105,21 @@ KILN_API size_t kiln_dtype_size(kiln_dtype dtype);
  * with KILN_ERROR_INVALID_PLAN before anything in them is used. */
 KILN_API kiln_status kiln_engine_load_file(const char* path, kiln_engine** engine);
 KILN_API kiln_status kiln_engine_load_memory(const void* data, size_t size, kiln_engine** engine);
+
+/* Load options (C API version 2). Set struct_size to sizeof(kiln_load_options), so later versions
+ * can add fields; zero-initialise the rest for the defaults. */
+typedef struct kiln_load_options {
+  size_t struct_size;
+  /* Re-select every layer's kernel variant for this CPU instead of the plan's (kiln run --retune). */
+  int retune;
+  /* The most bytes one context may allocate (activations, scratchpad, tensors sized by input
+   * values); a run that needs more fails with KILN_ERROR_RUNTIME naming the tensor. 0 = three
+   * quarters of physical memory (kiln run --memPoolSize). */
+  uint64_t memory_limit;
+} kiln_load_options;
+/* kiln_engine_load_file with options; options may be NULL (the defaults). */
+KILN_API kiln_status kiln_engine_load_file_opts(const char* path, const kiln_load_options* options,
+                                                kiln_engine** engine);
 /* Releases the handle; NULL is ignored. Contexts created from it keep working. */
 KILN_API void kiln_engine_destroy(kiln_engine* engine);
 
