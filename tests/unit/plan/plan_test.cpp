@@ -13,6 +13,7 @@
 #include "kiln/runtime.hpp"
 #include "onnx_builder_util.h"
 #include "plan/plan_format.h"
+#include "plan_edit_util.h"
 
 namespace kiln::test {
 namespace {
@@ -139,15 +140,6 @@ TEST(Plan, RejectsEveryBitFlipSample) {
   EXPECT_EQ(rejected, 300);
 }
 
-// Rewrites a field and recomputes the checksum, so only the semantic checks can catch it.
-std::vector<uint8_t> resealed(std::vector<uint8_t> bytes, const std::function<void(fb::Plan*)>& edit) {
-  fb::Plan* p = fb::GetMutablePlan(bytes.data());
-  edit(p);
-  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(p)->GetAddressOf(fb::Plan::VT_CHECKSUM);
-  size_t pos = static_cast<size_t>(field - bytes.data());
-  p->mutate_checksum(plan::checksum(bytes, pos));
-  return bytes;
-}
 
 TEST(Plan, RejectsOtherSchemaVersions) {
   auto plan = compile_small_cnn();

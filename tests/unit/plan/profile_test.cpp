@@ -16,6 +16,7 @@
 #include "kiln/plan_generated.h"
 #include "kiln/runtime.hpp"
 #include "onnx_builder_util.h"
+#include "plan_edit_util.h"
 #include "plan/plan_format.h"
 
 namespace kiln::test {
@@ -202,15 +203,6 @@ TEST(Profile, MemoryPlanCoversTheMaxShapes) {
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(Profile, ShapesOutsideTheProfileAreCleanErrors) {
   auto e = Engine::load_memory(
       compile_profile(cnn_path(), {{"x", {1, 3, 8, 8}}}, {{"x", {2, 3, 16, 16}}}, {{"x", {4, 3, 32, 32}}}));
@@ -376,14 +368,6 @@ TEST(Profile, ValueDependentShapesInsideAProfile) {
 
 std::string load_error(const std::vector<uint8_t>& bytes) {
   return error_of([&] { Engine::load_memory(bytes, "test.plan"); });
-}
-
-std::vector<uint8_t> resealed(std::vector<uint8_t> bytes, const std::function<void(fb::Plan*)>& edit) {
-  fb::Plan* p = fb::GetMutablePlan(bytes.data());
-  edit(p);
-  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(p)->GetAddressOf(fb::Plan::VT_CHECKSUM);
-  p->mutate_checksum(plan::checksum(bytes, static_cast<size_t>(field - bytes.data())));
-  return bytes;
 }
 
 TEST(Profile, LoaderRefusesHostileProfileFields) {

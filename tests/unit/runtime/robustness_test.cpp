@@ -13,30 +13,14 @@
 #include "kiln/plan_generated.h"
 #include "kiln/runtime.hpp"
 #include "onnx_builder_util.h"
+#include "plan_edit_util.h"
 #include "ops/tensor_view.h"
 #include "plan/plan_format.h"
 
 namespace kiln::test {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 bool has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
-
-std::vector<uint8_t> resealed(std::vector<uint8_t> bytes, const std::function<void(fb::Plan*)>& edit) {
-  fb::Plan* p = fb::GetMutablePlan(bytes.data());
-  edit(p);
-  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(p)->GetAddressOf(fb::Plan::VT_CHECKSUM);
-  p->mutate_checksum(plan::checksum(bytes, static_cast<size_t>(field - bytes.data())));
-  return bytes;
-}
 
 // x [B, C, S] -> Relu, with every dim inside a small profile.
 std::vector<uint8_t> profile_plan() {
