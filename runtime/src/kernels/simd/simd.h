@@ -4,17 +4,18 @@
 // built with AVX-512 flags) and one version is chosen at run time. The choice follows oneDNN's
 // effective ISA, so ONEDNN_MAX_CPU_ISA=AVX2 caps kiln's own kernels as it caps oneDNN's.
 //
-// The AVX-512 files hold plain loops over raw pointers with internal linkage behind one exported
-// entry each: no inline function, template or standard-library code, whose weak copies the
-// linker could pick for the whole library (tests: runtime.baseline_isa_only).
+// The AVX-512 files hold intrinsics over raw pointers behind one entry per loop: no inline
+// function, template or standard-library code, whose weak copies the linker could pick for the
+// whole library (tests: runtime.baseline_isa_only).
 #pragma once
 
 #include <cstdint>
 
 namespace kiln::simd {
 
-// dst[k] += a * row[k] for k < n (no reassociation: each element is one fused or separate
-// multiply-add, as the baseline's).
+// dst[k] += a * row[k] for k < n, element by element (no reassociation). The AVX-512 build
+// multiplies and adds separately; the baseline's compiler may fuse them, so the last bit of a
+// result can differ between CPUs, as it does between oneDNN's ISA paths.
 using AxpyFn = void (*)(float* dst, const float* row, float a, int64_t n);
 
 struct Kernels {
