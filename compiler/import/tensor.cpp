@@ -1,6 +1,7 @@
 // ONNX TensorProto -> constant value: typed fields, raw_data and external data files.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <cstring>
 #include <vector>
 
@@ -17,10 +18,22 @@ static std::string tensor_label(const onnx::TensorProto& t) {
   return "tensor '" + t.name() + "'";
 }
 
-// Reads external data, refusing paths that leave the model's folder.
-// Reads the tensor's `want` bytes of external data straight into out (no intermediate copy: the
-// weights of a large model are held once).
-static void read_external(const onnx::TensorProto& t, const std::string& base_dir, size_t want, void* out) {
+// A tensor's external data, located and checked (inside the model's folder, `want` bytes present)
+// before the caller allocates anything, then read straight into the caller's buffer: a hostile
+// shape allocates nothing, and a large model's weights are held once.
+class ExternalData {
+ public:
+  ExternalData(const onnx::TensorProto& t, const std::string& base_dir, size_t want);
+  void read(void* out);
+
+ private:
+  const onnx::TensorProto& t_;
+  std::ifstream in_;
+  std::string file_;
+  int64_t len_ = 0;
+};
+
+ExternalData::ExternalData(const onnx::TensorProto& t, const std::string& base_dir, size_t want) : t_(t) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto& kv : t.external_data()) {
@@ -46,10 +59,11 @@ static void read_external(const onnx::TensorProto& t, const std::string& base_di
   if (ec || b != base.end())
     throw Error(tensor_label(t) + ": external data location '" + location +
                 "' points outside the model's folder; refusing to read it");
-  std::ifstream in(full, std::ios::binary);
-  if (!in) throw Error(tensor_label(t) + ": cannot open external data file '" + full.string() + "'");
-  in.seekg(0, std::ios::end);
-  int64_t size = in.tellg();
+  file_ = full.string();
+  in_.open(full, std::ios::binary);
+  if (!in_) throw Error(tensor_label(t) + ": cannot open external data file '" + full.string() + "'");
+  in_.seekg(0, std::ios::end);
+  int64_t size = in_.tellg();
   if (offset < 0 || offset > size)
     throw Error(tensor_label(t) + ": external data offset " + std::to_string(offset) + " is outside '" +
                 full.string() + "' (" + std::to_string(size) + " bytes)");
@@ -58,9 +72,13 @@ static void read_external(const onnx::TensorProto& t, const std::string& base_di
     throw Error(tensor_label(t) + ": external data in '" + full.string() + "' has " +
                 std::to_string(std::min<int64_t>(len, size - offset)) + " bytes but the tensor needs " +
                 std::to_string(want));
-  in.seekg(offset);
-  in.read(static_cast<char*>(out), len);
-  if (!in) throw Error(tensor_label(t) + ": reading external data from '" + full.string() + "' failed");
+  in_.seekg(offset);
+  len_ = len;
+}
+
+void ExternalData::read(void* out) {
+  in_.read(static_cast<char*>(out), len_);
+  if (!in_) throw Error(tensor_label(t_) + ": reading external data from '" + file_ + "' failed");
 }
 
 template <class Src, class Dst>
@@ -88,8 +106,9 @@ void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
   const size_t n = static_cast<size_t>(checked_count(t, shape));
   // Sizes are checked before anything is allocated, so a hostile shape allocates nothing.
   const bool ext = t.data_location() == onnx::TensorProto::EXTERNAL;
+  std::optional<ExternalData> external;
   if (ext) {
-    // checked by read_external below
+    external.emplace(t, base_dir, n * 2);
   } else if (t.has_raw_data()) {
     if (t.raw_data().size() != n * 2)
       throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) +
@@ -99,7 +118,7 @@ void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
                 shape_str(shape) + " needs " + std::to_string(n));
   }
   std::vector<uint16_t> bits(n);
-  if (ext) read_external(t, base_dir, n * 2, bits.data());
+  if (ext) external->read(bits.data());
   else if (t.has_raw_data()) std::memcpy(bits.data(), t.raw_data().data(), n * 2);
   else
     for (size_t i = 0; i < n; ++i) bits[i] = static_cast<uint16_t>(t.int32_data(static_cast<int>(i)));
@@ -124,19 +143,21 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
   int64_t n = checked_count(t, shape);
   size_t bytes = static_cast<size_t>(n) * dtype_size(dt);
   std::string name = t.name().empty() ? g.unique_name("const") : t.name();
+  // Sizes the model states are checked before the constant is allocated.
+  std::optional<ExternalData> external;
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) external.emplace(t, base_dir, bytes);
+  else if (t.has_raw_data() && t.raw_data().size() != bytes)
+    throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) + " bytes but shape " +
+                shape_str(shape) + " of " + dtype_name(dt) + " needs " + std::to_string(bytes));
   ir::Value* v = g.add_constant(name, dt, shape, false);  // every path below writes every byte, or throws
   void* out = v->constant->data();
   auto short_data = [&](size_t have) {
     throw Error(tensor_label(t) + ": has " + std::to_string(have) + " values but shape " + shape_str(shape) +
                 " needs " + std::to_string(n));
   };
-  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
-    read_external(t, base_dir, bytes, out);
+  if (external) {
+    external->read(out);
   } else if (t.has_raw_data()) {
-    if (t.raw_data().size() != bytes)
-      throw Error(tensor_label(t) + ": raw_data has " + std::to_string(t.raw_data().size()) +
-                  " bytes but shape " + shape_str(shape) + " of " + dtype_name(dt) + " needs " +
-                  std::to_string(bytes));
     std::memcpy(out, t.raw_data().data(), bytes);
   } else {
     size_t un = static_cast<size_t>(n);
