@@ -12,6 +12,7 @@
 #include "import/preprocess.h"
 #include "kiln/compiler.hpp"
 #include "kernels/kernel.h"
+#include "plan/plan_format.h"
 #include "ops/identity.h"
 #include "passes/pass.h"
 #include "profile.h"
@@ -339,7 +340,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   plan_in.external_weights = opts.external_weights;
   if (opts.external_weights && opts.weights_file.empty())
     throw OptionError("external weights need a weights file name (CompileOptions::weights_file)");
-  if (opts.weights_file.find('/') != std::string::npos || opts.weights_file == "." || opts.weights_file == "..")
+  if (!opts.weights_file.empty() && !plan::weights_file_name_ok(opts.weights_file))
     throw OptionError("weights file '" + opts.weights_file + "' must be a plain file name: it lives beside the plan");
   serialize::PlanFiles files = serialize::write_plan_files(plan_in);
   res.plan = std::move(files.plan);

@@ -244,10 +244,9 @@ PlanFiles write_plan_files(const PlanInput& in) {
 }
 
 std::vector<uint8_t> write_plan(const PlanInput& in) {
-  PlanInput inline_in = in;
-  inline_in.weights_file.clear();
-  inline_in.external_weights = false;
-  return write_plan_files(inline_in).plan;
+  if (in.external_weights || !in.weights_file.empty())
+    throw Error("internal error: write_plan makes plans with inline weights only; use write_plan_files");
+  return write_plan_files(in).plan;  // refuses weights past kMaxInlineWeights: there is no file to name
 }
 
 }  // namespace kiln::serialize

@@ -43,7 +43,8 @@ struct PlanFiles {
 };
 
 PlanFiles write_plan_files(const PlanInput& in);
-// A plan with its weights inline (tuning, in-memory builds): refuses weights past kMaxInlineWeights.
+// A plan with its weights inline (tuning, in-memory builds), from a PlanInput naming no weights
+// file: refuses weights past kMaxInlineWeights.
 std::vector<uint8_t> write_plan(const PlanInput& in);
 
 }  // namespace kiln::serialize

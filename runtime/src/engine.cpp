@@ -179,7 +179,7 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
   try {
     auto impl = load_plan(std::move(buf), size, path, opts, sidecar);
     if (mapped) release_mapped_pages(data, size);
-    if (impl->weights_buffer) release_mapped_pages(impl->weights_buffer.get(), impl->weights_buffer_size);
+    if (impl->weights_buffer) release_mapped_pages(impl->weights_buffer.get(), impl->weight_bytes);
     return std::shared_ptr<const Engine>(new Engine(std::move(impl)));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());

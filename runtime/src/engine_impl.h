@@ -72,8 +72,7 @@ struct Engine::Impl {
   std::string origin;
   PlanBytes buffer;
   size_t size = 0;
-  PlanBytes weights_buffer;  // (v6) the mapped weights sidecar, when the plan names one
-  size_t weights_buffer_size = 0;
+  PlanBytes weights_buffer;  // (v6) the mapped weights sidecar, when the plan names one (weight_bytes long)
   std::vector<AlignedBytes> widened;  // float32 copies of constants the plan stores as half
   uint32_t schema_version = 0;
   int builder_level = 0;

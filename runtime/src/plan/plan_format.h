@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 namespace kiln::plan {
 
@@ -23,5 +24,10 @@ inline uint64_t sidecar_checksum(std::span<const uint8_t> file) { return checksu
 // Weights above this go to a sidecar file: flatbuffers' offsets are 32-bit, so a plan holding them
 // inline must stay below 2 GiB with its tables.
 constexpr uint64_t kMaxInlineWeights = uint64_t(1) << 30;
+// A sidecar's recorded name must be a plain file name, so it can only name a file beside the plan.
+inline bool weights_file_name_ok(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
 
 }  // namespace kiln::plan

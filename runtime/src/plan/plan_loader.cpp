@@ -206,7 +206,7 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
     // Each dim is bounded above; their product must be too, or sizes computed from it could wrap.
     uint64_t elems = 1;
     for (int64_t d : range.max)
-      if (__builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems) || elems > (uint64_t(1) << 40))
+      if (__builtin_mul_overflow(elems, static_cast<uint64_t>(d), &elems) || elems > static_cast<uint64_t>(kMaxElements))
         corrupt("the profile range of input '" + t.name + "' allows " + shape_str(range.max) +
                 ", more than 2^40 elements");
     impl.inputs[i].min_shape = range.min;
@@ -253,14 +253,13 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
     const std::string name = plan->weights_file()->str();
     if (plan->schema_version() < 6) corrupt("names a weights file, which schema version " + std::to_string(plan->schema_version()) + " has not");
     if (weight_size) corrupt("holds weights and also names a weights file");
-    if (name == "." || name == ".." || name.find('/') != std::string::npos || name.find('\0') != std::string::npos)
+    if (!plan::weights_file_name_ok(name))
       corrupt("names a weights file outside its folder ('" + name + "')");
     if (!sidecar)
       throw Error("the plan keeps its weights in the file '" + name + "' beside it; load it from its file "
                   "(Engine::load_file, kiln run --loadEngine), not from memory");
     size_t n = 0;
     impl->weights_buffer = sidecar(name, n);
-    impl->weights_buffer_size = n;
     if (n != plan->weights_file_bytes())
       throw Error("its weights file '" + name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
                   std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
