@@ -170,6 +170,19 @@ TEST(Import, ExternalDataInsideFolderLoads) {
   EXPECT_EQ(static_cast<const float*>(wv->constant->data())[15], 15.f);
 }
 
+// A huge stated shape over a small external file is refused by its size check before anything
+// is allocated: 2^20 x 2^20 floats would be 4 TiB.
+TEST(Import, ExternalDataSizeIsCheckedBeforeAllocating) {
+  std::vector<float> w(16, 1.f);
+  std::ofstream(temp_dir() + "/small.bin", std::ios::binary).write(reinterpret_cast<const char*>(w.data()), 64);
+  OnnxBuilder b = external_matmul("small.bin");
+  auto* t = b.model().mutable_graph()->mutable_initializer(0);
+  t->set_dims(0, int64_t(1) << 20);
+  t->set_dims(1, int64_t(1) << 20);
+  std::string err = import_error(b.save("external_huge.onnx"));
+  EXPECT_NE(err.find("has 64 bytes but the tensor needs 4398046511104"), std::string::npos) << err;
+}
+
 TEST(Import, SymbolicBatchNeedsShapesAndAcceptsThem) {
   OnnxBuilder b;
   b.input("x", {-1, 4});
