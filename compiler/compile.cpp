@@ -336,6 +336,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     res.log.push_back("profile: memory planned at --maxShapes: arena " + std::to_string(mem.arena_bytes) +
                       " bytes");
   }
+  plan_in.prepack = true;
   plan_in.weights_file = opts.weights_file;
   plan_in.external_weights = opts.external_weights;
   if (opts.external_weights && opts.weights_file.empty())

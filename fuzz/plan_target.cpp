@@ -21,7 +21,7 @@ void fix_checksum(std::vector<uint8_t>& buf) {
   const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(kiln::fb::Plan::VT_CHECKSUM);
   if (!field) return;
   size_t pos = static_cast<size_t>(field - buf.data());
-  plan->mutate_checksum(plan::checksum(buf, pos));
+  plan->mutate_checksum(plan::checksum(buf, pos, plan->schema_version()));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "kiln/plan_generated.h"
 #include "ops/shape_ops.h"
 #include "plan/plan_format.h"
+#include "serialize/prepack.h"
 
 namespace kiln::serialize {
 
@@ -105,6 +106,16 @@ PlanFiles write_plan_files(const PlanInput& in) {
   }
   for (auto& io : g.outputs) id(io.value);
 
+  // Constants their kernels read in a layout of their own are stored in it.
+  std::vector<const Tactic*> tactic_of;
+  for (auto& t : in.tactics) tactic_of.push_back(&t.tactic);
+  const auto packing = in.prepack ? plan_packing(g, in.kernels, tactic_of)
+                                  : std::unordered_map<const ir::Value*, Packing>{};
+  auto packing_of = [&](const ir::Value* v) {
+    auto it = packing.find(v);
+    return it == packing.end() ? nullptr : &it->second;
+  };
+
   // Weights: each constant at a 64-byte aligned offset.
   std::vector<uint64_t> weight_offset(tensors.size(), 0);
   uint64_t weight_bytes = 0;
@@ -113,7 +124,8 @@ PlanFiles write_plan_files(const PlanInput& in) {
     return v->is_constant() && v->stored_dtype == DType::Float16 && v->type.dtype == DType::Float32 &&
            v->layout.empty();
   };
-  auto stored_size = [&](const ir::Value* v) {
+  auto stored_size = [&](const ir::Value* v) -> uint64_t {
+    if (const Packing* p = packing_of(v)) return p->stored_bytes(v->constant->size());
     return as_half(v) ? v->constant->size() / 2 : v->constant->size();
   };
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -147,7 +159,13 @@ PlanFiles write_plan_files(const PlanInput& in) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ir::Value* v = tensors[i];
     if (!v->is_constant() || !v->constant->size()) continue;
-    if (as_half(v)) {
+    if (const Packing* p = packing_of(v)) {
+      const size_t node = static_cast<size_t>(std::find_if(g.nodes().begin(), g.nodes().end(), [&](auto& n) {
+                                                return n.get() == p->reader;
+                                              }) - g.nodes().begin());
+      write_packed(*v, *p, in.kernels.at(node), node < tactic_of.size() ? tactic_of[node] : nullptr,
+                   wdata + weight_offset[i]);
+    } else if (as_half(v)) {
       const auto* src = static_cast<const float*>(v->constant->data());
       auto* dst = reinterpret_cast<uint16_t*>(wdata + weight_offset[i]);
       for (size_t k = 0, n = v->constant->size() / 4; k < n; ++k) dst[k] = ops::float_to_half(src[k]);
@@ -171,14 +189,16 @@ PlanFiles write_plan_files(const PlanInput& in) {
       else if (g.is_graph_output(v)) kind = fb::TensorKind::Output;
     }
     uint64_t bytes = shape_static(v->type.shape) ? dnn::physical_bytes(v->type.dtype, v->type.shape, v->layout) : 0;
-    if (as_half(v)) bytes = stored_size(v);
+    if (as_half(v) || packing_of(v)) bytes = stored_size(v);
+    flatbuffers::Offset<fb::Packing> packed;
+    if (const Packing* p = packing_of(v)) packed = fb::CreatePackingDirect(b, &p->layout, &p->plain, p->plain_offset());
     auto cap = in.capacity.find(v);
     tensor_offsets.push_back(fb::CreateTensorDirect(b, v->name.c_str(), static_cast<fb::DType>(v->type.dtype),
                                                     &v->type.shape, v->layout.c_str(), kind, offset, bytes,
                                                     cap == in.capacity.end() ? 0 : cap->second,
                                                     as_half(v) ? fb::DType::Float16 : fb::DType::Undefined,
                                                     v->quant.empty() ? nullptr : &v->quant.scale, v->quant.zero_point,
-                                                    v->quant.axis));
+                                                    v->quant.axis, packed));
   }
 
   std::vector<flatbuffers::Offset<fb::Layer>> layers;
@@ -215,7 +235,7 @@ PlanFiles write_plan_files(const PlanInput& in) {
   for (auto& io : g.inputs) inputs.push_back(id(io.value));
   for (auto& io : g.outputs) outputs.push_back(id(io.value));
   auto machine = fb::CreateMachineDirect(b, in.machine.isa.c_str(), in.machine.cpu.c_str(), in.machine.cores,
-                                         in.machine.threads);
+                                         in.machine.threads, in.machine.onednn.c_str());
   auto producer = b.CreateString("kiln " KILN_VERSION);
   std::vector<flatbuffers::Offset<fb::InputRange>> ranges;
   for (auto& [lo, hi] : in.ranges) ranges.push_back(fb::CreateInputRangeDirect(b, &lo, &hi));

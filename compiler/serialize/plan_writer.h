@@ -1,5 +1,6 @@
 // IR -> plan file bytes (schemas/plan.fbs): tensors, layers with their typed attributes, the
-// memory plan, 64-byte-aligned weights, the build machine and the checksum.
+// memory plan, 64-byte-aligned weights (pre-packed where their kernel allows), the build machine
+// and the checksum.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,9 @@ struct PlanInput {
   // external_weights, else when they pass plan::kMaxInlineWeights. "" = never (an error then).
   std::string weights_file;
   bool external_weights = false;
+  // Store constants pre-packed in their kernels' layouts (serialize/prepack.h). Off for the
+  // plans the builder only times.
+  bool prepack = false;
 };
 
 struct PlanFiles {

@@ -39,17 +39,22 @@ namespace {
 // file renamed over the old), so a running engine keeps the file it mapped; a plan edited in place
 // while loaded would change under it, as for any mapped model file.
 PlanBytes map_plan(int fd, size_t size) {
-  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   if (p == MAP_FAILED) return nullptr;
   return PlanBytes(static_cast<const uint8_t*>(p), [size](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), size); });
 }
 
-// The checksum and the kernels' weight packing read every page once; afterwards most weights live
-// in the kernels' packed copies. Dropping the mapped pages from this process keeps RSS at about the
-// packed weights plus the arena: pages still read at run time (weights a kernel uses in place)
-// fault back in from the page cache, shared with other processes.
-void release_mapped_pages(const uint8_t* p, size_t size) {
-  madvise(const_cast<uint8_t*>(p), size, MADV_DONTNEED);
+// The checksum reads every page once. Weights that kernels copied (repacked for this CPU, widened
+// from half) are not read again: dropping their pages from this process keeps RSS at about the
+// weights once plus the arena. Pages used in place stay, shared with other processes through the
+// page cache. Whole pages only: a page shared with a weight used in place would just fault back.
+void release_copied_weights(const Engine::Impl& impl) {
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (auto [offset, bytes] : impl.copied_weights) {
+    const uintptr_t a = reinterpret_cast<uintptr_t>(impl.weights_base) + offset;
+    const uintptr_t lo = (a + page - 1) / page * page, hi = (a + bytes) / page * page;
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
 }
 
 }  // namespace
@@ -91,6 +96,8 @@ auto api_call(const std::string& what, F&& f) -> decltype(f()) {
 MachineInfo current_machine() {
   MachineInfo m;
   m.isa = current_isa_name();
+  const dnnl_version_t* v = dnnl_version();
+  m.onednn = std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch);
   m.cores = static_cast<int>(std::thread::hardware_concurrency());
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
@@ -158,7 +165,6 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
     buf = PlanBytes(copy.release(), [](const uint8_t* q) { std::free(const_cast<uint8_t*>(q)); });
   }
   close(fd);
-  const uint8_t* data = buf.get();
   // A v6 plan's weights sidecar lives beside it, under the name the plan records.
   SidecarOpener sidecar = [&](const std::string& name, size_t& n) -> PlanBytes {
     const std::string side = (std::filesystem::path(path).parent_path() / name).string();
@@ -178,8 +184,7 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
   };
   try {
     auto impl = load_plan(std::move(buf), size, path, opts, sidecar);
-    if (mapped) release_mapped_pages(data, size);
-    if (impl->weights_buffer) release_mapped_pages(impl->weights_buffer.get(), impl->weight_bytes);
+    if (mapped || impl->weights_buffer) release_copied_weights(*impl);
     return std::shared_ptr<const Engine>(new Engine(std::move(impl)));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
@@ -248,12 +253,15 @@ struct ExecutionContext::Impl {
     if (id < 0) return nullptr;
     const TensorRec& t = engine->tensors[id];
     if (t.data) return const_cast<void*>(t.data);
+    // Its kernel holds the packed bytes itself; a fallback kernel reads the row-major copy.
+    if (t.packed) return const_cast<void*>(engine->unpacked_if_made(id));
     if (redirect[id]) return redirect[id];
     return arena.get() + t.offset;
   }
   TensorView view(int id) const {
     const TensorRec& t = engine->tensors[id];
     if (t.data) return {t.dtype, t.shape, const_cast<void*>(t.data)};
+    if (t.packed) return {t.dtype, t.shape, const_cast<void*>(engine->unpacked(id))};
     if (t.dynamic && dyn_shape[id].empty()) return {t.dtype, spec->shapes[id], nullptr};  // before the first run
     if (t.dynamic) return {t.dtype, dyn_shape[id], const_cast<uint64_t*>(dyn_data[id].data())};
     return {t.dtype, spec->shapes[id], ptr(id)};

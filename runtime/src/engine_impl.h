@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -33,7 +34,11 @@ struct TensorRec {
   uint64_t offset = 0;        // arena offset, or weights offset for constants
   uint64_t bytes = 0;         // at the recorded (opt) shape
   uint64_t capacity = 0;      // arena bytes reserved: the size at the profile's max shapes
-  const void* data = nullptr; // constants: inside the plan buffer (or widened, see stored_half)
+  const void* data = nullptr; // constants: inside the plan buffer (or widened, see stored_half);
+                              // nullptr for a pre-packed constant (see packed)
+  // (v7) A constant stored in its kernel's layout. Only its reader's kernel gets these bytes; any
+  // other use gets a row-major copy (Engine::Impl::unpacked).
+  std::unique_ptr<PackedConst> packed;
   bool stored_half = false;   // a float32 constant stored as IEEE half (v4), widened at load
   bool dynamic = false;       // some dim is -1: shape known only at run time, per-run buffer
   ops::QuantParams quant;     // QUInt8 / QInt8 tensors (v5)
@@ -74,6 +79,18 @@ struct Engine::Impl {
   size_t size = 0;
   PlanBytes weights_buffer;  // (v6) the mapped weights sidecar, when the plan names one (weight_bytes long)
   std::vector<AlignedBytes> widened;  // float32 copies of constants the plan stores as half
+  // (offset, bytes) in the weights of constants that kernels copied (repacked, widened) instead of
+  // reading in place: their mapped pages can go once loading is done.
+  std::vector<std::pair<uint64_t, uint64_t>> copied_weights;
+  const uint8_t* weights_base = nullptr;  // the constants' bytes: in the plan buffer or the sidecar
+  // Row-major copies of pre-packed constants, made the first time something other than their
+  // kernel reads them (a fallback kernel, a dynamic layer), by tensor id.
+  mutable std::mutex unpacked_mu;
+  mutable std::map<int, AlignedBytes> unpacked_copies;
+  // The row-major bytes of constant `id`: its data, or for a pre-packed one a copy made on demand.
+  const void* unpacked(int id) const;
+  // The copy if one was made, else nullptr (for bindings: a kernel given the packed bytes ignores them).
+  const void* unpacked_if_made(int id) const;
   uint32_t schema_version = 0;
   int builder_level = 0;
   std::vector<TensorRec> tensors;

@@ -33,10 +33,15 @@ def die(msg):
   sys.exit(1)
 
 
-def run(cmd):
+def run(cmd, env=None, expect_stderr=None):
   print("+ " + " ".join(cmd), flush=True)
   t0 = time.monotonic()
-  rc = subprocess.run(cmd).returncode
+  p = subprocess.run(cmd, env=env, stderr=subprocess.PIPE if expect_stderr else None, text=True)
+  rc = p.returncode
+  if expect_stderr:
+    sys.stderr.write(p.stderr)
+    if rc == 0 and not re.search(expect_stderr, p.stderr):
+      die(f"{os.path.basename(cmd[0])} {cmd[1]} did not say /{expect_stderr}/ on stderr")
   print(f"  ({time.monotonic() - t0:.1f} s, exit {rc})", flush=True)
   if rc < 0:
     die(f"{os.path.basename(cmd[0])} {cmd[1]} crashed: killed by {signal.Signals(-rc).name}")
@@ -57,6 +62,11 @@ def main():
   ap.add_argument("--compile-arg", action="append", default=[],
                   help="extra argument for kiln compile (repeatable), e.g. "
                   "--compile-arg=--builderOptimizationLevel=3")
+  ap.add_argument("--run-env", action="append", default=[],
+                  help="NAME=VALUE for kiln run only (repeatable): the plan is built without it, as "
+                  "on another machine, e.g. --run-env=ONEDNN_MAX_CPU_ISA=AVX2")
+  ap.add_argument("--expect-run-stderr", default=None,
+                  help="a regular expression kiln run must print on stderr (a warning)")
   args = ap.parse_args()
 
   if not os.access(args.kiln, os.X_OK):
@@ -113,10 +123,12 @@ def main():
     os.makedirs(out)
 
   run([args.kiln, "compile", args.model, "-o", plan] + args.compile_arg)
+  run_env = dict(os.environ, **dict(e.split("=", 1) for e in args.run_env)) if args.run_env else None
   failed = []
   for (data, feeds), out in zip(sets, outs):
     run([args.kiln, "run", f"--loadEngine={plan}", f"--loadInputs={','.join(feeds)}",
-         f"--exportOutput={out}", "--iterations=1", "--warmUp=0", "--duration=0"])
+         f"--exportOutput={out}", "--iterations=1", "--warmUp=0", "--duration=0"], run_env,
+        args.expect_run_stderr)
     sys.argv = ["compare_outputs.py", out, data, "--rel-l2", args.rel_l2, "--model", args.model]
     if len(sets) > 1:
       print(f"{os.path.basename(os.path.normpath(data))}:", flush=True)

@@ -28,7 +28,7 @@ inline std::vector<uint8_t> resealed(std::vector<uint8_t> bytes, const std::func
   fb::Plan* p = fb::GetMutablePlan(bytes.data());
   edit(p);
   const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(p)->GetAddressOf(fb::Plan::VT_CHECKSUM);
-  p->mutate_checksum(plan::checksum(bytes, static_cast<size_t>(field - bytes.data())));
+  p->mutate_checksum(plan::checksum(bytes, static_cast<size_t>(field - bytes.data()), p->schema_version()));
   return bytes;
 }
 

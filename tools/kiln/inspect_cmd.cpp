@@ -96,12 +96,13 @@ int inspect(const InspectArgs& a) {
       layers += fmt::format("{}{{\"name\": \"{}\", \"op\": \"{}\", \"kernel\": \"{}\", \"precision\": \"{}\", "
                             "\"format\": \"{}\", \"fused\": [{}], \"tactic\": \"{}\", \"planned_tactic\": \"{}\", "
                             "\"weights_format\": \"{}\", \"weight_bytes\": {}, \"stored_weight_bytes\": {}, "
-                            "\"output_dtype\": \"{}\", \"time_us\": {:.3f}, \"runner_ups\": [{}], \"quantized\": [{}], "
-                            "\"when\": {}}}",
+                            "\"weights_prepacked\": {}, \"output_dtype\": \"{}\", \"time_us\": {:.3f}, "
+                            "\"runner_ups\": [{}], \"quantized\": [{}], \"when\": {}}}",
                             i ? ", " : "", json_escape(l.name), l.op, l.kernel, precision_name(l.precision),
                             l.layout.empty() ? "plain" : l.layout, join(l.fused, ", ", true), json_escape(l.tactic),
                             json_escape(l.planned_tactic), json_escape(l.weights_format), l.weight_bytes,
-                            l.stored_weight_bytes, dtype_name(l.output_dtype), l.time_us, runners,
+                            l.stored_weight_bytes, l.weights_prepacked ? "true" : "false", dtype_name(l.output_dtype),
+                            l.time_us, runners,
                             quantized_text(l, true),
                             l.when.empty() ? std::string("null")
                                            : fmt::format("{{\"tensor\": \"{}\", \"is\": {}}}", json_escape(l.when),
@@ -125,6 +126,13 @@ int inspect(const InspectArgs& a) {
              human_bytes(stored_weights(*e)));
   fmt::print("memory: arena {} per context, against {} of activation tensors\n", human_bytes(e->arena_bytes()),
              human_bytes(e->activation_bytes()));
+  size_t prepacked = 0, weighted = 0;
+  for (auto& l : e->layers()) {
+    prepacked += l.weights_prepacked;
+    weighted += l.weight_bytes > 0;
+  }
+  fmt::print("weights: {} of {} layers with weights read them pre-packed from the plan, as mapped\n", prepacked,
+             weighted);
   for (auto& d : e->inputs())
     fmt::print("input  {} {}[{}]{}\n", d.name, dtype_name(d.dtype), shape_text(d.shape),
                d.dynamic() ? fmt::format(" (opt; profile {} to {})", shape_text(d.min_shape), shape_text(d.max_shape))

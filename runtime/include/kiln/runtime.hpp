@@ -90,6 +90,9 @@ struct LayerInfo {
   std::vector<TacticTime> runner_ups;  // other candidates timed at build time, fastest first
   uint64_t weight_bytes = 0;           // bytes of the constant inputs (weights, bias) it reads, as run
   uint64_t stored_weight_bytes = 0;    // the same as stored in the plan (half for --fp16 weights)
+  // Its kernel reads its weights from the plan as stored, pre-packed in its own layout (schema v7),
+  // with no reorder or copy at load; false when it repacked them (another CPU) or has none.
+  bool weights_prepacked = false;
   // The quantized tensors (QUInt8 / QInt8) it reads or writes, int8 layers' scales included:
   // real value = scale[c] * (q - zero_point), c along `axis` (-1: one scale for the tensor).
   struct Quantized {
@@ -108,6 +111,7 @@ struct MachineInfo {
   std::string cpu;
   int cores = 0;
   int threads = 0;
+  std::string onednn;  // oneDNN version (plans record it from schema v7; "" in older plans)
 };
 
 // The machine this process runs on, in the same terms the plan records.

@@ -5,8 +5,9 @@
 // 1-3 spatial dims, groups, dilations, asymmetric pads, bias and post-ops (activations and one
 // Sum). Tactics: every implementation oneDNN offers for the layer (pd.next_impl()), and for Conv
 // also the Winograd algorithm where oneDNN has it (f32 3x3 stride 1 on avx512_core). Constant
-// weights are reordered once, at creation, into the format the chosen implementation wants; layers with non-constant weights, several Sum post-ops or post-ops oneDNN lacks fall
-// back to the reference kernel.
+// weights are reordered once, at creation, into the format the chosen implementation wants, or used
+// in place when the plan stores them in it (dnn::weights_memory); layers with non-constant weights,
+// several Sum post-ops or post-ops oneDNN lacks fall back to the reference kernel.
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -24,9 +25,9 @@ class ConvKernel final : public Kernel {
   // sum_input: index of the Sum post-op operand, copied into dst before each run (oneDNN's sum
   // post-op accumulates onto whatever dst holds), or -1.
   ConvKernel(const KernelSpec& s, dnnl::primitive prim, dnnl::primitive_desc pd, dnnl::memory weights,
-             int sum_input, std::string algorithm)
+             dnnl::memory::desc user, int sum_input, std::string algorithm)
       : eng_(s.engine), prim_(std::move(prim)), pd_(std::move(pd)), weights_(std::move(weights)),
-        sum_input_(sum_input), dst_bytes_(pd_.dst_desc().get_size()),
+        user_(std::move(user)), sum_input_(sum_input), dst_bytes_(pd_.dst_desc().get_size()),
         tactic_{pd_.impl_info_str(), std::move(algorithm), dnn::format_name(pd_.weights_desc())} {
     if (s.in.size() > 2 && s.in[2].present()) {
       has_bias_ = true;
@@ -41,6 +42,7 @@ class ConvKernel final : public Kernel {
 
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
   Tactic tactic() const override { return tactic_; }
+  std::vector<PackedWeights> packed_weights() const override { return {{1, weights_, user_}}; }
 
   BoundKernel bind(const KernelBinding& b) const override {
     std::unordered_map<int, dnnl::memory> args;
@@ -67,6 +69,7 @@ class ConvKernel final : public Kernel {
   dnnl::primitive prim_;
   dnnl::primitive_desc pd_;
   dnnl::memory weights_;
+  dnnl::memory::desc user_;  // the model's weights as the primitive's logical dims see them
   bool has_bias_ = false;
   const void* bias_const_ = nullptr;
   std::shared_ptr<std::vector<float>> bias_own_;
@@ -82,8 +85,10 @@ class ConvKernel final : public Kernel {
 class RelayoutConvKernel final : public Kernel {
  public:
   RelayoutConvKernel(const KernelSpec& s, dnnl::convolution_forward::primitive_desc pd, dnnl::memory weights,
-                     dnnl::memory::desc user_src, dnnl::memory::desc user_dst, int sum_input)
-      : eng_(s.engine), pd_(std::move(pd)), prim_(pd_), weights_(std::move(weights)), user_src_(user_src),
+                     dnnl::memory::desc user_weights, dnnl::memory::desc user_src, dnnl::memory::desc user_dst,
+                     int sum_input)
+      : eng_(s.engine), pd_(std::move(pd)), prim_(pd_), weights_(std::move(weights)),
+        user_weights_(std::move(user_weights)), user_src_(user_src),
         user_dst_(user_dst), sum_input_(sum_input),
         to_src_(dnnl::reorder::primitive_desc(eng_, user_src, eng_, pd_.src_desc())),
         to_dst_(dnnl::reorder::primitive_desc(eng_, user_dst, eng_, pd_.dst_desc())),
@@ -100,6 +105,7 @@ class RelayoutConvKernel final : public Kernel {
 
   size_t scratchpad_bytes() const override { return total_; }
   Tactic tactic() const override { return tactic_; }
+  std::vector<PackedWeights> packed_weights() const override { return {{1, weights_, user_weights_}}; }
 
   BoundKernel bind(const KernelBinding& b) const override {
     auto* scratch = static_cast<char*>(b.scratchpad);
@@ -132,7 +138,7 @@ class RelayoutConvKernel final : public Kernel {
   dnnl::convolution_forward::primitive_desc pd_;
   dnnl::primitive prim_;
   dnnl::memory weights_;
-  dnnl::memory::desc user_src_, user_dst_;
+  dnnl::memory::desc user_weights_, user_src_, user_dst_;
   int sum_input_;
   dnnl::reorder to_src_, to_dst_, from_dst_;  // user layout <-> the primitive's
   bool has_bias_ = false;
@@ -165,7 +171,7 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
              : (x.dtype != DType::Float32 && x.dtype != DType::BFloat16) || w.dtype != x.dtype)
     return false;
   if (!ops::real_storage(y.dtype)) return false;
-  if (!w.const_data || !shape_static(x.shape) || !shape_static(w.shape) || !shape_static(y.shape)) return false;
+  if ((!w.const_data && !w.packed) || !shape_static(x.shape) || !shape_static(w.shape) || !shape_static(y.shape)) return false;
   if (shape_elements(x.shape) == 0 || shape_elements(y.shape) == 0) return false;
   const bool has_bias = s.in.size() > 2 && s.in[2].present();
   if (has_bias && s.in[2].dtype != DType::Float32) return false;
@@ -201,18 +207,6 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
   }
   c.attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return true;
-}
-
-// Copies the model's weights, viewed through `user` (oneDNN's logical dims over ONNX's memory
-// order), into a buffer of the primitive's preferred format.
-dnnl::memory pack_weights(const dnnl::engine& eng, const dnnl::memory::desc& user, const void* data,
-                          const dnnl::memory::desc& packed) {
-  dnnl::memory src(user, eng, const_cast<void*>(data));
-  dnnl::memory dst(packed, eng);
-  dnnl::stream st(eng);
-  dnnl::reorder(src, dst).execute(st, src, dst);
-  st.wait();
-  return dst;
 }
 
 std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
@@ -275,14 +269,15 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
                                               c.pad_r);
       PD any(d, c.attr, s.engine);
       if (std::string(any.impl_info_str()).rfind("ref", 0) != 0) {
-        dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, s.in[1].dtype), s.in[1].const_data,
-                                      any.weights_desc());
-        return std::make_unique<RelayoutConvKernel>(s, any, std::move(w), c.src, c.dst, c.sum_input);
+        const dnnl::memory::desc user = dnn::plain_md(wd, s.in[1].dtype);
+        dnnl::memory w = dnn::weights_memory(s.engine, s.in[1], user, any.weights_desc());
+        return std::make_unique<RelayoutConvKernel>(s, any, std::move(w), user, c.src, c.dst, c.sum_input);
       }
     }
-    dnnl::memory w = pack_weights(s.engine, dnn::plain_md(wd, s.in[1].dtype), s.in[1].const_data, pd->weights_desc());
+    const dnnl::memory::desc user = dnn::plain_md(wd, s.in[1].dtype);
+    dnnl::memory w = dnn::weights_memory(s.engine, s.in[1], user, pd->weights_desc());
     dnnl::primitive prim = dnnl::convolution_forward(*pd);
-    auto k = std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), c.sum_input, alg);
+    auto k = std::make_unique<ConvKernel>(s, std::move(prim), *pd, std::move(w), user, c.sum_input, alg);
     if (c.int8 && s.in.size() > 2 && s.in[2].present()) {
       const auto* b = static_cast<const float*>(s.in[2].const_data);
       std::vector<float> scaled(static_cast<size_t>(ws[0]));
@@ -329,9 +324,9 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
     auto make = [&] { return PD(d, c.attr, s.engine); };
     PD pd = dnn::pick_impl<PD>(make, s.tactic ? s.tactic->impl : "", "", s.candidates);
     const dnnl::memory::desc user(dnn::dims(wd), wdt, st);
-    dnnl::memory w = pack_weights(s.engine, user, s.in[1].const_data, pd.weights_desc());
+    dnnl::memory w = dnn::weights_memory(s.engine, s.in[1], user, pd.weights_desc());
     dnnl::primitive prim = dnnl::deconvolution_forward(pd);
-    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), c.sum_input, "");
+    return std::make_unique<ConvKernel>(s, std::move(prim), pd, std::move(w), user, c.sum_input, "");
   } catch (const dnnl::error&) {
     return nullptr;
   }

@@ -72,7 +72,7 @@ bool usable(const KernelSpec& s) {
     if (!t.layout.empty() || shape_elements(t.shape) <= 0) return false;
     if (int8 && i < 2) {
       if (t.quant.zero_point != 0 || (i == 0 && t.quant.scale.size() != 1)) return false;
-      if (i == 1 && (t.dtype != DType::QInt8 || !t.const_data)) return false;
+      if (i == 1 && (t.dtype != DType::QInt8 || (!t.const_data && !t.packed))) return false;
       continue;
     }
     if (i == 2 ? t.dtype != DType::Float32 : !ops::f32_or_bf16(t.dtype)) return false;
@@ -107,7 +107,7 @@ memory host_memory(const memory::desc& md, const dnnl::engine& eng, const std::v
 // What a matmul kernel is built from; the Gemm and MatMul factories differ only in filling it.
 struct Plan {
   memory::desc a, b, dst;
-  const void* b_const = nullptr;   // constant B: reordered at creation
+  const KernelTensor* b_const = nullptr;  // constant B: reordered at creation (or used pre-packed)
   float scale = 1.f;               // output scale (Gemm alpha), applied to A*B + bias
   memory::desc bias;               // zero desc when absent
   int bias_input = -1;             // runtime bias input, or -1
@@ -130,6 +130,11 @@ class MatmulKernel final : public Kernel {
  public:
   size_t scratchpad_bytes() const override { return pd_.scratchpad_desc().get_size(); }
   Tactic tactic() const override { return {pd_.impl_info_str(), "", dnn::format_name(pd_.weights_desc())}; }
+  std::vector<PackedWeights> packed_weights() const override {
+    for (auto& [id, m] : owned_)
+      if (id == DNNL_ARG_WEIGHTS) return {{1, m, b_user_}};
+    return {};
+  }
 
   BoundKernel bind(const KernelBinding& b) const override {
     std::unordered_map<int, memory> args(owned_.begin(), owned_.end());
@@ -154,6 +159,7 @@ class MatmulKernel final : public Kernel {
   dnnl::matmul prim_;
   std::vector<Arg> runtime_;                  // bound to the context's buffers
   std::vector<std::pair<int, memory>> owned_;  // packed weights, prepared bias / C
+  memory::desc b_user_;                        // constant B as the model stores it
 };
 
 std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
@@ -200,10 +206,8 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   k->runtime_.push_back({DNNL_ARG_SRC, p.a, 0});
   dnnl::stream st(s.engine);
   if (p.b_const) {
-    memory user(p.b, s.engine, const_cast<void*>(p.b_const));
-    memory packed(k->pd_.weights_desc(), s.engine);
-    dnnl::reorder(user, packed).execute(st, user, packed);
-    k->owned_.emplace_back(DNNL_ARG_WEIGHTS, packed);
+    k->owned_.emplace_back(DNNL_ARG_WEIGHTS, dnn::weights_memory(s.engine, *p.b_const, p.b, k->pd_.weights_desc()));
+    k->b_user_ = p.b;
   } else {
     k->runtime_.push_back({DNNL_ARG_WEIGHTS, p.b, 1});
   }
@@ -231,7 +235,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   p.a = strided_md({M, K}, op->transA, dtype_of(s.in[0]));
   p.b = strided_md({K, N}, op->transB, dtype_of(s.in[1]));
   p.dst = strided_md({M, N}, false, dtype_of(s.out[0]));
-  p.b_const = s.in[1].const_data;
+  if (s.in[1].const_data || s.in[1].packed) p.b_const = &s.in[1];
   p.scale = op->alpha;
   p.post = &op->post;
   if (dtype_quantized(s.in[0].dtype)) {
@@ -309,7 +313,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
     for (size_t j = 0; j < r; ++j) pst[op->perm_y[j]] = yst[j];
     p.dst = memory::desc(memory::dims(y.begin(), y.end()), ty, memory::dims(pst.begin(), pst.end()));
   }
-  p.b_const = s.in[1].const_data;
+  if (s.in[1].const_data || s.in[1].packed) p.b_const = &s.in[1];
   p.post = &op->post;
   p.scale = op->alpha;
   if (dtype_quantized(s.in[0].dtype)) {

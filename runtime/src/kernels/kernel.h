@@ -6,6 +6,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,15 +18,39 @@
 
 namespace kiln {
 
+// A constant stored pre-packed (plan schema v7): its bytes in the layout its kernel read on the
+// build machine (a oneDNN blocked format), so loading can use them in place, and how they map back
+// to the row-major constant. Both descriptors were validated against `bytes` and the tensor's size.
+struct PackedConst {
+  const void* data = nullptr;
+  size_t bytes = 0;
+  dnnl::memory::desc layout;  // the packed bytes
+  dnnl::memory::desc plain;   // the row-major constant in the same logical dims
+  // The row-major bytes, which the plan stores beside a packing oneDNN cannot read back
+  // (Winograd); nullptr for blocked layouts, which are reordered back when needed.
+  const void* plain_data = nullptr;
+};
+
 // A tensor as a kernel sees it at creation: type, shape and physical layout, plus the data for
 // constants (weights), which the kernel may repack and keep.
 struct KernelTensor {
   DType dtype = DType::Undefined;
   Shape shape;
   std::string layout;               // "" = dense row-major, else a oneDNN format tag name
-  const void* const_data = nullptr; // set for constant inputs only
+  const void* const_data = nullptr; // set for constant inputs only (row-major)
   ops::QuantParams quant;           // QUInt8 / QInt8 tensors: their scales and zero point
+  // A pre-packed constant: set instead of const_data, and only for the kernel that packed it, which
+  // reads it through dnn::weights_memory. Any other kernel sees a row-major copy in const_data.
+  const PackedConst* packed = nullptr;
   bool present() const { return dtype != DType::Undefined; }
+};
+
+// Constant weights a kernel holds in its own layout: what the compiler stores pre-packed. `user`
+// describes the row-major constant in the same logical dims (the packing's inverse).
+struct PackedWeights {
+  size_t input = 0;
+  dnnl::memory packed;
+  dnnl::memory::desc user;
 };
 
 // Which variant of an implementation a kernel runs: for oneDNN-backed kernels the primitive's
@@ -68,6 +94,8 @@ class Kernel {
   virtual Tactic tactic() const { return {}; }
   // Binds this immutable kernel to one context's buffers; the result runs one inference.
   virtual BoundKernel bind(const KernelBinding& b) const = 0;
+  // The constant inputs this kernel keeps in a layout of its own, for the plan to store packed.
+  virtual std::vector<PackedWeights> packed_weights() const { return {}; }
 };
 
 class KernelRegistry {
@@ -121,6 +149,22 @@ bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
 // post-op oneDNN lacks, a Sum operand whose type oneDNN cannot add).
 bool int8_attr(const ops::PostOps& p, const KernelTensor& x, const KernelTensor& w, const KernelTensor* sum,
                const KernelTensor& y, int channel_mask, dnnl::primitive_attr& attr, std::vector<float>& acc_scale);
+// A layer's constant weights `w` in the layout `want`. A pre-packed constant already in that layout
+// is used in place (no copy: its pages stay shared with the mapped plan); anything else is reordered
+// once into a buffer the result owns, from the row-major bytes viewed through `user` or from
+// another packing (a plan packed on another CPU).
+dnnl::memory weights_memory(const dnnl::engine& eng, const KernelTensor& w, const dnnl::memory::desc& user,
+                            const dnnl::memory::desc& want);
+// A memory descriptor as plan integers, field by field (no struct padding, so plans stay
+// deterministic); nullopt for what a plan cannot store: formats other than blocked and Winograd,
+// offsets, and extra flags (int8 compensation).
+std::optional<std::vector<int64_t>> desc_key(const dnnl::memory::desc& md);
+// Whether oneDNN can reorder out of this layout (blocked); a Winograd packing is one-way.
+bool desc_blocked(const dnnl::memory::desc& md);
+// The descriptor of a key read from a plan (hostile bytes): nullopt unless it is a well-formed
+// blocked layout of `elements` values of type `t` whose every element lies within `bytes`.
+std::optional<dnnl::memory::desc> desc_from_key(std::span<const int64_t> key, DType t, int64_t elements,
+                                                size_t bytes);
 // oneDNN's name for a memory descriptor's layout ("aBcd16b", "ABcd16b16a", "abcd"), derived from
 // its strides and inner blocks.
 std::string format_name(const dnnl::memory::desc& md);

@@ -83,16 +83,57 @@ std::string isa_name(dnnl::cpu_isa isa) {
 
 }  // namespace
 
+const void* Engine::Impl::unpacked(int id) const {
+  const TensorRec& t = tensors[static_cast<size_t>(id)];
+  if (!t.packed) return t.data;
+  if (t.packed->plain_data) return t.packed->plain_data;
+  std::lock_guard<std::mutex> lock(unpacked_mu);
+  auto it = unpacked_copies.find(id);
+  if (it != unpacked_copies.end()) return it->second.get();
+  AlignedBytes copy = aligned_bytes(std::max<uint64_t>(t.bytes, 1));
+  try {
+    dnnl::memory src(t.packed->layout, eng, const_cast<void*>(t.packed->data)), dst(t.packed->plain, eng, copy.get());
+    dnnl::stream st(eng);
+    dnnl::reorder(src, dst).execute(st, src, dst);
+    st.wait();
+  } catch (const dnnl::error& e) {
+    throw Error("constant '" + t.name + "': its packed layout cannot be read back on this machine (" + e.what() +
+                "); rebuild the plan");
+  }
+  return unpacked_copies.emplace(id, std::move(copy)).first->second.get();
+}
+
+const void* Engine::Impl::unpacked_if_made(int id) const {
+  const TensorRec& t = tensors[static_cast<size_t>(id)];
+  if (t.packed && t.packed->plain_data) return t.packed->plain_data;
+  std::lock_guard<std::mutex> lock(unpacked_mu);
+  auto it = unpacked_copies.find(id);
+  return it == unpacked_copies.end() ? nullptr : it->second.get();
+}
+
 std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
                                             const std::vector<Shape>& shapes, std::string& used) {
-  KernelSpec spec{*rec.op, {}, {}, impl.eng};
-  for (int i : rec.inputs) {
-    KernelTensor kt;
-    if (i >= 0) kt = {impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, impl.tensors[i].data, impl.tensors[i].quant};
-    spec.in.push_back(kt);
-  }
-  for (int i : rec.outputs)
-    spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr, impl.tensors[i].quant});
+  // Pre-packed constants go, packed, to the recorded kernel only; every other kernel (and that one,
+  // should it not keep them as they are) gets row-major copies.
+  bool packed_inputs = false;
+  auto make_spec = [&](bool packed) {
+    KernelSpec spec{*rec.op, {}, {}, impl.eng};
+    for (int i : rec.inputs) {
+      KernelTensor kt;
+      if (i >= 0) {
+        const TensorRec& t = impl.tensors[i];
+        kt = {t.dtype, shapes[i], t.layout, t.data, t.quant};
+        if (t.packed && packed) kt.packed = t.packed.get();
+        else if (t.packed) kt.const_data = impl.unpacked(i);
+        packed_inputs |= t.packed != nullptr;
+      }
+      spec.in.push_back(kt);
+    }
+    for (int i : rec.outputs)
+      spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr, impl.tensors[i].quant});
+    return spec;
+  };
+  KernelSpec spec = make_spec(true);
   auto& reg = KernelRegistry::instance();
   const bool tuned = !rec.tactic.impl.empty() || !rec.tactic.algorithm.empty();
   auto attempt = [&](const std::string& name) -> std::unique_ptr<Kernel> {
@@ -105,6 +146,22 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
     }
   };
   std::unique_ptr<Kernel> k = attempt(rec.impl);
+  if (packed_inputs) {
+    // A kernel given packed bytes must hold them as weights of its own; one that does not (a
+    // hostile plan naming another reader) would read them as row-major.
+    if (k) {
+      const auto held = k->packed_weights();
+      for (size_t j = 0; j < spec.in.size() && k; ++j)
+        if (spec.in[j].packed &&
+            std::none_of(held.begin(), held.end(), [&](const PackedWeights& w) { return w.input == j; }))
+          k.reset();
+    }
+    if (!k) {
+      KernelSpec plain = make_spec(false);
+      spec.in = std::move(plain.in);
+      k = attempt(rec.impl);
+    }
+  }
   used = rec.impl;
   for (const std::string& alt : reg.impls(rec.op_type)) {
     if (k) break;
@@ -215,6 +272,49 @@ void read_ranges(Engine::Impl& impl, const flatbuffers::Vector<flatbuffers::Offs
   }
 }
 
+// Which constants' plan bytes the kernels copied (repacked, widened) rather than use in place: the
+// loader releases those pages after load. Pre-packed constants that had to be repacked (the plan
+// was packed for another CPU or oneDNN) get one warning.
+void note_weight_copies(Engine::Impl& impl, const uint8_t* weights) {
+  size_t packed = 0, repacked = 0;
+  std::vector<bool> in_place(impl.tensors.size(), false), copied(impl.tensors.size(), false);
+  for (size_t li = 0; li < impl.layers.size(); ++li) {
+    const LayerRec& l = impl.layers[li];
+    if (!l.kernel) continue;
+    for (const PackedWeights& w : l.kernel->packed_weights()) {
+      const int id = w.input < l.inputs.size() ? l.inputs[w.input] : -1;
+      if (id < 0) continue;
+      const TensorRec& t = impl.tensors[id];
+      const bool mapped = t.packed && w.packed.get_data_handle() == t.packed->data;
+      (mapped ? in_place : copied)[id] = true;
+      impl.layer_info[li].weights_prepacked |= mapped;
+    }
+  }
+  for (size_t id = 0; id < impl.tensors.size(); ++id) {
+    const TensorRec& t = impl.tensors[id];
+    if (t.kind != static_cast<int>(fb::TensorKind::Constant)) continue;
+    packed += t.packed != nullptr;
+    repacked += t.packed && !in_place[id];
+    if (!weights) continue;
+    // A packed constant's stored bytes: the packing, then (Winograd) padding and the row-major copy.
+    const uint64_t plain_at = t.packed && t.packed->plain_data
+                                  ? static_cast<uint64_t>(static_cast<const uint8_t*>(t.packed->plain_data) -
+                                                          static_cast<const uint8_t*>(t.packed->data))
+                                  : 0;
+    const uint64_t stored = !t.packed ? (t.stored_half ? t.bytes / 2 : t.bytes) : plain_at ? plain_at + t.bytes : t.packed->bytes;
+    if ((copied[id] || t.stored_half) && !in_place[id]) impl.copied_weights.push_back({t.offset, stored});
+    else if (in_place[id] && plain_at) impl.copied_weights.push_back({t.offset + plain_at, t.bytes});  // copy unread
+  }
+  if (repacked)
+    impl.warnings.push_back(std::to_string(repacked) + " of " + std::to_string(packed) +
+                            " pre-packed weights are not in the layout this CPU's kernels want (packed for " +
+                            (impl.machine.isa.empty() ? "another CPU" : impl.machine.isa) + " with oneDNN " +
+                            (impl.machine.onednn.empty() ? "?" : impl.machine.onednn) + "; this is " +
+                            current_machine().isa + " with oneDNN " + current_machine().onednn +
+                            "): they were repacked at load, which costs load time and memory; rebuild the plan "
+                            "with `kiln compile` on this kind of machine to load it without repacking");
+}
+
 }  // namespace
 
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
@@ -239,13 +339,13 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
                 "); rebuild the plan with a matching `kiln compile`");
   const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(fb::Plan::VT_CHECKSUM);
   if (!field) corrupt("checksum missing");
-  if (plan::checksum({buf, size}, static_cast<size_t>(field - buf)) != plan->checksum())
+  if (plan::checksum({buf, size}, static_cast<size_t>(field - buf), plan->schema_version()) != plan->checksum())
     corrupt("checksum mismatch");
 
   if (plan->machine()) {
     auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
     impl->machine = {s(plan->machine()->isa()), s(plan->machine()->cpu()), plan->machine()->cores(),
-                     plan->machine()->threads()};
+                     plan->machine()->threads(), s(plan->machine()->onednn())};
   }
   const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
   uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
@@ -264,7 +364,7 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
       throw Error("its weights file '" + name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
                   std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
                   "its weights file together");
-    if (plan::sidecar_checksum({impl->weights_buffer.get(), n}) != plan->weights_file_checksum())
+    if (plan::sidecar_checksum({impl->weights_buffer.get(), n}, plan->schema_version()) != plan->weights_file_checksum())
       throw Error("its weights file '" + name + "' does not match the plan (checksum mismatch): it is corrupted or "
                   "belongs to another build; copy the plan and its weights file together");
     weights = impl->weights_buffer.get();
@@ -275,6 +375,7 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
   impl->arena_bytes = plan->arena_bytes();
   impl->activation_bytes = plan->activation_bytes();
   impl->weight_bytes = weight_size;
+  impl->weights_base = weights;
   if (impl->arena_bytes > (uint64_t(1) << 40)) corrupt("arena size is absurd");
 
   // Tensors.
@@ -345,7 +446,14 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
         corrupt(label + " has a stored type this runtime does not know");
       r.stored_half = true;
     }
-    if (t->bytes() != (r.stored_half ? elems * 2 : r.bytes)) corrupt(label + " size does not match its shape");
+    // (v7) A pre-packed constant: `bytes` is its packed size, checked against its layout below.
+    const fb::Packing* packing = t->packing();
+    if (packing) {
+      if (plan->schema_version() < 7 || t->kind() != fb::TensorKind::Constant || r.stored_half || !r.layout.empty())
+        corrupt(label + " is packed where that is not allowed");
+    } else if (t->bytes() != (r.stored_half ? elems * 2 : r.bytes)) {
+      corrupt(label + " size does not match its shape");
+    }
     // The arena slot holds the tensor at the profile's max shapes; specialisations check that
     // their sizes fit it before binding.
     r.capacity = t->capacity() ? t->capacity() : r.bytes;
@@ -355,10 +463,24 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
     r.offset = t->offset();
     if (t->kind() == fb::TensorKind::Constant) {
       if (r.capacity != r.bytes) corrupt(label + " is a constant with a capacity");
-      const uint64_t in_plan = r.stored_half ? elems * 2 : r.bytes;
+      const uint64_t in_plan = packing ? t->bytes() : r.stored_half ? elems * 2 : r.bytes;
       if (r.offset > weight_size || in_plan > weight_size - r.offset) corrupt(label + " lies outside the weights");
       if (r.offset % plan::kWeightAlignment) corrupt(label + " is not aligned");
       r.data = weights + r.offset;
+      if (packing) {
+        // [packed bytes][padding][row-major bytes, when plain_offset is set]
+        const uint64_t plain_at = packing->plain_offset();
+        if (plain_at && (plain_at % plan::kWeightAlignment || plain_at > in_plan || r.bytes > in_plan - plain_at))
+          corrupt(label + " has its row-major copy outside its bytes");
+        const uint64_t packed_bytes = plain_at ? plain_at : in_plan;
+        const auto layout = dnn::desc_from_key(read_vector(packing->layout()), r.dtype, static_cast<int64_t>(elems), packed_bytes);
+        const auto plain = dnn::desc_from_key(read_vector(packing->plain()), r.dtype, static_cast<int64_t>(elems), r.bytes);
+        if (!layout || !plain || !dnn::desc_blocked(*plain) || (!dnn::desc_blocked(*layout) && !plain_at))
+          corrupt(label + " has a packed layout that does not describe its bytes");
+        r.packed = std::make_unique<PackedConst>(
+            PackedConst{r.data, packed_bytes, *layout, *plain, plain_at ? weights + r.offset + plain_at : nullptr});
+        r.data = nullptr;
+      }
       if (r.stored_half) {  // oneDNN has no f16 compute on CPU: kernels read the widened copy
         AlignedBytes wide = aligned_bytes(std::max<uint64_t>(r.bytes, 1));
         const auto* h = reinterpret_cast<const uint16_t*>(weights + r.offset);
@@ -498,6 +620,7 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
   }
   for (int id : impl->output_ids)
     if (!written[id]) corrupt("graph output '" + impl->tensors[id].name + "' is never written");
+  note_weight_copies(*impl, weights);
   // One line for the whole plan: on another CPU most tuned layers are affected at once.
   if (reselected)
     impl->warnings.push_back(std::to_string(reselected) + " of " + std::to_string(tuned) +
