@@ -1,7 +1,7 @@
 // The dtypes and limits of every imported ONNX op (see op_notes.h). Each note states what the
-// code enforces: the dtype checks of the kiln op's infer() (runtime/src/ops/), the failures of the
+// code enforces: the dtype checks of the kiln op's infer() (oplib/ops/), the failures of the
 // importer (compiler/import/ops/) and the conditions under which a fast kernel
-// (runtime/src/kernels/) accepts the layer; otherwise the reference kernel runs it. Grouped like
+// (oplib/kernels/) accepts the layer; otherwise the reference kernel runs it. Grouped like
 // the importer files; keep each cell to one short line.
 #include "import/op_notes.h"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The default build is portable: outside the per-ISA kernel files (functions named *_avx512, see
-# runtime/src/kernels/simd/simd.h) the given binaries hold no AVX-512 instruction, so they run on
+# oplib/kernels/simd/simd.h) the given binaries hold no AVX-512 instruction, so they run on
 # any CPU with the baseline (x86-64-v3, AVX2). Checks every function's disassembly for AVX-512
 # registers (zmm, the k masks), embedded broadcasts and AVX-512-only mnemonics, and fails naming
 # the function and the instruction. Also requires the AVX-512 kernels to exist, so the check

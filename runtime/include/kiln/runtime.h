@@ -29,11 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#if defined(_WIN32)
-#define KILN_API
-#else
-#define KILN_API __attribute__((visibility("default")))
-#endif
+#include "kiln/export.h"
 
 #ifdef __cplusplus
 extern "C" {

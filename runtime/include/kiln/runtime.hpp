@@ -1,6 +1,7 @@
 // kiln runtime public API: load a compiled plan into an immutable Engine and run it through
 // per-thread ExecutionContexts. This is all a deployed application needs; it links oneDNN and
-// flatbuffers only, never protobuf or ONNX.
+// flatbuffers only, never protobuf or ONNX. What the library exports is marked KILN_API; everything
+// else in it is hidden (runtime.exports_only_public_api checks it).
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "kiln/export.h"
 
 namespace kiln {
 
@@ -37,15 +40,16 @@ enum class DType : int8_t {
   QInt8 = 101,
 };
 
-size_t dtype_size(DType t);          // 0 for Undefined or unknown codes
-const char* dtype_name(DType t);     // "float32", "int64", ...
-bool dtype_valid(DType t);
+KILN_API size_t dtype_size(DType t);          // 0 for Undefined or unknown codes
+KILN_API const char* dtype_name(DType t);     // "float32", "int64", ...
+KILN_API bool dtype_valid(DType t);
 // kiln's quantized reals (QUInt8 / QInt8): 8-bit storage with a scale, never an ONNX type.
 inline bool dtype_quantized(DType t) { return t == DType::QUInt8 || t == DType::QInt8; }
 
 // Every failure the runtime reports to callers is a kiln::Error whose what() reads as a complete
-// sentence naming the file, layer or tensor involved.
-class Error : public std::runtime_error {
+// sentence naming the file, layer or tensor involved. Exported whole (typeinfo, vtable), so that
+// `catch (const kiln::Error&)` matches it in any library or application.
+class KILN_API Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -59,7 +63,7 @@ struct TensorDesc {
   // equal `shape` for a static input (and for outputs, whose shapes follow the inputs).
   std::vector<int64_t> min_shape, max_shape;
   bool dynamic() const { return min_shape != max_shape; }
-  size_t elements() const;
+  KILN_API size_t elements() const;
   size_t bytes() const { return elements() * dtype_size(dtype); }
 };
 
@@ -115,7 +119,7 @@ struct MachineInfo {
 };
 
 // The machine this process runs on, in the same terms the plan records.
-MachineInfo current_machine();
+KILN_API MachineInfo current_machine();
 
 class ExecutionContext;
 
@@ -131,33 +135,35 @@ struct LoadOptions {
 };
 
 // The memory_limit a LoadOptions of 0 stands for on this machine.
-uint64_t default_memory_limit();
+KILN_API uint64_t default_memory_limit();
 
+// KILN_API is on each public member rather than on the class: on the class it would also export
+// the private helpers and the nested Impl.
 class Engine {
  public:
   // Reads, verifies (flatbuffers Verifier, schema version, checksum, semantic bounds) and
   // prepares a plan. Throws kiln::Error naming the file on any defect.
-  static std::shared_ptr<const Engine> load_file(const std::string& path, const LoadOptions& opts = {});
-  static std::shared_ptr<const Engine> load_memory(std::span<const uint8_t> bytes,
-                                                   const std::string& origin = "<memory>",
-                                                   const LoadOptions& opts = {});
-  ~Engine();
+  KILN_API static std::shared_ptr<const Engine> load_file(const std::string& path, const LoadOptions& opts = {});
+  KILN_API static std::shared_ptr<const Engine> load_memory(std::span<const uint8_t> bytes,
+                                                            const std::string& origin = "<memory>",
+                                                            const LoadOptions& opts = {});
+  KILN_API ~Engine();
 
-  const std::vector<TensorDesc>& inputs() const;
-  const std::vector<TensorDesc>& outputs() const;
-  const std::vector<LayerInfo>& layers() const;
-  const MachineInfo& build_machine() const;
-  uint32_t schema_version() const;
-  int builder_level() const;         // --builderOptimizationLevel of the build (0 = untimed)
-  size_t arena_bytes() const;        // activation arena per context
-  size_t activation_bytes() const;   // sum of activation tensors, what the arena saves against
-  size_t weight_bytes() const;
-  size_t plan_bytes() const;
+  KILN_API const std::vector<TensorDesc>& inputs() const;
+  KILN_API const std::vector<TensorDesc>& outputs() const;
+  KILN_API const std::vector<LayerInfo>& layers() const;
+  KILN_API const MachineInfo& build_machine() const;
+  KILN_API uint32_t schema_version() const;
+  KILN_API int builder_level() const;         // --builderOptimizationLevel of the build (0 = untimed)
+  KILN_API size_t arena_bytes() const;        // activation arena per context
+  KILN_API size_t activation_bytes() const;   // sum of activation tensors, what the arena saves against
+  KILN_API size_t weight_bytes() const;
+  KILN_API size_t plan_bytes() const;
   // Warnings raised while loading (e.g. kernel fallbacks on a different CPU).
-  const std::vector<std::string>& warnings() const;
+  KILN_API const std::vector<std::string>& warnings() const;
 
   // Each context owns its arena, scratchpad and oneDNN stream; use one per thread.
-  std::unique_ptr<ExecutionContext> create_context() const;
+  KILN_API std::unique_ptr<ExecutionContext> create_context() const;
 
   struct Impl;
 
@@ -172,19 +178,19 @@ class Engine {
 // used by one thread at a time; it does not keep its Engine alive (keep the shared_ptr).
 class ExecutionContext {
  public:
-  ~ExecutionContext();
+  KILN_API ~ExecutionContext();
   // The buffers run() reads graph input i from and writes graph output i to: dense row-major,
   // sized TensorDesc::bytes(). By default they are the context's own and stay valid for the life
   // of the context; after set_input_buffer()/set_output_buffer() they are the caller's.
-  void* input(size_t index);
-  void* input(const std::string& name);
-  const void* output(size_t index) const;
-  const void* output(const std::string& name) const;
+  KILN_API void* input(size_t index);
+  KILN_API void* input(const std::string& name);
+  KILN_API const void* output(size_t index) const;
+  KILN_API const void* output(const std::string& name) const;
   // The output's shape after the last run(). It equals Engine::outputs()[i].shape unless that has
   // unknown (-1) dims, which depend on input values (e.g. Shape -> Reshape); then the buffer
   // returned by output() is valid until the next run().
-  std::vector<int64_t> output_shape(size_t index) const;
-  void run();
+  KILN_API std::vector<int64_t> output_shape(size_t index) const;
+  KILN_API void run();
 
   // Optimisation profiles: a plan built with --minShapes/--optShapes/--maxShapes runs any input
   // shape inside Engine::inputs()[i].min_shape..max_shape. set_input_shape() checks the shape
@@ -195,9 +201,9 @@ class ExecutionContext {
   // at the opt shapes); the engine caches these per shape tuple and shares them among contexts, so
   // switching back is cheap. output_shape() then reports the outputs' shapes. Bound buffers must
   // hold at least the current shape's bytes; run() checks it.
-  void set_input_shape(size_t index, std::span<const int64_t> shape);
-  void set_input_shape(const std::string& name, std::span<const int64_t> shape);
-  std::vector<int64_t> input_shape(size_t index) const;
+  KILN_API void set_input_shape(size_t index, std::span<const int64_t> shape);
+  KILN_API void set_input_shape(const std::string& name, std::span<const int64_t> shape);
+  KILN_API std::vector<int64_t> input_shape(size_t index) const;
 
   // Zero-copy I/O: bind graph input or output `index` to caller memory, which run() then reads
   // from or writes to directly instead of the context's own buffer (no memcpy). Rebinding is
@@ -216,13 +222,13 @@ class ExecutionContext {
   // memory and copies them into the caller's buffer at its end, throwing kiln::Error if the
   // result does not fit. output_is_zero_copy(i) tells which way a buffer bound to output i is
   // filled: true = written in place, false = copied at the end of run().
-  void set_input_buffer(size_t index, const void* data, size_t bytes);
-  void set_output_buffer(size_t index, void* data, size_t bytes);
-  bool output_is_zero_copy(size_t index) const;
+  KILN_API void set_input_buffer(size_t index, const void* data, size_t bytes);
+  KILN_API void set_output_buffer(size_t index, void* data, size_t bytes);
+  KILN_API bool output_is_zero_copy(size_t index) const;
 
   // Per-layer wall time of the last run() in milliseconds, when profiling is on.
-  void set_profiling(bool on);
-  const std::vector<double>& layer_times_ms() const;
+  KILN_API void set_profiling(bool on);
+  KILN_API const std::vector<double>& layer_times_ms() const;
 
   struct Impl;
 
