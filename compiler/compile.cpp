@@ -337,6 +337,7 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
                       " bytes");
   }
   plan_in.prepack = true;
+  plan_in.release_constants = true;  // the graph's weights are not read again (only their sizes)
   plan_in.weights_file = opts.weights_file;
   plan_in.external_weights = opts.external_weights;
   if (opts.external_weights && opts.weights_file.empty())

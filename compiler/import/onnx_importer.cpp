@@ -121,9 +121,14 @@ class ModelImporter final : public SubgraphHost {
     auto g = std::make_unique<ir::Graph>();
     g_ = g.get();
     const auto& graph = model.graph();
-    for (const auto& init : graph.initializer()) {
+    for (int i = 0; i < graph.initializer_size(); ++i) {
+      const auto& init = graph.initializer(i);
       if (values_.count(init.name())) continue;
       values_[init.name()] = import_tensor(*g_, init, base_dir_);
+      // Weights leave the proto as soon as the graph holds them, so a large model is held about
+      // once while importing. Integer tensors stay until the end: libonnx's shape inference
+      // (add_onnx_dim_names) reads them as shapes, axes and indices.
+      if (!is_integer_tensor(init)) release_payload(*model.mutable_graph()->mutable_initializer(i));
     }
     std::unordered_map<std::string, const onnx::ValueInfoProto*> declared;
     for (const auto& in : graph.input()) declared[in.name()] = &in;
@@ -163,14 +168,24 @@ class ModelImporter final : public SubgraphHost {
   // memory for the rest of the build (passes, tuning, serialization). Only their names are read
   // after this.
   static void release_initializers(onnx::ModelProto& model) {
-    for (auto& init : *model.mutable_graph()->mutable_initializer()) {
-      std::string().swap(*init.mutable_raw_data());
-      init.clear_raw_data();
-      init.clear_float_data();
-      init.clear_int64_data();
-      init.clear_int32_data();
-      init.clear_double_data();
-      init.clear_uint64_data();
+    for (auto& init : *model.mutable_graph()->mutable_initializer()) release_payload(init);
+  }
+  static void release_payload(onnx::TensorProto& init) {
+    std::string().swap(*init.mutable_raw_data());
+    init.clear_raw_data();
+    init.clear_float_data();
+    init.clear_int64_data();
+    init.clear_int32_data();
+    init.clear_double_data();
+    init.clear_uint64_data();
+  }
+  static bool is_integer_tensor(const onnx::TensorProto& t) {
+    using T = onnx::TensorProto;
+    switch (t.data_type()) {
+      case T::INT64: case T::INT32: case T::INT16: case T::UINT64: case T::UINT32: case T::UINT16: case T::BOOL:
+        return true;
+      default:
+        return false;
     }
   }
 
@@ -511,8 +526,9 @@ std::unique_ptr<ir::Graph> import_onnx_bytes(const std::string& bytes, const std
 std::unique_ptr<ir::Graph> import_onnx(const std::string& path, const ImportOptions& opts) {
   onnx::ModelProto model;
   {
-    // Parsed straight from a read-only mapping of the file (no copy of its bytes in this process's
-    // memory): the weights are held once, in the proto, until the import moves them into the graph.
+    // Parsed from the file descriptor in small reads: the weights are held once, in the proto, until
+    // the import moves them into the graph. (A mapping of the whole file would add its pages to the
+    // resident set while parsing: twice the weights at the peak.)
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(path + ": cannot open the model file");
     struct stat st {};
@@ -527,11 +543,8 @@ std::unique_ptr<ir::Graph> import_onnx(const std::string& path, const ImportOpti
       throw Error(path + ": the model file is over 2 GiB, beyond protobuf's limit; export it with its weights as "
                   "external data (onnx.save(..., save_as_external_data=True))");
     }
-    void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    const bool ok = model.ParseFromFileDescriptor(fd);
     close(fd);
-    if (p == MAP_FAILED) throw Error(path + ": cannot map the model file");
-    const bool ok = model.ParseFromArray(p, static_cast<int>(size));
-    munmap(p, size);
     if (!ok) throw Error(path + ": not a valid ONNX model (protobuf parsing failed; the file may be truncated)");
   }
   std::string dir = std::filesystem::absolute(path).parent_path().string();

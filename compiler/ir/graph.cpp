@@ -6,18 +6,38 @@
 #include <new>
 #include <sstream>
 #include <unordered_set>
+#include <sys/mman.h>
 
 namespace kiln::ir {
 
+// Large constants are mapped pages of their own: freeing one returns its memory to the system at
+// once. From malloc, glibc would serve weights from its heap once its adaptive mmap threshold has
+// risen past their size (it does after the first large free), and keep that memory after free.
+constexpr size_t kMappedConstant = size_t(1) << 20;
+
 Constant::Constant(size_t bytes, bool zeroed) : size_(bytes) {
   size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded >= kMappedConstant) {
+    void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = p;  // zero-filled by the kernel, page by page as it is written
+    return;
+  }
   data_ = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!data_) throw std::bad_alloc();
   if (zeroed) std::memset(data_, 0, rounded ? rounded : 64);
   else if (rounded > bytes) std::memset(static_cast<char*>(data_) + bytes, 0, rounded - bytes);  // the tail only
 }
 
-Constant::~Constant() { std::free(data_); }
+Constant::~Constant() { release(); }
+
+void Constant::release() {
+  if (!data_) return;
+  const size_t rounded = (size_ + 63) / 64 * 64;
+  if (rounded >= kMappedConstant) munmap(data_, rounded);
+  else std::free(data_);
+  data_ = nullptr;
+}
 
 TensorView Value::view() const {
   return TensorView{type.dtype, type.shape, constant ? constant->data() : nullptr};

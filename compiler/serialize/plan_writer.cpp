@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cstring>
 #include <list>
+#include <optional>
 #include <unordered_map>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels/kernel.h"
 #include "kiln/plan_generated.h"
@@ -55,9 +59,46 @@ class AttrWriter final : public ops::AttrVisitor {
 
 }  // namespace
 
-// Gives the builder std::vector storage, so the finished plan is moved out of it instead of copied:
-// with the weights in the graph, the builder and a copy, a large model's plan was held three times.
-class VectorAllocator : public flatbuffers::Allocator {
+// Anonymous pages for the plan being built: zero until written and resident only once written, so
+// the plan's pages come in one by one as the weights are copied while the graph frees its copies
+// (a std::vector would write every zero first: twice the weights at once). Page-aligned, so 64-byte
+// alignment inside holds.
+class LazyPages {
+ public:
+  explicit LazyPages(size_t n) : n_(std::max<size_t>(n, 1)) {
+    void* p = mmap(nullptr, n_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    p_ = static_cast<uint8_t*>(p);
+  }
+  ~LazyPages() { munmap(p_, n_); }
+  LazyPages(const LazyPages&) = delete;
+  LazyPages& operator=(const LazyPages&) = delete;
+  uint8_t* data() const { return p_; }
+  size_t size() const { return n_; }
+  // [data, data + size) as a vector, copied a chunk at a time with each copied chunk's pages handed
+  // back at once: the bytes are resident about once on their way out, not twice.
+  std::vector<uint8_t> take(const uint8_t* data, size_t size) {
+    std::vector<uint8_t> v;
+    v.reserve(size);
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    constexpr size_t kChunk = size_t(16) << 20;
+    for (size_t at = 0; at < size; at += kChunk) {
+      const size_t n = std::min(kChunk, size - at);
+      v.insert(v.end(), data + at, data + at + n);
+      const uintptr_t lo = (reinterpret_cast<uintptr_t>(data + at) + page - 1) / page * page;
+      const uintptr_t hi = reinterpret_cast<uintptr_t>(data + at + n) / page * page;
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
+    return v;
+  }
+
+ private:
+  uint8_t* p_ = nullptr;
+  size_t n_;
+};
+
+// The builder's storage is LazyPages; the finished plan is taken out of it as a vector.
+class PlanAllocator : public flatbuffers::Allocator {
  public:
   uint8_t* allocate(size_t size) override {
     bufs_.emplace_back(size);
@@ -70,21 +111,15 @@ class VectorAllocator : public flatbuffers::Allocator {
         return;
       }
   }
-  // The buffer holding [data, data + size): the finished plan, moved to the front of its storage.
+  // The buffer holding [data, data + size): the finished plan.
   std::vector<uint8_t> take(const uint8_t* data, size_t size) {
-    for (auto it = bufs_.begin(); it != bufs_.end(); ++it)
-      if (data >= it->data() && data + size <= it->data() + it->size()) {
-        std::vector<uint8_t> v = std::move(*it);
-        bufs_.erase(it);
-        std::memmove(v.data(), data, size);
-        v.resize(size);
-        return v;
-      }
+    for (auto& b : bufs_)
+      if (data >= b.data() && data + size <= b.data() + b.size()) return b.take(data, size);
     throw Error("internal error: the plan builder's buffer is not its allocator's");
   }
 
  private:
-  std::list<std::vector<uint8_t>> bufs_;
+  std::list<LazyPages> bufs_;
 };
 
 PlanFiles write_plan_files(const PlanInput& in) {
@@ -141,37 +176,53 @@ PlanFiles write_plan_files(const PlanInput& in) {
                 "beside the plan, which this build cannot write (compile to a file with kiln compile -o, or set "
                 "CompileOptions::weights_file)");
   PlanFiles out;
+  std::optional<LazyPages> sidecar;  // the weights file's bytes, when the weights go there
   // Sized for the weights up front: growing the builder past them would copy every weight again.
-  VectorAllocator alloc;
+  PlanAllocator alloc;
   flatbuffers::FlatBufferBuilder b((external ? 0 : static_cast<size_t>(weight_bytes)) + (size_t(4) << 20), &alloc);
   b.ForceDefaults(true);  // the checksum field must exist so the loader can find and blank it
   uint8_t* wdata = nullptr;
   flatbuffers::Offset<flatbuffers::Vector<uint8_t>> weights;
   if (external) {
-    out.weights.assign(static_cast<size_t>(weight_bytes), 0);
-    wdata = out.weights.data();
+    sidecar.emplace(static_cast<size_t>(weight_bytes));
+    wdata = sidecar->data();
     weights = b.CreateVector(static_cast<const uint8_t*>(nullptr), 0);
   } else {
     b.ForceVectorAlignment(weight_bytes, 1, plan::kWeightAlignment);
+    // Zeros already: the builder's storage starts zeroed, and nothing was written here before.
     weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
-    if (weight_bytes) std::memset(wdata, 0, weight_bytes);
+  }
+  // Constants' buffers may be shared by several values: each is freed after its last value is written.
+  std::unordered_map<ir::Constant*, size_t> unwritten;
+  for (const ir::Value* v : tensors)
+    if (v->is_constant()) ++unwritten[v->constant.get()];
+  auto written = [&](const ir::Value* v) {
+    if (in.release_constants && --unwritten[v->constant.get()] == 0) v->constant->release();
+  };
+  // Packed constants first: packing one creates its layer's kernel, which reads the layer's other
+  // constants, so none may be freed yet. A packed constant has that one reader only.
+  std::unordered_map<const ir::Node*, size_t> node_index;
+  for (size_t k = 0; k < g.nodes().size(); ++k) node_index[g.nodes()[k].get()] = k;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const ir::Value* v = tensors[i];
+    const Packing* p = v->is_constant() && v->constant->size() ? packing_of(v) : nullptr;
+    if (!p) continue;
+    const size_t node = node_index.at(p->reader);
+    write_packed(*v, *p, in.kernels.at(node), node < tactic_of.size() ? tactic_of[node] : nullptr,
+                 wdata + weight_offset[i]);
+    written(v);
   }
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ir::Value* v = tensors[i];
-    if (!v->is_constant() || !v->constant->size()) continue;
-    if (const Packing* p = packing_of(v)) {
-      const size_t node = static_cast<size_t>(std::find_if(g.nodes().begin(), g.nodes().end(), [&](auto& n) {
-                                                return n.get() == p->reader;
-                                              }) - g.nodes().begin());
-      write_packed(*v, *p, in.kernels.at(node), node < tactic_of.size() ? tactic_of[node] : nullptr,
-                   wdata + weight_offset[i]);
-    } else if (as_half(v)) {
+    if (!v->is_constant() || !v->constant->size() || packing_of(v)) continue;
+    if (as_half(v)) {
       const auto* src = static_cast<const float*>(v->constant->data());
       auto* dst = reinterpret_cast<uint16_t*>(wdata + weight_offset[i]);
       for (size_t k = 0, n = v->constant->size() / 4; k < n; ++k) dst[k] = ops::float_to_half(src[k]);
     } else {
       std::memcpy(wdata + weight_offset[i], v->constant->data(), v->constant->size());
     }
+    written(v);
   }
 
   std::vector<flatbuffers::Offset<fb::Tensor>> tensor_offsets;
@@ -243,7 +294,12 @@ PlanFiles write_plan_files(const PlanInput& in) {
   if (!ranges.empty()) range_vec = b.CreateVector(ranges);
   flatbuffers::Offset<flatbuffers::String> weights_file;
   if (external) weights_file = b.CreateString(in.weights_file);
-  const uint64_t sidecar_sum = external ? plan::sidecar_checksum(out.weights) : 0;
+  uint64_t sidecar_sum = 0;
+  if (external) {
+    sidecar_sum = plan::sidecar_checksum({sidecar->data(), static_cast<size_t>(weight_bytes)});
+    out.weights = sidecar->take(sidecar->data(), static_cast<size_t>(weight_bytes));
+    sidecar.reset();
+  }
   auto plan = fb::CreatePlan(b, plan::kSchemaVersion, producer, machine, b.CreateVector(tensor_offsets),
                              b.CreateVector(layers), b.CreateVector(inputs), b.CreateVector(outputs),
                              in.memory.arena_bytes, in.memory.activation_bytes, weights, 0,

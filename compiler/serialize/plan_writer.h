@@ -39,6 +39,9 @@ struct PlanInput {
   // Store constants pre-packed in their kernels' layouts (serialize/prepack.h). Off for the
   // plans the builder only times.
   bool prepack = false;
+  // Free each constant's bytes (ir::Constant::release) as soon as they are in the plan: for the
+  // final plan of a build, whose graph is not used again. A large model is then held about once.
+  bool release_constants = false;
 };
 
 struct PlanFiles {

@@ -341,8 +341,11 @@ std::unique_ptr<ExecutionContext> Engine::create_context_impl() const {
   if (e.arena_bytes + e.scratchpad_bytes > e.memory_limit)
     throw Error(e.origin + ": a context needs " + mib(e.arena_bytes) + " of activations and " + mib(e.scratchpad_bytes) +
                 " of scratchpad, beyond " + over_limit(e.memory_limit));
+  // The arena starts zeroed: blocked layouts' padding channels are read (times zero weights) and
+  // must not hold NaNs. Kernels write their scratchpad before reading it, so it is left as
+  // allocated: its pages cost memory only once a layer uses them.
   c->arena = aligned_bytes(e.arena_bytes);
-  c->scratch = aligned_bytes(e.scratchpad_bytes);
+  c->scratch = aligned_bytes(e.scratchpad_bytes, false);
   c->scratch_bytes = e.scratchpad_bytes;
   c->stream = dnnl::stream(e.eng);
   const size_t nt = e.tensors.size();
@@ -383,7 +386,7 @@ void ExecutionContext::Impl::switch_specialization() {
     if (engine->arena_bytes + next->scratchpad_bytes + dyn_bytes > engine->memory_limit)
       throw Error("the kernels for these input shapes need " + mib(next->scratchpad_bytes) + " of scratchpad, beyond " +
                   over_limit(engine->memory_limit));
-    scratch = aligned_bytes(next->scratchpad_bytes);
+    scratch = aligned_bytes(next->scratchpad_bytes, false);
     scratch_bytes = next->scratchpad_bytes;
   }
   spec = std::move(next);

@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -100,10 +102,11 @@ uint64_t block_hash(const uint8_t* p, size_t n) {
   return h;
 }
 
-uint64_t checksum_v7(std::span<const uint8_t> file, size_t checksum_offset) {
+uint64_t checksum_v7(std::span<const uint8_t> file, size_t checksum_offset, int threads) {
   const size_t n = file.size(), blocks = (n + kBlock - 1) / kBlock;
   std::vector<uint64_t> h(blocks);
-#pragma omp parallel for schedule(static) if (blocks > 4)
+  if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 4 && threads > 1)
   for (size_t b = 0; b < blocks; ++b) {
     const size_t lo = b * kBlock, len = std::min(kBlock, n - lo);
     if (checksum_offset < lo + len && checksum_offset + 8 > lo) {  // this block holds the field: blank it
@@ -122,8 +125,8 @@ uint64_t checksum_v7(std::span<const uint8_t> file, size_t checksum_offset) {
 
 }  // namespace
 
-uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version) {
-  return schema_version >= 7 ? checksum_v7(file, checksum_offset) : checksum_v1(file, checksum_offset);
+uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version, int threads) {
+  return schema_version >= 7 ? checksum_v7(file, checksum_offset, threads) : checksum_v1(file, checksum_offset);
 }
 
 }  // namespace kiln::plan

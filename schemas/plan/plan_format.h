@@ -19,10 +19,14 @@ constexpr size_t kArenaAlignment = 64;
 // 64-bit checksum of the file with the 8 bytes at checksum_offset read as zero, as the plan's
 // schema version defines it: from v7 a block-parallel hash at memory speed (a few milliseconds
 // for 100 MB), before that a serial one (tens of milliseconds).
-uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version = kSchemaVersion);
+// `threads`: 0 = OpenMP's count, else at most that many (the loader hashes on one thread while
+// the other cores create kernels).
+uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version = kSchemaVersion,
+                  int threads = 0);
 // The checksum of a weights sidecar file (v6): every byte counts.
-inline uint64_t sidecar_checksum(std::span<const uint8_t> file, uint32_t schema_version = kSchemaVersion) {
-  return checksum(file, file.size(), schema_version);
+inline uint64_t sidecar_checksum(std::span<const uint8_t> file, uint32_t schema_version = kSchemaVersion,
+                                 int threads = 0) {
+  return checksum(file, file.size(), schema_version, threads);
 }
 // Weights above this go to a sidecar file: flatbuffers' offsets are 32-bit, so a plan holding them
 // inline must stay below 2 GiB with its tables.

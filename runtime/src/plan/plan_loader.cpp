@@ -5,6 +5,7 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
+#include <future>
 #include <limits>
 
 #include "engine_impl.h"
@@ -317,31 +318,21 @@ void note_weight_copies(Engine::Impl& impl, const uint8_t* weights) {
 
 }  // namespace
 
-std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
+std::string current_isa_name();
 
-std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
-                                        const LoadOptions& opts, const SidecarOpener& sidecar) {
-  auto impl = std::make_unique<Engine::Impl>();
-  impl->origin = origin;
-  impl->memory_limit = opts.memory_limit ? opts.memory_limit : default_memory_limit();
-  const uint8_t* buf = buffer.get();
-  if (size < 16) corrupt("file is too small to be a plan (" + std::to_string(size) + " bytes)");
-  if (size >= (size_t(1) << 31)) corrupt("file is larger than a plan can be");
-  if (!fb::PlanBufferHasIdentifier(buf)) corrupt("file identifier 'KILN' missing");
-  flatbuffers::Verifier verifier(buf, size, 64, 10'000'000);
-  if (!fb::VerifyPlanBuffer(verifier)) corrupt("flatbuffers verification failed");
-  const fb::Plan* plan = fb::GetPlan(buf);
-  impl->schema_version = plan->schema_version();
-  impl->builder_level = plan->builder_level();
-  if (plan->schema_version() > plan::kSchemaVersion || plan->schema_version() < plan::kMinReadableSchemaVersion)
-    throw Error("plan schema version " + std::to_string(plan->schema_version()) + " is not supported by this runtime (reads " +
-                std::to_string(plan::kMinReadableSchemaVersion) + "-" + std::to_string(plan::kSchemaVersion) +
-                "); rebuild the plan with a matching `kiln compile`");
-  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(fb::Plan::VT_CHECKSUM);
-  if (!field) corrupt("checksum missing");
-  if (plan::checksum({buf, size}, static_cast<size_t>(field - buf), plan->schema_version()) != plan->checksum())
-    corrupt("checksum mismatch");
+namespace {
 
+// The weights sidecar's checksum, running beside the rest of the load.
+struct SidecarCheck {
+  std::string name;
+  std::future<bool> ok;
+};
+
+// Everything after the plan's identity checks: the machine, weights, tensors, profile and layers,
+// each layer's kernel created.
+void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& opts, const SidecarOpener& sidecar,
+               SidecarCheck& side) {
+  Engine::Impl* impl = &loading;
   if (plan->machine()) {
     auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
     impl->machine = {s(plan->machine()->isa()), s(plan->machine()->cpu()), plan->machine()->cores(),
@@ -364,9 +355,10 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
       throw Error("its weights file '" + name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
                   std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
                   "its weights file together");
-    if (plan::sidecar_checksum({impl->weights_buffer.get(), n}, plan->schema_version()) != plan->weights_file_checksum())
-      throw Error("its weights file '" + name + "' does not match the plan (checksum mismatch): it is corrupted or "
-                  "belongs to another build; copy the plan and its weights file together");
+    side.name = name;
+    side.ok = std::async(std::launch::async, [plan, w = impl->weights_buffer.get(), n] {
+      return plan::sidecar_checksum({w, n}, plan->schema_version(), 1) == plan->weights_file_checksum();
+    });
     weights = impl->weights_buffer.get();
     weight_size = n;
   }
@@ -637,6 +629,54 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
   for (const LayerRec& l : impl->layers) base->kernels.push_back(l.kernel.get());
   base->scratchpad_bytes = impl->scratchpad_bytes;
   impl->base = std::move(base);
+}
+
+}  // namespace
+
+std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
+
+std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
+                                        const LoadOptions& opts, const SidecarOpener& sidecar) {
+  auto impl = std::make_unique<Engine::Impl>();
+  impl->origin = origin;
+  impl->memory_limit = opts.memory_limit ? opts.memory_limit : default_memory_limit();
+  const uint8_t* buf = buffer.get();
+  if (size < 16) corrupt("file is too small to be a plan (" + std::to_string(size) + " bytes)");
+  if (size >= (size_t(1) << 31)) corrupt("file is larger than a plan can be");
+  if (!fb::PlanBufferHasIdentifier(buf)) corrupt("file identifier 'KILN' missing");
+  flatbuffers::Verifier verifier(buf, size, 64, 10'000'000);
+  if (!fb::VerifyPlanBuffer(verifier)) corrupt("flatbuffers verification failed");
+  const fb::Plan* plan = fb::GetPlan(buf);
+  impl->schema_version = plan->schema_version();
+  impl->builder_level = plan->builder_level();
+  if (plan->schema_version() > plan::kSchemaVersion || plan->schema_version() < plan::kMinReadableSchemaVersion)
+    throw Error("plan schema version " + std::to_string(plan->schema_version()) + " is not supported by this runtime (reads " +
+                std::to_string(plan::kMinReadableSchemaVersion) + "-" + std::to_string(plan::kSchemaVersion) +
+                "); rebuild the plan with a matching `kiln compile`");
+  const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(fb::Plan::VT_CHECKSUM);
+  if (!field) corrupt("checksum missing");
+
+  // Parsing and kernel creation read only bounds-checked bytes, so they need not wait for the
+  // checksums: those run beside them (on one thread, leaving the other core to the kernels), and
+  // the load fails if either mismatches -- reported over any other complaint about the same bytes.
+  const size_t at = static_cast<size_t>(field - buf);
+  std::future<bool> plan_ok = std::async(std::launch::async, [&] {
+    return plan::checksum({buf, size}, at, plan->schema_version(), 1) == plan->checksum();
+  });
+  SidecarCheck side;
+  auto check_sums = [&] {
+    if (!plan_ok.get()) corrupt("checksum mismatch");
+    if (side.ok.valid() && !side.ok.get())
+      throw Error("its weights file '" + side.name + "' does not match the plan (checksum mismatch): it is corrupted "
+                  "or belongs to another build; copy the plan and its weights file together");
+  };
+  try {
+    read_plan(*impl, plan, opts, sidecar, side);
+  } catch (const Error&) {
+    check_sums();
+    throw;
+  }
+  check_sums();
   impl->buffer = std::move(buffer);
   impl->size = size;
   return impl;
