@@ -31,6 +31,22 @@ Constant::Constant(size_t bytes, bool zeroed) : size_(bytes) {
 
 Constant::~Constant() { release(); }
 
+void Constant::move_to(void* dst) {
+  const size_t rounded = (size_ + 63) / 64 * 64;
+  if (rounded < kMappedConstant) {
+    std::memcpy(dst, data_, size_);
+    release();
+    return;
+  }
+  constexpr size_t kChunk = size_t(16) << 20;  // a multiple of the page size: chunks start on pages
+  for (size_t at = 0; at < size_; at += kChunk) {
+    const size_t n = std::min(kChunk, size_ - at);
+    std::memcpy(static_cast<char*>(dst) + at, static_cast<const char*>(data_) + at, n);
+    madvise(static_cast<char*>(data_) + at, n / 4096 * 4096, MADV_DONTNEED);
+  }
+  release();
+}
+
 void Constant::release() {
   if (!data_) return;
   const size_t rounded = (size_ + 63) / 64 * 64;

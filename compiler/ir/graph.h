@@ -29,6 +29,9 @@ class Constant {
   // Frees the bytes once the plan holds them (the last use of a graph), keeping size(); data() is
   // then null. Halves a large model's peak memory while its plan is written.
   void release();
+  // Copies the bytes to dst, then releases them; a large constant a chunk at a time, each chunk's
+  // pages handed back as soon as it is copied, so a multi-GiB weight is not held twice meanwhile.
+  void move_to(void* dst);
 
  private:
   void* data_;

@@ -219,6 +219,8 @@ PlanFiles write_plan_files(const PlanInput& in) {
       const auto* src = static_cast<const float*>(v->constant->data());
       auto* dst = reinterpret_cast<uint16_t*>(wdata + weight_offset[i]);
       for (size_t k = 0, n = v->constant->size() / 4; k < n; ++k) dst[k] = ops::float_to_half(src[k]);
+    } else if (in.release_constants && unwritten[v->constant.get()] == 1) {  // its last use
+      v->constant->move_to(wdata + weight_offset[i]);
     } else {
       std::memcpy(wdata + weight_offset[i], v->constant->data(), v->constant->size());
     }

@@ -11,6 +11,7 @@ usage: large_model.py KILN WORKDIR
 """
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,12 @@ if not os.path.exists(side) or os.path.getsize(side) < nbytes:
     sys.exit(f"FAIL: no weights sidecar of {nbytes} bytes beside the plan: {os.listdir(work)}")
 if os.path.getsize(plan) > 2**20:
     sys.exit(f"FAIL: the plan itself is {os.path.getsize(plan)} bytes; its weights should be in the sidecar")
-print(f"compile: {secs:.1f} s, plan {os.path.getsize(plan)} bytes + sidecar {os.path.getsize(side)} bytes", flush=True)
+# The compiler holds a model's weights about once (issue 18: at most 1.5x): the only child so far.
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(f"compile: {secs:.1f} s, peak RSS {peak / 2**20:.0f} MiB ({peak / nbytes:.2f}x the weights), plan "
+      f"{os.path.getsize(plan)} bytes + sidecar {os.path.getsize(side)} bytes", flush=True)
+if peak > 1.5 * nbytes:
+    sys.exit(f"FAIL: kiln compile peaked at {peak / 2**20:.0f} MiB, over 1.5x the {nbytes / 2**20:.0f} MiB of weights")
 os.remove(os.path.join(work, "table.bin"))  # the plan pair must not need the model's data any more
 
 out = os.path.join(work, "out")
