@@ -102,22 +102,18 @@ uint64_t block_hash(const uint8_t* p, size_t n) {
   return h;
 }
 
-uint64_t checksum_v7(std::span<const uint8_t> file, size_t checksum_offset, int threads) {
-  const size_t n = file.size(), blocks = (n + kBlock - 1) / kBlock;
-  std::vector<uint64_t> h(blocks);
-  if (threads <= 0) threads = omp_get_max_threads();
-#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 4 && threads > 1)
-  for (size_t b = 0; b < blocks; ++b) {
-    const size_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-    if (checksum_offset < lo + len && checksum_offset + 8 > lo) {  // this block holds the field: blank it
-      std::vector<uint8_t> copy(file.data() + lo, file.data() + lo + len);
-      for (size_t i = checksum_offset; i < checksum_offset + 8; ++i)
-        if (i >= lo && i < lo + len) copy[i - lo] = 0;
-      h[b] = block_hash(copy.data(), len);
-    } else {
-      h[b] = block_hash(file.data() + lo, len);
-    }
+uint64_t hash_block(std::span<const uint8_t> file, size_t checksum_offset, size_t b) {
+  const size_t lo = b * kBlock, len = std::min(kBlock, file.size() - lo);
+  if (checksum_offset < lo + len && checksum_offset + 8 > lo) {  // this block holds the field: blank it
+    std::vector<uint8_t> copy(file.data() + lo, file.data() + lo + len);
+    for (size_t i = checksum_offset; i < checksum_offset + 8; ++i)
+      if (i >= lo && i < lo + len) copy[i - lo] = 0;
+    return block_hash(copy.data(), len);
   }
+  return block_hash(file.data() + lo, len);
+}
+
+uint64_t fold(size_t n, const std::vector<uint64_t>& h) {
   uint64_t r = mix(0x9E3779B97F4A7C15ull, n);
   for (uint64_t x : h) r = mix(r, x);
   return r;
@@ -126,7 +122,24 @@ uint64_t checksum_v7(std::span<const uint8_t> file, size_t checksum_offset, int 
 }  // namespace
 
 uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version, int threads) {
-  return schema_version >= 7 ? checksum_v7(file, checksum_offset, threads) : checksum_v1(file, checksum_offset);
+  if (schema_version < 7) return checksum_v1(file, checksum_offset);
+  const size_t blocks = (file.size() + kBlock - 1) / kBlock;
+  std::vector<uint64_t> h(blocks);
+  if (threads <= 0) threads = omp_get_max_threads();
+#pragma omp parallel for schedule(static) num_threads(threads) if (blocks > 4 && threads > 1)
+  for (size_t b = 0; b < blocks; ++b) h[b] = hash_block(file, checksum_offset, b);
+  return fold(file.size(), h);
 }
+
+ChecksumJob::ChecksumJob(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version)
+    : file_(file), offset_(checksum_offset), version_(schema_version),
+      blocks_(schema_version >= 7 ? (file.size() + kBlock - 1) / kBlock : 1), hashes_(blocks_) {}
+
+void ChecksumJob::work() {
+  for (size_t b; (b = next_.fetch_add(1)) < blocks_;)
+    hashes_[b] = version_ >= 7 ? hash_block(file_, offset_, b) : checksum_v1(file_, offset_);
+}
+
+uint64_t ChecksumJob::sum() const { return version_ >= 7 ? fold(file_.size(), hashes_) : hashes_[0]; }
 
 }  // namespace kiln::plan

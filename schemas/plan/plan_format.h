@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <atomic>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace kiln::plan {
 
@@ -23,6 +25,24 @@ constexpr size_t kArenaAlignment = 64;
 // the other cores create kernels).
 uint64_t checksum(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version = kSchemaVersion,
                   int threads = 0);
+// The same checksum shared among threads: each calling work() hashes blocks until none is left to
+// start; sum() is valid once every work() call has returned. The loader hashes on a helper thread
+// while it creates kernels, then joins in.
+class ChecksumJob {
+ public:
+  ChecksumJob() : ChecksumJob({}, 0, kSchemaVersion) {}
+  ChecksumJob(std::span<const uint8_t> file, size_t checksum_offset, uint32_t schema_version);
+  void work();
+  uint64_t sum() const;
+
+ private:
+  std::span<const uint8_t> file_;
+  size_t offset_;
+  uint32_t version_;
+  size_t blocks_;
+  std::vector<uint64_t> hashes_;
+  std::atomic<size_t> next_{0};
+};
 // The checksum of a weights sidecar file (v6): every byte counts.
 inline uint64_t sidecar_checksum(std::span<const uint8_t> file, uint32_t schema_version = kSchemaVersion,
                                  int threads = 0) {

@@ -5,7 +5,8 @@
 #include <cmath>
 #include <algorithm>
 #include <cstring>
-#include <future>
+#include <optional>
+#include <thread>
 #include <limits>
 
 #include "engine_impl.h"
@@ -322,45 +323,15 @@ std::string current_isa_name();
 
 namespace {
 
-// The weights sidecar's checksum, running beside the rest of the load.
-struct SidecarCheck {
-  std::string name;
-  std::future<bool> ok;
-};
-
-// Everything after the plan's identity checks: the machine, weights, tensors, profile and layers,
-// each layer's kernel created.
-void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& opts, const SidecarOpener& sidecar,
-               SidecarCheck& side) {
+// Everything after the plan's identity checks and its weights' location: the machine, tensors,
+// profile and layers, each layer's kernel created.
+void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& opts, const uint8_t* weights,
+               uint64_t weight_size) {
   Engine::Impl* impl = &loading;
   if (plan->machine()) {
     auto s = [](const flatbuffers::String* x) { return x ? x->str() : std::string(); };
     impl->machine = {s(plan->machine()->isa()), s(plan->machine()->cpu()), plan->machine()->cores(),
                      plan->machine()->threads(), s(plan->machine()->onednn())};
-  }
-  const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
-  uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
-  if (plan->weights_file() && plan->weights_file()->size()) {  // (v6) the weights live beside the plan
-    const std::string name = plan->weights_file()->str();
-    if (plan->schema_version() < 6) corrupt("names a weights file, which schema version " + std::to_string(plan->schema_version()) + " has not");
-    if (weight_size) corrupt("holds weights and also names a weights file");
-    if (!plan::weights_file_name_ok(name))
-      corrupt("names a weights file outside its folder ('" + name + "')");
-    if (!sidecar)
-      throw Error("the plan keeps its weights in the file '" + name + "' beside it; load it from its file "
-                  "(Engine::load_file, kiln run --loadEngine), not from memory");
-    size_t n = 0;
-    impl->weights_buffer = sidecar(name, n);
-    if (n != plan->weights_file_bytes())
-      throw Error("its weights file '" + name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
-                  std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
-                  "its weights file together");
-    side.name = name;
-    side.ok = std::async(std::launch::async, [plan, w = impl->weights_buffer.get(), n] {
-      return plan::sidecar_checksum({w, n}, plan->schema_version(), 1) == plan->weights_file_checksum();
-    });
-    weights = impl->weights_buffer.get();
-    weight_size = n;
   }
   if (weight_size && reinterpret_cast<uintptr_t>(weights) % plan::kWeightAlignment)
     corrupt("weights are not 64-byte aligned");
@@ -656,22 +627,49 @@ std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std
   const uint8_t* field = reinterpret_cast<const flatbuffers::Table*>(plan)->GetAddressOf(fb::Plan::VT_CHECKSUM);
   if (!field) corrupt("checksum missing");
 
+  const uint8_t* weights = plan->weights() ? plan->weights()->data() : nullptr;
+  uint64_t weight_size = plan->weights() ? plan->weights()->size() : 0;
+  std::string side_name;
+  if (plan->weights_file() && plan->weights_file()->size()) {  // (v6) the weights live beside the plan
+    side_name = plan->weights_file()->str();
+    if (plan->schema_version() < 6) corrupt("names a weights file, which schema version " + std::to_string(plan->schema_version()) + " has not");
+    if (weight_size) corrupt("holds weights and also names a weights file");
+    if (!plan::weights_file_name_ok(side_name))
+      corrupt("names a weights file outside its folder ('" + side_name + "')");
+    if (!sidecar)
+      throw Error("the plan keeps its weights in the file '" + side_name + "' beside it; load it from its file "
+                  "(Engine::load_file, kiln run --loadEngine), not from memory");
+    size_t n = 0;
+    impl->weights_buffer = sidecar(side_name, n);
+    if (n != plan->weights_file_bytes())
+      throw Error("its weights file '" + side_name + "' holds " + std::to_string(n) + " bytes where the plan expects " +
+                  std::to_string(plan->weights_file_bytes()) + "; it belongs to another build: copy the plan and "
+                  "its weights file together");
+    weights = impl->weights_buffer.get();
+    weight_size = n;
+  }
+
   // Parsing and kernel creation read only bounds-checked bytes, so they need not wait for the
-  // checksums: those run beside them (on one thread, leaving the other core to the kernels), and
-  // the load fails if either mismatches -- reported over any other complaint about the same bytes.
-  const size_t at = static_cast<size_t>(field - buf);
-  std::future<bool> plan_ok = std::async(std::launch::async, [&] {
-    return plan::checksum({buf, size}, at, plan->schema_version(), 1) == plan->checksum();
+  // checksums: a helper thread hashes while this one creates kernels, then this one joins in.
+  // The load fails if either sum mismatches, reported over any other complaint about the bytes.
+  plan::ChecksumJob plan_sum({buf, size}, static_cast<size_t>(field - buf), plan->schema_version());
+  std::optional<plan::ChecksumJob> side_job;
+  if (!side_name.empty()) side_job.emplace(std::span<const uint8_t>(weights, weight_size), weight_size, plan->schema_version());
+  std::jthread helper([&] {
+    plan_sum.work();
+    if (side_job) side_job->work();
   });
-  SidecarCheck side;
   auto check_sums = [&] {
-    if (!plan_ok.get()) corrupt("checksum mismatch");
-    if (side.ok.valid() && !side.ok.get())
-      throw Error("its weights file '" + side.name + "' does not match the plan (checksum mismatch): it is corrupted "
+    plan_sum.work();
+    if (side_job) side_job->work();
+    helper.join();
+    if (plan_sum.sum() != plan->checksum()) corrupt("checksum mismatch");
+    if (side_job && side_job->sum() != plan->weights_file_checksum())
+      throw Error("its weights file '" + side_name + "' does not match the plan (checksum mismatch): it is corrupted "
                   "or belongs to another build; copy the plan and its weights file together");
   };
   try {
-    read_plan(*impl, plan, opts, sidecar, side);
+    read_plan(*impl, plan, opts, weights, weight_size);
   } catch (const Error&) {
     check_sums();
     throw;
