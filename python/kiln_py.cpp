@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -87,7 +88,8 @@ class Context;
 class Engine {
  public:
   // A str or os.PathLike loads a plan file; bytes, bytearray or memoryview a plan in memory.
-  explicit Engine(const py::object& src) {
+  Engine(const py::object& src, bool retune, uint64_t memory_limit) {
+    const kiln::LoadOptions opts{retune, memory_limit};
     if (py::isinstance<py::bytes>(src) || py::isinstance<py::bytearray>(src) ||
         py::isinstance<py::memoryview>(src)) {
       py::buffer_info b = py::reinterpret_borrow<py::buffer>(src).request();
@@ -95,11 +97,11 @@ class Engine {
         throw kiln::Error("a plan in memory must be one contiguous block of bytes");
       std::span<const uint8_t> bytes(static_cast<const uint8_t*>(b.ptr), static_cast<size_t>(b.size * b.itemsize));
       py::gil_scoped_release nogil;  // src keeps the bytes alive; load_memory copies them
-      engine_ = kiln::Engine::load_memory(bytes, "<bytes>");
+      engine_ = kiln::Engine::load_memory(bytes, "<bytes>", opts);
     } else {
       const std::string path = py::module_::import("os").attr("fspath")(src).cast<std::string>();
       py::gil_scoped_release nogil;
-      engine_ = kiln::Engine::load_file(path);
+      engine_ = kiln::Engine::load_file(path, opts);
     }
   }
   std::vector<TensorInfo> inputs() const { return infos(engine_->inputs()); }
@@ -366,10 +368,13 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
                  const py::object& layer_output_types, bool check, const py::object& check_tolerance,
                  const py::object& check_inputs, const py::object& check_calib, uint32_t check_seed,
                  const py::object& calib, const std::optional<std::string>& calib_method,
-                 const py::object& calib_cache) {
+                 const py::object& calib_cache, bool external_weights) {
   auto fspath = py::module_::import("os").attr("fspath");
   const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
   kiln::CompileOptions opts;
+  // Weights past 1 GiB (or all, with external_weights) go to PLAN.weights beside the plan.
+  opts.weights_file = std::filesystem::path(out).filename().string() + ".weights";
+  opts.external_weights = external_weights;
   if (shapes) opts.shapes = *shapes;
   if (min_shapes) opts.min_shapes = *min_shapes;
   if (opt_shapes) opts.opt_shapes = *opt_shapes;
@@ -421,12 +426,18 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
       if (!rep->passed())
         throw kiln::Error(in + ": " + kiln::describe_misses(*rep, "check_tolerance") + "; no plan was written");
     }
-    std::ofstream f(out, std::ios::binary | std::ios::trunc);
-    if (f) f.write(reinterpret_cast<const char*>(res.plan.data()), static_cast<std::streamsize>(res.plan.size()));
-    if (!f) throw kiln::Error(out + ": cannot write the plan file");
+    auto write = [](const std::string& path, const std::vector<uint8_t>& bytes, const char* what) {
+      std::ofstream f(path, std::ios::binary | std::ios::trunc);
+      if (f) f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+      if (!f) throw kiln::Error(path + ": cannot write the " + what);
+    };
+    // The weights first: a plan is never left naming a missing file.
+    if (!res.weights.empty()) write(out + ".weights", res.weights, "weights file");
+    write(out, res.plan, "plan file");
   }
   py::dict r;
   r["plan_bytes"] = res.plan.size();
+  r["weights_file_bytes"] = res.weights.size();
   r["layers"] = res.layers;
   r["onnx_nodes"] = res.onnx_nodes;
   r["warnings"] = res.warnings;
@@ -459,8 +470,12 @@ PYBIND11_MODULE(_kiln, m) {
            "an input with an optimisation profile any shape inside it.");
 
   py::class_<Engine>(m, "Engine", "An immutable compiled plan, shared by any number of contexts and threads.")
-      .def(py::init<const py::object&>(), py::arg("plan"),
-           "Engine(path) loads a .plan file; Engine(bytes) loads a plan held in memory.")
+      .def(py::init<const py::object&, bool, uint64_t>(), py::arg("plan"), py::kw_only(), py::arg("retune") = false,
+           py::arg("memory_limit") = 0,
+           "Engine(path) loads a .plan file (and its .weights sidecar, if it has one); Engine(bytes) loads a plan "
+           "held in memory. retune=True re-selects every layer's kernel variant for this CPU (kiln run --retune); "
+           "memory_limit caps what one context may allocate, in bytes (0 = three quarters of physical memory; "
+           "kiln run --memPoolSize).")
       .def_property_readonly("inputs", &Engine::inputs)
       .def_property_readonly("outputs", &Engine::outputs)
       .def_property_readonly("warnings", &Engine::warnings)
@@ -475,6 +490,7 @@ PYBIND11_MODULE(_kiln, m) {
         py::arg("layer_output_types") = py::none(), py::arg("check") = false, py::arg("check_tolerance") = py::none(),
         py::arg("check_inputs") = py::none(), py::arg("check_calib") = py::none(), py::arg("check_seed") = 0,
         py::arg("calib") = py::none(), py::arg("calib_method") = py::none(), py::arg("calib_cache") = py::none(),
+        py::arg("external_weights") = false,
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
         "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings', 'precision_summary'}. "
         "min_shapes/opt_shapes/max_shapes (same form) build an optimisation profile instead of fixed shapes for "
@@ -488,5 +504,7 @@ PYBIND11_MODULE(_kiln, m) {
         "{pattern: 'fp32'|'bf16'|'fp16'|'int8'} (as --layerPrecisions/--layerOutputTypes). check=True also builds an "
         "fp32 reference plan, runs both and returns the figures under 'check'; check_tolerance='rel_l2:0.02,...' "
         "(or a dict) raises kiln.Error and writes no plan when an output misses it; check_inputs ({name: array} "
-        "or a list of them), check_calib (a folder of ONNX test-data sets) or check_seed choose the inputs.");
+        "or a list of them), check_calib (a folder of ONNX test-data sets) or check_seed choose the inputs. "
+        "Weights past 1 GiB, or all with external_weights=True, go to plan_path + '.weights' (as --externalWeights); "
+        "keep it beside the plan.");
 }

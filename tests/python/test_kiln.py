@@ -212,6 +212,21 @@ class PrecisionAndCheck(unittest.TestCase):
         out = kiln.Engine(self.plan("p.plan")).create_context().run({"input": self.x})["output"]
         self.assertEqual(out.shape, (1, 10))
 
+    def test_external_weights_and_load_options(self):
+        plan = self.plan("ext.plan")
+        info = kiln.compile(ONNX_PATH, plan, shapes={"input": [1, 3, 64, 64]}, external_weights=True)
+        self.assertGreater(info["weights_file_bytes"], 0)
+        self.assertEqual(os.path.getsize(plan + ".weights"), info["weights_file_bytes"])
+        self.assertLess(info["plan_bytes"], info["weights_file_bytes"])
+        out = kiln.Engine(plan, retune=True).create_context().run({"input": self.x})["output"]
+        assert_close(self, out, numpy_helper.to_array(onnx.load_tensor(os.path.join(DATA, "output_0.pb"))))
+        # One byte is not enough for any context: the limit is enforced, as --memPoolSize is.
+        with self.assertRaisesRegex(kiln.Error, "memPoolSize"):
+            kiln.Engine(plan, memory_limit=1).create_context()
+        with self.assertRaisesRegex(kiln.Error, "from its file"):
+            with open(plan, "rb") as f:
+                kiln.Engine(f.read())
+
     def test_int8_dynamic_needs_no_calibration(self):
         info = kiln.compile(ONNX_PATH, self.plan("d.plan"), precision="int8_dynamic")
         self.assertTrue(any("run-time activation scales" in l for l in info["precision_summary"]),
