@@ -64,12 +64,13 @@ std::optional<dnnl::memory::desc> desc_from_key(std::span<const int64_t> key, DT
   if (!next(kKeyVersion, kKeyVersion, version) || !next(0, 1, kind) || !next(1, DNNL_MAX_NDIMS, nd) ||
       !next(0, 1 << 16, dt))
     return std::nullopt;
+  // Only values the enums hold are cast to them (UBSan, rightly, calls anything else undefined).
+  if (dt != dnnl_f32 && dt != dnnl_bf16 && dt != dnnl_s8 && dt != dnnl_u8) return std::nullopt;
   dnnl_memory_desc_t d;
   std::memset(&d, 0, sizeof d);
   d.ndims = static_cast<int>(nd);
   d.data_type = static_cast<dnnl_data_type_t>(dt);
   const int64_t esize = dtype_size_of(d.data_type);
-  if (esize == 0) return std::nullopt;
   try {
     if (dnn::dtype(t) != static_cast<dnnl::memory::data_type>(d.data_type)) return std::nullopt;
   } catch (const std::exception&) {
@@ -87,7 +88,8 @@ std::optional<dnnl::memory::desc> desc_from_key(std::span<const int64_t> key, DT
     d.format_kind = dnnl_format_kind_wino;
     auto& w = d.format_desc.wino_desc;
     int64_t f[11];
-    for (int i = 0; i < 9; ++i)
+    if (!next(dnnl_wino_undef, dnnl_wino_wei_OBaaIBOIio, f[0])) return std::nullopt;
+    for (int i = 1; i < 9; ++i)
       if (!next(0, 1 << 20, f[i])) return std::nullopt;
     if (!next(0, UINT32_MAX, f[9]) || !next(1, static_cast<int64_t>(bytes), f[10]) || at != key.size())
       return std::nullopt;
