@@ -210,9 +210,31 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
     CompileOptions o;
     o.shapes = shapes;
     o.threads = a.threads;
+    o.weights_file = "model.plan.weights";  // only used past 1 GiB of weights
     CompileResult r = compile_onnx_file(a.onnx, o);
     for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
-    return Engine::load_memory(r.plan, a.onnx, LoadOptions{false, a.mem_pool});
+    if (r.weights.empty()) return Engine::load_memory(r.plan, a.onnx, LoadOptions{false, a.mem_pool});
+    // A plan with a weights sidecar loads from files only: write the pair to a private folder, map
+    // it, and remove it at once (the mapping keeps the bytes; nothing is left behind).
+    std::string dir = (fs::temp_directory_path() / "kiln-run-XXXXXX").string();
+    if (!mkdtemp(dir.data()))
+      throw Error(fmt::format("{}: its weights need a temporary folder, which cannot be made in {} ({}); set TMPDIR",
+                              a.onnx, fs::temp_directory_path().string(), std::strerror(errno)));
+    const fs::path plan = fs::path(dir) / "model.plan";
+    std::shared_ptr<const Engine> e;
+    try {
+      write_file_atomic((fs::path(dir) / o.weights_file).string(), r.weights.data(), r.weights.size());
+      write_file_atomic(plan.string(), r.plan.data(), r.plan.size());
+      std::vector<uint8_t>().swap(r.weights);  // the mapping replaces them: never held twice
+      e = Engine::load_file(plan.string(), LoadOptions{false, a.mem_pool});
+    } catch (...) {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+      throw;
+    }
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    return e;
   }
   auto e = Engine::load_file(a.engine, LoadOptions{a.retune, a.mem_pool});
   if (a.batch) {
