@@ -210,5 +210,19 @@ expect(1, bad, *long_run, "--exportOutput=" + bad)
 open(os.path.join(WORK, "afile"), "w").close()
 expect(1, os.path.join(WORK, "afile", "sub"), *long_run, "--exportOutput=" + os.path.join(WORK, "afile", "sub"))
 
+# trtexec's build-and-keep: kiln run --onnx --saveEngine writes the plan kiln compile would, and
+# --skipInference stops after loading it.
+saved = os.path.join(WORK, "saved.plan")
+rep, _ = run_json("--onnx=" + MODEL, "--saveEngine=" + saved, "--skipInference")
+check(rep.get("inference") == "skipped" and rep.get("load_ms", 0) > 0 and "latency_ms" not in rep,
+      f"--skipInference report: {rep}")
+check(os.path.isfile(saved), "--saveEngine wrote no plan")
+rep, _ = run_json("--loadEngine=" + saved, "--iterations=2", "--duration=0", "--warmUp=0")
+check(rep.get("iterations") == 2, f"the saved plan did not run: {rep}")
+p = kiln("run", "--loadEngine=" + saved, "--skipInference")
+check(p.returncode == 0 and "inference skipped" in p.stdout, f"--skipInference on a plan: {p.stdout!r} {p.stderr!r}")
+expect(2, "--saveEngine", *long_run, "--saveEngine=" + os.path.join(WORK, "x.plan"))
+expect(1, bad, "--onnx=" + MODEL, "--saveEngine=" + bad, "--duration=30")
+
 print(f"{passes} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -42,6 +42,8 @@ double ms_since(Clock::time_point t) {
 struct RunArgs {
   std::string mem_pool_spec;
   std::string engine, onnx, shapes, inputs, export_output, export_times, export_profile, percentiles;
+  std::string save_engine;      // --saveEngine: keep the plan --onnx built
+  bool skip_inference = false;  // --skipInference: load (or build) only
   int iterations = 10;
   int warmup_ms = 200;
   double duration_s = 3.0;
@@ -210,9 +212,23 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
     CompileOptions o;
     o.shapes = shapes;
     o.threads = a.threads;
-    o.weights_file = "model.plan.weights";  // only used past 1 GiB of weights
+    // Only used past 1 GiB of weights: the sidecar is named after the plan it belongs to.
+    o.weights_file = a.save_engine.empty() ? "model.plan.weights"
+                                           : fs::path(a.save_engine).filename().string() + ".weights";
     CompileResult r = compile_onnx_file(a.onnx, o);
     for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
+    if (!a.save_engine.empty()) {  // as kiln compile -o writes it: the weights first
+      if (!r.weights.empty())
+        write_file_atomic((fs::path(a.save_engine).parent_path() / o.weights_file).string(), r.weights.data(),
+                          r.weights.size());
+      write_file_atomic(a.save_engine, r.plan.data(), r.plan.size());
+      fmt::print(stderr, "kiln: wrote {} ({}){}\n", a.save_engine, human_bytes(r.plan.size()),
+                 r.weights.empty() ? "" : fmt::format(" and its weights file {}", o.weights_file));
+      if (!r.weights.empty()) {
+        std::vector<uint8_t>().swap(r.weights);
+        return Engine::load_file(a.save_engine, LoadOptions{false, a.mem_pool});
+      }
+    }
     if (r.weights.empty()) return Engine::load_memory(r.plan, a.onnx, LoadOptions{false, a.mem_pool});
     // A plan with a weights sidecar loads from files only: write the pair to a private folder, map
     // it, and remove it at once (the mapping keeps the bytes; nothing is left behind).
@@ -337,6 +353,10 @@ double peak_rss_mb() {
 int run(const RunArgs& a) {
   if (a.engine.empty() == a.onnx.empty())
     throw UsageError("give exactly one of --loadEngine=PLAN or --onnx=MODEL");
+  if (!a.save_engine.empty() && a.onnx.empty())
+    throw UsageError("--saveEngine keeps the plan that --onnx builds; with --loadEngine the plan is already a "
+                     "file (to build one, use kiln compile or kiln run --onnx=MODEL --saveEngine=PLAN)");
+  check_writable_file("--saveEngine", a.save_engine);
   const std::vector<double> extra_percentiles = parse_percentiles(a.percentiles);
   Shapes shapes = parse_shapes(a.shapes, "--shapes");
   for (auto& [name, dims] : shapes)
@@ -390,6 +410,15 @@ int run(const RunArgs& a) {
   rep.engine = engine.get();
   rep.source = a.source();
   for (auto& w : engine->warnings()) fmt::print(stderr, "warning: {}\n", w);
+  if (a.skip_inference) {  // trtexec's --skipInference: the plan built (and saved) and loaded, nothing run
+    if (a.json)
+      fmt::print("{{\"source\": \"{}\", \"load_ms\": {:.3f}, \"load_rss_mb\": {:.1f}, \"inference\": \"skipped\"}}\n",
+                 json_escape(a.source()), rep.load_ms, rep.load_rss_mb);
+    else
+      fmt::print("Load time: {:.3f} ms, RSS after load: {:.1f} MiB; inference skipped (--skipInference)\n",
+                 rep.load_ms, rep.load_rss_mb);
+    return 0;
+  }
   bind_inputs(a, *engine, *contexts[0]);
   for (int s = 1; s < a.streams; ++s)  // every stream serves the same data
     for (size_t i = 0; i < engine->inputs().size(); ++i)
@@ -485,6 +514,11 @@ void add_run_command(CLI::App& app) {
   opt("--streams", a->streams, "N",
       "Run this many execution contexts concurrently on one engine, each on its own thread")
       ->check(CLI::Range(1, 256));
+  opt("--saveEngine", a->save_engine, "PLAN",
+      "With --onnx: also write the plan it builds to PLAN (and PLAN.weights past 1 GiB of weights), as kiln "
+      "compile -o does");
+  c->add_flag("--skipInference", a->skip_inference,
+              "Build (with --onnx) and load the plan, report the load time, and run nothing");
   c->add_flag("--retune", a->retune,
               "Ignore the tactics recorded in the plan and re-select every layer's kernel variant for this CPU "
               "(each kernel's first choice here; nothing is timed). Without it, only tactics this CPU cannot "
