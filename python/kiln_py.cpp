@@ -368,13 +368,22 @@ py::dict compile(const py::object& onnx_path, const py::object& plan_path, const
                  const py::object& layer_output_types, bool check, const py::object& check_tolerance,
                  const py::object& check_inputs, const py::object& check_calib, uint32_t check_seed,
                  const py::object& calib, const std::optional<std::string>& calib_method,
-                 const py::object& calib_cache, bool external_weights) {
+                 const py::object& calib_cache, bool external_weights, int builder_level,
+                 const py::object& timing_cache, bool builder_cache, int threads) {
   auto fspath = py::module_::import("os").attr("fspath");
   const std::string in = fspath(onnx_path).cast<std::string>(), out = fspath(plan_path).cast<std::string>();
   kiln::CompileOptions opts;
   // Weights past 1 GiB (or all, with external_weights) go to PLAN.weights beside the plan.
   opts.weights_file = std::filesystem::path(out).filename().string() + ".weights";
   opts.external_weights = external_weights;
+  // Tuning, as kiln compile --builderOptimizationLevel / --timingCacheFile / --noBuilderCache / --threads.
+  if (builder_level < 0 || builder_level > 5)
+    throw py::value_error("builder_level must be 0 to 5, got " + std::to_string(builder_level));
+  opts.builder_level = builder_level;
+  if (!timing_cache.is_none()) opts.timing_cache_file = fspath(timing_cache).cast<std::string>();
+  opts.builder_cache = builder_cache;
+  if (threads < 0) throw py::value_error("threads must be positive (0 = all cores), got " + std::to_string(threads));
+  opts.threads = threads;
   if (shapes) opts.shapes = *shapes;
   if (min_shapes) opts.min_shapes = *min_shapes;
   if (opt_shapes) opts.opt_shapes = *opt_shapes;
@@ -490,7 +499,8 @@ PYBIND11_MODULE(_kiln, m) {
         py::arg("layer_output_types") = py::none(), py::arg("check") = false, py::arg("check_tolerance") = py::none(),
         py::arg("check_inputs") = py::none(), py::arg("check_calib") = py::none(), py::arg("check_seed") = 0,
         py::arg("calib") = py::none(), py::arg("calib_method") = py::none(), py::arg("calib_cache") = py::none(),
-        py::arg("external_weights") = false,
+        py::arg("external_weights") = false, py::arg("builder_level") = 0, py::arg("timing_cache") = py::none(),
+        py::arg("builder_cache") = true, py::arg("threads") = 0,
         "compile(onnx_path, plan_path, shapes={'input': [1, 3, 224, 224]}, precision='fp32') builds a plan "
         "file and returns {'plan_bytes', 'layers', 'onnx_nodes', 'warnings', 'precision_summary'}. "
         "min_shapes/opt_shapes/max_shapes (same form) build an optimisation profile instead of fixed shapes for "
@@ -506,5 +516,6 @@ PYBIND11_MODULE(_kiln, m) {
         "(or a dict) raises kiln.Error and writes no plan when an output misses it; check_inputs ({name: array} "
         "or a list of them), check_calib (a folder of ONNX test-data sets) or check_seed choose the inputs. "
         "Weights past 1 GiB, or all with external_weights=True, go to plan_path + '.weights' (as --externalWeights); "
-        "keep it beside the plan.");
+        "keep it beside the plan. builder_level (0-5), timing_cache (a file), builder_cache=False and threads tune "
+        "as --builderOptimizationLevel, --timingCacheFile, --noBuilderCache and --threads do.");
 }

@@ -221,6 +221,14 @@ rep, _ = run_json("--loadEngine=" + saved, "--iterations=2", "--duration=0", "--
 check(rep.get("iterations") == 2, f"the saved plan did not run: {rep}")
 p = kiln("run", "--loadEngine=" + saved, "--skipInference")
 check(p.returncode == 0 and "inference skipped" in p.stdout, f"--skipInference on a plan: {p.stdout!r} {p.stderr!r}")
+# --dumpOutput prints what --exportOutput=F.json writes: on stdout, or on stderr beside --json.
+dumped = os.path.join(WORK, "dumped.json")
+p = kiln("run", "--loadEngine=" + saved, "--iterations=1", "--duration=0", "--dumpOutput", "--exportOutput=" + dumped)
+head, _, rest = p.stdout.partition("Output tensors of the first inference:\n")
+dump = json.JSONDecoder().raw_decode(rest)[0] if rest else None
+check(p.returncode == 0 and dump == load_json(dumped), f"--dumpOutput differs from --exportOutput: {p.stdout[:300]!r}")
+rep, err = run_json("--loadEngine=" + saved, "--iterations=1", "--duration=0", "--dumpOutput")
+check("Output tensors of the first inference" in err, "--dumpOutput with --json did not go to stderr")
 expect(2, "--saveEngine", *long_run, "--saveEngine=" + os.path.join(WORK, "x.plan"))
 expect(1, bad, "--onnx=" + MODEL, "--saveEngine=" + bad, "--duration=30")
 

@@ -10,6 +10,7 @@ Exports a small CNN (3x3 stride-1 convs that Winograd applies to, a residual add
 - the plan matches torch, also under DNNL_MAX_CPU_ISA=AVX2, where the AVX-512 tactics are missing:
   the runtime re-selects, warns once, and still matches torch; `kiln run --retune` too;
 - a damaged timing cache is reported, ignored and rewritten; a level outside 0..5 is a usage error;
+- --noBuilderCache times every candidate where it appears and cannot go with --timingCacheFile;
 - level 0 records the heuristic's tactic per layer, untimed.
 
 usage: tune.py KILN WORKDIR
@@ -155,6 +156,16 @@ check(" 0 candidates measured" not in r.stderr, "a damaged cache was trusted")
 r = compile_tuned(os.path.join(WORK, "after_rewrite.plan"), "--verbose")
 check("timing cache ignored" not in r.stderr and ", 0 candidates measured," in r.stderr,
       f"the cache was not rewritten: {r.stderr[-1500:]}")
+
+# --noBuilderCache: every candidate timed where it appears, none taken from any cache (the level-3
+# layout choice times the plain graph's layers again), and no file beside it.
+nocache = os.path.join(WORK, "nocache.plan")
+r = kiln("compile", model, "-o", nocache, "--builderOptimizationLevel=3", "--threads=2", "--noBuilderCache", "--verbose")
+check(r.returncode == 0 and ", 0 from the timing cache," in r.stderr and " 0 candidates measured" not in r.stderr,
+      f"--noBuilderCache: {r.stderr[-1500:]}")
+matches_torch(nocache, "nocache")
+r = kiln("compile", model, "-o", nocache, "--noBuilderCache", "--timingCacheFile=" + cache)
+check(r.returncode == 2 and "--noBuilderCache" in r.stderr, f"--noBuilderCache with a file: exit {r.returncode} {r.stderr}")
 
 # Level 0: the heuristic's tactic per layer, nothing timed.
 r = kiln("compile", model, "-o", os.path.join(WORK, "l0.plan"), "--builderOptimizationLevel=0")

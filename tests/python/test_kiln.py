@@ -227,6 +227,17 @@ class PrecisionAndCheck(unittest.TestCase):
             with open(plan, "rb") as f:
                 kiln.Engine(f.read())
 
+    def test_compile_tunes_like_the_cli(self):
+        cache = self.plan("timing.cache")
+        kiln.compile(ONNX_PATH, self.plan("t.plan"), builder_level=1, timing_cache=cache, threads=2)
+        self.assertTrue(os.path.getsize(cache) > 0)
+        out = kiln.Engine(self.plan("t.plan")).create_context().run({"input": self.x})["output"]
+        self.assertEqual(out.shape, (1, 10))
+        with self.assertRaises(ValueError):
+            kiln.compile(ONNX_PATH, self.plan("bad.plan"), builder_level=6)
+        with self.assertRaisesRegex(kiln.Error, "noBuilderCache"):
+            kiln.compile(ONNX_PATH, self.plan("bad.plan"), builder_level=1, timing_cache=cache, builder_cache=False)
+
     def test_int8_dynamic_needs_no_calibration(self):
         info = kiln.compile(ONNX_PATH, self.plan("d.plan"), precision="int8_dynamic")
         self.assertTrue(any("run-time activation scales" in l for l in info["precision_summary"]),

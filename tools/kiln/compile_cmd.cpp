@@ -22,6 +22,7 @@ constexpr int kDefaultBuilderLevel = 0;
 
 struct CompileArgs {
   std::string model, output, shapes, report, timing_cache;
+  bool no_builder_cache = false;
   int threads = 0;
   int builder_level = kDefaultBuilderLevel;
   bool verbose = false;
@@ -88,6 +89,7 @@ int run_compile(const CompileArgs& a) {
   o.preprocess = parse_preprocess(a.pre);
   o.builder_level = a.builder_level;
   o.timing_cache_file = a.timing_cache;
+  o.builder_cache = !a.no_builder_cache;
   o.precision = parse_precision(a);
   o.activation_layout = a.activation_layout;
   o.calib_dir = a.check.calib;
@@ -237,6 +239,9 @@ void add_compile_command(CLI::App& app) {
                 "the new ones written back (atomically), so a rebuild times nothing it has seen; a damaged "
                 "or foreign file is ignored with a warning")
       ->type_name("FILE");
+  c->add_flag("--noBuilderCache", args->no_builder_cache,
+              "Use no timing cache, not even within this build: a layer repeated in the model is timed each "
+              "time (trtexec's --noBuilderCache); cannot go with --timingCacheFile");
   c->add_flag("--externalWeights", args->external_weights,
               "Write the weights to PLAN.weights beside the plan instead of into it (always done above 1 GiB of "
               "weights, which a plan cannot hold inline); the plan records the file's name, size and checksum");

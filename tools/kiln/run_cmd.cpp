@@ -44,6 +44,7 @@ struct RunArgs {
   std::string engine, onnx, shapes, inputs, export_output, export_times, export_profile, percentiles;
   std::string save_engine;      // --saveEngine: keep the plan --onnx built
   bool skip_inference = false;  // --skipInference: load (or build) only
+  bool dump_output = false;     // --dumpOutput: print the first inference's outputs
   int iterations = 10;
   int warmup_ms = 200;
   double duration_s = 3.0;
@@ -308,14 +309,21 @@ void bind_inputs(const RunArgs& a, const Engine& e, ExecutionContext& ctx) {
     if (!loaded[i]) fill_random(current_desc(e, ctx, i), ctx.input(i), static_cast<uint32_t>(i + 1));
 }
 
-void export_outputs(const std::string& path, const Engine& e, const ExecutionContext& ctx) {
+// The outputs of the last run, with the shapes they came out in (value-dependent dims are known
+// only after a run).
+std::pair<std::vector<TensorDesc>, std::vector<const void*>> outputs_of(const Engine& e, const ExecutionContext& ctx) {
   std::vector<TensorDesc> descs;
   std::vector<const void*> data;
   for (size_t i = 0; i < e.outputs().size(); ++i) {
     descs.push_back(e.outputs()[i]);
-    descs.back().shape = ctx.output_shape(i);  // value-dependent dims are known only after the run
+    descs.back().shape = ctx.output_shape(i);
     data.push_back(ctx.output(i));
   }
+  return {descs, data};
+}
+
+void export_outputs(const std::string& path, const Engine& e, const ExecutionContext& ctx) {
+  auto [descs, data] = outputs_of(e, ctx);
   if (ends_with(path, ".json")) return write_outputs_json(path, descs, data);
   for (size_t i = 0; i < descs.size(); ++i)
     write_npy((fs::path(path) / (sanitize_name(descs[i].name) + ".npy")).string(), descs[i], data[i]);
@@ -428,6 +436,10 @@ int run(const RunArgs& a) {
   contexts[0]->run();
   rep.first_inference_ms = ms_since(t_first);
   if (!a.export_output.empty()) export_outputs(a.export_output, *engine, *contexts[0]);
+  if (a.dump_output) {  // to stderr with --json, whose stdout holds the report alone
+    auto [descs, data] = outputs_of(*engine, *contexts[0]);
+    fmt::print(a.json ? stderr : stdout, "Output tensors of the first inference:\n{}", outputs_json(descs, data));
+  }
 
   LoopConfig cfg;
   cfg.iterations = a.iterations;
@@ -517,6 +529,9 @@ void add_run_command(CLI::App& app) {
   opt("--saveEngine", a->save_engine, "PLAN",
       "With --onnx: also write the plan it builds to PLAN (and PLAN.weights past 1 GiB of weights), as kiln "
       "compile -o does");
+  c->add_flag("--dumpOutput", a->dump_output,
+              "Print the outputs of the first inference (names, shapes, values; the --exportOutput JSON form), to "
+              "stderr with --json");
   c->add_flag("--skipInference", a->skip_inference,
               "Build (with --onnx) and load the plan, report the load time, and run nothing");
   c->add_flag("--retune", a->retune,

@@ -107,8 +107,7 @@ void write_values(JsonWriter& w, const TensorDesc& d, const void* p) {
 
 }  // namespace
 
-void write_outputs_json(const std::string& path, const std::vector<TensorDesc>& descs,
-                        const std::vector<const void*>& data) {
+std::string outputs_json(const std::vector<TensorDesc>& descs, const std::vector<const void*>& data) {
   JsonWriter w;
   w.begin_array(true);
   for (size_t t = 0; t < descs.size(); ++t) {
@@ -121,7 +120,12 @@ void write_outputs_json(const std::string& path, const std::vector<TensorDesc>& 
     write_values(w, d, data[t]);
     w.end_array().end_object();
   }
-  std::string out = w.end_array().str() + "\n";
+  return w.end_array().str() + "\n";
+}
+
+void write_outputs_json(const std::string& path, const std::vector<TensorDesc>& descs,
+                        const std::vector<const void*>& data) {
+  const std::string out = outputs_json(descs, data);
   write_file_atomic(path, out.data(), out.size());
 }
 

@@ -87,6 +87,9 @@ struct CompileOptions {
   // Timing cache file: read if present (a damaged one is ignored with a warning), rewritten
   // atomically with the new measurements. "" = no cache.
   std::string timing_cache_file;
+  // false: no timing cache at all, not even within this build, so a layer repeated in the model is
+  // timed each time it appears (trtexec's --noBuilderCache). Cannot go with timing_cache_file.
+  bool builder_cache = true;
   PrecisionOptions precision;
   // int8 calibration (--calib, --calibMethod, --calibCache; docs/cli-guide.md#int8). calib_dir:
   // ONNX test-data sets (DIR/test_data_set_*/input_K.pb) or .npy files of a one-input model, run
