@@ -97,6 +97,18 @@ void write_file_atomic(const std::string& path, const void* data, size_t size) {
   }
 }
 
+void write_plan_files(const std::string& path, const std::vector<uint8_t>& plan, const std::vector<uint8_t>& weights,
+                      const std::string& weights_file) {
+  if (!weights.empty())
+    write_file_atomic((std::filesystem::path(path).parent_path() / weights_file).string(), weights.data(),
+                      weights.size());
+  write_file_atomic(path, plan.data(), plan.size());
+}
+
+std::string weights_file_for(const std::string& path) {
+  return std::filesystem::path(path).filename().string() + ".weights";
+}
+
 std::string human_bytes(uint64_t b) {
   if (b >= (1ull << 20)) return fmt::format("{:.2f} MiB", b / 1048576.0);
   if (b >= 1024) return fmt::format("{:.1f} KiB", b / 1024.0);

@@ -26,6 +26,12 @@ std::vector<std::pair<std::string, std::string>> parse_bindings(const std::strin
 // Writes via a temporary file in the same folder and a rename, so an interrupted write never
 // leaves a half-written file under the final name.
 void write_file_atomic(const std::string& path, const void* data, size_t size);
+// A compiled plan at `path`, and its weights sidecar beside it (named `weights_file`) when it has one.
+// The weights go first, so a plan is never left naming a missing file.
+void write_plan_files(const std::string& path, const std::vector<uint8_t>& plan, const std::vector<uint8_t>& weights,
+                      const std::string& weights_file);
+// The sidecar name kiln gives the plan at `path`: its file name + ".weights".
+std::string weights_file_for(const std::string& path);
 
 std::string human_bytes(uint64_t b);
 std::string json_escape(const std::string& s);

@@ -1,6 +1,5 @@
 // `kiln compile` (ONNX -> plan, optionally a JSON build report), `kiln passes` and `kiln ops`.
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
 #include <optional>
 
@@ -82,7 +81,7 @@ int run_compile(const CompileArgs& a) {
   o.threads = a.threads;
   o.verbose = a.verbose;
   // The sidecar is named after the plan, so a folder of plans keeps each one's weights apart.
-  o.weights_file = std::filesystem::path(a.output).filename().string() + ".weights";
+  o.weights_file = weights_file_for(a.output);
   o.external_weights = a.external_weights;
   o.disable_passes = a.disable_passes;
   o.dump_after = a.dump_after;
@@ -152,11 +151,7 @@ int run_compile(const CompileArgs& a) {
     }
   }
   const bool passed = !acc || acc->passed();
-  if (passed && !r.weights.empty()) {  // the weights first: a plan is never left naming a missing file
-    const std::string side = (std::filesystem::path(a.output).parent_path() / o.weights_file).string();
-    write_file_atomic(side, r.weights.data(), r.weights.size());
-  }
-  if (passed) write_file_atomic(a.output, r.plan.data(), r.plan.size());
+  if (passed) write_plan_files(a.output, r.plan, r.weights, o.weights_file);
   // A failed check still writes the report (its "check" object says why), never the plan.
   if (!a.report.empty()) {
     std::string json = compile_report_json({a.model, a.output, &o, &r, secs, acc ? &*acc : nullptr, passed});

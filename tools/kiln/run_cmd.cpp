@@ -214,44 +214,33 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
     o.shapes = shapes;
     o.threads = a.threads;
     // Only used past 1 GiB of weights: the sidecar is named after the plan it belongs to.
-    o.weights_file = a.save_engine.empty() ? "model.plan.weights"
-                                           : fs::path(a.save_engine).filename().string() + ".weights";
+    o.weights_file = weights_file_for(a.save_engine.empty() ? "model.plan" : a.save_engine);
     CompileResult r = compile_onnx_file(a.onnx, o);
     for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
-    if (!a.save_engine.empty()) {  // as kiln compile -o writes it: the weights first
-      if (!r.weights.empty())
-        write_file_atomic((fs::path(a.save_engine).parent_path() / o.weights_file).string(), r.weights.data(),
-                          r.weights.size());
-      write_file_atomic(a.save_engine, r.plan.data(), r.plan.size());
-      fmt::print(stderr, "kiln: wrote {} ({}){}\n", a.save_engine, human_bytes(r.plan.size()),
-                 r.weights.empty() ? "" : fmt::format(" and its weights file {}", o.weights_file));
-      if (!r.weights.empty()) {
-        std::vector<uint8_t>().swap(r.weights);
-        return Engine::load_file(a.save_engine, LoadOptions{false, a.mem_pool});
+    // A plan with a weights sidecar loads from files only. Unless --saveEngine names where to keep
+    // it, the pair goes to a private folder, removed once mapped (the mapping keeps the bytes).
+    std::string path = a.save_engine, dir;
+    if (path.empty() && !r.weights.empty()) {
+      dir = (fs::temp_directory_path() / "kiln-run-XXXXXX").string();
+      if (!mkdtemp(dir.data()))
+        throw Error(fmt::format("{}: its weights need a temporary folder, which cannot be made in {} ({}); set TMPDIR",
+                                a.onnx, fs::temp_directory_path().string(), std::strerror(errno)));
+      path = (fs::path(dir) / "model.plan").string();
+    }
+    struct RemoveDir {
+      const std::string& dir;
+      ~RemoveDir() {
+        std::error_code ec;
+        if (!dir.empty()) fs::remove_all(dir, ec);
       }
-    }
+    } remove_dir{dir};
+    if (!path.empty()) write_plan_files(path, r.plan, r.weights, o.weights_file);
+    if (!a.save_engine.empty())
+      fmt::print(stderr, "kiln: wrote {} ({}){}\n", path, human_bytes(r.plan.size()),
+                 r.weights.empty() ? "" : fmt::format(" and its weights file {}", o.weights_file));
     if (r.weights.empty()) return Engine::load_memory(r.plan, a.onnx, LoadOptions{false, a.mem_pool});
-    // A plan with a weights sidecar loads from files only: write the pair to a private folder, map
-    // it, and remove it at once (the mapping keeps the bytes; nothing is left behind).
-    std::string dir = (fs::temp_directory_path() / "kiln-run-XXXXXX").string();
-    if (!mkdtemp(dir.data()))
-      throw Error(fmt::format("{}: its weights need a temporary folder, which cannot be made in {} ({}); set TMPDIR",
-                              a.onnx, fs::temp_directory_path().string(), std::strerror(errno)));
-    const fs::path plan = fs::path(dir) / "model.plan";
-    std::shared_ptr<const Engine> e;
-    try {
-      write_file_atomic((fs::path(dir) / o.weights_file).string(), r.weights.data(), r.weights.size());
-      write_file_atomic(plan.string(), r.plan.data(), r.plan.size());
-      std::vector<uint8_t>().swap(r.weights);  // the mapping replaces them: never held twice
-      e = Engine::load_file(plan.string(), LoadOptions{false, a.mem_pool});
-    } catch (...) {
-      std::error_code ec;
-      fs::remove_all(dir, ec);
-      throw;
-    }
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-    return e;
+    std::vector<uint8_t>().swap(r.weights);  // the mapping replaces them: never held twice
+    return Engine::load_file(path, LoadOptions{false, a.mem_pool});
   }
   auto e = Engine::load_file(a.engine, LoadOptions{a.retune, a.mem_pool});
   if (a.batch) {
