@@ -219,11 +219,11 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
   MachineInfo m = current_machine();
   m.threads = opts.threads > 0 ? opts.threads : omp_get_max_threads();
   // Without a file the cache still lives for this build, so repeated layers are timed once.
-  tune::TimingCache cache;
-  if (!opts.timing_cache_file.empty()) cache = tune::TimingCache::load(opts.timing_cache_file, res.warnings);
   if (!opts.builder_cache && !opts.timing_cache_file.empty())
     throw OptionError("a timing cache file (--timingCacheFile) and no builder cache (--noBuilderCache) "
                       "contradict each other; drop one");
+  tune::TimingCache cache;
+  if (!opts.timing_cache_file.empty()) cache = tune::TimingCache::load(opts.timing_cache_file, res.warnings);
   const tune::TuneOptions topts{opts.builder_level, m, opts.builder_cache ? &cache : nullptr};
   // int8: each activation's range, measured on the fp32 graph (plain layouts: the same tensors by
   // name as the int8 build's) or read from the calibration cache.

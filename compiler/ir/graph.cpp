@@ -7,6 +7,7 @@
 #include <sstream>
 #include <unordered_set>
 #include <sys/mman.h>
+#include <unistd.h>
 
 namespace kiln::ir {
 
@@ -15,42 +16,45 @@ namespace kiln::ir {
 // risen past their size (it does after the first large free), and keep that memory after free.
 constexpr size_t kMappedConstant = size_t(1) << 20;
 
+bool Constant::mapped() const { return rounded() >= kMappedConstant; }
+
 Constant::Constant(size_t bytes, bool zeroed) : size_(bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded >= kMappedConstant) {
-    void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapped()) {
+    void* p = mmap(nullptr, rounded(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     data_ = p;  // zero-filled by the kernel, page by page as it is written
     return;
   }
-  data_ = std::aligned_alloc(64, rounded ? rounded : 64);
+  const size_t n = rounded() ? rounded() : 64;
+  data_ = std::aligned_alloc(64, n);
   if (!data_) throw std::bad_alloc();
-  if (zeroed) std::memset(data_, 0, rounded ? rounded : 64);
-  else if (rounded > bytes) std::memset(static_cast<char*>(data_) + bytes, 0, rounded - bytes);  // the tail only
+  if (zeroed) std::memset(data_, 0, n);
+  else if (n > bytes) std::memset(static_cast<char*>(data_) + bytes, 0, n - bytes);  // the tail only
 }
 
 Constant::~Constant() { release(); }
 
 void Constant::move_to(void* dst) {
-  const size_t rounded = (size_ + 63) / 64 * 64;
-  if (rounded < kMappedConstant) {
+  if (!mapped()) {
     std::memcpy(dst, data_, size_);
     release();
     return;
   }
-  constexpr size_t kChunk = size_t(16) << 20;  // a multiple of the page size: chunks start on pages
+  // Chunks start on page boundaries (the mapping does, and a chunk is a whole number of pages);
+  // each chunk's pages go back once copied, whole pages only.
+  constexpr size_t kChunk = size_t(16) << 20;
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   for (size_t at = 0; at < size_; at += kChunk) {
     const size_t n = std::min(kChunk, size_ - at);
     std::memcpy(static_cast<char*>(dst) + at, static_cast<const char*>(data_) + at, n);
-    madvise(static_cast<char*>(data_) + at, n / 4096 * 4096, MADV_DONTNEED);
+    if (n >= page) madvise(static_cast<char*>(data_) + at, n / page * page, MADV_DONTNEED);
   }
   release();
 }
 
 void Constant::release() {
   if (!data_) return;
-  const size_t rounded = (size_ + 63) / 64 * 64;
-  if (rounded >= kMappedConstant) munmap(data_, rounded);
+  if (mapped()) munmap(data_, rounded());
   else std::free(data_);
   data_ = nullptr;
 }

@@ -34,6 +34,9 @@ class Constant {
   void move_to(void* dst);
 
  private:
+  size_t rounded() const { return (size_ + 63) / 64 * 64; }  // the bytes allocated
+  bool mapped() const;  // its own mapping (large constants), else from the heap
+
   void* data_;
   size_t size_;
 };

@@ -192,39 +192,36 @@ PlanFiles write_plan_files(const PlanInput& in) {
     // Zeros already: the builder's storage starts zeroed, and nothing was written here before.
     weights = b.CreateUninitializedVector(weight_bytes, 1, &wdata);
   }
-  // Constants' buffers may be shared by several values: each is freed after its last value is written.
+  // Constants' buffers may be shared by several values: each may be freed once its last value is
+  // written (with release_constants). True for that last value.
   std::unordered_map<ir::Constant*, size_t> unwritten;
   for (const ir::Value* v : tensors)
     if (v->is_constant()) ++unwritten[v->constant.get()];
-  auto written = [&](const ir::Value* v) {
-    if (in.release_constants && --unwritten[v->constant.get()] == 0) v->constant->release();
-  };
+  auto last_use = [&](const ir::Value* v) { return in.release_constants && --unwritten[v->constant.get()] == 0; };
   // Packed constants first: packing one creates its layer's kernel, which reads the layer's other
   // constants, so none may be freed yet. A packed constant has that one reader only.
-  std::unordered_map<const ir::Node*, size_t> node_index;
-  for (size_t k = 0; k < g.nodes().size(); ++k) node_index[g.nodes()[k].get()] = k;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ir::Value* v = tensors[i];
     const Packing* p = v->is_constant() && v->constant->size() ? packing_of(v) : nullptr;
     if (!p) continue;
-    const size_t node = node_index.at(p->reader);
-    write_packed(*v, *p, in.kernels.at(node), node < tactic_of.size() ? tactic_of[node] : nullptr,
+    write_packed(*v, *p, in.kernels.at(p->node), p->node < tactic_of.size() ? tactic_of[p->node] : nullptr,
                  wdata + weight_offset[i]);
-    written(v);
+    if (last_use(v)) v->constant->release();
   }
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ir::Value* v = tensors[i];
     if (!v->is_constant() || !v->constant->size() || packing_of(v)) continue;
+    const bool last = last_use(v);
     if (as_half(v)) {
       const auto* src = static_cast<const float*>(v->constant->data());
       auto* dst = reinterpret_cast<uint16_t*>(wdata + weight_offset[i]);
       for (size_t k = 0, n = v->constant->size() / 4; k < n; ++k) dst[k] = ops::float_to_half(src[k]);
-    } else if (in.release_constants && unwritten[v->constant.get()] == 1) {  // its last use
+      if (last) v->constant->release();
+    } else if (last) {
       v->constant->move_to(wdata + weight_offset[i]);
     } else {
       std::memcpy(wdata + weight_offset[i], v->constant->data(), v->constant->size());
     }
-    written(v);
   }
 
   std::vector<flatbuffers::Offset<fb::Tensor>> tensor_offsets;

@@ -56,7 +56,7 @@ std::unordered_map<const ir::Value*, Packing> plan_packing(const ir::Graph& g, c
       if (w.input != input) continue;
       auto layout = dnn::desc_key(w.packed.get_desc()), plain = dnn::desc_key(w.user);
       if (!layout || !plain || w.user.get_size() != v->constant->size()) continue;
-      out[v] = {n, input, std::move(*layout), std::move(*plain), w.packed.get_desc().get_size(),
+      out[v] = {n, i, input, std::move(*layout), std::move(*plain), w.packed.get_desc().get_size(),
                 !dnn::desc_blocked(w.packed.get_desc())};
     }
   }

@@ -13,6 +13,7 @@ namespace kiln::serialize {
 
 struct Packing {
   const ir::Node* reader = nullptr;  // the one layer that reads the constant
+  size_t node = 0;                   // its index in the graph's node order
   size_t input = 0;                  // at this input
   std::vector<int64_t> layout;       // dnn::desc_key of the packed bytes
   std::vector<int64_t> plain;        // dnn::desc_key of the row-major constant in the same dims
