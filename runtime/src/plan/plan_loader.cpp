@@ -113,6 +113,8 @@ const void* Engine::Impl::unpacked_if_made(int id) const {
   return it == unpacked_copies.end() ? nullptr : it->second.get();
 }
 
+std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
+
 std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
                                             const std::vector<Shape>& shapes, std::string& used) {
   // Pre-packed constants go, packed, to the recorded kernel only; every other kernel (and that one,
@@ -307,21 +309,16 @@ void note_weight_copies(Engine::Impl& impl, const uint8_t* weights) {
     if ((copied[id] || t.stored_half) && !in_place[id]) impl.copied_weights.push_back({t.offset, stored});
     else if (in_place[id] && plain_at) impl.copied_weights.push_back({t.offset + plain_at, t.bytes});  // copy unread
   }
-  if (repacked)
-    impl.warnings.push_back(std::to_string(repacked) + " of " + std::to_string(packed) +
-                            " pre-packed weights are not in the layout this CPU's kernels want (packed for " +
-                            (impl.machine.isa.empty() ? "another CPU" : impl.machine.isa) + " with oneDNN " +
-                            (impl.machine.onednn.empty() ? "?" : impl.machine.onednn) + "; this is " +
-                            current_machine().isa + " with oneDNN " + current_machine().onednn +
-                            "): they were repacked at load, which costs load time and memory; rebuild the plan "
-                            "with `kiln compile` on this kind of machine to load it without repacking");
+  if (!repacked) return;
+  const MachineInfo here = current_machine();
+  impl.warnings.push_back(std::to_string(repacked) + " of " + std::to_string(packed) +
+                          " pre-packed weights are not in the layout this CPU's kernels want (packed for " +
+                          (impl.machine.isa.empty() ? "another CPU" : impl.machine.isa) + " with oneDNN " +
+                          (impl.machine.onednn.empty() ? "?" : impl.machine.onednn) + "; this is " +
+                          here.isa + " with oneDNN " + here.onednn +
+                          "): they were repacked at load, which costs load time and memory; rebuild the plan "
+                          "with `kiln compile` on this kind of machine to load it without repacking");
 }
-
-}  // namespace
-
-std::string current_isa_name();
-
-namespace {
 
 // Everything after the plan's identity checks and its weights' location: the machine, tensors,
 // profile and layers, each layer's kernel created.
@@ -603,8 +600,6 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
 }
 
 }  // namespace
-
-std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
 
 std::unique_ptr<Engine::Impl> load_plan(PlanBytes buffer, size_t size, const std::string& origin,
                                         const LoadOptions& opts, const SidecarOpener& sidecar) {
