@@ -48,8 +48,12 @@ MemoryPlan plan_memory(const ir::Graph& g) {
     const ir::Value* in = n.inputs[k];
     const ir::Value* out = n.outputs[0];
     if (!in || in->is_constant() || !live.count(in) || live.at(in).end != i || g.is_graph_input(in) ||
-        g.is_graph_output(in) || in->layout != out->layout || in->type.dtype != out->type.dtype)
+        g.is_graph_output(in) || in->layout != out->layout)
       continue;
+    const bool retyped = n.op->inplace_any_8bit() && dtype_quantized(in->type.dtype) &&
+                         dtype_quantized(out->type.dtype) && dtype_size(in->type.dtype) == 1 &&
+                         dtype_size(out->type.dtype) == 1;
+    if (in->type.dtype != out->type.dtype && !retyped) continue;
     // Equal shapes, or (reshaping views) equal element counts in the plain layout, where the
     // bytes are the same whatever the shape says. A view that is a graph output keeps its own
     // buffer: bound to caller memory (set_output_buffer) it is copied there anyway, and its

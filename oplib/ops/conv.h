@@ -23,6 +23,7 @@ struct Conv : OpBase<Conv> {
   void reference(const KernelArgs& args) const override;
   bool foldable() const override { return false; }
   int inplace_input() const override { return post.sum_count() == 1 ? 3 : -1; }
+  bool inplace_any_8bit() const override { return post.sum_count() == 1; }
 };
 
 // Inputs: X [N, C, D...], W [C, M/group, K...], optional B [M], then one extra input per Sum

@@ -78,6 +78,10 @@ class Op {
   // reshaping view becomes free). The memory planner shares only buffers of equal size and
   // layout.
   virtual int inplace_input() const { return -1; }
+  // Whether that input may be another 8-bit type than output 0 and still share its buffer: the
+  // kernel reads the operand with its own type (oneDNN's sum post-op takes a data type), so an s8
+  // residual can become a u8 block output in place instead of being copied first.
+  virtual bool inplace_any_8bit() const { return false; }
 };
 
 template <class Derived>

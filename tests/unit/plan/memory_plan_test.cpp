@@ -67,6 +67,28 @@ TEST(MemoryPlan, SumOperandSharesTheFusedConvOutput) {
   EXPECT_EQ(plan.offset.at(fused->inputs[3]), plan.offset.at(fused->outputs[0]));
 }
 
+// An int8 block: the downsample's s8 output (no ReLU) is the residual of a conv whose ReLU output
+// is u8. oneDNN's sum post-op reads the operand as s8 whatever dst is, so they share a buffer
+// instead of the operand being copied into dst before every run; a float operand never does.
+TEST(MemoryPlan, Int8ResidualOfAnother8BitTypeSharesTheOutput) {
+  auto g = residual_graph();
+  ASSERT_TRUE(passes::fuse_post_ops(*g));
+  g->compact();
+  g->topo_sort();
+  ir::Node* fused = g->outputs[0].value->producer;
+  ASSERT_EQ(fused->inputs.size(), 4u);
+  ir::Value* operand = fused->inputs[3];
+  ir::Value* out = fused->outputs[0];
+  operand->type.dtype = DType::QInt8;
+  out->type.dtype = DType::QUInt8;
+  auto plan = serialize::plan_memory(*g);
+  EXPECT_EQ(plan.offset.at(operand), plan.offset.at(out));
+
+  operand->type.dtype = DType::Float32;
+  auto mixed = serialize::plan_memory(*g);
+  EXPECT_NE(mixed.offset.at(operand), mixed.offset.at(out)) << "a float operand of a u8 output is copied";
+}
+
 ir::Value* unary(ir::Graph& g, const std::string& name, ir::Value* x, ops::Act act) {
   auto op = std::make_unique<ops::Unary>();
   op->act = act;
