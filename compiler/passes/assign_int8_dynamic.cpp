@@ -8,7 +8,7 @@
 // A layer pinned to a float precision (--layerPrecisions) stays float, and so does one no fast
 // kernel takes on this CPU.
 #include "kernels/kernel.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 #include "passes/pass.h"
 #include "tune/select.h"
 

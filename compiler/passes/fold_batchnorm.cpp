@@ -1,7 +1,7 @@
 #include <cmath>
 
-#include "ops/conv.h"
-#include "ops/norm.h"
+#include "ops/nn/conv.h"
+#include "ops/nn/norm.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <optional>
 
-#include "ops/eltwise.h"
-#include "ops/layernorm.h"
-#include "ops/reduce.h"
+#include "ops/math/eltwise.h"
+#include "ops/nn/layernorm.h"
+#include "ops/reduction/reduce.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -3,9 +3,9 @@
 // post-ops, saving a pass over memory each.
 #include <cstring>
 
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "ops/conv.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

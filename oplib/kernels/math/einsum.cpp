@@ -9,8 +9,8 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/einsum.h"
-#include "ops/shape_ops.h"
+#include "ops/math/einsum.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 namespace {

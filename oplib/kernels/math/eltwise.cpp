@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 namespace kiln {
 namespace {

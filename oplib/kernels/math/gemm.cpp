@@ -11,8 +11,8 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
 
 namespace kiln {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/quant_util.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 namespace kiln {
 namespace {

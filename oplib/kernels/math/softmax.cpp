@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/softmax.h"
+#include "ops/math/softmax.h"
 
 namespace kiln {
 namespace {

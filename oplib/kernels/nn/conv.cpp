@@ -13,7 +13,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/conv.h"
+#include "ops/nn/conv.h"
 
 namespace kiln {
 namespace {

@@ -6,7 +6,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/layernorm.h"
+#include "ops/nn/layernorm.h"
 
 namespace kiln {
 namespace {

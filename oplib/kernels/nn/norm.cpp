@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/norm.h"
+#include "ops/nn/norm.h"
 
 namespace kiln {
 namespace {

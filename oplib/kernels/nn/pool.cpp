@@ -9,7 +9,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/pool.h"
+#include "ops/nn/pool.h"
 
 namespace kiln {
 namespace {

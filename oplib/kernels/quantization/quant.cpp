@@ -33,8 +33,8 @@
 #include <unordered_map>
 
 #include "kernels/quant_util.h"
-#include "ops/conv.h"
-#include "ops/quant_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/quantization/quant.h"
 
 namespace kiln {
 namespace {

@@ -13,7 +13,7 @@
 #endif
 
 #include "kernels/quant_util.h"
-#include "ops/quant_ops.h"
+#include "ops/quantization/quant.h"
 
 namespace kiln {
 

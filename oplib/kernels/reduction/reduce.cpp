@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/reduce.h"
+#include "ops/reduction/reduce.h"
 
 namespace kiln {
 namespace {

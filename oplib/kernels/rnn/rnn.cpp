@@ -12,7 +12,7 @@
 
 #include "kernels/kernel.h"
 #include "kernels/simd/simd.h"
-#include "ops/rnn.h"
+#include "ops/rnn/rnn.h"
 
 namespace kiln {
 namespace {

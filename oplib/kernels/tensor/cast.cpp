@@ -13,7 +13,7 @@
 #endif
 
 #include "kernels/kernel.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 namespace {

@@ -11,7 +11,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 namespace {

@@ -2,7 +2,7 @@
 // storage types on the way: float32, bfloat16 and quantized 8-bit (quantize, dequantize and
 // requantize are reorders with scales and zero points).
 #include "kernels/kernel.h"
-#include "ops/reorder.h"
+#include "ops/tensor/reorder.h"
 
 namespace kiln {
 namespace {

@@ -10,8 +10,8 @@
 #include <cstring>
 
 #include "kernels/kernel.h"
-#include "ops/resize.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/resize.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 namespace {

@@ -1,4 +1,4 @@
-#include "ops/control_flow_ops.h"
+#include "ops/controlflow/if_guard.h"
 
 #include <cstring>
 

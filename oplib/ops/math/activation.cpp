@@ -1,4 +1,4 @@
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 
 namespace kiln::ops {
 

@@ -1,11 +1,11 @@
-#include "ops/scan_ops.h"
+#include "ops/math/cumsum_top_k.h"
 
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <type_traits>
 
-#include "ops/reduce.h"
+#include "ops/reduction/reduce.h"
 
 namespace kiln::ops {
 

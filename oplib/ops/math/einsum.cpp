@@ -1,11 +1,11 @@
 // Einsum: equation parsing, shape inference and the reference kernel (one loop nest over the
 // output labels and the summed labels; repeated labels simply add their strides).
-#include "ops/einsum.h"
+#include "ops/math/einsum.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -1,4 +1,4 @@
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 #include <algorithm>
 #include <array>
@@ -7,7 +7,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -3,7 +3,7 @@
 // fit neither (PRelu's broadcast slope, Where's three inputs, Not).
 #pragma once
 
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 #include "ops/op.h"
 
 namespace kiln::ops {

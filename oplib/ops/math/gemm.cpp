@@ -1,11 +1,11 @@
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 #include <cmath>
 #include <limits>
 #include <type_traits>
 
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

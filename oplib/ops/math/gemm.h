@@ -2,7 +2,7 @@
 // (1-D operands, batch broadcasting), both with fused post-ops for the fusion passes.
 #pragma once
 
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 #include "ops/op.h"
 
 namespace kiln::ops {

@@ -1,5 +1,5 @@
 // IsNaN, IsInf and Sign: shape inference and reference kernels.
-#include "ops/math2_ops.h"
+#include "ops/math/is_nan_inf_sign.h"
 
 #include <cmath>
 #include <cstdint>

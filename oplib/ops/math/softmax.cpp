@@ -1,4 +1,4 @@
-#include "ops/softmax.h"
+#include "ops/math/softmax.h"
 
 #include <cmath>
 

@@ -1,6 +1,6 @@
 // Conv and ConvTranspose: attribute reflection, shape inference and the naive reference kernels,
 // plus the window geometry shared with the pools (see conv.h).
-#include "ops/conv.h"
+#include "ops/nn/conv.h"
 
 #include <algorithm>
 

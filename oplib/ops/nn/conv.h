@@ -2,7 +2,7 @@
 // bias and post-ops, plus the sliding-window geometry they share with the pooling ops.
 #pragma once
 
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 #include "ops/op.h"
 
 namespace kiln::ops {

@@ -1,9 +1,9 @@
 // LayerNormalization: attributes, shape inference and the reference kernel.
-#include "ops/layernorm.h"
+#include "ops/nn/layernorm.h"
 
 #include <cmath>
 
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 namespace kiln::ops {
 

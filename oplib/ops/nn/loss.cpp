@@ -1,6 +1,6 @@
 // NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss: shape checks and reference kernels.
 // Both reduce to one loop over [N, C, D] log-probabilities (D = d1 * ... * dk).
-#include "ops/loss.h"
+#include "ops/nn/loss.h"
 
 #include <cmath>
 #include <vector>

@@ -1,6 +1,6 @@
 // BatchNormalization (inference), InstanceNormalization and LRN: attributes, shape inference
 // and reference kernels.
-#include "ops/norm.h"
+#include "ops/nn/norm.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,5 +1,5 @@
 // MaxPool, AveragePool and the global pools: attributes, shape inference, reference kernels.
-#include "ops/pool.h"
+#include "ops/nn/pool.h"
 
 #include <algorithm>
 #include <limits>

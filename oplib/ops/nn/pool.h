@@ -2,7 +2,7 @@
 // count_include_pad) and their global forms. Window geometry is shared with Conv (ops/conv.h).
 #pragma once
 
-#include "ops/conv.h"
+#include "ops/nn/conv.h"
 #include "ops/op.h"
 
 namespace kiln::ops {

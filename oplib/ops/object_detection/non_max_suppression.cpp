@@ -1,7 +1,7 @@
 // NonMaxSuppression and Unique: shape checks and reference kernels (see nms_ops.h). Both infer
 // their value-dependent output length by running the selection itself when the values are
 // known, so infer() and reference() cannot disagree.
-#include "ops/nms_ops.h"
+#include "ops/object_detection/non_max_suppression.h"
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,6 @@
 // RoiAlign, MaxUnpool, ReverseSequence and Det: shape checks and reference kernels (see
 // detect_ops.h).
-#include "ops/detect_ops.h"
+#include "ops/object_detection/roi_align.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <limits>
 #include <utility>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -1,13 +1,13 @@
 // Quantization ops (see quant_ops.h): shape/dtype checks and reference kernels. Integer
 // products accumulate exactly in int64; requantization follows ONNX Runtime: a float32
 // multiplier, round half to even, saturate.
-#include "ops/quant_ops.h"
+#include "ops/quantization/quant.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "ops/conv.h"
+#include "ops/nn/conv.h"
 
 namespace kiln::ops {
 

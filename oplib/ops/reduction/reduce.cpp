@@ -1,4 +1,4 @@
-#include "ops/reduce.h"
+#include "ops/reduction/reduce.h"
 
 #include <cmath>
 #include <limits>

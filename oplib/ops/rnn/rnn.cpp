@@ -1,15 +1,15 @@
 // RNN, GRU and LSTM: attribute reflection, shape inference and one reference kernel for all
 // three cells (see rnn.h). The kernel walks each direction and batch row through time in
 // double precision, which keeps it obviously correct and makes it the oracle for faster ones.
-#include "ops/rnn.h"
+#include "ops/rnn/rnn.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
 
-#include "ops/activation.h"
-#include "ops/shape_ops.h"
+#include "ops/math/activation.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

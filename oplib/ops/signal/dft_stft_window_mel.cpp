@@ -1,11 +1,11 @@
-#include "ops/signal_ops.h"
+#include "ops/signal/dft_stft_window_mel.h"
 
 #include <cmath>
 #include <cstring>
 #include <numbers>
 #include <string>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -1,12 +1,12 @@
-#include "ops/gridsample.h"
+#include "ops/tensor/gridsample.h"
 
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
 
-#include "ops/shape_ops.h"
-#include "ops/signal_ops.h"
+#include "ops/tensor/shape.h"
+#include "ops/signal/dft_stft_window_mel.h"
 
 namespace kiln::ops {
 

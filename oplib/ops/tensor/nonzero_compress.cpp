@@ -1,4 +1,4 @@
-#include "ops/select_ops.h"
+#include "ops/tensor/nonzero_compress.h"
 
 #include <algorithm>
 #include <cstring>

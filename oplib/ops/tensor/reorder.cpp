@@ -1,4 +1,4 @@
-#include "ops/reorder.h"
+#include "ops/tensor/reorder.h"
 
 #include <cstring>
 

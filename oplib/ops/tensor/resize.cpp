@@ -1,10 +1,10 @@
 // Resize: attributes, shape inference, the per-axis tap tables and the reference kernel.
-#include "ops/resize.h"
+#include "ops/tensor/resize.h"
 
 #include <cmath>
 #include <cstring>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

@@ -1,7 +1,7 @@
 // Shared helpers of the shape family (strided copy, axis and size checks, half conversions) and
 // the ops that only reinterpret or permute: Reshape, Flatten, Squeeze, Unsqueeze, Shape, Size,
 // Transpose, DepthToSpace, SpaceToDepth.
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,11 +1,11 @@
 // Trilu, EyeLike and OneHot: attributes, shape inference and reference kernels.
-#include "ops/tensor2_ops.h"
+#include "ops/tensor/trilu_eye_like_one_hot.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::ops {
 

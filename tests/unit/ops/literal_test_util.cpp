@@ -1,4 +1,4 @@
-#include "ops/nn2_test_util.h"
+#include "ops/literal_test_util.h"
 
 namespace kiln::test::nn2 {
 

@@ -1,7 +1,7 @@
 // fuse-layernorm: the decomposition torch exports for nn.LayerNorm below opset 17 (mirrored node
 // for node here) becomes one LayerNormalization with the same values; near-misses stay unfused.
 #include "fuse_test_util.h"
-#include "ops/layernorm.h"
+#include "ops/nn/layernorm.h"
 
 namespace kiln::test {
 namespace {

@@ -4,10 +4,10 @@
 
 #include "graph_build_util.h"
 #include "graph_eval_util.h"
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/identity.h"
-#include "ops/norm.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/identity.h"
+#include "ops/nn/norm.h"
 #include "passes/pass.h"
 
 namespace kiln::test {

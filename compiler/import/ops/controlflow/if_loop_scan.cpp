@@ -18,10 +18,10 @@
 #include <optional>
 
 #include "import/importer.h"
-#include "ops/control_flow_ops.h"
-#include "ops/eltwise.h"
-#include "ops/identity.h"
-#include "ops/shape_ops.h"
+#include "ops/controlflow/if_guard.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/identity.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::onnx_import {
 namespace {

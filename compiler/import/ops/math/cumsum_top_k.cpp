@@ -5,7 +5,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/scan_ops.h"
+#include "ops/math/cumsum_top_k.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -6,9 +6,9 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "import/ops/unary_import.h"
-#include "ops/eltwise.h"
-#include "ops/identity.h"
+#include "import/ops/math/unary_import.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/identity.h"
 
 namespace kiln::onnx_import {
 

@@ -2,7 +2,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -4,9 +4,9 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/eltwise.h"
-#include "import/ops/unary_import.h"
-#include "ops/math2_ops.h"
+#include "ops/math/eltwise.h"
+#include "import/ops/math/unary_import.h"
+#include "ops/math/is_nan_inf_sign.h"
 
 namespace kiln::onnx_import {
 namespace {

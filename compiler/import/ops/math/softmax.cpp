@@ -4,7 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/softmax.h"
+#include "ops/math/softmax.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "import/importer.h"
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 
 namespace kiln::onnx_import {
 

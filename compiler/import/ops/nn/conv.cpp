@@ -4,7 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/conv.h"
+#include "ops/nn/conv.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -3,7 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/layernorm.h"
+#include "ops/nn/layernorm.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -3,7 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/loss.h"
+#include "ops/nn/loss.h"
 
 namespace kiln::onnx_import {
 namespace {

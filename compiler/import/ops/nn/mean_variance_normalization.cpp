@@ -1,8 +1,8 @@
 // MeanVarianceNormalization, imported as the function ONNX defines it:
 // (X - mean(X, axes)) / sqrt(mean((X - mean)^2, axes) + 1e-9).
 #include "import/importer.h"
-#include "ops/eltwise.h"
-#include "ops/reduce.h"
+#include "ops/math/eltwise.h"
+#include "ops/reduction/reduce.h"
 
 namespace kiln::onnx_import {
 namespace {

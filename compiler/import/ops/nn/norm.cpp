@@ -3,9 +3,9 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/eltwise.h"
-#include "ops/norm.h"
-#include "ops/shape_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/nn/norm.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -3,7 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/pool.h"
+#include "ops/nn/pool.h"
 
 namespace kiln::onnx_import {
 namespace {

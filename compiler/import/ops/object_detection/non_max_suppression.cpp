@@ -6,7 +6,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/nms_ops.h"
+#include "ops/object_detection/non_max_suppression.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -4,7 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/detect_ops.h"
+#include "ops/object_detection/roi_align.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -6,8 +6,8 @@
 #include <type_traits>
 
 #include "import/importer.h"
-#include "ops/conv.h"
-#include "ops/quant_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/quantization/quant.h"
 #include "passes/pass.h"
 
 namespace kiln::onnx_import {

@@ -6,8 +6,8 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/identity.h"
-#include "ops/reduce.h"
+#include "ops/tensor/identity.h"
+#include "ops/reduction/reduce.h"
 
 namespace kiln::onnx_import {
 namespace {

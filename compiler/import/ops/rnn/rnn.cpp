@@ -4,7 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/rnn.h"
+#include "ops/rnn/rnn.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -2,7 +2,7 @@
 // generators share one SignalWindow op, MelWeightMatrix, DFT and STFT map one to one. Scalar size
 // inputs stay inputs: when they are constants infer() reads them, else the runtime does.
 #include "import/importer.h"
-#include "ops/signal_ops.h"
+#include "ops/signal/dft_stft_window_mel.h"
 
 namespace kiln::onnx_import {
 namespace {

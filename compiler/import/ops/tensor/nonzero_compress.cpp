@@ -1,6 +1,6 @@
 // Importers of the value-dependent-size ops (oplib/ops/select_ops.h).
 #include "import/importer.h"
-#include "ops/select_ops.h"
+#include "ops/tensor/nonzero_compress.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -12,7 +12,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/resize.h"
+#include "ops/tensor/resize.h"
 
 namespace kiln::onnx_import {
 namespace {

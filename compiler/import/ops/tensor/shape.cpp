@@ -11,8 +11,8 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/identity.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/identity.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::onnx_import {
 namespace {

@@ -5,9 +5,9 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/einsum.h"
-#include "ops/shape_ops.h"
-#include "ops/tensor2_ops.h"
+#include "ops/math/einsum.h"
+#include "ops/tensor/shape.h"
+#include "ops/tensor/trilu_eye_like_one_hot.h"
 
 namespace kiln::onnx_import {
 namespace {

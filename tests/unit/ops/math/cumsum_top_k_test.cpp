@@ -12,7 +12,7 @@
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
 #include "onnx_builder_util.h"
-#include "ops/scan_ops.h"
+#include "ops/math/cumsum_top_k.h"
 
 namespace kiln::test {
 namespace {

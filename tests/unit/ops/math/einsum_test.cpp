@@ -3,9 +3,9 @@
 // importer.
 #include <gmock/gmock.h>
 
-#include "onnx_node_model.h"
-#include "ops/einsum.h"
-#include "ops/nn2_test_util.h"
+#include "ops/onnx_node_model.h"
+#include "ops/math/einsum.h"
+#include "ops/literal_test_util.h"
 
 namespace kiln::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 namespace kiln::test {
 namespace {

@@ -10,8 +10,8 @@
 #include "import/importer.h"
 #include "kernel_test_util.h"
 #include "onnx_builder_util.h"
-#include "ops/eltwise.h"
-#include "ops/identity.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/identity.h"
 
 namespace kiln::test {
 namespace {

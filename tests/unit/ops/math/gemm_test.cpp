@@ -9,7 +9,7 @@
 #include "import/importer.h"
 #include "kernel_test_util.h"
 #include "onnx_builder_util.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 namespace kiln::test {
 namespace {

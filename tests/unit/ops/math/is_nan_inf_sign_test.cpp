@@ -7,10 +7,10 @@
 
 #include <gmock/gmock.h>
 
-#include "onnx_node_model.h"
-#include "ops/eltwise.h"
-#include "ops/math2_ops.h"
-#include "ops/nn2_test_util.h"
+#include "ops/onnx_node_model.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/is_nan_inf_sign.h"
+#include "ops/literal_test_util.h"
 
 namespace kiln::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 namespace kiln::test {
 namespace {

@@ -9,7 +9,7 @@
 #include "import/importer.h"
 #include "kernel_test_util.h"
 #include "onnx_builder_util.h"
-#include "ops/softmax.h"
+#include "ops/math/softmax.h"
 
 namespace kiln::test {
 namespace {

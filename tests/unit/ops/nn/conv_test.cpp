@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 
 #include "kernel_test_util.h"
-#include "onnx_node_model.h"
-#include "ops/conv.h"
+#include "ops/onnx_node_model.h"
+#include "ops/nn/conv.h"
 
 namespace kiln::test {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <gmock/gmock.h>
 
-#include "onnx_node_model.h"
-#include "ops/layernorm.h"
-#include "ops/nn2_test_util.h"
+#include "ops/onnx_node_model.h"
+#include "ops/nn/layernorm.h"
+#include "ops/literal_test_util.h"
 
 namespace kiln::test {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <gtest/gtest.h>
 
-#include "ops/loss.h"
-#include "seq_test_util.h"
+#include "ops/nn/loss.h"
+#include "ops/multi_output_test_util.h"
 
 namespace kiln::test {
 namespace {

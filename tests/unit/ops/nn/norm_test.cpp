@@ -5,8 +5,8 @@
 #include <gmock/gmock.h>
 
 #include "kernel_test_util.h"
-#include "onnx_node_model.h"
-#include "ops/norm.h"
+#include "ops/onnx_node_model.h"
+#include "ops/nn/norm.h"
 
 namespace kiln::test {
 namespace {

@@ -4,8 +4,8 @@
 #include <gmock/gmock.h>
 
 #include "kernel_test_util.h"
-#include "onnx_node_model.h"
-#include "ops/pool.h"
+#include "ops/onnx_node_model.h"
+#include "ops/nn/pool.h"
 
 namespace kiln::test {
 namespace {

@@ -11,10 +11,10 @@
 
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
-#include "ops/detect_ops.h"
-#include "ops/nms_ops.h"
-#include "ops/pool.h"
-#include "seq_test_util.h"
+#include "ops/object_detection/roi_align.h"
+#include "ops/object_detection/non_max_suppression.h"
+#include "ops/nn/pool.h"
+#include "ops/multi_output_test_util.h"
 
 namespace kiln::test {
 namespace {

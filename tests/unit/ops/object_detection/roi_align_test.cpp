@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include "ops/detect_ops.h"
-#include "seq_test_util.h"
+#include "ops/object_detection/roi_align.h"
+#include "ops/multi_output_test_util.h"
 
 namespace kiln::test {
 namespace {

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/quant_ops.h"
+#include "ops/quantization/quant.h"
 
 namespace kiln::test {
 namespace {

@@ -4,8 +4,8 @@
 // the importers' opset handling.
 #include <gtest/gtest.h>
 
-#include "ops/quant_ops.h"
-#include "seq_test_util.h"
+#include "ops/quantization/quant.h"
+#include "ops/multi_output_test_util.h"
 
 namespace kiln::test {
 namespace {

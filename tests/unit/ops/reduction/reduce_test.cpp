@@ -13,8 +13,8 @@
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
 #include "onnx_builder_util.h"
-#include "ops/identity.h"
-#include "ops/reduce.h"
+#include "ops/tensor/identity.h"
+#include "ops/reduction/reduce.h"
 
 namespace kiln::test {
 namespace {

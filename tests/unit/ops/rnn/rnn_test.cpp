@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "ops/rnn.h"
-#include "seq_test_util.h"
+#include "ops/rnn/rnn.h"
+#include "ops/multi_output_test_util.h"
 
 namespace kiln::test {
 namespace {

@@ -9,11 +9,11 @@
 #include <numbers>
 
 #include "import/importer.h"
-#include "ops/eltwise.h"
-#include "ops/gridsample.h"
-#include "ops/nn2_test_util.h"
-#include "ops/shape_ops.h"
-#include "ops/signal_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/gridsample.h"
+#include "ops/literal_test_util.h"
+#include "ops/tensor/shape.h"
+#include "ops/signal/dft_stft_window_mel.h"
 
 namespace kiln::test {
 namespace {

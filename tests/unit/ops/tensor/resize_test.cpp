@@ -3,9 +3,9 @@
 // errors and run-time parameters, the in-house kernel against the reference, and importers.
 #include <gmock/gmock.h>
 
-#include "onnx_node_model.h"
-#include "ops/nn2_test_util.h"
-#include "ops/resize.h"
+#include "ops/onnx_node_model.h"
+#include "ops/literal_test_util.h"
+#include "ops/tensor/resize.h"
 
 namespace kiln::test {
 namespace {

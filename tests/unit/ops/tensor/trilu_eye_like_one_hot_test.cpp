@@ -5,10 +5,10 @@
 
 #include <gmock/gmock.h>
 
-#include "onnx_node_model.h"
-#include "ops/nn2_test_util.h"
-#include "ops/shape_ops.h"
-#include "ops/tensor2_ops.h"
+#include "ops/onnx_node_model.h"
+#include "ops/literal_test_util.h"
+#include "ops/tensor/shape.h"
+#include "ops/tensor/trilu_eye_like_one_hot.h"
 
 namespace kiln::test {
 namespace {
