@@ -19,8 +19,8 @@ static ops::PostOps* post_ops_of(ir::Node& n) {
   return nullptr;
 }
 
-// Conv, Gemm and MatMul take Sum operands as extra inputs after the third (see ops/conv.h,
-// ops/gemm.h); ConvTranspose does not.
+// Conv, Gemm and MatMul take Sum operands as extra inputs after the third (see ops/nn/conv.h,
+// ops/math/gemm.h); ConvTranspose does not.
 static bool takes_sum(ir::Node& n) {
   return n.as<ops::Conv>() != nullptr || n.as<ops::Gemm>() != nullptr || n.as<ops::MatMul>() != nullptr;
 }

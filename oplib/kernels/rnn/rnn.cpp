@@ -2,7 +2,7 @@
 // (sigmoid, tanh[, tanh]), no clip, peepholes, input_forget or sequence_lens. The weights are stored
 // transposed ([in][4H], [H][4H]) at creation, so each step's gate pre-activations are axpy loops
 // over the contiguous 4H gates, which the compiler vectorises without reassociating sums; the
-// reference kernel (ops/rnn.cpp) computes in double with scalar dot products. Anything else falls
+// reference kernel (ops/rnn/rnn.cpp) computes in double with scalar dot products. Anything else falls
 // back to the reference.
 #include <algorithm>
 #include <array>

@@ -1,4 +1,4 @@
-// In-house Resize kernels built on the op's per-axis tap tables (ops/resize.h), computed once at
+// In-house Resize kernels built on the op's per-axis tap tables (ops/tensor/resize.h), computed once at
 // creation: nearest is one gather through per-axis offset tables (any 1/2/4/8-byte dtype);
 // linear and cubic (float32) run one separable pass per axis that actually changes, innermost
 // first, through ping-pong scratch buffers. oneDNN's resampling is not used: its coordinate

@@ -1,5 +1,5 @@
 // Run-time support for control flow that the importer lowers into the main graph
-// (compiler/import/ops/control_flow.cpp): IfGuard, the check that stands in for an If branch the
+// (compiler/import/ops/controlflow/if_loop_scan.cpp): IfGuard, the check that stands in for an If branch the
 // build could not make for the plan's shapes.
 #pragma once
 

@@ -1,25 +1,9 @@
-// Ops that scan along one axis: ArgMax/ArgMin (one op, a flag picks which), CumSum and TopK.
+// Ops that scan along one axis: CumSum and TopK. (ArgMax/ArgMin: reduction/arg_min_max.h.)
 #pragma once
 
 #include "ops/op.h"
 
 namespace kiln::ops {
-
-// The int64 index of the largest (max) or smallest element along `axis`; ties go to the first
-// occurrence, or the last with select_last_index; a NaN counts as the extreme (numpy's rule).
-// keepdims keeps the axis as a 1, else it is dropped. Any numeric input type; the axis must not
-// be empty.
-struct ArgMinMax : OpBase<ArgMinMax> {
-  static constexpr const char* kType = "ArgMinMax";
-  bool max = true;
-  int64_t axis = 0;
-  bool keepdims = true;
-  bool select_last_index = false;
-
-  void attrs(AttrVisitor& v) override;
-  void infer(InferContext& ctx) const override;
-  void reference(const KernelArgs& args) const override;
-};
 
 // Running sums along an axis: y[i] = x[0] + ... + x[i] (exclusive: up to x[i-1]; reverse: from
 // the end). The axis is the attribute, unless input 1 is present: then it is read from that

@@ -1,5 +1,5 @@
 // Pooling ops: MaxPool, AveragePool (windowed, ONNX semantics incl. ceil_mode and
-// count_include_pad) and their global forms. Window geometry is shared with Conv (ops/conv.h).
+// count_include_pad) and their global forms. Window geometry is shared with Conv (ops/nn/conv.h).
 #pragma once
 
 #include "ops/nn/conv.h"

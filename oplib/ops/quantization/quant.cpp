@@ -1,4 +1,4 @@
-// Quantization ops (see quant_ops.h): shape/dtype checks and reference kernels. Integer
+// Quantization ops (see quantization/quant.h): shape/dtype checks and reference kernels. Integer
 // products accumulate exactly in int64; requantization follows ONNX Runtime: a float32
 // multiplier, round half to even, saturate.
 #include "ops/quantization/quant.h"

@@ -1,6 +1,6 @@
 // Reductions: one Reduce op for the ten ONNX Reduce* ops (the kind says which), reducing a set
-// of axes to one value each. Also the numeric-dtype dispatch that the reduction and scan
-// families (ops/scan_ops.h) share.
+// of axes to one value each. Also the numeric-dtype dispatch that the reduction, ArgMax/ArgMin
+// (reduction/arg_min_max.h), CumSum and TopK (math/cumsum_top_k.h) share.
 #pragma once
 
 #include <cstdint>

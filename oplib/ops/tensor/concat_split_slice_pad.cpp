@@ -1,5 +1,5 @@
 // Ops that move blocks of data between tensors: Concat, Split, Slice, Expand, Tile, Pad. Each
-// reference kernel maps its op onto strided_copy (shape_ops.h) with suitable strides.
+// reference kernel maps its op onto strided_copy (tensor/shape.h) with suitable strides.
 #include <algorithm>
 #include <cstring>
 

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "ops/tensor/gather_nd_scatter.h"
 #include "ops/tensor/shape.h"
-#include "ops/tensor/trilu_eye_like_one_hot.h"
 
 namespace kiln::ops {
 

@@ -1,9 +1,10 @@
 // Shape and data-movement ops: reshaping views (Reshape, Flatten, Squeeze, Unsqueeze), shape
 // queries (Shape, Size), permutations and copies (Transpose, Concat, Split, Slice, Expand, Tile,
-// Pad, Gather, GatherElements, DepthToSpace, SpaceToDepth), Cast and tensor generators
-// (ConstantOfShape, Range). These are the glue around heavy layers and the ops constant folding
-// evaluates on shape sub-graphs, so every reference kernel works for every dtype by moving
-// bytes through one strided-copy helper.
+// Pad, Gather, GatherElements, DepthToSpace, SpaceToDepth) and Cast. These are the glue around
+// heavy layers and the ops constant folding evaluates on shape sub-graphs, so every reference
+// kernel works for every dtype by moving bytes through one strided-copy helper. The tensor
+// generators ConstantOfShape and Range are in generator/constant_of_shape_range.h; the
+// definitions are in shape.cpp, concat_split_slice_pad.cpp, gather.cpp and cast.cpp.
 //
 // Parameters that ONNX passes as inputs (Reshape's shape, Slice's starts...) are attributes once
 // the importer knows them. When they are not compile-time constants the op keeps them as extra
@@ -117,7 +118,7 @@ struct Unsqueeze : OpBase<Unsqueeze> {
   int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
-// ---- shape queries (named *Of so they do not hide kiln::Shape) ----
+// ---- shape queries (ShapeOf, not Shape: a struct Shape here would hide kiln::Shape, the dims) ----
 
 // int64 [end - start]: the input's dims [start, end) with Python-style clamping (opset 15).
 struct ShapeOf : OpBase<ShapeOf> {
@@ -248,7 +249,7 @@ struct SpaceToDepth : OpBase<SpaceToDepth> {
   void reference(const KernelArgs& args) const override;
 };
 
-// ---- dtype conversion and generators ----
+// ---- dtype conversion (the generators: generator/constant_of_shape_range.h) ----
 
 // Element-wise conversion to `to` (a DType code). Floats to integers truncate toward zero (NaN
 // gives 0, values beyond int64 saturate, then wrap to narrower types as numpy does on x86);
@@ -257,27 +258,6 @@ struct Cast : OpBase<Cast> {
   static constexpr const char* kType = "Cast";
   int64_t to = static_cast<int64_t>(DType::Float32);
   void attrs(AttrVisitor& v) override;
-  void infer(InferContext& ctx) const override;
-  void reference(const KernelArgs& args) const override;
-};
-
-// Inputs: [shape (int64, 1-D) when not a compile-time constant]. A tensor of `shape` filled with
-// one element of `dtype` (value_bits as in pack_element).
-struct ConstantOfShape : OpBase<ConstantOfShape> {
-  static constexpr const char* kType = "ConstantOfShape";
-  std::vector<int64_t> shape;
-  int64_t dtype = static_cast<int64_t>(DType::Float32);
-  int64_t value_bits = 0;
-  void attrs(AttrVisitor& v) override;
-  void infer(InferContext& ctx) const override;
-  void reference(const KernelArgs& args) const override;
-};
-
-// Inputs: start, limit, delta (scalars of one numeric dtype). Output 1-D of
-// max(ceil((limit - start) / delta), 0) elements; dims unknown unless the inputs are constants.
-struct Range : OpBase<Range> {
-  static constexpr const char* kType = "Range";
-  void attrs(AttrVisitor&) override {}
   void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
 };

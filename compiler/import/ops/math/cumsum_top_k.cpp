@@ -1,7 +1,7 @@
-// ONNX importers for the scan family (ops/scan_ops.h): ArgMax/ArgMin, CumSum (opset 11+) and
-// TopK (k an attribute before opset 10, an input from 10; largest/sorted from 11). Constant axis
-// and k inputs become attributes; run-time ones stay inputs (TopK's output shape then becomes
-// dynamic: inferred on every run).
+// ONNX importers for ops/math/cumsum_top_k.h: CumSum (opset 11+) and TopK (k an attribute before
+// opset 10, an input from 10; largest/sorted from 11). Constant axis and k inputs become
+// attributes; run-time ones stay inputs (TopK's output shape then becomes dynamic: inferred on
+// every run).
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -11,16 +11,6 @@ namespace kiln::onnx_import {
 namespace {
 
 using namespace kiln::ops;
-
-template <bool Max>
-void import_arg(NodeContext& c) {
-  auto op = std::make_unique<ArgMinMax>();
-  op->max = Max;
-  op->axis = c.attr_int("axis", 0);
-  op->keepdims = c.attr_int("keepdims", 1) != 0;
-  op->select_last_index = c.attr_int("select_last_index", 0) != 0;  // exists from opset 12
-  c.emit(std::move(op), {c.required_input(0)});
-}
 
 // The axis may stay a run-time input: the output shape does not depend on it.
 void import_cumsum(NodeContext& c) {
@@ -61,8 +51,6 @@ void import_topk(NodeContext& c) {
   c.emit(std::move(op), std::move(ins));
 }
 
-KILN_REGISTER_IMPORTER("ArgMax", kMinOpset, kMaxOpset, import_arg<true>);
-KILN_REGISTER_IMPORTER("ArgMin", kMinOpset, kMaxOpset, import_arg<false>);
 KILN_REGISTER_IMPORTER("CumSum", 11, kMaxOpset, import_cumsum);
 KILN_REGISTER_IMPORTER("TopK", kMinOpset, kMaxOpset, import_topk);
 

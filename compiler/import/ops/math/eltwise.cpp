@@ -1,6 +1,6 @@
-// ONNX importers for the elementwise family (ops/eltwise.h): every activation and unary math op
+// ONNX importers for the elementwise family (ops/math/eltwise.h): every activation and unary math op
 // becomes a Unary, arithmetic/comparison/logic a Binary (variadic Max/Min/Sum/Mean a chain of
-// them), plus PRelu, Where, Not, and Identity / inference-mode Dropout as ops::Identity.
+// them), plus PRelu, Where and Not. (Identity and Dropout: tensor/identity.cpp.)
 #include <limits>
 
 #include <onnx/onnx_pb.h>
@@ -39,6 +39,27 @@ const SimpleUnary kSimple[] = {
     {"Round", 11, Act::Round},              {"Erf", 9, Act::Erf},
     {"Sin", kMinOpset, Act::Sin},           {"Cos", kMinOpset, Act::Cos},
 };
+
+// Trigonometric and hyperbolic functions.
+const SimpleUnary kPlain[] = {
+    {"Tan", kMinOpset, Act::Tan},   {"Asin", kMinOpset, Act::Asin}, {"Acos", kMinOpset, Act::Acos},
+    {"Atan", kMinOpset, Act::Atan}, {"Sinh", 9, Act::Sinh},         {"Cosh", 9, Act::Cosh},
+    {"Asinh", 9, Act::Asinh},       {"Acosh", 9, Act::Acosh},       {"Atanh", 9, Act::Atanh},
+};
+
+void import_thresholded_relu(NodeContext& c) {
+  emit_unary(c, Act::ThresholdedRelu, c.attr_float("alpha", 1.f));
+}
+void import_shrink(NodeContext& c) {
+  const float lambd = c.attr_float("lambd", 0.5f);
+  if (!(lambd >= 0.f)) c.fail("lambd must be >= 0");
+  emit_unary(c, Act::Shrink, lambd, c.attr_float("bias", 0.f));
+}
+void import_celu(NodeContext& c) {
+  const float alpha = c.attr_float("alpha", 1.f);
+  if (alpha == 0.f) c.fail("alpha must not be 0");
+  emit_unary(c, Act::Celu, alpha);
+}
 
 void import_leaky_relu(NodeContext& c) { emit_unary(c, Act::LeakyRelu, c.attr_float("alpha", 0.01f)); }
 void import_elu(NodeContext& c) { emit_unary(c, Act::Elu, c.attr_float("alpha", 1.f)); }
@@ -189,51 +210,6 @@ void import_where(NodeContext& c) {
   c.emit(std::make_unique<Where>(), {c.required_input(0), c.required_input(1), c.required_input(2)});
 }
 void import_not(NodeContext& c) { c.emit(std::make_unique<Not>(), {c.required_input(0)}); }
-void import_identity(NodeContext& c) { c.emit(std::make_unique<Identity>(), {c.required_input(0)}); }
-
-// A constant filled with ones of dtype t: the mask of a Dropout that keeps everything.
-ir::Value* ones(NodeContext& c, const std::string& name, DType t, const Shape& s) {
-  ir::Value* v = c.graph().add_constant(c.graph().unique_name(name), t, s);
-  void* p = v->constant->data();
-  int64_t n = shape_elements(s);
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t) {
-      case DType::Bool: static_cast<uint8_t*>(p)[i] = 1; break;
-      case DType::Float32: static_cast<float*>(p)[i] = 1.f; break;
-      case DType::Float64: static_cast<double*>(p)[i] = 1.0; break;
-      case DType::Float16: static_cast<uint16_t*>(p)[i] = 0x3C00; break;
-      case DType::BFloat16: static_cast<uint16_t*>(p)[i] = 0x3F80; break;
-      default: c.fail(std::string("cannot build a Dropout mask of type ") + dtype_name(t));
-    }
-  }
-  return v;
-}
-
-// Inference-mode Dropout passes its input through; a requested mask is all-true.
-void import_dropout(NodeContext& c) {
-  ir::Value* x = c.required_input(0);
-  if (c.opset() >= 12) {
-    if (ir::Value* tm = c.input(2)) {
-      if (!tm->is_constant())
-        c.fail("training_mode (input 2) must be a compile-time constant false; kiln runs inference only");
-      if (element_as_int(tm->view(), 0) != 0)
-        c.fail("training_mode is true; kiln runs inference graphs only (export the model in eval mode)");
-    }
-  }
-  ir::Value* y = c.graph().add_value(c.proto().output(0));
-  ir::Node* n = c.graph().add_node(c.name(), std::make_unique<Identity>(), {x}, std::vector<ir::Value*>{y});
-  n->fused.push_back(c.proto().op_type());
-  c.alias_output(0, y);
-  if (c.num_outputs() > 1 && !c.proto().output(1).empty()) {
-    if (!shape_static(x->type.shape))
-      c.fail("the mask output is used but the input shape " + shape_str(x->type.shape) +
-             " is not static; fix the input shapes with --shapes");
-    // Opsets 7-9 type the mask like the data; 10+ make it bool.
-    DType t = c.opset() >= 10 ? DType::Bool : x->type.dtype;
-    c.alias_output(1, ones(c, c.proto().output(1), t, x->type.shape));
-  }
-}
-
 KILN_REGISTER_IMPORTER("LeakyRelu", kMinOpset, kMaxOpset, import_leaky_relu);
 KILN_REGISTER_IMPORTER("Elu", kMinOpset, kMaxOpset, import_elu);
 KILN_REGISTER_IMPORTER("Selu", kMinOpset, kMaxOpset, import_selu);
@@ -248,6 +224,9 @@ KILN_REGISTER_IMPORTER("BitwiseXor", 18, kMaxOpset, [](NodeContext& c) { import_
 KILN_REGISTER_IMPORTER("BitwiseNot", 18, kMaxOpset, import_bitwise_not);
 KILN_REGISTER_IMPORTER("Mish", 18, kMaxOpset, import_mish);
 KILN_REGISTER_IMPORTER("Gelu", 20, kMaxOpset, import_gelu);
+KILN_REGISTER_IMPORTER("ThresholdedRelu", 10, kMaxOpset, import_thresholded_relu);
+KILN_REGISTER_IMPORTER("Shrink", 9, kMaxOpset, import_shrink);
+KILN_REGISTER_IMPORTER("Celu", 12, kMaxOpset, import_celu);
 KILN_REGISTER_IMPORTER("Max", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Max, false); });
 KILN_REGISTER_IMPORTER("Min", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Min, false); });
 KILN_REGISTER_IMPORTER("Sum", kMinOpset, kMaxOpset, [](NodeContext& c) { import_variadic(c, BinaryKind::Add, false); });
@@ -255,8 +234,6 @@ KILN_REGISTER_IMPORTER("Mean", kMinOpset, kMaxOpset, [](NodeContext& c) { import
 KILN_REGISTER_IMPORTER("PRelu", kMinOpset, kMaxOpset, import_prelu);
 KILN_REGISTER_IMPORTER("Where", 9, kMaxOpset, import_where);
 KILN_REGISTER_IMPORTER("Not", kMinOpset, kMaxOpset, import_not);
-KILN_REGISTER_IMPORTER("Identity", kMinOpset, kMaxOpset, import_identity);
-KILN_REGISTER_IMPORTER("Dropout", kMinOpset, kMaxOpset, import_dropout);
 
 }  // namespace
 }  // namespace kiln::onnx_import

@@ -1,4 +1,4 @@
-// ONNX importers for the matrix products (ops/gemm.h): Gemm and MatMul.
+// ONNX importers for the matrix products (ops/math/gemm.h): Gemm and MatMul.
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"

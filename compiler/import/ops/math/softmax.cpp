@@ -1,4 +1,4 @@
-// ONNX importers for the softmax family (ops/softmax.h): Softmax, LogSoftmax, Hardmax. Before
+// ONNX importers for the softmax family (ops/math/softmax.h): Softmax, LogSoftmax, Hardmax. Before
 // opset 13 they flatten the input to 2-D at axis (default 1) and normalise each row; from 13 they
 // normalise along axis (default -1).
 #include <onnx/onnx_pb.h>

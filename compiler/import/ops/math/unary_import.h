@@ -1,5 +1,5 @@
 // Shared by the importers that lower ONNX activations and math functions to kiln's Unary op
-// (import/ops/eltwise.cpp, import/ops/math2.cpp).
+// (import/ops/math/eltwise.cpp).
 #pragma once
 
 #include "import/importer.h"

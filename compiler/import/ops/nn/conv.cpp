@@ -1,4 +1,4 @@
-// ONNX importers for the convolution family (ops/conv.h): Conv and ConvTranspose. auto_pad and
+// ONNX importers for the convolution family (ops/nn/conv.h): Conv and ConvTranspose. auto_pad and
 // ConvTranspose's output_shape are resolved here into explicit pads and output_padding, so the
 // op and its kernels only ever see explicit geometry.
 #include <onnx/onnx_pb.h>

@@ -1,4 +1,4 @@
-// ONNX importer for LayerNormalization (opset 17, ops/layernorm.h). Mean and InvStdDev are
+// ONNX importer for LayerNormalization (opset 17, ops/nn/layernorm.h). Mean and InvStdDev are
 // produced only when the node names them; unnamed trailing outputs are dropped from the node.
 #include <onnx/onnx_pb.h>
 

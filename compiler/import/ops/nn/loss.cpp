@@ -1,4 +1,4 @@
-// ONNX importers for the loss family (ops/loss.h): NegativeLogLikelihoodLoss and
+// ONNX importers for the loss family (ops/nn/loss.h): NegativeLogLikelihoodLoss and
 // SoftmaxCrossEntropyLoss, both since opset 12 (13 only widened their type constraints).
 #include <onnx/onnx_pb.h>
 

@@ -1,4 +1,4 @@
-// ONNX importers for the normalisation family (ops/norm.h): BatchNormalization (inference form
+// ONNX importers for the normalisation family (ops/nn/norm.h): BatchNormalization (inference form
 // only), InstanceNormalization, LRN, and GroupNormalization (lowered onto InstanceNormalization).
 #include <onnx/onnx_pb.h>
 

@@ -1,4 +1,4 @@
-// ONNX importers for the pooling family (ops/pool.h): MaxPool, AveragePool, GlobalAveragePool,
+// ONNX importers for the pooling family (ops/nn/pool.h): MaxPool, AveragePool, GlobalAveragePool,
 // GlobalMaxPool. auto_pad is resolved here into explicit pads.
 #include <onnx/onnx_pb.h>
 

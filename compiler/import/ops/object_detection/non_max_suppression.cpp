@@ -1,6 +1,6 @@
-// ONNX importers for ops/nms_ops.h: NonMaxSuppression (opset 10; 11 changed nothing kiln sees)
-// and Unique (11). Their optional inputs stay inputs, constant or not: infer() reads the values
-// when they are known and leaves the output length to the runtime otherwise.
+// ONNX importer for ops/object_detection/non_max_suppression.h: NonMaxSuppression (opset 10; 11
+// changed nothing kiln sees). Its optional inputs stay inputs, constant or not: infer() reads the
+// values when they are known and leaves the output length to the runtime otherwise.
 #include <algorithm>
 
 #include <onnx/onnx_pb.h>
@@ -26,19 +26,7 @@ void import_nms(NodeContext& c) {
   c.emit(std::move(op), std::move(in));
 }
 
-void import_unique(NodeContext& c) {
-  auto op = std::make_unique<Unique>();
-  op->has_axis = c.has_attr("axis") ? 1 : 0;
-  op->axis = c.attr_int("axis", 0);
-  op->sorted = c.attr_int("sorted", 1);
-  if (op->sorted != 0 && op->sorted != 1) c.fail("sorted must be 0 or 1");
-  if (c.num_outputs() < 1 || c.num_outputs() > 4)
-    c.fail("Unique has one to four outputs (Y, indices, inverse_indices, counts)");
-  c.emit(std::move(op), {c.required_input(0)});
-}
-
 KILN_REGISTER_IMPORTER("NonMaxSuppression", 10, kMaxOpset, import_nms);
-KILN_REGISTER_IMPORTER("Unique", 11, kMaxOpset, import_unique);
 
 }  // namespace
 }  // namespace kiln::onnx_import

@@ -1,6 +1,5 @@
-// ONNX importers for ops/detect_ops.h: RoiAlign (opset 10; 16 added
-// coordinate_transformation_mode, defaulting to half_pixel), MaxUnpool (9; 11 only clarified
-// it), ReverseSequence (10) and Det (11).
+// ONNX importer for ops/object_detection/roi_align.h: RoiAlign (opset 10; 16 added
+// coordinate_transformation_mode, defaulting to half_pixel).
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -30,36 +29,8 @@ void import_roi_align(NodeContext& c, bool opset16) {
   c.emit(std::move(op), {c.required_input(0), c.required_input(1), c.required_input(2)});
 }
 
-void import_max_unpool(NodeContext& c) {
-  auto op = std::make_unique<MaxUnpool>();
-  if (!c.has_attr("kernel_shape")) c.fail("kernel_shape is required");
-  op->kernel_shape = c.attr_ints("kernel_shape");
-  op->strides = c.attr_ints("strides");
-  op->pads = c.attr_ints("pads");
-  // A constant output_shape becomes the attribute (a static output); otherwise it stays an
-  // input and the runtime sizes Y from its value on each run.
-  std::vector<ir::Value*> in{c.required_input(0), c.required_input(1)};
-  if (ir::Value* s = c.input(2)) {
-    if (s->is_constant()) op->output_shape = c.const_ints(2);
-    else in.push_back(s);
-  }
-  c.emit(std::move(op), std::move(in));
-}
-
-void import_reverse_sequence(NodeContext& c) {
-  auto op = std::make_unique<ReverseSequence>();
-  op->time_axis = c.attr_int("time_axis", 0);
-  op->batch_axis = c.attr_int("batch_axis", 1);
-  c.emit(std::move(op), {c.required_input(0), c.required_input(1)});
-}
-
-void import_det(NodeContext& c) { c.emit(std::make_unique<Det>(), {c.required_input(0)}); }
-
 KILN_REGISTER_IMPORTER("RoiAlign", 10, 15, [](NodeContext& c) { import_roi_align(c, false); });
 KILN_REGISTER_IMPORTER("RoiAlign", 16, kMaxOpset, [](NodeContext& c) { import_roi_align(c, true); });
-KILN_REGISTER_IMPORTER("MaxUnpool", 9, kMaxOpset, import_max_unpool);
-KILN_REGISTER_IMPORTER("ReverseSequence", 10, kMaxOpset, import_reverse_sequence);
-KILN_REGISTER_IMPORTER("Det", 11, kMaxOpset, import_det);
 
 }  // namespace
 }  // namespace kiln::onnx_import

@@ -1,4 +1,4 @@
-// ONNX importers for the quantization family (ops/quant_ops.h). QuantizeLinear and
+// ONNX importers for the quantization family (ops/quantization/quant.h). QuantizeLinear and
 // DequantizeLinear are per tensor at opset 10 and gain `axis` at 13; the integer ops are opset
 // 10 (DynamicQuantizeLinear 11). ConvInteger / QLinearConv resolve auto_pad here, as Conv does.
 #include <onnx/onnx_pb.h>

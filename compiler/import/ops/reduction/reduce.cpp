@@ -1,4 +1,4 @@
-// ONNX importers for the reductions (ops/reduce.h): the ten Reduce* ops become one Reduce op.
+// ONNX importers for the reductions (ops/reduction/reduce.h): the ten Reduce* ops become one Reduce op.
 // Before opset 13 (18 for all but ReduceSum) the axes are an attribute; ReduceSum-13 and the
 // others from 18 take them as an optional input and add noop_with_empty_axes. Constant axes
 // become the attribute; run-time axes stay an input and make the output shape dynamic.

@@ -1,4 +1,4 @@
-// ONNX importers for the recurrent family (ops/rnn.h): RNN, GRU and LSTM, opsets 7-17 (14 added
+// ONNX importers for the recurrent family (ops/rnn/rnn.h): RNN, GRU and LSTM, opsets 7-17 (14 added
 // the layout attribute). Activation names and their alpha / beta lists are resolved here into
 // one (function, alpha, beta) per direction and slot, so the op never applies defaults.
 #include <onnx/onnx_pb.h>

@@ -1,4 +1,4 @@
-// Importers of the opset-17 signal ops (oplib/ops/signal_ops.h): the three window
+// Importers of the opset-17 signal ops (oplib/ops/signal/dft_stft_window_mel.h): the three window
 // generators share one SignalWindow op, MelWeightMatrix, DFT and STFT map one to one. Scalar size
 // inputs stay inputs: when they are constants infer() reads them, else the runtime does.
 #include "import/importer.h"

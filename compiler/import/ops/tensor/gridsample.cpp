@@ -1,4 +1,4 @@
-// Importer of GridSample (oplib/ops/gridsample.h). Opset 16 defines it for 4-D inputs,
+// Importer of GridSample (oplib/ops/tensor/gridsample.h). Opset 16 defines it for 4-D inputs,
 // which is what the op implements; opset 20 extends it to N-D (kiln: still 4-D) and renames the
 // modes bilinear -> linear and bicubic -> cubic.
 #include "ops/tensor/gridsample.h"

@@ -1,4 +1,4 @@
-// Importers of the value-dependent-size ops (oplib/ops/select_ops.h).
+// Importers of the value-dependent-size ops (oplib/ops/tensor/nonzero_compress.h).
 #include "import/importer.h"
 #include "ops/tensor/nonzero_compress.h"
 
