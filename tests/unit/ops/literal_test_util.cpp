@@ -1,6 +1,6 @@
 #include "ops/literal_test_util.h"
 
-namespace kiln::test::nn2 {
+namespace kiln::test::literal {
 
 std::vector<ops::TensorType> infer_n(const ops::Op& op, std::vector<HostTensor>& in, size_t n) {
   return infer_outputs(op, in, n);
@@ -29,4 +29,4 @@ std::string infer_err(const ops::Op& op, std::vector<HostTensor> in, size_t n) {
   return "";
 }
 
-}  // namespace kiln::test::nn2
+}  // namespace kiln::test::literal

@@ -1,6 +1,6 @@
-// Helpers for the LayerNorm / Resize / tensor2 / math2 op tests: typed literal tensors, reference
-// and fast-kernel runs with an explicit output count (kernel_test_util infers one output), and
-// infer() error capture with constants visible.
+// Helpers for op tests (LayerNorm, Resize, Trilu/EyeLike/OneHot, IsNaN/IsInf/Sign, signal...): typed
+// literal tensors, reference and fast-kernel runs with an explicit output count (kernel_test_util
+// infers one output), and infer() error capture with constants visible.
 #pragma once
 
 #include <cstring>
@@ -11,7 +11,7 @@
 
 #include "kernel_test_util.h"
 
-namespace kiln::test::nn2 {
+namespace kiln::test::literal {
 
 template <class T>
 HostTensor lit(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
@@ -51,4 +51,4 @@ void expect_kernel_n(const ops::Op& op, const std::string& impl, std::vector<Hos
 // The message infer() throws ("" if none), constants visible.
 std::string infer_err(const ops::Op& op, std::vector<HostTensor> in, size_t n = 1);
 
-}  // namespace kiln::test::nn2
+}  // namespace kiln::test::literal

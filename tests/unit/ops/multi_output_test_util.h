@@ -1,7 +1,7 @@
-// Helpers for the loss, recurrent, quantization and detection op tests (suites Seq*): typed
-// host tensors, reference runs with an explicit output count (these ops have optional outputs,
-// so infer() accepts several counts), infer() error messages, and one-node ONNX models with
-// typed inputs and string attributes.
+// Helpers for the tests of ops with optional outputs (loss, recurrent, quantization, detection,
+// MaxUnpool, Unique...): typed host tensors, reference runs with an explicit output count (infer()
+// accepts several counts), infer() error messages, and one-node ONNX models with typed inputs
+// and string attributes.
 #pragma once
 
 #include <cstring>
@@ -17,7 +17,7 @@
 #include "kernel_test_util.h"
 #include "onnx_builder_util.h"
 
-namespace kiln::test::seq {
+namespace kiln::test::multi_output {
 
 template <class T>
 HostTensor make(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
@@ -122,4 +122,4 @@ const T* only_op(const ir::Graph& g) {
   return found;
 }
 
-}  // namespace kiln::test::seq
+}  // namespace kiln::test::multi_output

@@ -1,4 +1,4 @@
-// IfGuard, the run-time check left where an If branch could not be built (ops/control_flow_ops.h).
+// IfGuard, the run-time check left where an If branch could not be built (ops/controlflow/if_guard.h).
 // The lowering of If, Loop and Scan itself is checked against ONNX Runtime's outputs by the
 // conformance suites (tests/conformance/controlflow, the onnx backend cases).
 #include "ops/controlflow/if_guard.h"

@@ -1,5 +1,5 @@
-// ArgMinMax, CumSum and TopK: the reference against hand-computed values (ties, select_last_index,
-// exclusive/reverse, run-time axis, NaN), infer() errors, and the importers' opset forms.
+// CumSum and TopK: the reference against hand-computed values (ties, exclusive/reverse, run-time
+// axis, NaN), infer() errors, and the importers' opset forms.
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -38,59 +38,6 @@ std::vector<T> values(const HostTensor& h) {
 }
 
 std::vector<HostTensor> run(const Op& op, std::vector<HostTensor> in) { return run_reference(op, in); }
-
-ArgMinMax arg(bool max, int64_t axis, bool keep = true, bool last = false) {
-  ArgMinMax a;
-  a.max = max;
-  a.axis = axis;
-  a.keepdims = keep;
-  a.select_last_index = last;
-  return a;
-}
-
-// ---- ArgMinMax ----
-
-TEST(ReduceArgReference, OnnxExamples) {
-  auto x = flt({2, 2}, {2, 1, 3, 10});
-  auto y = run(arg(true, 0), {x})[0];
-  EXPECT_EQ(y.dtype, DType::Int64);
-  EXPECT_EQ(y.shape, (Shape{1, 2}));
-  EXPECT_EQ(values<int64_t>(y), (I{1, 1}));
-  y = run(arg(true, 1, false), {x})[0];
-  EXPECT_EQ(y.shape, (Shape{2}));
-  EXPECT_EQ(values<int64_t>(y), (I{0, 1}));
-  EXPECT_EQ(values<int64_t>(run(arg(false, -1), {x})[0]), (I{1, 0}));
-  // Ties: first occurrence, or last with select_last_index.
-  auto t = flt({2, 2}, {2, 2, 3, 10});
-  EXPECT_EQ(values<int64_t>(run(arg(true, 1, true, false), {t})[0]), (I{0, 1}));
-  EXPECT_EQ(values<int64_t>(run(arg(true, 1, true, true), {t})[0]), (I{1, 1}));
-  auto m = flt({4}, {5, 1, 9, 1});
-  EXPECT_EQ(values<int64_t>(run(arg(false, 0, false, true), {m})[0]), (I{3}));
-  EXPECT_EQ(values<int64_t>(run(arg(false, 0, false, false), {m})[0]), (I{1}));
-  // A middle axis of a 3-D tensor, integer input.
-  auto i = tensor<int32_t>(DType::Int32, {2, 3, 2}, {0, 9, 5, 1, 4, 4, -1, -2, -3, 7, -1, 0});
-  auto r = run(arg(true, 1, false), {i})[0];
-  EXPECT_EQ(r.shape, (Shape{2, 2}));
-  EXPECT_EQ(values<int64_t>(r), (I{1, 0, 0, 1}));
-  EXPECT_EQ(values<int64_t>(run(arg(true, 1, false, true), {i})[0]), (I{1, 0, 2, 1}));
-}
-
-TEST(ReduceArgReference, NaNIsTheExtreme) {
-  const float nan = std::numeric_limits<float>::quiet_NaN();
-  auto x = flt({4}, {1, nan, 7, nan});
-  EXPECT_EQ(values<int64_t>(run(arg(true, 0), {x})[0]), (I{1}));
-  EXPECT_EQ(values<int64_t>(run(arg(false, 0), {x})[0]), (I{1}));
-  EXPECT_EQ(values<int64_t>(run(arg(true, 0, true, true), {x})[0]), (I{3}));
-}
-
-TEST(ReduceArgReference, InferErrors) {
-  EXPECT_NE(infer_error(arg(true, 2), {f32({2, 3})}).find("out of range"), std::string::npos);
-  EXPECT_NE(infer_error(arg(true, 0), {f32({})}).find("rank"), std::string::npos);
-  EXPECT_NE(infer_error(arg(true, 1), {f32({2, 0})}).find("size 0"), std::string::npos);
-  EXPECT_NE(infer_error(arg(false, 0), {{DType::Bool, {2}}}).find("bool"), std::string::npos);
-  EXPECT_EQ(infer_error(arg(false, -2), {f32({2, 3})}), "");
-}
-
 // ---- CumSum ----
 
 CumSum cumsum(int64_t axis, bool exclusive = false, bool reverse = false) {
@@ -101,7 +48,7 @@ CumSum cumsum(int64_t axis, bool exclusive = false, bool reverse = false) {
   return c;
 }
 
-TEST(ReduceCumSumReference, OnnxExamples) {
+TEST(CumSumReference, OnnxExamples) {
   auto x = dbl({5}, {1, 2, 3, 4, 5});
   EXPECT_EQ(values<double>(run(cumsum(0), {x})[0]), (std::vector<double>{1, 3, 6, 10, 15}));
   EXPECT_EQ(values<double>(run(cumsum(0, true), {x})[0]), (std::vector<double>{0, 1, 3, 6, 10}));
@@ -115,7 +62,7 @@ TEST(ReduceCumSumReference, OnnxExamples) {
   EXPECT_EQ(values<int64_t>(run(cumsum(0, false, true), {i})[0]), (I{4, 2, 3, 4}));
 }
 
-TEST(ReduceCumSumReference, RuntimeAxisInput) {
+TEST(CumSumReference, RuntimeAxisInput) {
   auto m = flt({2, 3}, {1, 2, 3, 4, 5, 6});
   // The attribute is ignored when the axis comes as an input.
   auto y = run(cumsum(0), {m, tensor<int32_t>(DType::Int32, {}, {1})})[0];
@@ -126,7 +73,7 @@ TEST(ReduceCumSumReference, RuntimeAxisInput) {
   EXPECT_THROW(run(cumsum(0), {m, tensor<int64_t>(DType::Int64, {}, {2})}), Error);
 }
 
-TEST(ReduceCumSumReference, InferErrors) {
+TEST(CumSumReference, InferErrors) {
   EXPECT_NE(infer_error(cumsum(2), {f32({2, 3})}).find("out of range"), std::string::npos);
   EXPECT_NE(infer_error(cumsum(0), {f32({})}).find("rank"), std::string::npos);
   EXPECT_NE(infer_error(cumsum(0), {{DType::Int8, {2}}}).find("int8"), std::string::npos);
@@ -149,7 +96,7 @@ TopK topk(int64_t k, int64_t axis = -1, bool largest = true) {
   return t;
 }
 
-TEST(ReduceTopKReference, OnnxExamples) {
+TEST(TopKReference, OnnxExamples) {
   auto x = flt({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
   auto out = run(topk(3, 1), {x});
   ASSERT_EQ(out.size(), 2u);
@@ -163,7 +110,7 @@ TEST(ReduceTopKReference, OnnxExamples) {
   EXPECT_EQ(values<int64_t>(out[1]), (I{0, 1, 2, 0, 1, 2, 3, 2, 1}));
 }
 
-TEST(ReduceTopKReference, OuterAxisTiesNaNAndZeroK) {
+TEST(TopKReference, OuterAxisTiesNaNAndZeroK) {
   // axis 0 of [3, 2]: each column separately.
   auto x = flt({3, 2}, {1, 6, 5, 2, 3, 4});
   auto out = run(topk(2, 0), {x});
@@ -186,7 +133,7 @@ TEST(ReduceTopKReference, OuterAxisTiesNaNAndZeroK) {
   EXPECT_EQ(values<int64_t>(io[1]), (I{1, 3}));
 }
 
-TEST(ReduceTopKReference, InferErrors) {
+TEST(TopKReference, InferErrors) {
   std::vector<HostTensor> x{flt({2, 3}, {1, 2, 3, 4, 5, 6})};
   EXPECT_THROW(infer_outputs(topk(4), x), Error);
   EXPECT_THROW(infer_outputs(topk(-1), x), Error);
@@ -203,37 +150,7 @@ TEST(ReduceTopKReference, InferErrors) {
 
 std::unique_ptr<ir::Graph> import(OnnxBuilder& b) { return onnx_import::import_onnx_bytes(b.bytes(), "s.onnx", {}); }
 
-TEST(ReduceScanImport, ArgMaxArgMin) {
-  OnnxBuilder b(12);
-  b.input("x", {2, 2});
-  auto& n = b.node("ArgMin", {"x"}, {"y"});
-  OnnxBuilder::attr(n, "axis", int64_t{1});
-  OnnxBuilder::attr(n, "keepdims", int64_t{0});
-  OnnxBuilder::attr(n, "select_last_index", int64_t{1});
-  b.output("y", {2}, onnx::TensorProto::INT64);
-  auto g = import(b);
-  auto* a = g->nodes()[0]->as<ArgMinMax>();
-  ASSERT_TRUE(a);
-  EXPECT_FALSE(a->max);
-  EXPECT_EQ(a->axis, 1);
-  EXPECT_FALSE(a->keepdims);
-  EXPECT_TRUE(a->select_last_index);
-  auto out = evaluate(*g, {{"x", flt({2, 2}, {3, 3, 1, 2})}});
-  EXPECT_EQ(values<int64_t>(out.at("y")), (I{1, 0}));
-
-  OnnxBuilder d(7);
-  d.input("x", {2, 2});
-  d.node("ArgMax", {"x"}, {"y"});
-  d.output("y", {1, 2}, onnx::TensorProto::INT64);
-  auto gd = import(d);  // keep the graph alive while its node is inspected
-  auto* m = gd->nodes()[0]->as<ArgMinMax>();
-  ASSERT_TRUE(m);
-  EXPECT_TRUE(m->max);
-  EXPECT_EQ(m->axis, 0);
-  EXPECT_TRUE(m->keepdims);
-}
-
-TEST(ReduceScanImport, CumSumConstantAndRuntimeAxis) {
+TEST(CumSumImport, ConstantAndRuntimeAxis) {
   OnnxBuilder c(14);
   c.input("x", {2, 3});
   c.init_i64("axis", {}, {1});
@@ -259,7 +176,7 @@ TEST(ReduceScanImport, CumSumConstantAndRuntimeAxis) {
   EXPECT_EQ(values<float>(out.at("y")), (std::vector<float>{1, 2, 3, 5, 7, 9}));
 }
 
-TEST(ReduceScanImport, TopKAcrossOpsets) {
+TEST(TopKImport, AcrossOpsets) {
   OnnxBuilder a(9);
   a.input("x", {3, 4});
   auto& n9 = a.node("TopK", {"x"}, {"v", "i"});
@@ -291,7 +208,7 @@ TEST(ReduceScanImport, TopKAcrossOpsets) {
 }
 
 // k known only at run time: the outputs' size along the axis is inferred per run.
-TEST(ReduceScanImport, TopKRuntimeKThroughThePlan) {
+TEST(TopKImport, RuntimeKThroughThePlan) {
   OnnxBuilder r(11);
   r.input("x", {3, 4});
   r.input("k", {1}, onnx::TensorProto::INT64);
@@ -317,7 +234,7 @@ TEST(ReduceScanImport, TopKRuntimeKThroughThePlan) {
   EXPECT_EQ(run_k(0), I{});
 }
 
-TEST(ReduceTopKReference, RuntimeKInfer) {
+TEST(TopKReference, RuntimeKInfer) {
   std::vector<HostTensor> in{flt({2, 3}, {1, 2, 3, 4, 5, 6}), tensor<int64_t>(DType::Int64, {1}, {2})};
   ops::InferContext unknown({f32({2, 3}), {DType::Int64, {1}}}, {nullptr, nullptr}, 2);
   topk(1).infer(unknown);

@@ -10,7 +10,7 @@
 namespace kiln::test {
 namespace {
 
-using namespace nn2;
+using namespace literal;
 using ::testing::DoubleNear;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -28,7 +28,7 @@ HostTensor iota_d(Shape s) {
   return h;
 }
 
-TEST(Nn2Einsum, SingleOperandForms) {
+TEST(Einsum, SingleOperandForms) {
   auto y = ref_n(eq("ij->ji"), {iota_d({2, 3})})[0];
   EXPECT_EQ(y.shape, (Shape{3, 2}));
   EXPECT_THAT(vals<double>(y), ElementsAre(1, 4, 2, 5, 3, 6));
@@ -46,7 +46,7 @@ TEST(Nn2Einsum, SingleOperandForms) {
   EXPECT_THAT(vals<double>(ref_n(eq("...j->j"), {iota_d({2, 2, 2})})[0]), ElementsAre(16, 20));
 }
 
-TEST(Nn2Einsum, TwoOperandForms) {
+TEST(Einsum, TwoOperandForms) {
   EXPECT_THAT(vals<double>(ref_n(eq("i,i"), {D({3}, {1, 2, 3}), D({3}, {4, 5, 6})})[0]), ElementsAre(32));
   // Batched matmul: b=2 of [1x2] @ [2x2].
   auto y = ref_n(eq("bij, bjk -> bik"), {iota_d({2, 1, 2}), iota_d({2, 2, 2})})[0];
@@ -69,7 +69,7 @@ TEST(Nn2Einsum, TwoOperandForms) {
   EXPECT_THAT(vals<float>(ref_n(eq("ij->"), {F({1, 3}, {1e8f, 1.f, -1e8f})})[0]), ElementsAre(1.f));
 }
 
-TEST(Nn2Einsum, RejectsBadEquations) {
+TEST(Einsum, RejectsBadEquations) {
   const auto x = iota_d({2, 3});
   EXPECT_THAT(infer_err(eq("ij,jk->ik"), {x}), HasSubstr("2 operand terms"));
   EXPECT_THAT(infer_err(eq("ijk"), {x}), HasSubstr("rank 2"));
@@ -83,7 +83,7 @@ TEST(Nn2Einsum, RejectsBadEquations) {
   EXPECT_THAT(infer_err(eq("ij"), {HostTensor(DType::Bool, {2, 3})}), HasSubstr("supports"));
 }
 
-TEST(Nn2EinsumOnednn, MatmulFormsMatchReference) {
+TEST(EinsumOnednn, MatmulFormsMatchReference) {
   struct Case {
     std::string eq;
     Shape a, b;
@@ -111,7 +111,7 @@ TEST(Nn2EinsumOnednn, MatmulFormsMatchReference) {
   }
 }
 
-TEST(Nn2EinsumOnednn, DeclinesNonMatmulForms) {
+TEST(EinsumOnednn, DeclinesNonMatmulForms) {
   std::vector<HostTensor> out;
   auto r = [](Shape s) { return random_tensor(DType::Float32, std::move(s), 3); };
   EXPECT_FALSE(kernel_n(eq("ii,i->i"), "onednn", {r({3, 3}), r({3})}, 1, out));  // diagonal
@@ -124,7 +124,7 @@ TEST(Nn2EinsumOnednn, DeclinesNonMatmulForms) {
                         out));
 }
 
-TEST(Nn2Einsum, Import) {
+TEST(Einsum, Import) {
   auto g = OnnxNodeModel("Einsum", {"a", "b"}, {"y"}, 12)
                .input("a", {2, 3})
                .input("b", {3, 4})

@@ -94,7 +94,7 @@ double formula(Act a, double alpha, double beta, double x) {
     case Act::Cos: return std::cos(x);
     case Act::Softsign: return x / (1 + std::fabs(x));
     case Act::Identity: return x;
-    default: break;  // the math2 acts have their formulas in math2_test.cpp
+    default: break;  // the appended acts have their formulas in eltwise_activation_test.cpp
   }
   return NAN;
 }

@@ -12,7 +12,7 @@
 namespace kiln::test {
 namespace {
 
-using namespace nn2;
+using namespace literal;
 using ::testing::ElementsAre;
 using ::testing::FloatNear;
 using ::testing::HasSubstr;
@@ -25,7 +25,7 @@ ops::LayerNorm ln(int64_t axis, float eps = 0.f) {
   return op;
 }
 
-TEST(Nn2LayerNormRef, LastAxisWithStatistics) {
+TEST(LayerNormRef, LastAxisWithStatistics) {
   // Rows [1, 2, 3]: mean 2, var 2/3; [0, 0, 6]: mean 2, var 8.
   auto out = ref_n(ln(-1), {F({2, 3}, {1, 2, 3, 0, 0, 6}), F({3}, {1, 2, 3}), F({3}, {0, 1, 0})}, 3);
   ASSERT_EQ(out.size(), 3u);
@@ -37,7 +37,7 @@ TEST(Nn2LayerNormRef, LastAxisWithStatistics) {
   EXPECT_THAT(vals<float>(out[2]), Pointwise(FloatNear(1e-6f), std::vector<float>{a, b}));
 }
 
-TEST(Nn2LayerNormRef, LeadingAxisAndEpsilon) {
+TEST(LayerNormRef, LeadingAxisAndEpsilon) {
   // axis 0 normalises the whole tensor: mean 2.5, var 1.25 + eps 0.75 = 2.
   auto out = ref_n(ln(0, 0.75f), {F({2, 2}, {1, 2, 3, 4}), F({2, 2}, {1, 1, 1, 2})}, 2);
   const float s = 1 / std::sqrt(2.f);
@@ -47,13 +47,13 @@ TEST(Nn2LayerNormRef, LeadingAxisAndEpsilon) {
   EXPECT_THAT(vals<float>(out[1]), ElementsAre(2.5f));
 }
 
-TEST(Nn2LayerNormRef, BroadcastScaleAndDouble) {
+TEST(LayerNormRef, BroadcastScaleAndDouble) {
   // Scale [1] broadcasts over the normalised [2, 2] block; float64 X.
   auto out = ref_n(ln(1), {D({1, 2, 2}, {1, 1, 3, 3}), D({1}, {2}), D({2}, {10, 20})});
   EXPECT_THAT(vals<double>(out[0]), ElementsAre(8, 18, 12, 22));
 }
 
-TEST(Nn2LayerNormInfer, Rejects) {
+TEST(LayerNormInfer, Rejects) {
   EXPECT_THAT(infer_err(ln(2), {F({2, 3}, std::vector<float>(6)), F({3}, {1, 1, 1})}),
               HasSubstr("out of range"));
   EXPECT_THAT(infer_err(ln(-1), {F({2, 3}, std::vector<float>(6)), F({2}, {1, 1})}),
@@ -68,7 +68,7 @@ TEST(Nn2LayerNormInfer, Rejects) {
   EXPECT_EQ(infer_err(ln(-2), {F({2, 3}, std::vector<float>(6)), F({2, 3}, std::vector<float>(6))}), "");
 }
 
-TEST(Nn2LayerNormOnednn, MatchesReference) {
+TEST(LayerNormOnednn, MatchesReference) {
   struct Case {
     Shape x;
     int64_t axis;
@@ -91,7 +91,7 @@ TEST(Nn2LayerNormOnednn, MatchesReference) {
   }
 }
 
-TEST(Nn2LayerNormOnednn, DeclinesBroadcastParamsAndDouble) {
+TEST(LayerNormOnednn, DeclinesBroadcastParamsAndDouble) {
   std::vector<HostTensor> out;
   EXPECT_FALSE(kernel_n(ln(-1), "onednn", {random_tensor(DType::Float32, {2, 4}, 1), F({1}, {2})}, 1, out));
   EXPECT_FALSE(kernel_n(ln(-1), "onednn",
@@ -99,7 +99,7 @@ TEST(Nn2LayerNormOnednn, DeclinesBroadcastParamsAndDouble) {
                         out));
 }
 
-TEST(Nn2LayerNormImport, AttributesAndOutputs) {
+TEST(LayerNormImport, AttributesAndOutputs) {
   auto g = OnnxNodeModel("LayerNormalization", {"x", "s", "b"}, {"y", "mean", "inv"}, 17)
                .input("x", {2, 3, 4})
                .init("s", random_tensor(DType::Float32, {3, 4}, 1))

@@ -13,7 +13,7 @@ namespace kiln::test {
 namespace {
 
 using namespace ops;
-using namespace seq;
+using namespace multi_output;
 
 template <class T>
 T loss_op(LossReduction r, std::optional<int64_t> ignore = std::nullopt) {
@@ -33,7 +33,7 @@ std::vector<float> nll(LossReduction r, std::vector<HostTensor> in, std::optiona
   return vals<float>(run_ref(loss_op<NegativeLogLikelihoodLoss>(r, ii), std::move(in), 1)[0]);
 }
 
-TEST(SeqLossReference, NllReductions) {
+TEST(LossReference, NllReductions) {
   expect_near(nll(LossReduction::None, {lp(), tgt()}), {3, 0.5});
   expect_near(nll(LossReduction::Sum, {lp(), tgt()}), {3.5});
   expect_near(nll(LossReduction::Mean, {lp(), tgt()}), {1.75});
@@ -43,7 +43,7 @@ TEST(SeqLossReference, NllReductions) {
   expect_near(nll(LossReduction::Mean, {lp(), tgt(), weights()}), {2.375});
 }
 
-TEST(SeqLossReference, NllIgnoreIndex) {
+TEST(LossReference, NllIgnoreIndex) {
   // Target 0 is ignored: its loss is 0 and it leaves the mean's denominator.
   expect_near(nll(LossReduction::None, {lp(), tgt()}, 0), {3, 0});
   expect_near(nll(LossReduction::Mean, {lp(), tgt()}, 0), {3});
@@ -55,7 +55,7 @@ TEST(SeqLossReference, NllIgnoreIndex) {
   EXPECT_TRUE(std::isnan(nll(LossReduction::Mean, {lp(), i64({2}, {1, 1})}, 1)[0]));
 }
 
-TEST(SeqLossReference, NllHigherRank) {
+TEST(LossReference, NllHigherRank) {
   // input [1, 2, 3] (N=1, C=2, d1=3), target [1, 3]: loss[d] = -input[0, t[d], d].
   HostTensor x = f32({1, 2, 3}, {1, 2, 3, 10, 20, 30});
   HostTensor t = i64({1, 3}, {1, 0, 1});
@@ -66,7 +66,7 @@ TEST(SeqLossReference, NllHigherRank) {
   expect_near(nll(LossReduction::Sum, {x, make<int32_t>(DType::Int32, {1, 3}, {1, 0, 1})}), {-42});
 }
 
-TEST(SeqLossReference, NllTargetOutOfRangeFails) {
+TEST(LossReference, NllTargetOutOfRangeFails) {
   EXPECT_NE(
       run_err(loss_op<NegativeLogLikelihoodLoss>(LossReduction::Sum), {lp(), i64({2}, {3, 0})}).find("out of range"),
       std::string::npos);
@@ -75,7 +75,7 @@ TEST(SeqLossReference, NllTargetOutOfRangeFails) {
       std::string::npos);
 }
 
-TEST(SeqLossReference, NllFloat64) {
+TEST(LossReference, NllFloat64) {
   HostTensor x = make<double>(DType::Float64, {2, 3}, {-1, -2, -3, -0.5, -1.5, -2.5});
   HostTensor w = make<double>(DType::Float64, {3}, {1, 2, 3});
   auto out = run_ref(loss_op<NegativeLogLikelihoodLoss>(LossReduction::Mean), {x, tgt(), w}, 1)[0];
@@ -83,7 +83,7 @@ TEST(SeqLossReference, NllFloat64) {
   EXPECT_DOUBLE_EQ(vals<double>(out)[0], 2.375);
 }
 
-TEST(SeqLossReference, SoftmaxCrossEntropy) {
+TEST(LossReference, SoftmaxCrossEntropy) {
   // scores [1, 2] = [0, ln 3]: softmax = [1/4, 3/4].
   HostTensor x = f32({1, 2}, {0, std::log(3.f)});
   auto out = run_ref(loss_op<SoftmaxCrossEntropyLoss>(LossReduction::Mean), {x, i64({1}, {1})}, 2);
@@ -98,7 +98,7 @@ TEST(SeqLossReference, SoftmaxCrossEntropy) {
   expect_near(vals<float>(one[0]), {-std::log(0.25)});
 }
 
-TEST(SeqLossReference, SoftmaxCrossEntropyAlongDim1) {
+TEST(LossReference, SoftmaxCrossEntropyAlongDim1) {
   // [N=1, C=2, d=2]: softmax runs over C for each d separately; large values must not overflow
   // (float32 keeps ~4 decimals of ln 3 next to 1000).
   HostTensor x = f32({1, 2, 2}, {1000, 0, 1000 + std::log(3.f), std::log(3.f)});
@@ -108,7 +108,7 @@ TEST(SeqLossReference, SoftmaxCrossEntropyAlongDim1) {
   expect_near(vals<float>(out[1]), {std::log(0.25), std::log(0.25), std::log(0.75), std::log(0.75)}, 1e-4);
 }
 
-TEST(SeqLossInfer, Errors) {
+TEST(LossInfer, Errors) {
   auto nll_op = loss_op<NegativeLogLikelihoodLoss>(LossReduction::Mean);
   const ops::TensorType t64{DType::Int64, {2}};
   EXPECT_EQ(infer_err(nll_op, {f32({2, 3}), t64}), "");
@@ -126,7 +126,7 @@ TEST(SeqLossInfer, Errors) {
   EXPECT_EQ(infer_err(sce, {f32({-1, 3, -1}), {DType::Int64, {-1, 5}}}), "");
 }
 
-TEST(SeqLossImport, AttributesAndEvaluation) {
+TEST(LossImport, AttributesAndEvaluation) {
   OnnxBuilder b(13);
   b.input("x", {2, 3});
   b.input("t", {2}, onnx::TensorProto::INT64);

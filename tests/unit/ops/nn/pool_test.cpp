@@ -241,7 +241,7 @@ TEST(PoolImport, AutoPadCeilAndAttributes) {
 }
 
 TEST(PoolImport, MaxPoolIndicesUnusedKeepsOneOutput) {
-  // A used Indices output is covered by tests/unit/ops/nms_test.cpp (NmsMaxPoolIndices).
+  // A used Indices output is covered by tests/unit/ops/nn/max_pool_indices_test.cpp (MaxPoolIndices).
   auto g = OnnxNodeModel("MaxPool", {"x"}, {"y", ""}, 12).input("x", {1, 1, 4, 4}).ints("kernel_shape", {2, 2}).import();
   ASSERT_EQ(g->outputs.size(), 1u);
   EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 1, 3, 3}));

@@ -1,17 +1,17 @@
-// RoiAlign, MaxUnpool, ReverseSequence and Det: reference kernels against hand-computed values
-// (including the ONNX examples), infer() errors, and the importers' opset rules.
+// RoiAlign: the reference kernel against hand-computed values (including the ONNX examples),
+// infer() errors, and the importer's opset rules.
 #include <cmath>
 
 #include <gtest/gtest.h>
 
-#include "ops/object_detection/roi_align.h"
 #include "ops/multi_output_test_util.h"
+#include "ops/object_detection/roi_align.h"
 
 namespace kiln::test {
 namespace {
 
 using namespace ops;
-using namespace seq;
+using namespace multi_output;
 
 RoiAlign roi(bool half_pixel, RoiAlign::Mode mode = RoiAlign::Mode::Avg) {
   RoiAlign op;
@@ -26,7 +26,7 @@ float roi1(const RoiAlign& op, std::vector<float> box) {
   return vals<float>(run_ref(op, {x, f32({1, 4}, box), i64({1}, {0})}, 1)[0])[0];
 }
 
-TEST(SeqDetectReference, RoiAlignSampling) {
+TEST(RoiAlignReference, Sampling) {
   // One sample at the bin centre (0.5, 0.5): the mean of the four pixels.
   EXPECT_FLOAT_EQ(roi1(roi(false), {0, 0, 1, 1}), 2.5f);
   // half_pixel shifts by -0.5: the sample lands on pixel (0, 0).
@@ -44,7 +44,7 @@ TEST(SeqDetectReference, RoiAlignSampling) {
   EXPECT_FLOAT_EQ(roi1(roi(false), {0, 0, 0, 0}), 2.5f);
 }
 
-TEST(SeqDetectReference, RoiAlignBinsAndBatches) {
+TEST(RoiAlignReference, BinsAndBatches) {
   // X [2, 1, 2, 4]; a 1x2 output over the whole first image with 2x2 samples per bin.
   HostTensor x = f32({2, 1, 2, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 10, 10, 10, 10, 10, 10, 10, 10});
   RoiAlign op = roi(false);
@@ -58,54 +58,7 @@ TEST(SeqDetectReference, RoiAlignBinsAndBatches) {
   EXPECT_NE(run_err(op, {x, f32({1, 4}, {0, 0, 1, 1}), i64({1}, {2})}).find("batch index 2"), std::string::npos);
 }
 
-TEST(SeqDetectReference, MaxUnpool) {
-  MaxUnpool op;
-  op.kernel_shape = {2, 2};
-  op.strides = {2, 2};
-  HostTensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
-  auto y = run_ref(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 15})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 1, 4, 4}));
-  expect_near(vals<float>(y), {0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4});
-  // An explicit output shape (the ONNX reference semantics): indices address the unpooled 4x4
-  // shape, which lands at the origin of Y.
-  op.output_shape = {1, 1, 5, 5};
-  y = run_ref(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 15})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 1, 5, 5}));
-  std::vector<double> want(25, 0);
-  want[6] = 1, want[8] = 2, want[16] = 3, want[18] = 4;
-  expect_near(vals<float>(y), want);
-  EXPECT_NE(run_err(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 16})}).find("out of range"), std::string::npos);
-}
-
-TEST(SeqDetectReference, ReverseSequence) {
-  ReverseSequence op;  // time_axis 0, batch_axis 1
-  HostTensor x = f32({4, 4}, {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15});
-  expect_near(vals<float>(run_ref(op, {x, i64({4}, {4, 3, 2, 1})}, 1)[0]),
-              {3, 6, 9, 12, 2, 5, 8, 13, 1, 4, 10, 14, 0, 7, 11, 15});
-  op.time_axis = 1;
-  op.batch_axis = 0;
-  HostTensor xb = f32({4, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
-  expect_near(vals<float>(run_ref(op, {xb, i64({4}, {1, 2, 3, 4})}, 1)[0]),
-              {0, 1, 2, 3, 5, 4, 6, 7, 10, 9, 8, 11, 15, 14, 13, 12});
-  // Trailing dims move as a block; other dtypes work too.
-  auto yi = run_ref(op, {i64({1, 3, 2}, {1, 2, 3, 4, 5, 6}), i64({1}, {3})}, 1)[0];
-  EXPECT_EQ(vals<int64_t>(yi), (std::vector<int64_t>{5, 6, 3, 4, 1, 2}));
-  EXPECT_NE(run_err(op, {xb, i64({4}, {1, 2, 3, 5})}).find("outside [0, 4]"), std::string::npos);
-}
-
-TEST(SeqDetectReference, Det) {
-  Det op;
-  expect_near(vals<float>(run_ref(op, {f32({2, 2}, {0, 1, 2, 3})}, 1)[0]), {-2});
-  // Needs a row exchange (zero pivot); a singular matrix; a batch.
-  expect_near(vals<float>(run_ref(op, {f32({3, 3}, {0, 1, 2, 1, 0, 3, 4, -3, 8})}, 1)[0]), {-2});
-  auto y = run_ref(op, {f32({3, 2, 2}, {1, 2, 3, 4, 1, 2, 2, 4, 2, 0, 0, 3})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{3}));
-  expect_near(vals<float>(y), {-2, 0, 6});
-  auto yd = run_ref(op, {make<double>(DType::Float64, {1, 1}, {-2.5})}, 1)[0];
-  EXPECT_EQ(vals<double>(yd), (std::vector<double>{-2.5}));
-}
-
-TEST(SeqDetectInfer, Errors) {
+TEST(RoiAlignInfer, Errors) {
   RoiAlign r;
   const ops::TensorType bi{DType::Int64, {3}};
   EXPECT_EQ(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 4}), bi}), "");
@@ -115,25 +68,9 @@ TEST(SeqDetectInfer, Errors) {
             std::string::npos);
   r.output_height = 0;
   EXPECT_NE(infer_err(r, {f32({1, 2, 8, 8}), f32({3, 4}), bi}).find("output_height"), std::string::npos);
-  MaxUnpool u;
-  u.kernel_shape = {2, 2};
-  const ops::TensorType idx{DType::Int64, {1, 1, 2, 2}};
-  EXPECT_EQ(infer_err(u, {f32({1, 1, 2, 2}), idx}), "");
-  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), {DType::Int64, {1, 1, 2, 3}}}).find("I has shape"), std::string::npos);
-  u.output_shape = {1, 2, 5, 5};
-  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), idx}).find("batch and channels"), std::string::npos);
-  u.output_shape = {};
-  u.kernel_shape = {2};
-  EXPECT_NE(infer_err(u, {f32({1, 1, 2, 2}), idx}).find("kernel_shape"), std::string::npos);
-  ReverseSequence rs;
-  EXPECT_NE(infer_err(rs, {f32({4, 3}), {DType::Int64, {4}}}).find("[batch] = [3]"), std::string::npos);
-  rs.batch_axis = 0;
-  EXPECT_NE(infer_err(rs, {f32({4, 3}), {DType::Int64, {4}}}).find("0 and 1"), std::string::npos);
-  EXPECT_NE(infer_err(Det{}, {f32({2, 3})}).find("square"), std::string::npos);
-  EXPECT_NE(infer_err(Det{}, {f32({3})}).find("[*, M, M]"), std::string::npos);
 }
 
-TEST(SeqDetectImport, Opsets) {
+TEST(RoiAlignImport, Opsets) {
   auto roi_model = [](int opset) {
     OnnxBuilder b(opset);
     b.input("X", {1, 1, 4, 4});
@@ -154,23 +91,6 @@ TEST(SeqDetectImport, Opsets) {
   EXPECT_EQ(r10->output_width, 1);
   auto g16 = roi_model(16);
   const auto* r16 = only_op<RoiAlign>(*g16);
-  ASSERT_TRUE(r16);
-  EXPECT_TRUE(r16->half_pixel);  // opset 16's default
-
-  OnnxBuilder u(11);
-  u.input("x", {1, 1, 2, 2});
-  u.input("i", {1, 1, 2, 2}, onnx::TensorProto::INT64);
-  u.init_i64("os", {4}, {1, 1, 5, 5});
-  auto& n = u.node("MaxUnpool", {"x", "i", "os"}, {"y"});
-  OnnxBuilder::attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
-  OnnxBuilder::attr(n, "strides", std::vector<int64_t>{2, 2});
-  u.output("y", {1, 1, 5, 5});
-  auto gu = import(u);
-  const auto* mu = only_op<MaxUnpool>(*gu);
-  ASSERT_TRUE(mu);
-  EXPECT_EQ(mu->output_shape, (std::vector<int64_t>{1, 1, 5, 5}));
-
-  // A run-time output_shape stays an input: see NmsMaxUnpool in nms_test.cpp.
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// The fast kernels of ONNX's quantization ops (kernels/quant.cpp on oneDNN, kernels/quant_eltwise.cpp
-// in-house) against the reference loops of ops/quant_ops.cpp, on random tensors: u8 and s8,
+// The fast kernels of ONNX's quantization ops (kernels/quantization/quant.cpp on oneDNN, kernels/quantization/quant_eltwise.cpp
+// in-house) against the reference loops of ops/quantization/quant.cpp, on random tensors: u8 and s8,
 // constant and run-time zero points, per-tensor and per-channel weight parameters, weights that
 // fit s8 after their zero point and weights that need the window-sum correction, groups, strides,
 // dilations, pads, 1-3 spatial dims, batched A. Integer outputs must match exactly (accumulators

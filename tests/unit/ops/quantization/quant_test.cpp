@@ -11,11 +11,11 @@ namespace kiln::test {
 namespace {
 
 using namespace ops;
-using namespace seq;
+using namespace multi_output;
 
 HostTensor scalar_f(float v) { return f32({}, {v}); }
 
-TEST(SeqQuantReference, QuantizeLinear) {
+TEST(QuantReference, QuantizeLinear) {
   QuantizeLinear q;
   auto y = run_ref(q, {f32({6}, {0, 2, 3, 1000, -254, -1000}), scalar_f(2), u8({}, {128})}, 1)[0];
   EXPECT_EQ(y.dtype, DType::UInt8);
@@ -30,7 +30,7 @@ TEST(SeqQuantReference, QuantizeLinear) {
   EXPECT_EQ(vals<uint8_t>(run_ref(q, {i32({1}, {7}), scalar_f(2)}, 1)[0]), (std::vector<uint8_t>{4}));
 }
 
-TEST(SeqQuantReference, PerAxis) {
+TEST(QuantReference, PerAxis) {
   QuantizeLinear q;
   HostTensor x = f32({2, 2}, {1, 2, 3, 4});
   q.axis = 0;
@@ -46,14 +46,14 @@ TEST(SeqQuantReference, PerAxis) {
   expect_near(vals<float>(y), {-1, 14, 1, -252});
 }
 
-TEST(SeqQuantReference, DequantizeLinear) {
+TEST(QuantReference, DequantizeLinear) {
   DequantizeLinear dq;
   expect_near(vals<float>(run_ref(dq, {u8({4}, {0, 3, 128, 255}), scalar_f(2), u8({}, {128})}, 1)[0]),
               {-256, -250, 0, 254});
   expect_near(vals<float>(run_ref(dq, {i32({2}, {-1000, 7}), scalar_f(0.5f)}, 1)[0]), {-500, 3.5});
 }
 
-TEST(SeqQuantReference, DynamicQuantizeLinear) {
+TEST(QuantReference, DynamicQuantizeLinear) {
   DynamicQuantizeLinear op;
   auto out = run_ref(op, {f32({6}, {0, 2, -3, -2.5f, 1.34f, 0.5f})}, 3);
   EXPECT_EQ(vals<uint8_t>(out[0]), (std::vector<uint8_t>{153, 255, 0, 26, 221, 179}));
@@ -69,7 +69,7 @@ TEST(SeqQuantReference, DynamicQuantizeLinear) {
   EXPECT_EQ(vals<uint8_t>(out[0]), (std::vector<uint8_t>{0, 0}));
 }
 
-TEST(SeqQuantReference, MatMulInteger) {
+TEST(QuantReference, MatMulInteger) {
   MatMulInteger op;
   HostTensor a = u8({4, 3}, {11, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0}), b = u8({3, 2}, {1, 4, 2, 5, 3, 6});
   auto y = run_ref(op, {a, b, u8({1}, {12}), u8({1}, {0})}, 1)[0];
@@ -88,7 +88,7 @@ TEST(SeqQuantReference, MatMulInteger) {
   EXPECT_EQ(vals<int32_t>(yv), (std::vector<int32_t>{9, 12, 15}));
 }
 
-TEST(SeqQuantReference, QLinearMatMul) {
+TEST(QuantReference, QLinearMatMul) {
   QLinearMatMul op;
   HostTensor a = u8({2, 4}, {208, 236, 0, 238, 3, 214, 255, 29});
   HostTensor b = u8({4, 3}, {152, 51, 244, 60, 26, 255, 0, 127, 246, 127, 254, 247});
@@ -97,7 +97,7 @@ TEST(SeqQuantReference, QLinearMatMul) {
   EXPECT_EQ(vals<uint8_t>(y), (std::vector<uint8_t>{168, 115, 255, 1, 66, 151}));
 }
 
-TEST(SeqQuantReference, ConvInteger) {
+TEST(QuantReference, ConvInteger) {
   ConvInteger op;
   HostTensor x = u8({1, 1, 3, 3}, {2, 3, 4, 5, 6, 7, 8, 9, 10}), w = u8({1, 1, 2, 2}, {1, 1, 1, 1});
   EXPECT_EQ(vals<int32_t>(run_ref(op, {x, w, u8({}, {1})}, 1)[0]), (std::vector<int32_t>{12, 16, 24, 28}));
@@ -114,7 +114,7 @@ TEST(SeqQuantReference, ConvInteger) {
   EXPECT_EQ(vals<int32_t>(y), (std::vector<int32_t>{2, 6, 4, 6}));  // (3-1)*[1,3], (-1+2)*[4,6]
 }
 
-TEST(SeqQuantReference, QLinearConv) {
+TEST(QuantReference, QLinearConv) {
   QLinearConv op;
   std::vector<uint8_t> xv{255, 174, 162, 25,  203, 168, 58,  15,  59,  237, 95,  129, 0,   64,  56,  242, 153,
                           221, 168, 12,  166, 232, 178, 186, 195, 237, 162, 237, 188, 39,  124, 77,  80,  102,
@@ -133,7 +133,7 @@ TEST(SeqQuantReference, QLinearConv) {
   EXPECT_EQ(vals<int8_t>(y2), (std::vector<int8_t>{-4, 0, 4, 8, -8, -20, -32, -44}));
 }
 
-TEST(SeqQuantInfer, Errors) {
+TEST(QuantInfer, Errors) {
   const ops::TensorType u8s{DType::UInt8, {}}, fs{DType::Float32, {}};
   QuantizeLinear q;
   EXPECT_NE(infer_err(q, {f32({2, 3}), f32({4}), {DType::UInt8, {4}}}).find("axis 1 has size 3"), std::string::npos);
@@ -166,7 +166,7 @@ TEST(SeqQuantInfer, Errors) {
   EXPECT_NE(infer_err(DynamicQuantizeLinear{}, {f32({3})}, 1).find("three outputs"), std::string::npos);
 }
 
-TEST(SeqQuantImport, OpsetsAndPads) {
+TEST(QuantImport, OpsetsAndPads) {
   auto build = [](int opset, bool axis) {
     OnnxBuilder b(opset);
     b.input("x", {2, 3});

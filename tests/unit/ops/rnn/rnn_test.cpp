@@ -12,7 +12,7 @@ namespace kiln::test {
 namespace {
 
 using namespace ops;
-using namespace seq;
+using namespace multi_output;
 
 double sig(double x) { return 1 / (1 + std::exp(-x)); }
 
@@ -34,7 +34,7 @@ Rnn rnn(RnnDirection dir = RnnDirection::Forward) {
                                                                : std::vector{RnnAct::Tanh});
 }
 
-TEST(SeqRnnReference, RnnDirections) {
+TEST(RnnReference, RnnDirections) {
   // H = I = 1, seq 2, batch 1: W = 0.5, R = 0.25, Wb + Rb = 0.3, x = [1, 2].
   const double h1 = std::tanh(0.8), h2 = std::tanh(1.0 + 0.25 * h1 + 0.3);
   const double g1 = std::tanh(1.3), g0 = std::tanh(0.5 + 0.25 * g1 + 0.3);  // reverse: t = 1 first
@@ -55,7 +55,7 @@ TEST(SeqRnnReference, RnnDirections) {
   expect_near(vals<float>(bi[1]), {h2, g0});
 }
 
-TEST(SeqRnnReference, SequenceLensInitialHAndLayout) {
+TEST(RnnReference, SequenceLensInitialHAndLayout) {
   // batch 3 with lengths 2, 1, 0; W = 1, R = 0.5, no bias, h0 = [0.5, -0.5, 0.25].
   HostTensor x = f32({2, 3, 1}, {1, 2, 3, 4, 5, 6});  // [seq, batch, in]
   HostTensor w = f32({1, 1, 1}, {1}), r = f32({1, 1, 1}, {0.5});
@@ -82,7 +82,7 @@ TEST(SeqRnnReference, SequenceLensInitialHAndLayout) {
   EXPECT_NE(run_err(rnn(), {x, w, r, absent(), i32({3}, {2, 3, 0})}).find("outside [0, 2]"), std::string::npos);
 }
 
-TEST(SeqRnnReference, GruResetPlacement) {
+TEST(RnnReference, GruResetPlacement) {
   // H = I = 1: W = [z, r, h] = [.1, .2, .3], R = [.4, .5, .6], B = [Wb | Rb], x = 2, h0 = 0.7.
   HostTensor x = f32({1, 1, 1}, {2}), w = f32({1, 3, 1}, {0.1f, 0.2f, 0.3f}), r = f32({1, 3, 1}, {0.4f, 0.5f, 0.6f});
   HostTensor b = f32({1, 6}, {0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f}), h0 = f32({1, 1, 1}, {0.7f});
@@ -95,7 +95,7 @@ TEST(SeqRnnReference, GruResetPlacement) {
   expect_near(vals<float>(run_ref(g, {x, w, r, b, absent(), h0}, 2)[1]), {(1 - z) * lbr + z * 0.7});
 }
 
-TEST(SeqRnnReference, GruResetGateIsPerUnit) {
+TEST(RnnReference, GruResetGateIsPerUnit) {
   // H = 2, I = 1, no bias: the candidate of unit j reads sum_i r_i h_i Rh[j, i].
   HostTensor x = f32({1, 1, 1}, {1});
   HostTensor w = f32({1, 6, 1}, {0.1f, -0.2f, 0.3f, 0.4f, -0.5f, 0.6f});
@@ -115,7 +115,7 @@ TEST(SeqRnnReference, GruResetGateIsPerUnit) {
   expect_near(vals<float>(run_ref(g, {x, w, r, absent(), absent(), h0}, 2)[1]), want);
 }
 
-TEST(SeqRnnReference, LstmPeepholesAndInputForget) {
+TEST(RnnReference, LstmPeepholesAndInputForget) {
   // H = I = 1: W = [i, o, f, c] = [.1, .2, .3, .4], R = [.5, .6, .7, .8], P = [i, o, f].
   HostTensor x = f32({1, 1, 1}, {1}), w = f32({1, 4, 1}, {0.1f, 0.2f, 0.3f, 0.4f});
   HostTensor r = f32({1, 4, 1}, {0.5f, 0.6f, 0.7f, 0.8f}), h0 = f32({1, 1, 1}, {0.5f}), c0 = f32({1, 1, 1}, {-0.5f});
@@ -133,7 +133,7 @@ TEST(SeqRnnReference, LstmPeepholesAndInputForget) {
   expect_near(vals<float>(run_ref(l, {x, w, r, absent(), absent(), h0, c0, p}, 3)[1]), {o2 * std::tanh(c2)});
 }
 
-TEST(SeqRnnReference, LstmClipBoundsGatesNotCell) {
+TEST(RnnReference, LstmClipBoundsGatesNotCell) {
   // Every gate's pre-activation is 10, clipped to 0.5; C = sig(.5) * 2 + sig(.5) * tanh(.5) > 0.5
   // goes into h() unclipped.
   HostTensor x = f32({1, 1, 1}, {10}), w = f32({1, 4, 1}, {1, 1, 1, 1}), r = f32({1, 4, 1}, {0, 0, 0, 0});
@@ -146,7 +146,7 @@ TEST(SeqRnnReference, LstmClipBoundsGatesNotCell) {
   expect_near(vals<float>(out[2]), {c});
 }
 
-TEST(SeqRnnReference, CustomActivationsAndFloat64) {
+TEST(RnnReference, CustomActivationsAndFloat64) {
   EXPECT_DOUBLE_EQ(apply_rnn_act(RnnAct::Affine, 2, 1, 3), 7);
   EXPECT_DOUBLE_EQ(apply_rnn_act(RnnAct::ThresholdedRelu, 1, 0, 0.5), 0);
   EXPECT_DOUBLE_EQ(apply_rnn_act(RnnAct::ThresholdedRelu, 1, 0, 1.5), 1.5);
@@ -165,9 +165,9 @@ TEST(SeqRnnReference, CustomActivationsAndFloat64) {
   EXPECT_DOUBLE_EQ(vals<double>(out[1])[0], h2);
 }
 
-// The in-house float32 LSTM (kernels/rnn.cpp) against the double reference: every direction and
+// The in-house float32 LSTM (kernels/rnn/rnn.cpp) against the double reference: every direction and
 // layout, with and without bias and initial states, and the forms it must leave to the reference.
-TEST(SeqRnnKernel, InhouseLstmMatchesTheReference) {
+TEST(RnnKernel, InhouseLstmMatchesTheReference) {
   const std::vector<RnnAct> acts{RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh};
   uint32_t seed = 1;
   for (RnnDirection dir : {RnnDirection::Forward, RnnDirection::Reverse, RnnDirection::Bidirectional})
@@ -206,7 +206,7 @@ TEST(SeqRnnKernel, InhouseLstmMatchesTheReference) {
   EXPECT_FALSE(run_kernel(relu, "inhouse", ins, out, 3));
 }
 
-TEST(SeqRnnKernel, InhouseGruMatchesTheReference) {
+TEST(RnnKernel, InhouseGruMatchesTheReference) {
   uint32_t seed = 100;
   for (RnnDirection dir : {RnnDirection::Forward, RnnDirection::Reverse, RnnDirection::Bidirectional})
     for (int64_t layout : {0, 1})
@@ -233,7 +233,7 @@ TEST(SeqRnnKernel, InhouseGruMatchesTheReference) {
         }
 }
 
-TEST(SeqRnnInfer, Errors) {
+TEST(RnnInfer, Errors) {
   Rnn op = rnn();
   auto x = f32({2, 3, 4});
   EXPECT_EQ(infer_err(op, {x, f32({1, 1, 4}), f32({1, 1, 1})}, 2), "");
@@ -262,7 +262,7 @@ TEST(SeqRnnInfer, Errors) {
             std::string::npos);
 }
 
-TEST(SeqRnnImport, ActivationsAndDefaults) {
+TEST(RnnImport, ActivationsAndDefaults) {
   OnnxBuilder b(14);
   b.input("X", {3, 2, 4});
   b.init_random("W", {2, 12, 4}, 1);

@@ -1,4 +1,4 @@
-// The in-house float16 <-> float32 Cast kernel (kernels/cast.cpp) against the reference Cast,
+// The in-house float16 <-> float32 Cast kernel (kernels/tensor/cast.cpp) against the reference Cast,
 // bit for bit: every one of the 65536 halves, and floats around every rounding boundary that
 // matters (ties, the largest finite half, subnormals, Inf, NaN), at lengths that leave a scalar tail.
 #include <cmath>

@@ -10,7 +10,7 @@
 namespace kiln::test {
 namespace {
 
-using namespace nn2;
+using namespace literal;
 using ops::Resize;
 using ops::ResizeCoord;
 using ops::ResizeMode;
@@ -38,7 +38,7 @@ HostTensor grid4() {
   return F({1, 1, 4, 4}, v);
 }
 
-TEST(Nn2ResizeRef, OnnxDocumentedNearestAndLinear) {
+TEST(ResizeRef, OnnxDocumentedNearestAndLinear) {
   auto r = make(ResizeMode::Nearest, ResizeCoord::HalfPixel, {1, 1, 2, 3});
   EXPECT_THAT(run(r, F({1, 1, 2, 2}, {1, 2, 3, 4})),
               ElementsAreArray(
@@ -56,7 +56,7 @@ TEST(Nn2ResizeRef, OnnxDocumentedNearestAndLinear) {
               Pointwise(FloatNear(1e-5f), std::vector<float>{2.6666665f, 4.3333331f}));
 }
 
-TEST(Nn2ResizeRef, OnnxDocumentedCubic) {
+TEST(ResizeRef, OnnxDocumentedCubic) {
   auto r = make(ResizeMode::Cubic, ResizeCoord::HalfPixel, {1, 1, 2, 2});
   auto y = run(r, grid4());
   ASSERT_EQ(y.size(), 64u);
@@ -77,7 +77,7 @@ TEST(Nn2ResizeRef, OnnxDocumentedCubic) {
                                                      9.87384259f, 12.62152778f, 13.99537037f, 15.36921296f}));
 }
 
-TEST(Nn2ResizeRef, NearestModes1D) {
+TEST(ResizeRef, NearestModes1D) {
   const HostTensor x = F({4}, {10, 20, 30, 40});
   // asymmetric x / 2: 0, 0.5, 1, 1.5, ... 3.5.
   auto r = make(ResizeMode::Nearest, ResizeCoord::Asymmetric, {}, {8});
@@ -100,7 +100,7 @@ TEST(Nn2ResizeRef, NearestModes1D) {
   EXPECT_THAT(vals<int64_t>(ref_n(r, {I64({2}, {-7, 9})}).at(0)), ElementsAre(-7, -7, 9, 9));
 }
 
-TEST(Nn2ResizeRef, TfCropAndResizeExtrapolates) {
+TEST(ResizeRef, TfCropAndResizeExtrapolates) {
   // x_ori = o * (1.2 - 0.4) * 3 / 2 + 0.4 * 3 = 1.2, 2.4, 3.6 (> 3: outside).
   auto r = make(ResizeMode::Linear, ResizeCoord::TfCropAndResize, {}, {3});
   r.roi = {0.4f, 1.2f};
@@ -110,7 +110,7 @@ TEST(Nn2ResizeRef, TfCropAndResizeExtrapolates) {
   EXPECT_THAT(run(r, F({4}, {1, 2, 3, 4})), ElementsAre(2, 3, 10));
 }
 
-TEST(Nn2ResizeInfer, ShapesAndErrors) {
+TEST(ResizeInfer, ShapesAndErrors) {
   auto r = make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 1.5f, 0.5f});
   HostTensor x(DType::Float32, {2, 3, 5, 7});
   std::vector<HostTensor> in{x};
@@ -149,7 +149,7 @@ struct KernelCase {
   std::vector<int64_t> sizes;
 };
 
-TEST(Nn2ResizeInhouse, MatchesReference) {
+TEST(ResizeInhouse, MatchesReference) {
   const ResizeCoord coords[] = {ResizeCoord::HalfPixel, ResizeCoord::Asymmetric, ResizeCoord::PytorchHalfPixel,
                                 ResizeCoord::AlignCorners, ResizeCoord::TfHalfPixelForNn};
   const std::vector<KernelCase> shapes = {
@@ -184,7 +184,7 @@ TEST(Nn2ResizeInhouse, MatchesReference) {
                   {random_tensor(DType::Float32, {1, 3, 4, 5}, 3)}, 1, 0, 0);
 }
 
-TEST(Nn2ResizeInhouse, DeclinesRunTimeParamsAndDoubleInterpolation) {
+TEST(ResizeInhouse, DeclinesRunTimeParamsAndDoubleInterpolation) {
   std::vector<HostTensor> out;
   Resize r = make(ResizeMode::Nearest, ResizeCoord::HalfPixel, {});
   EXPECT_FALSE(kernel_n(r, "inhouse", {F({1, 2}, {1, 2}), absent(), absent(), I64({2}, {1, 4})}, 1, out));
@@ -205,7 +205,7 @@ std::string import_error(const OnnxNodeModel& m) {
   return "";
 }
 
-TEST(Nn2ResizeImport, Opsets) {
+TEST(ResizeImport, Opsets) {
   // Resize-13 with constant scales: the parameter becomes an attribute, X the only input.
   auto g = OnnxNodeModel("Resize", {"x", "", "s"}, {"y"}, 13)
                .input("x", {1, 2, 3, 4})

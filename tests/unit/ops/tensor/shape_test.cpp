@@ -136,7 +136,7 @@ TEST(ShapeShapeOf, StartEnd) {
   EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3}}})[0].shape, (Shape{2}));
 }
 
-TEST(ShapeSizeOf, CountsElements) {
+TEST(ShapeSize, CountsElements) {
   SizeOf op;
   auto y = run1(op, {iota({2, 3, 4})});
   EXPECT_EQ(y.shape, Shape{});
