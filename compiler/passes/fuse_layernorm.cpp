@@ -154,7 +154,7 @@ bool rewrite(ir::Graph& g, ir::Node& root, const Uses& uses) {
     }
   }
 
-  auto ln = std::make_unique<ops::LayerNorm>();
+  auto ln = std::make_unique<ops::LayerNormalization>();
   ln->axis = -1;
   ln->epsilon = static_cast<float>(*eps);
   std::vector<std::string> fused;

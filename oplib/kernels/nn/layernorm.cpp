@@ -16,7 +16,7 @@ size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 class LayerNormKernel final : public Kernel {
  public:
-  LayerNormKernel(const KernelSpec& s, const ops::LayerNorm& op, int64_t rows, int64_t cols)
+  LayerNormKernel(const KernelSpec& s, const ops::LayerNormalization& op, int64_t rows, int64_t cols)
       : eng_(s.engine),
         rows_(rows),
         eps_(op.epsilon),
@@ -84,7 +84,7 @@ bool dense_static_f32(const KernelTensor& t, bool bf16) {
 }
 
 std::unique_ptr<Kernel> make_layer_norm(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::LayerNorm*>(&s.op);
+  const auto* op = dynamic_cast<const ops::LayerNormalization*>(&s.op);
   if (!op || s.in.size() < 2 || s.out.empty()) return nullptr;
   // The data may be bfloat16 (in and out alike); scale, bias and statistics stay float32.
   const bool bf16 = s.in[0].dtype == DType::BFloat16;

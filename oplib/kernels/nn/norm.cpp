@@ -60,7 +60,7 @@ dnnl::primitive_attr user_scratchpad() {
 }
 
 std::unique_ptr<Kernel> make_batch_norm(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::BatchNorm*>(&s.op);
+  const auto* op = dynamic_cast<const ops::BatchNormalization*>(&s.op);
   if (!op || !dense_f32(s, 5, 2, 5)) return nullptr;
   try {
     using nf = dnnl::normalization_flags;
@@ -133,7 +133,7 @@ class InstanceNormKernel final : public Kernel {
 };
 
 std::unique_ptr<Kernel> make_instance_norm(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::InstanceNorm*>(&s.op);
+  const auto* op = dynamic_cast<const ops::InstanceNormalization*>(&s.op);
   if (!op || !dense_f32(s, 3, 3, 64) || !s.in[0].layout.empty() || !s.out[0].layout.empty()) return nullptr;
   return std::make_unique<InstanceNormKernel>(s, op->epsilon);
 }

@@ -73,7 +73,7 @@ class Cell32 {
 // LSTM, gates i, o, f, c (ONNX order).
 class Lstm32 : Cell32 {
  public:
-  Lstm32(const KernelSpec& s, const ops::Lstm& op) : Cell32(s, op, 4), bias_(wb_) {
+  Lstm32(const KernelSpec& s, const ops::LSTM& op) : Cell32(s, op, 4), bias_(wb_) {
     for (size_t k = 0; k < bias_.size(); ++k) bias_[k] += rb_[k];  // both halves add up front
   }
 
@@ -124,7 +124,7 @@ class Lstm32 : Cell32 {
 // c0 and yc are never given.
 class Gru32 : Cell32 {
  public:
-  Gru32(const KernelSpec& s, const ops::Gru& op) : Cell32(s, op, 3), lbr_(op.linear_before_reset) {}
+  Gru32(const KernelSpec& s, const ops::GRU& op) : Cell32(s, op, 3), lbr_(op.linear_before_reset) {}
 
   void run(const float* x, const float* h0, const float*, float* y, float* yh, float*) const {
     const int64_t G = g_, H = h_;
@@ -232,16 +232,16 @@ bool default_form(const KernelSpec& s, const ops::RnnAttrs& at, size_t max_outpu
 }
 
 std::unique_ptr<Kernel> make_gru(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::Gru*>(&s.op);
+  const auto* op = dynamic_cast<const ops::GRU*>(&s.op);
   if (!op || !default_form(s, *op, 2, {RnnAct::Sigmoid, RnnAct::Tanh})) return nullptr;
-  return std::make_unique<RnnKernel<Gru32, ops::Gru>>(s, *op);
+  return std::make_unique<RnnKernel<Gru32, ops::GRU>>(s, *op);
 }
 
 std::unique_ptr<Kernel> make_lstm(const KernelSpec& s) {
-  const auto* op = dynamic_cast<const ops::Lstm*>(&s.op);
+  const auto* op = dynamic_cast<const ops::LSTM*>(&s.op);
   if (!op || op->input_forget || !default_form(s, *op, 3, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh}))
     return nullptr;
-  return std::make_unique<RnnKernel<Lstm32, ops::Lstm>>(s, *op);
+  return std::make_unique<RnnKernel<Lstm32, ops::LSTM>>(s, *op);
 }
 
 KILN_REGISTER_KERNEL("LSTM", "inhouse", make_lstm);

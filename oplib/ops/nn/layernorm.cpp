@@ -79,13 +79,13 @@ void layer_norm(const KernelArgs& a, int64_t axis, double eps) {
 
 }  // namespace
 
-void LayerNorm::attrs(AttrVisitor& v) {
+void LayerNormalization::attrs(AttrVisitor& v) {
   v.visit("axis", axis);
   v.visit("epsilon", epsilon);
   v.visit("stash_type", stash_type);
 }
 
-void LayerNorm::infer(InferContext& ctx) const {
+void LayerNormalization::infer(InferContext& ctx) const {
   check(ctx.num_inputs() == 2 || ctx.num_inputs() == 3,
         "LayerNormalization takes 2 or 3 inputs (X, Scale, [B]), got " + std::to_string(ctx.num_inputs()));
   check(ctx.num_outputs() >= 1 && ctx.num_outputs() <= 3,
@@ -111,7 +111,7 @@ void LayerNorm::infer(InferContext& ctx) const {
   for (size_t i = 1; i < ctx.num_outputs(); ++i) ctx.set_output(i, DType::Float32, stat);
 }
 
-void LayerNorm::reference(const KernelArgs& args) const {
+void LayerNormalization::reference(const KernelArgs& args) const {
   const int64_t k = axis_for(args.in[0].shape.size());
   if (args.in[0].dtype == DType::Float64)
     layer_norm<double>(args, k, epsilon);
@@ -119,6 +119,6 @@ void LayerNorm::reference(const KernelArgs& args) const {
     layer_norm<float>(args, k, epsilon);
 }
 
-KILN_REGISTER_OP(LayerNorm);
+KILN_REGISTER_OP(LayerNormalization);
 
 }  // namespace kiln::ops

@@ -11,7 +11,7 @@ namespace kiln::ops {
 // as the node declares. Statistics are computed in double whatever stash_type asks for (only
 // stash_type = 1, float32 statistics, is accepted), so results are at least as precise as
 // ONNX's float computation.
-struct LayerNorm : OpBase<LayerNorm> {
+struct LayerNormalization : OpBase<LayerNormalization> {
   static constexpr const char* kType = "LayerNormalization";
   int64_t axis = -1;
   float epsilon = 1e-5f;

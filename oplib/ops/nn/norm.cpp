@@ -42,14 +42,14 @@ void infer_channel_op(InferContext& ctx, const std::string& what, std::vector<co
 // ---------------------------------------------------------------------------------------------
 // BatchNormalization
 
-void BatchNorm::attrs(AttrVisitor& v) { v.visit("epsilon", epsilon); }
+void BatchNormalization::attrs(AttrVisitor& v) { v.visit("epsilon", epsilon); }
 
-void BatchNorm::infer(InferContext& ctx) const {
+void BatchNormalization::infer(InferContext& ctx) const {
   check(epsilon >= 0.f, "BatchNormalization: epsilon must be >= 0");
   infer_channel_op(ctx, "BatchNormalization", {"scale", "B", "mean", "var"}, 2);
 }
 
-void BatchNorm::reference(const KernelArgs& a) const {
+void BatchNormalization::reference(const KernelArgs& a) const {
   const TensorView& x = a.in[0];
   const float *scale = a.in[1].as<const float>(), *shift = a.in[2].as<const float>();
   const float *mean = a.in[3].as<const float>(), *var = a.in[4].as<const float>();
@@ -68,14 +68,14 @@ void BatchNorm::reference(const KernelArgs& a) const {
 // ---------------------------------------------------------------------------------------------
 // InstanceNormalization
 
-void InstanceNorm::attrs(AttrVisitor& v) { v.visit("epsilon", epsilon); }
+void InstanceNormalization::attrs(AttrVisitor& v) { v.visit("epsilon", epsilon); }
 
-void InstanceNorm::infer(InferContext& ctx) const {
+void InstanceNormalization::infer(InferContext& ctx) const {
   check(epsilon >= 0.f, "InstanceNormalization: epsilon must be >= 0");
   infer_channel_op(ctx, "InstanceNormalization", {"scale", "B"}, 3);
 }
 
-void InstanceNorm::reference(const KernelArgs& a) const {
+void InstanceNormalization::reference(const KernelArgs& a) const {
   const TensorView& x = a.in[0];
   const float *scale = a.in[1].as<const float>(), *shift = a.in[2].as<const float>();
   const int64_t n_batch = x.shape[0], c = x.shape[1], sz = spatial_size(x.shape);
@@ -132,8 +132,8 @@ void LRN::reference(const KernelArgs& a) const {
     }
 }
 
-KILN_REGISTER_OP(BatchNorm);
-KILN_REGISTER_OP(InstanceNorm);
+KILN_REGISTER_OP(BatchNormalization);
+KILN_REGISTER_OP(InstanceNormalization);
 KILN_REGISTER_OP(LRN);
 
 }  // namespace kiln::ops

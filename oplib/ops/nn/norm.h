@@ -6,7 +6,7 @@
 namespace kiln::ops {
 
 // Inputs: X [N, C, ...], scale [C], B [C], mean [C], var [C]. Inference mode only.
-struct BatchNorm : OpBase<BatchNorm> {
+struct BatchNormalization : OpBase<BatchNormalization> {
   static constexpr const char* kType = "BatchNormalization";
   float epsilon = 1e-5f;
 
@@ -17,7 +17,7 @@ struct BatchNorm : OpBase<BatchNorm> {
 
 // Inputs: X [N, C, ...], scale [C], B [C]. Y = scale * (X - mean) / sqrt(var + epsilon) + B,
 // with mean and (biased) variance over the spatial positions of each [n, c] plane.
-struct InstanceNorm : OpBase<InstanceNorm> {
+struct InstanceNormalization : OpBase<InstanceNormalization> {
   static constexpr const char* kType = "InstanceNormalization";
   float epsilon = 1e-5f;
 

@@ -147,7 +147,7 @@ void RnnAttrs::infer_rnn(InferContext& ctx, const std::string& what, int64_t gat
 
 namespace {
 
-enum class Cell { Rnn, Gru, Lstm };
+enum class Cell { RNN, GRU, LSTM };
 
 struct CellSpec {
   Cell cell;
@@ -187,11 +187,11 @@ void run_rnn(const RnnAttrs& at, const CellSpec& cs, const KernelArgs& a) {
   const T* r = a.in[2].as<const T>();
   const T* bias = opt_in<T>(a, 3);
   const T* h0 = opt_in<T>(a, 5);
-  const T* c0 = cs.cell == Cell::Lstm ? opt_in<T>(a, 6) : nullptr;
-  const T* peep = cs.cell == Cell::Lstm ? opt_in<T>(a, 7) : nullptr;
+  const T* c0 = cs.cell == Cell::LSTM ? opt_in<T>(a, 6) : nullptr;
+  const T* peep = cs.cell == Cell::LSTM ? opt_in<T>(a, 7) : nullptr;
   T* y = opt_out<T>(a, 0);
   T* yh = opt_out<T>(a, 1);
-  T* yc = cs.cell == Cell::Lstm ? opt_out<T>(a, 2) : nullptr;
+  T* yc = cs.cell == Cell::LSTM ? opt_out<T>(a, 2) : nullptr;
   // Steps past a row's sequence length leave zeros in Y (as ONNX Runtime does).
   if (y) std::fill(y, y + a.out[0].elements(), T(0));
 
@@ -235,12 +235,12 @@ void run_rnn(const RnnAttrs& at, const CellSpec& cs, const KernelArgs& a) {
           hr[k] = sh;
         }
         // GRU's reset gate first: without linear_before_reset every unit reads all of r . Ht-1.
-        if (cs.cell == Cell::Gru)
+        if (cs.cell == Cell::GRU)
           for (int64_t j = 0; j < H; ++j) rg[j] = act(dir, 0, xw[H + j] + hr[H + j]);
         for (int64_t j = 0; j < H; ++j) {
-          if (cs.cell == Cell::Rnn) {
+          if (cs.cell == Cell::RNN) {
             hn[j] = act(dir, 0, xw[j] + hr[j]);
-          } else if (cs.cell == Cell::Gru) {
+          } else if (cs.cell == Cell::GRU) {
             const double z = act(dir, 0, xw[j] + hr[j]);
             double cand;
             if (cs.linear_before_reset) {
@@ -284,25 +284,25 @@ void run(const RnnAttrs& at, const CellSpec& cs, const KernelArgs& a) {
 
 }  // namespace
 
-void Rnn::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 1, 1, 6, 2); }
-void Rnn::reference(const KernelArgs& a) const { run(*this, {Cell::Rnn, 1, 1}, a); }
+void RNN::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 1, 1, 6, 2); }
+void RNN::reference(const KernelArgs& a) const { run(*this, {Cell::RNN, 1, 1}, a); }
 
-void Gru::attrs(AttrVisitor& v) {
+void GRU::attrs(AttrVisitor& v) {
   RnnAttrs::visit(v);
   visit_bool(v, "linear_before_reset", linear_before_reset);
 }
-void Gru::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 3, 2, 6, 2); }
-void Gru::reference(const KernelArgs& a) const { run(*this, {Cell::Gru, 3, 2, linear_before_reset, false}, a); }
+void GRU::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 3, 2, 6, 2); }
+void GRU::reference(const KernelArgs& a) const { run(*this, {Cell::GRU, 3, 2, linear_before_reset, false}, a); }
 
-void Lstm::attrs(AttrVisitor& v) {
+void LSTM::attrs(AttrVisitor& v) {
   RnnAttrs::visit(v);
   visit_bool(v, "input_forget", input_forget);
 }
-void Lstm::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 4, 3, 8, 3); }
-void Lstm::reference(const KernelArgs& a) const { run(*this, {Cell::Lstm, 4, 3, false, input_forget}, a); }
+void LSTM::infer(InferContext& ctx) const { infer_rnn(ctx, kType, 4, 3, 8, 3); }
+void LSTM::reference(const KernelArgs& a) const { run(*this, {Cell::LSTM, 4, 3, false, input_forget}, a); }
 
-KILN_REGISTER_OP(Rnn);
-KILN_REGISTER_OP(Gru);
-KILN_REGISTER_OP(Lstm);
+KILN_REGISTER_OP(RNN);
+KILN_REGISTER_OP(GRU);
+KILN_REGISTER_OP(LSTM);
 
 }  // namespace kiln::ops

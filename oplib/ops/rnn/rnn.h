@@ -57,7 +57,7 @@ struct RnnAttrs {
 
 // Inputs: X, W [D, H, in], R [D, H, H], B [D, 2H], sequence_lens [batch], initial_h.
 // Outputs: Y, Y_h. Ht = f(Xt W^T + Ht-1 R^T + Wb + Rb).
-struct Rnn : OpBase<Rnn>, RnnAttrs {
+struct RNN : OpBase<RNN>, RnnAttrs {
   static constexpr const char* kType = "RNN";
   void attrs(AttrVisitor& v) override { RnnAttrs::visit(v); }
   void infer(InferContext& ctx) const override;
@@ -65,7 +65,7 @@ struct Rnn : OpBase<Rnn>, RnnAttrs {
 };
 
 // Gates [z, r, h] (W is [D, 3H, in]); functions f (gates z, r) and g (candidate h).
-struct Gru : OpBase<Gru>, RnnAttrs {
+struct GRU : OpBase<GRU>, RnnAttrs {
   static constexpr const char* kType = "GRU";
   bool linear_before_reset = false;
   void attrs(AttrVisitor& v) override;
@@ -76,7 +76,7 @@ struct Gru : OpBase<Gru>, RnnAttrs {
 // Gates [i, o, f, c] (W is [D, 4H, in]); inputs add initial_c and peepholes P [D, 3H] = [Pi,
 // Po, Pf]; outputs add Y_c. Functions f (gates), g (cell candidate), h (output).
 // input_forget couples the forget gate to the input gate: f = 1 - i.
-struct Lstm : OpBase<Lstm>, RnnAttrs {
+struct LSTM : OpBase<LSTM>, RnnAttrs {
   static constexpr const char* kType = "LSTM";
   bool input_forget = false;
   void attrs(AttrVisitor& v) override;

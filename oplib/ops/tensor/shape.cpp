@@ -478,12 +478,12 @@ void ShapeOf::reference(const KernelArgs& a) const {
   for (int64_t i = s; i < e; ++i) a.out[0].as<int64_t>()[i - s] = in[i];
 }
 
-void SizeOf::infer(InferContext& ctx) const {
+void Size::infer(InferContext& ctx) const {
   check_io(ctx, 1, 1, 1, "Size");
   ctx.set_output(0, DType::Int64, {});
 }
 
-void SizeOf::reference(const KernelArgs& a) const { *a.out[0].as<int64_t>() = a.in[0].elements(); }
+void Size::reference(const KernelArgs& a) const { *a.out[0].as<int64_t>() = a.in[0].elements(); }
 
 // ---------------------------------------------------------------------------------------------
 // Transpose, DepthToSpace, SpaceToDepth
@@ -589,7 +589,7 @@ KILN_REGISTER_OP(Flatten);
 KILN_REGISTER_OP(Squeeze);
 KILN_REGISTER_OP(Unsqueeze);
 KILN_REGISTER_OP(ShapeOf);
-KILN_REGISTER_OP(SizeOf);
+KILN_REGISTER_OP(Size);
 KILN_REGISTER_OP(Transpose);
 KILN_REGISTER_OP(DepthToSpace);
 KILN_REGISTER_OP(SpaceToDepth);

@@ -131,7 +131,7 @@ struct ShapeOf : OpBase<ShapeOf> {
 };
 
 // int64 scalar: the input's element count.
-struct SizeOf : OpBase<SizeOf> {
+struct Size : OpBase<Size> {
   static constexpr const char* kType = "Size";
   void attrs(AttrVisitor&) override {}
   void infer(InferContext& ctx) const override;

@@ -196,7 +196,7 @@ TEST(Bf16Kernels, BinaryMixedTypesAndBroadcast) {
 }
 
 TEST(Bf16Kernels, LayerNormAndSoftmax) {
-  ops::LayerNorm ln;
+  ops::LayerNormalization ln;
   ln.epsilon = 1e-12f;
   expect_bf16_matches(ln,
                       {random_tensor(DType::Float32, {4, 64}, 25, -2, 2), random_tensor(DType::Float32, {64}, 26, 0.5, 1.5, true),

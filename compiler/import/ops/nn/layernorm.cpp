@@ -9,7 +9,7 @@ namespace kiln::onnx_import {
 namespace {
 
 void import_layer_norm(NodeContext& ctx) {
-  auto op = std::make_unique<ops::LayerNorm>();
+  auto op = std::make_unique<ops::LayerNormalization>();
   op->axis = ctx.attr_int("axis", -1);
   op->epsilon = ctx.attr_float("epsilon", 1e-5f);
   op->stash_type = ctx.attr_int("stash_type", 1);

@@ -26,7 +26,7 @@ void import_batch_norm(NodeContext& ctx) {
                "only, kiln imports inference graphs (export the model in eval mode)");
   std::vector<ir::Value*> in;
   for (size_t i = 0; i < 5; ++i) in.push_back(ctx.required_input(i));
-  auto op = std::make_unique<BatchNorm>();
+  auto op = std::make_unique<BatchNormalization>();
   op->epsilon = ctx.attr_float("epsilon", 1e-5f);
   if (ctx.num_outputs() == 1) {
     ctx.emit(std::move(op), std::move(in));
@@ -39,7 +39,7 @@ void import_batch_norm(NodeContext& ctx) {
 }
 
 void import_instance_norm(NodeContext& ctx) {
-  auto op = std::make_unique<InstanceNorm>();
+  auto op = std::make_unique<InstanceNormalization>();
   op->epsilon = ctx.attr_float("epsilon", 1e-5f);
   ctx.emit(std::move(op), {ctx.required_input(0), ctx.required_input(1), ctx.required_input(2)});
 }
@@ -91,7 +91,7 @@ void import_group_norm(NodeContext& ctx) {
     return ctx.emit_internal(suffix, std::move(op), {a, b})->outputs[0];
   };
   ir::Value* grouped = reshape("grouped", x, {0, g, -1});
-  auto in = std::make_unique<InstanceNorm>();
+  auto in = std::make_unique<InstanceNormalization>();
   in->epsilon = ctx.attr_float("epsilon", 1e-5f);
   ir::Value* normed = ctx.emit_internal(
       "normalized", std::move(in),

@@ -70,20 +70,20 @@ void emit_cell(NodeContext& c, std::unique_ptr<Op> op) {
 }
 
 void import_rnn(NodeContext& c) {
-  auto op = std::make_unique<Rnn>();
+  auto op = std::make_unique<RNN>();
   import_common(c, *op, {"Tanh"});
   emit_cell(c, std::move(op));
 }
 
 void import_gru(NodeContext& c) {
-  auto op = std::make_unique<Gru>();
+  auto op = std::make_unique<GRU>();
   import_common(c, *op, {"Sigmoid", "Tanh"});
   op->linear_before_reset = c.attr_int("linear_before_reset", 0) != 0;
   emit_cell(c, std::move(op));
 }
 
 void import_lstm(NodeContext& c) {
-  auto op = std::make_unique<Lstm>();
+  auto op = std::make_unique<LSTM>();
   import_common(c, *op, {"Sigmoid", "Tanh", "Tanh"});
   op->input_forget = c.attr_int("input_forget", 0) != 0;
   emit_cell(c, std::move(op));

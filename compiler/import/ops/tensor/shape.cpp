@@ -87,7 +87,7 @@ void import_shape(NodeContext& ctx) {
 void import_size(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
   if (!shape_static(x->type.shape)) {
-    ctx.emit(std::make_unique<SizeOf>(), {x});
+    ctx.emit(std::make_unique<Size>(), {x});
     return;
   }
   int64_t n = checked_elements(x->type.shape, "input");

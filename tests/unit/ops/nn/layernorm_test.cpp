@@ -18,8 +18,8 @@ using ::testing::FloatNear;
 using ::testing::HasSubstr;
 using ::testing::Pointwise;
 
-ops::LayerNorm ln(int64_t axis, float eps = 0.f) {
-  ops::LayerNorm op;
+ops::LayerNormalization ln(int64_t axis, float eps = 0.f) {
+  ops::LayerNormalization op;
   op.axis = axis;
   op.epsilon = eps;
   return op;
@@ -80,7 +80,7 @@ TEST(LayerNormOnednn, MatchesReference) {
                         {{3, 1, 129}, 2, true, false, 1},  {{4, 6}, -2, false, false, 3}};
   for (const Case& c : cases) {
     SCOPED_TRACE(shape_str(c.x) + " axis " + std::to_string(c.axis));
-    ops::LayerNorm op = ln(c.axis, 1e-5f);
+    ops::LayerNormalization op = ln(c.axis, 1e-5f);
     const int64_t k = op.axis_for(c.x.size());
     Shape norm(c.x.begin() + k, c.x.end());
     // An offset mean checks that the variance does not suffer from cancellation.
@@ -109,7 +109,7 @@ TEST(LayerNormImport, AttributesAndOutputs) {
                .import();
   auto* n = only_node(*g, "LayerNormalization");
   ASSERT_TRUE(n);
-  auto* op = n->as<ops::LayerNorm>();
+  auto* op = n->as<ops::LayerNormalization>();
   EXPECT_EQ(op->axis, 1);
   EXPECT_FLOAT_EQ(op->epsilon, 1e-3f);
   ASSERT_EQ(n->outputs.size(), 3u);

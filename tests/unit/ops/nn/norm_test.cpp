@@ -21,8 +21,8 @@ std::vector<float> ref(const ops::Op& op, std::vector<HostTensor> in) { return v
 // ---------------------------------------------------------------------------------------------
 // Reference against closed-form values
 
-TEST(NormRef, BatchNorm) {
-  ops::BatchNorm bn;
+TEST(NormRef, BatchNormalization) {
+  ops::BatchNormalization bn;
   bn.epsilon = 0.f;
   // y = (x - mean) / sqrt(var) * scale + B per channel.
   auto y = ref(bn, {tensor({1, 2, 1, 2}, {3, 5, 1, -2}), tensor({2}, {1, 2}), tensor({2}, {0, 1}), tensor({2}, {1, -1}),
@@ -33,8 +33,8 @@ TEST(NormRef, BatchNorm) {
   EXPECT_THAT(y, ElementsAre(5, -7));
 }
 
-TEST(NormRef, InstanceNorm) {
-  ops::InstanceNorm in;
+TEST(NormRef, InstanceNormalization) {
+  ops::InstanceNormalization in;
   in.epsilon = 0.f;
   // Plane [1, 2, 3, 4]: mean 2.5, variance 1.25; plane [2, 2, 2, 6]: mean 3, variance 3.
   auto y = ref(in, {tensor({1, 2, 4}, {1, 2, 3, 4, 2, 2, 2, 6}), tensor({2}, {1, 2}), tensor({2}, {0, 10})});
@@ -69,7 +69,7 @@ TEST(NormRef, LrnOddAndEvenSize) {
 
 
 TEST(NormInfer, Rejects) {
-  ops::BatchNorm bn;
+  ops::BatchNormalization bn;
   EXPECT_THAT(infer_error(bn, {f32({1, 3, 4}), f32({3}), f32({3}), f32({3})}), HasSubstr("takes 5 inputs"));
   EXPECT_THAT(infer_error(bn, {f32({1, 3, 4}), f32({3}), f32({3}), f32({2}), f32({3})}), HasSubstr("mean (input 3) has 2"));
   EXPECT_THAT(infer_error(bn, {f32({1, 3, 4}), f32({3, 1}), f32({3}), f32({3}), f32({3})}), HasSubstr("1-D"));
@@ -79,7 +79,7 @@ TEST(NormInfer, Rejects) {
   ops::LRN lrn;
   lrn.size = 0;
   EXPECT_THAT(infer_error(lrn, {f32({1, 3, 4, 4})}), HasSubstr("size must be >= 1"));
-  ops::InstanceNorm in;
+  ops::InstanceNormalization in;
   EXPECT_THAT(infer_error(in, {f32({1, 3, 4}), f32({4}), f32({3})}), HasSubstr("scale (input 1) has 4"));
 }
 
@@ -87,7 +87,7 @@ TEST(NormInfer, Rejects) {
 // Fast kernels against the reference
 
 void check_bn(Shape x, bool const_params) {
-  ops::BatchNorm bn;
+  ops::BatchNormalization bn;
   bn.epsilon = 1e-3f;
   const int64_t c = x[1];
   std::vector<HostTensor> in{random_tensor(DType::Float32, x, 1, -3, 3),
@@ -124,7 +124,7 @@ TEST(NormOnednn, LrnMatchesReference) {
 }
 
 TEST(NormInhouse, InstanceNormMatchesReference) {
-  ops::InstanceNorm op;
+  ops::InstanceNormalization op;
   op.epsilon = 1e-5f;
   for (Shape x : {Shape{2, 3, 5, 7}, Shape{1, 4, 33}, Shape{2, 2, 3, 4, 5}}) {
     // A large mean checks that the variance is computed without cancellation.
@@ -158,7 +158,7 @@ TEST(NormImport, BatchNormalization) {
   auto g = bn_model(15).f("epsilon", 1e-3f).import();
   auto* n = only_node(*g, "BatchNormalization");
   ASSERT_TRUE(n);
-  EXPECT_FLOAT_EQ(n->as<ops::BatchNorm>()->epsilon, 1e-3f);
+  EXPECT_FLOAT_EQ(n->as<ops::BatchNormalization>()->epsilon, 1e-3f);
   EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 3, 4, 4}));
   // Opset 9: five outputs in the schema, the training ones left out.
   g = bn_model(9, {"y", "", "", "", ""}).import();
@@ -191,7 +191,7 @@ TEST(NormImport, LrnAndInstanceNorm) {
           .init("b", random_tensor(DType::Float32, {3}, 2))
           .f("epsilon", 1e-3f)
           .import();
-  EXPECT_FLOAT_EQ(only_node(*g, "InstanceNormalization")->as<ops::InstanceNorm>()->epsilon, 1e-3f);
+  EXPECT_FLOAT_EQ(only_node(*g, "InstanceNormalization")->as<ops::InstanceNormalization>()->epsilon, 1e-3f);
 }
 
 }  // namespace

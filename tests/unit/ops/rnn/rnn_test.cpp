@@ -29,8 +29,8 @@ T cell(int64_t hidden, RnnDirection dir, std::vector<RnnAct> acts) {
   }
   return op;
 }
-Rnn rnn(RnnDirection dir = RnnDirection::Forward) {
-  return cell<Rnn>(1, dir, dir == RnnDirection::Bidirectional ? std::vector{RnnAct::Tanh, RnnAct::Tanh}
+RNN rnn(RnnDirection dir = RnnDirection::Forward) {
+  return cell<RNN>(1, dir, dir == RnnDirection::Bidirectional ? std::vector{RnnAct::Tanh, RnnAct::Tanh}
                                                                : std::vector{RnnAct::Tanh});
 }
 
@@ -71,7 +71,7 @@ TEST(RnnReference, SequenceLensInitialHAndLayout) {
   expect_near(vals<float>(rv[0]), {c0, b0, 0, c1, 0, 0});
   expect_near(vals<float>(rv[1]), {c0, b0, 0});
   // layout 1: X [batch, seq, in], Y [batch, seq, dir, hidden], Y_h [batch, dir, hidden].
-  Rnn l1 = rnn();
+  RNN l1 = rnn();
   l1.layout = 1;
   auto bw =
       run_ref(l1, {f32({3, 2, 1}, {1, 4, 2, 5, 3, 6}), w, r, absent(), lens, f32({3, 1, 1}, {0.5, -0.5, 0.25})}, 2);
@@ -89,7 +89,7 @@ TEST(RnnReference, GruResetPlacement) {
   const double z = sig(0.2 + 0.01 + 0.4 * 0.7 + 0.04), rg = sig(0.4 + 0.02 + 0.5 * 0.7 + 0.05);
   const double def = std::tanh(0.6 + 0.03 + rg * 0.7 * 0.6 + 0.06);     // (r . h) Rh + Rbh
   const double lbr = std::tanh(0.6 + 0.03 + rg * (0.7 * 0.6 + 0.06));   // r . (h Rh + Rbh)
-  Gru g = cell<Gru>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh});
+  GRU g = cell<GRU>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh});
   expect_near(vals<float>(run_ref(g, {x, w, r, b, absent(), h0}, 2)[1]), {(1 - z) * def + z * 0.7});
   g.linear_before_reset = true;
   expect_near(vals<float>(run_ref(g, {x, w, r, b, absent(), h0}, 2)[1]), {(1 - z) * lbr + z * 0.7});
@@ -111,7 +111,7 @@ TEST(RnnReference, GruResetGateIsPerUnit) {
     const double c = std::tanh(w.as<float>()[4 + j] + rs[0] * h[0] * R(4 + j, 0) + rs[1] * h[1] * R(4 + j, 1));
     want.push_back((1 - z) * c + z * h[j]);
   }
-  Gru g = cell<Gru>(2, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh});
+  GRU g = cell<GRU>(2, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh});
   expect_near(vals<float>(run_ref(g, {x, w, r, absent(), absent(), h0}, 2)[1]), want);
 }
 
@@ -122,7 +122,7 @@ TEST(RnnReference, LstmPeepholesAndInputForget) {
   HostTensor p = f32({1, 3}, {0.01f, 0.02f, 0.03f});
   const double i = sig(0.1 + 0.25 - 0.005), f = sig(0.3 + 0.35 - 0.015), cc = std::tanh(0.4 + 0.4);
   const double c = f * -0.5 + i * cc, o = sig(0.2 + 0.3 + 0.02 * c);  // o peeks at the new C
-  Lstm l = cell<Lstm>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
+  LSTM l = cell<LSTM>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
   auto out = run_ref(l, {x, w, r, absent(), absent(), h0, c0, p}, 3);
   expect_near(vals<float>(out[0]), {o * std::tanh(c)});
   expect_near(vals<float>(out[1]), {o * std::tanh(c)});
@@ -137,7 +137,7 @@ TEST(RnnReference, LstmClipBoundsGatesNotCell) {
   // Every gate's pre-activation is 10, clipped to 0.5; C = sig(.5) * 2 + sig(.5) * tanh(.5) > 0.5
   // goes into h() unclipped.
   HostTensor x = f32({1, 1, 1}, {10}), w = f32({1, 4, 1}, {1, 1, 1, 1}), r = f32({1, 4, 1}, {0, 0, 0, 0});
-  Lstm l = cell<Lstm>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
+  LSTM l = cell<LSTM>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
   l.has_clip = true;
   l.clip = 0.5f;
   const double c = sig(0.5) * 2 + sig(0.5) * std::tanh(0.5);
@@ -155,7 +155,7 @@ TEST(RnnReference, CustomActivationsAndFloat64) {
   EXPECT_DOUBLE_EQ(apply_rnn_act(RnnAct::LeakyRelu, 0.1, 0, -2), -0.2);
   EXPECT_NEAR(apply_rnn_act(RnnAct::Softplus, 0, 0, 1), std::log1p(std::exp(1.0)), 1e-12);
   // An RNN with Affine(2, 1) in float64: h = 2 * (x W + h R) + 1.
-  Rnn op = cell<Rnn>(1, RnnDirection::Forward, {RnnAct::Affine});
+  RNN op = cell<RNN>(1, RnnDirection::Forward, {RnnAct::Affine});
   op.activation_alpha = {2};
   op.activation_beta = {1};
   auto mk = [](Shape s, std::vector<double> v) { return make<double>(DType::Float64, std::move(s), v); };
@@ -178,7 +178,7 @@ TEST(RnnKernel, InhouseLstmMatchesTheReference) {
         const int64_t seq = 5, batch = 3, in = 7, H = 6, nd = dir == RnnDirection::Bidirectional ? 2 : 1;
         std::vector<RnnAct> a;
         for (int64_t d = 0; d < nd; ++d) a.insert(a.end(), acts.begin(), acts.end());
-        Lstm op = cell<Lstm>(H, dir, a);
+        LSTM op = cell<LSTM>(H, dir, a);
         op.layout = layout;
         const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
         const Shape ss = layout ? Shape{batch, nd, H} : Shape{nd, batch, H};
@@ -194,7 +194,7 @@ TEST(RnnKernel, InhouseLstmMatchesTheReference) {
         expect_kernel_matches_reference(op, "inhouse", ins, 1e-4, 1e-5, 3);
       }
   // Peepholes, clip and other activations stay with the reference.
-  Lstm clipped = cell<Lstm>(2, RnnDirection::Forward, acts);
+  LSTM clipped = cell<LSTM>(2, RnnDirection::Forward, acts);
   clipped.has_clip = true;
   clipped.clip = 1.f;
   std::vector<HostTensor> ins{random_tensor(DType::Float32, {2, 1, 3}, 9),
@@ -202,7 +202,7 @@ TEST(RnnKernel, InhouseLstmMatchesTheReference) {
                               random_tensor(DType::Float32, {1, 8, 2}, 11, -1, 1, true)};
   std::vector<HostTensor> out;
   EXPECT_FALSE(run_kernel(clipped, "inhouse", ins, out, 3));
-  Lstm relu = cell<Lstm>(2, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Relu, RnnAct::Tanh});
+  LSTM relu = cell<LSTM>(2, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Relu, RnnAct::Tanh});
   EXPECT_FALSE(run_kernel(relu, "inhouse", ins, out, 3));
 }
 
@@ -217,7 +217,7 @@ TEST(RnnKernel, InhouseGruMatchesTheReference) {
           const int64_t seq = 4, batch = 2, in = 5, H = 6, nd = dir == RnnDirection::Bidirectional ? 2 : 1;
           std::vector<RnnAct> a;
           for (int64_t d = 0; d < nd; ++d) a.insert(a.end(), {RnnAct::Sigmoid, RnnAct::Tanh});
-          Gru op = cell<Gru>(H, dir, a);
+          GRU op = cell<GRU>(H, dir, a);
           op.layout = layout;
           op.linear_before_reset = lbr;
           const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
@@ -234,7 +234,7 @@ TEST(RnnKernel, InhouseGruMatchesTheReference) {
 }
 
 TEST(RnnInfer, Errors) {
-  Rnn op = rnn();
+  RNN op = rnn();
   auto x = f32({2, 3, 4});
   EXPECT_EQ(infer_err(op, {x, f32({1, 1, 4}), f32({1, 1, 1})}, 2), "");
   EXPECT_NE(infer_err(op, {x, f32({1, 2, 4}), f32({1, 1, 1})}).find("W (input 1) has shape 1x2x4, expected 1x1x4"),
@@ -245,7 +245,7 @@ TEST(RnnInfer, Errors) {
       infer_err(op, {x, f32({1, 1, 4}), f32({1, 1, 1}), f32({1, 2}), f32({3})}).find("sequence_lens must be int32"),
       std::string::npos);
   EXPECT_NE(infer_err(op, {x, f32({1, 1, 4}), f32({1, 1, 1})}, 3).find("1 to 2 outputs"), std::string::npos);
-  Rnn bad = op;
+  RNN bad = op;
   bad.hidden_size = 0;
   EXPECT_NE(infer_err(bad, {x, f32({1, 0, 4}), f32({1, 0, 0})}).find("hidden_size"), std::string::npos);
   bad = op;
@@ -256,7 +256,7 @@ TEST(RnnInfer, Errors) {
   bad.activations = {99};
   EXPECT_NE(infer_err(bad, {x, f32({1, 1, 4}), f32({1, 1, 1})}).find("unknown activation"), std::string::npos);
   // LSTM takes initial_c and P too; P must be [D, 3H].
-  Lstm l = cell<Lstm>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
+  LSTM l = cell<LSTM>(1, RnnDirection::Forward, {RnnAct::Sigmoid, RnnAct::Tanh, RnnAct::Tanh});
   EXPECT_NE(infer_err(l, {x, f32({1, 4, 4}), f32({1, 4, 1}), f32({1, 8}), {DType::Int32, {3}}, f32({1, 3, 1}),
                           f32({1, 3, 1}), f32({1, 2})}).find("P (input 7)"),
             std::string::npos);
@@ -277,7 +277,7 @@ TEST(RnnImport, ActivationsAndDefaults) {
   OnnxBuilder::attr(n, "clip", 3.f);
   b.output("Y_h", {2, 2, 3});
   auto g = import(b);
-  const Lstm* op = only_op<Lstm>(*g);
+  const LSTM* op = only_op<LSTM>(*g);
   ASSERT_TRUE(op);
   EXPECT_EQ(op->hidden_size, 3);  // from R
   EXPECT_EQ(op->direction, RnnDirection::Bidirectional);
@@ -296,7 +296,7 @@ TEST(RnnImport, ActivationsAndDefaults) {
   OnnxBuilder::attr(d.node("GRU", {"X", "W", "R"}, {"Y"}), "hidden_size", int64_t{3});
   d.output("Y", {3, 1, 2, 3});
   auto g2 = import(d);
-  const Gru* gru = only_op<Gru>(*g2);
+  const GRU* gru = only_op<GRU>(*g2);
   ASSERT_TRUE(gru);
   EXPECT_EQ(gru->activations,
             (std::vector<int64_t>{static_cast<int64_t>(RnnAct::Sigmoid), static_cast<int64_t>(RnnAct::Tanh)}));

@@ -137,7 +137,7 @@ TEST(ShapeShapeOf, StartEnd) {
 }
 
 TEST(ShapeSize, CountsElements) {
-  SizeOf op;
+  Size op;
   auto y = run1(op, {iota({2, 3, 4})});
   EXPECT_EQ(y.shape, Shape{});
   EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{24}));
