@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <onnx/onnx_pb.h>
+
 #include "ops/tensor/identity.h"
 
 namespace kiln::onnx_import {

@@ -91,6 +91,8 @@ TEST(RoiAlignImport, Opsets) {
   EXPECT_EQ(r10->output_width, 1);
   auto g16 = roi_model(16);
   const auto* r16 = only_op<RoiAlign>(*g16);
+  ASSERT_TRUE(r16);
+  EXPECT_TRUE(r16->half_pixel);  // opset 16's default
 }
 
 }  // namespace

@@ -14,7 +14,9 @@ namespace kiln::test {
 namespace {
 
 using namespace literal;
+using ::testing::FloatNear;
 using ::testing::HasSubstr;
+using ::testing::Pointwise;
 
 using V = std::vector<float>;
 
@@ -117,7 +119,7 @@ TEST(GridSampleImport, ModesAndErrors) {
   gsm.attr_s("mode", "bicubic");
   gsm.attr_s("padding_mode", "reflection");
   gsm.attr_i("align_corners", 1);
-  g = gsm.import();
+  auto g = gsm.import();
   EXPECT_EQ(gsm.out_type(*g).shape, (Shape{1, 2, 5, 6}));
   auto* op = g->nodes().at(0)->as<ops::GridSample>();
   ASSERT_NE(op, nullptr);
