@@ -28,7 +28,6 @@ HostTensor tensor(DType t, Shape s, const std::vector<T>& v) {
   return h;
 }
 HostTensor flt(Shape s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
-HostTensor dbl(Shape s, const std::vector<double>& v) { return tensor(DType::Float64, std::move(s), v); }
 
 template <class T>
 std::vector<T> values(const HostTensor& h) {
