@@ -7,7 +7,7 @@
 #include <cstring>
 #include <limits>
 
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 

@@ -12,7 +12,7 @@
 #include "import/importer.h"
 #include "kiln/accuracy.hpp"
 #include "kiln/tensor_file.hpp"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 

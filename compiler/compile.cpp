@@ -13,7 +13,7 @@
 #include "kiln/compiler.hpp"
 #include "kernels/kernel.h"
 #include "plan/plan_format.h"
-#include "ops/identity.h"
+#include "ops/tensor/identity.h"
 #include "passes/pass.h"
 #include "profile.h"
 #include "quant/calibrate.h"

@@ -2,14 +2,14 @@
 // code enforces: the dtype checks of the kiln op's infer() (oplib/ops/), the failures of the
 // importer (compiler/import/ops/) and the conditions under which a fast kernel
 // (oplib/kernels/) accepts the layer; otherwise the reference kernel runs it. Grouped like
-// the importer files; keep each cell to one short line.
+// the importer files (compiler/import/ops/<group>/); keep each cell to one short line.
 #include "import/op_notes.h"
 
 namespace kiln::onnx_import {
 
 const std::map<std::string, OpNote>& op_notes() {
   static const std::map<std::string, OpNote> notes = {
-      // ---- eltwise.cpp: activations and unary math (ops::Unary) ----
+      // ---- math/eltwise.cpp: activations and unary math (ops::Unary) ----
       {"Relu", {"float32, float64, signed ints",
         "unsigned ints and float16 not supported; oneDNN kernel for float32"}},
       {"Abs", {"float32, float64, signed ints",
@@ -44,7 +44,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "constant bounds (held as float32) run as one activation, oneDNN for float32; run-time bounds "
         "(11+) become Max/Min"}},
 
-      // ---- eltwise.cpp: binary, variadic and logic ops (ops::Binary, PRelu, Where, Not) ----
+      // ---- math/eltwise.cpp: binary, variadic and logic ops (ops::Binary, PRelu, Where, Not);
+      // tensor/identity.cpp: Identity, Dropout ----
       {"Add", {"all numeric (same dtype)",
         "float16 not supported; integers wrap; oneDNN kernel for float32 (dense, <= 6-D)"}},
       {"Sub", {"all numeric (same dtype)",
@@ -88,7 +89,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "inference only (training_mode a constant false); ratio ignored; a used mask needs a static shape "
         "(7-9: float or bool data)"}},
 
-      // ---- math2.cpp ----
+      // ---- math/eltwise.cpp: trigonometric, hyperbolic and appended activations;
+      // math/is_nan_inf_sign.cpp ----
       {"Tan", {"float32, float64", "float16 not supported; reference kernel only"}},
       {"Asin", {"float32, float64", "float16 not supported; reference kernel only"}},
       {"Acos", {"float32, float64", "float16 not supported; reference kernel only"}},
@@ -106,7 +108,7 @@ const std::map<std::string, OpNote>& op_notes() {
       {"IsInf", {"float32, float64", "float16 and bfloat16 not supported; reference kernel only"}},
       {"Sign", {"all numeric", "float16 and bfloat16 not supported; reference kernel only"}},
 
-      // ---- conv.cpp, gemm.cpp ----
+      // ---- nn/conv.cpp, math/gemm.cpp ----
       {"Conv",
        {"float32",
         "X rank >= 3; oneDNN kernel for 1-3 spatial dims with constant W (else reference); auto_pad "
@@ -120,7 +122,7 @@ const std::map<std::string, OpNote>& op_notes() {
       {"MatMul", {"float32, float64, int32, int64",
         "batch dims broadcast; oneDNN kernel for float32 up to rank 12"}},
 
-      // ---- norm.cpp, layernorm.cpp, mvn.cpp ----
+      // ---- nn/norm.cpp, nn/layernorm.cpp, nn/mean_variance_normalization.cpp ----
       {"BatchNormalization",
        {"float32",
         "inference only (training_mode=1, spatial=0, used stat outputs rejected); folds into a preceding "
@@ -135,7 +137,7 @@ const std::map<std::string, OpNote>& op_notes() {
       {"MeanVarianceNormalization", {"float32",
         "float64 fails (the epsilon constant is float32); lowered to ReduceMean, Sub, Mul, Add, Sqrt, Div"}},
 
-      // ---- pool.cpp ----
+      // ---- nn/pool.cpp ----
       {"MaxPool", {"float32, int8, uint8",
         "X rank >= 3; pads < window; oneDNN kernel for 1-3 spatial dims unless the Indices output is used"}},
       {"AveragePool",
@@ -145,12 +147,12 @@ const std::map<std::string, OpNote>& op_notes() {
       {"GlobalAveragePool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
       {"GlobalMaxPool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
 
-      // ---- softmax.cpp ----
+      // ---- math/softmax.cpp ----
       {"Softmax", {"float32, float64", "opsets < 13 flatten to 2-D at axis; oneDNN kernel for float32"}},
       {"LogSoftmax", {"float32, float64", "opsets < 13 flatten to 2-D at axis; oneDNN kernel for float32"}},
       {"Hardmax", {"float32, float64", "opsets < 13 flatten to 2-D at axis; reference kernel only"}},
 
-      // ---- reduce.cpp (one ops::Reduce) ----
+      // ---- reduction/reduce.cpp (one ops::Reduce) ----
       {"ReduceSum",
        {"float32, float64, int32, int64, uint32, uint64",
         "13+: axes input constant or run-time (1-D, known length); float32 kernels: oneDNN, in-house (one "
@@ -184,7 +186,7 @@ const std::map<std::string, OpNote>& op_notes() {
       {"ReduceLogSumExp", {"float32, float64, int32, int64, uint32, uint64",
         "float16 not supported; in-house float32 kernel when the reduced axes form one contiguous run"}},
 
-      // ---- resize.cpp ----
+      // ---- tensor/resize.cpp ----
       {"Resize",
        {"any (nearest); float32, float64 (linear, cubic)",
         "18: axes, keep_aspect_ratio_policy, antialias; 19: half_pixel_symmetric; "
@@ -194,7 +196,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "asymmetric coordinates; scales attribute (7-8) or input (9); in-house kernel when scales are "
         "constant (linear: float32)"}},
 
-      // ---- rnn.cpp ----
+      // ---- rnn/rnn.cpp ----
       {"RNN", {"float32, float64",
         "all ONNX activations, clip, layout (14+); sequence_lens int32/int64; reference kernel only"}},
       {"GRU", {"float32, float64",
@@ -204,7 +206,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "all ONNX activations, clip, layout, peepholes; in-house float32 kernel for the default form, else "
         "reference"}},
 
-      // ---- scan.cpp ----
+      // ---- reduction/arg_min_max.cpp, math/cumsum_top_k.cpp ----
       {"ArgMax", {"all numeric", "float16 not supported; select_last_index (12+); reference kernel only"}},
       {"ArgMin", {"all numeric", "float16 not supported; select_last_index (12+); reference kernel only"}},
       {"CumSum", {"float32, float64, int32, int64, uint32, uint64",
@@ -214,7 +216,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "k attribute (< 10) or int64 input (a run-time k sizes the output per run); largest/sorted (11+); "
         "reference only"}},
 
-      // ---- select.cpp, nms.cpp ----
+      // ---- tensor/nonzero_compress.cpp, object_detection/non_max_suppression.cpp, tensor/unique.cpp ----
       {"NonZero", {"any", "output size set per run unless the input is constant; reference kernel only"}},
       {"Compress", {"any (condition: any, nonzero = true)",
         "output size set per run unless the condition is constant; reference kernel only"}},
@@ -225,7 +227,7 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Unique", {"all numeric, bool",
         "float16 not supported; output sizes set per run unless the input is constant; reference only"}},
 
-      // ---- detect.cpp ----
+      // ---- object_detection/roi_align.cpp, nn/max_unpool.cpp, tensor/reverse_sequence.cpp, math/det.cpp ----
       {"RoiAlign",
        {"float32, float64 (batch_indices int32/int64)",
         "X 4-D; coordinate_transformation_mode (16+) half_pixel or output_half_pixel; reference kernel "
@@ -236,7 +238,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "rank >= 2; time_axis and batch_axis must be 0 and 1; reference kernel only"}},
       {"Det", {"float32, float64", "input [*, M, M]; reference kernel only"}},
 
-      // ---- quant.cpp ----
+      // ---- quantization/quant.cpp ----
       {"QuantizeLinear", {"float32, int32 -> uint8, int8",
         "float32 scale per tensor or per axis (axis from 13); 21: output_dtype, block_size 0 only; threaded "
         "in-house kernel, bit-exact"}},
@@ -258,13 +260,14 @@ const std::map<std::string, OpNote>& op_notes() {
         "x/y params one value, w per tensor or channel; oneDNN int8 (VNNI CPUs) for constant w params, +-1 at "
         "rounding ties; else reference"}},
 
-      // ---- loss.cpp ----
+      // ---- nn/loss.cpp ----
       {"NegativeLogLikelihoodLoss", {"float32, float64 (target int32/int64)",
         "reduction none/sum/mean, ignore_index, weight; reference kernel only"}},
       {"SoftmaxCrossEntropyLoss", {"float32, float64 (target int32/int64)",
         "reduction none/sum/mean, ignore_index, weight, log_prob output; reference kernel only"}},
 
-      // ---- shape.cpp (constant inputs fold at import) ----
+      // ---- tensor/shape.cpp, tensor/concat_split_slice_pad.cpp, tensor/gather.cpp, tensor/cast.cpp,
+      // generator/constant.cpp, generator/constant_of_shape_range.cpp (constant inputs fold at import) ----
       {"Constant", {"any", "sparse_value and string values not supported"}},
       {"Reshape", {"any",
         "allowzero (14+); shape constant or run-time (output shape set per run); in-house copy kernel"}},
@@ -307,7 +310,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Range", {"float32, float64, int16, int32, int64",
         "scalar inputs of one dtype; run-time inputs set the length per run; reference kernel only"}},
 
-      // ---- tensor2.cpp ----
+      // ---- tensor/trilu_eye_like_one_hot.cpp, tensor/gather_nd_scatter.cpp, tensor/cast.cpp (CastLike),
+      // math/einsum.cpp ----
       {"Trilu", {"any", "rank >= 2; k int64, constant or run-time; reference kernel only"}},
       {"EyeLike", {"any (dtype attribute: any)", "2-D input; reference kernel only"}},
       {"OneHot", {"indices, depth all numeric; values any",
@@ -329,18 +333,18 @@ const std::map<std::string, OpNote>& op_notes() {
         "oneDNN float32 kernel for 2-operand matmul-like equations; diagonals, broadcasting, 3+ operands: "
         "reference"}},
 
-      // ---- control_flow.cpp (lowered at import: no subgraphs in plans) ----
+      // ---- controlflow/if_loop_scan.cpp (lowered at import: no subgraphs in plans) ----
       {"If", {"any", "known cond inlines its branch; run-time cond: only the taken branch runs (predicated "
         "layers); a branch unbuildable for the shapes is guarded"}},
       {"Loop", {"any", "unrolled when the trip count and conditions are known at build time; run-time trip "
         "counts refused"}},
       {"Scan", {"any", "unrolled over a static sequence length; opset 8: full sequence_lens only"}},
 
-      // ---- gridsample.cpp ----
+      // ---- tensor/gridsample.cpp ----
       {"GridSample", {"float32, float64, float16, bfloat16",
         "4-D X only; all modes (renamed linear/cubic at 20) and padding modes; reference kernel only"}},
 
-      // ---- signal.cpp (opset 17) ----
+      // ---- signal/dft_stft_window_mel.cpp (opset 17) ----
       {"HannWindow", {"size int32/int64; output any but bool",
         "a run-time size sets the length per run; reference kernel only"}},
       {"HammingWindow", {"size int32/int64; output any but bool",

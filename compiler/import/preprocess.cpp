@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::onnx_import {
 

@@ -8,7 +8,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::onnx_import {
 

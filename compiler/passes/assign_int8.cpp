@@ -26,9 +26,9 @@
 #include <unordered_set>
 
 #include "kernels/kernel.h"
-#include "ops/conv.h"
-#include "ops/gemm.h"
-#include "ops/reorder.h"
+#include "ops/nn/conv.h"
+#include "ops/math/gemm.h"
+#include "ops/tensor/reorder.h"
 #include "passes/pass.h"
 #include "quant/calibrator.h"
 #include "tune/select.h"

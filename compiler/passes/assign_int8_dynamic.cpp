@@ -1,6 +1,6 @@
 // assign-int8-dynamic (--int8Dynamic): MatMul and Gemm layers with constant 2-D weights that are
 // still float after assign-int8 compute in int8 with their activation quantized at run time, per
-// tensor over its own range (oplib/kernels/gemm_dynamic.cpp), the way ONNX Runtime's
+// tensor over its own range (oplib/kernels/math/gemm_dynamic.cpp), the way ONNX Runtime's
 // quantize_dynamic runs transformers. Weights become symmetric s8 per output column here. No
 // calibration is needed and no activation can fall outside its range, which suits the outliers of
 // transformer activations; the price is a min/max and a quantizing pass over each source per run.
@@ -8,7 +8,7 @@
 // A layer pinned to a float precision (--layerPrecisions) stays float, and so does one no fast
 // kernel takes on this CPU.
 #include "kernels/kernel.h"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 #include "passes/pass.h"
 #include "tune/select.h"
 

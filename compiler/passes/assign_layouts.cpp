@@ -5,7 +5,7 @@
 // given a layout that a real kernel runs.
 #include <unordered_map>
 
-#include "ops/reorder.h"
+#include "ops/tensor/reorder.h"
 #include "passes/pass.h"
 #include "tune/select.h"
 

@@ -26,9 +26,9 @@
 
 #include "kernels/kernel.h"
 #include "kiln/compiler.hpp"
-#include "ops/layernorm.h"
-#include "ops/reorder.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/layernorm.h"
+#include "ops/tensor/reorder.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 #include "tune/select.h"
 #include "tune/timer.h"

@@ -5,8 +5,8 @@
 // Only intermediates read by nothing else and bound to no graph output are removed.
 #include <algorithm>
 
-#include "ops/identity.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/identity.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -1,7 +1,7 @@
 #include <cmath>
 
-#include "ops/conv.h"
-#include "ops/norm.h"
+#include "ops/nn/conv.h"
+#include "ops/nn/norm.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {
@@ -14,7 +14,7 @@ static bool fold_one(ir::Graph& g, ir::Node& conv_node,
   auto* conv = conv_node.as<ops::Conv>();
   if (!conv || !conv->post.empty()) return false;
   ir::Node* bn_node = sole_user(g, conv_node.outputs[0], uses);
-  if (!bn_node || !bn_node->as<ops::BatchNorm>() || bn_node->inputs[0] != conv_node.outputs[0]) return false;
+  if (!bn_node || !bn_node->as<ops::BatchNormalization>() || bn_node->inputs[0] != conv_node.outputs[0]) return false;
   ir::Value* w = conv_node.input(1);
   ir::Value* b = conv_node.input(2);
   if (!w || !w->is_constant() || w->type.dtype != DType::Float32) return false;
@@ -25,7 +25,7 @@ static bool fold_one(ir::Graph& g, ir::Node& conv_node,
   }
   const int64_t oc = w->type.shape[0];
   const int64_t per_oc = shape_elements(w->type.shape) / oc;
-  const float eps = bn_node->as<ops::BatchNorm>()->epsilon;
+  const float eps = bn_node->as<ops::BatchNormalization>()->epsilon;
   auto param = [&](size_t i) { return static_cast<const float*>(bn_node->inputs[i]->constant->data()); };
   const float *scale = param(1), *shift = param(2), *mean = param(3), *var = param(4);
   for (size_t i = 1; i < 5; ++i)

@@ -12,9 +12,9 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

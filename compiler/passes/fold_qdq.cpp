@@ -26,10 +26,10 @@
 #include <cmath>
 #include <optional>
 
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
-#include "ops/quant_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
+#include "ops/quantization/quant.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -8,10 +8,10 @@
 // folds into alpha the same way.
 #include <optional>
 
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
-#include "ops/shape_ops.h"
-#include "ops/softmax.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
+#include "ops/tensor/shape.h"
+#include "ops/math/softmax.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -11,7 +11,7 @@
 #include <numbers>
 #include <optional>
 
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <optional>
 
-#include "ops/eltwise.h"
-#include "ops/layernorm.h"
-#include "ops/reduce.h"
+#include "ops/math/eltwise.h"
+#include "ops/nn/layernorm.h"
+#include "ops/reduction/reduce.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {
@@ -154,7 +154,7 @@ bool rewrite(ir::Graph& g, ir::Node& root, const Uses& uses) {
     }
   }
 
-  auto ln = std::make_unique<ops::LayerNorm>();
+  auto ln = std::make_unique<ops::LayerNormalization>();
   ln->axis = -1;
   ln->epsilon = static_cast<float>(*eps);
   std::vector<std::string> fused;

@@ -3,9 +3,9 @@
 // post-ops, saving a pass over memory each.
 #include <cstring>
 
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {
@@ -19,8 +19,8 @@ static ops::PostOps* post_ops_of(ir::Node& n) {
   return nullptr;
 }
 
-// Conv, Gemm and MatMul take Sum operands as extra inputs after the third (see ops/conv.h,
-// ops/gemm.h); ConvTranspose does not.
+// Conv, Gemm and MatMul take Sum operands as extra inputs after the third (see ops/nn/conv.h,
+// ops/math/gemm.h); ConvTranspose does not.
 static bool takes_sum(ir::Node& n) {
   return n.as<ops::Conv>() != nullptr || n.as<ops::Gemm>() != nullptr || n.as<ops::MatMul>() != nullptr;
 }

@@ -3,13 +3,13 @@
 // They become one Conv with their output channels concatenated (weights and biases joined at
 // build time) followed by a channel Split into the original values, so the input is read once
 // and one larger GEMM replaces several thin ones. Only siblings with identical post-ops (e.g. all
-// Relu) and no fused Sum merge; the Split is a block copy in the blocked layout (kernels/split.cpp)
+// Relu) and no fused Sum merge; the Split is a block copy in the blocked layout (kernels/tensor/split.cpp)
 // because every channel offset is a multiple of the block (checked here: 16 covers 8 too).
 #include <algorithm>
 #include <cstring>
 
-#include "ops/conv.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

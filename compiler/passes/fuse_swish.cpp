@@ -1,4 +1,4 @@
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -1,5 +1,5 @@
 // predicate-branches: an If on a run-time condition is imported as both branches and a Where
-// per output (import/ops/control_flow.cpp), each branch's nodes seeded with the condition they
+// per output (import/ops/controlflow/if_loop_scan.cpp), each branch's nodes seeded with the condition they
 // need. This pass makes the predicates whole again after the other passes have added nodes
 // (reorders, conversions, fusions replace nodes): a node that reads a value computed under a
 // predicate runs under it too. Only Where may read both branches (it selects, so the skipped
@@ -10,7 +10,7 @@
 #include <map>
 #include <set>
 
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

@@ -1,4 +1,4 @@
-#include "ops/identity.h"
+#include "ops/tensor/identity.h"
 #include "passes/pass.h"
 
 namespace kiln::passes {

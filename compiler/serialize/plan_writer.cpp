@@ -11,7 +11,7 @@
 
 #include "kernels/kernel.h"
 #include "kiln/plan_generated.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 #include "plan/plan_format.h"
 #include "serialize/prepack.h"
 

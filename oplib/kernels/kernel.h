@@ -13,7 +13,7 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
-#include "ops/activation.h"
+#include "ops/math/activation.h"
 #include "ops/op.h"
 
 namespace kiln {

@@ -1,7 +1,7 @@
 // What the fast kernels of ONNX's quantization ops (quant.cpp, quant_eltwise.cpp) share: reading
 // zero points and scales of any of their dtypes from constants or bound buffers, and ONNX's
 // quantization rounding (half to even, saturate, NaN to the zero point) exactly as the reference
-// kernels in ops/quant_ops.cpp round, in a scalar and an AVX2 form (chosen at run time), so the
+// kernels in ops/quantization/quant.cpp round, in a scalar and an AVX2 form (chosen at run time), so the
 // fast kernels agree with the reference bit for bit.
 #pragma once
 

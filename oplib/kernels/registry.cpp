@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 #include "kernels/kernel.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln {
 

@@ -18,7 +18,7 @@ inline bool dtype_onnx(DType t) { return dtype_valid(t) && !dtype_quantized(t); 
 bool dtype_numeric(DType t);  // -1 marks a dimension not known at compile time
 
 // Overflow-checked sizes. Every element count and byte size of a tensor goes through these (and
-// shape_ops.h's checked_elements), so a hostile shape -- a crafted profile, an input value feeding
+// tensor/shape.h's checked_elements), so a hostile shape -- a crafted profile, an input value feeding
 // Reshape, Range or Tile -- ends in a kiln::Error instead of wrapping around to a small buffer
 // that a kernel then overruns. No tensor may hold more than kMaxElements.
 constexpr int64_t kMaxElements = int64_t(1) << 40;

@@ -11,7 +11,7 @@
 
 #include "engine_impl.h"
 #include "kiln/plan_generated.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 #include "plan/plan_format.h"
 
 namespace kiln {

@@ -14,7 +14,7 @@
 #include "graph_eval_util.h"
 #include "import/importer.h"
 #include "onnx_builder_util.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::test {
 namespace {

@@ -15,14 +15,14 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/gemm.h"
-#include "ops/layernorm.h"
-#include "ops/pool.h"
-#include "ops/reorder.h"
-#include "ops/shape_ops.h"
-#include "ops/softmax.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/math/gemm.h"
+#include "ops/nn/layernorm.h"
+#include "ops/nn/pool.h"
+#include "ops/tensor/reorder.h"
+#include "ops/tensor/shape.h"
+#include "ops/math/softmax.h"
 
 namespace kiln::test {
 namespace {
@@ -196,7 +196,7 @@ TEST(Bf16Kernels, BinaryMixedTypesAndBroadcast) {
 }
 
 TEST(Bf16Kernels, LayerNormAndSoftmax) {
-  ops::LayerNorm ln;
+  ops::LayerNormalization ln;
   ln.epsilon = 1e-12f;
   expect_bf16_matches(ln,
                       {random_tensor(DType::Float32, {4, 64}, 25, -2, 2), random_tensor(DType::Float32, {64}, 26, 0.5, 1.5, true),

@@ -18,11 +18,11 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/activation.h"
-#include "ops/conv.h"
-#include "ops/gemm.h"
-#include "ops/pool.h"
-#include "ops/reorder.h"
+#include "ops/math/activation.h"
+#include "ops/nn/conv.h"
+#include "ops/math/gemm.h"
+#include "ops/nn/pool.h"
+#include "ops/tensor/reorder.h"
 
 namespace kiln::test {
 namespace {

@@ -124,4 +124,60 @@ inline std::vector<float> values(const HostTensor& t) {
   return std::vector<float>(p, p + t.elements());
 }
 
+// A one-node model with typed graph inputs, int64 initializers and string attributes, and the
+// output's element type given.
+struct OnnxTypedNodeModel {
+  onnx::ModelProto m;
+  onnx::GraphProto* g;
+  onnx::NodeProto* n;
+  OnnxTypedNodeModel(const std::string& op, std::vector<std::string> in, int opset = 17,
+           int out_elem = onnx::TensorProto::FLOAT) {
+    m.set_ir_version(8);
+    auto* o = m.add_opset_import();
+    o->set_domain("");
+    o->set_version(opset);
+    g = m.mutable_graph();
+    g->set_name("g");
+    n = g->add_node();
+    n->set_op_type(op);
+    n->set_name("n");
+    for (auto& s : in) n->add_input(s);
+    n->add_output("y");
+    auto* y = g->add_output();
+    y->set_name("y");
+    y->mutable_type()->mutable_tensor_type()->set_elem_type(out_elem);
+    y->mutable_type()->mutable_tensor_type()->mutable_shape();  // the checker wants one, even empty
+  }
+  void input(const std::string& name, int elem, Shape dims) {
+    auto* vi = g->add_input();
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(elem);
+    auto* s = tt->mutable_shape();
+    for (int64_t d : dims) s->add_dim()->set_dim_value(d);
+  }
+  void init_int(const std::string& name, int64_t v) {
+    auto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_int64_data(v);
+  }
+  void attr_i(const std::string& name, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  void attr_s(const std::string& name, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  std::unique_ptr<ir::Graph> import() const {
+    return onnx_import::import_onnx_bytes(m.SerializeAsString(), "node.onnx", {});
+  }
+  const ops::TensorType& out_type(ir::Graph& gr) const { return gr.outputs.at(0).value->type; }
+};
+
 }  // namespace kiln::test

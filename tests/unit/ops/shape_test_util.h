@@ -9,7 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
-#include "ops/shape_ops.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::test {
 

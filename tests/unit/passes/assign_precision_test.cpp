@@ -9,11 +9,11 @@
 #include "graph_build_util.h"
 #include "graph_eval_util.h"
 #include "kiln/compiler.hpp"
-#include "ops/conv.h"
-#include "ops/gemm.h"
-#include "ops/pool.h"
-#include "ops/shape_ops.h"
-#include "ops/softmax.h"
+#include "ops/nn/conv.h"
+#include "ops/math/gemm.h"
+#include "ops/nn/pool.h"
+#include "ops/tensor/shape.h"
+#include "ops/math/softmax.h"
 #include "passes/pass.h"
 
 namespace kiln::test {

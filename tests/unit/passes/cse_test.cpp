@@ -5,8 +5,8 @@
 
 #include "graph_build_util.h"
 #include "graph_eval_util.h"
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::test {

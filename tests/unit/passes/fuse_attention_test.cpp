@@ -8,7 +8,7 @@
 #include "fuse_test_util.h"
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
-#include "ops/gemm.h"
+#include "ops/math/gemm.h"
 
 namespace kiln::test {
 namespace {

@@ -5,7 +5,7 @@
 #include <numbers>
 
 #include "fuse_test_util.h"
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 namespace kiln::test {
 namespace {

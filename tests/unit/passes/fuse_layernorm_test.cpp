@@ -1,7 +1,7 @@
 // fuse-layernorm: the decomposition torch exports for nn.LayerNorm below opset 17 (mirrored node
 // for node here) becomes one LayerNormalization with the same values; near-misses stay unfused.
 #include "fuse_test_util.h"
-#include "ops/layernorm.h"
+#include "ops/nn/layernorm.h"
 
 namespace kiln::test {
 namespace {
@@ -90,7 +90,7 @@ TEST(FuseLayerNorm, TorchExportWithAffine) {
   EXPECT_EQ(count_type(*g, "Reduce"), 0u);
   EXPECT_EQ(count_type(*g, "Binary"), 0u);
   EXPECT_EQ(count_type(*g, "Unary"), 0u);
-  auto* op = ln->as<ops::LayerNorm>();
+  auto* op = ln->as<ops::LayerNormalization>();
   EXPECT_EQ(op->axis, -1);
   EXPECT_FLOAT_EQ(op->epsilon, 1e-5f);
   ASSERT_EQ(ln->inputs.size(), 3u);

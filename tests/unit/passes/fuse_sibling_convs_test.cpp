@@ -9,8 +9,8 @@
 #include "kernel_test_util.h"
 #include "kiln/compiler.hpp"
 #include "kiln/runtime.hpp"
-#include "ops/conv.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::test {
 namespace {

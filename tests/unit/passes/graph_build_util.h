@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ir/graph.h"
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 
 namespace kiln::test {
 

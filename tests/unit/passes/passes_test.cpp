@@ -4,10 +4,10 @@
 
 #include "graph_build_util.h"
 #include "graph_eval_util.h"
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/identity.h"
-#include "ops/norm.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/identity.h"
+#include "ops/nn/norm.h"
 #include "passes/pass.h"
 
 namespace kiln::test {
@@ -91,7 +91,7 @@ TEST(Passes, FoldBatchNormIntoConv) {
   Graph g;
   Value* x = input(g, "x", {1, 3, 7, 7});
   Value* c = node(g, "conv", conv3x3(), {x, random_const(g, "w", {5, 3, 3, 3}, 1), random_const(g, "b", {5}, 2)});
-  auto bn = std::make_unique<ops::BatchNorm>();
+  auto bn = std::make_unique<ops::BatchNormalization>();
   bn->epsilon = 1e-3f;
   Value* y = node(g, "bn", std::move(bn),
                   {c, random_const(g, "s", {5}, 3, 0.5, 1.5), random_const(g, "sh", {5}, 4),
@@ -107,7 +107,7 @@ TEST(Passes, FoldBatchNormLeavesSharedConvOutputAlone) {
   Graph g;
   Value* x = input(g, "x", {1, 3, 5, 5});
   Value* c = node(g, "conv", conv3x3(), {x, random_const(g, "w", {4, 3, 3, 3}, 1)});
-  Value* y = node(g, "bn", std::make_unique<ops::BatchNorm>(),
+  Value* y = node(g, "bn", std::make_unique<ops::BatchNormalization>(),
                   {c, random_const(g, "s", {4}, 3), random_const(g, "sh", {4}, 4), random_const(g, "m", {4}, 5),
                    random_const(g, "v", {4}, 6, 0.5, 2.0)});
   g.outputs.push_back({"y", y});

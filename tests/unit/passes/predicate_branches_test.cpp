@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "graph_build_util.h"
-#include "ops/eltwise.h"
+#include "ops/math/eltwise.h"
 #include "passes/pass.h"
 
 namespace kiln::test {

@@ -12,8 +12,8 @@
 #include "import/importer.h"
 #include "kiln/compiler.hpp"
 #include "onnx_builder_util.h"
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 
 namespace kiln::test {

@@ -4,9 +4,9 @@
 #include <gtest/gtest.h>
 
 #include "graph_eval_util.h"
-#include "ops/conv.h"
-#include "ops/eltwise.h"
-#include "ops/shape_ops.h"
+#include "ops/nn/conv.h"
+#include "ops/math/eltwise.h"
+#include "ops/tensor/shape.h"
 #include "passes/pass.h"
 #include "serialize/memory_plan.h"
 

@@ -5,9 +5,9 @@
 
 #include "passes/graph_build_util.h"
 #include "kernel_test_util.h"
-#include "ops/conv.h"
-#include "ops/gemm.h"
-#include "ops/pool.h"
+#include "ops/nn/conv.h"
+#include "ops/math/gemm.h"
+#include "ops/nn/pool.h"
 #include "tune/select.h"
 #include "tune/tactics.h"
 #include "tune/timer.h"

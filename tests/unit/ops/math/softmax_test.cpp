@@ -1,0 +1,156 @@
+// Softmax, LogSoftmax, Hardmax: reference vs hand-computed values in both ONNX forms (axis and
+// coerce_2d), infer() errors, the oneDNN kernels vs the reference, and the importers' opset rules.
+#include <cmath>
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "graph_eval_util.h"
+#include "import/importer.h"
+#include "kernel_test_util.h"
+#include "onnx_builder_util.h"
+#include "ops/math/softmax.h"
+
+namespace kiln::test {
+namespace {
+
+using namespace ops;
+
+HostTensor f32(Shape s, const std::vector<float>& v) {
+  HostTensor h(DType::Float32, std::move(s));
+  EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
+  std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(float));
+  return h;
+}
+std::vector<float> values(const HostTensor& h) {
+  std::vector<float> v(static_cast<size_t>(h.elements()));
+  std::memcpy(v.data(), h.bytes.data(), h.bytes.size());
+  return v;
+}
+void expect_floats(const std::vector<float>& got, const std::vector<float>& want, float tol = 1e-6f) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "element " << i;
+}
+
+template <class T>
+T make_op(int64_t axis, bool coerce = false) {
+  T op;
+  op.axis = axis;
+  op.coerce_2d = coerce;
+  return op;
+}
+
+std::vector<float> run(const Op& op, HostTensor x) {
+  std::vector<HostTensor> in{std::move(x)};
+  return values(run_reference(op, in)[0]);
+}
+
+TEST(SoftmaxReference, HandComputed) {
+  expect_floats(run(make_op<Softmax>(-1), f32({3}, {1, 2, 3})), {0.09003057f, 0.24472847f, 0.66524096f});
+  expect_floats(run(make_op<LogSoftmax>(0), f32({3}, {1, 2, 3})), {-2.40760596f, -1.40760596f, -0.40760596f});
+  // Large inputs must not overflow: the max is subtracted first.
+  expect_floats(run(make_op<Softmax>(-1), f32({2}, {1000, 1001})), {0.26894142f, 0.73105858f});
+  expect_floats(run(make_op<LogSoftmax>(-1), f32({2}, {-1000, -1000})), {-std::log(2.f), -std::log(2.f)});
+  // Hardmax marks the first maximum only.
+  expect_floats(run(make_op<Hardmax>(1), f32({2, 3}, {1, 3, 3, 2, 1, 0})), {0, 1, 0, 1, 0, 0});
+}
+
+TEST(SoftmaxReference, AxisAndCoerce2d) {
+  // x [2,2,2] = 0..7 as log values, so each softmax is a ratio of the exponentials' sums.
+  std::vector<float> x{0, std::log(3.f), std::log(2.f), std::log(2.f), 0, 0, std::log(4.f), std::log(4.f)};
+  // axis 1 only: pairs (x[n,0,w], x[n,1,w])
+  expect_floats(run(make_op<Softmax>(1), f32({2, 2, 2}, x)), {1.f / 3, 0.6f, 2.f / 3, 0.4f, 0.2f, 0.2f, 0.8f, 0.8f});
+  // opset < 13 at axis 1: each batch's 4 values normalised together.
+  expect_floats(run(make_op<Softmax>(1, true), f32({2, 2, 2}, x)),
+                {1.f / 8, 3.f / 8, 2.f / 8, 2.f / 8, 0.1f, 0.1f, 0.4f, 0.4f});
+  // coerce at axis 0: everything is one row.
+  auto all = run(make_op<Softmax>(0, true), f32({2, 2, 2}, x));
+  float sum = 0;
+  for (float v : all) sum += v;
+  EXPECT_NEAR(sum, 1.f, 1e-6);
+  expect_floats({all[0], all[7]}, {1.f / 18, 4.f / 18});
+  expect_floats(run(make_op<Hardmax>(1, true), f32({2, 2, 2}, x)), {0, 1, 0, 0, 0, 0, 1, 0});
+  // axis 0 of a [2,3]
+  expect_floats(run(make_op<Softmax>(-2), f32({2, 3}, {0, 0, 5, 0, std::log(3.f), 5})),
+                {0.5f, 0.25f, 0.5f, 0.5f, 0.75f, 0.5f});
+}
+
+TEST(SoftmaxReference, Float64) {
+  HostTensor x(DType::Float64, {3});
+  double* p = x.as<double>();
+  p[0] = 1, p[1] = 2, p[2] = 3;
+  std::vector<HostTensor> in{x};
+  auto y = run_reference(make_op<LogSoftmax>(0), in)[0];
+  EXPECT_NEAR(y.as<double>()[0], -2.4076059644443806, 1e-14);
+}
+
+TEST(SoftmaxReference, InferErrors) {
+  auto infer = [](const Op& op, HostTensor t) {
+    std::vector<HostTensor> in{std::move(t)};
+    return infer_outputs(op, in);
+  };
+  EXPECT_THROW(infer(make_op<Softmax>(3), HostTensor(DType::Float32, {2, 3, 4})), Error);
+  EXPECT_THROW(infer(make_op<Softmax>(-4), HostTensor(DType::Float32, {2, 3, 4})), Error);
+  EXPECT_THROW(infer(make_op<LogSoftmax>(0), HostTensor(DType::Int32, {2})), Error);
+  EXPECT_THROW(infer(make_op<Hardmax>(0), HostTensor(DType::Float32, {})), Error);
+  EXPECT_EQ(infer(make_op<Softmax>(-3), HostTensor(DType::Float32, {2, 3, 4}))[0].shape, (Shape{2, 3, 4}));
+}
+
+TEST(SoftmaxKernel, OnednnMatchesReference) {
+  struct Case { Shape s; int64_t axis; bool coerce; };
+  const std::vector<Case> cases{{{1, 1000}, -1, false}, {{2, 3, 4, 5}, 1, false}, {{2, 3, 4, 5}, 0, false},
+                                {{2, 3, 4, 5}, 2, true}, {{2, 3, 4, 5}, 1, true}, {{3, 7, 11}, -2, false},
+                                {{17}, 0, false},         {{5, 1, 13}, 1, false}};
+  uint32_t seed = 1;
+  for (auto& c : cases) {
+    SCOPED_TRACE(shape_str(c.s) + " axis " + std::to_string(c.axis) + (c.coerce ? " coerce_2d" : ""));
+    auto x = random_tensor(DType::Float32, c.s, seed++, -5, 5);
+    expect_kernel_matches_reference(make_op<Softmax>(c.axis, c.coerce), "onednn", {x}, 1e-4, 1e-6);
+    expect_kernel_matches_reference(make_op<LogSoftmax>(c.axis, c.coerce), "onednn", {x}, 1e-4, 1e-5);
+  }
+  std::vector<HostTensor> in{random_tensor(DType::Float32, {2, 3}, 1)}, out;
+  EXPECT_FALSE(run_kernel(make_op<Hardmax>(1), "onednn", in, out)) << "Hardmax has no oneDNN kernel";
+  std::vector<HostTensor> dbl{random_tensor(DType::Float64, {2, 3}, 1)};
+  EXPECT_FALSE(run_kernel(make_op<Softmax>(1), "onednn", dbl, out));
+}
+
+// ---- importers ----
+
+std::unique_ptr<ir::Graph> import_softmax(const char* op, int opset, Shape s, int64_t axis = 99) {
+  OnnxBuilder b(opset);
+  b.input("x", s);
+  auto& n = b.node(op, {"x"}, {"y"});
+  if (axis != 99) OnnxBuilder::attr(n, "axis", axis);
+  b.output("y", s);
+  return onnx_import::import_onnx_bytes(b.bytes(), "softmax.onnx", {});
+}
+
+TEST(SoftmaxImport, OpsetDefaults) {
+  auto g11 = import_softmax("Softmax", 11, {2, 3, 4});
+  auto* s11 = g11->nodes()[0]->as<Softmax>();
+  ASSERT_TRUE(s11);
+  EXPECT_EQ(s11->axis, 1);
+  EXPECT_TRUE(s11->coerce_2d);
+  auto g13 = import_softmax("LogSoftmax", 13, {2, 3, 4});
+  auto* s13 = g13->nodes()[0]->as<LogSoftmax>();
+  ASSERT_TRUE(s13);
+  EXPECT_EQ(s13->axis, -1);
+  EXPECT_FALSE(s13->coerce_2d);
+  // Legacy flattening at the last axis is the same as normalising along it.
+  auto last = import_softmax("Hardmax", 9, {2, 3, 4}, 2);
+  auto* h = last->nodes()[0]->as<Hardmax>();
+  ASSERT_TRUE(h);
+  EXPECT_FALSE(h->coerce_2d);
+}
+
+TEST(SoftmaxImport, LegacyFlattensNumerically) {
+  auto g = import_softmax("Softmax", 12, {1, 2, 2});
+  auto out = evaluate(*g, {{"x", f32({1, 2, 2}, {0, 0, 0, std::log(5.f)})}});
+  expect_floats(values(out.at("y")), {0.125f, 0.125f, 0.125f, 0.625f});
+  auto g13 = import_softmax("Softmax", 13, {1, 2, 2}, 1);
+  out = evaluate(*g13, {{"x", f32({1, 2, 2}, {0, 0, 0, std::log(5.f)})}});
+  expect_floats(values(out.at("y")), {0.5f, 1.f / 6, 0.5f, 5.f / 6});
+}
+
+}  // namespace
+}  // namespace kiln::test
