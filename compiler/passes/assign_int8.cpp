@@ -74,7 +74,18 @@ QType model_type(const Value& v) {
 
 const Value* described(const Value* v) { return model_quant_source(v); }
 
+// A MatMul of two activations (attention's Q.K^T and P.V after fuse-attention): int8 with one
+// scale per operand, B signed (oneDNN's int8 matmul takes s8 weights); no bias, static shapes.
+bool activation_matmul(const Node& n) {
+  if (!n.as<ops::MatMul>() || n.inputs.size() < 2 || n.outputs.size() != 1) return false;
+  const Value *a = n.inputs[0], *b = n.inputs[1];
+  if (!a || !b || a->is_constant() || b->is_constant() || (n.inputs.size() > 2 && n.inputs[2])) return false;
+  return a->type.dtype == DType::Float32 && b->type.dtype == DType::Float32 && shape_static(a->type.shape) &&
+         shape_static(b->type.shape) && shape_static(n.outputs[0]->type.shape);
+}
+
 bool int8_op(const Node& n) {
+  if (activation_matmul(n)) return true;
   const std::string_view t = n.type();
   if (t != "Conv" && t != "MatMul" && t != "Gemm") return false;
   if (n.inputs.size() < 2 || !n.inputs[0] || !n.inputs[1] || !n.inputs[1]->is_constant()) return false;
@@ -108,7 +119,7 @@ class Int8Assigner {
       auto pin = pins_.find(n);
       const bool pinned_int8 = pin != pins_.end() && pin->second == "int8";
       if (pin != pins_.end() && !pinned_int8) continue;  // pinned to a float precision
-      if (!int8_op(*n) || !range(n->inputs[0])) {
+      if (!int8_op(*n) || !range(n->inputs[0]) || (activation_matmul(*n) && !range(n->inputs[1]))) {
         if (pinned_int8) refuse(*n, "it is not a Conv, MatMul or Gemm with constant weights and a calibrated input");
         else if ((n->type() == "Conv" || n->type() == "MatMul" || n->type() == "Gemm") && described(n->input(0)))
           warn("QDQ model: " + ir::node_label(*n) + " has a quantized input but stays in float: kiln's int8 "
@@ -116,6 +127,7 @@ class Int8Assigner {
         continue;
       }
       cand_.insert(n);
+      if (activation_matmul(*n)) act_.insert(n);
     }
     // Decide, check with the kernels, and decide again without the layers they refuse (or, at
     // --builderOptimizationLevel >= 1, that run slower in int8 than in float here).
@@ -198,7 +210,7 @@ class Int8Assigner {
     if (it == readers_.end()) return false;
     for (const Use& u : it->second) {
       if (cand_.count(u.node)) {
-        if (u.slot == 0) continue;
+        if (u.slot == 0 || (u.slot == 1 && is_act(u.node))) continue;
         // A conv adds its residual operand through oneDNN's sum post-op, which reads any 8-bit
         // type with its own scale, provided the conv's own output is 8-bit.
         if (u.slot >= 3 && u.node->type() == "Conv" && out_.count(u.node->outputs[0])) continue;
@@ -210,9 +222,56 @@ class Int8Assigner {
     return true;
   }
 
-  // Layers that run on a quantized tensor's integers with its scale unchanged.
+  // Layers that run on a quantized tensor's integers with its scale unchanged: max pooling, and
+  // the reshaping views between attention's projections and its int8 matmuls (head split and
+  // merge), which copy bytes or nothing.
   static bool transparent(const Node& n) {
-    return n.type() == "MaxPool" && n.outputs.size() == 1 && n.inputs.size() == 1;
+    const std::string_view t = n.type();
+    if (n.outputs.size() != 1 || n.inputs.empty() || !n.inputs[0]) return false;
+    if (t == "MaxPool") return n.inputs.size() == 1;
+    return (t == "Reshape" || t == "Flatten" || t == "Squeeze" || t == "Unsqueeze") &&
+           n.inputs[0]->layout.empty() && n.outputs[0]->layout.empty();
+  }
+
+  // Whether an int8 matmul reads v (through views) as its B, which must then be signed.
+  bool read_as_b(const Value* v, int depth = 0) const {
+    auto it = readers_.find(v);
+    if (it == readers_.end() || depth > 8) return false;
+    for (const Use& u : it->second) {
+      if (cand_.count(u.node) && u.slot == 1 && is_act(u.node)) return true;
+      if (!cand_.count(u.node) && transparent(*u.node) && read_as_b(u.node->outputs[0], depth + 1)) return true;
+    }
+    return false;
+  }
+
+  bool is_act(const Node* n) const { return act_.count(n) != 0; }
+
+  // The signed type over the same range: B of an int8 matmul is s8 even when never negative.
+  static QType signed_qtype(QType q) {
+    if (q.dtype == DType::QUInt8) {
+      q.dtype = DType::QInt8;
+      q.quant.scale = {q.quant.scale[0] * 255.f / 127.f};
+    }
+    return q;
+  }
+
+  // Softmax layers that write their probabilities quantized when an int8 matmul reads them (P.V):
+  // oneDNN's softmax takes an output scale. Their range is [0, max seen], never clipped below the
+  // largest probability (one token attending alone carries the most information).
+  static bool quantizing_softmax(const Node& n) {
+    return n.type() == "Softmax" && n.inputs.size() == 1 && n.outputs.size() == 1 && n.inputs[0] &&
+           n.inputs[0]->type.dtype == DType::Float32 && n.inputs[0]->layout.empty() &&
+           shape_static(n.inputs[0]->type.shape);
+  }
+  std::optional<QType> probability_qtype(const Value* v) const {
+    if (const Value* m = described(v)) return model_type(*m);
+    if (!calib_) return std::nullopt;
+    auto it = calib_->ranges.find(v->name);
+    if (it == calib_->ranges.end()) return std::nullopt;
+    quant::TensorRange r = it->second;
+    r.min = 0.f;
+    r.threshold = std::clamp(r.max, 1.f / 255.f, 1.f);
+    return activation_qtype(r);
   }
 
   // Output types, from the last layer backwards, so a conv knows whether its residual readers'
@@ -221,10 +280,11 @@ class Int8Assigner {
     out_.clear();
     for (auto it = g_.nodes().rbegin(); it != g_.nodes().rend(); ++it) {
       Node* n = it->get();
-      if (!cand_.count(n)) continue;
+      const bool softmax = !cand_.count(n) && quantizing_softmax(*n);
+      if (!cand_.count(n) && !softmax) continue;
       Value* y = n->outputs[0];
-      const auto r = range(y);
-      if (r && readers_take_quantized(y)) out_[y] = *r;
+      const auto r = softmax ? probability_qtype(y) : range(y);
+      if (r && readers_take_quantized(y)) out_[y] = read_as_b(y) ? signed_qtype(*r) : *r;
     }
   }
 
@@ -234,7 +294,7 @@ class Int8Assigner {
     auto it = out_.find(v);
     if (it != out_.end()) return it->second;
     if (const Value* src = pooled_source(v)) return out_.at(src);
-    return *range(v);
+    return slot == 1 && is_act(&n) ? signed_qtype(*range(v)) : *range(v);
   }
 
   // For a value written by a pooling layer over a quantized tensor: that tensor.
@@ -273,8 +333,14 @@ class Int8Assigner {
     const Value* src = n->inputs[0];
     if (relayout_source(*n) && !dtype_quantized(src->type.dtype) && !out_.count(src) && !pooled_source(src))
       spec.in[0].layout = n->outputs[0]->layout;
-    spec.in[1].dtype = DType::QInt8;
-    spec.in[1].const_data = weights_of(*n, spec.in[1].quant).data();
+    if (is_act(n)) {
+      const QType b = input_qtype(*n, 1);
+      spec.in[1].dtype = b.dtype;
+      spec.in[1].quant = b.quant;
+    } else {
+      spec.in[1].dtype = DType::QInt8;
+      spec.in[1].const_data = weights_of(*n, spec.in[1].quant).data();
+    }
     auto y = out_.find(n->outputs[0]);
     if (y != out_.end()) {
       spec.out[0].dtype = y->second.dtype;
@@ -355,7 +421,7 @@ class Int8Assigner {
 
   // One quantizing Reorder per (tensor, layout), shared by its int8 readers.
   Value* quantized(Value* v, const QType& q, const std::string& layout) {
-    auto key = std::make_pair(v, layout);
+    auto key = std::make_pair(v, layout + "/" + std::to_string(static_cast<int>(q.dtype)));
     auto it = quantized_.find(key);
     if (it != quantized_.end()) return it->second;
     Value* c = g_.add_value(g_.unique_name(v->name + "/int8"), {q.dtype, v->type.shape});
@@ -376,6 +442,7 @@ class Int8Assigner {
     for (Node* n : order) {
       if (!cand_.count(n)) continue;
       in_q[{n, 0}] = input_qtype(*n, 0);
+      if (is_act(n)) in_q[{n, 1}] = input_qtype(*n, 1);
       if (out_.count(n->outputs[0]))
         for (size_t i = 3; i < n->inputs.size(); ++i) in_q[{n, i}] = input_qtype(*n, i);
     }
@@ -399,15 +466,18 @@ class Int8Assigner {
           }
       }
     }
-    size_t quantize_reorders = 0;
+    size_t quantize_reorders = 0, softmaxes = 0;
+    for (auto& [v, q] : out_) softmaxes += v->producer && !cand_.count(v->producer);
     for (Node* n : order) {
       if (!cand_.count(n)) continue;
-      ops::QuantParams wq;
-      const std::vector<int8_t>& w = weights_of(*n, wq);
-      Value* wv = g_.add_constant(g_.unique_name(n->inputs[1]->name + "/int8"),
-                                  TensorView{DType::QInt8, n->inputs[1]->type.shape, const_cast<int8_t*>(w.data())});
-      wv->quant = wq;
-      n->inputs[1] = wv;
+      if (!is_act(n)) {
+        ops::QuantParams wq;
+        const std::vector<int8_t>& w = weights_of(*n, wq);
+        Value* wv = g_.add_constant(g_.unique_name(n->inputs[1]->name + "/int8"),
+                                    TensorView{DType::QInt8, n->inputs[1]->type.shape, const_cast<int8_t*>(w.data())});
+        wv->quant = wq;
+        n->inputs[1] = wv;
+      }
       n->precision = DType::QInt8;
       const Value* y = n->outputs[0];
       for (auto& [key, q] : in_q) {
@@ -426,7 +496,8 @@ class Int8Assigner {
     std::string detail;
     for (auto& [op, c] : by_op) detail += (detail.empty() ? "" : ", ") + op + " " + std::to_string(c);
     summary(std::to_string(cand_.size()) + " layer(s) compute in int8 (" + detail + "; weights s8 per output channel)" +
-            (pooled ? ", " + std::to_string(pooled) + " pooling layer(s) pass int8 on" : ""));
+            (pooled ? ", " + std::to_string(pooled) + " pooling or view layer(s) pass int8 on" : "") +
+            (softmaxes ? ", " + std::to_string(softmaxes) + " softmax layer(s) write int8 probabilities" : ""));
     size_t flowing = out_.size();
     summary(std::to_string(flowing) + " tensor(s) flow between layers as int8; " + std::to_string(quantize_reorders) +
             " quantizing reorder(s) inserted; other int8 layers write float directly");
@@ -460,6 +531,7 @@ class Int8Assigner {
   std::unordered_map<const Node*, std::string> pins_;
   std::unordered_map<const Value*, std::vector<Use>> readers_;
   std::set<Node*> cand_;
+  std::set<const Node*> act_;  // candidates of two activations (decided before any retyping)
   std::map<const Value*, QType> out_;
   std::unordered_map<const Value*, std::pair<std::vector<int8_t>, ops::QuantParams>> wq_;
   std::map<std::pair<Value*, std::string>, Value*> quantized_;

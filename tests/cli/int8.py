@@ -150,10 +150,22 @@ for name, (model, xin, want) in models.items():
     want_int8 = 5 if name == "cnn" else 6  # the CNN's convs; the block's Linear layers
     check(len(int8) >= want_int8, f"{name}: {len(int8)} int8 layers: {[(l['name'], l['precision']) for l in heavy]}")
     check(all(l["kernel"] != "reference" for l in int8), f"{name}: an int8 layer runs the reference kernel")
+    # Layers with weights carry per-channel s8 scales; attention's matmuls of two activations
+    # (Q.K^T, P.V) one scale per operand, B signed, with P written as u8 by its softmax.
+    weightless = [l for l in int8 if l["op"] == "MatMul" and all(len(q["scale"]) == 1 for q in l["quantized"])]
     for l in int8:
+        if l in weightless:
+            ins = [q for q in l["quantized"] if not q["output"]]
+            check(len(ins) == 2 and ins[1]["dtype"] == "qint8", f"{name}: {l['name']}'s B is not s8: {ins}")
+            continue
         w = [q for q in l["quantized"] if not q["output"] and len(q["scale"]) > 1]
         check(w and w[0]["dtype"] == "qint8" and all(s > 0 for s in w[0]["scale"]),
               f"{name}: {l['name']} has no per-channel weight scales: {l['quantized']}")
+    if name == "attn":
+        check(len(weightless) == 2, f"attn: Q.K^T and P.V are not int8: {[(l['name'], l['quantized']) for l in int8]}")
+        probs = [q for l in weightless for q in l["quantized"] if not q["output"] and q["dtype"] == "quint8"]
+        check(len(probs) == 1 and probs[0]["tensor"].startswith("/Softmax"),
+              f"attn: the softmax does not hand P.V u8 probabilities: {[l['quantized'] for l in weightless]}")
     if name == "cnn":
         flowing = [q for l in int8 for q in l["quantized"] if q["output"]]
         check(flowing and any(q["dtype"] == "quint8" for q in flowing),

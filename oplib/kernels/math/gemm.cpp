@@ -62,7 +62,9 @@ Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
 
 // float32 throughout, or bfloat16 A and B (fp32 accumulation) with a float32 or bfloat16 result and
 // Sum operands; a bias or C stays float32 (its constant data is read as floats). Or int8: A
-// quantized per tensor, B constant QInt8, both without zero points; the result any real type.
+// quantized per tensor, B QInt8, both without zero points; the result any real type. B is a
+// constant (a weight, any scales) or, for attention's Q.K^T and P.V, a run-time tensor with one
+// scale.
 bool usable(const KernelSpec& s) {
   if (s.in.size() < 2) return false;
   const bool int8 = dtype_quantized(s.in[0].dtype);
@@ -72,7 +74,8 @@ bool usable(const KernelSpec& s) {
     if (!t.layout.empty() || shape_elements(t.shape) <= 0) return false;
     if (int8 && i < 2) {
       if (t.quant.zero_point != 0 || (i == 0 && t.quant.scale.size() != 1)) return false;
-      if (i == 1 && (t.dtype != DType::QInt8 || (!t.const_data && !t.packed))) return false;
+      if (i == 1 && (t.dtype != DType::QInt8 || (!t.const_data && !t.packed && t.quant.scale.size() != 1)))
+        return false;
       continue;
     }
     if (i == 2 ? t.dtype != DType::Float32 : !ops::f32_or_bf16(t.dtype)) return false;
@@ -317,7 +320,9 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   p.post = &op->post;
   p.scale = op->alpha;
   if (dtype_quantized(s.in[0].dtype)) {
-    if (!op->perm_b.empty() || s.in[1].shape.size() != 2 ||
+    // A constant B is a weight [K, N] with scales per column; a run-time B has one scale and may
+    // be read through perm_b (K^T).
+    if ((p.b_const && (!op->perm_b.empty() || s.in[1].shape.size() != 2)) ||
         !int8_scales(s, 1, op->alpha, p.acc_scale))
       return nullptr;
     p.scale_mask = 1 << (r - 1);

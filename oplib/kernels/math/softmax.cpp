@@ -1,6 +1,7 @@
 // oneDNN kernels for Softmax and LogSoftmax (softmax_v2 with softmax_accurate / softmax_log).
 // Any rank and either ONNX form maps onto one dense view [outer, n, inner] normalised along n,
 // so oneDNN sees at most 3 dims; the common last-axis case is the 2-D [outer, n].
+#include <type_traits>
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -39,8 +40,14 @@ std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   auto* op = dynamic_cast<const Op*>(&s.op);
   if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;
   const auto& x = s.in[0];
-  // float32 or bfloat16 on either side (fp32 inside oneDNN's kernel).
-  if (!ops::f32_or_bf16(x.dtype) || !ops::f32_or_bf16(s.out[0].dtype)) return nullptr;
+  // float32 or bfloat16 on either side (fp32 inside oneDNN's kernel), or a quantized result
+  // (int8 attention's probabilities, read by a u8 P.V matmul) through an output scale.
+  const KernelTensor& y = s.out[0];
+  const bool quantized = dtype_quantized(y.dtype);
+  if (!ops::f32_or_bf16(x.dtype) || (!ops::f32_or_bf16(y.dtype) && !quantized)) return nullptr;
+  if (quantized && (y.quant.scale.size() != 1 || y.quant.zero_point != 0 || !(y.quant.scale[0] > 0.f) ||
+                    std::is_same_v<Op, ops::LogSoftmax>))
+    return nullptr;
   if (!x.layout.empty() || !s.out[0].layout.empty() || shape_elements(x.shape) <= 0) return nullptr;
   auto p = op->split(x.shape);
   memory::dims dims = p.inner == 1 ? memory::dims{p.outer, p.n} : memory::dims{p.outer, p.n, p.inner};
@@ -48,6 +55,7 @@ std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   memory::desc src(dims, dnn::dtype(x.dtype), tag), dst(dims, dnn::dtype(s.out[0].dtype), tag);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (quantized) attr.set_output_scales(0, {1.f / y.quant.scale[0]});
   dnnl::softmax_v2_forward::primitive_desc pd;
   try {
     dnnl::softmax_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, src, dst, 1);

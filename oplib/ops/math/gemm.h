@@ -27,7 +27,7 @@ struct Gemm : OpBase<Gemm> {
 // is [K, 1] with that dim dropped from Y; leading (batch) dims broadcast. Inputs: A, B, optional
 // bias [N] (added along Y's last dim; for fusing a following Add), then one operand per Sum
 // post-op, of Y's shape or unidirectionally broadcastable to it (an attention mask). Types as
-// Gemm; alpha != 1 and perms only for floats.
+// Gemm (an int8 B that is not a constant has one scale).
 // perm_a / perm_b fold a Transpose into the product (attention's K^T): the logical A is
 // transpose(input 0, perm_a), read in place with strides by the fast kernel; empty = as stored.
 // perm_y folds a Transpose of the result (attention's head merge): Y = transpose(product, perm_y),

@@ -21,6 +21,7 @@
 #include "ops/math/activation.h"
 #include "ops/nn/conv.h"
 #include "ops/math/gemm.h"
+#include "ops/math/softmax.h"
 #include "ops/nn/pool.h"
 #include "ops/tensor/reorder.h"
 
@@ -216,6 +217,45 @@ TEST(Int8Kernels, GemmTransposedWeights) {
                           plain(random_tensor(DType::Float32, {24}, 18, -1, 1, true))};
   expect_int8_matches(g, in, out_f32());
   expect_int8_matches(g, in, out_q(DType::QInt8, 0.05f));
+}
+
+// Attention in int8: Q.K^T and P.V multiply two run-time tensors (one scale each), K^T read in
+// place through perm_b, the 1/sqrt(d) factor folded into alpha.
+TEST(Int8Kernels, MatMulOfTwoRunTimeTensorsThroughPermB) {
+  ops::MatMul qk;
+  qk.alpha = 0.125f;
+  qk.perm_b = {0, 1, 3, 2};
+  std::vector<QTensor> in{random_q(DType::QInt8, {1, 4, 16, 64}, 41, {0.02f}),
+                          random_q(DType::QInt8, {1, 4, 24, 64}, 42, {0.03f})};
+  expect_int8_matches(qk, in, out_f32());
+  expect_int8_matches(qk, in, out_q(DType::QInt8, 0.01f));
+}
+
+TEST(Int8Kernels, MatMulOfUint8ProbabilitiesAndRunTimeValues) {
+  ops::MatMul pv;
+  std::vector<QTensor> in{random_q(DType::QUInt8, {2, 3, 16, 16}, 43, {1.f / 255}),
+                          random_q(DType::QInt8, {2, 3, 16, 32}, 44, {0.05f})};
+  expect_int8_matches(pv, in, out_f32());
+  expect_int8_matches(pv, in, out_q(DType::QInt8, 0.5f));
+}
+
+TEST(Int8Kernels, MatMulDeclinesARunTimeBWithScalesPerColumn) {
+  ops::MatMul m;
+  std::vector<QTensor> in{random_q(DType::QUInt8, {4, 8}, 45, {0.01f}),
+                          random_q(DType::QInt8, {8, 4}, 46, channel_scales(4, 46), 1)};
+  HostTensor y;
+  EXPECT_FALSE(run(m, "onednn", in, out_f32(), y));
+}
+
+// Softmax writes attention probabilities as u8 through an output scale (LogSoftmax, whose
+// results are negative, does not).
+TEST(Int8Kernels, SoftmaxWritesUint8Probabilities) {
+  ops::Softmax sm;
+  std::vector<QTensor> in{plain(random_tensor(DType::Float32, {2, 4, 8, 32}, 47, -3, 3))};
+  expect_int8_matches(sm, in, out_q(DType::QUInt8, 0.5f / 255));
+  ops::LogSoftmax lsm;
+  HostTensor y;
+  EXPECT_FALSE(run(lsm, "onednn", in, out_q(DType::QInt8, 0.1f), y));
 }
 
 // ---- dynamic int8 (--int8Dynamic): float A quantized per run ----
