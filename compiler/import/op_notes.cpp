@@ -137,6 +137,10 @@ const std::map<std::string, OpNote>& op_notes() {
       {"MeanVarianceNormalization", {"float32",
         "float64 fails (the epsilon constant is float32); lowered to ReduceMean, Sub, Mul, Add, Sqrt, Div"}},
 
+      // ---- nn/tfidf_vectorizer.cpp ----
+      {"TfIdfVectorizer", {"int32, int64 (X); float32 (Y)",
+        "pool_int64s only (pool_strings rejected); X [C] or [N, C]; reference kernel only"}},
+
       // ---- nn/pool.cpp ----
       {"MaxPool", {"float32, int8, uint8",
         "X rank >= 3; pads < window; oneDNN kernel for 1-3 spatial dims unless the Indices output is used"}},
