@@ -125,8 +125,8 @@ const std::map<std::string, OpNote>& op_notes() {
       // ---- nn/norm.cpp, nn/layernorm.cpp, nn/mean_variance_normalization.cpp ----
       {"BatchNormalization",
        {"float32",
-        "inference only (training_mode=1, spatial=0, used stat outputs rejected); folds into a preceding "
-        "Conv; oneDNN for rank 2-5"}},
+        "training_mode=1 (14+): batch stats, reference kernel; else spatial=0, stat outputs rejected, "
+        "folds into a preceding Conv, oneDNN for rank 2-5"}},
       {"InstanceNormalization", {"float32", "X rank >= 3; in-house kernel (one pass per [n, c] plane)"}},
       {"GroupNormalization", {"float32",
         "C known; InstanceNormalization of [N, G, -1], then Mul/Add per channel; scale/bias per group "
