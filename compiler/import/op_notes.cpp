@@ -141,6 +141,14 @@ const std::map<std::string, OpNote>& op_notes() {
       {"TfIdfVectorizer", {"int32, int64 (X); float32 (Y)",
         "pool_int64s only (pool_strings rejected); X [C] or [N, C]; reference kernel only"}},
 
+      // ---- training/optimizer.cpp (domain ai.onnx.preview.training) ----
+      {"ai.onnx.preview.training:Adagrad", {"float32, float64 (X, G, H); int64 (T)",
+        "N tensors per node, R and T scalars read at run time; reference kernel only"}},
+      {"ai.onnx.preview.training:Adam", {"float32, float64 (X, G, V, H); int64 (T)",
+        "N tensors per node, R and T scalars read at run time; reference kernel only"}},
+      {"ai.onnx.preview.training:Momentum", {"float32, float64 (X, G, V); int64 (T)",
+        "standard and nesterov; N tensors per node, R and T read at run time; reference kernel only"}},
+
       // ---- nn/pool.cpp ----
       {"MaxPool", {"float32, int8, uint8",
         "X rank >= 3; pads < window; oneDNN kernel for 1-3 spatial dims unless the Indices output is used"}},
