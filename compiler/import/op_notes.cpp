@@ -86,8 +86,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Identity", {"any", "tensors only (no sequences or optionals); removed by the remove-identity pass"}},
       {"Dropout",
        {"any",
-        "inference only (training_mode a constant false); ratio ignored; a used mask needs a static shape "
-        "(7-9: float or bool data)"}},
+        "training_mode true needs ratio 0 (checked when run if either is a run-time value); a build-time "
+        "mask needs a static shape (7-9: float/bool data)"}},
 
       // ---- math/eltwise.cpp: trigonometric, hyperbolic and appended activations;
       // math/is_nan_inf_sign.cpp ----
