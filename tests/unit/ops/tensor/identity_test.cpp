@@ -84,6 +84,15 @@ TEST(DropoutImport, TrainingWithRatioZero) {
   EXPECT_EQ(vals<float>(out.at("y")), (std::vector<float>{1, 2, 3}));
   EXPECT_EQ(vals<uint8_t>(out.at("mask")), std::vector<uint8_t>(3, 1));
   EXPECT_THROW(evaluate(*g, {{"x", x}, {"r", ratio(0.5f)}, {"t", flag(true)}}), Error);
+  // A run-time training_mode without a ratio (0.5): only inference passes.
+  OnnxBuilder b(13);
+  b.input("x", {3});
+  b.input("t", {}, onnx::TensorProto::BOOL);
+  b.node("Dropout", {"x", "", "t"}, {"y"});
+  b.output("y", {3});
+  g = import(b);
+  EXPECT_EQ(vals<float>(evaluate(*g, {{"x", x}, {"t", flag(false)}}).at("y")), (std::vector<float>{1, 2, 3}));
+  EXPECT_THROW(evaluate(*g, {{"x", x}, {"t", flag(true)}}), Error);
 }
 
 }  // namespace
