@@ -38,7 +38,7 @@ int default_opset(const onnx::ModelProto& m) {
   return -1;
 }
 
-// Whether every domain the model imports has importers in kiln (the default one aside).
+// Whether the model imports nothing but ai.onnx.preview.training, the one other domain kiln reads.
 bool imports_only_known_domains(const onnx::ModelProto& m) {
   for (const auto& o : m.opset_import())
     if (o.domain() != kTrainingDomain) return false;
