@@ -151,8 +151,15 @@ class ImporterRegistry {
   std::map<std::string, std::vector<Entry>> by_type_;
 };
 
+// Ops of a domain other than the default register as "<domain>:<OpType>", and their opsets are
+// that domain's versions; default-domain ops register under their plain op type.
+constexpr const char* kTrainingDomain = "ai.onnx.preview.training";
+inline std::string domain_key(const std::string& domain, const std::string& op_type) {
+  return domain.empty() || domain == "ai.onnx" ? op_type : domain + ":" + op_type;
+}
+
 struct ImporterRegistrar {
-  ImporterRegistrar(const char* op_type, int since, int until, ImportFn fn) {
+  ImporterRegistrar(const std::string& op_type, int since, int until, ImportFn fn) {
     ImporterRegistry::instance().add(op_type, since, until, std::move(fn));
   }
 };

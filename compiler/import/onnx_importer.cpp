@@ -2,6 +2,7 @@
 // op importer in topological order.
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <unordered_map>
@@ -35,6 +36,13 @@ int default_opset(const onnx::ModelProto& m) {
   for (const auto& o : m.opset_import())
     if (o.domain().empty() || o.domain() == "ai.onnx") return static_cast<int>(o.version());
   return -1;
+}
+
+// Whether the model imports nothing but ai.onnx.preview.training, the one other domain kiln reads.
+bool imports_only_known_domains(const onnx::ModelProto& m) {
+  for (const auto& o : m.opset_import())
+    if (o.domain() != kTrainingDomain) return false;
+  return m.opset_import_size() > 0;
 }
 
 Shape shape_of(const onnx::ValueInfoProto& vi, std::vector<std::string>* params) {
@@ -212,6 +220,9 @@ class ModelImporter final : public SubgraphHost {
   void prepare(onnx::ModelProto& model) {
     if (!model.has_graph()) throw Error("the file holds no graph; is it an ONNX model?");
     int opset = default_opset(model);
+    // A model of training optimizers alone imports only their domain; the checker refuses any
+    // default-domain node in it, so the default opset it is given plays no part.
+    if (opset < 0 && imports_only_known_domains(model)) opset = kOnnxLibOpset;
     if (opset < 0) throw Error("the model imports no default-domain (ai.onnx) opset");
     if (opset > kMaxOpset)
       throw Error("the model uses opset " + std::to_string(opset) + "; kiln reads opsets " +
@@ -248,6 +259,9 @@ class ModelImporter final : public SubgraphHost {
       }
     }
     opset_ = default_opset(model);
+    if (opset_ < 0) opset_ = kOnnxLibOpset;  // no default-domain nodes (see above)
+    for (const auto& o : model.opset_import())
+      if (!o.domain().empty() && o.domain() != "ai.onnx") domain_opsets_[o.domain()] = static_cast<int>(o.version());
     fp16_ = lower_float16(model, base_dir_);
     if (fp16_.declared)
       warn("model declares float16 tensors: kiln computes them in float32 (bf16 with --bf16); inputs and "
@@ -361,8 +375,15 @@ class ModelImporter final : public SubgraphHost {
     auto fail = [&](const std::string& msg) {
       throw Error("node '" + named.name() + "' (" + node.op_type() + "): " + msg);
     };
-    if (!node.domain().empty() && node.domain() != "ai.onnx")
-      fail("ops of domain '" + node.domain() + "' are not supported; only the default ONNX domain is");
+    const std::string key = domain_key(node.domain(), node.op_type());
+    int opset = opset_;
+    if (key != node.op_type()) {
+      auto it = domain_opsets_.find(node.domain());
+      if (node.domain() != kTrainingDomain || it == domain_opsets_.end())
+        fail("ops of domain '" + node.domain() + "' are not supported; only the default ONNX domain and " +
+             kTrainingDomain + "'s optimizers are");
+      opset = it->second;
+    }
     std::vector<ir::Value*> inputs;
     for (const auto& name : node.input()) {
       if (name.empty()) {
@@ -374,13 +395,12 @@ class ModelImporter final : public SubgraphHost {
       inputs.push_back(v);
     }
     auto& reg = ImporterRegistry::instance();
-    const ImportFn* fn = reg.find(node.op_type(), opset_);
+    const ImportFn* fn = reg.find(key, opset);
     if (!fn) {
-      if (reg.known(node.op_type()))
-        fail("not supported at opset " + std::to_string(opset_) + "; re-export with another opset");
+      if (reg.known(key)) fail("not supported at opset " + std::to_string(opset) + "; re-export with another opset");
       fail(kNoImporter);
     }
-    NodeContext ctx(*g_, named, opset_, std::move(inputs), base_dir_);
+    NodeContext ctx(*g_, named, opset, std::move(inputs), base_dir_);
     ctx.set_subgraph_host(this);
     try {
       settle();
@@ -497,6 +517,7 @@ class ModelImporter final : public SubgraphHost {
   const ImportOptions& opts_;
   ir::Graph* g_ = nullptr;
   int opset_ = 0;
+  std::map<std::string, int> domain_opsets_;  // versions of the imported non-default domains
   Float16Lowering fp16_;
   std::unordered_map<std::string, ir::Value*> values_;
   std::vector<std::unordered_map<std::string, ir::Value*>> scopes_;  // inlined subgraphs, innermost last

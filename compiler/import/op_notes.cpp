@@ -86,8 +86,8 @@ const std::map<std::string, OpNote>& op_notes() {
       {"Identity", {"any", "tensors only (no sequences or optionals); removed by the remove-identity pass"}},
       {"Dropout",
        {"any",
-        "inference only (training_mode a constant false); ratio ignored; a used mask needs a static shape "
-        "(7-9: float or bool data)"}},
+        "training_mode true needs ratio 0 (checked when run if either is a run-time value); a build-time "
+        "mask needs a static shape (7-9: float/bool data)"}},
 
       // ---- math/eltwise.cpp: trigonometric, hyperbolic and appended activations;
       // math/is_nan_inf_sign.cpp ----
@@ -125,8 +125,8 @@ const std::map<std::string, OpNote>& op_notes() {
       // ---- nn/norm.cpp, nn/layernorm.cpp, nn/mean_variance_normalization.cpp ----
       {"BatchNormalization",
        {"float32",
-        "inference only (training_mode=1, spatial=0, used stat outputs rejected); folds into a preceding "
-        "Conv; oneDNN for rank 2-5"}},
+        "training_mode=1 (14+): batch stats, reference kernel; else spatial=0, stat outputs rejected, "
+        "folds into a preceding Conv, oneDNN for rank 2-5"}},
       {"InstanceNormalization", {"float32", "X rank >= 3; in-house kernel (one pass per [n, c] plane)"}},
       {"GroupNormalization", {"float32",
         "C known; InstanceNormalization of [N, G, -1], then Mul/Add per channel; scale/bias per group "
@@ -136,6 +136,18 @@ const std::map<std::string, OpNote>& op_notes() {
         "stash_type must be 1; oneDNN kernel for float32 unless Scale/B broadcast"}},
       {"MeanVarianceNormalization", {"float32",
         "float64 fails (the epsilon constant is float32); lowered to ReduceMean, Sub, Mul, Add, Sqrt, Div"}},
+
+      // ---- nn/tfidf_vectorizer.cpp ----
+      {"TfIdfVectorizer", {"int32, int64 (X); float32 (Y)",
+        "pool_int64s only (pool_strings rejected); X [C] or [N, C]; reference kernel only"}},
+
+      // ---- training/optimizer.cpp (domain ai.onnx.preview.training) ----
+      {"ai.onnx.preview.training:Adagrad", {"float32, float64 (X, G, H); int64 (T)",
+        "N tensors per node, R and T scalars read at run time; reference kernel only"}},
+      {"ai.onnx.preview.training:Adam", {"float32, float64 (X, G, V, H); int64 (T)",
+        "N tensors per node, R and T scalars read at run time; reference kernel only"}},
+      {"ai.onnx.preview.training:Momentum", {"float32, float64 (X, G, V); int64 (T)",
+        "standard and nesterov; N tensors per node, R and T read at run time; reference kernel only"}},
 
       // ---- nn/pool.cpp ----
       {"MaxPool", {"float32, int8, uint8",

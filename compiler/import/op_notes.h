@@ -24,7 +24,7 @@ struct OpNote {
 // What the matrix prints for an op type that has no note.
 inline constexpr const char* kMissingNote = "MISSING NOTE";
 
-// Keyed by ONNX op type (default domain).
+// Keyed by ONNX op type, or domain_key() for another domain ("ai.onnx.preview.training:Adam").
 const std::map<std::string, OpNote>& op_notes();
 
 // The note of op_type, or {kMissingNote, kMissingNote} when it has none.

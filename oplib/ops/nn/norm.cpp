@@ -1,4 +1,4 @@
-// BatchNormalization (inference), InstanceNormalization and LRN: attributes, shape inference
+// BatchNormalization (inference and training mode), InstanceNormalization and LRN: attributes, shape inference
 // and reference kernels.
 #include "ops/nn/norm.h"
 
@@ -16,10 +16,13 @@ int64_t spatial_size(const Shape& s) {
 }
 
 // X [N, C, ...] float32 followed by per-channel float32 parameters [C] named in `params`.
-void infer_channel_op(InferContext& ctx, const std::string& what, std::vector<const char*> params, size_t min_rank) {
+void infer_channel_op(InferContext& ctx, const std::string& what, std::vector<const char*> params, size_t min_rank,
+                      size_t max_outputs = 1) {
   check(ctx.num_inputs() == 1 + params.size(), what + " takes " + std::to_string(1 + params.size()) +
                                                    " inputs, got " + std::to_string(ctx.num_inputs()));
-  check(ctx.num_outputs() == 1, what + " has one output in inference mode");
+  check(ctx.num_outputs() >= 1 && ctx.num_outputs() <= max_outputs,
+        what + " has " + (max_outputs == 1 ? std::string("one output") : "1-" + std::to_string(max_outputs) + " outputs") +
+            ", got " + std::to_string(ctx.num_outputs()));
   const TensorType& x = ctx.input(0);
   check(x.dtype == DType::Float32, what + " supports float32 only; X is " + dtype_name(x.dtype));
   check(x.shape.size() >= min_rank, what + ": X must have rank >= " + std::to_string(min_rank) +
@@ -64,6 +67,55 @@ void BatchNormalization::reference(const KernelArgs& a) const {
         yp[base + i] = static_cast<float>((xp[base + i] - static_cast<double>(mean[ch])) * inv * scale[ch] + shift[ch]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalizationTraining
+
+void BatchNormalizationTraining::attrs(AttrVisitor& v) {
+  v.visit("epsilon", epsilon);
+  v.visit("momentum", momentum);
+}
+
+void BatchNormalizationTraining::infer(InferContext& ctx) const {
+  check(epsilon >= 0.f, "BatchNormalization: epsilon must be >= 0");
+  check(std::isfinite(momentum), "BatchNormalization: momentum must be finite");
+  infer_channel_op(ctx, "BatchNormalization (training mode)", {"scale", "B", "input_mean", "input_var"}, 2, 3);
+  for (size_t i = 1; i < ctx.num_outputs(); ++i) ctx.set_output(i, DType::Float32, {ctx.input(0).shape[1]});
+}
+
+void BatchNormalizationTraining::reference(const KernelArgs& a) const {
+  const TensorView& x = a.in[0];
+  const float *scale = a.in[1].as<const float>(), *shift = a.in[2].as<const float>();
+  const float *in_mean = a.in[3].as<const float>(), *in_var = a.in[4].as<const float>();
+  const int64_t n_batch = x.shape[0], c = x.shape[1], sz = spatial_size(x.shape);
+  const float* xp = x.as<const float>();
+  float* yp = a.out[0].as<float>();
+  const double count = static_cast<double>(n_batch * sz);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double mean = 0, var = 0;
+    for (int64_t n = 0; n < n_batch; ++n)
+      for (int64_t i = 0; i < sz; ++i) mean += xp[(n * c + ch) * sz + i];
+    mean = count > 0 ? mean / count : 0;
+    for (int64_t n = 0; n < n_batch; ++n)
+      for (int64_t i = 0; i < sz; ++i) {
+        const double d = xp[(n * c + ch) * sz + i] - mean;
+        var += d * d;
+      }
+    var = count > 0 ? var / count : 0;
+    const double inv = 1.0 / std::sqrt(var + epsilon);
+    for (int64_t n = 0; n < n_batch; ++n)
+      for (int64_t i = 0; i < sz; ++i) {
+        const int64_t k = (n * c + ch) * sz + i;
+        yp[k] = static_cast<float>((xp[k] - mean) * inv * scale[ch] + shift[ch]);
+      }
+    if (a.out.size() > 1 && a.out[1].data)
+      a.out[1].as<float>()[ch] = static_cast<float>(in_mean[ch] * static_cast<double>(momentum) + mean * (1.0 - momentum));
+    if (a.out.size() > 2 && a.out[2].data)
+      a.out[2].as<float>()[ch] = static_cast<float>(in_var[ch] * static_cast<double>(momentum) + var * (1.0 - momentum));
+  }
+}
+
+KILN_REGISTER_OP(BatchNormalizationTraining);
 
 // ---------------------------------------------------------------------------------------------
 // InstanceNormalization

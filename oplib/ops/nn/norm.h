@@ -15,6 +15,20 @@ struct BatchNormalization : OpBase<BatchNormalization> {
   void reference(const KernelArgs& args) const override;
 };
 
+// BatchNormalization with training_mode=1 (opset 14+): inputs as BatchNormalization, but Y is
+// normalised with the batch's own per-channel mean and biased variance (over N and the spatial
+// positions). Optional outputs 1 and 2 are the updated running statistics,
+// input_mean * momentum + batch_mean * (1 - momentum), and the same for the variance.
+struct BatchNormalizationTraining : OpBase<BatchNormalizationTraining> {
+  static constexpr const char* kType = "BatchNormalizationTraining";
+  float epsilon = 1e-5f;
+  float momentum = 0.9f;
+
+  void attrs(AttrVisitor& v) override;
+  void infer(InferContext& ctx) const override;
+  void reference(const KernelArgs& args) const override;
+};
+
 // Inputs: X [N, C, ...], scale [C], B [C]. Y = scale * (X - mean) / sqrt(var + epsilon) + B,
 // with mean and (biased) variance over the spatial positions of each [n, c] plane.
 struct InstanceNormalization : OpBase<InstanceNormalization> {

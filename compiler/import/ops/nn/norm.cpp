@@ -1,5 +1,6 @@
-// ONNX importers for the normalisation family (ops/nn/norm.h): BatchNormalization (inference form
-// only), InstanceNormalization, LRN, and GroupNormalization (lowered onto InstanceNormalization).
+// ONNX importers for the normalisation family (ops/nn/norm.h): BatchNormalization (inference form,
+// and training_mode=1 as BatchNormalizationTraining), InstanceNormalization, LRN, and
+// GroupNormalization (lowered onto InstanceNormalization).
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -13,11 +14,22 @@ namespace {
 using namespace kiln::ops;
 
 // BatchNormalization outputs beyond Y (running / saved mean and variance) exist for training
-// only. Opsets 7-8 have the `spatial` attribute (0 = per-activation statistics, unsupported);
-// opset 14 adds training_mode.
+// only: opset 14's training_mode=1 computes them; before it (training implied by the outputs)
+// they are refused. Opsets 7-8 have the `spatial` attribute (0 = per-activation statistics,
+// unsupported).
 void import_batch_norm(NodeContext& ctx) {
-  if (ctx.attr_int("training_mode", 0) != 0)
-    ctx.fail("training_mode=1 is not supported; kiln runs inference graphs only (export the model in eval mode)");
+  if (ctx.attr_int("training_mode", 0) != 0) {
+    // Deterministic: the batch's statistics and the updated running ones.
+    if (ctx.opset() < 14) ctx.fail("training_mode exists from opset 14 on");
+    if (ctx.num_outputs() > 3) ctx.fail("training mode has at most 3 outputs (Y, running_mean, running_var)");
+    auto op = std::make_unique<BatchNormalizationTraining>();
+    op->epsilon = ctx.attr_float("epsilon", 1e-5f);
+    op->momentum = ctx.attr_float("momentum", 0.9f);
+    std::vector<ir::Value*> in;
+    for (size_t i = 0; i < 5; ++i) in.push_back(ctx.required_input(i));
+    ctx.emit(std::move(op), std::move(in));
+    return;
+  }
   if (ctx.opset() <= 8 && ctx.attr_int("spatial", 1) != 1)
     ctx.fail("spatial=0 (per-activation statistics) is not supported; only spatial=1 is");
   for (size_t i = 1; i < ctx.num_outputs(); ++i)

@@ -1,5 +1,5 @@
-// ONNX importers for ops/tensor/identity.h: Identity, and inference-mode Dropout, which passes its
-// input through as an Identity.
+// ONNX importers for ops/tensor/identity.h: Identity, and Dropout: an Identity when it is known to
+// keep everything, else ops::Dropout, which checks at run time.
 #include <onnx/onnx_pb.h>
 
 #include "import/importer.h"
@@ -30,15 +30,30 @@ ir::Value* ones(NodeContext& c, const std::string& name, DType t, const Shape& s
   return v;
 }
 
-// Inference-mode Dropout passes its input through; a requested mask is all-true.
+// Inference-mode Dropout, and training-mode Dropout with ratio 0, pass the input through; a
+// requested mask is all-true. With a ratio above 0 training-mode Dropout draws a random mask, which
+// kiln cannot reproduce: refused at build time when training_mode and ratio are constants, at run
+// time (ops::Dropout) when either is a run-time value.
 void import_dropout(NodeContext& c) {
   ir::Value* x = c.required_input(0);
   if (c.opset() >= 12) {
     if (ir::Value* tm = c.input(2)) {
-      if (!tm->is_constant())
-        c.fail("training_mode (input 2) must be a compile-time constant false; kiln runs inference only");
-      if (element_as_int(tm->view(), 0) != 0)
-        c.fail("training_mode is true; kiln runs inference graphs only (export the model in eval mode)");
+      ir::Value* ratio = c.input(1);
+      for (ir::Value* v : {tm, ratio})
+        if (v && v->is_constant() && shape_elements(v->type.shape) != 1)
+          c.fail("ratio and training_mode must be scalars, got shape " + shape_str(v->type.shape));
+      if (!tm->is_constant() || (element_as_int(tm->view(), 0) != 0 && ratio && !ratio->is_constant())) {
+        auto op = std::make_unique<Dropout>();
+        op->node = c.name();
+        c.emit(std::move(op), {x, ratio, tm});
+        return;
+      }
+      if (element_as_int(tm->view(), 0) != 0) {
+        const double r = ratio ? element_as_double(ratio->view(), 0) : 0.5;
+        if (r != 0.0)
+          c.fail("training_mode is true with ratio " + std::to_string(r) + (ratio ? "" : " (the default)") +
+                 ": Dropout would draw a random mask, which kiln cannot reproduce; export the model in eval mode");
+      }
     }
   }
   ir::Value* y = c.graph().add_value(c.proto().output(0));

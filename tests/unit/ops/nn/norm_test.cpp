@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 
 #include "kernel_test_util.h"
+#include "ops/multi_output_test_util.h"
 #include "ops/onnx_node_model.h"
 #include "ops/nn/norm.h"
 
@@ -31,6 +32,27 @@ TEST(NormRef, BatchNormalization) {
   bn.epsilon = 0.75f;  // var 0.25 + eps -> 1
   y = ref(bn, {tensor({2, 1}, {3, -3}), tensor({1}, {2}), tensor({1}, {1}), tensor({1}, {1}), tensor({1}, {0.25f})});
   EXPECT_THAT(y, ElementsAre(5, -7));
+}
+
+TEST(NormRef, BatchNormalizationTraining) {
+  ops::BatchNormalizationTraining bn;
+  bn.epsilon = 0.f;
+  bn.momentum = 0.5f;
+  // Channel 0 holds 1 3 5 7 over N and space: mean 4, biased variance 5; channel 1 holds 0 2 0 2: mean 1,
+  // variance 1.
+  auto out = multi_output::run_ref(bn, {tensor({2, 2, 1, 2}, {1, 3, 0, 2, 5, 7, 0, 2}), tensor({2}, {2, 1}),
+                                        tensor({2}, {1, 0}), tensor({2}, {0, 1}), tensor({2}, {1, 3})}, 3);
+  const float s5 = std::sqrt(5.f);
+  EXPECT_THAT(values(out[0]), Pointwise(FloatNear(1e-5f), std::vector<float>{-6 / s5 + 1, -2 / s5 + 1, -1, 1,
+                                                                             2 / s5 + 1, 6 / s5 + 1, -1, 1}));
+  EXPECT_THAT(values(out[1]), ElementsAre(0 * 0.5f + 4 * 0.5f, 1 * 0.5f + 1 * 0.5f));
+  EXPECT_THAT(values(out[2]), ElementsAre(1 * 0.5f + 5 * 0.5f, 3 * 0.5f + 1 * 0.5f));
+  // Y alone is a valid arity; more than three outputs is not.
+  EXPECT_EQ(multi_output::run_ref(bn, {tensor({1, 1, 2}, {0, 2}), tensor({1}, {1}), tensor({1}, {0}),
+                                       tensor({1}, {0}), tensor({1}, {1})}, 1)[0].shape, (Shape{1, 1, 2}));
+  EXPECT_THAT(multi_output::infer_err(bn, {{DType::Float32, {1, 1, 2}}, {DType::Float32, {1}}, {DType::Float32, {1}},
+                                           {DType::Float32, {1}}, {DType::Float32, {1}}}, 4),
+              HasSubstr("1-3 outputs"));
 }
 
 TEST(NormRef, InstanceNormalization) {
@@ -165,7 +187,13 @@ TEST(NormImport, BatchNormalization) {
   EXPECT_EQ(only_node(*g, "BatchNormalization")->outputs.size(), 1u);
   EXPECT_EQ(bn_model(7).i("spatial", 1).import()->nodes().size(), 1u);
 
-  EXPECT_THAT(import_error(bn_model(14).i("training_mode", 1)), HasSubstr("training_mode=1"));
+  // training_mode=1 computes the batch statistics and the running ones.
+  g = bn_model(15, {"y", "rm", "rv"}).i("training_mode", 1).f("momentum", 0.8f).import();
+  auto* t = only_node(*g, "BatchNormalizationTraining");
+  ASSERT_TRUE(t);
+  EXPECT_FLOAT_EQ(t->as<ops::BatchNormalizationTraining>()->momentum, 0.8f);
+  ASSERT_EQ(t->outputs.size(), 3u);
+  EXPECT_EQ(t->outputs[2]->type.shape, (Shape{3}));
   EXPECT_THAT(import_error(bn_model(9, {"y", "rm", "rv", "sm", "sv"})), HasSubstr("training only"));
   EXPECT_THAT(import_error(bn_model(7).i("spatial", 0)), HasSubstr("spatial=0"));
 }
