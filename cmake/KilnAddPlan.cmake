@@ -30,9 +30,9 @@
 # --checkTolerance=<spec> (e.g. rel_l2:0.02,top1:0.99): when an output misses it the build fails
 # and no plan is written. The check runs on the test-data sets under CALIB when given, else on
 # seeded random inputs. CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
-# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. The timing cache only matters with
-# timed tactics: pass EXTRA_ARGS --builderOptimizationLevel=3 (kiln's default level 0 times
-# nothing). PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
+# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. kiln compile times tactics by
+# default (--builderOptimizationLevel=3), which the timing cache makes cheap to repeat; EXTRA_ARGS
+# --builderOptimizationLevel=0 builds faster, untimed. PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
 # samples) and/or CALIB_CACHE <file> (--calibCache: read when present, else written; not a
 # dependency, like the timing cache); CALIB_METHOD entropy|minmax|percentile[:P] adds --calibMethod.
 # Without either, kiln stops the build with its usage error (exit code 2).
