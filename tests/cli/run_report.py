@@ -232,6 +232,18 @@ check(p.returncode == 0 and dump == load_json(dumped), f"--dumpOutput differs fr
 rep, err = run_json("--loadEngine=" + saved, "--iterations=1", "--duration=0", "--dumpOutput")
 check("Output tensors of the first inference" in err, "--dumpOutput with --json did not go to stderr")
 expect(2, "--saveEngine", *long_run, "--saveEngine=" + os.path.join(WORK, "x.plan"))
+# kiln compile's build flags, one definition for both commands: --onnx takes them (--fp16 stores the
+# weights as half: the plan shrinks), --loadEngine refuses them, naming the flag.
+half = os.path.join(WORK, "half.plan")
+rep, _ = run_json("--onnx=" + MODEL, "--saveEngine=" + half, "--fp16", L0, "--iterations=1", "--duration=0",
+                  "--warmUp=0")
+check(rep.get("iterations") == 1 and os.path.isfile(half) and os.path.getsize(half) < os.path.getsize(PLAN) * 0.7,
+      f"--onnx --fp16 --saveEngine: {rep} {os.path.getsize(half) if os.path.isfile(half) else 'no plan'}")
+insp = kiln("inspect", half)
+check(insp.returncode == 0 and "builder level 0" in insp.stdout, f"--onnx {L0}: {insp.stdout[:300]!r}")
+expect(2, "--fp16", *long_run, "--fp16")
+expect(2, "--builderOptimizationLevel", *long_run, L0)
+expect(2, "--calibCache", "--onnx=" + MODEL, "--calibCache=" + os.path.join(WORK, "c.txt"), "--duration=30")
 expect(1, bad, "--onnx=" + MODEL, "--saveEngine=" + bad, "--duration=30")
 
 print(f"{passes} passed, {len(failures)} failed")
