@@ -35,14 +35,32 @@
 # --builderOptimizationLevel=0 builds faster, untimed. PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
 # samples) and/or CALIB_CACHE <file> (--calibCache: read when present, else written; not a
 # dependency, like the timing cache); CALIB_METHOD entropy|minmax|percentile[:P] adds --calibMethod.
-# Without either, kiln stops the build with its usage error (exit code 2).
+# Without either, kiln stops the build with its usage error (exit code 2). An unknown argument, or a
+# keyword given without a value, stops the configure step with an error naming it and the valid ones.
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
-  cmake_parse_arguments(PARSE_ARGV 0 KAP "CHECK" "TARGET;ONNX;OUTPUT;CALIB;CALIB_CACHE;CALIB_METHOD;TIMING_CACHE;REPORT;CHECK_TOLERANCE"
-                        "PRECISION;SHAPES;EXTRA_ARGS")
+  set(_flags CHECK)
+  set(_single TARGET ONNX OUTPUT CALIB CALIB_CACHE CALIB_METHOD TIMING_CACHE REPORT CHECK_TOLERANCE)
+  set(_multi PRECISION SHAPES EXTRA_ARGS)
+  cmake_parse_arguments(PARSE_ARGV 0 KAP "${_flags}" "${_single}" "${_multi}")
+  # A misspelt keyword (CALIBB) or a keyword left without its value must stop the configure step,
+  # naming it, rather than be dropped silently or surface as a kiln usage error at build time.
+  list(JOIN _flags " " _valid_flags)
+  list(JOIN _single " " _valid_single)
+  list(JOIN _multi " " _valid_multi)
+  set(_valid "${_valid_single} (one value each), ${_valid_multi} (one or more values), ${_valid_flags} (no value)")
   if(KAP_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "kiln_add_plan: unknown arguments: ${KAP_UNPARSED_ARGUMENTS}")
+    list(JOIN KAP_UNPARSED_ARGUMENTS " " _bad)
+    message(FATAL_ERROR "kiln_add_plan: unknown argument(s): ${_bad}. The arguments are ${_valid}; "
+                        "kiln flags without a keyword of their own go after EXTRA_ARGS")
+  endif()
+  # CHECK_TOLERANCE has its own message below, with an example spec.
+  set(_missing ${KAP_KEYWORDS_MISSING_VALUES})
+  list(REMOVE_ITEM _missing CHECK_TOLERANCE)
+  if(_missing)
+    list(JOIN _missing " " _bad)
+    message(FATAL_ERROR "kiln_add_plan: ${_bad} given without a value. The arguments are ${_valid}")
   endif()
   foreach(_req TARGET ONNX OUTPUT)
     if(NOT KAP_${_req})
