@@ -99,6 +99,11 @@ ls = np.array([t["latency_ms"] for t in times])
 for key, want in [("min", ls.min()), ("max", ls.max()), ("mean", ls.mean()), ("median", np.median(ls)),
                   ("p90", np.percentile(ls, 90)), ("p99.9", np.percentile(ls, 99.9))]:
     check(abs(lat[key] - want) <= 1e-6 * max(1.0, want), f"latency_ms.{key} = {lat[key]}, numpy says {want}")
+# --avgRuns (default 10): the averages of windows of 10 consecutive queries, recomputed the same way.
+avg, win = rep.get("averaged_ms", {}), ls.reshape(-1, 10).mean(axis=1)
+check(avg.get("runs") == 10 and avg.get("windows") == 20, f"averaged_ms: {avg}")
+for key, want in [("min", win.min()), ("max", win.max()), ("mean", win.mean()), ("median", np.median(win))]:
+    check(abs(avg.get(key, -1) - want) <= 1e-6 * max(1.0, want), f"averaged_ms.{key} = {avg.get(key)}, numpy says {want}")
 
 outs = load_json(out_json)
 check(len(outs) == 1 and outs[0]["name"] == "output" and outs[0]["dimensions"] == "1x10", f"exportOutput: {outs}")
@@ -231,6 +236,10 @@ dump = json.JSONDecoder().raw_decode(rest)[0] if rest else None
 check(p.returncode == 0 and dump == load_json(dumped), f"--dumpOutput differs from --exportOutput: {p.stdout[:300]!r}")
 rep, err = run_json("--loadEngine=" + saved, "--iterations=1", "--duration=0", "--dumpOutput")
 check("Output tensors of the first inference" in err, "--dumpOutput with --json did not go to stderr")
+p = kiln("run", "--loadEngine=" + PLAN, "--iterations=10", "--duration=0", "--warmUp=0", "--avgRuns=4")
+check(p.returncode == 0 and "Average on 4 runs: min = " in p.stdout and "(over 2 windows of consecutive queries)" in p.stdout,
+      f"--avgRuns=4 summary: {p.stdout!r}")
+expect(2, "--avgRuns", *long_run, "--avgRuns=0")
 expect(2, "--saveEngine", *long_run, "--saveEngine=" + os.path.join(WORK, "x.plan"))
 # kiln compile's build flags, one definition for both commands: --onnx takes them (--fp16 stores the
 # weights as half: the plan shrinks), --loadEngine refuses them, naming the flag.

@@ -47,6 +47,7 @@ struct RunArgs {
   bool skip_inference = false;  // --skipInference: load (or build) only
   bool dump_output = false;     // --dumpOutput: print the first inference's outputs
   int iterations = 10;
+  int avg_runs = 10;  // --avgRuns, trtexec's default
   int warmup_ms = 200;
   double duration_s = 3.0;
   int threads = 0;
@@ -456,6 +457,7 @@ int run(const RunArgs& a) {
   lat.reserve(res.queries.size());
   for (const QueryTime& q : res.queries) lat.push_back(q.end_ms - q.start_ms);
   rep.latency = summarize(lat, extra_percentiles);
+  rep.averaged = window_averages(res.queries, a.avg_runs);
   rep.iterations = static_cast<int64_t>(lat.size());
   rep.wall_s = res.wall_ms / 1000.0;
   rep.peak_rss_mb = peak_rss_mb();
@@ -517,6 +519,10 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0));
   opt("--warmUp", a->warmup_ms, "MS", "Warm up each stream for this many milliseconds before timing")
       ->check(CLI::Range(0, 3600000));
+  opt("--avgRuns", a->avg_runs, "N",
+      "Also report the latency averaged over windows of N consecutive queries (min, max, mean and median of "
+      "the window averages), as trtexec's --avgRuns")
+      ->check(CLI::Range(1, 100000000));
   opt("--percentile", a->percentiles, "P,...",
       "Extra latency percentiles to report, numbers in [0, 100] such as 99.9; 90, 95 and 99 are always "
       "reported");
