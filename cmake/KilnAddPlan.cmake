@@ -36,7 +36,8 @@
 # samples) and/or CALIB_CACHE <file> (--calibCache: read when present, else written; not a
 # dependency, like the timing cache); CALIB_METHOD entropy|minmax|percentile[:P] adds --calibMethod.
 # Without either, kiln stops the build with its usage error (exit code 2). An unknown argument, or a
-# keyword given without a value, stops the configure step with an error naming it and the valid ones.
+# one-value keyword given without its value, stops the configure step with an error naming it and
+# the valid ones; PRECISION, SHAPES and EXTRA_ARGS may be empty.
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
@@ -49,15 +50,16 @@ function(kiln_add_plan)
   list(JOIN _flags " " _valid_flags)
   list(JOIN _single " " _valid_single)
   list(JOIN _multi " " _valid_multi)
-  set(_valid "${_valid_single} (one value each), ${_valid_multi} (one or more values), ${_valid_flags} (no value)")
+  set(_valid "${_valid_single} (one value each), ${_valid_multi} (lists), ${_valid_flags} (no value)")
   if(KAP_UNPARSED_ARGUMENTS)
     list(JOIN KAP_UNPARSED_ARGUMENTS " " _bad)
     message(FATAL_ERROR "kiln_add_plan: unknown argument(s): ${_bad}. The arguments are ${_valid}; "
                         "kiln flags without a keyword of their own go after EXTRA_ARGS")
   endif()
-  # CHECK_TOLERANCE has its own message below, with an example spec.
+  # A one-value keyword left empty is a mistake (often an unset variable); a list keyword may be
+  # empty (EXTRA_ARGS ${SOME_FLAGS}). CHECK_TOLERANCE has its own message below, with an example.
   set(_missing ${KAP_KEYWORDS_MISSING_VALUES})
-  list(REMOVE_ITEM _missing CHECK_TOLERANCE)
+  list(REMOVE_ITEM _missing CHECK_TOLERANCE ${_multi})
   if(_missing)
     list(JOIN _missing " " _bad)
     message(FATAL_ERROR "kiln_add_plan: ${_bad} given without a value. The arguments are ${_valid}")
