@@ -187,7 +187,7 @@ dyn_path, in2 = os.path.join(WORK, "dyn.onnx"), os.path.join(WORK, "input_b2.npy
 onnx.save(dyn, dyn_path)
 np.save(in2, np.concatenate([np.load(INPUT)] * 2))
 b2 = os.path.join(WORK, "b2.json")
-run_json("--onnx=" + dyn_path, "--batch=2", "--loadInputs=input:" + in2, "--iterations=1", "--duration=0",
+run_json("--onnx=" + dyn_path, L0, "--batch=2", "--loadInputs=input:" + in2, "--iterations=1", "--duration=0",
          "--warmUp=0", "--exportOutput=" + b2)
 o = load_json(b2)[0]
 v = np.array(o["values"], dtype=np.float32).reshape(o["shape"])
@@ -224,6 +224,9 @@ rep, _ = run_json("--onnx=" + MODEL, "--saveEngine=" + saved, "--skipInference")
 check(rep.get("inference") == "skipped" and rep.get("load_ms", 0) > 0 and "latency_ms" not in rep,
       f"--skipInference report: {rep}")
 check(os.path.isfile(saved), "--saveEngine wrote no plan")
+# Without build flags, kiln compile's defaults: tactics timed at level 3.
+insp = kiln("inspect", saved)
+check(insp.returncode == 0 and "builder level 3" in insp.stdout, f"--onnx default level: {insp.stdout[:300]!r}")
 rep, _ = run_json("--loadEngine=" + saved, "--iterations=2", "--duration=0", "--warmUp=0")
 check(rep.get("iterations") == 2, f"the saved plan did not run: {rep}")
 p = kiln("run", "--loadEngine=" + saved, "--skipInference")
