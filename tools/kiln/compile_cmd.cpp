@@ -5,10 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "build_flags.h"
 #include "check_cli.h"
 #include "cli_util.h"
 #include "commands.h"
-#include "build_flags.h"
 #include "compile_report.h"
 #include "kiln/compiler.hpp"
 
