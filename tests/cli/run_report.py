@@ -253,6 +253,15 @@ check(rep.get("iterations") == 1 and os.path.isfile(half) and os.path.getsize(ha
       f"--onnx --fp16 --saveEngine: {rep} {os.path.getsize(half) if os.path.isfile(half) else 'no plan'}")
 insp = kiln("inspect", half)
 check(insp.returncode == 0 and "builder level 0" in insp.stdout, f"--onnx {L0}: {insp.stdout[:300]!r}")
+# A profile built by --onnx: --shapes then picks the shape to run inside it, as with a plan.
+prof_out = os.path.join(WORK, "prof.json")
+run_json("--onnx=" + dyn_path, L0, "--minShapes=input:1x3x64x64", "--optShapes=input:1x3x64x64",
+         "--maxShapes=input:4x3x64x64", "--shapes=input:2x3x64x64", "--loadInputs=input:" + in2, "--iterations=1",
+         "--duration=0", "--warmUp=0", "--exportOutput=" + prof_out)
+o = load_json(prof_out)[0]
+check(o["dimensions"] == "2x10" and np.allclose(np.array(o["values"], dtype=np.float32).reshape(o["shape"]),
+                                                np.concatenate([TORCH_OUT] * 2), rtol=1e-4, atol=1e-4),
+      f"--onnx with a profile at --shapes=input:2x3x64x64: {o['dimensions']}")
 expect(2, "--fp16", *long_run, "--fp16")
 expect(2, "--builderOptimizationLevel", *long_run, L0)
 expect(2, "--calibCache", "--onnx=" + MODEL, "--calibCache=" + os.path.join(WORK, "c.txt"), "--duration=30")
