@@ -192,7 +192,8 @@ def evaluate(model, args, kiln, precisions):
     os.makedirs(out)
     row = {"model": model, "precision": prec, "flags": flags}
     t_build, err = run([kiln, "compile", onnx_path, "-o", plan, f"--shapes={info['input']}:{shape}",
-                        f"--threads={args.threads}"] + shlex.split(flags))
+                        f"--threads={args.threads}", f"--builderOptimizationLevel={args.builder_level}"]
+                       + shlex.split(flags))
     if err is None:
       t_run, err = run([kiln, "run", f"--loadEngine={plan}",
                         f"--loadInputs={info['input']}:{os.path.join(data, 'input_0.pb')}",
@@ -254,6 +255,9 @@ def main():
   ap.add_argument("--precision-flags", action="append", default=[], metavar="NAME=FLAGS",
                   help="kiln compile flags of a precision row, e.g. 'int8=--int8 --calib={calib}'")
   ap.add_argument("--threads", type=int, default=2)
+  ap.add_argument("--builder-level", type=int, default=0,
+                  help="--builderOptimizationLevel of the plans (default 0: accuracy does not depend on "
+                  "tuning, and untimed builds are fast and reproducible)")
   ap.add_argument("--out", help="JSON results (default TRAINED_DIR/accuracy.json)")
   ap.add_argument("--no-fetch", action="store_true",
                   help="do not run scripts/fetch_trained_models.py first")

@@ -30,19 +30,39 @@
 # --checkTolerance=<spec> (e.g. rel_l2:0.02,top1:0.99): when an output misses it the build fails
 # and no plan is written. The check runs on the test-data sets under CALIB when given, else on
 # seeded random inputs. CALIB adds --calib=<dir>; TIMING_CACHE adds --timingCacheFile=<file>;
-# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. The timing cache only matters with
-# timed tactics: pass EXTRA_ARGS --builderOptimizationLevel=3 (kiln's default level 0 times
-# nothing). PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
+# REPORT adds --report=<file>; SHAPES adds --shapes=<a,b,...>. kiln compile times tactics by
+# default (--builderOptimizationLevel=3), which the timing cache makes cheap to repeat; EXTRA_ARGS
+# --builderOptimizationLevel=0 builds faster, untimed. PRECISION int8 needs calibration: CALIB <dir> (its test-data sets are the calibration
 # samples) and/or CALIB_CACHE <file> (--calibCache: read when present, else written; not a
 # dependency, like the timing cache); CALIB_METHOD entropy|minmax|percentile[:P] adds --calibMethod.
-# Without either, kiln stops the build with its usage error (exit code 2).
+# Without either, kiln stops the build with its usage error (exit code 2). An unknown argument, or a
+# one-value keyword given without its value, stops the configure step with an error naming it and
+# the valid ones; PRECISION, SHAPES and EXTRA_ARGS may be empty.
 include_guard(GLOBAL)
 
 function(kiln_add_plan)
-  cmake_parse_arguments(PARSE_ARGV 0 KAP "CHECK" "TARGET;ONNX;OUTPUT;CALIB;CALIB_CACHE;CALIB_METHOD;TIMING_CACHE;REPORT;CHECK_TOLERANCE"
-                        "PRECISION;SHAPES;EXTRA_ARGS")
+  set(_flags CHECK)
+  set(_single TARGET ONNX OUTPUT CALIB CALIB_CACHE CALIB_METHOD TIMING_CACHE REPORT CHECK_TOLERANCE)
+  set(_multi PRECISION SHAPES EXTRA_ARGS)
+  cmake_parse_arguments(PARSE_ARGV 0 KAP "${_flags}" "${_single}" "${_multi}")
+  # A misspelt keyword (CALIBB) or a keyword left without its value must stop the configure step,
+  # naming it, rather than be dropped silently or surface as a kiln usage error at build time.
+  list(JOIN _flags " " _valid_flags)
+  list(JOIN _single " " _valid_single)
+  list(JOIN _multi " " _valid_multi)
+  set(_valid "${_valid_single} (one value each), ${_valid_multi} (lists), ${_valid_flags} (no value)")
   if(KAP_UNPARSED_ARGUMENTS)
-    message(FATAL_ERROR "kiln_add_plan: unknown arguments: ${KAP_UNPARSED_ARGUMENTS}")
+    list(JOIN KAP_UNPARSED_ARGUMENTS " " _bad)
+    message(FATAL_ERROR "kiln_add_plan: unknown argument(s): ${_bad}. The arguments are ${_valid}; "
+                        "kiln flags without a keyword of their own go after EXTRA_ARGS")
+  endif()
+  # A one-value keyword left empty is a mistake (often an unset variable); a list keyword may be
+  # empty (EXTRA_ARGS ${SOME_FLAGS}). CHECK_TOLERANCE has its own message below, with an example.
+  set(_missing ${KAP_KEYWORDS_MISSING_VALUES})
+  list(REMOVE_ITEM _missing CHECK_TOLERANCE ${_multi})
+  if(_missing)
+    list(JOIN _missing " " _bad)
+    message(FATAL_ERROR "kiln_add_plan: ${_bad} given without a value. The arguments are ${_valid}")
   endif()
   foreach(_req TARGET ONNX OUTPUT)
     if(NOT KAP_${_req})

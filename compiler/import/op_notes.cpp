@@ -297,8 +297,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "rank >= 1; in-house block-copy kernel (any dtype), oneDNN for float32 across layouts"}},
       {"Split",
        {"any",
-        "split attribute (< 13) or input (run-time sizes set the output shapes per run); num_outputs (18+, "
-        "uneven needs a known dim); reference kernel only"}},
+        "split attribute (< 13) or input (run-time sizes: shapes set per run); num_outputs (18+, uneven "
+        "needs a known dim); in-house copy kernel for static shapes"}},
       {"Slice",
        {"any",
         "attributes (< 10) or inputs, constant or run-time (output shape set per run); reference kernel "

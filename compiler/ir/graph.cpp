@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ops/infer_layer.h"
+
 namespace kiln::ir {
 
 // Large constants are mapped pages of their own: freeing one returns its memory to the system at
@@ -207,18 +209,12 @@ void Graph::topo_sort() {
 static std::vector<ops::TensorType> run_infer(const Node& n) {
   std::vector<ops::TensorType> in;
   std::vector<TensorView> views(n.inputs.size());
-  std::vector<const TensorView*> consts;
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     const Value* v = n.inputs[i];
     in.push_back(v ? v->type : ops::TensorType{});
     if (v && v->is_constant()) views[i] = v->view();
-    consts.push_back(v && v->is_constant() ? &views[i] : nullptr);
   }
-  try {
-    return ops::infer_types(*n.op, std::move(in), std::move(consts), n.outputs.size());
-  } catch (const Error& e) {
-    throw Error(node_label(n) + ": " + e.what());
-  }
+  return ops::infer_layer(*n.op, std::move(in), views, n.outputs.size(), node_label(n));
 }
 
 void Graph::infer(Node* n) {

@@ -1,5 +1,6 @@
 #include "tune/select.h"
 
+#include "kernels/first_kernel.h"
 #include "kernels/kernel.h"
 
 namespace kiln::tune {
@@ -21,35 +22,35 @@ KernelSpec spec_of(const ir::Node& n, const dnnl::engine& eng) {
   return spec;
 }
 
-std::string first_fast_impl(const ir::Node& n, const dnnl::engine& eng, std::vector<std::string>* log) {
-  auto& reg = KernelRegistry::instance();
-  KernelSpec spec = spec_of(n, eng);
-  const std::string op(n.type());
-  for (const std::string& impl : reg.impls(op)) {
-    try {
-      if (reg.create(op, impl, spec)) return impl;
-    } catch (const std::exception& e) {
-      if (log) log->push_back(ir::node_label(n) + ": kernel '" + impl + "' declined: " + e.what());
-    }
-  }
-  return "";
+namespace {
+
+KernelChoice choose(const ir::Node& n, const dnnl::engine& eng, bool with_reference, std::vector<std::string>* log,
+                    std::string* reason = nullptr) {
+  return first_kernel(std::string(n.type()), spec_of(n, eng), with_reference,
+                      [&](const std::string& impl, const std::string& why) {
+                        if (log) log->push_back(ir::node_label(n) + ": kernel '" + impl + "' declined: " + why);
+                        if (reason) *reason = why;
+                      });
 }
 
-bool runnable(const ir::Node& n, const dnnl::engine& eng) {
-  return !first_fast_impl(n, eng).empty() || make_reference_kernel(spec_of(n, eng)) != nullptr;
+}  // namespace
+
+std::string first_fast_impl(const ir::Node& n, const dnnl::engine& eng, std::vector<std::string>* log) {
+  return choose(n, eng, false, log).impl;
 }
+
+bool runnable(const ir::Node& n, const dnnl::engine& eng) { return choose(n, eng, true, nullptr).kernel != nullptr; }
 
 std::vector<std::string> select_kernels(const ir::Graph& g, std::vector<std::string>* log) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   std::vector<std::string> chosen;
   for (auto& n : g.nodes()) {
-    std::string pick = first_fast_impl(*n, eng, log);
-    if (pick.empty()) {
-      if (!make_reference_kernel(spec_of(*n, eng))) throw Error(ir::node_label(*n) + ": no kernel implements this layer");
-      pick = "reference";
-    }
-    if (log) log->push_back(ir::node_label(*n) + ": kernel " + pick);
-    chosen.push_back(pick);
+    std::string why;
+    KernelChoice c = choose(*n, eng, true, log, &why);
+    if (!c.kernel)
+      throw Error(ir::node_label(*n) + ": no kernel implements this layer" + (why.empty() ? "" : " (" + why + ")"));
+    if (log) log->push_back(ir::node_label(*n) + ": kernel " + c.impl);
+    chosen.push_back(c.impl);
   }
   return chosen;
 }

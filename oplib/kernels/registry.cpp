@@ -3,6 +3,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "kernels/first_kernel.h"
 #include "kernels/kernel.h"
 #include "ops/tensor/shape.h"
 
@@ -36,6 +37,21 @@ std::unique_ptr<Kernel> KernelRegistry::create(const std::string& op, const std:
   for (auto& [name, f] : it->second)
     if (name == impl) return f(spec);
   return nullptr;
+}
+
+KernelChoice first_kernel(const std::string& op, const KernelSpec& spec, bool with_reference,
+                          const std::function<void(const std::string&, const std::string&)>& declined) {
+  auto& reg = KernelRegistry::instance();
+  std::vector<std::string> order = reg.impls(op);
+  if (with_reference) order.push_back("reference");
+  for (const std::string& impl : order) {
+    try {
+      if (auto k = reg.create(op, impl, spec)) return {impl, std::move(k)};
+    } catch (const std::exception& e) {
+      if (declined) declined(impl, e.what());
+    }
+  }
+  return {};
 }
 
 namespace {

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "ops/infer_layer.h"
+
 namespace kiln::ops {
 
 void fail(const std::string& msg) { throw Error(msg); }
@@ -29,6 +31,17 @@ std::vector<TensorType> infer_types(const Op& op, std::vector<TensorType> in,
   InferContext ctx(std::move(in), std::move(consts), num_outputs);
   op.infer(ctx);
   return ctx.outputs();
+}
+
+std::vector<TensorType> infer_layer(const Op& op, std::vector<TensorType> types, const std::vector<TensorView>& values,
+                                    size_t num_outputs, const std::string& label) {
+  std::vector<const TensorView*> consts;
+  for (const TensorView& v : values) consts.push_back(v.data ? &v : nullptr);
+  try {
+    return infer_types(op, std::move(types), std::move(consts), num_outputs);
+  } catch (const Error& e) {
+    throw Error(label + ": " + e.what());
+  }
 }
 
 OpRegistry& OpRegistry::instance() {

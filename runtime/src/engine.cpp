@@ -16,6 +16,7 @@
 #include <omp.h>
 
 #include "engine_impl.h"
+#include "ops/infer_layer.h"
 
 namespace kiln {
 
@@ -292,14 +293,8 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
     views.push_back(id < 0 ? TensorView{} : view(id));
     types.push_back(id < 0 ? ops::TensorType{} : ops::TensorType{views.back().dtype, views.back().shape});
   }
-  std::vector<const TensorView*> values;
-  for (auto& v : views) values.push_back(v.data ? &v : nullptr);
-  std::vector<ops::TensorType> inferred;
-  try {
-    inferred = ops::infer_types(*l.op, types, values, l.outputs.size());
-  } catch (const Error& e) {
-    throw Error("layer '" + l.name + "': " + e.what());
-  }
+  const std::vector<ops::TensorType> inferred =
+      ops::infer_layer(*l.op, types, views, l.outputs.size(), "layer '" + l.name + "'");
   ops::KernelArgs args{views, {}};
   for (size_t o = 0; o < l.outputs.size(); ++o) {
     const int id = l.outputs[o];

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine_impl.h"
+#include "ops/infer_layer.h"
 
 namespace kiln {
 
@@ -52,14 +53,7 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
       const TensorRec* t = id < 0 ? nullptr : &e.tensors[id];
       views.push_back(t && t->data ? TensorView{t->dtype, t->shape, const_cast<void*>(t->data)} : TensorView{});
     }
-    std::vector<const TensorView*> consts;
-    for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
-    std::vector<ops::TensorType> inferred;
-    try {
-      inferred = ops::infer_types(*l.op, types, consts, l.outputs.size());
-    } catch (const Error& err) {
-      throw Error(label + ": " + err.what());
-    }
+    const std::vector<ops::TensorType> inferred = ops::infer_layer(*l.op, types, views, l.outputs.size(), label);
     for (size_t o = 0; o < l.outputs.size(); ++o) {
       const int id = l.outputs[o];
       const TensorRec& t = e.tensors[id];

@@ -6,7 +6,7 @@
 set -eu
 KILN=$1 PY=$2 CAPI_TEST=$3 EX=$4 WORK=$5
 mkdir -p "$WORK"
-"$KILN" compile "$EX/tiny_resnet.onnx" -o "$WORK/tiny.plan" 2>/dev/null
+"$KILN" compile "$EX/tiny_resnet.onnx" -o "$WORK/tiny.plan" --builderOptimizationLevel=0 2>/dev/null
 "$PY" - "$EX" "$WORK" <<'PYEOF'
 import sys
 import numpy as np
@@ -30,8 +30,8 @@ g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"])], "profile",
                       [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 6])])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), f"{work}/profile.onnx")
 PYEOF
-"$KILN" compile "$WORK/dynamic.onnx" -o "$WORK/dynamic.plan" 2>/dev/null
-"$KILN" compile "$WORK/profile.onnx" -o "$WORK/profile.plan" --minShapes=x:1x6 --optShapes=x:2x6 --maxShapes=x:8x6 \
+"$KILN" compile "$WORK/dynamic.onnx" -o "$WORK/dynamic.plan" --builderOptimizationLevel=0 2>/dev/null
+"$KILN" compile "$WORK/profile.onnx" -o "$WORK/profile.plan" --builderOptimizationLevel=0 --minShapes=x:1x6 --optShapes=x:2x6 --maxShapes=x:8x6 \
   2>/dev/null
 exec "$CAPI_TEST" "$WORK/tiny.plan" "$WORK/input_0.raw" "$WORK/output_0.raw" "$WORK/dynamic.plan" "$WORK" \
   "$WORK/profile.plan"

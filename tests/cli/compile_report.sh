@@ -7,15 +7,15 @@ set -eu
 KILN=$1 PY=$2 MODEL=$3 WORK=$4
 rm -rf "$WORK" && mkdir -p "$WORK"
 
-"$KILN" compile "$MODEL" -o "$WORK/a.plan" --report="$WORK/a.json" --shapes=input:1x3x64x64 \
+"$KILN" compile "$MODEL" -o "$WORK/a.plan" --builderOptimizationLevel=0 --report="$WORK/a.json" --shapes=input:1x3x64x64 \
   >"$WORK/stdout" 2>"$WORK/stderr"
 if [ -s "$WORK/stdout" ]; then echo "FAIL: kiln compile --report=FILE wrote on stdout:"; cat "$WORK/stdout"; exit 1; fi
 "$KILN" inspect --json "$WORK/a.plan" >"$WORK/inspect.json"
 # --report=- : the report alone on stdout (the summary stays on stderr).
-"$KILN" compile "$MODEL" -o "$WORK/b.plan" --report=- >"$WORK/b.json" 2>/dev/null
+"$KILN" compile "$MODEL" -o "$WORK/b.plan" --builderOptimizationLevel=0 --report=- >"$WORK/b.json" 2>/dev/null
 # A report that cannot be written is a failure (exit 1) with an error naming the path.
 set +e
-err=$("$KILN" compile "$MODEL" -o "$WORK/c.plan" --report="$WORK/no/such/dir/r.json" 2>&1 >/dev/null)
+err=$("$KILN" compile "$MODEL" -o "$WORK/c.plan" --builderOptimizationLevel=0 --report="$WORK/no/such/dir/r.json" 2>&1 >/dev/null)
 rc=$?
 set -e
 if [ $rc -ne 1 ] || ! grep -q "^error: .*no/such/dir/r.json" <<<"$err"; then

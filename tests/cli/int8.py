@@ -35,6 +35,8 @@ from onnx import numpy_helper
 import torch
 
 KILN, WORK = sys.argv[1:3]
+# Nothing here depends on tuning, and level 0 (nothing timed) builds fastest.
+L0 = "--builderOptimizationLevel=0"
 shutil.rmtree(WORK, ignore_errors=True)
 os.makedirs(WORK)
 torch.manual_seed(0)
@@ -132,7 +134,7 @@ for name, (model, xin, want) in models.items():
     calib = os.path.join(WORK, name + "_calib")
     cache = os.path.join(WORK, name + ".calib")
     plan = os.path.join(WORK, name + "_int8.plan")
-    r = kiln("compile", model, "-o", plan, "--threads=2", "--int8", "--calib=" + calib, "--calibCache=" + cache)
+    r = kiln("compile", L0, model, "-o", plan, "--threads=2", "--int8", "--calib=" + calib, "--calibCache=" + cache)
     if not check(r.returncode == 0, f"{name}: --int8 compile failed: {r.stderr}"):
         continue
     check("calibrated on 12 sample(s)" in r.stderr and "compute in int8" in r.stderr,
@@ -180,21 +182,21 @@ for name, (model, xin, want) in models.items():
     body = open(cache).read()
     check("kiln-calib" in body and "percentile:99.99" in body, f"{name}: cache lacks its header: {body[:300]}")
     again = os.path.join(WORK, name + "_again.plan")
-    r = kiln("compile", model, "-o", again, "--threads=2", "--int8", "--calibCache=" + cache)
+    r = kiln("compile", L0, model, "-o", again, "--threads=2", "--int8", "--calibCache=" + cache)
     if check(r.returncode == 0, f"{name}: rebuild from the cache failed: {r.stderr}"):
         check("calibration cache" in r.stderr, f"{name}: the rebuild does not say it used the cache: {r.stderr}")
         check(open(again, "rb").read() == open(plan, "rb").read(), f"{name}: the rebuild from the cache differs")
     rev_cache = os.path.join(WORK, name + "_rev.calib")
-    r = kiln("compile", model, "-o", os.path.join(WORK, "rev.plan"), "--int8",
+    r = kiln("compile", L0, model, "-o", os.path.join(WORK, "rev.plan"), "--int8",
              "--calib=" + os.path.join(WORK, name + "_calib_rev"), "--calibCache=" + rev_cache)
     if check(r.returncode == 0, f"{name}: reversed-order calibration failed: {r.stderr}"):
         check(open(rev_cache).read() == body, f"{name}: the cache depends on the order of the samples")
     npy_cache = os.path.join(WORK, name + "_npy.calib")
-    r = kiln("compile", model, "-o", os.path.join(WORK, "npy.plan"), "--int8",
+    r = kiln("compile", L0, model, "-o", os.path.join(WORK, "npy.plan"), "--int8",
              "--calib=" + os.path.join(WORK, name + "_calib_npy"), "--calibCache=" + npy_cache)
     if check(r.returncode == 0, f"{name}: .npy calibration failed: {r.stderr}"):
         check(open(npy_cache).read() == body, f"{name}: .npy samples calibrate differently from the same .pb samples")
-    r = kiln("compile", model, "-o", os.path.join(WORK, "m.plan"), "--int8", "--calibCache=" + cache,
+    r = kiln("compile", L0, model, "-o", os.path.join(WORK, "m.plan"), "--int8", "--calibCache=" + cache,
              "--calibMethod=minmax")
     check(r.returncode != 0 and r.stderr.startswith("error: ") and "minmax" in r.stderr,
           f"{name}: a cache of another method was used: exit {r.returncode}: {r.stderr}")
@@ -202,7 +204,7 @@ for name, (model, xin, want) in models.items():
 # Another model's cache is refused, naming both hashes.
 cnn, attn = models["cnn"][0], models["attn"][0]
 bad_plan = os.path.join(WORK, "wrong_cache.plan")
-r = kiln("compile", cnn, "-o", bad_plan, "--int8", "--calibCache=" + os.path.join(WORK, "attn.calib"))
+r = kiln("compile", L0, cnn, "-o", bad_plan, "--int8", "--calibCache=" + os.path.join(WORK, "attn.calib"))
 check(r.returncode == 1 and r.stderr.startswith("error: ") and "attn.calib" in r.stderr and not os.path.exists(bad_plan),
       f"another model's cache: exit {r.returncode}: {r.stderr}")
 
@@ -211,18 +213,18 @@ calib = os.path.join(WORK, "cnn_calib")
 xin, want = models["cnn"][1], models["cnn"][2]
 for tag, flags in (("minmax", ["--calibMethod=minmax"]), ("entropy", ["--calibMethod=entropy"])):
     plan = os.path.join(WORK, f"cnn_{tag}.plan")
-    r = kiln("compile", cnn, "-o", plan, "--int8", "--calib=" + calib, *flags)
+    r = kiln("compile", L0, cnn, "-o", plan, "--int8", "--calib=" + calib, *flags)
     if check(r.returncode == 0, f"{tag}: compile failed: {r.stderr}"):
         got = run(plan, xin, "cnn_" + tag)
         if got is not None:
             check(rel_l2(got, want) <= 0.08, f"{tag}: rel. L2 {rel_l2(got, want):.3g}")
-r = kiln("compile", cnn, "-o", os.path.join(WORK, "rand.plan"), "--int8", "--calib=random")
+r = kiln("compile", L0, cnn, "-o", os.path.join(WORK, "rand.plan"), "--int8", "--calib=random")
 check(r.returncode == 0 and "RANDOM" in r.stderr, f"--calib=random: exit {r.returncode}: {r.stderr}")
 info = json.loads(kiln("inspect", "--json", os.path.join(WORK, "cnn_int8.plan")).stdout)
 convs = [l["name"] for l in info["layers"] if l["op"] == "Conv"]
 if check(len(convs) >= 2, f"expected convs in {info['layers']}"):
     pinned = os.path.join(WORK, "pinned.plan")
-    r = kiln("compile", cnn, "-o", pinned, "--int8", "--calib=" + calib, f"--layerPrecisions={convs[0]}:fp32")
+    r = kiln("compile", L0, cnn, "-o", pinned, "--int8", "--calib=" + calib, f"--layerPrecisions={convs[0]}:fp32")
     if check(r.returncode == 0, f"pinned compile failed: {r.stderr}"):
         layers = {l["name"]: l for l in json.loads(kiln("inspect", "--json", pinned).stdout)["layers"]}
         check(layers[convs[0]]["precision"] == "float32", f"pinned layer is {layers[convs[0]]['precision']}")
@@ -247,7 +249,7 @@ write_sets(os.path.join(WORK, "sens_calib"), [np.random.RandomState(200 + k).sta
                                                for k in range(8)])
 sens_calib = os.path.join(WORK, "sens_calib")
 plan = os.path.join(WORK, "sens.plan")
-r = kiln("compile", sens, "-o", plan, "--int8", "--calib=" + sens_calib, "--checkTolerance=rel_l2:0.02")
+r = kiln("compile", L0, sens, "-o", plan, "--int8", "--calib=" + sens_calib, "--checkTolerance=rel_l2:0.02")
 if check(r.returncode == 0, f"fallback: compile failed: {r.stderr}"):
     check("int8 fallback: moved 1 of 3" in r.stderr, f"fallback did not move exactly one layer: {r.stderr}")
     layers = {l["name"]: l["precision"] for l in json.loads(kiln("inspect", "--json", plan).stdout)["layers"]
@@ -263,7 +265,7 @@ if check(r.returncode == 0, f"fallback at level 1: compile failed: {r.stderr}"):
     # final rebuild and its check are asserted.
     check("built at level 1" in r.stderr and "within --checkTolerance" in r.stderr,
           f"fallback at level 1: {r.stderr[-1500:]}")
-r = kiln("compile", sens, "-o", os.path.join(WORK, "never.plan"), "--int8", "--calib=" + sens_calib,
+r = kiln("compile", L0, sens, "-o", os.path.join(WORK, "never.plan"), "--int8", "--calib=" + sens_calib,
          "--checkTolerance=top1:1.5")
 check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(os.path.join(WORK, "never.plan")),
       f"fallback with an impossible tolerance: exit {r.returncode}: {r.stderr[-600:]}")
@@ -272,7 +274,7 @@ check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(o
 # calibration data; the CNN's convs stay float (only its classifier qualifies).
 attn, attn_x, attn_want = models["attn"]
 plan = os.path.join(WORK, "attn_dyn.plan")
-r = kiln("compile", attn, "-o", plan, "--threads=2", "--int8Dynamic")
+r = kiln("compile", L0, attn, "-o", plan, "--threads=2", "--int8Dynamic")
 if check(r.returncode == 0, f"--int8Dynamic: compile failed: {r.stderr}"):
     check("run-time activation scales" in r.stderr, f"--int8Dynamic: the build does not say what it did: {r.stderr}")
     info = json.loads(kiln("inspect", "--json", plan).stdout)
@@ -283,7 +285,7 @@ if check(r.returncode == 0, f"--int8Dynamic: compile failed: {r.stderr}"):
     if got is not None:
         err = rel_l2(got, attn_want)
         check(0 < err <= 0.05, f"--int8Dynamic: rel. L2 vs torch {err:.3g} (want 0 < err <= 0.05)")
-r = kiln("compile", cnn, "-o", os.path.join(WORK, "cnn_dyn.plan"), "--int8Dynamic")
+r = kiln("compile", L0, cnn, "-o", os.path.join(WORK, "cnn_dyn.plan"), "--int8Dynamic")
 if check(r.returncode == 0, f"--int8Dynamic on the CNN: {r.stderr}"):
     layers = json.loads(kiln("inspect", "--json", os.path.join(WORK, "cnn_dyn.plan")).stdout)["layers"]
     check(all(l["precision"] != "int8" for l in layers if l["op"] == "Conv"), "--int8Dynamic made a conv int8")
@@ -298,7 +300,7 @@ bad = [
 ]
 for flags, words in bad:
     out = os.path.join(WORK, "bad.plan")
-    r = kiln("compile", cnn, "-o", out, *flags)
+    r = kiln("compile", L0, cnn, "-o", out, *flags)
     check(r.returncode == 2, f"{flags}: exit {r.returncode}, want 2 (usage error): {r.stderr}")
     check(r.stderr.startswith("error: ") and words in r.stderr, f"{flags}: message lacks '{words}': {r.stderr}")
     check(not os.path.exists(out), f"{flags}: a plan was written")

@@ -22,6 +22,8 @@ import onnx
 from onnx import numpy_helper
 
 KILN, MODEL, WORK = sys.argv[1:4]
+# Nothing here depends on tuning, and level 0 (nothing timed) builds fastest.
+L0 = "--builderOptimizationLevel=0"
 HERE = os.path.dirname(os.path.abspath(MODEL))
 INPUT = os.path.join(HERE, "tiny_resnet", "input_0.npy")
 TORCH_OUT = numpy_helper.to_array(onnx.load_tensor(os.path.join(HERE, "tiny_resnet", "test_data_set_0", "output_0.pb")))
@@ -66,7 +68,7 @@ def near(a, b, rel):
     return abs(a - b) <= rel * max(abs(a), abs(b))
 
 
-subprocess.run([KILN, "compile", MODEL, "-o", PLAN], check=True, capture_output=True)
+subprocess.run([KILN, "compile", L0, MODEL, "-o", PLAN], check=True, capture_output=True)
 
 # 1. Keys, percentiles, exportTimes and exportOutput (JSON) on one run with known inputs.
 times_f, out_json = os.path.join(WORK, "times.json"), os.path.join(WORK, "out.json")
@@ -97,6 +99,11 @@ ls = np.array([t["latency_ms"] for t in times])
 for key, want in [("min", ls.min()), ("max", ls.max()), ("mean", ls.mean()), ("median", np.median(ls)),
                   ("p90", np.percentile(ls, 90)), ("p99.9", np.percentile(ls, 99.9))]:
     check(abs(lat[key] - want) <= 1e-6 * max(1.0, want), f"latency_ms.{key} = {lat[key]}, numpy says {want}")
+# --avgRuns (default 10): the averages of windows of 10 consecutive queries, recomputed the same way.
+avg, win = rep.get("averaged_ms", {}), ls.reshape(-1, 10).mean(axis=1)
+check(avg.get("runs") == 10 and avg.get("windows") == 20, f"averaged_ms: {avg}")
+for key, want in [("min", win.min()), ("max", win.max()), ("mean", win.mean()), ("median", np.median(win))]:
+    check(abs(avg.get(key, -1) - want) <= 1e-6 * max(1.0, want), f"averaged_ms.{key} = {avg.get(key)}, numpy says {want}")
 
 outs = load_json(out_json)
 check(len(outs) == 1 and outs[0]["name"] == "output" and outs[0]["dimensions"] == "1x10", f"exportOutput: {outs}")
@@ -180,7 +187,7 @@ dyn_path, in2 = os.path.join(WORK, "dyn.onnx"), os.path.join(WORK, "input_b2.npy
 onnx.save(dyn, dyn_path)
 np.save(in2, np.concatenate([np.load(INPUT)] * 2))
 b2 = os.path.join(WORK, "b2.json")
-run_json("--onnx=" + dyn_path, "--batch=2", "--loadInputs=input:" + in2, "--iterations=1", "--duration=0",
+run_json("--onnx=" + dyn_path, L0, "--batch=2", "--loadInputs=input:" + in2, "--iterations=1", "--duration=0",
          "--warmUp=0", "--exportOutput=" + b2)
 o = load_json(b2)[0]
 v = np.array(o["values"], dtype=np.float32).reshape(o["shape"])
@@ -217,6 +224,9 @@ rep, _ = run_json("--onnx=" + MODEL, "--saveEngine=" + saved, "--skipInference")
 check(rep.get("inference") == "skipped" and rep.get("load_ms", 0) > 0 and "latency_ms" not in rep,
       f"--skipInference report: {rep}")
 check(os.path.isfile(saved), "--saveEngine wrote no plan")
+# Without build flags, kiln compile's defaults: tactics timed at level 3.
+insp = kiln("inspect", saved)
+check(insp.returncode == 0 and "builder level 3" in insp.stdout, f"--onnx default level: {insp.stdout[:300]!r}")
 rep, _ = run_json("--loadEngine=" + saved, "--iterations=2", "--duration=0", "--warmUp=0")
 check(rep.get("iterations") == 2, f"the saved plan did not run: {rep}")
 p = kiln("run", "--loadEngine=" + saved, "--skipInference")
@@ -229,7 +239,32 @@ dump = json.JSONDecoder().raw_decode(rest)[0] if rest else None
 check(p.returncode == 0 and dump == load_json(dumped), f"--dumpOutput differs from --exportOutput: {p.stdout[:300]!r}")
 rep, err = run_json("--loadEngine=" + saved, "--iterations=1", "--duration=0", "--dumpOutput")
 check("Output tensors of the first inference" in err, "--dumpOutput with --json did not go to stderr")
+p = kiln("run", "--loadEngine=" + PLAN, "--iterations=10", "--duration=0", "--warmUp=0", "--avgRuns=4")
+check(p.returncode == 0 and "Average on 4 runs: min = " in p.stdout and "(over 2 windows of consecutive queries)" in p.stdout,
+      f"--avgRuns=4 summary: {p.stdout!r}")
+expect(2, "--avgRuns", *long_run, "--avgRuns=0")
 expect(2, "--saveEngine", *long_run, "--saveEngine=" + os.path.join(WORK, "x.plan"))
+# kiln compile's build flags, one definition for both commands: --onnx takes them (--fp16 stores the
+# weights as half: the plan shrinks), --loadEngine refuses them, naming the flag.
+half = os.path.join(WORK, "half.plan")
+rep, _ = run_json("--onnx=" + MODEL, "--saveEngine=" + half, "--fp16", L0, "--iterations=1", "--duration=0",
+                  "--warmUp=0")
+check(rep.get("iterations") == 1 and os.path.isfile(half) and os.path.getsize(half) < os.path.getsize(PLAN) * 0.7,
+      f"--onnx --fp16 --saveEngine: {rep} {os.path.getsize(half) if os.path.isfile(half) else 'no plan'}")
+insp = kiln("inspect", half)
+check(insp.returncode == 0 and "builder level 0" in insp.stdout, f"--onnx {L0}: {insp.stdout[:300]!r}")
+# A profile built by --onnx: --shapes then picks the shape to run inside it, as with a plan.
+prof_out = os.path.join(WORK, "prof.json")
+run_json("--onnx=" + dyn_path, L0, "--minShapes=input:1x3x64x64", "--optShapes=input:1x3x64x64",
+         "--maxShapes=input:4x3x64x64", "--shapes=input:2x3x64x64", "--loadInputs=input:" + in2, "--iterations=1",
+         "--duration=0", "--warmUp=0", "--exportOutput=" + prof_out)
+o = load_json(prof_out)[0]
+check(o["dimensions"] == "2x10" and np.allclose(np.array(o["values"], dtype=np.float32).reshape(o["shape"]),
+                                                np.concatenate([TORCH_OUT] * 2), rtol=1e-4, atol=1e-4),
+      f"--onnx with a profile at --shapes=input:2x3x64x64: {o['dimensions']}")
+expect(2, "--fp16", *long_run, "--fp16")
+expect(2, "--builderOptimizationLevel", *long_run, L0)
+expect(2, "--calibCache", "--onnx=" + MODEL, "--calibCache=" + os.path.join(WORK, "c.txt"), "--duration=30")
 expect(1, bad, "--onnx=" + MODEL, "--saveEngine=" + bad, "--duration=30")
 
 print(f"{passes} passed, {len(failures)} failed")

@@ -122,6 +122,10 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
 
+  # Level 0 (nothing timed) unless the test names a level: fast and reproducible, and the level-3
+  # twins (model.<name>.level3) cover tuned plans.
+  if not any(a.startswith("--builderOptimizationLevel") for a in args.compile_arg):
+    args.compile_arg.append("--builderOptimizationLevel=0")
   run([args.kiln, "compile", args.model, "-o", plan] + args.compile_arg)
   run_env = dict(os.environ, **dict(e.split("=", 1) for e in args.run_env)) if args.run_env else None
   failed = []

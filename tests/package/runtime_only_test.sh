@@ -38,7 +38,7 @@ rt=$(awk '$1 == "libkiln_runtime.so.0" {print $3}' <<<"$libs")
   || fail "the application uses $rt, not the packaged runtime"
 if grep -qiE 'protobuf|onnx|kiln_compiler' <<<"$libs"; then fail "the application links: $libs"; fi
 
-"$KILN" compile "$SRC/examples/models/tiny_resnet.onnx" -o "$WORK/tiny.plan" 2>/dev/null || fail "kiln compile"
+"$KILN" compile "$SRC/examples/models/tiny_resnet.onnx" -o "$WORK/tiny.plan" --builderOptimizationLevel=0 2>/dev/null || fail "kiln compile"
 want=$("$PY" -c "
 import onnx, numpy as np
 from onnx import numpy_helper

@@ -81,11 +81,6 @@ void add_check_flags(CLI::App* c, CheckFlags& f) {
   c->add_option("--loadInputs", f.load_inputs,
                 "--check inputs: name:file,... (.pb ONNX TensorProto, .npy, else raw bytes), one file per input")
       ->type_name("FILES");
-  c->add_option("--calib", f.calib,
-                "Folder of ONNX test-data sets (DIR/test_data_set_*/input_K.pb, K in graph input order): --int8 "
-                "calibrates on them, and --check runs every set unless --loadInputs is given. 'random': seeded "
-                "random data, for --int8 speed experiments only")
-      ->type_name("DIR");
   f.seed_option = c->add_option("--checkSeed", f.seed,
                 "Seed of the random inputs --check uses without --loadInputs or --calib (4 samples; floats uniform "
                 "in [-1, 1], integers 0 or 1, uint8 0-255, '*ids*' inputs 0-99)")
@@ -110,24 +105,24 @@ bool check_requested(const CheckFlags& f, CheckTolerance& tolerance) {
 }
 
 CheckOptions check_options(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
-                           const CompileResult& r) {
+                           const std::string& calib, const CompileResult& r) {
   CheckOptions c;
   c.tolerance = tolerance;
   c.seed = f.seed;
-  c.calib_dir = f.calib == "random" ? "" : f.calib;  // random calibration: the check's own random inputs
+  c.calib_dir = calib == "random" ? "" : calib;  // random calibration: the check's own random inputs
   if (!f.load_inputs.empty()) {
     auto engine = Engine::load_memory(r.plan, model);
     c.samples.push_back(load_inputs(f.load_inputs, engine->inputs()));
     c.samples_origin = f.load_inputs;
-    if (!f.calib.empty())
-      fmt::print(stderr, "kiln: check: --loadInputs given, so the data under --calib {} is not used\n", f.calib);
+    if (!calib.empty())
+      fmt::print(stderr, "kiln: check: --loadInputs given, so the data under --calib {} is not used\n", calib);
   }
   return c;
 }
 
 AccuracyReport run_check(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
                          const CompileOptions& opts, const CompileResult& r) {
-  AccuracyReport rep = check_accuracy(model, opts, r.plan, check_options(f, tolerance, model, r));
+  AccuracyReport rep = check_accuracy(model, opts, r.plan, check_options(f, tolerance, model, opts.calib_dir, r));
   print_table(rep);
   return rep;
 }

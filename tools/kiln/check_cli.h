@@ -14,7 +14,7 @@ namespace kiln::cli {
 struct CheckFlags {
   bool check = false;
   std::string tolerance;  // --checkTolerance spec
-  std::string load_inputs, calib;
+  std::string load_inputs;  // --calib, which --int8 reads too, is a build flag (build_flags.h)
   uint32_t seed = 0;
   CLI::Option* seed_option = nullptr;  // to tell a given --checkSeed from the default
 };
@@ -25,9 +25,10 @@ void add_check_flags(CLI::App* c, CheckFlags& f);
 // --checkSeed without --check); returns whether the check runs.
 bool check_requested(const CheckFlags& f, CheckTolerance& tolerance);
 
-// The check's inputs and tolerance from the flags (--loadInputs files read against r's plan).
+// The check's inputs and tolerance from the flags (--loadInputs files read against r's plan; else the
+// sets under --calib, else random inputs).
 CheckOptions check_options(const CheckFlags& f, const CheckTolerance& tolerance, const std::string& model,
-                           const CompileResult& r);
+                           const std::string& calib, const CompileResult& r);
 
 // Prints the check's table.
 void print_table(const AccuracyReport& r);

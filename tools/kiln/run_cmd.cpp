@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <onnx/onnx_pb.h>
 
+#include "build_flags.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "kiln/compiler.hpp"
@@ -46,6 +47,7 @@ struct RunArgs {
   bool skip_inference = false;  // --skipInference: load (or build) only
   bool dump_output = false;     // --dumpOutput: print the first inference's outputs
   int iterations = 10;
+  int avg_runs = 10;  // --avgRuns, trtexec's default
   int warmup_ms = 200;
   double duration_s = 3.0;
   int threads = 0;
@@ -57,6 +59,7 @@ struct RunArgs {
   bool verbose = false;
   bool dump_profile = false;
   bool separate_profile = false;
+  BuildFlags build;  // with --onnx: how the plan is built
   bool profiling() const { return dump_profile || !export_profile.empty(); }
   const std::string& source() const { return onnx.empty() ? engine : onnx; }
 };
@@ -211,12 +214,19 @@ std::shared_ptr<const Engine> load(const RunArgs& a, Shapes& shapes) {
   if (!a.onnx.empty()) {
     if (a.batch) apply_batch(a, onnx_input_dims(a.onnx), shapes, flag_of);
     CompileOptions o;
-    o.shapes = shapes;
+    // With a profile, --shapes picks the shape to run inside it (set on the contexts), as with a plan.
+    if (!has_profile(a.build)) o.shapes = shapes;
     o.threads = a.threads;
     // Only used past 1 GiB of weights: the sidecar is named after the plan it belongs to.
     o.weights_file = weights_file_for(a.save_engine.empty() ? "model.plan" : a.save_engine);
-    CompileResult r = compile_onnx_file(a.onnx, o);
-    for (auto& w : r.warnings) fmt::print(stderr, "warning: {}\n", w);
+    apply_build_flags(a.build, o);
+    CompileResult r;
+    try {
+      r = compile_onnx_file(a.onnx, o);
+    } catch (const OptionError& e) {
+      throw UsageError(e.what());
+    }
+    print_build_messages(r, a.build, false);
     // A plan with a weights sidecar loads from files only. Unless --saveEngine names where to keep
     // it, the pair goes to a private folder, removed once mapped (the mapping keeps the bytes).
     std::string path = a.save_engine, dir;
@@ -353,6 +363,9 @@ int run(const RunArgs& a) {
   if (!a.save_engine.empty() && a.onnx.empty())
     throw UsageError("--saveEngine keeps the plan that --onnx builds; with --loadEngine the plan is already a "
                      "file (to build one, use kiln compile or kiln run --onnx=MODEL --saveEngine=PLAN)");
+  if (const std::string flag = first_build_flag_given(a.build); !flag.empty() && a.onnx.empty())
+    throw UsageError(flag + " is a build flag: it applies to --onnx=MODEL; a plan keeps the options it was built "
+                            "with (rebuild it with kiln compile or kiln run --onnx)");
   check_writable_file("--saveEngine", a.save_engine);
   const std::vector<double> extra_percentiles = parse_percentiles(a.percentiles);
   Shapes shapes = parse_shapes(a.shapes, "--shapes");
@@ -444,6 +457,7 @@ int run(const RunArgs& a) {
   lat.reserve(res.queries.size());
   for (const QueryTime& q : res.queries) lat.push_back(q.end_ms - q.start_ms);
   rep.latency = summarize(lat, extra_percentiles);
+  rep.averaged = window_averages(res.queries, a.avg_runs);
   rep.iterations = static_cast<int64_t>(lat.size());
   rep.wall_s = res.wall_ms / 1000.0;
   rep.peak_rss_mb = peak_rss_mb();
@@ -505,6 +519,10 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0));
   opt("--warmUp", a->warmup_ms, "MS", "Warm up each stream for this many milliseconds before timing")
       ->check(CLI::Range(0, 3600000));
+  opt("--avgRuns", a->avg_runs, "N",
+      "Also report the latency averaged over windows of N consecutive queries (min, max, mean and median of "
+      "the window averages), as trtexec's --avgRuns")
+      ->check(CLI::Range(1, 100000000));
   opt("--percentile", a->percentiles, "P,...",
       "Extra latency percentiles to report, numbers in [0, 100] such as 99.9; 90, 95 and 99 are always "
       "reported");
@@ -539,7 +557,10 @@ void add_run_command(CLI::App& app) {
               "queries are profiled");
   c->add_flag("--separateProfileRun", a->separate_profile,
               "Profile in a separate pass after the timed run, so the latencies carry no profiling overhead");
+  add_build_flags(c, a->build);  // after the run's own flags: they matter with --onnx only
   c->footer(
+      "With --onnx, the build flags (--minShapes to --activationLayout) are kiln compile's, with the same "
+      "defaults; with --loadEngine they are a usage error. "
       "The timed run ends when both --iterations and --duration are satisfied, as in trtexec. Latency is per "
       "query; throughput counts the queries of all streams over the wall time of the timed run. Without "
       "--separateProfileRun, --dumpProfile and --exportProfile profile the timed queries themselves and the "

@@ -56,6 +56,31 @@ LatencyStats summarize(std::vector<double> v, const std::vector<double>& extra_p
 
 std::string percentile_key(double p) { return "p" + percent_text(p); }
 
+WindowStats window_averages(std::vector<QueryTime> q, int runs) {
+  WindowStats w;
+  w.runs = runs;
+  if (q.empty() || runs < 1) return w;
+  std::stable_sort(q.begin(), q.end(),
+                   [](const QueryTime& a, const QueryTime& b) { return a.start_ms < b.start_ms; });
+  const size_t n = static_cast<size_t>(runs);
+  const size_t windows = std::max<size_t>(1, q.size() / n);
+  const size_t width = std::min(n, q.size());
+  w.runs = static_cast<int>(width);
+  std::vector<double> avg;
+  for (size_t k = 0; k < windows; ++k) {
+    double sum = 0;
+    for (size_t i = k * width; i < (k + 1) * width; ++i) sum += q[i].end_ms - q[i].start_ms;
+    avg.push_back(sum / static_cast<double>(width));
+  }
+  std::sort(avg.begin(), avg.end());
+  w.windows = static_cast<int64_t>(windows);
+  w.min = avg.front();
+  w.max = avg.back();
+  w.mean = std::accumulate(avg.begin(), avg.end(), 0.0) / static_cast<double>(avg.size());
+  w.median = percentile(avg, 50);
+  return w;
+}
+
 void LayerProfile::add(const std::vector<double>& layer_ms) {
   if (total_ms.empty()) total_ms.assign(layer_ms.size(), 0.0);
   for (size_t i = 0; i < layer_ms.size() && i < total_ms.size(); ++i) total_ms[i] += layer_ms[i];
@@ -112,6 +137,11 @@ void print_summary(std::FILE* out, const RunReport& r) {
   for (auto& [p, v] : s.percentiles) pcts += fmt::format(", percentile({}%) = {:.4f} ms", percent_text(p), v);
   fmt::print(out, "Latency: min = {:.4f} ms, max = {:.4f} ms, mean = {:.4f} ms, median = {:.4f} ms{}\n",
              s.min, s.max, s.mean, s.median, pcts);
+  const WindowStats& a = r.averaged;
+  if (a.windows)
+    fmt::print(out, "Average on {} runs: min = {:.4f} ms, max = {:.4f} ms, mean = {:.4f} ms, median = {:.4f} ms "
+                    "(over {} window{} of consecutive queries)\n",
+               a.runs, a.min, a.max, a.mean, a.median, a.windows, a.windows == 1 ? "" : "s");
   fmt::print(out, "Total Host Walltime: {:.3f} s\n", r.wall_s);
   fmt::print(out, "Iterations: {}{}\n", r.iterations,
              r.streams > 1 ? fmt::format(" (all {} streams together)", r.streams) : "");
@@ -133,6 +163,9 @@ std::string report_json(const RunReport& r) {
   w.field("min", s.min).field("max", s.max).field("mean", s.mean).field("median", s.median);
   for (auto& [p, v] : s.percentiles) w.field(percentile_key(p), v);
   w.field("stddev", s.stddev).end_object();
+  const WindowStats& a = r.averaged;
+  w.key("averaged_ms").begin_object().field("runs", a.runs).field("windows", a.windows);
+  w.field("min", a.min).field("max", a.max).field("mean", a.mean).field("median", a.median).end_object();
   w.field("throughput_qps", r.throughput_qps()).field("iterations", r.iterations).field("streams", r.streams);
   w.field("threads", r.threads).field("wall_time_s", r.wall_s).field("load_ms", r.load_ms);
   w.field("first_inference_ms", r.first_inference_ms).field("load_rss_mb", r.load_rss_mb).field("peak_rss_mb", r.peak_rss_mb).field("cv", s.cv());

@@ -56,10 +56,21 @@ struct LayerProfile {
   double median_total_ms() const;  // sum of the layers' medians
 };
 
+// --avgRuns: the latency averaged over windows of `runs` consecutive queries (in start order, all
+// streams together), as trtexec's "Average on N runs"; the spread of the window averages shows drift
+// (thermal, a neighbour) that per-query percentiles mix with jitter.
+struct WindowStats {
+  int runs = 0;         // queries per window: --avgRuns, or all of them when fewer ran
+  int64_t windows = 0;  // complete windows; a short final one is dropped unless it is the only one
+  double min = 0, mean = 0, median = 0, max = 0;
+};
+WindowStats window_averages(std::vector<QueryTime> queries, int runs);
+
 struct RunReport {
   std::string source;  // plan or model path
   const Engine* engine = nullptr;
   LatencyStats latency;
+  WindowStats averaged;
   int64_t iterations = 0;  // timed queries over all streams
   int streams = 1;
   int threads = 1;           // per stream

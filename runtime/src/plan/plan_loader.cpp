@@ -11,6 +11,8 @@
 
 #include "engine_impl.h"
 #include "kiln/plan_generated.h"
+#include "kernels/first_kernel.h"
+#include "ops/infer_layer.h"
 #include "ops/tensor/shape.h"
 #include "plan/plan_format.h"
 
@@ -167,11 +169,13 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
     }
   }
   used = rec.impl;
-  for (const std::string& alt : reg.impls(rec.op_type)) {
-    if (k) break;
-    if ((k = attempt(alt))) used = alt;
+  if (!k) {
+    // Unavailable here (another CPU, an older runtime): the kernel the builder would pick, untuned.
+    spec.tactic = nullptr;
+    KernelChoice c = first_kernel(rec.op_type, spec);
+    k = std::move(c.kernel);
+    used = c.impl;
   }
-  if (!k && (k = attempt("reference"))) used = "reference";
   return k;
 }
 
@@ -528,13 +532,11 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
       rec.when = w;
       rec.when_true = l->when_true();
     }
-    std::vector<const TensorView*> consts;
-    for (auto& v : views) consts.push_back(v.data ? &v : nullptr);
     std::vector<ops::TensorType> inferred;
     try {
-      inferred = ops::infer_types(*rec.op, in_types, consts, rec.outputs.size());
+      inferred = ops::infer_layer(*rec.op, in_types, views, rec.outputs.size(), label);
     } catch (const Error& e) {
-      corrupt(label + ": " + e.what());
+      corrupt(e.what());
     }
     for (size_t o = 0; o < rec.outputs.size(); ++o) {
       const TensorRec& t = impl->tensors[rec.outputs[o]];
