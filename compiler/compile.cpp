@@ -38,7 +38,7 @@ void prepare_for_plan(ir::Graph& g, const std::string& origin) {
         if (io.value->type.shape[i] < 0)
           dims += (dims.empty() ? "" : ", ") + std::to_string(i) +
                   (io.value->dim_params[i].empty() ? "" : " ('" + io.value->dim_params[i] + "')");
-      Shape example = io.value->type.shape;
+      Dims example = io.value->type.shape;
       for (int64_t& d : example) d = d < 0 ? 1 : d;
       throw Error(origin + ": input '" + io.name + "' has dynamic dimension(s) " + dims +
                   "; fix them with --shapes, e.g. --shapes=" + io.name + ":" + shape_str(example) +

@@ -65,7 +65,7 @@ std::vector<std::string> structure(const ir::Graph& g) {
   return lines;
 }
 
-std::string dims_text(const Shape& s) { return shape_str(s); }
+std::string dims_text(const Dims& s) { return shape_str(s); }
 
 }  // namespace
 
@@ -88,7 +88,7 @@ void check_flags(const CompileOptions& o) {
     if (o.shapes.count(name))
       throw Error("input '" + name + "' is given both a fixed shape (--shapes) and a range (--minShapes/"
                   "--optShapes/--maxShapes); give one of the two");
-    const Shape &lo = o.min_shapes.at(name), &opt = o.opt_shapes.at(name), &hi = o.max_shapes.at(name);
+    const Dims &lo = o.min_shapes.at(name), &opt = o.opt_shapes.at(name), &hi = o.max_shapes.at(name);
     if (lo.size() != opt.size() || hi.size() != opt.size())
       throw Error("input '" + name + "': --minShapes " + dims_text(lo) + ", --optShapes " + dims_text(opt) +
                   " and --maxShapes " + dims_text(hi) + " must have the same rank");

@@ -24,7 +24,7 @@ namespace kiln::onnx_import {
 
 struct ImportOptions {
   // Fixed shapes for inputs, overriding the model's (symbolic) dims: name -> dims.
-  std::map<std::string, Shape> shapes;
+  std::map<std::string, Dims> shapes;
   // The command-line flag each entry of `shapes` came from, for messages ("--shapes" if absent).
   std::map<std::string, std::string> shape_flags;
   // Build for concrete shapes, as trtexec: a dynamic dim of an input that `shapes` does not cover
@@ -103,7 +103,7 @@ class NodeContext {
   // Binds this ONNX node's i-th output to an existing value (e.g. Identity-like lowering).
   void alias_output(size_t i, ir::Value* v);
   ir::Value* constant_ints(const std::string& suffix, const std::vector<int64_t>& v);
-  ir::Value* constant_floats(const std::string& suffix, const std::vector<float>& v, Shape shape);
+  ir::Value* constant_floats(const std::string& suffix, const std::vector<float>& v, Dims shape);
 
   [[noreturn]] void fail(const std::string& msg) const;  // message gets the node's identity
   // An axis attribute or input value in [-rank, rank), normalised to [0, rank); fails naming

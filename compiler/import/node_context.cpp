@@ -153,7 +153,7 @@ ir::Value* NodeContext::constant_ints(const std::string& suffix, const std::vect
   return g_.add_constant(g_.unique_name(name_ + "/" + suffix), t);
 }
 
-ir::Value* NodeContext::constant_floats(const std::string& suffix, const std::vector<float>& v, Shape shape) {
+ir::Value* NodeContext::constant_floats(const std::string& suffix, const std::vector<float>& v, Dims shape) {
   TensorView t{DType::Float32, std::move(shape), const_cast<float*>(v.data())};
   if (t.elements() != static_cast<int64_t>(v.size())) fail("internal: constant shape does not match its data");
   return g_.add_constant(g_.unique_name(name_ + "/" + suffix), t);

@@ -45,8 +45,8 @@ bool imports_only_known_domains(const onnx::ModelProto& m) {
   return m.opset_import_size() > 0;
 }
 
-Shape shape_of(const onnx::ValueInfoProto& vi, std::vector<std::string>* params) {
-  Shape s;
+Dims shape_of(const onnx::ValueInfoProto& vi, std::vector<std::string>* params) {
+  Dims s;
   if (!vi.type().has_tensor_type() || !vi.type().tensor_type().has_shape()) return s;
   for (const auto& d : vi.type().tensor_type().shape().dim()) {
     if (d.has_dim_value()) {
@@ -113,7 +113,7 @@ class OnnxLibView {
   bool added_ = false;
 };
 
-void set_input_shape(onnx::ValueInfoProto& vi, const Shape& s) {
+void set_input_shape(onnx::ValueInfoProto& vi, const Dims& s) {
   auto* shape = vi.mutable_type()->mutable_tensor_type()->mutable_shape();
   shape->clear_dim();
   for (int64_t d : s) shape->add_dim()->set_dim_value(d);
@@ -270,7 +270,7 @@ class ModelImporter final : public SubgraphHost {
     for (auto& in : *model.mutable_graph()->mutable_input()) {
       auto it = opts_.shapes.find(in.name());
       if (it == opts_.shapes.end()) continue;
-      Shape declared = shape_of(in, nullptr);
+      Dims declared = shape_of(in, nullptr);
       if (it->second.size() != declared.size())
         throw Error(flag_for(in.name()) + " gives input '" + in.name() + "' rank " + std::to_string(it->second.size()) + " (" +
                     shape_str(it->second) + ") but the model declares rank " + std::to_string(declared.size()) +
@@ -293,7 +293,7 @@ class ModelImporter final : public SubgraphHost {
           !in.type().tensor_type().has_shape())
         continue;
       std::vector<std::string> params;
-      Shape s = shape_of(in, &params);
+      Dims s = shape_of(in, &params);
       std::string dims;
       for (size_t i = 0; i < s.size(); ++i)
         if (s[i] < 0) {
@@ -352,7 +352,7 @@ class ModelImporter final : public SubgraphHost {
       throw Error("graph input '" + in.name() + "' has unsupported element type " +
                   std::to_string(in.type().tensor_type().elem_type()));
     std::vector<std::string> params;
-    Shape s = shape_of(in, &params);
+    Dims s = shape_of(in, &params);
     if (!in.type().tensor_type().has_shape())
       throw Error("graph input '" + in.name() + "' has no shape; give one with --shapes=" + in.name() + ":1x3x224x224");
     for (int64_t d : s)
@@ -483,7 +483,7 @@ class ModelImporter final : public SubgraphHost {
     auto it = onnx_shapes_.find(v->name);
     if (it == onnx_shapes_.end()) return;
     std::vector<std::string> params;
-    Shape s = shape_of(*it->second, &params);
+    Dims s = shape_of(*it->second, &params);
     if (s.size() != v->type.shape.size()) return;
     for (size_t i = 0; i < s.size(); ++i) {
       if (v->type.shape[i] < 0 && !params[i].empty()) v->dim_params[i] = params[i];

@@ -45,7 +45,7 @@ int64_t channels(const ir::Value& v, const std::string& what) {
 
 // A [1, C, 1, ...] constant of the input's rank, so it broadcasts along axis 1 only.
 ir::Value* per_channel(ir::Graph& g, const std::string& name, const std::vector<float>& v, size_t rank) {
-  Shape s(rank, 1);
+  Dims s(rank, 1);
   s[1] = static_cast<int64_t>(v.size());
   TensorView t{DType::Float32, s, const_cast<float*>(v.data())};
   return g.add_constant(g.unique_name(name), t);
@@ -119,7 +119,7 @@ void apply_preprocess(ir::Graph& g, const std::map<std::string, InputPreprocess>
     std::vector<std::string> raw_params = model_in->dim_params;
     if (u8) raw_type.dtype = DType::UInt8;
     if (nhwc) {
-      const Shape& s = model_in->type.shape;
+      const Dims& s = model_in->type.shape;
       raw_type.shape = {s[0], s[2], s[3], s[1]};
       raw_params.assign(4, "");  // static (checked above): no symbolic names to carry
     }

@@ -88,7 +88,7 @@ static void copy_field(const google::protobuf::RepeatedField<Src>& f, void* out,
 }
 
 // The tensor's element count, refusing negative or absurd dims.
-static int64_t checked_count(const onnx::TensorProto& t, const Shape& shape) {
+static int64_t checked_count(const onnx::TensorProto& t, const Dims& shape) {
   for (int64_t d : shape)
     if (d < 0) throw Error(tensor_label(t) + ": has a negative dimension (" + shape_str(shape) + ")");
   int64_t n = 1;
@@ -102,7 +102,7 @@ static int64_t checked_count(const onnx::TensorProto& t, const Shape& shape) {
 
 void widen_float16_tensor(onnx::TensorProto& t, const std::string& base_dir) {
   if (t.data_type() != onnx::TensorProto::FLOAT16) return;
-  Shape shape(t.dims().begin(), t.dims().end());
+  Dims shape(t.dims().begin(), t.dims().end());
   const size_t n = static_cast<size_t>(checked_count(t, shape));
   // Sizes are checked before anything is allocated, so a hostile shape allocates nothing.
   const bool ext = t.data_location() == onnx::TensorProto::EXTERNAL;
@@ -139,7 +139,7 @@ ir::Value* import_tensor(ir::Graph& g, const onnx::TensorProto& t, const std::st
   if (!dtype_onnx(dt))
     throw Error(tensor_label(t) + ": data type " + std::to_string(t.data_type()) +
                 " is not supported (strings and complex numbers are out of scope)");
-  Shape shape(t.dims().begin(), t.dims().end());
+  Dims shape(t.dims().begin(), t.dims().end());
   int64_t n = checked_count(t, shape);
   size_t bytes = static_cast<size_t>(n) * dtype_size(dt);
   std::string name = t.name().empty() ? g.unique_name("const") : t.name();

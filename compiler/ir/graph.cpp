@@ -85,7 +85,7 @@ Value* Graph::add_value(const std::string& name, ops::TensorType type) {
   return values_.back().get();
 }
 
-Value* Graph::add_constant(const std::string& name, DType dtype, Shape shape, bool zeroed) {
+Value* Graph::add_constant(const std::string& name, DType dtype, Dims shape, bool zeroed) {
   Value* v = add_value(name, {dtype, std::move(shape)});
   int64_t n = shape_elements(v->type.shape);
   if (n < 0) ops::fail("constant '" + name + "' must have a static shape");

@@ -101,7 +101,7 @@ struct GraphIO {
 class Graph {
  public:
   Value* add_value(const std::string& name, ops::TensorType type = {});
-  Value* add_constant(const std::string& name, DType dtype, Shape shape, bool zeroed = true);
+  Value* add_constant(const std::string& name, DType dtype, Dims shape, bool zeroed = true);
   Value* add_constant(const std::string& name, const TensorView& data);    // copies
   // Appends a node; creates output values named after the node when outputs is empty.
   Node* add_node(const std::string& name, std::unique_ptr<ops::Op> op, std::vector<Value*> inputs,

@@ -544,7 +544,7 @@ class Int8Assigner {
 // Symmetric per-channel s8: scale = max |w| / 127 over the channel; levels -127..127. Weights a
 // QDQ model dequantized from s8 keep the model's scales, so they requantize to its levels exactly.
 std::pair<std::vector<int8_t>, ops::QuantParams> quantize_weights_s8(const ir::Value& w, int axis) {
-  const Shape& s = w.type.shape;
+  const Dims& s = w.type.shape;
   const auto* f = static_cast<const float*>(w.constant->data());
   const int64_t n = shape_elements(s), ch = s[static_cast<size_t>(axis)];
   int64_t inner = 1;

@@ -96,7 +96,7 @@ bool compose_transposes(ir::Graph& g, ir::Node& n, const Uses& uses) {
 
 // A Reshape target for `s`: the static dims, with at most one unknown dim as -1 (inferred from
 // the element count at run time). nullopt when that cannot express s exactly.
-std::optional<std::vector<int64_t>> reshape_target(const Shape& s) {
+std::optional<std::vector<int64_t>> reshape_target(const Dims& s) {
   int unknown = 0;
   for (int64_t d : s) {
     if (d < 0) ++unknown;

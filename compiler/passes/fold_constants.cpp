@@ -14,7 +14,7 @@ static constexpr int64_t kSmallFoldBytes = 64 << 10;
 // however the data is produced (the importer does the same; this catches shapes that become
 // static only after a pass re-infers them, and graphs built without the importer).
 static bool reads_only_shape(const ir::Node& n) {
-  return (n.as<ops::ShapeOf>() || n.as<ops::Size>()) && n.inputs.size() == 1 && n.inputs[0] &&
+  return (n.as<ops::Shape>() || n.as<ops::Size>()) && n.inputs.size() == 1 && n.inputs[0] &&
          shape_static(n.inputs[0]->type.shape);
 }
 

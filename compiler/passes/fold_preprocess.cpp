@@ -25,7 +25,7 @@ namespace {
 // along axis 1 of a rank-`rank` tensor with C channels, without changing its shape.
 const float* channel_constant(const ir::Value* v, size_t rank, int64_t c) {
   if (!v || !v->is_constant() || v->type.dtype != DType::Float32) return nullptr;
-  const Shape& s = v->type.shape;
+  const Dims& s = v->type.shape;
   if (s.size() > rank || shape_elements(s) != c) return nullptr;
   // Right-aligned broadcasting: the constant's dim for axis 1 sits at index s.size() - (rank - 1).
   const ptrdiff_t axis = static_cast<ptrdiff_t>(s.size()) - static_cast<ptrdiff_t>(rank - 1);
@@ -48,7 +48,7 @@ bool conv_parts(ir::Node& n, ConvParts& p) {
   p.b = n.input(2);
   if (!p.w || !p.w->is_constant() || p.w->type.dtype != DType::Float32) return false;
   if (p.b && (!p.b->is_constant() || p.b->type.dtype != DType::Float32)) return false;
-  const Shape& ws = p.w->type.shape;
+  const Dims& ws = p.w->type.shape;
   if (ws.size() < 3 || !shape_static(ws)) return false;
   p.m = ws[0];
   p.cg = ws[1];
@@ -97,7 +97,7 @@ bool fold_into_conv(ir::Graph& g, ir::Node& conv_node, const Uses& uses) {
   if (auto* ga = prod->as<ops::Gather>()) {
     ir::Value* idx = prod->input(1);
     if (p.groups != 1 || (ga->axis != 1 && ga->axis != 1 - static_cast<int64_t>(rank))) return false;
-    if (!idx || !idx->is_constant() || idx->type.shape != Shape{c}) return false;
+    if (!idx || !idx->is_constant() || idx->type.shape != Dims{c}) return false;
     std::vector<int64_t> perm = to_int_vector(idx->view());
     std::vector<bool> seen(static_cast<size_t>(c), false);
     for (int64_t& v : perm) {

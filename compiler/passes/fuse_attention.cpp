@@ -126,9 +126,9 @@ bool rewrite(ir::Graph& g, ir::Node& softmax, const Uses& uses) {
   std::vector<ir::Node*> chain;  // absorbed into the scores MatMul, nearest to the Softmax first
   if (mask_add) chain.push_back(mask_add);
   if (sc->scale) chain.push_back(sc->scale);
-  const Shape& scores = m1->outputs[0]->type.shape;
+  const Dims& scores = m1->outputs[0]->type.shape;
   if (mask) {
-    const Shape& ms = mask->type.shape;
+    const Dims& ms = mask->type.shape;
     bool ok = mask != m1->outputs[0] && mask->type.dtype == DType::Float32 && ms.size() <= scores.size() &&
               mask_add->outputs[0]->type.shape == scores;
     for (size_t d = 0, off = scores.size() - ms.size(); ok && d < ms.size(); ++d)

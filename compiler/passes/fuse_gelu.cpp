@@ -45,7 +45,7 @@ ir::Value* other(const ir::Node* n, const ir::Value* v) {
 // tail; false if the tail does not match.
 bool rewrite_tail(ir::Graph& g, const Uses& uses, ir::Value* x, ir::Value* f, std::vector<ir::Node*> dead,
                   ops::Act act) {
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   if (!sole_user(g, f, uses) || f->type.shape != xs) return false;
   ir::Node* plus = binary(sole_user(g, f, uses), ops::BinaryKind::Add);
   if (!plus || operand_beside(plus, 1.0) != f || plus->outputs[0]->type.shape != xs) return false;

@@ -55,7 +55,7 @@ ir::Value* other(const ir::Node* n, const ir::Value* v) {
 // along the last axis only (so multiplying by it cannot change the output's shape).
 std::optional<std::vector<double>> last_axis_param(const ir::Value* p, const ir::Value* x) {
   if (!p || !p->is_constant() || p->type.dtype != x->type.dtype) return std::nullopt;
-  const Shape& s = p->type.shape;
+  const Dims& s = p->type.shape;
   const int64_t c = x->type.shape.back();
   if (s.size() > x->type.shape.size()) return std::nullopt;
   for (size_t i = 0; i + 1 < s.size(); ++i)
@@ -103,7 +103,7 @@ bool rewrite(ir::Graph& g, ir::Node& root, const Uses& uses) {
   ir::Value* x = sub->inputs[0];
   const ir::Node* mean = producer_of(sub->inputs[1]);
   if (!x || (x->type.dtype != DType::Float32 && x->type.dtype != DType::Float64)) return false;
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   if (xs.empty() || xs.back() <= 0 || !mean_over_last(mean, x)) return false;
   if (d->type.shape != xs || root.outputs[0]->type.shape != xs || !sole_user(g, mean->outputs[0], uses))
     return false;

@@ -76,9 +76,9 @@ static bool fuse_sum(ir::Graph& g, ir::Node& n, const Uses& uses) {
 
 // A constant operand of an Add after Gemm/MatMul that only varies along the output's last dim:
 // returned as a 1-D [N] (or [1]) bias, or nullptr.
-static ir::Value* last_dim_bias(ir::Graph& g, const ir::Value* c, const Shape& out) {
+static ir::Value* last_dim_bias(ir::Graph& g, const ir::Value* c, const Dims& out) {
   if (!c || !c->is_constant() || c->type.dtype != DType::Float32 || out.empty()) return nullptr;
-  const Shape& s = c->type.shape;
+  const Dims& s = c->type.shape;
   if (s.size() > out.size()) return nullptr;
   for (size_t i = 0; i + 1 < s.size(); ++i)
     if (s[i] != 1) return nullptr;
@@ -101,7 +101,7 @@ static bool fuse_bias(ir::Graph& g, ir::Node& n,
   ir::Node* u = sole_user(g, n.outputs[0], uses);
   auto* add = u ? u->as<ops::Binary>() : nullptr;
   if (!add || add->kind != ops::BinaryKind::Add || !add->post.empty() || u->inputs.size() != 2) return false;
-  const Shape& out = n.outputs[0]->type.shape;
+  const Dims& out = n.outputs[0]->type.shape;
   if (u->outputs[0]->type.shape != out) return false;  // the Add must not broadcast the product up
   ir::Value* c = u->inputs[0] == n.outputs[0] ? u->inputs[1] : u->inputs[0];
   ir::Value* bias = last_dim_bias(g, c, out);

@@ -39,9 +39,9 @@ bool pointwise(const ir::Node& n) {
     return false;
   const ir::Value *x = n.input(0), *w = n.input(1), *b = n.input(2);
   if (!x || x->is_constant() || !w || !w->is_constant() || w->type.dtype != DType::Float32) return false;
-  const Shape& ws = w->type.shape;
+  const Dims& ws = w->type.shape;
   if (ws.size() != 4 || ws[2] != 1 || ws[3] != 1) return false;
-  if (b && (!b->is_constant() || b->type.dtype != DType::Float32 || b->type.shape != Shape{ws[0]})) return false;
+  if (b && (!b->is_constant() || b->type.dtype != DType::Float32 || b->type.shape != Dims{ws[0]})) return false;
   const ir::Value* y = n.outputs[0];
   return n.inputs.size() <= 3 && y->type.dtype == DType::Float32 && y->type.shape.size() == 4 &&
          shape_static(y->type.shape) && y->layout.empty();
@@ -49,7 +49,7 @@ bool pointwise(const ir::Node& n) {
 
 void merge(ir::Graph& g, const std::vector<ir::Node*>& group) {
   ir::Node& first = *group.front();
-  const Shape& ws = first.inputs[1]->type.shape;
+  const Dims& ws = first.inputs[1]->type.shape;
   int64_t total = 0;
   for (ir::Node* n : group) total += n->inputs[1]->type.shape[0];
   const int64_t cin = ws[1];
@@ -70,7 +70,7 @@ void merge(ir::Graph& g, const std::vector<ir::Node*>& group) {
     outs.push_back(n->outputs[0]);
     fused.insert(fused.end(), n->fused.begin(), n->fused.end());
   }
-  Shape ys = first.outputs[0]->type.shape;
+  Dims ys = first.outputs[0]->type.shape;
   ys[1] = total;
   const std::string name = g.unique_name(first.name + "/merged");  // the node and its value
   ir::Value* merged = g.add_value(name, {DType::Float32, ys});

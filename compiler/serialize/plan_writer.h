@@ -29,7 +29,7 @@ struct PlanInput {
   // Optimisation profile: arena bytes reserved per tensor (its size at the max shapes) and the
   // [min, max] of every graph input, in graph-input order. Empty for static plans.
   std::unordered_map<const ir::Value*, uint64_t> capacity;
-  std::vector<std::pair<Shape, Shape>> ranges;
+  std::vector<std::pair<Dims, Dims>> ranges;
   std::vector<TunedTactic> tactics;  // per node, in node order; empty = none recorded
   int builder_level = 0;
   // The sidecar weights file's name to record when the weights go there: always when

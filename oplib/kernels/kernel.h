@@ -35,7 +35,7 @@ struct PackedConst {
 // constants (weights), which the kernel may repack and keep.
 struct KernelTensor {
   DType dtype = DType::Undefined;
-  Shape shape;
+  Dims shape;
   std::string layout;               // "" = dense row-major, else a oneDNN format tag name
   const void* const_data = nullptr; // set for constant inputs only (row-major)
   ops::QuantParams quant;           // QUInt8 / QInt8 tensors: their scales and zero point
@@ -130,14 +130,14 @@ struct KernelRegistrar {
 // oneDNN helpers shared by the oneDNN-backed kernels.
 namespace dnn {
 dnnl::memory::data_type dtype(DType t);           // throws for types oneDNN lacks
-dnnl::memory::dims dims(const Shape& s);
+dnnl::memory::dims dims(const Dims& s);
 // A memory descriptor for the tensor's layout ("" = row-major plain tag of its rank).
 dnnl::memory::desc md(const KernelTensor& t);
-dnnl::memory::desc plain_md(const Shape& s, DType t);
+dnnl::memory::desc plain_md(const Dims& s, DType t);
 // Whether `layout` names a oneDNN format this runtime knows, for a tensor of that rank.
 bool layout_known(const std::string& layout, size_t rank);
 // Bytes a tensor occupies in its layout (blocked layouts pad channels to the block size).
-size_t physical_bytes(DType t, const Shape& s, const std::string& layout);
+size_t physical_bytes(DType t, const Dims& s, const std::string& layout);
 // Maps PostOps to oneDNN post-ops; returns false if some post-op has no oneDNN equivalent.
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
 // A layer computing in int8 (quantized source and weights, s32 accumulation): sets attr's output

@@ -171,7 +171,7 @@ dnnl::memory::data_type dtype(DType t) {
   }
 }
 
-dnnl::memory::dims dims(const Shape& s) {
+dnnl::memory::dims dims(const Dims& s) {
   if (s.empty()) return {1};
   return dnnl::memory::dims(s.begin(), s.end());
 }
@@ -200,7 +200,7 @@ static tag named_tag(const std::string& name) {
   throw Error("unknown tensor layout '" + name + "'");
 }
 
-dnnl::memory::desc plain_md(const Shape& s, DType t) {
+dnnl::memory::desc plain_md(const Dims& s, DType t) {
   return dnnl::memory::desc(dims(s), dtype(t), plain_tag(s.size()));
 }
 
@@ -214,7 +214,7 @@ bool layout_known(const std::string& layout, size_t rank) {
   }
 }
 
-size_t physical_bytes(DType t, const Shape& s, const std::string& layout) {
+size_t physical_bytes(DType t, const Dims& s, const std::string& layout) {
   if (layout.empty()) return shape_bytes(s, t);
   return md(KernelTensor{t, s, layout, nullptr, {}}).get_size();
 }

@@ -14,7 +14,7 @@ const TensorType& InferContext::input(size_t i) const {
   return inputs_[i];
 }
 
-void InferContext::set_output(size_t i, DType dtype, Shape shape) {
+void InferContext::set_output(size_t i, DType dtype, Dims shape) {
   if (i >= outputs_.size()) fail("op produces more outputs than the node declares");
   outputs_[i] = TensorType{dtype, std::move(shape)};
 }

@@ -30,7 +30,7 @@ class AttrVisitor {
 
 struct TensorType {
   DType dtype = DType::Undefined;
-  Shape shape;
+  Dims shape;
 };
 
 // What an op's infer() sees: input types, the values of inputs that are compile-time constants
@@ -45,7 +45,7 @@ class InferContext {
   bool has_input(size_t i) const { return i < inputs_.size() && inputs_[i].dtype != DType::Undefined; }
   const TensorType& input(size_t i) const;
   const TensorView* constant(size_t i) const { return i < consts_.size() ? consts_[i] : nullptr; }
-  void set_output(size_t i, DType dtype, Shape shape);
+  void set_output(size_t i, DType dtype, Dims shape);
   const std::vector<TensorType>& outputs() const { return outputs_; }
 
  private:

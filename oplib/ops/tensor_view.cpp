@@ -56,7 +56,7 @@ size_t TensorDesc::elements() const {
   return n;
 }
 
-int64_t shape_elements(const Shape& s) {
+int64_t shape_elements(const Dims& s) {
   for (int64_t d : s)
     if (d < 0) return -1;
   for (int64_t d : s)
@@ -69,18 +69,18 @@ int64_t shape_elements(const Shape& s) {
   return n;
 }
 
-uint64_t shape_bytes(const Shape& s, DType t) {
+uint64_t shape_bytes(const Dims& s, DType t) {
   const int64_t n = shape_elements(s);
   return n < 0 ? 0 : static_cast<uint64_t>(n) * dtype_size(t);  // <= 2^40 * 8: no overflow
 }
 
-bool shape_static(const Shape& s) {
+bool shape_static(const Dims& s) {
   for (int64_t d : s)
     if (d < 0) return false;
   return true;
 }
 
-std::string shape_str(const Shape& s) {
+std::string shape_str(const Dims& s) {
   if (s.empty()) return "scalar";
   std::string r;
   for (size_t i = 0; i < s.size(); ++i) {
@@ -90,15 +90,15 @@ std::string shape_str(const Shape& s) {
   return r;
 }
 
-std::vector<int64_t> shape_strides(const Shape& s) {
+std::vector<int64_t> shape_strides(const Dims& s) {
   std::vector<int64_t> st(s.size(), 1);
   for (int i = static_cast<int>(s.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
   return st;
 }
 
-Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) {
+Dims broadcast_shapes(const Dims& a, const Dims& b, const std::string& what) {
   size_t r = std::max(a.size(), b.size());
-  Shape out(r);
+  Dims out(r);
   for (size_t i = 0; i < r; ++i) {
     int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];

@@ -9,7 +9,7 @@
 
 namespace kiln {
 
-using Shape = std::vector<int64_t>;
+using Dims = std::vector<int64_t>;
 
 // float32/float64 and the 8-64-bit integers: the types with arithmetic in every reference kernel
 // (not bool, float16 or bfloat16).
@@ -22,19 +22,19 @@ bool dtype_numeric(DType t);  // -1 marks a dimension not known at compile time
 // Reshape, Range or Tile -- ends in a kiln::Error instead of wrapping around to a small buffer
 // that a kernel then overruns. No tensor may hold more than kMaxElements.
 constexpr int64_t kMaxElements = int64_t(1) << 40;
-int64_t shape_elements(const Shape& s);  // -1 if any dim is unknown; throws above kMaxElements
+int64_t shape_elements(const Dims& s);  // -1 if any dim is unknown; throws above kMaxElements
 // Bytes of a dense row-major tensor (unknown dims count as 0); throws above kMaxElements elements.
-uint64_t shape_bytes(const Shape& s, DType t);
-bool shape_static(const Shape& s);
-std::string shape_str(const Shape& s);   // "1x3x224x224", "?" for unknown dims
+uint64_t shape_bytes(const Dims& s, DType t);
+bool shape_static(const Dims& s);
+std::string shape_str(const Dims& s);   // "1x3x224x224", "?" for unknown dims
 // Row-major strides in elements.
-std::vector<int64_t> shape_strides(const Shape& s);
+std::vector<int64_t> shape_strides(const Dims& s);
 // numpy broadcasting of two shapes; throws kiln::Error with `what` in the message on mismatch.
-Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what);
+Dims broadcast_shapes(const Dims& a, const Dims& b, const std::string& what);
 
 struct TensorView {
   DType dtype = DType::Undefined;
-  Shape shape;
+  Dims shape;
   void* data = nullptr;
 
   int64_t elements() const { return shape_elements(shape); }

@@ -225,13 +225,13 @@ struct ExecutionContext::Impl {
   size_t scratch_bytes = 0;
   // The shapes and kernels the layers are bound to, and the input shapes the next run() uses.
   std::shared_ptr<const Specialization> spec;
-  std::vector<Shape> want_shapes;
+  std::vector<Dims> want_shapes;
   dnnl::stream stream;
   std::vector<BoundKernel> bound;  // empty for dynamic layers
   bool profiling = false;
   std::vector<double> times;
   // Dynamic tensors: this run's shape and buffer, by tensor id (unused for static tensors).
-  std::vector<Shape> dyn_shape;
+  std::vector<Dims> dyn_shape;
   std::vector<std::vector<uint64_t>> dyn_data;  // uint64_t keeps every element type aligned
   uint64_t dyn_bytes = 0;  // the sum of dyn_data's sizes, counted against the memory limit
 
@@ -299,8 +299,8 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
   for (size_t o = 0; o < l.outputs.size(); ++o) {
     const int id = l.outputs[o];
     const TensorRec& t = engine->tensors[id];
-    const Shape& got = inferred[o].shape;
-    const Shape& want = spec->shapes[id];
+    const Dims& got = inferred[o].shape;
+    const Dims& want = spec->shapes[id];
     bool fits = got.size() == want.size() && shape_static(got);
     for (size_t d = 0; fits && d < got.size(); ++d) fits = want[d] < 0 || want[d] == got[d];
     if (!fits)
@@ -534,7 +534,7 @@ void ExecutionContext::set_input_shape(size_t index, std::span<const int64_t> sh
   auto& c = *impl_;
   check_index(index, c.engine->input_ids.size(), "input");
   api_call("set_input_shape", [&] {
-    Shape s(shape.begin(), shape.end());
+    Dims s(shape.begin(), shape.end());
     c.engine->check_input_shape(index, s);
     c.want_shapes[index] = std::move(s);
   });

@@ -28,7 +28,7 @@ using PlanBytes = std::shared_ptr<const uint8_t>;
 struct TensorRec {
   std::string name;
   DType dtype = DType::Undefined;
-  Shape shape;
+  Dims shape;
   std::string layout;         // "" = row-major, else a oneDNN format tag
   int kind = 0;               // fb::TensorKind
   uint64_t offset = 0;        // arena offset, or weights offset for constants
@@ -59,14 +59,14 @@ struct LayerRec {
 
 // The optimisation profile of one graph input: each dim may take any value in [min, max].
 struct InputRange {
-  Shape min, max;
+  Dims min, max;
 };
 
 // Every tensor's shape and size, and every static layer's kernel, for one tuple of graph input
 // shapes. Immutable once built, so contexts on any thread share it.
 struct Specialization {
-  std::vector<Shape> input_shapes;  // by graph input index
-  std::vector<Shape> shapes;        // by tensor id; dynamic tensors keep their -1 dims
+  std::vector<Dims> input_shapes;  // by graph input index
+  std::vector<Dims> shapes;        // by tensor id; dynamic tensors keep their -1 dims
   std::vector<uint64_t> bytes;      // by tensor id; 0 for dynamic tensors
   std::vector<const Kernel*> kernels;          // by layer; null for dynamic layers
   std::vector<std::unique_ptr<Kernel>> owned;  // kernels created for this specialisation
@@ -120,15 +120,15 @@ struct Engine::Impl {
 
   // Checks input shapes against the profile (kiln::Error naming the input, the shape and the
   // allowed range) and returns the specialisation for them, building it on first use.
-  std::shared_ptr<const Specialization> specialize(const std::vector<Shape>& input_shapes) const;
-  void check_input_shape(size_t input, const Shape& s) const;
+  std::shared_ptr<const Specialization> specialize(const std::vector<Dims>& input_shapes) const;
+  void check_input_shape(size_t input, const Dims& s) const;
 };
 
 // Creates the layer's kernel for the given tensor shapes (by tensor id): the recorded
 // implementation, else another registered one, else the reference kernel. `used` gets the name of
 // the one created; nullptr when none can run the layer.
 std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
-                                            const std::vector<Shape>& shapes, std::string& used);
+                                            const std::vector<Dims>& shapes, std::string& used);
 
 // Verifies and decodes a plan; throws kiln::Error prefixed with origin.
 // Maps a plan's weights sidecar (schema v6) by the name the plan records, setting its size.

@@ -10,14 +10,14 @@ namespace kiln {
 
 namespace {
 
-std::string shapes_str(const Engine::Impl& e, const std::vector<Shape>& shapes) {
+std::string shapes_str(const Engine::Impl& e, const std::vector<Dims>& shapes) {
   std::string r;
   for (size_t i = 0; i < shapes.size(); ++i)
     r += (i ? ", " : "") + e.tensors[e.input_ids[i]].name + ":" + shape_str(shapes[i]);
   return r;
 }
 
-std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::vector<Shape>& input_shapes) {
+std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::vector<Dims>& input_shapes) {
   auto sp = std::make_shared<Specialization>();
   sp->input_shapes = input_shapes;
   sp->shapes = e.base->shapes;
@@ -26,7 +26,7 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
   const std::string at = "at input shapes " + shapes_str(e, input_shapes) + ": ";
   auto size_of = [&](int id) {
     const TensorRec& t = e.tensors[id];
-    const Shape& s = sp->shapes[id];
+    const Dims& s = sp->shapes[id];
     uint64_t b = 0;
     try {
       b = t.layout.empty() ? shape_bytes(s, t.dtype)
@@ -57,7 +57,7 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     for (size_t o = 0; o < l.outputs.size(); ++o) {
       const int id = l.outputs[o];
       const TensorRec& t = e.tensors[id];
-      const Shape& got = inferred[o].shape;
+      const Dims& got = inferred[o].shape;
       // A tensor whose size depends on input values stays so (the context sizes it per run); any
       // other must come out fully known.
       if (!ops::stored_type_ok(inferred[o].dtype, t.dtype) || got.size() != t.shape.size() || (!t.dynamic && !shape_static(got)))
@@ -83,10 +83,10 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
 
 }  // namespace
 
-void Engine::Impl::check_input_shape(size_t input, const Shape& s) const {
+void Engine::Impl::check_input_shape(size_t input, const Dims& s) const {
   const TensorRec& t = tensors[input_ids[input]];
-  const Shape& lo = ranges.empty() ? t.shape : ranges[input].min;
-  const Shape& hi = ranges.empty() ? t.shape : ranges[input].max;
+  const Dims& lo = ranges.empty() ? t.shape : ranges[input].min;
+  const Dims& hi = ranges.empty() ? t.shape : ranges[input].max;
   bool ok = s.size() == lo.size();
   for (size_t d = 0; ok && d < s.size(); ++d) ok = s[d] >= lo[d] && s[d] <= hi[d];
   if (ok) return;
@@ -102,7 +102,7 @@ size_t Engine::Impl::max_specializations() const {
   return std::clamp<size_t>(kSpecializationBudget / std::max<size_t>(weight_bytes, 1), 2, kMaxSpecializations);
 }
 
-std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector<Shape>& input_shapes) const {
+std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector<Dims>& input_shapes) const {
   if (input_shapes == base->input_shapes) return base;
   for (size_t i = 0; i < input_shapes.size(); ++i) check_input_shape(i, input_shapes[i]);
   {

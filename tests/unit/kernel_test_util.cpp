@@ -7,7 +7,7 @@
 
 namespace kiln::test {
 
-HostTensor::HostTensor(DType t, Shape s, bool is_const) : dtype(t), shape(std::move(s)), constant(is_const) {
+HostTensor::HostTensor(DType t, Dims s, bool is_const) : dtype(t), shape(std::move(s)), constant(is_const) {
   bytes.assign(static_cast<size_t>(shape_elements(shape)) * dtype_size(t), 0);
 }
 
@@ -22,7 +22,7 @@ static void fill(HostTensor& h, std::mt19937& rng, double lo, double hi) {
   }
 }
 
-HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo, double hi, bool is_const) {
+HostTensor random_tensor(DType t, Dims s, uint32_t seed, double lo, double hi, bool is_const) {
   HostTensor h(t, std::move(s), is_const);
   std::mt19937 rng(seed);
   switch (t) {

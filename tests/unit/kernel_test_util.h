@@ -19,12 +19,12 @@ namespace kiln::test {
 // An owned dense tensor.
 struct HostTensor {
   DType dtype = DType::Float32;
-  Shape shape;
+  Dims shape;
   std::vector<uint8_t> bytes;
   bool constant = false;  // handed to the kernel at creation as a weight
 
   HostTensor() = default;
-  HostTensor(DType t, Shape s, bool is_const = false);
+  HostTensor(DType t, Dims s, bool is_const = false);
   TensorView view() { return {dtype, shape, bytes.data()}; }
   template <class T> T* as() { return reinterpret_cast<T*>(bytes.data()); }
   int64_t elements() const { return shape_elements(shape); }
@@ -32,7 +32,7 @@ struct HostTensor {
 
 // A tensor holding these values (checked against the shape's element count and T's size).
 template <class T>
-HostTensor host_tensor(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+HostTensor host_tensor(DType t, Dims s, const std::vector<T>& v, bool is_const = false) {
   HostTensor h(t, std::move(s), is_const);
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "test data has the wrong size";
   EXPECT_EQ(dtype_size(t), sizeof(T)) << "test data has the wrong element type";
@@ -41,7 +41,7 @@ HostTensor host_tensor(DType t, Shape s, const std::vector<T>& v, bool is_const 
 }
 
 // Uniform random values in [lo, hi] (integers: rounded) with a fixed seed.
-HostTensor random_tensor(DType t, Shape s, uint32_t seed, double lo = -1.0, double hi = 1.0,
+HostTensor random_tensor(DType t, Dims s, uint32_t seed, double lo = -1.0, double hi = 1.0,
                          bool is_const = false);
 
 // Infers the op's outputs for these inputs (absent optional inputs: dtype Undefined; constant
@@ -68,6 +68,6 @@ void expect_kernel_matches_reference(const ops::Op& op, const std::string& impl,
 
 // The message of the kiln::Error that op.infer() throws for these input types ("" if none).
 std::string infer_error(const ops::Op& op, std::vector<ops::TensorType> in);
-inline ops::TensorType f32(Shape s) { return {DType::Float32, std::move(s)}; }
+inline ops::TensorType f32(Dims s) { return {DType::Float32, std::move(s)}; }
 
 }  // namespace kiln::test

@@ -11,7 +11,7 @@ namespace kiln::onnx_import {
 using namespace kiln::ops;
 
 // A constant named after the ONNX output it stands for, so onnx's shape info still applies.
-ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Shape& s) {
+ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Dims& s) {
   const std::string& name = ctx.proto().output(static_cast<int>(i));
   return ctx.graph().add_constant(name.empty() ? ctx.graph().unique_name(ctx.name() + ":unused") : name, t, s);
 }

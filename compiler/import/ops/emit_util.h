@@ -12,7 +12,7 @@
 namespace kiln::onnx_import {
 
 // A constant named after the ONNX output it stands for, so onnx's shape info still applies.
-ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Shape& s);
+ir::Value* output_constant(NodeContext& ctx, size_t i, DType t, const Dims& s);
 
 // The op's output types for the node's current inputs, constants' values visible.
 std::vector<ops::TensorType> infer_on(const ops::Op& op, const std::vector<ir::Value*>& in, size_t num_outputs);

@@ -34,7 +34,7 @@ bool has(const Labels& l, int x) { return std::find(l.begin(), l.end(), x) != l.
 struct Side {
   bool packed = false;
   size_t offset = 0;             // of the packed copy in the scratchpad
-  Shape dims;                    // packed copy: sizes in canonical label order
+  Dims dims;                    // packed copy: sizes in canonical label order
   std::vector<int64_t> strides;  // the tensor's own strides in that order
   dnnl::memory::desc md;
 };
@@ -95,7 +95,7 @@ class EinsumMatmulKernel final : public Kernel {
 
 // Sets up one side for canonical group order (g0, g1, g2): in place when the tensor's labels run
 // g0 g1 g2, or g0 g2 g1 when `may_swap` (a transposed matrix), else packed.
-Side make_side(const Labels& own, const Shape& shape, const Labels& g0, const Labels& g1, const Labels& g2,
+Side make_side(const Labels& own, const Dims& shape, const Labels& g0, const Labels& g1, const Labels& g2,
                bool may_swap, const std::vector<int64_t>& size, size_t& scratch) {
   auto prod = [&](const Labels& g) {
     int64_t p = 1;

@@ -211,8 +211,8 @@ bool commutative(ops::BinaryKind k) {
   return k == K::Add || k == K::Mul || k == K::Max || k == K::Min;
 }
 
-Shape pad_rank(const Shape& s, size_t r) {
-  Shape p(r - s.size(), 1);
+Dims pad_rank(const Dims& s, size_t r) {
+  Dims p(r - s.size(), 1);
   p.insert(p.end(), s.begin(), s.end());
   return p;
 }
@@ -221,8 +221,8 @@ Shape pad_rank(const Shape& s, size_t r) {
 // dims where b is either all broadcast or all full, so oneDNN's jit sees a pattern it knows
 // (scalar, per-channel, full) instead of falling back to its slow reference. A b that varies
 // only along leading dims ([F, B], e.g. x - mean(x, -1)) becomes [1, F, B]: per-channel.
-void canonicalize(Shape& b, Shape& o) {
-  Shape nb, no;
+void canonicalize(Dims& b, Dims& o) {
+  Dims nb, no;
   int prev = -1;
   for (size_t i = 0; i < o.size(); ++i) {
     if (o[i] == 1) continue;
@@ -298,11 +298,11 @@ std::unique_ptr<Kernel> make_binary(const KernelSpec& s) {
   if (!all_dense(s)) return nullptr;
   auto alg = binary_alg(op->kind);
   if (!alg || !float_operands(s)) return nullptr;
-  const Shape& out = s.out[0].shape;
+  const Dims& out = s.out[0].shape;
   if (shape_elements(out) <= 0) return nullptr;
   // oneDNN wants equal ranks, dst == src0 and src1 broadcast along its 1-dims.
   size_t r = std::max<size_t>(out.size(), 1);
-  Shape a = pad_rank(s.in[0].shape, r), b = pad_rank(s.in[1].shape, r), o = pad_rank(out, r);
+  Dims a = pad_rank(s.in[0].shape, r), b = pad_rank(s.in[1].shape, r), o = pad_rank(out, r);
   bool swapped = false;
   if (a != o) {
     if (b != o || !commutative(op->kind)) return nullptr;

@@ -22,11 +22,11 @@ using dnnl::memory;
 using dt = memory::data_type;
 
 // Dense row-major (or, with swap_last, the last two dims swapped: a transposed matrix view).
-memory::desc strided_md(const Shape& dims, bool swap_last = false, dt type = dt::f32) {
-  Shape st = shape_strides(dims);
+memory::desc strided_md(const Dims& dims, bool swap_last = false, dt type = dt::f32) {
+  Dims st = shape_strides(dims);
   if (swap_last) {
     size_t r = dims.size();
-    Shape phys = dims;
+    Dims phys = dims;
     std::swap(phys[r - 1], phys[r - 2]);
     st = shape_strides(phys);
     std::swap(st[r - 1], st[r - 2]);
@@ -34,16 +34,16 @@ memory::desc strided_md(const Shape& dims, bool swap_last = false, dt type = dt:
   return memory::desc(memory::dims(dims.begin(), dims.end()), type, memory::dims(st.begin(), st.end()));
 }
 
-Shape pad_rank(const Shape& s, size_t r) {
-  Shape p(r - s.size(), 1);
+Dims pad_rank(const Dims& s, size_t r) {
+  Dims p(r - s.size(), 1);
   p.insert(p.end(), s.begin(), s.end());
   return p;
 }
 
 // A dense tensor read through `perm` (MatMul's folded Transpose) and padded to rank r: the
 // permuted dims with the matching strides, so the primitive reads it in place without a copy.
-memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, size_t r, dt type) {
-  Shape st = shape_strides(phys), dims = phys, pst = st;
+memory::desc permuted_md(const Dims& phys, const std::vector<int64_t>& perm, size_t r, dt type) {
+  Dims st = shape_strides(phys), dims = phys, pst = st;
   for (size_t i = 0; i < perm.size(); ++i) {
     dims[i] = phys[perm[i]];
     pst[i] = st[perm[i]];
@@ -53,9 +53,9 @@ memory::desc permuted_md(const Shape& phys, const std::vector<int64_t>& perm, si
   return memory::desc(memory::dims(dims.begin(), dims.end()), type, memory::dims(pst.begin(), pst.end()));
 }
 
-Shape apply_perm(const Shape& s, const std::vector<int64_t>& perm) {
+Dims apply_perm(const Dims& s, const std::vector<int64_t>& perm) {
   if (perm.empty()) return s;
-  Shape r;
+  Dims r;
   for (int64_t p : perm) r.push_back(s[p]);
   return r;
 }
@@ -230,8 +230,8 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
 std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::Gemm*>(&s.op);
   if (!op || !usable(s) || s.in.size() < 2) return nullptr;
-  const Shape& A = s.in[0].shape;
-  const Shape& B = s.in[1].shape;
+  const Dims& A = s.in[0].shape;
+  const Dims& B = s.in[1].shape;
   if (A.size() != 2 || B.size() != 2) return nullptr;
   const int64_t M = s.out[0].shape[0], N = s.out[0].shape[1], K = A[op->transA ? 0 : 1];
   Plan p;
@@ -250,7 +250,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   auto out_scale = [&](int64_t j) { return p.acc_scale.empty() ? op->alpha : p.acc_scale[p.acc_scale.size() == 1 ? 0 : j]; };
   const KernelTensor* C = s.in.size() > 2 && s.in[2].present() ? &s.in[2] : nullptr;
   if (C && op->beta != 0.f) {
-    Shape c = pad_rank(C->shape, 2);
+    Dims c = pad_rank(C->shape, 2);
     int64_t cn = shape_elements(c);
     auto cdata = static_cast<const float*>(C->const_data);
     if (cdata && c[0] == 1 && op->alpha != 0.f) {
@@ -277,7 +277,7 @@ KILN_REGISTER_KERNEL("Gemm", "onednn", make_gemm);
 std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::MatMul*>(&s.op);
   if (!op || !usable(s) || s.in.size() < 2) return nullptr;
-  Shape a = apply_perm(s.in[0].shape, op->perm_a), b = apply_perm(s.in[1].shape, op->perm_b);
+  Dims a = apply_perm(s.in[0].shape, op->perm_a), b = apply_perm(s.in[1].shape, op->perm_b);
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   size_t r = std::max(a.size(), b.size());
@@ -285,7 +285,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   a = pad_rank(a, r);
   b = pad_rank(b, r);
   // Y in the promoted rank: same elements and layout as the real Y, which only lacks 1-dims.
-  Shape y(r);
+  Dims y(r);
   for (size_t i = 0; i + 2 < r; ++i) y[i] = std::max(a[i], b[i]);
   y[r - 2] = a[r - 2];
   y[r - 1] = b[r - 1];
@@ -310,9 +310,9 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   p.dst = strided_md(y, false, ty);
   if (!op->perm_y.empty()) {
     // The product written through perm_y: product dim perm_y[j] takes Y's stride j.
-    const Shape& ys = s.out[0].shape;
+    const Dims& ys = s.out[0].shape;
     if (ys.size() != r || s.in.size() > 3) return nullptr;
-    Shape yst = shape_strides(ys), pst(r);
+    Dims yst = shape_strides(ys), pst(r);
     for (size_t j = 0; j < r; ++j) pst[op->perm_y[j]] = yst[j];
     p.dst = memory::desc(memory::dims(y.begin(), y.end()), ty, memory::dims(pst.begin(), pst.end()));
   }
@@ -329,7 +329,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
     if (dtype_quantized(s.out[0].dtype)) p.out_quant = &s.out[0].quant;
   }
   if (s.in.size() > 2 && s.in[2].present()) {
-    Shape bias(r, 1);
+    Dims bias(r, 1);
     bias[r - 1] = s.in[2].shape[0];
     p.bias = strided_md(bias);
     if (op->alpha != 1.f || !p.acc_scale.empty()) {

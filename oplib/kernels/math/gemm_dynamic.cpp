@@ -174,7 +174,7 @@ void column_scales(const ops::QuantParams& q, int64_t N, float alpha, std::vecto
 std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::MatMul*>(&s.op);
   if (!op || !op->perm_a.empty() || !op->perm_b.empty() || !op->perm_y.empty() || !usable(s, 1)) return nullptr;
-  const Shape& A = s.in[0].shape;
+  const Dims& A = s.in[0].shape;
   Geometry g;
   g.K = s.in[1].shape[0];
   g.N = s.in[1].shape[1];
@@ -193,7 +193,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::Gemm*>(&s.op);
   if (!op || op->transA || !usable(s, op->transB ? 0 : 1) || s.in[0].shape.size() != 2) return nullptr;
   Geometry g;
-  const Shape& B = s.in[1].shape;
+  const Dims& B = s.in[1].shape;
   g.M = s.in[0].shape[0];
   g.K = s.in[0].shape[1];
   g.N = op->transB ? B[0] : B[1];
@@ -203,7 +203,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
   column_scales(s.in[1].quant, g.N, op->alpha, g.col_scale);
   if (s.in.size() > 2 && s.in[2].present() && op->beta != 0.f) {
     // Only a row (or one value) broadcast over the rows is a bias: alpha * (A B) + beta * C.
-    const Shape& c = s.in[2].shape;
+    const Dims& c = s.in[2].shape;
     if ((c.size() == 2 && c[0] != 1) || c.size() > 2 || !constant_bias(s.in[2], g.N, op->beta, g.bias))
       return nullptr;
   }

@@ -187,7 +187,7 @@ bool prepare(const KernelSpec& s, const ops::PostOps& post, const std::vector<in
       return false;
     c.sum_input = 3;
   }
-  c.win = ops::make_window(std::string(s.op.type()), Shape(w.shape.begin() + 2, w.shape.end()), strides, dilations, pads);
+  c.win = ops::make_window(std::string(s.op.type()), Dims(w.shape.begin() + 2, w.shape.end()), strides, dilations, pads);
   for (size_t i = 0; i < c.win.rank(); ++i) {
     c.strides.push_back(c.win.strides[i]);
     c.dilates.push_back(c.win.dilations[i] - 1);  // oneDNN counts the gaps, ONNX the step
@@ -213,10 +213,10 @@ std::unique_ptr<Kernel> make_conv(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::Conv*>(&s.op);
   Common c;
   if (!op || !prepare(s, op->post, op->strides, op->dilations, op->pads, c)) return nullptr;
-  const Shape& ws = s.in[1].shape;
+  const Dims& ws = s.in[1].shape;
   const int64_t g = op->group;
   // ONNX's [M, C/g, K...] is oneDNN's grouped [g, M/g, C/g, K...] without moving any data.
-  Shape wd = ws;
+  Dims wd = ws;
   if (g > 1) {
     wd.insert(wd.begin(), g);
     wd[1] = ws[0] / g;
@@ -297,12 +297,12 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
   // output_padding extends the output at the end: for oneDNN that is a smaller (possibly
   // negative) right padding.
   for (size_t i = 0; i < op->output_padding.size() && i < c.pad_r.size(); ++i) c.pad_r[i] -= op->output_padding[i];
-  const Shape& ws = s.in[1].shape;
+  const Dims& ws = s.in[1].shape;
   const int64_t g = op->group, cin = ws[0], mg = ws[1];
-  const int64_t k_sz = shape_elements(Shape(ws.begin() + 2, ws.end()));
+  const int64_t k_sz = shape_elements(Dims(ws.begin() + 2, ws.end()));
   // ONNX stores [C, M/g, K...] = [g, C/g, M/g, K...]; oneDNN's logical order is [g, M/g, C/g, K...]
   // (or [M, C, K...] ungrouped), so describe ONNX's memory with explicit strides.
-  Shape wd;
+  Dims wd;
   dims st;
   if (g > 1) {
     wd = {g, mg, cin / g};
@@ -311,7 +311,7 @@ std::unique_ptr<Kernel> make_conv_transpose(const KernelSpec& s) {
     wd = {mg, cin};
     st = {k_sz, mg * k_sz};
   }
-  const dims kst = shape_strides(Shape(ws.begin() + 2, ws.end()));
+  const dims kst = shape_strides(Dims(ws.begin() + 2, ws.end()));
   wd.insert(wd.end(), ws.begin() + 2, ws.end());
   st.insert(st.end(), kst.begin(), kst.end());
   try {

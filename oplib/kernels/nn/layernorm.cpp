@@ -93,10 +93,10 @@ std::unique_ptr<Kernel> make_layer_norm(const KernelSpec& s) {
     if (s.in[i].present() && !dense_static_f32(s.in[i], i == 0 && bf16)) return nullptr;
   for (size_t i = 0; i < s.out.size(); ++i)
     if (!dense_static_f32(s.out[i], i == 0 && bf16)) return nullptr;
-  const Shape& x = s.in[0].shape;
+  const Dims& x = s.in[0].shape;
   const int64_t k = op->axis_for(x.size());
-  const int64_t rows = shape_elements(Shape(x.begin(), x.begin() + k));
-  const int64_t cols = shape_elements(Shape(x.begin() + k, x.end()));
+  const int64_t rows = shape_elements(Dims(x.begin(), x.begin() + k));
+  const int64_t cols = shape_elements(Dims(x.begin() + k, x.end()));
   if (rows <= 0 || cols <= 0) return nullptr;
   // Broadcast Scale/B (fewer elements than the normalised block) stay on the reference path;
   // with the full element count, broadcasting can only add size-1 dims, so the order matches.

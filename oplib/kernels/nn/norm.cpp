@@ -96,7 +96,7 @@ std::unique_ptr<Kernel> make_lrn(const KernelSpec& s) {
 class InstanceNormKernel final : public Kernel {
  public:
   InstanceNormKernel(const KernelSpec& s, float eps) : eps_(eps) {
-    const Shape& x = s.in[0].shape;
+    const Dims& x = s.in[0].shape;
     planes_ = x[0] * x[1];
     channels_ = x[1];
     size_ = shape_elements(x) / planes_;

@@ -81,8 +81,8 @@ bool supported(const KernelSpec& s, bool allow_int8) {
 }
 
 std::unique_ptr<Kernel> build(const KernelSpec& s, dnnl::algorithm alg, const ops::Window& w) {
-  const Shape& in = s.in[0].shape;
-  const Shape& out = s.out[0].shape;
+  const Dims& in = s.in[0].shape;
+  const Dims& out = s.out[0].shape;
   dnnl::memory::dims strides, kernel, dil, pad_l, pad_r;
   for (size_t i = 0; i < w.rank(); ++i) {
     strides.push_back(w.strides[i]);
@@ -143,8 +143,8 @@ std::unique_ptr<Kernel> make_average_pool(const KernelSpec& s) {
 template <class Op>
 std::unique_ptr<Kernel> make_global(const KernelSpec& s, dnnl::algorithm alg) {
   if (!dynamic_cast<const Op*>(&s.op) || !supported(s, false)) return nullptr;
-  const Shape& in = s.in[0].shape;
-  const Shape kernel(in.begin() + 2, in.end());
+  const Dims& in = s.in[0].shape;
+  const Dims kernel(in.begin() + 2, in.end());
   return build(s, alg, ops::make_window(Op::kType, kernel, {}, {}, {}));
 }
 

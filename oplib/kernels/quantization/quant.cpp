@@ -54,8 +54,8 @@ size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 bool q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
 bool is_impl_ref(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
 memory::desc vec_md(int64_t n, dt t) { return memory::desc({n}, t, memory::format_tag::a); }
-memory::desc dense(const Shape& s, dt t) {
-  const Shape st = shape_strides(s);
+memory::desc dense(const Dims& s, dt t) {
+  const Dims st = shape_strides(s);
   return memory::desc(dnn::dims(s), t, memory::dims(st.begin(), st.end()));
 }
 
@@ -366,18 +366,18 @@ class QConvKernel final : public QKernel {
       return nullptr;
     auto k = std::unique_ptr<QConvKernel>(new QConvKernel(s, ix));
     const int64_t m = w.shape[0], groups = g.group, cg = w.shape[1];
-    const int64_t ksz = shape_elements(Shape(w.shape.begin() + 2, w.shape.end()));
+    const int64_t ksz = shape_elements(Dims(w.shape.begin() + 2, w.shape.end()));
     k->channels_ = m;
     k->n_ = x.shape[0];
     k->groups_ = groups;
-    k->out_sz_ = shape_elements(Shape(s.out[0].shape.begin() + 2, s.out[0].shape.end()));
+    k->out_sz_ = shape_elements(Dims(s.out[0].shape.begin() + 2, s.out[0].shape.end()));
     S8Weights w8 = to_s8(w, m, cg * ksz, p.get(ix.wzp));
     k->sums_ = w8.corrected;
     k->corrected_ = w8.corrected || (qlinear && !p.scales_const());
     k->has_sum_prim_ = true;
     k->c_ = w8.c;
     k->sum_bytes_ = static_cast<size_t>(k->n_ * groups * k->out_sz_) * 4;
-    const ops::Window win = ops::make_window("QConv", Shape(w.shape.begin() + 2, w.shape.end()), g.strides,
+    const ops::Window win = ops::make_window("QConv", Dims(w.shape.begin() + 2, w.shape.end()), g.strides,
                                              g.dilations, g.pads);
     memory::dims st, dil, pl, pr;
     for (size_t i = 0; i < win.rank(); ++i) {
@@ -388,14 +388,14 @@ class QConvKernel final : public QKernel {
     }
     // ONNX's [M, C/g, K...] is oneDNN's [g, M/g, C/g, K...] without moving data.
     auto wdims = [&](int64_t per_group_out) {
-      Shape d = w.shape;
+      Dims d = w.shape;
       d[0] = per_group_out;
       if (groups > 1) d.insert(d.begin(), groups);
       return d;
     };
     const memory::desc src = dense(x.shape, dnn::dtype(x.dtype));
-    const Shape wd = wdims(m / groups), od = wdims(1);
-    Shape sum_shape = s.out[0].shape;
+    const Dims wd = wdims(m / groups), od = wdims(1);
+    Dims sum_shape = s.out[0].shape;
     sum_shape[1] = groups;
     const dt ydt = k->corrected_ ? dt::s32 : dnn::dtype(s.out[0].dtype);
     const memory::desc bias = !k->corrected_ && p.get(ix.b) ? vec_md(m, dt::s32) : memory::desc();

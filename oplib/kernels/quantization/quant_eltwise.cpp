@@ -90,7 +90,7 @@ struct AxisSplit {
 };
 
 // nullopt-like: false when the spec is not one this file handles.
-bool axis_split(const Shape& x, const Shape& scale, int64_t axis, AxisSplit& a) {
+bool axis_split(const Dims& x, const Dims& scale, int64_t axis, AxisSplit& a) {
   const int64_t n = shape_elements(x);
   if (shape_elements(scale) == 1 && scale.size() <= 1) {
     a.inner = n;

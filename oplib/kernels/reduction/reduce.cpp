@@ -50,7 +50,7 @@ struct Collapsed {
 
 // The input shape with size-1 dims dropped and neighbours of the same kind (reduced or kept)
 // merged; dst has 1 where src is reduced. Empty when nothing of size > 1 is reduced.
-Collapsed collapse(const Shape& shape, const std::vector<bool>& mask) {
+Collapsed collapse(const Dims& shape, const std::vector<bool>& mask) {
   Collapsed c;
   int last = -1;  // kind of the previous dim of size > 1: 0 kept, 1 reduced
   bool any_reduced = false;

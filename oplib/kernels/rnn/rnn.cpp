@@ -31,7 +31,7 @@ float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
 class Cell32 {
  protected:
   Cell32(const KernelSpec& s, const ops::RnnAttrs& at, int64_t gates) {
-    const Shape& x = s.in[0].shape;
+    const Dims& x = s.in[0].shape;
     layout_ = at.layout;
     seq_ = layout_ ? x[1] : x[0];
     batch_ = layout_ ? x[0] : x[1];

@@ -20,14 +20,14 @@ namespace {
 
 // A tensor's physical (dense row-major) shape in `layout`, and where each logical axis lives.
 struct Physical {
-  Shape dims;
+  Dims dims;
   std::vector<size_t> axis_pos;  // logical axis -> physical axis
   int64_t block = 0;             // channel block, 0 if none
 };
 
 // Understands "" and oneDNN-style tags over n, c/C, d, h, w with an optional trailing "<b>c"
 // channel block (nchw, nhwc, ndhwc, nChw16c, nCdhw8c...).
-std::optional<Physical> physical(const std::string& layout, const Shape& s) {
+std::optional<Physical> physical(const std::string& layout, const Dims& s) {
   size_t r = s.size();
   Physical p;
   if (layout.empty()) {
@@ -65,7 +65,7 @@ class InhouseConcat final : public Kernel {
  public:
   struct Part {
     int64_t dst_offset;  // elements
-    Shape dims;
+    Dims dims;
     std::vector<int64_t> src_strides;
     const void* const_data;
   };

@@ -23,7 +23,7 @@ size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 class NearestKernel final : public Kernel {
  public:
-  NearestKernel(const ops::Resize& op, const Shape& in, const Shape& out, DType t)
+  NearestKernel(const ops::Resize& op, const Dims& in, const Dims& out, DType t)
       : out_(out), es_(dtype_size(t)) {
     const auto tables = op.axis_tables(in, out);
     const auto strides = shape_strides(in);
@@ -85,7 +85,7 @@ class NearestKernel final : public Kernel {
     }
   }
 
-  Shape out_;
+  Dims out_;
   size_t es_;
   std::vector<std::vector<int64_t>> offsets_;
   unsigned char extrap_[8] = {};
@@ -104,9 +104,9 @@ struct Pass {
 
 class InterpKernel final : public Kernel {
  public:
-  InterpKernel(const ops::Resize& op, const Shape& in, const Shape& out) : extrap_(op.extrapolation_value) {
+  InterpKernel(const ops::Resize& op, const Dims& in, const Dims& out) : extrap_(op.extrapolation_value) {
     const auto tables = op.axis_tables(in, out);
-    Shape cur = in;
+    Dims cur = in;
     for (int64_t d = static_cast<int64_t>(in.size()) - 1; d >= 0; --d) {
       const ops::ResizeAxis& ax = tables[static_cast<size_t>(d)];
       if (ax.identity()) continue;

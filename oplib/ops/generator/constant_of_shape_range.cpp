@@ -40,7 +40,7 @@ void ConstantOfShape::infer(InferContext& ctx) const {
   auto s = param_ints(ctx, 0, shape, "shape");
   if (!s) {
     check(ctx.input(0).shape[0] >= 0, "the shape input has unknown length, so the output rank is unknown");
-    ctx.set_output(0, t, Shape(static_cast<size_t>(ctx.input(0).shape[0]), -1));
+    ctx.set_output(0, t, Dims(static_cast<size_t>(ctx.input(0).shape[0]), -1));
     return;
   }
   for (int64_t d : *s) check(d >= 0, "shape " + shape_str(*s) + " has a negative dimension");

@@ -16,7 +16,7 @@ namespace {
 struct AxisSplit {
   int64_t outer = 1, n = 1, inner = 1;
 };
-AxisSplit split_at(const Shape& s, int64_t axis) {
+AxisSplit split_at(const Dims& s, int64_t axis) {
   AxisSplit p;
   for (int64_t i = 0; i < static_cast<int64_t>(s.size()); ++i) {
     if (i < axis) p.outer *= s[i];
@@ -137,7 +137,7 @@ void TopK::infer(InferContext& ctx) const {
     check(x.shape[a] < 0 || kk <= x.shape[a], "TopK: k = " + std::to_string(kk) + " exceeds the size " +
                                                   std::to_string(x.shape[a]) + " of axis " + std::to_string(axis));
   }
-  Shape out = x.shape;
+  Dims out = x.shape;
   out[a] = known ? kk : -1;
   ctx.set_output(0, x.dtype, out);
   ctx.set_output(1, DType::Int64, out);

@@ -28,7 +28,7 @@ void Det::infer(InferContext& ctx) const {
   check(r >= 2, "Det: input must be [*, M, M], got shape " + shape_str(x.shape));
   check(x.shape[r - 1] < 0 || x.shape[r - 2] < 0 || x.shape[r - 1] == x.shape[r - 2],
         "Det: the last two dims must be equal (square matrices), got shape " + shape_str(x.shape));
-  ctx.set_output(0, x.dtype, Shape(x.shape.begin(), x.shape.end() - 2));
+  ctx.set_output(0, x.dtype, Dims(x.shape.begin(), x.shape.end() - 2));
 }
 
 namespace {

@@ -106,7 +106,7 @@ namespace {
 
 // Size of every label (-1 unknown), checking that the operands agree; ellipsis dims of size 1
 // broadcast.
-std::vector<int64_t> label_sizes(const EinsumPlan& p, const std::vector<Shape>& shapes) {
+std::vector<int64_t> label_sizes(const EinsumPlan& p, const std::vector<Dims>& shapes) {
   std::vector<int64_t> size(static_cast<size_t>(p.num_labels), -2);  // -2: unused
   for (size_t i = 0; i < shapes.size(); ++i)
     for (size_t d = 0; d < shapes[i].size(); ++d) {
@@ -192,7 +192,7 @@ void Einsum::infer(InferContext& ctx) const {
   check(t == DType::Float32 || t == DType::Float64 || t == DType::Int32 || t == DType::Int64,
         std::string("Einsum supports float32, float64, int32 and int64, got ") + dtype_name(t));
   std::vector<size_t> ranks;
-  std::vector<Shape> shapes;
+  std::vector<Dims> shapes;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) {
     const TensorType& x = ctx.input(i);
     check(x.dtype == t, "Einsum: input " + std::to_string(i) + " is " + dtype_name(x.dtype) +
@@ -202,7 +202,7 @@ void Einsum::infer(InferContext& ctx) const {
   }
   const EinsumPlan p = parse_einsum(equation, ranks);
   const auto size = label_sizes(p, shapes);
-  Shape out;
+  Dims out;
   for (int l : p.output) out.push_back(size[static_cast<size_t>(l)] == -2 ? 1 : size[static_cast<size_t>(l)]);
   check_output_shape(out, "Einsum output");
   ctx.set_output(0, t, out);
@@ -210,7 +210,7 @@ void Einsum::infer(InferContext& ctx) const {
 
 void Einsum::reference(const KernelArgs& a) const {
   std::vector<size_t> ranks;
-  std::vector<Shape> shapes;
+  std::vector<Dims> shapes;
   for (auto& t : a.in) {
     ranks.push_back(t.shape.size());
     shapes.push_back(t.shape);

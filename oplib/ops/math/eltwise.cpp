@@ -45,7 +45,7 @@ bool is_unsigned_int(DType t) {
 // Visits every innermost row of `out`: row(out_offset, in_offsets, n, in_steps) with the
 // element offsets of each input (strides from broadcast_strides).
 template <size_t N, class Row>
-void walk_rows(const Shape& out, const std::array<std::vector<int64_t>, N>& st, Row&& row) {
+void walk_rows(const Dims& out, const std::array<std::vector<int64_t>, N>& st, Row&& row) {
   int64_t total = shape_elements(out);
   if (total <= 0) return;
   size_t r = out.size();
@@ -103,7 +103,7 @@ void unary_int(Act a, float alpha, float beta, const T* x, T* y, int64_t n) {
 
 }  // namespace
 
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+std::vector<int64_t> broadcast_strides(const Dims& in, const Dims& out) {
   std::vector<int64_t> st(out.size(), 0);
   auto dense = shape_strides(in);
   size_t lead = out.size() - in.size();
@@ -349,7 +349,7 @@ void Binary::infer(InferContext& ctx) const {
           name + " does not support type " + types);
   }
   DType out = is_compare(kind) || is_logic(kind) ? DType::Bool : a.dtype;
-  Shape shape = broadcast_shapes(a.shape, b.shape, name);
+  Dims shape = broadcast_shapes(a.shape, b.shape, name);
   if (!post.empty()) check(out == DType::Float32, name + ": fused post-ops need a float32 output");
   for (size_t i = 0; i < sums; ++i) {
     const auto& s = ctx.input(2 + i);
@@ -437,7 +437,7 @@ void PRelu::infer(InferContext& ctx) const {
         std::string("PRelu does not support input type ") + dtype_name(x.dtype));
   check(s.dtype == x.dtype, std::string("PRelu: slope has type ") + dtype_name(s.dtype) +
                                 " but X has type " + dtype_name(x.dtype));
-  Shape b = broadcast_shapes(x.shape, s.shape, "PRelu");
+  Dims b = broadcast_shapes(x.shape, s.shape, "PRelu");
   check(b.size() == x.shape.size(), "PRelu: slope " + shape_str(s.shape) +
                                         " has a higher rank than X " + shape_str(x.shape));
   for (size_t i = 0; i < b.size(); ++i)
@@ -482,7 +482,7 @@ void Where::infer(InferContext& ctx) const {
   check(x.dtype == y.dtype, std::string("Where: X has type ") + dtype_name(x.dtype) + " but Y has type " +
                                 dtype_name(y.dtype));
   check(dtype_size(x.dtype) != 0, "Where: X has an unknown type");
-  Shape s = broadcast_shapes(broadcast_shapes(c.shape, x.shape, "Where"), y.shape, "Where");
+  Dims s = broadcast_shapes(broadcast_shapes(c.shape, x.shape, "Where"), y.shape, "Where");
   ctx.set_output(0, x.dtype, s);
 }
 

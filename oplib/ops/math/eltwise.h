@@ -72,6 +72,6 @@ struct Not : OpBase<Not> {
 
 // Strides in elements of a dense tensor of shape `in` laid over the numpy-broadcast shape `out`
 // (rank of out, 0 along broadcast and missing leading dims); shared by broadcasting ops.
-std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
+std::vector<int64_t> broadcast_strides(const Dims& in, const Dims& out);
 
 }  // namespace kiln::ops

@@ -27,7 +27,7 @@ void check_input_count(const InferContext& ctx, const PostOps& post, const char*
 }
 
 // With `broadcast`, a Sum operand may also broadcast unidirectionally to the output (MatMul).
-void check_sums(const InferContext& ctx, const PostOps& post, const Shape& out, const char* op,
+void check_sums(const InferContext& ctx, const PostOps& post, const Dims& out, const char* op,
                 bool broadcast = false) {
   if (!post.empty())
     check(ctx.input(0).dtype == DType::Float32, std::string(op) + ": fused post-ops need float32");
@@ -44,13 +44,13 @@ void check_sums(const InferContext& ctx, const PostOps& post, const Shape& out, 
 }
 
 // `s` read through a permutation (empty = as is), checked to be one of its rank.
-Shape permuted(const Shape& s, const std::vector<int64_t>& perm, const char* what) {
+Dims permuted(const Dims& s, const std::vector<int64_t>& perm, const char* what) {
   if (perm.empty()) return s;
   check(perm.size() == s.size() && s.size() >= 2, std::string("MatMul: ") + what + " has " +
                                                       std::to_string(perm.size()) + " entries but the operand " +
                                                       shape_str(s) + " has rank " + std::to_string(s.size()));
   std::vector<bool> seen(perm.size(), false);
-  Shape r;
+  Dims r;
   for (int64_t a : perm) {
     check(a >= 0 && a < static_cast<int64_t>(perm.size()) && !seen[a],
           std::string("MatMul: ") + what + " " + shape_str(perm) + " is not a permutation");
@@ -114,7 +114,7 @@ void dispatch_gemm(DType t, F&& f) {
 
 void apply_post(const PostOps& post, const KernelArgs& args) {
   if (post.empty()) return;
-  const Shape& out = args.out[0].shape;
+  const Dims& out = args.out[0].shape;
   std::vector<std::vector<float>> expanded;  // Sum operands broadcast up to the output
   std::vector<const float*> sums;
   for (size_t i = 3; i < args.in.size(); ++i) {
@@ -156,7 +156,7 @@ void Gemm::infer(InferContext& ctx) const {
   int64_t kb = b.shape[transB ? 1 : 0], n = b.shape[transB ? 0 : 1];
   check(dim_eq(ka, kb), "Gemm: inner dimensions differ: A " + shape_str(a.shape) + (transA ? " (transposed)" : "") +
                             " and B " + shape_str(b.shape) + (transB ? " (transposed)" : ""));
-  Shape out{m, n};
+  Dims out{m, n};
   if (ctx.has_input(2)) {
     const auto& c = ctx.input(2);
     check(c.dtype == a.dtype, std::string("Gemm: C is ") + dtype_name(c.dtype) + " but A is " + dtype_name(a.dtype));
@@ -227,12 +227,12 @@ void MatMul::infer(InferContext& ctx) const {
                                                    shape_str(a.shape) + " and " + shape_str(b.shape));
   check(alpha == 1.f || a.dtype == DType::Float32 || a.dtype == DType::Float64,
         "MatMul: alpha != 1 needs a floating-point type");
-  Shape pa = permuted(a.shape, perm_a, "perm_a"), pb = permuted(b.shape, perm_b, "perm_b");
-  Shape as = pa.size() == 1 ? Shape{1, pa[0]} : pa;
-  Shape bs = pb.size() == 1 ? Shape{pb[0], 1} : pb;
+  Dims pa = permuted(a.shape, perm_a, "perm_a"), pb = permuted(b.shape, perm_b, "perm_b");
+  Dims as = pa.size() == 1 ? Dims{1, pa[0]} : pa;
+  Dims bs = pb.size() == 1 ? Dims{pb[0], 1} : pb;
   check(dim_eq(as.back(), bs[bs.size() - 2]),
         "MatMul: inner dimensions differ: A " + shape_str(a.shape) + " and B " + shape_str(b.shape));
-  Shape out = broadcast_shapes(Shape(as.begin(), as.end() - 2), Shape(bs.begin(), bs.end() - 2), "MatMul batch");
+  Dims out = broadcast_shapes(Dims(as.begin(), as.end() - 2), Dims(bs.begin(), bs.end() - 2), "MatMul batch");
   if (pa.size() > 1) out.push_back(as[as.size() - 2]);
   if (pb.size() > 1) out.push_back(bs.back());
   if (ctx.has_input(2)) {
@@ -256,18 +256,18 @@ void MatMul::reference(const KernelArgs& args) const {
   const TensorView A = materialize_perm(args.in[0], perm_a, abuf);
   const TensorView B = materialize_perm(args.in[1], perm_b, bbuf);
   const TensorView* bias = args.in.size() > 2 && args.in[2].data ? &args.in[2] : nullptr;
-  Shape as = A.shape.size() == 1 ? Shape{1, A.shape[0]} : A.shape;
-  Shape bs = B.shape.size() == 1 ? Shape{B.shape[0], 1} : B.shape;
+  Dims as = A.shape.size() == 1 ? Dims{1, A.shape[0]} : A.shape;
+  Dims bs = B.shape.size() == 1 ? Dims{B.shape[0], 1} : B.shape;
   const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
-  Shape abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
-  Shape batch = broadcast_shapes(abatch, bbatch, "MatMul batch");
+  Dims abatch(as.begin(), as.end() - 2), bbatch(bs.begin(), bs.end() - 2);
+  Dims batch = broadcast_shapes(abatch, bbatch, "MatMul batch");
   auto ast = broadcast_strides(abatch, batch), bst = broadcast_strides(bbatch, batch);
   int64_t nb = shape_elements(batch);
   // With perm_y the product (and its post-ops) goes to a scratch tensor, then is transposed out.
   KernelArgs pargs = args;
   std::vector<char> zbuf;
   if (!perm_y.empty()) {
-    Shape zs(perm_y.size());
+    Dims zs(perm_y.size());
     for (size_t j = 0; j < perm_y.size(); ++j) zs[perm_y[j]] = args.out[0].shape[j];
     zbuf.resize(args.out[0].bytes());
     pargs.out[0] = TensorView{args.out[0].dtype, zs, zbuf.data()};

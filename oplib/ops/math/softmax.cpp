@@ -22,7 +22,7 @@ void SoftmaxAxis::infer(InferContext& ctx, const char* op) const {
   ctx.set_output(0, x.dtype, x.shape);
 }
 
-SoftmaxAxis::Split SoftmaxAxis::split(const Shape& s) const {
+SoftmaxAxis::Split SoftmaxAxis::split(const Dims& s) const {
   int64_t r = static_cast<int64_t>(s.size());
   int64_t a = axis < 0 ? axis + r : axis;
   Split p{1, 1, 1};

@@ -13,7 +13,7 @@ struct SoftmaxAxis {
   bool coerce_2d = false;  // opset < 13: normalise over all of dims [axis, rank)
 
   struct Split { int64_t outer, n, inner; };
-  Split split(const Shape& s) const;  // s must be static; axis already validated by infer
+  Split split(const Dims& s) const;  // s must be static; axis already validated by infer
   void attrs(AttrVisitor& v);
   // Checks count, float type and axis range, and sets output 0 to the input's type.
   void infer(InferContext& ctx, const char* op) const;

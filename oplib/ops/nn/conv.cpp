@@ -47,11 +47,11 @@ std::vector<int64_t> all_coords(const std::vector<int64_t>& dims) {
   return c;
 }
 
-Shape spatial(const Shape& s) { return Shape(s.begin() + 2, s.end()); }
+Dims spatial(const Dims& s) { return Dims(s.begin() + 2, s.end()); }
 
 // Sum post-op operands must have Y's shape; unknown dims match anything.
 void check_sum_operands(InferContext& ctx, size_t first, size_t count, const TensorType& x,
-                        const Shape& y, const std::string& what) {
+                        const Dims& y, const std::string& what) {
   for (size_t i = 0; i < count; ++i) {
     const TensorType& s = ctx.input(first + i);
     std::string name = what + ": Sum post-op operand (input " + std::to_string(first + i) + ")";
@@ -144,7 +144,7 @@ int64_t window_output_dim(const Window& w, size_t i, int64_t in, bool ceil_mode,
   return out;
 }
 
-std::vector<int64_t> same_pads(const Window& w, const Shape& in, bool upper) {
+std::vector<int64_t> same_pads(const Window& w, const Dims& in, bool upper) {
   const size_t n = w.rank();
   std::vector<int64_t> pads(2 * n, 0);
   for (size_t i = 0; i < n; ++i) {
@@ -158,7 +158,7 @@ std::vector<int64_t> same_pads(const Window& w, const Shape& in, bool upper) {
   return pads;
 }
 
-std::vector<int64_t> resolve_auto_pad(const std::string& auto_pad, const Window& w, const Shape& in,
+std::vector<int64_t> resolve_auto_pad(const std::string& auto_pad, const Window& w, const Dims& in,
                                       const std::vector<int64_t>& pads) {
   if (auto_pad.empty() || auto_pad == "NOTSET") return pads;
   if (auto_pad == "VALID") return {};
@@ -196,7 +196,7 @@ void Conv::infer(InferContext& ctx) const {
     check(c == cg * group, "Conv: X has " + std::to_string(c) + " channels but W expects W.shape[1] * group = " +
                                std::to_string(cg) + " * " + std::to_string(group) + " = " + std::to_string(cg * group));
   check_bias(ctx, m, "Conv");
-  Shape y{x.shape[0], m};
+  Dims y{x.shape[0], m};
   for (size_t i = 0; i < win.rank(); ++i) y.push_back(window_output_dim(win, i, x.shape[2 + i], false, "Conv"));
   check_sum_operands(ctx, 3, sums, x, y, "Conv");
   ctx.set_output(0, x.dtype, y);
@@ -221,7 +221,7 @@ void Conv::reference(const KernelArgs& args) const {
   const size_t r = win.rank();
   const int64_t n_batch = x.shape[0], c = x.shape[1], m = w.shape[0];
   const int64_t cg = c / group, mg = m / group;
-  const Shape in = spatial(x.shape), out = spatial(y.shape);
+  const Dims in = spatial(x.shape), out = spatial(y.shape);
   const int64_t in_sz = product(in), out_sz = product(out), k_sz = product(win.kernel);
   const std::vector<int64_t> oc = all_coords(out), kc = all_coords(win.kernel);
   const float* xp = x.as<const float>();
@@ -281,7 +281,7 @@ void ConvTranspose::infer(InferContext& ctx) const {
                        ") expects " + std::to_string(wc));
   const int64_t m = mg >= 0 ? mg * group : -1;
   check_bias(ctx, m, "ConvTranspose");
-  Shape y{x.shape[0], m};
+  Dims y{x.shape[0], m};
   for (size_t i = 0; i < win.rank(); ++i) {
     const int64_t in = x.shape[2 + i];
     if (in < 0 || win.kernel[i] < 0) {
@@ -309,7 +309,7 @@ void ConvTranspose::reference(const KernelArgs& a) const {
   const size_t r = win.rank();
   const int64_t n_batch = x.shape[0], c = x.shape[1], cg = c / group;
   const int64_t mg = w.shape[1], m = mg * group;
-  const Shape in = spatial(x.shape), out = spatial(y.shape);
+  const Dims in = spatial(x.shape), out = spatial(y.shape);
   const int64_t in_sz = product(in), out_sz = product(out), k_sz = product(win.kernel);
   const std::vector<int64_t> ic = all_coords(in), kc = all_coords(win.kernel);
   const float* xp = x.as<const float>();

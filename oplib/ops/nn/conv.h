@@ -69,12 +69,12 @@ int64_t window_output_dim(const Window& w, size_t i, int64_t in, bool ceil_mode,
 // The [begin..., end...] pads of ONNX auto_pad SAME_UPPER (upper = true) or SAME_LOWER for a
 // static input: the output is ceil(in / stride), the odd pad element goes to the end (upper)
 // or the beginning (lower).
-std::vector<int64_t> same_pads(const Window& w, const Shape& in_spatial, bool upper);
+std::vector<int64_t> same_pads(const Window& w, const Dims& in_spatial, bool upper);
 
 // Explicit [begin..., end...] pads for ONNX's auto_pad: NOTSET (or "") keeps `pads`, VALID means
 // none, SAME_UPPER / SAME_LOWER are computed from the input's spatial dims, which must be static.
 // Throws kiln::Error for an unknown auto_pad value or unknown dims.
-std::vector<int64_t> resolve_auto_pad(const std::string& auto_pad, const Window& w, const Shape& in_spatial,
+std::vector<int64_t> resolve_auto_pad(const std::string& auto_pad, const Window& w, const Dims& in_spatial,
                                       const std::vector<int64_t>& pads);
 
 }  // namespace kiln::ops

@@ -10,7 +10,7 @@ namespace kiln::ops {
 namespace {
 
 // Fails unless `p` broadcasts (numpy, one-directional) to the normalised shape `norm`.
-void check_param(const TensorType& p, const TensorType& x, const Shape& norm, const char* name) {
+void check_param(const TensorType& p, const TensorType& x, const Dims& norm, const char* name) {
   const std::string what = std::string("LayerNormalization: ") + name;
   check(p.dtype == x.dtype,
         what + " must have X's type " + dtype_name(x.dtype) + ", got " + dtype_name(p.dtype));
@@ -29,9 +29,9 @@ void check_param(const TensorType& p, const TensorType& x, const Shape& norm, co
 template <class T>
 void layer_norm(const KernelArgs& a, int64_t axis, double eps) {
   const TensorView& x = a.in[0];
-  const Shape norm(x.shape.begin() + axis, x.shape.end());
+  const Dims norm(x.shape.begin() + axis, x.shape.end());
   const int64_t cols = shape_elements(norm);
-  const int64_t rows = shape_elements(Shape(x.shape.begin(), x.shape.begin() + axis));
+  const int64_t rows = shape_elements(Dims(x.shape.begin(), x.shape.begin() + axis));
   // Element offsets of Scale and B for each position of the normalised block.
   auto offsets = [&](const TensorView& p) {
     std::vector<int64_t> off(static_cast<size_t>(cols), 0);
@@ -102,11 +102,11 @@ void LayerNormalization::infer(InferContext& ctx) const {
   check(axis >= -rank && axis < rank, "LayerNormalization: axis " + std::to_string(axis) +
                                           " is out of range for X of rank " + std::to_string(rank));
   const int64_t k = axis_for(x.shape.size());
-  const Shape norm(x.shape.begin() + k, x.shape.end());
+  const Dims norm(x.shape.begin() + k, x.shape.end());
   check_param(ctx.input(1), x, norm, "Scale (input 1)");
   if (ctx.has_input(2)) check_param(ctx.input(2), x, norm, "B (input 2)");
   ctx.set_output(0, x.dtype, x.shape);
-  Shape stat(x.shape.begin(), x.shape.begin() + k);
+  Dims stat(x.shape.begin(), x.shape.begin() + k);
   stat.resize(x.shape.size(), 1);
   for (size_t i = 1; i < ctx.num_outputs(); ++i) ctx.set_output(i, DType::Float32, stat);
 }

@@ -43,7 +43,7 @@ void LossAttrs::infer_loss(InferContext& ctx, const std::string& what) const {
           what + ": weight has " + std::to_string(w.shape[0]) + " elements but there are " +
               std::to_string(x.shape[1]) + " classes");
   }
-  ctx.set_output(0, x.dtype, reduction == LossReduction::None ? t.shape : Shape{});
+  ctx.set_output(0, x.dtype, reduction == LossReduction::None ? t.shape : Dims{});
 }
 
 namespace {
@@ -51,7 +51,7 @@ namespace {
 // The loss over log-probabilities lp [N, C, D]: per element -lp[n, t, d] * weight[t], zero for
 // ignored targets; then the reduction.
 template <class T>
-void nll(const LossAttrs& a, const T* lp, const TensorView& target, const T* weight, const Shape& xs, T* out) {
+void nll(const LossAttrs& a, const T* lp, const TensorView& target, const T* weight, const Dims& xs, T* out) {
   const int64_t n_batch = xs[0], c = xs[1];
   int64_t d_sz = 1;
   for (size_t i = 2; i < xs.size(); ++i) d_sz *= xs[i];
@@ -84,7 +84,7 @@ void run_nll(const LossAttrs& a, const KernelArgs& args) {
 
 // log_softmax along dim 1 of x [N, C, D] into lp.
 template <class T>
-void log_softmax_dim1(const T* x, const Shape& xs, T* lp) {
+void log_softmax_dim1(const T* x, const Dims& xs, T* lp) {
   const int64_t n_batch = xs[0], c = xs[1];
   int64_t d_sz = 1;
   for (size_t i = 2; i < xs.size(); ++i) d_sz *= xs[i];

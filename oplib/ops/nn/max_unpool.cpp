@@ -27,13 +27,13 @@ namespace {
 
 // The unpooled size before any requested output_shape: (in - 1) * stride + kernel - pads,
 // with the pads ignored when an output shape is given. -1 for unknown input dims.
-Shape unpool_shape(const MaxUnpool& op, const Shape& x, bool ignore_pads) {
+Dims unpool_shape(const MaxUnpool& op, const Dims& x, bool ignore_pads) {
   const size_t r = x.size() - 2;
   check(op.kernel_shape.size() == r,
         "MaxUnpool: kernel_shape needs one value per spatial dim (" + std::to_string(r) + ")");
   check(op.strides.empty() || op.strides.size() == r, "MaxUnpool: strides needs one value per spatial dim");
   check(op.pads.empty() || op.pads.size() == 2 * r, "MaxUnpool: pads needs two values per spatial dim");
-  Shape y{x[0], x[1]};
+  Dims y{x[0], x[1]};
   for (size_t i = 0; i < r; ++i) {
     const int64_t k = op.kernel_shape[i], s = op.strides.empty() ? 1 : op.strides[i];
     const int64_t pb = op.pads.empty() ? 0 : op.pads[i], pe = op.pads.empty() ? 0 : op.pads[r + i];
@@ -63,7 +63,7 @@ void MaxUnpool::infer(InferContext& ctx) const {
   check(idx.shape == x.shape, "MaxUnpool: I has shape " + shape_str(idx.shape) + " but X has " + shape_str(x.shape));
   const bool shape_input = ctx.has_input(2);
   check(!shape_input || output_shape.empty(), "MaxUnpool: output_shape is given both as attribute and input");
-  const Shape base = unpool_shape(*this, x.shape, has_output_shape(*this, ctx.num_inputs(), shape_input));
+  const Dims base = unpool_shape(*this, x.shape, has_output_shape(*this, ctx.num_inputs(), shape_input));
   std::vector<int64_t> requested = output_shape;
   if (shape_input) {
     const TensorType& s = ctx.input(2);
@@ -72,7 +72,7 @@ void MaxUnpool::infer(InferContext& ctx) const {
           "MaxUnpool: output_shape must be [" + std::to_string(base.size()) + "], got shape " + shape_str(s.shape));
     if (const TensorView* v = ctx.constant(2)) requested = to_int_vector(*v);
   }
-  Shape y = base;
+  Dims y = base;
   if (!requested.empty()) {
     check(requested.size() == y.size(), "MaxUnpool: output_shape " + shape_str(requested) + " must have rank " +
                                             std::to_string(y.size()));
@@ -92,7 +92,7 @@ void MaxUnpool::infer(InferContext& ctx) const {
 void MaxUnpool::reference(const KernelArgs& a) const {
   const TensorView &x = a.in[0], &idx = a.in[1], &y = a.out[0];
   const bool third = a.in.size() > 2 && a.in[2].data;
-  const Shape base = unpool_shape(*this, x.shape, has_output_shape(*this, a.in.size(), third));
+  const Dims base = unpool_shape(*this, x.shape, has_output_shape(*this, a.in.size(), third));
   const size_t es = dtype_size(x.dtype);
   const int64_t total = shape_elements(base);
   check(y.shape.size() == base.size(), "MaxUnpool: the output has the wrong rank");

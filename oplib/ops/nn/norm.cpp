@@ -9,7 +9,7 @@ namespace kiln::ops {
 
 namespace {
 
-int64_t spatial_size(const Shape& s) {
+int64_t spatial_size(const Dims& s) {
   int64_t p = 1;
   for (size_t i = 2; i < s.size(); ++i) p *= s[i];
   return p;

@@ -30,9 +30,9 @@ std::pair<int64_t, int64_t> taps_in(int64_t start, int64_t d, int64_t k, int64_t
 // taps that land inside the input, and the number of taps that land in
 // [-pad_begin, in + pad_end), which is the divisor of count_include_pad.
 template <class F>
-void for_each_window(const Window& w, const Shape& x, const Shape& y, F&& visit) {
+void for_each_window(const Window& w, const Dims& x, const Dims& y, F&& visit) {
   const size_t r = w.rank();
-  const Shape in(x.begin() + 2, x.end()), out(y.begin() + 2, y.end());
+  const Dims in(x.begin() + 2, x.end()), out(y.begin() + 2, y.end());
   const int64_t planes = x[0] * x[1], out_sz = product(out);
   std::vector<int64_t> oc(r, 0), first(r), count(r), cur(r);
   std::vector<int64_t> offsets;
@@ -65,7 +65,7 @@ void for_each_window(const Window& w, const Shape& x, const Shape& y, F&& visit)
 }
 
 // The column-major position of the row-major offset `o` in a plane of the given dims.
-int64_t column_major(int64_t o, const Shape& dims) {
+int64_t column_major(int64_t o, const Dims& dims) {
   int64_t col = 0, stride = 1;
   std::vector<int64_t> coord(dims.size());
   for (size_t d = dims.size(); d-- > 0;) {
@@ -83,9 +83,9 @@ int64_t column_major(int64_t o, const Shape& dims) {
 // it, or -1 for a window with no tap inside X.
 template <class T>
 void max_pool(const Window& w, const TensorView& x, const TensorView& y, const TensorView* idx, bool col_major) {
-  const Shape in(x.shape.begin() + 2, x.shape.end());
+  const Dims in(x.shape.begin() + 2, x.shape.end());
   const int64_t in_sz = product(in);
-  const int64_t out_sz = product(Shape(y.shape.begin() + 2, y.shape.end()));
+  const int64_t out_sz = product(Dims(y.shape.begin() + 2, y.shape.end()));
   const T* xp = x.as<const T>();
   T* yp = y.as<T>();
   int64_t* ip = idx ? idx->as<int64_t>() : nullptr;
@@ -137,7 +137,7 @@ void PoolAttrs::infer(InferContext& ctx, const std::string& what, bool allow_int
                                       " spatial dims");
   for (int64_t k : kernel_shape) check(k >= 1, what + ": kernel_shape values must be >= 1");
   const Window w = window(what);
-  Shape y{x.shape[0], x.shape[1]};
+  Dims y{x.shape[0], x.shape[1]};
   for (size_t i = 0; i < r; ++i) {
     // A pad as large as the window would create windows that see padding only.
     check(w.pad_begin[i] < w.extent(i) && w.pad_end[i] < w.extent(i),
@@ -178,8 +178,8 @@ void AveragePool::attrs(AttrVisitor& v) {
 void AveragePool::reference(const KernelArgs& a) const {
   const Window w = p.window("AveragePool");
   const TensorView &x = a.in[0], &y = a.out[0];
-  const int64_t in_sz = product(Shape(x.shape.begin() + 2, x.shape.end()));
-  const int64_t out_sz = product(Shape(y.shape.begin() + 2, y.shape.end()));
+  const int64_t in_sz = product(Dims(x.shape.begin() + 2, x.shape.end()));
+  const int64_t out_sz = product(Dims(y.shape.begin() + 2, y.shape.end()));
   const float* xp = x.as<const float>();
   float* yp = y.as<float>();
   for_each_window(w, x.shape, y.shape, [&](int64_t pl, int64_t op, const std::vector<int64_t>& offs, int64_t taps) {
@@ -196,7 +196,7 @@ void AveragePool::reference(const KernelArgs& a) const {
 static void infer_global(InferContext& ctx, const std::string& what) {
   check_pool_input(ctx, what, false, 1);
   const TensorType& x = ctx.input(0);
-  Shape y(x.shape.size(), 1);
+  Dims y(x.shape.size(), 1);
   y[0] = x.shape[0];
   y[1] = x.shape[1];
   for (size_t i = 2; i < x.shape.size(); ++i)
@@ -209,7 +209,7 @@ void GlobalMaxPool::infer(InferContext& ctx) const { infer_global(ctx, "GlobalMa
 
 void GlobalAveragePool::reference(const KernelArgs& a) const {
   const TensorView& x = a.in[0];
-  const int64_t planes = x.shape[0] * x.shape[1], sz = product(Shape(x.shape.begin() + 2, x.shape.end()));
+  const int64_t planes = x.shape[0] * x.shape[1], sz = product(Dims(x.shape.begin() + 2, x.shape.end()));
   const float* xp = x.as<const float>();
   float* yp = a.out[0].as<float>();
   for (int64_t pl = 0; pl < planes; ++pl) {
@@ -221,7 +221,7 @@ void GlobalAveragePool::reference(const KernelArgs& a) const {
 
 void GlobalMaxPool::reference(const KernelArgs& a) const {
   const TensorView& x = a.in[0];
-  const int64_t planes = x.shape[0] * x.shape[1], sz = product(Shape(x.shape.begin() + 2, x.shape.end()));
+  const int64_t planes = x.shape[0] * x.shape[1], sz = product(Dims(x.shape.begin() + 2, x.shape.end()));
   const float* xp = x.as<const float>();
   float* yp = a.out[0].as<float>();
   for (int64_t pl = 0; pl < planes; ++pl)

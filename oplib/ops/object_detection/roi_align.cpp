@@ -54,7 +54,7 @@ void RoiAlign::infer(InferContext& ctx) const {
   check(sampling_ratio >= 0 && sampling_ratio <= 4096, "RoiAlign: sampling_ratio must be in [0, 4096]");
   check(mode == Mode::Avg || mode == Mode::Max, "RoiAlign: unknown mode");
   check(std::isfinite(spatial_scale), "RoiAlign: spatial_scale must be finite");
-  const Shape y{rois.shape[0], x.shape[1], output_height, output_width};
+  const Dims y{rois.shape[0], x.shape[1], output_height, output_width};
   check_output_shape(y, "RoiAlign output");
   ctx.set_output(0, x.dtype, y);
 }

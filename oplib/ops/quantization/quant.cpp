@@ -34,7 +34,7 @@ std::string q8_name(const std::string& what, const char* name, DType t) {
 
 // For every element of `target`, the row-major index of the element of `src` that numpy
 // broadcasting reads there. src must broadcast to target (checked by callers).
-std::vector<int64_t> broadcast_index(Shape src, const Shape& target) {
+std::vector<int64_t> broadcast_index(Dims src, const Dims& target) {
   const size_t r = target.size();
   src.insert(src.begin(), r - src.size(), 1);
   std::vector<int64_t> stride(r, 0);
@@ -59,7 +59,7 @@ std::vector<int64_t> broadcast_index(Shape src, const Shape& target) {
 }
 
 // Values of an optional tensor (absent: `def`) with shape `shape` broadcast to `target`.
-std::vector<double> expand(const TensorView* t, const Shape& shape, const Shape& target, double def) {
+std::vector<double> expand(const TensorView* t, const Dims& shape, const Dims& target, double def) {
   std::vector<double> out(static_cast<size_t>(shape_elements(target)), def);
   if (!t || !t->data) return out;
   const std::vector<int64_t> idx = broadcast_index(shape, target);
@@ -68,7 +68,7 @@ std::vector<double> expand(const TensorView* t, const Shape& shape, const Shape&
 }
 
 // True when `s` broadcasts to `target` without growing it (unknown dims match).
-bool broadcasts_to(const Shape& s, const Shape& target) {
+bool broadcasts_to(const Dims& s, const Dims& target) {
   if (s.size() > target.size()) return false;
   const size_t off = target.size() - s.size();
   for (size_t i = 0; i < s.size(); ++i)
@@ -85,7 +85,7 @@ struct AxisParams {
   int64_t at(int64_t i) const { return per_axis ? (i / inner) % d : 0; }
 };
 
-AxisParams axis_params(const Shape& x, const Shape& scale, int64_t axis) {
+AxisParams axis_params(const Dims& x, const Dims& scale, int64_t axis) {
   AxisParams p;
   if (shape_elements(scale) == 1 && scale.size() <= 1) return p;
   const int64_t r = static_cast<int64_t>(x.size());
@@ -99,7 +99,7 @@ AxisParams axis_params(const Shape& x, const Shape& scale, int64_t axis) {
 // Checks scale (input 1) and the optional zero point (input 2) against x (their dtypes are
 // the caller's to check).
 void check_qparams(InferContext& ctx, int64_t axis, const std::string& what) {
-  const Shape& x = ctx.input(0).shape;
+  const Dims& x = ctx.input(0).shape;
   const TensorType& s = ctx.input(1);
   check(s.dtype == DType::Float32, what + ": the scale must be float32, not " + std::string(dtype_name(s.dtype)));
   const bool per_tensor = s.shape.size() == 0 || (s.shape.size() == 1 && s.shape[0] == 1);
@@ -114,7 +114,7 @@ void check_qparams(InferContext& ctx, int64_t axis, const std::string& what) {
               " has size " + std::to_string(d));
   }
   if (ctx.has_input(2)) {
-    const Shape& z = ctx.input(2).shape;
+    const Dims& z = ctx.input(2).shape;
     check(z == s.shape || (per_tensor && shape_elements(z) == 1),
           what + ": the zero point has shape " + shape_str(z) + " but the scale has shape " + shape_str(s.shape));
   }
@@ -210,27 +210,27 @@ namespace {
 // numpy matmul geometry: 1-D A is a row [1, K], 1-D B a column [K, 1] (and those dims are
 // dropped from the output).
 struct MatMulGeom {
-  Shape a_batch, b_batch, batch, out;
+  Dims a_batch, b_batch, batch, out;
   int64_t m = 1, k = 1, n = 1;
-  Shape a_zp_target() const {  // A's shape with K = 1
-    Shape t = a_batch;
+  Dims a_zp_target() const {  // A's shape with K = 1
+    Dims t = a_batch;
     t.push_back(m);
     t.push_back(1);
     return t;
   }
-  Shape b_zp_target() const {  // B's shape with K = 1
-    Shape t = b_batch;
+  Dims b_zp_target() const {  // B's shape with K = 1
+    Dims t = b_batch;
     t.push_back(1);
     t.push_back(n);
     return t;
   }
 };
 
-MatMulGeom matmul_geom(const Shape& a, const Shape& b, const std::string& what) {
+MatMulGeom matmul_geom(const Dims& a, const Dims& b, const std::string& what) {
   check(!a.empty() && !b.empty(), what + ": A and B must have rank >= 1");
   MatMulGeom g;
-  g.a_batch = a.size() > 2 ? Shape(a.begin(), a.end() - 2) : Shape{};
-  g.b_batch = b.size() > 2 ? Shape(b.begin(), b.end() - 2) : Shape{};
+  g.a_batch = a.size() > 2 ? Dims(a.begin(), a.end() - 2) : Dims{};
+  g.b_batch = b.size() > 2 ? Dims(b.begin(), b.end() - 2) : Dims{};
   g.m = a.size() >= 2 ? a[a.size() - 2] : 1;
   g.k = a.back();
   const int64_t kb = b.size() >= 2 ? b[b.size() - 2] : b[0];
@@ -245,11 +245,11 @@ MatMulGeom matmul_geom(const Shape& a, const Shape& b, const std::string& what) 
 }
 
 // A per-row zero point / scale given as [M] is a column of A, not numpy-aligned with K.
-Shape a_param_shape(const Shape& s) { return s.size() == 1 && s[0] != 1 ? Shape{s[0], 1} : s; }
+Dims a_param_shape(const Dims& s) { return s.size() == 1 && s[0] != 1 ? Dims{s[0], 1} : s; }
 
-void check_matmul_param(InferContext& ctx, size_t i, const Shape& target, bool a_side, const std::string& what,
+void check_matmul_param(InferContext& ctx, size_t i, const Dims& target, bool a_side, const std::string& what,
                         const char* name) {
-  const Shape s = a_side ? a_param_shape(ctx.input(i).shape) : ctx.input(i).shape;
+  const Dims s = a_side ? a_param_shape(ctx.input(i).shape) : ctx.input(i).shape;
   check(broadcasts_to(s, target), what + ": " + name + " has shape " + shape_str(ctx.input(i).shape) +
                                       ", which is neither one value nor per " + (a_side ? "row" : "column") +
                                       " of shape " + shape_str(target));
@@ -299,8 +299,8 @@ void MatMulInteger::infer(InferContext& ctx) const {
 void MatMulInteger::reference(const KernelArgs& a) const {
   const MatMulGeom g = matmul_geom(a.in[0].shape, a.in[1].shape, kType);
   auto opt = [&](size_t i) { return i < a.in.size() && a.in[i].data ? &a.in[i] : nullptr; };
-  const std::vector<double> za = expand(opt(2), opt(2) ? a_param_shape(a.in[2].shape) : Shape{}, g.a_zp_target(), 0);
-  const std::vector<double> zb = expand(opt(3), opt(3) ? a.in[3].shape : Shape{}, g.b_zp_target(), 0);
+  const std::vector<double> za = expand(opt(2), opt(2) ? a_param_shape(a.in[2].shape) : Dims{}, g.a_zp_target(), 0);
+  const std::vector<double> zb = expand(opt(3), opt(3) ? a.in[3].shape : Dims{}, g.b_zp_target(), 0);
   const std::vector<int64_t> acc = int_matmul(g, a.in[0], a.in[1], za, zb);
   int32_t* y = a.out[0].as<int32_t>();
   for (size_t i = 0; i < acc.size(); ++i) y[i] = static_cast<int32_t>(acc[i]);
@@ -330,7 +330,7 @@ void QLinearMatMul::infer(InferContext& ctx) const {
 
 void QLinearMatMul::reference(const KernelArgs& a) const {
   const MatMulGeom g = matmul_geom(a.in[0].shape, a.in[3].shape, kType);
-  const Shape ta = g.a_zp_target(), tb = g.b_zp_target();
+  const Dims ta = g.a_zp_target(), tb = g.b_zp_target();
   const std::vector<double> sa = expand(&a.in[1], a_param_shape(a.in[1].shape), ta, 1);
   const std::vector<double> za = expand(&a.in[2], a_param_shape(a.in[2].shape), ta, 0);
   const std::vector<double> sb = expand(&a.in[4], a.in[4].shape, tb, 1);
@@ -360,10 +360,10 @@ void QConvGeometry::visit(AttrVisitor& v) {
 
 namespace {
 
-Shape spatial(const Shape& s) { return Shape(s.begin() + 2, s.end()); }
+Dims spatial(const Dims& s) { return Dims(s.begin() + 2, s.end()); }
 
 // Checks x (input xi) and w (input wi) and returns Y's shape [N, M, out...].
-Shape check_qconv(InferContext& ctx, const QConvGeometry& g, size_t xi, size_t wi, const std::string& what) {
+Dims check_qconv(InferContext& ctx, const QConvGeometry& g, size_t xi, size_t wi, const std::string& what) {
   const TensorType &x = ctx.input(xi), &w = ctx.input(wi);
   check(is_q8(x.dtype), q8_name(what, "x", x.dtype));
   check(is_q8(w.dtype), q8_name(what, "w", w.dtype));
@@ -376,7 +376,7 @@ Shape check_qconv(InferContext& ctx, const QConvGeometry& g, size_t xi, size_t w
   if (c >= 0 && cg >= 0)
     check(c == cg * g.group, what + ": x has " + std::to_string(c) + " channels but w expects " +
                                  std::to_string(cg) + " * group " + std::to_string(g.group));
-  Shape y{x.shape[0], m};
+  Dims y{x.shape[0], m};
   for (size_t i = 0; i < win.rank(); ++i) y.push_back(window_output_dim(win, i, x.shape[2 + i], false, what));
   return y;
 }
@@ -392,7 +392,7 @@ void check_per_channel(InferContext& ctx, size_t i, int64_t m, DType dtype, cons
             shape_str(t.shape));
 }
 
-int64_t product(const Shape& s) {
+int64_t product(const Dims& s) {
   int64_t p = 1;
   for (int64_t d : s) p *= d;
   return p;
@@ -400,11 +400,11 @@ int64_t product(const Shape& s) {
 
 // acc [N, M, out...] of sum (x - xzp) * (w - wzp[m]) over each window; padding adds nothing.
 std::vector<int64_t> int_conv(const QConvGeometry& g, const TensorView& x, int64_t xzp, const TensorView& w,
-                              const TensorView* wzp, const Shape& y) {
+                              const TensorView* wzp, const Dims& y) {
   const Window win = make_window("conv", spatial(w.shape), g.strides, g.dilations, g.pads);
   const size_t r = win.rank();
   const int64_t nb = x.shape[0], c = x.shape[1], m = w.shape[0], cg = c / g.group, mg = m / g.group;
-  const Shape in = spatial(x.shape), out = spatial(y);
+  const Dims in = spatial(x.shape), out = spatial(y);
   const int64_t in_sz = product(in), out_sz = product(out), k_sz = product(win.kernel);
   // Input offset of every (output position, kernel position) pair, -1 where it falls in padding.
   std::vector<int64_t> offs(static_cast<size_t>(out_sz * k_sz));
@@ -453,7 +453,7 @@ std::vector<int64_t> int_conv(const QConvGeometry& g, const TensorView& x, int64
 void ConvInteger::infer(InferContext& ctx) const {
   check(ctx.num_inputs() >= 2 && ctx.num_inputs() <= 4 && ctx.num_outputs() == 1,
         "ConvInteger takes x, w and optional x_zero_point / w_zero_point, and has one output");
-  const Shape y = check_qconv(ctx, *this, 0, 1, kType);
+  const Dims y = check_qconv(ctx, *this, 0, 1, kType);
   if (ctx.has_input(2)) {
     check(ctx.input(2).dtype == ctx.input(0).dtype, "ConvInteger: x_zero_point must have x's dtype");
     check(shape_elements(ctx.input(2).shape) == 1, "ConvInteger: x_zero_point must be one value");
@@ -475,7 +475,7 @@ void QLinearConv::infer(InferContext& ctx) const {
         "QLinearConv takes 8 inputs (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point) "
         "and an optional bias");
   for (size_t i = 0; i < 8; ++i) check(ctx.has_input(i), "QLinearConv: inputs 0 to 7 are required");
-  const Shape y = check_qconv(ctx, *this, 0, 3, kType);
+  const Dims y = check_qconv(ctx, *this, 0, 3, kType);
   const TensorType& yzp = ctx.input(7);
   check(is_q8(yzp.dtype), q8_name(kType, "y_zero_point", yzp.dtype));
   check(ctx.input(2).dtype == ctx.input(0).dtype, "QLinearConv: x_zero_point must have x's dtype");

@@ -14,7 +14,7 @@ namespace {
 struct AxisSplit {
   int64_t outer = 1, n = 1, inner = 1;
 };
-AxisSplit split_at(const Shape& s, int64_t axis) {
+AxisSplit split_at(const Dims& s, int64_t axis) {
   AxisSplit p;
   for (int64_t i = 0; i < static_cast<int64_t>(s.size()); ++i) {
     if (i < axis) p.outer *= s[i];
@@ -50,7 +50,7 @@ void ArgMinMax::infer(InferContext& ctx) const {
   const int64_t a = normalize_axis(axis, r, name);
   check(x.shape[a] != 0, std::string(name) + ": the axis " + std::to_string(axis) +
                              " has size 0, so there is no element to pick");
-  Shape out;
+  Dims out;
   for (int64_t i = 0; i < r; ++i) {
     if (i != a) out.push_back(x.shape[i]);
     else if (keepdims) out.push_back(1);

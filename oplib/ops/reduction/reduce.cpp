@@ -72,7 +72,7 @@ void Reduce::infer(InferContext& ctx) const {
     } else {
       // Which axes go is known at run time only; a dim of 1 stays 1 either way.
       check(keepdims || a.shape[0] <= r, std::string(name) + ": more axes than the input has dims");
-      Shape out;
+      Dims out;
       if (keepdims)
         for (int64_t d : x.shape) out.push_back(d == 1 ? 1 : -1);
       else
@@ -88,7 +88,7 @@ void Reduce::infer(InferContext& ctx) const {
     seen[static_cast<size_t>(n)] = true;
   }
   auto mask = reduced_mask(static_cast<size_t>(r), ax);
-  Shape out;
+  Dims out;
   for (size_t i = 0; i < x.shape.size(); ++i) {
     if (!mask[i]) out.push_back(x.shape[i]);
     else if (keepdims) out.push_back(1);
@@ -100,7 +100,7 @@ namespace {
 
 // Element offsets (row-major in `shape`) of every point of the sub-lattice spanned by the dims
 // where `pick` holds, the others at 0, enumerated in row-major order of the picked dims.
-std::vector<int64_t> lattice_offsets(const Shape& shape, const std::vector<bool>& pick) {
+std::vector<int64_t> lattice_offsets(const Dims& shape, const std::vector<bool>& pick) {
   auto strides = shape_strides(shape);
   std::vector<size_t> dims;
   int64_t n = 1;

@@ -83,8 +83,8 @@ void RnnAttrs::visit(AttrVisitor& v) {
 namespace {
 
 // Checks input i's shape against `want` (unknown dims on either side match).
-void expect_shape(InferContext& ctx, size_t i, const std::string& what, const char* name, const Shape& want) {
-  const Shape& s = ctx.input(i).shape;
+void expect_shape(InferContext& ctx, size_t i, const std::string& what, const char* name, const Dims& want) {
+  const Dims& s = ctx.input(i).shape;
   bool ok = s.size() == want.size();
   for (size_t d = 0; ok && d < s.size(); ++d) ok = s[d] < 0 || want[d] < 0 || s[d] == want[d];
   check(ok, what + ": " + name + " (input " + std::to_string(i) + ") has shape " + shape_str(s) + ", expected " +
@@ -121,9 +121,9 @@ void RnnAttrs::infer_rnn(InferContext& ctx, const std::string& what, int64_t gat
   const int64_t seq = layout ? x.shape[1] : x.shape[0];
   const int64_t batch = layout ? x.shape[0] : x.shape[1];
   const int64_t in = x.shape[2], h = hidden_size;
-  const Shape state = layout ? Shape{batch, nd, h} : Shape{nd, batch, h};
+  const Dims state = layout ? Dims{batch, nd, h} : Dims{nd, batch, h};
   const char* names[] = {"X", "W", "R", "B", "sequence_lens", "initial_h", "initial_c", "P"};
-  const Shape wants[] = {{}, {nd, gates * h, in}, {nd, gates * h, h}, {nd, 2 * gates * h}, {batch}, state, state,
+  const Dims wants[] = {{}, {nd, gates * h, in}, {nd, gates * h, h}, {nd, 2 * gates * h}, {batch}, state, state,
                          {nd, 3 * h}};
   for (size_t i = 1; i < ctx.num_inputs(); ++i) {
     if (!ctx.has_input(i)) continue;
@@ -136,7 +136,7 @@ void RnnAttrs::infer_rnn(InferContext& ctx, const std::string& what, int64_t gat
                                     dtype_name(x.dtype));
     expect_shape(ctx, i, what, names[i], wants[i]);
   }
-  const Shape y = layout ? Shape{batch, seq, nd, h} : Shape{seq, nd, batch, h};
+  const Dims y = layout ? Dims{batch, seq, nd, h} : Dims{seq, nd, batch, h};
   check_output_shape(y, "Y");
   ctx.set_output(0, x.dtype, y);
   for (size_t i = 1; i < ctx.num_outputs(); ++i) ctx.set_output(i, x.dtype, state);

@@ -119,7 +119,7 @@ void SignalWindow::infer(InferContext& ctx) const {
   check_output_dtype(output_dtype, "SignalWindow");
   auto size = int_input(ctx, 0, "SignalWindow: size");
   if (size) check(*size >= 0, "SignalWindow: size must not be negative, got " + std::to_string(*size));
-  Shape out{size.value_or(-1)};
+  Dims out{size.value_or(-1)};
   check_output_shape(out, "SignalWindow");
   ctx.set_output(0, output_dtype, out);
 }
@@ -163,7 +163,7 @@ void MelWeightMatrix::infer(InferContext& ctx) const {
   if (hi && rate)
     check(*hi <= static_cast<double>(*rate) / 2,
           "MelWeightMatrix: upper_edge_hertz must not exceed sample_rate / 2 (the Nyquist frequency)");
-  Shape out{dft ? *dft / 2 + 1 : -1, bins.value_or(-1)};
+  Dims out{dft ? *dft / 2 + 1 : -1, bins.value_or(-1)};
   check_output_shape(out, "MelWeightMatrix");
   ctx.set_output(0, output_dtype, out);
 }
@@ -231,7 +231,7 @@ void DFT::infer(InferContext& ctx) const {
     n = x.shape[static_cast<size_t>(ax)];
     check(*n >= 1, "DFT: the transformed axis is empty");
   }
-  Shape out = x.shape;
+  Dims out = x.shape;
   out[static_cast<size_t>(ax)] = n ? (onesided ? *n / 2 + 1 : *n) : -1;
   out.back() = 2;
   check_output_shape(out, "DFT");
@@ -310,7 +310,7 @@ void STFT::infer(InferContext& ctx) const {
                              std::to_string(len));
   const int64_t frames = frame && step && len >= 0 ? (len - *frame) / *step + 1 : -1;
   const int64_t bins = frame ? (onesided ? *frame / 2 + 1 : *frame) : -1;
-  Shape out{x.shape[0], frames, bins, 2};
+  Dims out{x.shape[0], frames, bins, 2};
   check_output_shape(out, "STFT");
   ctx.set_output(0, x.dtype, out);
 }

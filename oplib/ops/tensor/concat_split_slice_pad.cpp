@@ -24,7 +24,7 @@ void Concat::infer(InferContext& ctx) const {
   check(!x0.shape.empty(), "Concat cannot join scalars; inputs need rank >= 1");
   int64_t r = static_cast<int64_t>(x0.shape.size());
   int64_t k = normalize_axis(axis, r, "axis");
-  Shape out = x0.shape;
+  Dims out = x0.shape;
   for (size_t i = 1; i < ctx.num_inputs(); ++i) {
     const TensorType& x = ctx.input(i);
     check(x.dtype == x0.dtype, "input " + std::to_string(i) + " is " + dtype_name(x.dtype) + " but input 0 is " +
@@ -100,7 +100,7 @@ void Split::infer(InferContext& ctx) const {
           "axis " + std::to_string(k) + " of " + shape_str(x.shape) + " does not split evenly into " +
               std::to_string(n) + " parts; give split sizes");
   for (size_t i = 0; i < n; ++i) {
-    Shape s = x.shape;
+    Dims s = x.shape;
     s[k] = sizes_unknown ? -1 : split.empty() ? (dim < 0 ? -1 : dim / static_cast<int64_t>(n)) : split[i];
     ctx.set_output(i, x.dtype, s);  // fails when the node declares fewer outputs
   }
@@ -192,7 +192,7 @@ void Slice::infer(InferContext& ctx) const {
   auto en = param_ints(ctx, 2, ends, "ends");
   auto ax = param_ints(ctx, 3, axes, "axes");
   auto sp = param_ints(ctx, 4, steps, "steps");
-  Shape out = x.shape;
+  Dims out = x.shape;
   if (!st || !en || !ax || !sp) {  // known at run time only
     if (ax && !ax->empty()) {
       for (int64_t a : *ax) out[normalize_axis(a, r, "axis")] = -1;
@@ -235,7 +235,7 @@ void Slice::reference(const KernelArgs& a) const {
 // Expand, Tile
 
 // Strides that read `in` broadcast to `out` (numpy rules; size-1 dims repeat).
-static std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out) {
+static std::vector<int64_t> broadcast_strides(const Dims& in, const Dims& out) {
   auto is = shape_strides(in);
   std::vector<int64_t> s(out.size(), 0);
   size_t off = out.size() - in.size();
@@ -252,7 +252,7 @@ void Expand::infer(InferContext& ctx) const {
   if (!target) {  // run-time shape: dims the input fixes (> 1) are all we know
     check(ctx.input(1).shape[0] >= 0, "the shape input has unknown length, so the output rank is unknown");
     size_t r = std::max(x.shape.size(), static_cast<size_t>(ctx.input(1).shape[0]));
-    Shape out(r, -1);
+    Dims out(r, -1);
     for (size_t i = 0; i < x.shape.size(); ++i)
       if (x.shape[i] > 1) out[r - x.shape.size() + i] = x.shape[i];
     ctx.set_output(0, x.dtype, out);
@@ -260,7 +260,7 @@ void Expand::infer(InferContext& ctx) const {
   }
   for (int64_t d : *target)
     check(d >= 0, "target shape " + shape_str(*target) + " has a negative dimension");
-  Shape out = broadcast_shapes(x.shape, *target, "Expand");
+  Dims out = broadcast_shapes(x.shape, *target, "Expand");
   check_output_shape(out, "output");
   ctx.set_output(0, x.dtype, out);
 }
@@ -278,13 +278,13 @@ void Tile::infer(InferContext& ctx) const {
   const TensorType& x = ctx.input(0);
   auto rep = param_ints(ctx, 1, repeats, "repeats");
   if (!rep) {
-    ctx.set_output(0, x.dtype, Shape(x.shape.size(), -1));
+    ctx.set_output(0, x.dtype, Dims(x.shape.size(), -1));
     return;
   }
   check(rep->size() == x.shape.size(), "repeats has " + std::to_string(rep->size()) +
                                            " entries but the input " + shape_str(x.shape) + " has rank " +
                                            std::to_string(x.shape.size()));
-  Shape out(x.shape.size());
+  Dims out(x.shape.size());
   for (size_t i = 0; i < out.size(); ++i) {
     check((*rep)[i] >= 0, "repeats must be non-negative, got " + shape_str(*rep));
     out[i] = mul_or_unknown(x.shape[i], (*rep)[i], "tiled dim");
@@ -297,7 +297,7 @@ void Tile::reference(const KernelArgs& a) const {
   const TensorView &x = a.in[0], &y = a.out[0];
   // The output viewed as [rep0, d0, rep1, d1, ...]: each repeat reads the same input block.
   auto xs = shape_strides(x.shape), ys = shape_strides(y.shape);
-  Shape dims;
+  Dims dims;
   std::vector<int64_t> ds, ss;
   for (size_t i = 0; i < x.shape.size(); ++i) {
     if (x.shape[i] == 0 || y.shape[i] == 0) return;
@@ -328,12 +328,12 @@ void Pad::infer(InferContext& ctx) const {
   size_t r = x.shape.size();
   auto p = param_ints(ctx, 1, pads, "pads");
   if (!p) {
-    ctx.set_output(0, x.dtype, Shape(r, -1));
+    ctx.set_output(0, x.dtype, Dims(r, -1));
     return;
   }
   check(p->size() == 2 * r, "pads has " + std::to_string(p->size()) + " entries; the input " +
                                 shape_str(x.shape) + " needs 2 * rank = " + std::to_string(2 * r));
-  Shape out(r);
+  Dims out(r);
   for (size_t i = 0; i < r; ++i) {
     int64_t b = (*p)[i], e = (*p)[i + r], d = x.shape[i];
     check(b >= -kMaxElements && b <= kMaxElements && e >= -kMaxElements && e <= kMaxElements,
@@ -378,7 +378,7 @@ void Pad::reference(const KernelArgs& a) const {
     int64_t value = a.in.size() > 2 && a.in[2].data ? pack_element_bits(a.in[2], 0) : value_bits;
     for (int64_t i = 0; i < n; ++i) std::memcpy(yd + i * static_cast<int64_t>(es), &value, es);
     auto xs = shape_strides(x.shape), ys = shape_strides(y.shape);
-    Shape box(r);
+    Dims box(r);
     int64_t src = 0, dst = 0;
     for (size_t k = 0; k < r; ++k) {
       int64_t b = p[k], e = p[k + r];

@@ -33,7 +33,7 @@ void Gather::infer(InferContext& ctx) const {
   int64_t k = normalize_axis(axis, static_cast<int64_t>(x.shape.size()), "axis");
   if (const TensorView* c = ctx.constant(1); c && x.shape[k] >= 0)
     for (int64_t i = 0; i < c->elements(); ++i) wrap_index(element_as_int(*c, i), x.shape[k]);
-  Shape out(x.shape.begin(), x.shape.begin() + k);
+  Dims out(x.shape.begin(), x.shape.begin() + k);
   out.insert(out.end(), idx.shape.begin(), idx.shape.end());
   out.insert(out.end(), x.shape.begin() + k + 1, x.shape.end());
   check_output_shape(out, "output");

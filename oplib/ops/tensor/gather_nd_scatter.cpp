@@ -98,7 +98,7 @@ void GatherND::infer(InferContext& ctx) const {
                                             std::to_string(dx) + " in data but " + std::to_string(di) +
                                             " in indices");
   }
-  Shape out(idx.shape.begin(), idx.shape.end() - 1);
+  Dims out(idx.shape.begin(), idx.shape.end() - 1);
   out.insert(out.end(), x.shape.begin() + batch_dims + m, x.shape.end());
   check_output_shape(out, "GatherND output");
   ctx.set_output(0, x.dtype, out);
@@ -202,7 +202,7 @@ void ScatterND::infer(InferContext& ctx) const {
   check(m >= 0, "ScatterND: the last dim of indices must be known at compile time");
   check(m <= r,
         "ScatterND: indices address " + std::to_string(m) + " dims but data has rank " + std::to_string(r));
-  Shape want(idx.shape.begin(), idx.shape.end() - 1);
+  Dims want(idx.shape.begin(), idx.shape.end() - 1);
   want.insert(want.end(), x.shape.begin() + m, x.shape.end());
   bool ok = upd.shape.size() == want.size();
   for (size_t d = 0; ok && d < want.size(); ++d)

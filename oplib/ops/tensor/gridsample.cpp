@@ -96,7 +96,7 @@ void GridSample::infer(InferContext& ctx) const {
         "GridSample: grid must be [N, H_out, W_out, 2], got shape " + shape_str(g.shape));
   check(x.shape[0] < 0 || g.shape[0] < 0 || x.shape[0] == g.shape[0],
         "GridSample: X " + shape_str(x.shape) + " and grid " + shape_str(g.shape) + " differ in batch size");
-  Shape out{x.shape[0] >= 0 ? x.shape[0] : g.shape[0], x.shape[1], g.shape[1], g.shape[2]};
+  Dims out{x.shape[0] >= 0 ? x.shape[0] : g.shape[0], x.shape[1], g.shape[1], g.shape[2]};
   check_output_shape(out, "GridSample");
   ctx.set_output(0, x.dtype, out);
 }

@@ -57,7 +57,7 @@ void Compress::infer(InferContext& ctx) const {
   const TensorType& x = ctx.input(0);
   const TensorType& c = ctx.input(1);
   check(c.shape.size() == 1, "Compress: condition must be 1-D, got " + shape_str(c.shape));
-  Shape out;
+  Dims out;
   int64_t dim;
   if (has_axis) {
     const int64_t r = static_cast<int64_t>(x.shape.size());
@@ -79,7 +79,7 @@ void Compress::infer(InferContext& ctx) const {
 void Compress::reference(const KernelArgs& a) const {
   const TensorView &x = a.in[0], &c = a.in[1];
   const size_t es = dtype_size(x.dtype);
-  Shape xs = has_axis ? x.shape : Shape{x.elements()};
+  Dims xs = has_axis ? x.shape : Dims{x.elements()};
   const int64_t r = static_cast<int64_t>(xs.size());
   const int64_t ax = has_axis ? (axis < 0 ? axis + r : axis) : 0;
   int64_t outer = 1, inner = 1;

@@ -60,9 +60,9 @@ void store_value(void* base, DType t, int64_t i, double v) {
 template <class T>
 void interpolate(const Resize& op, const KernelArgs& a) {
   const TensorView& x = a.in[0];
-  const Shape& out_shape = a.out[0].shape;
+  const Dims& out_shape = a.out[0].shape;
   const auto tables = op.axis_tables(x.shape, out_shape);
-  Shape cur = x.shape;
+  Dims cur = x.shape;
   std::vector<double> buf(static_cast<size_t>(x.elements()));
   for (int64_t i = 0; i < x.elements(); ++i)
     buf[static_cast<size_t>(i)] = static_cast<double>(x.as<const T>()[i]);
@@ -158,9 +158,9 @@ void Resize::attrs(AttrVisitor& v) {
     fail("Resize: unknown mode, coordinate transformation or nearest mode code");
 }
 
-Shape Resize::output_shape(const Shape& in) const {
+Dims Resize::output_shape(const Dims& in) const {
   if (!sizes.empty()) return sizes;
-  Shape out(in.size());
+  Dims out(in.size());
   for (size_t d = 0; d < in.size(); ++d) {
     if (in[d] < 0) {
       out[d] = -1;
@@ -223,7 +223,7 @@ void Resize::infer(InferContext& ctx) const {
   Resize r;
   if (!resolved(params, r)) {
     // The output rank is known; its dims wait for the run-time values.
-    ctx.set_output(0, x.dtype, Shape(rank, -1));
+    ctx.set_output(0, x.dtype, Dims(rank, -1));
     return;
   }
   // Both only as attributes (the importer's keep_aspect_ratio_policy); inputs give one.
@@ -245,7 +245,7 @@ void Resize::infer(InferContext& ctx) const {
               std::to_string(r.roi.size()));
     for (float v : r.roi) check(std::isfinite(v), "Resize: roi values must be finite");
   }
-  Shape out = r.output_shape(x.shape);
+  Dims out = r.output_shape(x.shape);
   for (size_t d = 0; d < rank; ++d)
     check(x.shape[d] != 0 || out[d] == 0,
           "Resize: axis " + std::to_string(d) + " is empty and cannot be resized to " + std::to_string(out[d]));
@@ -253,7 +253,7 @@ void Resize::infer(InferContext& ctx) const {
   ctx.set_output(0, x.dtype, out);
 }
 
-std::vector<ResizeAxis> Resize::axis_tables(const Shape& in_shape, const Shape& out_shape) const {
+std::vector<ResizeAxis> Resize::axis_tables(const Dims& in_shape, const Dims& out_shape) const {
   const size_t rank = in_shape.size();
   std::vector<ResizeAxis> tables(rank);
   for (size_t d = 0; d < rank; ++d) {

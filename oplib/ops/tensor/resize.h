@@ -80,9 +80,9 @@ struct Resize : OpBase<Resize> {
   // data is set, or absent); false when an input is present but its value is not available.
   bool resolved(const std::vector<const TensorView*>& params, Resize& out) const;
   // Output shape for an input shape of the right rank, on a resolved op (validated by infer()).
-  Shape output_shape(const Shape& in) const;
+  Dims output_shape(const Dims& in) const;
   // The per-axis tap tables for a static input and its output shape, on a resolved op.
-  std::vector<ResizeAxis> axis_tables(const Shape& in, const Shape& out) const;
+  std::vector<ResizeAxis> axis_tables(const Dims& in, const Dims& out) const;
 };
 
 }  // namespace kiln::ops

@@ -74,7 +74,7 @@ void copy_box(char* d, const char* s, const int64_t* dims, const int64_t* ds, co
 }  // namespace
 
 void strided_copy(void* dst, const std::vector<int64_t>& dst_strides, const void* src,
-                  const std::vector<int64_t>& src_strides, const Shape& dims, size_t es) {
+                  const std::vector<int64_t>& src_strides, const Dims& dims, size_t es) {
   // Drop size-1 dims, then merge neighbours that are contiguous in both src and dst.
   std::vector<int64_t> d, ds, ss;
   int64_t total = 1;
@@ -132,7 +132,7 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* what, bool allow_
   return axis < 0 ? axis + rank : axis;
 }
 
-int64_t checked_elements(const Shape& s, const char* what) {
+int64_t checked_elements(const Dims& s, const char* what) {
   int64_t n = 1;
   for (int64_t d : s) {
     if (d < 0) fail(std::string(what) + " has a negative or unknown dimension (" + shape_str(s) + ")");
@@ -142,7 +142,7 @@ int64_t checked_elements(const Shape& s, const char* what) {
   return n;
 }
 
-int64_t elements_or_unknown(const Shape& s, const char* what) {
+int64_t elements_or_unknown(const Dims& s, const char* what) {
   return shape_static(s) ? checked_elements(s, what) : -1;
 }
 
@@ -154,11 +154,11 @@ int64_t mul_or_unknown(int64_t d, int64_t k, const char* what) {
   return r;
 }
 
-void check_output_shape(const Shape& s, const char* what) {
+void check_output_shape(const Dims& s, const char* what) {
   if (static_cast<int64_t>(s.size()) > kMaxRank)
     fail(std::string(what) + " has rank " + std::to_string(s.size()) + "; kiln allows at most " +
          std::to_string(kMaxRank));
-  Shape known;
+  Dims known;
   for (int64_t d : s) {
     if (d < -1) fail(std::string(what) + " has a negative dimension (" + std::to_string(d) + ")");
     if (d >= 0) known.push_back(d);
@@ -291,11 +291,11 @@ void check_io(const InferContext& ctx, size_t min_in, size_t max_in, size_t outs
   check(dtype_valid(ctx.input(0).dtype), std::string(op) + ": input 0 has an unsupported dtype");
 }
 
-Shape resolve_reshape(const Shape& in, const std::vector<int64_t>& target, bool allowzero) {
+Dims resolve_reshape(const Dims& in, const std::vector<int64_t>& target, bool allowzero) {
   check(static_cast<int64_t>(target.size()) <= kMaxRank,
         "target shape has rank " + std::to_string(target.size()) + "; kiln allows at most " +
             std::to_string(kMaxRank));
-  Shape out(target.size());
+  Dims out(target.size());
   int64_t infer_at = -1;
   bool has_zero = false;
   std::vector<bool> copied(target.size(), false);  // 0 entries copying the input dim
@@ -321,7 +321,7 @@ Shape resolve_reshape(const Shape& in, const std::vector<int64_t>& target, bool 
   if (allowzero && has_zero && infer_at >= 0)
     fail("with allowzero=1 the target shape cannot hold both 0 and -1");
   // Dims copied through by 0 cancel on both sides, so a dynamic batch still lets -1 resolve.
-  Shape in_rest, out_rest;
+  Dims in_rest, out_rest;
   for (size_t i = 0; i < in.size(); ++i)
     if (i >= copied.size() || !copied[i]) in_rest.push_back(in[i]);
   for (size_t i = 0; i < out.size(); ++i)
@@ -356,7 +356,7 @@ void Reshape::infer(InferContext& ctx) const {
   auto target = param_ints(ctx, 1, shape, "shape");
   if (!target) {  // known at run time only: the rank is all we know
     check(ctx.input(1).shape[0] >= 0, "the shape input has unknown length, so the output rank is unknown");
-    ctx.set_output(0, x.dtype, Shape(static_cast<size_t>(ctx.input(1).shape[0]), -1));
+    ctx.set_output(0, x.dtype, Dims(static_cast<size_t>(ctx.input(1).shape[0]), -1));
     return;
   }
   ctx.set_output(0, x.dtype, resolve_reshape(x.shape, *target, allowzero != 0));
@@ -371,7 +371,7 @@ void Flatten::infer(InferContext& ctx) const {
   const TensorType& x = ctx.input(0);
   int64_t r = static_cast<int64_t>(x.shape.size());
   int64_t k = normalize_axis(axis, r, "axis", true);
-  Shape a(x.shape.begin(), x.shape.begin() + k), b(x.shape.begin() + k, x.shape.end());
+  Dims a(x.shape.begin(), x.shape.begin() + k), b(x.shape.begin() + k, x.shape.end());
   ctx.set_output(0, x.dtype, {elements_or_unknown(a, "input"), elements_or_unknown(b, "input")});
 }
 
@@ -394,7 +394,7 @@ void Squeeze::infer(InferContext& ctx) const {
   if (!given) {
     int64_t r = static_cast<int64_t>(x.shape.size()) - ctx.input(1).shape[0];
     check(r >= 0, "more axes to squeeze than the input has dims");
-    ctx.set_output(0, x.dtype, Shape(static_cast<size_t>(r), -1));
+    ctx.set_output(0, x.dtype, Dims(static_cast<size_t>(r), -1));
     return;
   }
   const std::vector<int64_t>& axes = *given;
@@ -414,7 +414,7 @@ void Squeeze::infer(InferContext& ctx) const {
                                                  shape_str(x.shape) + ": its size is not 1");
     drop[k] = true;
   }
-  Shape out;
+  Dims out;
   for (size_t i = 0; i < x.shape.size(); ++i)
     if (!drop[i]) out.push_back(x.shape[i]);
   ctx.set_output(0, x.dtype, out);
@@ -431,7 +431,7 @@ void Unsqueeze::infer(InferContext& ctx) const {
   if (!given) {
     int64_t r = static_cast<int64_t>(x.shape.size()) + ctx.input(1).shape[0];
     check(r <= kMaxRank, "output rank " + std::to_string(r) + " is too large");
-    ctx.set_output(0, x.dtype, Shape(static_cast<size_t>(r), -1));
+    ctx.set_output(0, x.dtype, Dims(static_cast<size_t>(r), -1));
     return;
   }
   const std::vector<int64_t>& axes = *given;
@@ -444,7 +444,7 @@ void Unsqueeze::infer(InferContext& ctx) const {
     check(!added[k], "axis " + std::to_string(ax) + " is listed twice");
     added[k] = true;
   }
-  Shape out;
+  Dims out;
   size_t j = 0;
   for (int64_t i = 0; i < r; ++i) out.push_back(added[i] ? 1 : x.shape[j++]);
   ctx.set_output(0, x.dtype, out);
@@ -461,19 +461,19 @@ static std::pair<int64_t, int64_t> shape_range(int64_t start, int64_t end, int64
   return {s, std::max(e, s)};
 }
 
-void ShapeOf::attrs(AttrVisitor& v) {
+void Shape::attrs(AttrVisitor& v) {
   v.visit("start", start);
   v.visit("end", end);
 }
 
-void ShapeOf::infer(InferContext& ctx) const {
+void Shape::infer(InferContext& ctx) const {
   check_io(ctx, 1, 1, 1, "Shape");
   auto [s, e] = shape_range(start, end, static_cast<int64_t>(ctx.input(0).shape.size()));
   ctx.set_output(0, DType::Int64, {e - s});
 }
 
-void ShapeOf::reference(const KernelArgs& a) const {
-  const Shape& in = a.in[0].shape;
+void Shape::reference(const KernelArgs& a) const {
+  const Dims& in = a.in[0].shape;
   auto [s, e] = shape_range(start, end, static_cast<int64_t>(in.size()));
   for (int64_t i = s; i < e; ++i) a.out[0].as<int64_t>()[i - s] = in[i];
 }
@@ -504,7 +504,7 @@ void Transpose::infer(InferContext& ctx) const {
   check(p.size() == x.shape.size(), "perm has " + std::to_string(p.size()) + " entries but the input " +
                                         shape_str(x.shape) + " has rank " + std::to_string(x.shape.size()));
   std::vector<bool> seen(p.size(), false);
-  Shape out;
+  Dims out;
   for (int64_t a : p) {
     check(a >= 0 && a < static_cast<int64_t>(p.size()) && !seen[a],
           "perm " + shape_str(p) + " is not a permutation of 0.." + std::to_string(p.size() - 1));
@@ -541,7 +541,7 @@ void DepthToSpace::infer(InferContext& ctx) const {
   int64_t bb = blocksize * blocksize, c = x.shape[1];
   check(c < 0 || c % bb == 0, "channels " + std::to_string(c) + " are not divisible by blocksize^2 = " +
                                   std::to_string(bb));
-  Shape out{x.shape[0], c < 0 ? -1 : c / bb, mul_or_unknown(x.shape[2], blocksize, "output height"),
+  Dims out{x.shape[0], c < 0 ? -1 : c / bb, mul_or_unknown(x.shape[2], blocksize, "output height"),
             mul_or_unknown(x.shape[3], blocksize, "output width")};
   check_output_shape(out, "output");
   ctx.set_output(0, x.dtype, out);
@@ -555,7 +555,7 @@ void DepthToSpace::reference(const KernelArgs& a) const {
   int64_t sc, sb1, sb2;
   if (mode == "DCR") sb1 = b * c * hw, sb2 = c * hw, sc = hw;
   else sc = b * b * hw, sb1 = b * hw, sb2 = hw;
-  Shape dims{n, c, h, b, w, b};
+  Dims dims{n, c, h, b, w, b};
   strided_copy(y.data, shape_strides(dims), x.data, {sn, sc, w, sb1, 1, sb2}, dims, dtype_size(x.dtype));
 }
 
@@ -569,7 +569,7 @@ void SpaceToDepth::infer(InferContext& ctx) const {
     check(x.shape[k] < 0 || x.shape[k] % blocksize == 0,
           "spatial dims of " + shape_str(x.shape) + " are not divisible by blocksize " + std::to_string(blocksize));
   int64_t bb = blocksize * blocksize;
-  Shape out{x.shape[0], mul_or_unknown(x.shape[1], bb, "output channels"), x.shape[2] < 0 ? -1 : x.shape[2] / blocksize,
+  Dims out{x.shape[0], mul_or_unknown(x.shape[1], bb, "output channels"), x.shape[2] < 0 ? -1 : x.shape[2] / blocksize,
             x.shape[3] < 0 ? -1 : x.shape[3] / blocksize};
   check_output_shape(out, "output");
   ctx.set_output(0, x.dtype, out);
@@ -579,7 +579,7 @@ void SpaceToDepth::reference(const KernelArgs& a) const {
   const TensorView &x = a.in[0], &y = a.out[0];
   int64_t b = blocksize, n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
   // Output viewed as [N, b1, b2, C, H/b, W/b]; input index h = h'*b + b1, w = w'*b + b2.
-  Shape dims{n, b, b, c, h / b, w / b};
+  Dims dims{n, b, b, c, h / b, w / b};
   strided_copy(y.data, shape_strides(dims), x.data, {c * h * w, w, 1, h * w, b * w, b}, dims,
                dtype_size(x.dtype));
 }
@@ -588,7 +588,7 @@ KILN_REGISTER_OP(Reshape);
 KILN_REGISTER_OP(Flatten);
 KILN_REGISTER_OP(Squeeze);
 KILN_REGISTER_OP(Unsqueeze);
-KILN_REGISTER_OP(ShapeOf);
+KILN_REGISTER_OP(Shape);
 KILN_REGISTER_OP(Size);
 KILN_REGISTER_OP(Transpose);
 KILN_REGISTER_OP(DepthToSpace);

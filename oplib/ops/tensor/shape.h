@@ -28,7 +28,7 @@ namespace kiln::ops {
 // zero (broadcast) or negative (reversed slices); pointers address element (0, ..., 0).
 // Adjacent dims are coalesced and contiguous runs copied with memcpy; large copies use threads.
 void strided_copy(void* dst, const std::vector<int64_t>& dst_strides, const void* src,
-                  const std::vector<int64_t>& src_strides, const Shape& dims, size_t elem_size);
+                  const std::vector<int64_t>& src_strides, const Dims& dims, size_t elem_size);
 
 // Normalises axis into [0, rank) (or [0, rank] with allow_end), failing with a message naming
 // `what` when out of range.
@@ -36,11 +36,11 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* what, bool allow_
 
 // Product of a static shape's dims; fails when it overflows or exceeds kMaxElements, so shapes
 // computed from attributes can never lead to absurd allocations.
-int64_t checked_elements(const Shape& s, const char* what);
+int64_t checked_elements(const Dims& s, const char* what);
 
 // Reshape's target resolution: 0 copies the input dim (unless allowzero), one -1 is inferred
 // from the element count. Unknown input dims give unknown output dims where they matter.
-Shape resolve_reshape(const Shape& in, const std::vector<int64_t>& target, bool allowzero);
+Dims resolve_reshape(const Dims& in, const std::vector<int64_t>& target, bool allowzero);
 
 // IEEE half and bfloat16 conversions (round to nearest even, NaN and Inf preserved).
 float half_to_float(uint16_t h);
@@ -65,12 +65,12 @@ std::vector<int64_t> param_ints(const KernelArgs& args, size_t i, const std::vec
 constexpr int64_t kMaxRank = 64;
 
 // Element count, or -1 when a dim is unknown; fails like checked_elements on overflow.
-int64_t elements_or_unknown(const Shape& s, const char* what);
+int64_t elements_or_unknown(const Dims& s, const char* what);
 // d * k, -1 if either is unknown; fails on overflow.
 int64_t mul_or_unknown(int64_t d, int64_t k, const char* what);
 // Fails unless every dim is >= -1, the rank is at most kMaxRank and the known dims multiply to at
 // most kMaxElements.
-void check_output_shape(const Shape& s, const char* what);
+void check_output_shape(const Dims& s, const char* what);
 // Input/output counts of a node and a valid dtype for input 0, with a message naming op.
 void check_io(const InferContext& ctx, size_t min_in, size_t max_in, size_t outs, const char* op);
 
@@ -118,10 +118,10 @@ struct Unsqueeze : OpBase<Unsqueeze> {
   int inplace_input() const override { return 0; }  // a view: same bytes, no copy
 };
 
-// ---- shape queries (ShapeOf, not Shape: a struct Shape here would hide kiln::Shape, the dims) ----
+// ---- shape queries (the dims type is kiln::Dims, so this op can be named Shape) ----
 
 // int64 [end - start]: the input's dims [start, end) with Python-style clamping (opset 15).
-struct ShapeOf : OpBase<ShapeOf> {
+struct Shape : OpBase<Shape> {
   static constexpr const char* kType = "Shape";
   int64_t start = 0;
   int64_t end = INT64_MAX;

@@ -140,7 +140,7 @@ void OneHot::infer(InferContext& ctx) const {
   } else {
     check(depth >= 1, "OneHot: depth must be >= 1, got " + std::to_string(depth));
   }
-  Shape out = idx.shape;
+  Dims out = idx.shape;
   out.insert(out.begin() + ax, d);
   check_output_shape(out, "OneHot output");
   ctx.set_output(0, values.dtype, out);

@@ -20,7 +20,7 @@ struct SliceView {
   int64_t outer = 1, len = 0, inner = 1;
 };
 
-SliceView slice_view(const Shape& s, bool has_axis, int64_t axis) {
+SliceView slice_view(const Dims& s, bool has_axis, int64_t axis) {
   if (!has_axis) return {1, shape_elements(s), 1};
   const int64_t r = static_cast<int64_t>(s.size()), ax = axis < 0 ? axis + r : axis;
   SliceView v;
@@ -132,7 +132,7 @@ void Unique::infer(InferContext& ctx) const {
   check(sorted == 0 || sorted == 1, "Unique: sorted must be 0 or 1");
   const int64_t r = static_cast<int64_t>(x.shape.size());
   int64_t len;
-  Shape y;
+  Dims y;
   if (has_axis) {
     check(axis >= -r && axis < r,
           "Unique: axis " + std::to_string(axis) + " is out of range for input rank " + std::to_string(r));

@@ -118,7 +118,7 @@ const void* Engine::Impl::unpacked_if_made(int id) const {
 std::string current_isa_name() { return isa_name(dnnl::get_effective_cpu_isa()); }
 
 std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
-                                            const std::vector<Shape>& shapes, std::string& used) {
+                                            const std::vector<Dims>& shapes, std::string& used) {
   // Pre-packed constants go, packed, to the recorded kernel only; every other kernel (and that one,
   // should it not keep them as they are) gets row-major copies.
   bool packed_inputs = false;
@@ -187,7 +187,7 @@ std::string tactic_id(const Tactic& t) { return t.impl.empty() && t.algorithm.em
 // cannot create it. Returns false when the kernel runs another tactic than the recorded one (this
 // CPU lacks it): the caller counts those and warns once.
 bool create_kernel(Engine::Impl& impl, LayerRec& rec, const std::string& label) {
-  std::vector<Shape> shapes;
+  std::vector<Dims> shapes;
   for (const TensorRec& t : impl.tensors) shapes.push_back(t.shape);
   std::string used;
   rec.kernel = create_layer_kernel(impl, rec, shapes, used);
@@ -476,7 +476,7 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
           (impl->tensors[i].dynamic && kind == static_cast<int>(fb::TensorKind::Input)))
         corrupt(std::string("graph ") + what + " '" + impl->tensors[i].name + "' has the wrong kind or layout");
       ids.push_back(i);
-      const Shape& shape = impl->tensors[i].shape;
+      const Dims& shape = impl->tensors[i].shape;
       descs.push_back({impl->tensors[i].name, impl->tensors[i].dtype, shape, shape, shape});
     }
   };

@@ -150,7 +150,7 @@ TEST(ImportFloat16, ConvReluResizeWithCastsMatchesTheFloat32Model) {
   EXPECT_EQ(g16->inputs[0].value->type.dtype, DType::Float16);
   EXPECT_EQ(g16->outputs[0].name, "y");
   EXPECT_EQ(g16->outputs[0].value->type.dtype, DType::Float16);
-  EXPECT_EQ(g16->outputs[0].value->type.shape, (Shape{1, 4, 16, 16}));
+  EXPECT_EQ(g16->outputs[0].value->type.shape, (Dims{1, 4, 16, 16}));
   for (auto& n : g16->nodes())
     for (auto* v : n->outputs)
       if (v != g16->outputs[0].value) {

@@ -37,7 +37,7 @@ OnnxBuilder conv_relu_model() {
 TEST(Import, ConvReluInfersShapes) {
   auto g = import_onnx(conv_relu_model().save("conv_relu.onnx"), {});
   ASSERT_EQ(g->outputs.size(), 1u);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4, 8, 8}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{1, 4, 8, 8}));
   EXPECT_EQ(g->nodes().size(), 2u);
 }
 
@@ -105,7 +105,7 @@ OnnxBuilder reduce_mean_18(bool bad_attr, int inputs = 2) {
 TEST(Import, Opset18NodesAreCheckedByKilnsImporters) {
   auto g = import_onnx(reduce_mean_18(false).save("reduce18.onnx"), {});
   ASSERT_EQ(g->outputs.size(), 1u);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{2}));  // axis 1 reduced, as the input says
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{2}));  // axis 1 reduced, as the input says
   std::string err = import_error(reduce_mean_18(true).save("reduce18_attr.onnx"));
   EXPECT_NE(err.find("unknown attribute 'axis' at opset 18"), std::string::npos) << err;
   EXPECT_NE(err.find("keepdims"), std::string::npos) << err;  // what it does take
@@ -192,7 +192,7 @@ TEST(Import, SymbolicBatchNeedsShapesAndAcceptsThem) {
   onnx_import::ImportOptions o;
   o.shapes["x"] = {3, 4};
   auto g = import_onnx(path, o);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{3, 4}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{3, 4}));
   o.shapes["x"] = {3, 4, 5};
   EXPECT_NE(import_error(path, o).find("rank"), std::string::npos);
   onnx_import::ImportOptions bad;
@@ -215,8 +215,8 @@ TEST(Import, SymbolicDimsDefaultToOneWithAWarningAsTrtexec) {
   o.warnings = &warnings;
   o.shapes["z"] = {5, 4, 2};  // given: not defaulted, not warned about
   auto g = import_onnx(path, o);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4, 1}));
-  EXPECT_EQ(g->outputs[1].value->type.shape, (Shape{5, 4, 2}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{1, 4, 1}));
+  EXPECT_EQ(g->outputs[1].value->type.shape, (Dims{5, 4, 2}));
   std::string all;
   for (auto& w : warnings) all += w + "\n";
   EXPECT_NE(all.find("input 'x' has dynamic dimension(s) 0 ('N'), 2 ('N')"), std::string::npos) << all;
@@ -224,7 +224,7 @@ TEST(Import, SymbolicDimsDefaultToOneWithAWarningAsTrtexec) {
   EXPECT_EQ(all.find("'z'"), std::string::npos) << all;
   o.dynamic_dims_to_one = false;  // the importer's default keeps them unknown
   o.shapes.clear();
-  EXPECT_EQ(import_onnx(path, o)->outputs[0].value->type.shape, (Shape{-1, 4, -1}));
+  EXPECT_EQ(import_onnx(path, o)->outputs[0].value->type.shape, (Dims{-1, 4, -1}));
 }
 
 TEST(Import, NegativeInitializerDimIsReported) {
@@ -256,7 +256,7 @@ TEST(Import, OldOpsetIsUpgradedWithAWarning) {
   onnx_import::ImportOptions o;
   o.warnings = &warnings;
   auto g = import_onnx(b.save("opset6.onnx"), o);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 4}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{1, 4}));
   ASSERT_FALSE(warnings.empty());
   EXPECT_NE(warnings[0].find("upgraded the model from opset 6"), std::string::npos) << warnings[0];
 }

@@ -35,7 +35,7 @@ struct QTensor {
 };
 
 // Random integers of a quantized type with these parameters.
-QTensor random_q(DType dt, Shape s, uint32_t seed, std::vector<float> scale, int axis = -1, bool constant = false) {
+QTensor random_q(DType dt, Dims s, uint32_t seed, std::vector<float> scale, int axis = -1, bool constant = false) {
   const bool u = dt == DType::QUInt8;
   HostTensor r = random_tensor(u ? DType::UInt8 : DType::Int8, std::move(s), seed, u ? 0 : -127, u ? 255 : 127, constant);
   r.dtype = dt;

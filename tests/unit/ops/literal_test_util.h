@@ -14,19 +14,19 @@
 namespace kiln::test::literal {
 
 template <class T>
-HostTensor lit(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+HostTensor lit(DType t, Dims s, const std::vector<T>& v, bool is_const = false) {
   return host_tensor(t, std::move(s), v, is_const);
 }
-inline HostTensor F(Shape s, const std::vector<float>& v, bool c = false) {
+inline HostTensor F(Dims s, const std::vector<float>& v, bool c = false) {
   return lit(DType::Float32, std::move(s), v, c);
 }
-inline HostTensor D(Shape s, const std::vector<double>& v, bool c = false) {
+inline HostTensor D(Dims s, const std::vector<double>& v, bool c = false) {
   return lit(DType::Float64, std::move(s), v, c);
 }
-inline HostTensor I64(Shape s, const std::vector<int64_t>& v, bool c = false) {
+inline HostTensor I64(Dims s, const std::vector<int64_t>& v, bool c = false) {
   return lit(DType::Int64, std::move(s), v, c);
 }
-inline HostTensor I32(Shape s, const std::vector<int32_t>& v, bool c = false) {
+inline HostTensor I32(Dims s, const std::vector<int32_t>& v, bool c = false) {
   return lit(DType::Int32, std::move(s), v, c);
 }
 inline HostTensor absent() { return HostTensor(DType::Undefined, {}); }

@@ -20,14 +20,14 @@
 namespace kiln::test::multi_output {
 
 template <class T>
-HostTensor make(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+HostTensor make(DType t, Dims s, const std::vector<T>& v, bool is_const = false) {
   return host_tensor(t, std::move(s), v, is_const);
 }
-inline HostTensor f32(Shape s, const std::vector<float>& v) { return make<float>(DType::Float32, std::move(s), v); }
-inline HostTensor i64(Shape s, const std::vector<int64_t>& v) { return make<int64_t>(DType::Int64, std::move(s), v); }
-inline HostTensor u8(Shape s, const std::vector<uint8_t>& v) { return make<uint8_t>(DType::UInt8, std::move(s), v); }
-inline HostTensor s8(Shape s, const std::vector<int8_t>& v) { return make<int8_t>(DType::Int8, std::move(s), v); }
-inline HostTensor i32(Shape s, const std::vector<int32_t>& v) { return make<int32_t>(DType::Int32, std::move(s), v); }
+inline HostTensor f32(Dims s, const std::vector<float>& v) { return make<float>(DType::Float32, std::move(s), v); }
+inline HostTensor i64(Dims s, const std::vector<int64_t>& v) { return make<int64_t>(DType::Int64, std::move(s), v); }
+inline HostTensor u8(Dims s, const std::vector<uint8_t>& v) { return make<uint8_t>(DType::UInt8, std::move(s), v); }
+inline HostTensor s8(Dims s, const std::vector<int8_t>& v) { return make<int8_t>(DType::Int8, std::move(s), v); }
+inline HostTensor i32(Dims s, const std::vector<int32_t>& v) { return make<int32_t>(DType::Int32, std::move(s), v); }
 // An optional input the model leaves out.
 inline HostTensor absent() { return HostTensor(DType::Undefined, {}); }
 

@@ -18,7 +18,7 @@ namespace kiln::test {
 struct OnnxNodeModel {
   onnx::NodeProto node;
   int opset = 13;
-  std::vector<std::pair<std::string, Shape>> inputs;             // float32; -1 dims become symbolic
+  std::vector<std::pair<std::string, Dims>> inputs;             // float32; -1 dims become symbolic
   std::vector<std::pair<std::string, HostTensor>> initializers;  // float32
 
   OnnxNodeModel(const std::string& op, const std::vector<std::string>& in, const std::vector<std::string>& out,
@@ -46,7 +46,7 @@ struct OnnxNodeModel {
     attr(name, onnx::AttributeProto::STRING)->set_s(v);
     return *this;
   }
-  OnnxNodeModel& input(const std::string& name, Shape shape) {
+  OnnxNodeModel& input(const std::string& name, Dims shape) {
     inputs.emplace_back(name, std::move(shape));
     return *this;
   }
@@ -112,7 +112,7 @@ inline ir::Node* only_node(ir::Graph& g, std::string_view type) {
 }
 
 // A float32 tensor with the given values.
-inline HostTensor tensor(Shape shape, const std::vector<float>& v, bool is_const = false) {
+inline HostTensor tensor(Dims shape, const std::vector<float>& v, bool is_const = false) {
   HostTensor t(DType::Float32, std::move(shape), is_const);
   EXPECT_EQ(static_cast<int64_t>(v.size()), t.elements()) << "test data size";
   std::copy(v.begin(), v.end(), t.as<float>());
@@ -148,7 +148,7 @@ struct OnnxTypedNodeModel {
     y->mutable_type()->mutable_tensor_type()->set_elem_type(out_elem);
     y->mutable_type()->mutable_tensor_type()->mutable_shape();  // the checker wants one, even empty
   }
-  void input(const std::string& name, int elem, Shape dims) {
+  void input(const std::string& name, int elem, Dims dims) {
     auto* vi = g->add_input();
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();

@@ -14,7 +14,7 @@
 namespace kiln::test {
 
 template <class T>
-HostTensor make_tensor(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+HostTensor make_tensor(DType t, Dims s, const std::vector<T>& v, bool is_const = false) {
   HostTensor h(t, std::move(s), is_const);
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size()) << "test tensor literal has the wrong size";
   EXPECT_EQ(sizeof(T), dtype_size(t)) << "test tensor literal has the wrong element type";
@@ -22,10 +22,10 @@ HostTensor make_tensor(DType t, Shape s, const std::vector<T>& v, bool is_const 
   return h;
 }
 
-inline HostTensor f32(Shape s, const std::vector<float>& v, bool c = false) {
+inline HostTensor f32(Dims s, const std::vector<float>& v, bool c = false) {
   return make_tensor(DType::Float32, std::move(s), v, c);
 }
-inline HostTensor i64(Shape s, const std::vector<int64_t>& v, bool c = false) {
+inline HostTensor i64(Dims s, const std::vector<int64_t>& v, bool c = false) {
   return make_tensor(DType::Int64, std::move(s), v, c);
 }
 // A 1-D int64 constant, the usual form of shape-like inputs.
@@ -33,7 +33,7 @@ inline HostTensor ints(const std::vector<int64_t>& v) {
   return i64({static_cast<int64_t>(v.size())}, v, true);
 }
 // 0, 1, 2, ... as float32.
-inline HostTensor iota(Shape s, DType t = DType::Float32) {
+inline HostTensor iota(Dims s, DType t = DType::Float32) {
   HostTensor h(t, std::move(s));
   TensorView v = h.view();
   for (int64_t i = 0; i < h.elements(); ++i) {

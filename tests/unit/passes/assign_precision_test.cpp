@@ -27,7 +27,7 @@ bool native_bf16() {
 #define REQUIRE_BF16()                                                                  \
   if (!native_bf16()) GTEST_SKIP() << "this CPU has no native bf16: the pass keeps fp32"
 
-ir::Value* weights(ir::Graph& g, const std::string& name, Shape s, uint32_t seed, double scale = 0.2) {
+ir::Value* weights(ir::Graph& g, const std::string& name, Dims s, uint32_t seed, double scale = 0.2) {
   HostTensor t = random_tensor(DType::Float32, std::move(s), seed, -scale, scale);
   return g.add_constant(name, t.view());
 }

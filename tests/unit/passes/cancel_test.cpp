@@ -197,7 +197,7 @@ TEST(CancelTransposeReshape, DynamicBatchChainKeepsUnknownDim) {
   ir::verify(g);
   ASSERT_EQ(g.nodes().size(), 1u);
   EXPECT_EQ(g.nodes()[0]->as<ops::Reshape>()->shape, (I{-1, 12, 1}));
-  EXPECT_EQ(g.outputs[0].value->type.shape, (Shape{-1, 12, 1}));
+  EXPECT_EQ(g.outputs[0].value->type.shape, (Dims{-1, 12, 1}));
 
   // Evaluated at a concrete batch, the collapsed graph still moves the data unchanged.
   Graph h;
@@ -205,7 +205,7 @@ TEST(CancelTransposeReshape, DynamicBatchChainKeepsUnknownDim) {
   h.outputs.push_back({"y", node(h, "r", g.nodes()[0]->op->clone(), {hx})});
   auto in = random_inputs(h, 9);
   auto out = evaluate(h, in);
-  EXPECT_EQ(out.at("y").shape, (Shape{5, 12, 1}));
+  EXPECT_EQ(out.at("y").shape, (Dims{5, 12, 1}));
   EXPECT_EQ(out.at("y").bytes, in.at("x").bytes);
 }
 

@@ -159,7 +159,7 @@ TEST(FuseGelu, GeluTanhActivation) {
     double want = 0.5 * v * (1 + std::tanh(std::sqrt(2 / std::numbers::pi) * (v + 0.044715 * v * v * v)));
     EXPECT_NEAR(element_as_double(y.view(), i), want, 1e-12 * (1 + std::fabs(want))) << "x=" << v;
   }
-  for (Shape s : {Shape{7}, Shape{3, 5, 17}})
+  for (Dims s : {Dims{7}, Dims{3, 5, 17}})
     expect_kernel_matches_reference(u, "onednn", {random_tensor(DType::Float32, s, 4, -5, 5)}, 1e-4, 1e-5);
 }
 

@@ -97,7 +97,7 @@ TEST(FuseLayerNorm, TorchExportWithAffine) {
   EXPECT_EQ(ln->inputs[0]->name, "x");
   EXPECT_TRUE(ln->inputs[1]->is_constant());
   EXPECT_TRUE(ln->inputs[2]->is_constant());
-  EXPECT_EQ(ln->inputs[1]->type.shape, (Shape{8}));
+  EXPECT_EQ(ln->inputs[1]->type.shape, (Dims{8}));
   // The fused node produces the value the Identity (and so the graph output) reads.
   EXPECT_EQ(g->outputs[0].value->producer->inputs[0]->producer, ln);
 }
@@ -127,7 +127,7 @@ TEST(FuseLayerNorm, ReciprocalFormAndBroadcastGammaNoBias) {
   const ir::Node* ln = only_node(*g, "LayerNormalization");
   ASSERT_NE(ln, nullptr);
   ASSERT_EQ(ln->inputs.size(), 2u);
-  EXPECT_EQ(ln->inputs[1]->type.shape, (Shape{8}));  // reshaped to [C] for the oneDNN kernel
+  EXPECT_EQ(ln->inputs[1]->type.shape, (Dims{8}));  // reshaped to [C] for the oneDNN kernel
   EXPECT_EQ(count_type(*g, "Binary"), 0u);
 }
 

@@ -58,7 +58,7 @@ TEST(FuseMatMul, BroadcastBiasAndResidual) {
   auto* mm = n.as<ops::MatMul>();
   ASSERT_NE(mm, nullptr);
   ASSERT_EQ(n.inputs.size(), 4u);
-  EXPECT_EQ(n.inputs[2]->type.shape, (Shape{8}));  // [1, 8] reshaped to MatMul's 1-D bias
+  EXPECT_EQ(n.inputs[2]->type.shape, (Dims{8}));  // [1, 8] reshaped to MatMul's 1-D bias
   EXPECT_EQ(n.inputs[3]->name, "res");
   EXPECT_EQ(post_acts(mm->post), (std::vector<ops::Act>{ops::Act::Identity, ops::Act::Tanh}));
 }
@@ -86,7 +86,7 @@ TEST(FuseMatMul, GemmBiasAndActivation) {
 }
 
 TEST(FuseMatMul, NonBiasAddsStayOutside) {
-  struct Case { const char* what; Shape x, c; bool const_c, mm_is_output; };
+  struct Case { const char* what; Dims x, c; bool const_c, mm_is_output; };
   const std::vector<Case> cases{
       {"per-row constant", {4, 16}, {4, 1}, true, false},
       {"add broadcasts the product up", {4, 16}, {2, 4, 8}, true, false},
@@ -101,7 +101,7 @@ TEST(FuseMatMul, NonBiasAddsStayOutside) {
     else b.input("c", c.c);
     b.node("MatMul", {"x", "w"}, {"mm"});
     b.node("Add", {"mm", "c"}, {"y"});
-    Shape y = c.c.size() > 2 ? Shape{2, 4, 8} : Shape{4, 8};
+    Dims y = c.c.size() > 2 ? Dims{2, 4, 8} : Dims{4, 8};
     b.output("y", y);
     if (c.mm_is_output) b.output("mm", {4, 8});
     auto g = import_model(b);

@@ -54,7 +54,7 @@ TEST(FuseSiblingConvs, MergesPointwiseSiblingsWithTheSamePostOps) {
   EXPECT_EQ(split->as<ops::Split>()->split, (std::vector<int64_t>{16, 32, 8}));
   const ir::Node* merged = split->inputs[0]->producer;
   ASSERT_NE(merged, nullptr);
-  EXPECT_EQ(merged->inputs[1]->type.shape, (Shape{56, 32, 1, 1}));
+  EXPECT_EQ(merged->inputs[1]->type.shape, (Dims{56, 32, 1, 1}));
   EXPECT_EQ(merged->as<ops::Conv>()->post.names(), std::vector<std::string>{"Relu"});
   EXPECT_EQ(split->outputs[1]->name, "b1");
 }
@@ -92,7 +92,7 @@ TEST(SplitKernel, RowMajorMatchesReference) {
     ops::Split s;
     s.axis = axis;
     s.split = {1, 3, 2};
-    Shape shape{4, 6, 6};
+    Dims shape{4, 6, 6};
     shape[axis] = 6;
     expect_kernel_matches_reference(s, "inhouse", {random_tensor(DType::Float32, shape, 3)}, 0, 0, 3);
   }

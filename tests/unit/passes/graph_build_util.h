@@ -12,7 +12,7 @@
 
 namespace kiln::test {
 
-inline ir::Value* input(ir::Graph& g, const std::string& name, Shape s) {
+inline ir::Value* input(ir::Graph& g, const std::string& name, Dims s) {
   ir::Value* v = g.add_value(name, {DType::Float32, std::move(s)});
   g.inputs.push_back({name, v});
   return v;

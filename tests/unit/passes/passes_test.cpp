@@ -16,7 +16,7 @@ namespace {
 using ir::Graph;
 using ir::Value;
 
-Value* random_const(Graph& g, const std::string& name, Shape s, uint32_t seed, double lo = -1, double hi = 1) {
+Value* random_const(Graph& g, const std::string& name, Dims s, uint32_t seed, double lo = -1, double hi = 1) {
   HostTensor h = random_tensor(DType::Float32, std::move(s), seed, lo, hi);
   return g.add_constant(name, h.view());
 }
@@ -212,7 +212,7 @@ TEST(Passes, FoldConstantsReinfersConsumers) {
   ASSERT_TRUE(passes::fold_constants(g));
   g.compact();
   ir::verify(g);
-  EXPECT_EQ(g.outputs[0].value->type.shape, (Shape{4, 4}));
+  EXPECT_EQ(g.outputs[0].value->type.shape, (Dims{4, 4}));
 }
 
 }  // namespace

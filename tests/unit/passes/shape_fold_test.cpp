@@ -61,7 +61,7 @@ void expect_no_shape_arithmetic(const Graph& g) {
 void expect_flattened_relu(const Graph& g, const HostTensor& x) {
   auto out = evaluate(g, {{"x", x}});
   const HostTensor& y = out.at("y");
-  EXPECT_EQ(y.shape, (Shape{x.shape[0], x.elements() / x.shape[0]}));
+  EXPECT_EQ(y.shape, (Dims{x.shape[0], x.elements() / x.shape[0]}));
   HostTensor want = x;
   for (int64_t i = 0; i < want.elements(); ++i) want.as<float>()[i] = std::max(want.as<float>()[i], 0.f);
   want.shape = y.shape;
@@ -75,7 +75,7 @@ TEST(ShapeFold, ImportWithFixedShapesFoldsTheChain) {
   auto g = onnx_import::import_onnx_bytes(b.bytes(), "flatten.onnx", io);
   run(*g);
   expect_no_shape_arithmetic(*g);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{2, 48}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{2, 48}));
   expect_flattened_relu(*g, random_tensor(DType::Float32, {2, 3, 4, 4}, 4));
 }
 
@@ -93,7 +93,7 @@ TEST(ShapeFold, PipelineFoldsShapeOfStaticValue) {
   auto relu = std::make_unique<ops::Unary>();
   relu->act = ops::Act::Relu;
   Value* r = add("relu", std::move(relu), {x});
-  Value* s = add("shape", std::make_unique<ops::ShapeOf>(), {r});
+  Value* s = add("shape", std::make_unique<ops::Shape>(), {r});
   HostTensor zero(DType::Int64, {});
   zero.as<int64_t>()[0] = 0;
   Value* n = add("gather", std::make_unique<ops::Gather>(), {s, g.add_constant("zero", zero.view())});
@@ -105,10 +105,10 @@ TEST(ShapeFold, PipelineFoldsShapeOfStaticValue) {
   Value* shape = add("concat", std::make_unique<ops::Concat>(), {n1, g.add_constant("minus1", minus1.view())});
   Value* y = add("reshape", std::make_unique<ops::Reshape>(), {r, shape});
   g.outputs.push_back({"y", y});
-  ASSERT_EQ(y->type.shape, (Shape{-1, -1}));  // unknown until the shape is folded
+  ASSERT_EQ(y->type.shape, (Dims{-1, -1}));  // unknown until the shape is folded
   run(g);
   expect_no_shape_arithmetic(g);
-  EXPECT_EQ(g.outputs[0].value->type.shape, (Shape{2, 48}));
+  EXPECT_EQ(g.outputs[0].value->type.shape, (Dims{2, 48}));
   expect_flattened_relu(g, random_tensor(DType::Float32, {2, 3, 4, 4}, 5));
 }
 

@@ -40,7 +40,7 @@ std::vector<uint8_t> relayout(const dnnl::engine& eng, const void* src, const Ke
 }
 
 // Runs op's "onednn" kernel with tactic `t` (null: its first choice), activations in `layout`.
-Result run_with(const ops::Op& op, std::vector<HostTensor>& in, const Shape& y_shape, const std::string& layout,
+Result run_with(const ops::Op& op, std::vector<HostTensor>& in, const Dims& y_shape, const std::string& layout,
                 const Tactic* t, std::vector<Tactic>* candidates = nullptr) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   KernelSpec spec{op, {}, {}, eng, t, candidates};
@@ -194,7 +194,7 @@ TEST(Tactics, TimerMeasuresAPositiveMedian) {
 
 // A conv node over a 1x8x10x10 input with the given attributes, weights filled with `w`.
 std::string signature(std::vector<int64_t> strides, bool relu, const std::string& layout, float w,
-                      Shape x = {1, 8, 10, 10}) {
+                      Dims x = {1, 8, 10, 10}) {
   ir::Graph g;
   ir::Value* in = input(g, "x", x);
   in->layout = layout;

@@ -292,7 +292,7 @@ void import_scan_8(NodeContext& c) {
   host.settle();
   int64_t batch = -1, len = -1;
   for (size_t j = 0; j < scan_in; ++j) {
-    const Shape& s = c.required_input(1 + state_n + j)->type.shape;
+    const Dims& s = c.required_input(1 + state_n + j)->type.shape;
     if (s.size() < 2 || s[0] < 0 || s[1] < 0) c.fail("scan inputs must be [batch, sequence, ...] with both known");
     if ((batch >= 0 && s[0] != batch) || (len >= 0 && s[1] != len)) c.fail("the scan inputs disagree in batch or length");
     batch = s[0];

@@ -196,7 +196,7 @@ void import_variadic(NodeContext& c, BinaryKind k, bool mean) {
     acc = c.emit_internal("acc" + std::to_string(i), std::move(op), {acc, in[i]})->outputs[0];
   }
   DType t = acc->type.dtype;
-  ir::Value* count = c.graph().add_constant(c.graph().unique_name(c.name() + "/count"), t, Shape{});
+  ir::Value* count = c.graph().add_constant(c.graph().unique_name(c.name() + "/count"), t, Dims{});
   if (t == DType::Float32) *static_cast<float*>(count->constant->data()) = static_cast<float>(n);
   else if (t == DType::Float64) *static_cast<double*>(count->constant->data()) = static_cast<double>(n);
   else c.fail(std::string("Mean supports float32 and float64 inputs, not ") + dtype_name(t));

@@ -11,17 +11,17 @@ namespace {
 
 using namespace kiln::ops;
 
-Shape spatial(const Shape& s) { return Shape(s.begin() + 2, s.end()); }
+Dims spatial(const Dims& s) { return Dims(s.begin() + 2, s.end()); }
 
 // W's spatial dims, checked against the optional kernel_shape attribute (which fills in dims
 // W leaves unknown).
-Shape kernel_of(NodeContext& ctx, const ir::Value* x, const ir::Value* w) {
-  const Shape& xs = x->type.shape;
-  const Shape& ws = w->type.shape;
+Dims kernel_of(NodeContext& ctx, const ir::Value* x, const ir::Value* w) {
+  const Dims& xs = x->type.shape;
+  const Dims& ws = w->type.shape;
   if (xs.size() < 3) ctx.fail("X must have rank >= 3 ([N, C, spatial...]), got shape " + shape_str(xs));
   if (ws.size() != xs.size())
     ctx.fail("W (shape " + shape_str(ws) + ") must have the rank of X (shape " + shape_str(xs) + ")");
-  Shape k = spatial(ws);
+  Dims k = spatial(ws);
   if (ctx.has_attr("kernel_shape")) {
     const std::vector<int64_t> ks = ctx.attr_ints("kernel_shape");
     bool ok = ks.size() == k.size();
@@ -38,7 +38,7 @@ void import_conv(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
   ir::Value* w = ctx.required_input(1);
   ir::Value* b = ctx.input(2);
-  const Shape k = kernel_of(ctx, x, w);
+  const Dims k = kernel_of(ctx, x, w);
   auto op = std::make_unique<Conv>();
   op->strides = ctx.attr_ints("strides");
   op->dilations = ctx.attr_ints("dilations");
@@ -59,7 +59,7 @@ void import_conv_transpose(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
   ir::Value* w = ctx.required_input(1);
   ir::Value* b = ctx.input(2);
-  const Shape k = kernel_of(ctx, x, w);
+  const Dims k = kernel_of(ctx, x, w);
   const size_t r = k.size();
   auto op = std::make_unique<ConvTranspose>();
   op->strides = ctx.attr_ints("strides");
@@ -83,7 +83,7 @@ void import_conv_transpose(NodeContext& ctx) {
     ctx.fail("unknown auto_pad '" + auto_pad + "' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)");
 
   if (!out.empty() || same) {
-    const Shape in = spatial(x->type.shape);
+    const Dims in = spatial(x->type.shape);
     bool known = shape_static(in);
     for (int64_t d : k) known = known && d >= 0;
     if (!known)

@@ -64,7 +64,7 @@ void import_group_norm(NodeContext& ctx) {
   ctx.expect_signature(3, 3, 1, 1, {"epsilon", "num_groups", "stash_type"});
   ir::Value* x = ctx.required_input(0);
   ir::Value *scale = ctx.required_input(1), *bias = ctx.required_input(2);
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   if (!ctx.has_attr("num_groups")) ctx.fail("the num_groups attribute is required");
   const int64_t g = ctx.attr_int("num_groups", 1);
   if (xs.size() < 3) ctx.fail("X must have rank >= 3 ([N, C, spatial...]), got shape " + shape_str(xs));
@@ -77,7 +77,7 @@ void import_group_norm(NodeContext& ctx) {
   const bool per_group = ctx.opset() < 21;
   const int64_t n = per_group ? g : c;
   auto check_param = [&](ir::Value* v, const char* what) {
-    if (v->type.dtype != DType::Float32 || v->type.shape != Shape{n})
+    if (v->type.dtype != DType::Float32 || v->type.shape != Dims{n})
       ctx.fail(std::string(what) + " must be float32 of shape [" + std::to_string(n) + "] (" +
                (per_group ? "one per group at opset 18-20" : "one per channel from opset 21") + "), got " +
                dtype_name(v->type.dtype) + " " + shape_str(v->type.shape));
@@ -109,7 +109,7 @@ void import_group_norm(NodeContext& ctx) {
       "normalized", std::move(in),
       {grouped, ctx.constant_floats("ones", std::vector<float>(static_cast<size_t>(g), 1.f), {g}),
        ctx.constant_floats("zeros", std::vector<float>(static_cast<size_t>(g), 0.f), {g})})->outputs[0];
-  ir::Value* shape = ctx.emit_internal("shape", std::make_unique<ShapeOf>(), {x})->outputs[0];
+  ir::Value* shape = ctx.emit_internal("shape", std::make_unique<Shape>(), {x})->outputs[0];
   auto back = std::make_unique<Reshape>();
   ir::Value* y = ctx.emit_internal("ungrouped", std::move(back), {normed, shape})->outputs[0];
   std::vector<int64_t> bcast(xs.size() - 1, 1);  // [C, 1, ...]: per channel against [N, C, ...]

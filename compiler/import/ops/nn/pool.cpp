@@ -26,7 +26,7 @@ void emit_first_output(NodeContext& ctx, std::unique_ptr<Op> op, ir::Value* x) {
 // Reads the attributes the windowed pools share. ceil_mode and dilations exist from opset 10
 // (MaxPool) / 10 and 19 (AveragePool); earlier models simply do not carry them.
 PoolAttrs pool_attrs(NodeContext& ctx, const ir::Value* x) {
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   if (xs.size() < 3) ctx.fail("X must have rank >= 3 ([N, C, spatial...]), got shape " + shape_str(xs));
   if (!ctx.has_attr("kernel_shape")) ctx.fail("the kernel_shape attribute is required");
   PoolAttrs p;
@@ -38,7 +38,7 @@ PoolAttrs pool_attrs(NodeContext& ctx, const ir::Value* x) {
   p.dilations = ctx.attr_ints("dilations");
   p.ceil_mode = ctx.attr_int("ceil_mode", 0) != 0;
   p.pads = resolve_auto_pad(ctx.attr_string("auto_pad", "NOTSET"), p.window(ctx.proto().op_type()),
-                            Shape(xs.begin() + 2, xs.end()), ctx.attr_ints("pads"));
+                            Dims(xs.begin() + 2, xs.end()), ctx.attr_ints("pads"));
   return p;
 }
 

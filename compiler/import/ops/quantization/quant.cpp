@@ -76,11 +76,11 @@ template <class T>
 void import_qconv(NodeContext& c, size_t wi) {
   ir::Value* x = c.required_input(0);
   ir::Value* w = c.required_input(wi);
-  const Shape& xs = x->type.shape;
-  const Shape& ws = w->type.shape;
+  const Dims& xs = x->type.shape;
+  const Dims& ws = w->type.shape;
   if (xs.size() < 3 || ws.size() != xs.size())
     c.fail("x (shape " + shape_str(xs) + ") and w (shape " + shape_str(ws) + ") must both be [N, C, spatial...]");
-  Shape k(ws.begin() + 2, ws.end());
+  Dims k(ws.begin() + 2, ws.end());
   if (c.has_attr("kernel_shape") && c.attr_ints("kernel_shape") != k)
     c.fail("kernel_shape does not match w's spatial dims " + shape_str(k));
   auto op = std::make_unique<T>();
@@ -89,7 +89,7 @@ void import_qconv(NodeContext& c, size_t wi) {
   op->group = c.attr_int("group", 1);
   try {
     const Window win = make_window(std::string(T::kType), k, op->strides, op->dilations, {});
-    op->pads = resolve_auto_pad(c.attr_string("auto_pad", "NOTSET"), win, Shape(xs.begin() + 2, xs.end()),
+    op->pads = resolve_auto_pad(c.attr_string("auto_pad", "NOTSET"), win, Dims(xs.begin() + 2, xs.end()),
                                 c.attr_ints("pads"));
   } catch (const Error& e) {
     c.fail(e.what());

@@ -29,7 +29,7 @@ void import_reduce(NodeContext& c, ReduceKind kind, bool axes_from_input) {
   if (a && a->type.dtype != DType::Int64)
     c.fail(std::string("the axes input must be int64, not ") + dtype_name(a->type.dtype));
   // A graph input of static shape [0] is empty whatever it holds.
-  const bool empty = !a || (a->is_constant() ? a->view().elements() == 0 : a->type.shape == Shape{0});
+  const bool empty = !a || (a->is_constant() ? a->view().elements() == 0 : a->type.shape == Dims{0});
   if (empty && noop_if_empty) {
     // ONNX: "the output tensor would be equivalent to input tensor"; remove-identity drops it.
     c.emit(std::make_unique<Identity>(), {x});

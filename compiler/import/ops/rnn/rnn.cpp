@@ -32,7 +32,7 @@ void import_common(NodeContext& c, RnnAttrs& op, const std::vector<std::string>&
   if (c.has_attr("hidden_size")) {
     op.hidden_size = c.attr_int("hidden_size", 0);
   } else {
-    const Shape& r = c.required_input(2)->type.shape;
+    const Dims& r = c.required_input(2)->type.shape;
     if (r.size() != 3 || r[2] < 0)
       c.fail("hidden_size is not given and R's shape " + shape_str(r) + " does not fix it");
     op.hidden_size = r[2];

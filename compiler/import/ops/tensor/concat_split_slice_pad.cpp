@@ -43,7 +43,7 @@ void import_split(NodeContext& ctx) {
     if (n < 1 || static_cast<size_t>(n) != ctx.num_outputs())
       ctx.fail("num_outputs is " + std::to_string(n) + " but the node has " + std::to_string(ctx.num_outputs()) +
                " outputs");
-    const Shape& xs = ctx.required_input(0)->type.shape;
+    const Dims& xs = ctx.required_input(0)->type.shape;
     const int64_t r = static_cast<int64_t>(xs.size());
     const int64_t d = xs[static_cast<size_t>(ctx.axis_in(op->axis, r))];
     // A dimension known at run time only splits evenly (the kernel refuses a remainder).
@@ -181,7 +181,7 @@ void import_center_crop_pad(NodeContext& ctx) {
   (void)ctx.required_input(1);
   if (!ctx.required_input(1)->is_constant()) ctx.fail("the shape input must be a compile-time constant");
   const std::vector<int64_t> target = ctx.const_ints(1);
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   const auto r = static_cast<int64_t>(xs.size());
   std::vector<int64_t> axes = ctx.attr_ints("axes");
   if (axes.empty())

@@ -13,7 +13,7 @@ using namespace kiln::ops;
 void import_identity(NodeContext& c) { c.emit(std::make_unique<Identity>(), {c.required_input(0)}); }
 
 // A constant filled with ones of dtype t: the mask of a Dropout that keeps everything.
-ir::Value* ones(NodeContext& c, const std::string& name, DType t, const Shape& s) {
+ir::Value* ones(NodeContext& c, const std::string& name, DType t, const Dims& s) {
   ir::Value* v = c.graph().add_constant(c.graph().unique_name(name), t, s);
   void* p = v->constant->data();
   int64_t n = shape_elements(s);

@@ -141,7 +141,7 @@ void import_resize_18(NodeContext& ctx) {
   if (axes.empty())
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   const size_t k = axes.size();
-  const Shape& xs = x->type.shape;
+  const Dims& xs = x->type.shape;
   if (scales && sizes) ctx.fail("give either scales or sizes, not both");
   if (scales) {
     const std::vector<float> v = float_values(ctx, scales, "scales");

@@ -32,7 +32,7 @@ void import_reshape(NodeContext& ctx) {
   if (!s->is_constant()) return emit_or_fold(ctx, std::move(op), {x, s}, same_static_shape);
   op->shape = ctx.const_ints(1);
   // Fully resolved, the shape is literal: allowzero=1 keeps any 0 in it meaning 0.
-  Shape out = resolve_reshape(x->type.shape, op->shape, op->allowzero != 0);
+  Dims out = resolve_reshape(x->type.shape, op->shape, op->allowzero != 0);
   if (shape_static(out)) op->shape = out, op->allowzero = 1;
   emit_or_fold(ctx, std::move(op), {x}, same_static_shape);
 }
@@ -66,7 +66,7 @@ void import_squeeze_input(NodeContext& ctx) {  // opset 13+: axes input; run-tim
 
 void import_shape(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
-  auto op = std::make_unique<ShapeOf>();
+  auto op = std::make_unique<Shape>();
   op->start = ctx.attr_int("start", 0);
   op->end = ctx.attr_int("end", INT64_MAX);
   if (!shape_static(x->type.shape)) {
@@ -74,7 +74,7 @@ void import_shape(NodeContext& ctx) {
     return;
   }
   // A static shape is a constant however the data is produced.
-  const Shape& s = x->type.shape;
+  const Dims& s = x->type.shape;
   int64_t r = static_cast<int64_t>(s.size());
   auto clampi = [r](int64_t v) { return std::clamp(v < 0 ? std::max(v, -r) + r : v, int64_t(0), r); };
   int64_t b = clampi(op->start), e = std::max(clampi(op->end), b);

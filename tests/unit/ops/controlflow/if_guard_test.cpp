@@ -17,7 +17,7 @@ TEST(IfGuard, PassesTheValueWhenTheConditionIsTheBuiltOne) {
   g.expected = 1;
   g.message = "selected the else branch";
   auto y = run1(g, {flag(true), f32({2, 2}, {1, 2, 3, 4})});
-  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 2}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{1, 2, 3, 4}));
   g.expected = 0;
   EXPECT_EQ(values<float>(run1(g, {flag(false), f32({1}, {7})})), (std::vector<float>{7}));

@@ -16,7 +16,7 @@ TEST(ConstantOfShape, FillsValue) {
   op.dtype = static_cast<int64_t>(DType::Int64);
   op.value_bits = pack_element(DType::Int64, 7);
   auto y = run1(op, {ints({2, 3})});
-  EXPECT_EQ(y.shape, (Shape{2, 3}));
+  EXPECT_EQ(y.shape, (Dims{2, 3}));
   EXPECT_EQ(values<int64_t>(y), (I{7, 7, 7, 7, 7, 7}));
   ConstantOfShape f;  // default: float32 zeros; shape as attribute
   f.shape = {2};
@@ -24,7 +24,7 @@ TEST(ConstantOfShape, FillsValue) {
   f.shape = {};
   f.value_bits = pack_element(DType::Float32, 1.5);
   auto s = run1(f, {});
-  EXPECT_EQ(s.shape, Shape{});
+  EXPECT_EQ(s.shape, Dims{});
   EXPECT_EQ(values<float>(s), (F{1.5f}));
   f.dtype = static_cast<int64_t>(DType::Float16);
   f.value_bits = pack_element(DType::Float16, -2.0);
@@ -40,7 +40,7 @@ TEST(ConstantOfShape, InferErrors) {
   op.dtype = 99;
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{ints({2})}, "not supported");
   // Run-time shape: the rank comes from the input's length.
-  EXPECT_EQ(infer_types(ConstantOfShape{}, {{DType::Int64, {3}}})[0].shape, (Shape{-1, -1, -1}));
+  EXPECT_EQ(infer_types(ConstantOfShape{}, {{DType::Int64, {3}}})[0].shape, (Dims{-1, -1, -1}));
 }
 
 TEST(Range, IntsAndFloats) {
@@ -50,9 +50,9 @@ TEST(Range, IntsAndFloats) {
   y = run1(op, {i64({}, {10}, true), i64({}, {4}, true), i64({}, {-2}, true)});
   EXPECT_EQ(values<int64_t>(y), (I{10, 8, 6}));
   y = run1(op, {i64({}, {5}, true), i64({}, {1}, true), i64({}, {1}, true)});
-  EXPECT_EQ(y.shape, (Shape{0}));
+  EXPECT_EQ(y.shape, (Dims{0}));
   auto z = run1(op, {f32({}, {1.f}, true), f32({}, {2.f}, true), f32({}, {0.3f}, true)});
-  EXPECT_EQ(z.shape, (Shape{4}));  // 1, 1.3, 1.6, 1.9
+  EXPECT_EQ(z.shape, (Dims{4}));  // 1, 1.3, 1.6, 1.9
   EXPECT_NEAR(values<float>(z)[3], 1.9f, 1e-6f);
   auto w = run1(op, {make_tensor<int32_t>(DType::Int32, {}, {-3}, true),
                      make_tensor<int32_t>(DType::Int32, {}, {3}, true),
@@ -73,7 +73,7 @@ TEST(Range, InferErrors) {
   EXPECT_INFER_FAILS(op, (std::vector<HostTensor>{i64({}, {0}), f32({}, {1}), i64({}, {1})}), "share one dtype");
   EXPECT_INFER_FAILS(op, (std::vector<HostTensor>{i64({2}, {0, 1}), i64({}, {1}), i64({}, {1})}), "scalar");
   // Not constant: the length is unknown.
-  EXPECT_EQ(infer_types(op, {{DType::Int64, {}}, {DType::Int64, {}}, {DType::Int64, {}}})[0].shape, (Shape{-1}));
+  EXPECT_EQ(infer_types(op, {{DType::Int64, {}}, {DType::Int64, {}}, {DType::Int64, {}}})[0].shape, (Dims{-1}));
 }
 
 }  // namespace

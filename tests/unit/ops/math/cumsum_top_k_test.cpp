@@ -21,14 +21,14 @@ using namespace ops;
 using I = std::vector<int64_t>;
 
 template <class T>
-HostTensor tensor(DType t, Shape s, const std::vector<T>& v) {
+HostTensor tensor(DType t, Dims s, const std::vector<T>& v) {
   HostTensor h(t, std::move(s));
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
   std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
   return h;
 }
-HostTensor flt(Shape s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
-HostTensor dbl(Shape s, const std::vector<double>& v) { return tensor(DType::Float64, std::move(s), v); }
+HostTensor flt(Dims s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
+HostTensor dbl(Dims s, const std::vector<double>& v) { return tensor(DType::Float64, std::move(s), v); }
 
 template <class T>
 std::vector<T> values(const HostTensor& h) {
@@ -100,7 +100,7 @@ TEST(TopKReference, OnnxExamples) {
   auto x = flt({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
   auto out = run(topk(3, 1), {x});
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].shape, (Shape{3, 3}));
+  EXPECT_EQ(out[0].shape, (Dims{3, 3}));
   EXPECT_EQ(values<float>(out[0]), (std::vector<float>{3, 2, 1, 7, 6, 5, 11, 10, 9}));
   EXPECT_EQ(out[1].dtype, DType::Int64);
   EXPECT_EQ(values<int64_t>(out[1]), (I{3, 2, 1, 3, 2, 1, 3, 2, 1}));
@@ -114,7 +114,7 @@ TEST(TopKReference, OuterAxisTiesNaNAndZeroK) {
   // axis 0 of [3, 2]: each column separately.
   auto x = flt({3, 2}, {1, 6, 5, 2, 3, 4});
   auto out = run(topk(2, 0), {x});
-  EXPECT_EQ(out[0].shape, (Shape{2, 2}));
+  EXPECT_EQ(out[0].shape, (Dims{2, 2}));
   EXPECT_EQ(values<float>(out[0]), (std::vector<float>{5, 6, 3, 4}));
   EXPECT_EQ(values<int64_t>(out[1]), (I{1, 0, 2, 2}));
   // Equal values: lower index first, for largest and smallest alike.
@@ -126,7 +126,7 @@ TEST(TopKReference, OuterAxisTiesNaNAndZeroK) {
   auto n = flt({3}, {1, nan, 3});
   EXPECT_EQ(values<int64_t>(run(topk(2), {n})[1]), (I{1, 2}));
   EXPECT_EQ(values<int64_t>(run(topk(2, 0, false), {n})[1]), (I{0, 2}));
-  EXPECT_EQ(run(topk(0), {n})[0].shape, (Shape{0}));
+  EXPECT_EQ(run(topk(0), {n})[0].shape, (Dims{0}));
   auto i = tensor<int64_t>(DType::Int64, {4}, {-5, 40, 3, 40});
   auto io = run(topk(2), {i});
   EXPECT_EQ(values<int64_t>(io[0]), (I{40, 40}));
@@ -142,7 +142,7 @@ TEST(TopKReference, InferErrors) {
   EXPECT_THROW(infer_outputs(topk(1, 0), scalar), Error);
   auto types = infer_outputs(topk(2, 0), x);
   ASSERT_EQ(types.size(), 2u);
-  EXPECT_EQ(types[0].shape, (Shape{2, 3}));
+  EXPECT_EQ(types[0].shape, (Dims{2, 3}));
   EXPECT_EQ(types[1].dtype, DType::Int64);
 }
 
@@ -222,8 +222,8 @@ TEST(TopKImport, RuntimeKThroughThePlan) {
   auto run_k = [&](int64_t k) {
     std::memcpy(ctx->input("k"), &k, sizeof k);
     ctx->run();
-    EXPECT_EQ(ctx->output_shape(0), (Shape{3, k}));
-    EXPECT_EQ(ctx->output_shape(1), (Shape{3, k}));
+    EXPECT_EQ(ctx->output_shape(0), (Dims{3, k}));
+    EXPECT_EQ(ctx->output_shape(1), (Dims{3, k}));
     const auto* idx = static_cast<const int64_t*>(ctx->output(1));
     return I(idx, idx + 3 * k);
   };
@@ -238,9 +238,9 @@ TEST(TopKReference, RuntimeKInfer) {
   std::vector<HostTensor> in{flt({2, 3}, {1, 2, 3, 4, 5, 6}), tensor<int64_t>(DType::Int64, {1}, {2})};
   ops::InferContext unknown({f32({2, 3}), {DType::Int64, {1}}}, {nullptr, nullptr}, 2);
   topk(1).infer(unknown);
-  EXPECT_EQ(unknown.outputs()[0].shape, (Shape{2, -1}));
+  EXPECT_EQ(unknown.outputs()[0].shape, (Dims{2, -1}));
   in[1].constant = true;
-  EXPECT_EQ(infer_outputs(topk(1), in)[1].shape, (Shape{2, 2}));
+  EXPECT_EQ(infer_outputs(topk(1), in)[1].shape, (Dims{2, 2}));
   auto out = run(topk(1), in);  // the input's k wins over the attribute
   EXPECT_EQ(values<float>(out[0]), (std::vector<float>{3, 2, 6, 5}));
   in[1] = tensor<int64_t>(DType::Int64, {1}, {-1});

@@ -17,7 +17,7 @@ TEST(DetReference, PivotsSingularAndBatches) {
   // Needs a row exchange (zero pivot); a singular matrix; a batch.
   expect_near(vals<float>(run_ref(op, {f32({3, 3}, {0, 1, 2, 1, 0, 3, 4, -3, 8})}, 1)[0]), {-2});
   auto y = run_ref(op, {f32({3, 2, 2}, {1, 2, 3, 4, 1, 2, 2, 4, 2, 0, 0, 3})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{3}));
+  EXPECT_EQ(y.shape, (Dims{3}));
   expect_near(vals<float>(y), {-2, 0, 6});
   auto yd = run_ref(op, {make<double>(DType::Float64, {1, 1}, {-2.5})}, 1)[0];
   EXPECT_EQ(vals<double>(yd), (std::vector<double>{-2.5}));

@@ -22,7 +22,7 @@ ops::Einsum eq(const std::string& e) {
   return op;
 }
 
-HostTensor iota_d(Shape s) {
+HostTensor iota_d(Dims s) {
   HostTensor h(DType::Float64, std::move(s));
   for (int64_t i = 0; i < h.elements(); ++i) h.as<double>()[i] = static_cast<double>(i + 1);
   return h;
@@ -30,12 +30,12 @@ HostTensor iota_d(Shape s) {
 
 TEST(Einsum, SingleOperandForms) {
   auto y = ref_n(eq("ij->ji"), {iota_d({2, 3})})[0];
-  EXPECT_EQ(y.shape, (Shape{3, 2}));
+  EXPECT_EQ(y.shape, (Dims{3, 2}));
   EXPECT_THAT(vals<double>(y), ElementsAre(1, 4, 2, 5, 3, 6));
   EXPECT_THAT(vals<double>(ref_n(eq("ij->i"), {iota_d({2, 3})})[0]), ElementsAre(6, 15));
   // Spaces are ignored; repeated labels take the diagonal of each batch.
   y = ref_n(eq("...ii ->...i"), {iota_d({2, 3, 3})})[0];
-  EXPECT_EQ(y.shape, (Shape{2, 3}));
+  EXPECT_EQ(y.shape, (Dims{2, 3}));
   EXPECT_THAT(vals<double>(y), ElementsAre(1, 5, 9, 10, 14, 18));
   // Implicit output: labels used once, in ASCII order; a trace sums to a scalar.
   EXPECT_THAT(vals<double>(ref_n(eq("ba"), {iota_d({2, 3})})[0]), ElementsAre(1, 4, 2, 5, 3, 6));
@@ -50,7 +50,7 @@ TEST(Einsum, TwoOperandForms) {
   EXPECT_THAT(vals<double>(ref_n(eq("i,i"), {D({3}, {1, 2, 3}), D({3}, {4, 5, 6})})[0]), ElementsAre(32));
   // Batched matmul: b=2 of [1x2] @ [2x2].
   auto y = ref_n(eq("bij, bjk -> bik"), {iota_d({2, 1, 2}), iota_d({2, 2, 2})})[0];
-  EXPECT_EQ(y.shape, (Shape{2, 1, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 1, 2}));
   // [1 2] @ [[1 2] [3 4]] = [7 10]; [3 4] @ [[5 6] [7 8]] = [43 50].
   EXPECT_THAT(vals<double>(y), ElementsAre(7, 10, 43, 50));
   // Implicit matmul and an outer product.
@@ -60,7 +60,7 @@ TEST(Einsum, TwoOperandForms) {
   EXPECT_THAT(vals<double>(ref_n(eq("...i,...i->..."), {iota_d({2, 3}), D({3}, {1, 0, -1})})[0]),
               ElementsAre(-2, -2));
   y = ref_n(eq("...ij,...jk->...ik"), {iota_d({1, 1, 2}), iota_d({2, 2, 2})})[0];
-  EXPECT_EQ(y.shape, (Shape{2, 1, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 1, 2}));
   EXPECT_THAT(vals<double>(y), ElementsAre(7, 10, 19, 22));
   // Three operands and int64.
   EXPECT_THAT(vals<int64_t>(ref_n(eq("i,i,i->"), {I64({2}, {1, 2}), I64({2}, {3, 4}), I64({2}, {5, 6})})[0]),
@@ -86,7 +86,7 @@ TEST(Einsum, RejectsBadEquations) {
 TEST(EinsumOnednn, MatmulFormsMatchReference) {
   struct Case {
     std::string eq;
-    Shape a, b;
+    Dims a, b;
   };
   const Case cases[] = {
       {"bij,bjk->bik", {3, 5, 7}, {3, 7, 4}},           // canonical batched matmul
@@ -113,7 +113,7 @@ TEST(EinsumOnednn, MatmulFormsMatchReference) {
 
 TEST(EinsumOnednn, DeclinesNonMatmulForms) {
   std::vector<HostTensor> out;
-  auto r = [](Shape s) { return random_tensor(DType::Float32, std::move(s), 3); };
+  auto r = [](Dims s) { return random_tensor(DType::Float32, std::move(s), 3); };
   EXPECT_FALSE(kernel_n(eq("ii,i->i"), "onednn", {r({3, 3}), r({3})}, 1, out));  // diagonal
   EXPECT_FALSE(kernel_n(eq("ij,k->k"), "onednn", {r({3, 4}), r({5})}, 1, out));  // summed in A alone
   EXPECT_FALSE(
@@ -133,7 +133,7 @@ TEST(Einsum, Import) {
   ir::Node* n = only_node(*g, "Einsum");
   ASSERT_TRUE(n);
   EXPECT_EQ(n->as<ops::Einsum>()->equation, "ij,jk->ik");
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{2, 4}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{2, 4}));
 }
 
 }  // namespace

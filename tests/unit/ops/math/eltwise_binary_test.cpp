@@ -14,8 +14,8 @@ namespace {
 
 using namespace ops;
 
-HostTensor f32(Shape s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
-HostTensor iota(Shape s, float start = 0) {
+HostTensor f32(Dims s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
+HostTensor iota(Dims s, float start = 0) {
   HostTensor h(DType::Float32, std::move(s));
   for (int64_t i = 0; i < h.elements(); ++i) h.as<float>()[i] = start + static_cast<float>(i);
   return h;
@@ -39,7 +39,7 @@ HostTensor run1(const Binary& b, std::vector<HostTensor> in) { return run_refere
 
 TEST(EltwiseBinary, BroadcastTrailingVector) {
   auto out = run1(binary(BinaryKind::Add), {iota({2, 3, 4}), f32({4}, {100, 200, 300, 400})});
-  ASSERT_EQ(out.shape, (Shape{2, 3, 4}));
+  ASSERT_EQ(out.shape, (Dims{2, 3, 4}));
   auto v = values<float>(out);
   for (int i = 0; i < 24; ++i) EXPECT_EQ(v[i], static_cast<float>(i) + 100.f * (i % 4 + 1)) << i;
 }
@@ -47,7 +47,7 @@ TEST(EltwiseBinary, BroadcastTrailingVector) {
 TEST(EltwiseBinary, BroadcastBothSides) {
   // [2,1,4] * [3,1] -> [2,3,4]: out[i][j][k] = a[i][0][k] * b[j][0]
   auto out = run1(binary(BinaryKind::Mul), {iota({2, 1, 4}, 1), f32({3, 1}, {1, 10, 100})});
-  ASSERT_EQ(out.shape, (Shape{2, 3, 4}));
+  ASSERT_EQ(out.shape, (Dims{2, 3, 4}));
   auto v = values<float>(out);
   const float b[3] = {1, 10, 100};
   for (int i = 0; i < 2; ++i)
@@ -57,7 +57,7 @@ TEST(EltwiseBinary, BroadcastBothSides) {
 
 TEST(EltwiseBinary, ScalarOperands) {
   auto sub = run1(binary(BinaryKind::Sub), {f32({}, {10}), f32({2, 2}, {1, 2, 3, 4})});
-  EXPECT_EQ(sub.shape, (Shape{2, 2}));
+  EXPECT_EQ(sub.shape, (Dims{2, 2}));
   EXPECT_EQ(values<float>(sub), (std::vector<float>{9, 8, 7, 6}));
   auto div = run1(binary(BinaryKind::Div), {f32({3}, {1, 2, 3}), f32({}, {2})});
   EXPECT_EQ(values<float>(div), (std::vector<float>{0.5f, 1, 1.5f}));
@@ -157,13 +157,13 @@ TEST(EltwiseBinary, InferErrors) {
                Error)
       << "Sum operand must have the output's shape";
   auto ok = infer(binary(BinaryKind::Add), {HostTensor(DType::Float32, {2, 1, 4}), HostTensor(DType::Float32, {3, 1})});
-  EXPECT_EQ(ok[0].shape, (Shape{2, 3, 4}));
+  EXPECT_EQ(ok[0].shape, (Dims{2, 3, 4}));
   EXPECT_EQ(infer(binary(BinaryKind::Equal), {HostTensor(DType::Int32, {2}), HostTensor(DType::Int32, {2})})[0].dtype,
             DType::Bool);
 }
 
 TEST(EltwiseBinary, OnednnMatchesReference) {
-  const std::vector<std::pair<Shape, Shape>> cases{
+  const std::vector<std::pair<Dims, Dims>> cases{
       {{5, 7}, {5, 7}}, {{2, 3, 4}, {4}}, {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{17}, {}}, {{3, 1, 33}, {3, 1, 1}},
       {{1, 2, 3, 4, 5, 3}, {2, 1, 4, 1, 3}}};
   for (auto k : {BinaryKind::Add, BinaryKind::Sub, BinaryKind::Mul, BinaryKind::Div, BinaryKind::Max, BinaryKind::Min}) {

@@ -11,7 +11,7 @@ namespace {
 using namespace literal;
 using ::testing::HasSubstr;
 
-HostTensor H(Shape s, const std::vector<uint16_t>& bits) { return lit(DType::Float16, std::move(s), bits); }
+HostTensor H(Dims s, const std::vector<uint16_t>& bits) { return lit(DType::Float16, std::move(s), bits); }
 
 TEST(EltwiseBinaryHalf, MaxMinModFModRoundToNearestEven) {
   auto bin = [](ops::BinaryKind k) {

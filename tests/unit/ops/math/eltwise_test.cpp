@@ -18,7 +18,7 @@ namespace {
 
 using namespace ops;
 
-HostTensor f32(Shape s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
+HostTensor f32(Dims s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
 
 template <class T>
 std::vector<T> values(const HostTensor& h) {
@@ -173,7 +173,7 @@ TEST(EltwiseUnary, InferRejectsUnsupportedTypes) {
 TEST(EltwiseUnary, OnednnMatchesReference) {
   // Log is declined on purpose: oneDNN 2.6 computes log(1) as 3e-6, which fails ONNX's atol.
   const std::vector<Act> unsupported{Act::Log, Act::Floor, Act::Ceil, Act::Erf, Act::Sin, Act::Cos, Act::Softsign};
-  const std::vector<Shape> shapes{{7}, {3, 5, 17}, {2, 3, 4, 5}};
+  const std::vector<Dims> shapes{{7}, {3, 5, 17}, {2, 3, 4, 5}};
   for (const auto& c : all_acts()) {
     Unary u = unary(c.act, c.alpha, c.beta);
     bool expect = std::find(unsupported.begin(), unsupported.end(), c.act) == unsupported.end();
@@ -219,7 +219,7 @@ TEST(EltwiseWhere, ReferenceBroadcastsAllThree) {
                              host_tensor<int64_t>(DType::Int64, {2, 3}, {1, 2, 3, 4, 5, 6}),
                              host_tensor<int64_t>(DType::Int64, {}, {-9})};
   auto out = run_reference(w, in)[0];
-  EXPECT_EQ(out.shape, (Shape{2, 3}));
+  EXPECT_EQ(out.shape, (Dims{2, 3}));
   EXPECT_EQ(values<int64_t>(out), (std::vector<int64_t>{1, 2, 3, -9, -9, -9}));
   std::vector<HostTensor> not_bool{HostTensor(DType::Float32, {2}), HostTensor(DType::Float32, {2}),
                                    HostTensor(DType::Float32, {2})};

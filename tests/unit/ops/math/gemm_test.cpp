@@ -17,13 +17,13 @@ namespace {
 using namespace ops;
 
 template <class T>
-HostTensor make(DType t, Shape s, const std::vector<T>& v, bool is_const = false) {
+HostTensor make(DType t, Dims s, const std::vector<T>& v, bool is_const = false) {
   HostTensor h(t, std::move(s), is_const);
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
   std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
   return h;
 }
-HostTensor f32(Shape s, const std::vector<float>& v) { return make(DType::Float32, std::move(s), v); }
+HostTensor f32(Dims s, const std::vector<float>& v) { return make(DType::Float32, std::move(s), v); }
 template <class T>
 std::vector<T> values(const HostTensor& h) {
   std::vector<T> v(static_cast<size_t>(h.elements()));
@@ -76,7 +76,7 @@ TEST(GemmReference, PostOps) {
 
 TEST(GemmReference, InferErrors) {
   auto infer = [](const Op& op, std::vector<HostTensor> in) { return infer_outputs(op, in); };
-  auto t = [](Shape s, DType d = DType::Float32) { return HostTensor(d, std::move(s)); };
+  auto t = [](Dims s, DType d = DType::Float32) { return HostTensor(d, std::move(s)); };
   EXPECT_THROW(infer(gemm(), {t({2, 3, 1}), t({3, 2})}), Error) << "A of rank 3";
   EXPECT_THROW(infer(gemm(), {t({3}), t({3, 2})}), Error) << "A of rank 1";
   EXPECT_THROW(infer(gemm(), {t({2, 3}), t({4, 2})}), Error) << "K mismatch";
@@ -87,7 +87,7 @@ TEST(GemmReference, InferErrors) {
   EXPECT_THROW(infer(gemm(), {t({2, 3}, DType::Int8), t({3, 2}, DType::Int8)}), Error);
   PostOp relu{PostOp::Kind::Act, Act::Relu, 0, 0};
   EXPECT_THROW(infer(gemm(1, 1, false, false, {relu}), {t({2, 3}, DType::Int32), t({3, 2}, DType::Int32)}), Error);
-  EXPECT_EQ(infer(gemm(1, 1, true, true), {t({3, 2}), t({5, 3}), t({5})})[0].shape, (Shape{2, 5}));
+  EXPECT_EQ(infer(gemm(1, 1, true, true), {t({3, 2}), t({5, 3}), t({5})})[0].shape, (Dims{2, 5}));
 }
 
 MatMul matmul(std::vector<PostOp> post = {}) {
@@ -100,11 +100,11 @@ TEST(GemmMatMulReference, NumpySemantics) {
   EXPECT_EQ(run_f(matmul(), {f32({2, 3}, kA), f32({3, 2}, kB)}), (std::vector<float>{58, 64, 139, 154}));
   std::vector<HostTensor> vm{f32({3}, {1, 2, 3}), f32({3, 2}, kB)};
   auto y = run_reference(matmul(), vm)[0];
-  EXPECT_EQ(y.shape, (Shape{2}));
+  EXPECT_EQ(y.shape, (Dims{2}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{58, 64}));
   std::vector<HostTensor> mv{f32({2, 3}, kA), f32({3}, {7, 9, 11})};
   y = run_reference(matmul(), mv)[0];
-  EXPECT_EQ(y.shape, (Shape{2}));
+  EXPECT_EQ(y.shape, (Dims{2}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{58, 139}));
   std::vector<HostTensor> vv{f32({3}, {1, 2, 3}), f32({3}, {4, 5, 6})};
   y = run_reference(matmul(), vv)[0];
@@ -120,7 +120,7 @@ TEST(GemmMatMulReference, BatchBroadcast) {
   auto A = random_tensor(DType::Float32, {2, 1, 2, 3}, 1), B = random_tensor(DType::Float32, {3, 3, 2}, 2);
   std::vector<HostTensor> in{A, B};
   auto y = run_reference(matmul(), in)[0];
-  ASSERT_EQ(y.shape, (Shape{2, 3, 2, 2}));
+  ASSERT_EQ(y.shape, (Dims{2, 3, 2, 2}));
   const float *a = A.as<float>(), *b = B.as<float>(), *o = y.as<float>();
   for (int p = 0; p < 2; ++p)
     for (int q = 0; q < 3; ++q)
@@ -134,14 +134,14 @@ TEST(GemmMatMulReference, BatchBroadcast) {
 
 TEST(GemmMatMulReference, InferErrors) {
   auto infer = [](std::vector<HostTensor> in) { return infer_outputs(matmul(), in); };
-  auto t = [](Shape s, DType d = DType::Float32) { return HostTensor(d, std::move(s)); };
+  auto t = [](Dims s, DType d = DType::Float32) { return HostTensor(d, std::move(s)); };
   EXPECT_THROW(infer({t({2, 3}), t({4, 2})}), Error) << "K mismatch";
   EXPECT_THROW(infer({t({2, 2, 3}), t({3, 3, 2})}), Error) << "batch dims 2 and 3 do not broadcast";
   EXPECT_THROW(infer({t({}), t({3, 2})}), Error) << "scalar operand";
   EXPECT_THROW(infer({t({2, 3}), t({3, 2}, DType::Int32)}), Error);
   EXPECT_THROW(infer({t({2, 3}), t({3}), t({1})}), Error) << "bias needs a 2-D B";
   EXPECT_THROW(infer({t({2, 3}), t({3, 4}), t({3})}), Error) << "bias size is not N";
-  EXPECT_EQ(infer({t({5, 1, 2, 3}), t({4, 3, 6})})[0].shape, (Shape{5, 4, 2, 6}));
+  EXPECT_EQ(infer({t({5, 1, 2, 3}), t({4, 3, 6})})[0].shape, (Dims{5, 4, 2, 6}));
 }
 
 // ---- oneDNN kernels vs reference ----
@@ -154,12 +154,12 @@ TEST(GemmKernel, OnednnMatchesReference) {
   uint32_t seed = 1;
   for (auto& c : cases) {
     SCOPED_TRACE(std::to_string(c.m) + "x" + std::to_string(c.k) + "x" + std::to_string(c.n));
-    auto A = random_tensor(DType::Float32, c.ta ? Shape{c.k, c.m} : Shape{c.m, c.k}, seed++);
-    auto B = random_tensor(DType::Float32, c.tb ? Shape{c.n, c.k} : Shape{c.k, c.n}, seed++, -1, 1, c.const_b);
+    auto A = random_tensor(DType::Float32, c.ta ? Dims{c.k, c.m} : Dims{c.m, c.k}, seed++);
+    auto B = random_tensor(DType::Float32, c.tb ? Dims{c.n, c.k} : Dims{c.k, c.n}, seed++, -1, 1, c.const_b);
     double atol = c.k > 100 ? 1e-4 : 1e-5;
     expect_kernel_matches_reference(gemm(1, 1, c.ta, c.tb), "onednn", {A, B}, 1e-4, atol);
     // C forms: constant row (bias), constant matrix and column (post-op), runtime row.
-    for (Shape cs : {Shape{c.n}, Shape{1, c.n}, Shape{c.m, c.n}, Shape{c.m, 1}, Shape{}}) {
+    for (Dims cs : {Dims{c.n}, Dims{1, c.n}, Dims{c.m, c.n}, Dims{c.m, 1}, Dims{}}) {
       for (bool cc : {true, false}) {
         auto C = random_tensor(DType::Float32, cs, seed++, -1, 1, cc);
         SCOPED_TRACE("C " + shape_str(cs) + (cc ? " const" : " runtime"));
@@ -186,7 +186,7 @@ TEST(GemmKernel, OnednnFusedPostOps) {
 }
 
 TEST(GemmKernel, MatMulOnednnMatchesReference) {
-  const std::vector<std::pair<Shape, Shape>> cases{
+  const std::vector<std::pair<Dims, Dims>> cases{
       {{5, 7}, {7, 3}},       {{2, 33, 17}, {2, 17, 9}}, {{2, 1, 4, 5}, {3, 5, 6}}, {{4, 3, 8}, {8, 5}},
       {{7}, {7, 4}},          {{3, 7}, {7}},             {{1, 2048}, {2048, 1000}}, {{3, 1, 2, 5}, {4, 5, 2}},
       // B shared by all batches (folded into one GEMM): seq-first projections, B with leading 1s.

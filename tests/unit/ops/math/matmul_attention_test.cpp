@@ -14,7 +14,7 @@ namespace {
 
 using namespace ops;
 
-HostTensor f32t(Shape s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
+HostTensor f32t(Dims s, const std::vector<float>& v) { return host_tensor(DType::Float32, std::move(s), v); }
 std::vector<float> floats(const HostTensor& h) {
   std::vector<float> v(static_cast<size_t>(h.elements()));
   std::memcpy(v.data(), h.bytes.data(), h.bytes.size());

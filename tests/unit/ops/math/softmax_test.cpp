@@ -16,7 +16,7 @@ namespace {
 
 using namespace ops;
 
-HostTensor f32(Shape s, const std::vector<float>& v) {
+HostTensor f32(Dims s, const std::vector<float>& v) {
   HostTensor h(DType::Float32, std::move(s));
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
   std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(float));
@@ -93,11 +93,11 @@ TEST(SoftmaxReference, InferErrors) {
   EXPECT_THROW(infer(make_op<Softmax>(-4), HostTensor(DType::Float32, {2, 3, 4})), Error);
   EXPECT_THROW(infer(make_op<LogSoftmax>(0), HostTensor(DType::Int32, {2})), Error);
   EXPECT_THROW(infer(make_op<Hardmax>(0), HostTensor(DType::Float32, {})), Error);
-  EXPECT_EQ(infer(make_op<Softmax>(-3), HostTensor(DType::Float32, {2, 3, 4}))[0].shape, (Shape{2, 3, 4}));
+  EXPECT_EQ(infer(make_op<Softmax>(-3), HostTensor(DType::Float32, {2, 3, 4}))[0].shape, (Dims{2, 3, 4}));
 }
 
 TEST(SoftmaxKernel, OnednnMatchesReference) {
-  struct Case { Shape s; int64_t axis; bool coerce; };
+  struct Case { Dims s; int64_t axis; bool coerce; };
   const std::vector<Case> cases{{{1, 1000}, -1, false}, {{2, 3, 4, 5}, 1, false}, {{2, 3, 4, 5}, 0, false},
                                 {{2, 3, 4, 5}, 2, true}, {{2, 3, 4, 5}, 1, true}, {{3, 7, 11}, -2, false},
                                 {{17}, 0, false},         {{5, 1, 13}, 1, false}};
@@ -116,7 +116,7 @@ TEST(SoftmaxKernel, OnednnMatchesReference) {
 
 // ---- importers ----
 
-std::unique_ptr<ir::Graph> import_softmax(const char* op, int opset, Shape s, int64_t axis = 99) {
+std::unique_ptr<ir::Graph> import_softmax(const char* op, int opset, Dims s, int64_t axis = 99) {
   OnnxBuilder b(opset);
   b.input("x", s);
   auto& n = b.node(op, {"x"}, {"y"});

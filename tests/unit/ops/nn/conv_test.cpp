@@ -57,7 +57,7 @@ TEST(ConvRef, StridedPaddedDilated) {
   auto c = conv({2, 2}, {1, 1, 1, 1}, {2, 2});
   std::vector<HostTensor> in{tensor({1, 1, 4, 4}, iota(16)), tensor({1, 1, 2, 2}, {1, 1, 1, 1}, true)};
   auto y = run_reference(c, in);
-  EXPECT_EQ(y[0].shape, (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(y[0].shape, (Dims{1, 1, 2, 2}));
   EXPECT_THAT(values(y[0]), ElementsAre(5, 12, 18, 40));
 }
 
@@ -122,7 +122,7 @@ TEST(ConvTransposeRef, Stride2OutputPadding) {
   t.output_padding = {1};
   std::vector<HostTensor> in{tensor({1, 1, 2}, {1, 2}), tensor({1, 1, 3}, {1, 1, 1}, true)};
   auto y = run_reference(t, in);
-  EXPECT_EQ(y[0].shape, (Shape{1, 1, 6}));
+  EXPECT_EQ(y[0].shape, (Dims{1, 1, 6}));
   EXPECT_THAT(values(y[0]), ElementsAre(1, 1, 3, 2, 2, 0));
 }
 
@@ -161,10 +161,10 @@ TEST(ConvInfer, OutputShapes) {
   c.group = 2;
   c.infer(ctx);
   // H: (10 + 3 - 3) / 2 + 1 = 6; W: (11 + 1 - 5) / 3 + 1 = 3
-  EXPECT_EQ(ctx.outputs()[0].shape, (Shape{-1, 6, 6, 3}));
+  EXPECT_EQ(ctx.outputs()[0].shape, (Dims{-1, 6, 6, 3}));
   ops::InferContext ctx2({f32({1, 4, -1, 11}), f32({6, 2, 3, 3})}, consts, 1);
   c.infer(ctx2);
-  EXPECT_EQ(ctx2.outputs()[0].shape, (Shape{1, 6, -1, 3}));
+  EXPECT_EQ(ctx2.outputs()[0].shape, (Dims{1, 6, -1, 3}));
 }
 
 TEST(ConvInfer, Rejects) {
@@ -210,7 +210,7 @@ TEST(ConvTransposeInfer, Rejects) {
 // oneDNN kernels against the reference
 
 struct ConvCase {
-  Shape x, w;
+  Dims x, w;
   std::vector<int64_t> strides = {}, pads = {}, dilations = {};
   int64_t group = 1;
   bool bias = true;
@@ -283,7 +283,7 @@ TEST(ConvOnednn, TwoBindingsAndInPlaceSum) {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   auto c = conv({}, {1, 1, 1, 1});
   c.post.ops = {sum(), act(Act::Relu)};
-  const Shape ys{1, 8, 6, 6};
+  const Dims ys{1, 8, 6, 6};
   auto w = random_tensor(DType::Float32, {8, 4, 3, 3}, 11, -1, 1, true);
   KernelSpec spec{c, {}, {}, eng};
   spec.in = {{DType::Float32, {1, 4, 6, 6}, "", nullptr}, {DType::Float32, w.shape, "", w.bytes.data()},
@@ -312,7 +312,7 @@ TEST(ConvOnednn, TwoBindingsAndInPlaceSum) {
 }
 
 struct DeconvCase {
-  Shape x, w;
+  Dims x, w;
   std::vector<int64_t> strides = {}, pads = {}, dilations = {}, output_padding = {};
   int64_t group = 1;
 };
@@ -357,7 +357,7 @@ TEST(ConvImport, AutoPadAndBias) {
   // H: out 2, total (2-1)*2 + 3 - 4 = 1; W: out 3, total (3-1)*3 + 3 - 7 = 2.
   EXPECT_THAT(n->as<ops::Conv>()->pads, ElementsAre(0, 1, 1, 1));
   EXPECT_EQ(n->inputs.size(), 3u);
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 3, 2, 3}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{1, 3, 2, 3}));
 
   g = OnnxNodeModel("Conv", {"x", "w"}, {"y"})
           .input("x", {1, 2, 4, 7})
@@ -373,7 +373,7 @@ TEST(ConvImport, AutoPadAndBias) {
           .ints("pads", {1, 1, 1, 1})
           .s("auto_pad", "VALID")
           .import();
-  EXPECT_EQ(only_node(*g, "Conv")->outputs[0]->type.shape, (Shape{1, 3, 2, 5}));
+  EXPECT_EQ(only_node(*g, "Conv")->outputs[0]->type.shape, (Dims{1, 3, 2, 5}));
 }
 
 TEST(ConvImport, Errors) {
@@ -425,7 +425,7 @@ TEST(ConvTransposeImport, OutputShapeAndAutoPad) {
   };
   // test_convtranspose_autopad_same: SAME_UPPER drops the last row/column of the full output.
   auto same = run(OnnxNodeModel("ConvTranspose", {"x", "w"}, {"y"}).s("auto_pad", "SAME_UPPER").ints("strides", {2, 2}));
-  EXPECT_EQ(same.shape, (Shape{1, 2, 6, 6}));
+  EXPECT_EQ(same.shape, (Dims{1, 2, 6, 6}));
   std::vector<float> plane = {0, 0, 1, 1, 3, 2, 0, 0, 1, 1, 3, 2, 3, 3, 8,  5,  12, 7,
                               3, 3, 7, 4, 9, 5, 9, 9, 20, 11, 24, 13, 6, 6, 13, 7, 15, 8};
   std::vector<float> want = plane;
@@ -440,7 +440,7 @@ TEST(ConvTransposeImport, OutputShapeAndAutoPad) {
                    .ints("output_shape", {10, 8})
                    .ints("kernel_shape", {3, 3})
                    .ints("output_padding", {1, 1}));
-  EXPECT_EQ(a.shape, (Shape{1, 2, 10, 8}));
+  EXPECT_EQ(a.shape, (Dims{1, 2, 10, 8}));
   std::vector<float> first_rows = {0, 0, 1, 1, 3, 2, 2, 0, 0, 0, 1, 1, 3, 2, 2, 0, 0, 0, 1, 1, 3, 2, 2, 0,
                                    3, 3, 7, 4, 9, 5, 5, 0};
   std::vector<float> av = values(a);
@@ -450,7 +450,7 @@ TEST(ConvTransposeImport, OutputShapeAndAutoPad) {
 
   // test_convtranspose_pads: explicit pads crop the output to 7x3.
   auto p = run(OnnxNodeModel("ConvTranspose", {"x", "w"}, {"y"}).ints("strides", {3, 2}).ints("pads", {1, 2, 1, 2}));
-  EXPECT_EQ(p.shape, (Shape{1, 2, 7, 3}));
+  EXPECT_EQ(p.shape, (Dims{1, 2, 7, 3}));
   const std::vector<float> pv = values(p);
   EXPECT_THAT(std::vector<float>(pv.begin(), pv.begin() + 9), ElementsAre(1, 1, 3, 1, 1, 3, 7, 4, 9));
 }

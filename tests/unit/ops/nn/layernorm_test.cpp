@@ -32,7 +32,7 @@ TEST(LayerNormRef, LastAxisWithStatistics) {
   const float a = 1 / std::sqrt(2.f / 3), b = 1 / std::sqrt(8.f);
   EXPECT_THAT(vals<float>(out[0]),
               Pointwise(FloatNear(1e-5f), std::vector<float>{-a, 1, 3 * a, -2 * b, 1 - 4 * b, 3 * 4 * b}));
-  EXPECT_EQ(out[1].shape, (Shape{2, 1}));
+  EXPECT_EQ(out[1].shape, (Dims{2, 1}));
   EXPECT_THAT(vals<float>(out[1]), ElementsAre(2, 2));
   EXPECT_THAT(vals<float>(out[2]), Pointwise(FloatNear(1e-6f), std::vector<float>{a, b}));
 }
@@ -43,7 +43,7 @@ TEST(LayerNormRef, LeadingAxisAndEpsilon) {
   const float s = 1 / std::sqrt(2.f);
   EXPECT_THAT(vals<float>(out[0]),
               Pointwise(FloatNear(1e-6f), std::vector<float>{-1.5f * s, -0.5f * s, 0.5f * s, 3 * s}));
-  EXPECT_EQ(out[1].shape, (Shape{1, 1}));
+  EXPECT_EQ(out[1].shape, (Dims{1, 1}));
   EXPECT_THAT(vals<float>(out[1]), ElementsAre(2.5f));
 }
 
@@ -70,7 +70,7 @@ TEST(LayerNormInfer, Rejects) {
 
 TEST(LayerNormOnednn, MatchesReference) {
   struct Case {
-    Shape x;
+    Dims x;
     int64_t axis;
     bool bias, const_params;
     size_t outs;
@@ -82,7 +82,7 @@ TEST(LayerNormOnednn, MatchesReference) {
     SCOPED_TRACE(shape_str(c.x) + " axis " + std::to_string(c.axis));
     ops::LayerNormalization op = ln(c.axis, 1e-5f);
     const int64_t k = op.axis_for(c.x.size());
-    Shape norm(c.x.begin() + k, c.x.end());
+    Dims norm(c.x.begin() + k, c.x.end());
     // An offset mean checks that the variance does not suffer from cancellation.
     std::vector<HostTensor> in{random_tensor(DType::Float32, c.x, 1, 3, 5),
                                random_tensor(DType::Float32, norm, 2, -2, 2, c.const_params)};
@@ -113,7 +113,7 @@ TEST(LayerNormImport, AttributesAndOutputs) {
   EXPECT_EQ(op->axis, 1);
   EXPECT_FLOAT_EQ(op->epsilon, 1e-3f);
   ASSERT_EQ(n->outputs.size(), 3u);
-  EXPECT_EQ(n->outputs[2]->type.shape, (Shape{2, 1, 1}));
+  EXPECT_EQ(n->outputs[2]->type.shape, (Dims{2, 1, 1}));
 
   // Unnamed trailing statistics are not computed; B is optional.
   g = OnnxNodeModel("LayerNormalization", {"x", "s"}, {"y", "", ""}, 17)

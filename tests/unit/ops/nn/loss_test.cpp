@@ -60,7 +60,7 @@ TEST(LossReference, NllHigherRank) {
   HostTensor x = f32({1, 2, 3}, {1, 2, 3, 10, 20, 30});
   HostTensor t = i64({1, 3}, {1, 0, 1});
   auto out = run_ref(loss_op<NegativeLogLikelihoodLoss>(LossReduction::None), {x, t}, 1)[0];
-  EXPECT_EQ(out.shape, (Shape{1, 3}));
+  EXPECT_EQ(out.shape, (Dims{1, 3}));
   expect_near(vals<float>(out), {-10, -2, -30});
   // int32 targets work the same.
   expect_near(nll(LossReduction::Sum, {x, make<int32_t>(DType::Int32, {1, 3}, {1, 0, 1})}), {-42});
@@ -88,9 +88,9 @@ TEST(LossReference, SoftmaxCrossEntropy) {
   HostTensor x = f32({1, 2}, {0, std::log(3.f)});
   auto out = run_ref(loss_op<SoftmaxCrossEntropyLoss>(LossReduction::Mean), {x, i64({1}, {1})}, 2);
   ASSERT_EQ(out.size(), 2u);
-  EXPECT_EQ(out[0].shape, Shape{});
+  EXPECT_EQ(out[0].shape, Dims{});
   expect_near(vals<float>(out[0]), {-std::log(0.75)});
-  EXPECT_EQ(out[1].shape, (Shape{1, 2}));
+  EXPECT_EQ(out[1].shape, (Dims{1, 2}));
   expect_near(vals<float>(out[1]), {std::log(0.25), std::log(0.75)});
   // Without the log_prob output the loss is the same.
   auto one = run_ref(loss_op<SoftmaxCrossEntropyLoss>(LossReduction::Mean), {x, i64({1}, {0})}, 1);

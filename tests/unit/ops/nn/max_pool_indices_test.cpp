@@ -33,7 +33,7 @@ TEST(MaxPoolIndices, OnnxExamples) {
   auto r = run_ref(max_pool({5, 5}, {}, {2, 2, 2, 2}), {f32({1, 1, 5, 5}, iota(25, 1))}, 2);
   ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[1].dtype, DType::Int64);
-  EXPECT_EQ(r[1].shape, (Shape{1, 1, 5, 5}));
+  EXPECT_EQ(r[1].shape, (Dims{1, 1, 5, 5}));
   EXPECT_EQ(vals<int64_t>(r[1]), (std::vector<int64_t>{12, 13, 14, 14, 14, 17, 18, 19, 19, 19, 22, 23, 24,
                                                        24, 24, 22, 23, 24, 24, 24, 22, 23, 24, 24, 24}));
   EXPECT_EQ(vals<float>(r[0])[0], 13.f);

@@ -17,13 +17,13 @@ TEST(MaxUnpoolReference, PoolIndicesAndOutputShape) {
   op.strides = {2, 2};
   HostTensor x = f32({1, 1, 2, 2}, {1, 2, 3, 4});
   auto y = run_ref(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 15})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 1, 4, 4}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 4, 4}));
   expect_near(vals<float>(y), {0, 0, 0, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 3, 0, 4});
   // An explicit output shape (the ONNX reference semantics): indices address the unpooled 4x4
   // shape, which lands at the origin of Y.
   op.output_shape = {1, 1, 5, 5};
   y = run_ref(op, {x, i64({1, 1, 2, 2}, {5, 7, 13, 15})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 1, 5, 5}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 5, 5}));
   std::vector<double> want(25, 0);
   want[6] = 1, want[8] = 2, want[16] = 3, want[18] = 4;
   expect_near(vals<float>(y), want);
@@ -80,11 +80,11 @@ TEST(MaxUnpool, OutputShapeInput) {
   const HostTensor x = f32({1, 1, 2, 2}, {5, 6, 7, 8}), i = i64({1, 1, 2, 2}, {5, 7, 13, 15});
   // Compile time: the spatial dims wait for the value.
   std::vector<HostTensor> in{x, i, i64({4}, {1, 1, 5, 5})};
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{1, 1, -1, -1}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{1, 1, -1, -1}));
   // Run time (export_with_output_shape): the 4x4 unpooled result at the origin of a 5x5 Y.
   in[2].constant = true;
   auto y = run_ref(op, in, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 1, 5, 5}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 5, 5}));
   std::vector<double> want(25, 0);
   want[6] = 5, want[8] = 6, want[16] = 7, want[18] = 8;
   expect_near(vals<float>(y), want);
@@ -127,7 +127,7 @@ TEST(MaxUnpool, ImportKeepsARuntimeShapeInput) {
   for (auto& node : g->nodes())
     if (node->op && node->type() == "MaxUnpool") {
       EXPECT_EQ(node->inputs.size(), 3u);
-      EXPECT_EQ(node->outputs[0]->type.shape, (Shape{1, 1, -1, -1}));
+      EXPECT_EQ(node->outputs[0]->type.shape, (Dims{1, 1, -1, -1}));
     }
 }
 

@@ -49,7 +49,7 @@ TEST(NormRef, BatchNormalizationTraining) {
   EXPECT_THAT(values(out[2]), ElementsAre(1 * 0.5f + 5 * 0.5f, 3 * 0.5f + 1 * 0.5f));
   // Y alone is a valid arity; more than three outputs is not.
   EXPECT_EQ(multi_output::run_ref(bn, {tensor({1, 1, 2}, {0, 2}), tensor({1}, {1}), tensor({1}, {0}),
-                                       tensor({1}, {0}), tensor({1}, {1})}, 1)[0].shape, (Shape{1, 1, 2}));
+                                       tensor({1}, {0}), tensor({1}, {1})}, 1)[0].shape, (Dims{1, 1, 2}));
   EXPECT_THAT(multi_output::infer_err(bn, {{DType::Float32, {1, 1, 2}}, {DType::Float32, {1}}, {DType::Float32, {1}},
                                            {DType::Float32, {1}}, {DType::Float32, {1}}}, 4),
               HasSubstr("1-3 outputs"));
@@ -108,7 +108,7 @@ TEST(NormInfer, Rejects) {
 // ---------------------------------------------------------------------------------------------
 // Fast kernels against the reference
 
-void check_bn(Shape x, bool const_params) {
+void check_bn(Dims x, bool const_params) {
   ops::BatchNormalization bn;
   bn.epsilon = 1e-3f;
   const int64_t c = x[1];
@@ -148,7 +148,7 @@ TEST(NormOnednn, LrnMatchesReference) {
 TEST(NormInhouse, InstanceNormMatchesReference) {
   ops::InstanceNormalization op;
   op.epsilon = 1e-5f;
-  for (Shape x : {Shape{2, 3, 5, 7}, Shape{1, 4, 33}, Shape{2, 2, 3, 4, 5}}) {
+  for (Dims x : {Dims{2, 3, 5, 7}, Dims{1, 4, 33}, Dims{2, 2, 3, 4, 5}}) {
     // A large mean checks that the variance is computed without cancellation.
     std::vector<HostTensor> in{random_tensor(DType::Float32, x, 3, 100, 104),
                                random_tensor(DType::Float32, {x[1]}, 4, -2, 2, true),
@@ -181,7 +181,7 @@ TEST(NormImport, BatchNormalization) {
   auto* n = only_node(*g, "BatchNormalization");
   ASSERT_TRUE(n);
   EXPECT_FLOAT_EQ(n->as<ops::BatchNormalization>()->epsilon, 1e-3f);
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 3, 4, 4}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{1, 3, 4, 4}));
   // Opset 9: five outputs in the schema, the training ones left out.
   g = bn_model(9, {"y", "", "", "", ""}).import();
   EXPECT_EQ(only_node(*g, "BatchNormalization")->outputs.size(), 1u);
@@ -193,7 +193,7 @@ TEST(NormImport, BatchNormalization) {
   ASSERT_TRUE(t);
   EXPECT_FLOAT_EQ(t->as<ops::BatchNormalizationTraining>()->momentum, 0.8f);
   ASSERT_EQ(t->outputs.size(), 3u);
-  EXPECT_EQ(t->outputs[2]->type.shape, (Shape{3}));
+  EXPECT_EQ(t->outputs[2]->type.shape, (Dims{3}));
   EXPECT_THAT(import_error(bn_model(9, {"y", "rm", "rv", "sm", "sv"})), HasSubstr("training only"));
   EXPECT_THAT(import_error(bn_model(7).i("spatial", 0)), HasSubstr("spatial=0"));
 }

@@ -53,7 +53,7 @@ HostTensor ref1(const ops::Op& op, HostTensor x) {
 
 TEST(PoolRef, MaxPlain) {
   auto y = ref1(max_pool(window({2, 2}, {2, 2})), tensor({1, 1, 4, 4}, iota(16)));
-  EXPECT_EQ(y.shape, (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 2, 2}));
   EXPECT_THAT(values(y), ElementsAre(5, 7, 13, 15));
 }
 
@@ -82,7 +82,7 @@ TEST(PoolRef, CeilModeDropsWindowStartingInPadding) {
   // pads [0, 1]: ceil((4 + 1 - 2) / 2) + 1 = 3 windows, but the third would start at 4, inside
   // the end padding, so ONNX Runtime / PyTorch produce 2.
   auto y = ref1(max_pool(window({2}, {2}, {0, 1}, true)), tensor({1, 1, 4}, {1, 2, 3, 4}));
-  EXPECT_EQ(y.shape, (Shape{1, 1, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 2}));
   EXPECT_THAT(values(y), ElementsAre(2, 4));
 }
 
@@ -126,10 +126,10 @@ TEST(PoolRef, ThreeD) {
 TEST(PoolRef, Global) {
   auto x = tensor({1, 2, 2, 2}, {1, 2, 3, 4, -1, -2, -3, -8});
   auto a = ref1(ops::GlobalAveragePool(), x);
-  EXPECT_EQ(a.shape, (Shape{1, 2, 1, 1}));
+  EXPECT_EQ(a.shape, (Dims{1, 2, 1, 1}));
   EXPECT_THAT(values(a), ElementsAre(2.5, -3.5));
   EXPECT_THAT(values(ref1(ops::GlobalMaxPool(), x)), ElementsAre(4, -1));
-  EXPECT_EQ(ref1(ops::GlobalMaxPool(), tensor({2, 1, 3}, {1, 5, 2, 0, 0, 1})).shape, (Shape{2, 1, 1}));
+  EXPECT_EQ(ref1(ops::GlobalMaxPool(), tensor({2, 1, 3}, {1, 5, 2, 0, 0, 1})).shape, (Dims{2, 1, 1}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,13 +153,13 @@ TEST(PoolInfer, Rejects) {
 TEST(PoolInfer, UnknownDimsStayUnknown) {
   ops::InferContext ctx({f32({-1, 3, -1, 9})}, {nullptr}, 1);
   max_pool(window({3, 3}, {2, 2}, {1, 1, 1, 1}, true)).infer(ctx);
-  EXPECT_EQ(ctx.outputs()[0].shape, (Shape{-1, 3, -1, 5}));
+  EXPECT_EQ(ctx.outputs()[0].shape, (Dims{-1, 3, -1, 5}));
 }
 
 // ---------------------------------------------------------------------------------------------
 // oneDNN against the reference
 
-void check(const ops::Op& op, Shape x, DType t = DType::Float32) {
+void check(const ops::Op& op, Dims x, DType t = DType::Float32) {
   std::vector<HostTensor> in{random_tensor(t, std::move(x), 7, t == DType::Float32 ? -1.0 : -100.0,
                                            t == DType::Float32 ? 1.0 : 100.0)};
   expect_kernel_matches_reference(op, "onednn", in, 1e-5, 1e-6);
@@ -221,7 +221,7 @@ TEST(PoolImport, AutoPadCeilAndAttributes) {
   ASSERT_TRUE(n);
   // H: out 3, total (3-1)*2 + 3 - 5 = 2; W: out 3, total (3-1)*3 + 2 - 8 = 0.
   EXPECT_THAT(n->as<ops::MaxPool>()->p.pads, ElementsAre(1, 0, 1, 0));
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 3, 3, 3}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{1, 3, 3, 3}));
 
   g = OnnxNodeModel("AveragePool", {"x"}, {"y"}, 11)
           .input("x", {1, 3, 4, 4})
@@ -234,17 +234,17 @@ TEST(PoolImport, AutoPadCeilAndAttributes) {
   auto* a = only_node(*g, "AveragePool")->as<ops::AveragePool>();
   EXPECT_TRUE(a->count_include_pad);
   EXPECT_TRUE(a->p.ceil_mode);
-  EXPECT_EQ(only_node(*g, "AveragePool")->outputs[0]->type.shape, (Shape{1, 3, 3, 3}));
+  EXPECT_EQ(only_node(*g, "AveragePool")->outputs[0]->type.shape, (Dims{1, 3, 3, 3}));
 
   g = OnnxNodeModel("GlobalAveragePool", {"x"}, {"y"}, 7).input("x", {2, 3, 4, 4}).import();
-  EXPECT_EQ(only_node(*g, "GlobalAveragePool")->outputs[0]->type.shape, (Shape{2, 3, 1, 1}));
+  EXPECT_EQ(only_node(*g, "GlobalAveragePool")->outputs[0]->type.shape, (Dims{2, 3, 1, 1}));
 }
 
 TEST(PoolImport, MaxPoolIndicesUnusedKeepsOneOutput) {
   // A used Indices output is covered by tests/unit/ops/nn/max_pool_indices_test.cpp (MaxPoolIndices).
   auto g = OnnxNodeModel("MaxPool", {"x"}, {"y", ""}, 12).input("x", {1, 1, 4, 4}).ints("kernel_shape", {2, 2}).import();
   ASSERT_EQ(g->outputs.size(), 1u);
-  EXPECT_EQ(g->outputs[0].value->type.shape, (Shape{1, 1, 3, 3}));
+  EXPECT_EQ(g->outputs[0].value->type.shape, (Dims{1, 1, 3, 3}));
 }
 
 TEST(PoolImport, SameNeedsStaticDims) {

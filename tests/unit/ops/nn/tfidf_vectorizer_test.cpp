@@ -28,7 +28,7 @@ TEST(TfIdfVectorizerReference, SkipsAndUnigrams) {
   // Row 0: three 3s, counted once each although skips up to 5 are allowed. Row 1: 5 once;
   // (5 6) adjacent, (7 8) three apart, (6 7) adjacent.
   auto y = run_ref(uni_and_bigrams(1, 5), {x}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{2, 7}));
+  EXPECT_EQ(y.shape, (Dims{2, 7}));
   EXPECT_EQ(vals<float>(y), (std::vector<float>{0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 1, 1}));
   // Without skips (7 8) is gone; with min_gram_length 2 the unigrams are too.
   EXPECT_EQ(vals<float>(run_ref(uni_and_bigrams(1, 0), {x}, 1)[0]),
@@ -45,7 +45,7 @@ TEST(TfIdfVectorizerReference, ModesWeightsAndOneRow) {
   // Counts: 3 twice (pool 1), 5 once (pool 2), (5 6) once (pool 4), (6 7) once (pool 6).
   op.mode = "TF";
   auto y = run_ref(op, {x}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{7}));
+  EXPECT_EQ(y.shape, (Dims{7}));
   EXPECT_EQ(vals<float>(y), (std::vector<float>{1, 0, 1, 0, 1, 2, 0}));
   op.mode = "IDF";
   EXPECT_EQ(vals<float>(run_ref(op, {x}, 1)[0]), (std::vector<float>{7, 0, 5, 0, 3, 2, 0}));

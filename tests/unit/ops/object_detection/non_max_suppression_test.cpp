@@ -37,7 +37,7 @@ std::vector<int64_t> nms(const NonMaxSuppression& op, std::vector<HostTensor> in
 }
 
 std::vector<HostTensor> nms_inputs(std::vector<float> boxes, std::vector<float> scores, int64_t max_out, float iou,
-                                   float score, Shape bshape = {1, 6, 4}, Shape sshape = {1, 1, 6}) {
+                                   float score, Dims bshape = {1, 6, 4}, Dims sshape = {1, 1, 6}) {
   return {f32(std::move(bshape), boxes), f32(std::move(sshape), scores), i64({1}, {max_out}), f32({1}, {iou}),
           f32({1}, {score})};
 }
@@ -118,15 +118,15 @@ TEST(NonMaxSuppressionInfer, ValuesDecideTheLength) {
   NonMaxSuppression op;
   auto in = nms_inputs(kBoxes, kScores, 3, 0.5f, 0.f);
   // Compile time with graph-input values: unknown length.
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{-1, 3}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{-1, 3}));
   EXPECT_EQ(infer_outputs(op, in)[0].dtype, DType::Int64);
   // One known value is not enough.
   in[2] = constant(in[2]);
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{-1, 3}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{-1, 3}));
   for (auto& t : in) t.constant = true;
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{3, 3}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{3, 3}));
   in[4] = constant(f32({1}, {0.4f}));
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{2, 3}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{2, 3}));
 }
 
 TEST(NonMaxSuppressionInfer, Errors) {

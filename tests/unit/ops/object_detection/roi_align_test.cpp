@@ -51,7 +51,7 @@ TEST(RoiAlignReference, BinsAndBatches) {
   op.output_width = 2;
   op.sampling_ratio = 2;
   auto y = run_ref(op, {x, f32({2, 4}, {0, 0, 4, 2, 0, 0, 4, 2}), i64({2}, {0, 1})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{2, 1, 1, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 1, 1, 2}));
   // Bin 0 samples x at 0.5 and 1.5, y at 0.5 and 1.5 (clamped to row 1): value = x + 4 * min(y, 1).
   // Bin 1 samples x at 2.5 and 3.5 (clamped to 3).
   expect_near(vals<float>(y), {(0.5 + 1.5) / 2 + (2 + 4) / 2.0 - 0, (2.5 + 3) / 2 + 3, 10, 10}, 1e-5);

@@ -27,15 +27,15 @@ bool vnni() {
 #define REQUIRE_VNNI() \
   if (!vnni()) GTEST_SKIP() << "the oneDNN integer kernels run only on CPUs with VNNI"
 
-HostTensor u8r(Shape s, uint32_t seed, bool c = false) { return random_tensor(DType::UInt8, std::move(s), seed, 0, 255, c); }
-HostTensor s8r(Shape s, uint32_t seed, bool c = false) {
+HostTensor u8r(Dims s, uint32_t seed, bool c = false) { return random_tensor(DType::UInt8, std::move(s), seed, 0, 255, c); }
+HostTensor s8r(Dims s, uint32_t seed, bool c = false) {
   return random_tensor(DType::Int8, std::move(s), seed, -128, 127, c);
 }
-HostTensor q8r(DType t, Shape s, uint32_t seed, bool c = false) {
+HostTensor q8r(DType t, Dims s, uint32_t seed, bool c = false) {
   return t == DType::UInt8 ? u8r(std::move(s), seed, c) : s8r(std::move(s), seed, c);
 }
 // Zero points v, v + step, v + 2 step... (one per element of s).
-HostTensor zp(DType t, int v, bool c, Shape s = {}, int step = 3) {
+HostTensor zp(DType t, int v, bool c, Dims s = {}, int step = 3) {
   HostTensor h(t, std::move(s), c);
   for (int64_t i = 0; i < h.elements(); ++i) {
     const int64_t z = v + step * i;
@@ -48,7 +48,7 @@ HostTensor zp(DType t, int v, bool c, Shape s = {}, int step = 3) {
 // A y_scale that spreads a product of k random 8-bit pairs (std ~74 each) scaled by sx * sw over
 // about +-40 output units, so few outputs saturate.
 float spread(float sx, float sw, int64_t k) { return sx * sw * 74.f * 74.f * std::sqrt(static_cast<float>(k)) / 40.f; }
-HostTensor scales(Shape s, float base, bool c = true) {
+HostTensor scales(Dims s, float base, bool c = true) {
   HostTensor h(DType::Float32, std::move(s), c);
   for (int64_t i = 0; i < h.elements(); ++i) h.as<float>()[i] = base * (1.f + 0.37f * static_cast<float>(i % 5));
   return h;
@@ -138,7 +138,7 @@ TEST(QuantKernels, ConvIntegerOneAndThreeSpatialDims) {
 
 // ---- QLinearConv ----
 
-std::vector<HostTensor> qconv_inputs(DType xt, DType wt, DType yt, Shape xs, Shape ws, bool per_channel, bool bias,
+std::vector<HostTensor> qconv_inputs(DType xt, DType wt, DType yt, Dims xs, Dims ws, bool per_channel, bool bias,
                                      uint32_t seed, int wzp = 0, bool runtime_params = false) {
   const int64_t m = ws[0];
   std::vector<HostTensor> in;
@@ -146,9 +146,9 @@ std::vector<HostTensor> qconv_inputs(DType xt, DType wt, DType yt, Shape xs, Sha
   in.push_back(scales({}, 0.05f, !runtime_params));
   in.push_back(zp(xt, xt == DType::UInt8 ? 128 : 3, !runtime_params));
   in.push_back(q8r(wt, ws, seed + 1, true));
-  in.push_back(scales(per_channel ? Shape{m} : Shape{}, 0.01f));
-  in.push_back(zp(wt, wzp, true, per_channel ? Shape{m} : Shape{}, wzp ? 3 : 0));
-  const int64_t k = shape_elements(Shape(ws.begin() + 1, ws.end()));
+  in.push_back(scales(per_channel ? Dims{m} : Dims{}, 0.01f));
+  in.push_back(zp(wt, wzp, true, per_channel ? Dims{m} : Dims{}, wzp ? 3 : 0));
+  const int64_t k = shape_elements(Dims(ws.begin() + 1, ws.end()));
   in.push_back(scales({}, spread(0.05f, 0.01f, k), !runtime_params));
   in.push_back(zp(yt, yt == DType::UInt8 ? 120 : -4, !runtime_params));
   if (bias) in.push_back(random_tensor(DType::Int32, {m}, seed + 2, -3000, 3000, true));
@@ -219,7 +219,7 @@ TEST(QuantKernels, QLinearMatMul) {
   QLinearMatMul op;
   for (bool per_column : {false, true}) {
     SCOPED_TRACE(per_column ? "per column" : "per tensor");
-    const Shape ps = per_column ? Shape{24} : Shape{};
+    const Dims ps = per_column ? Dims{24} : Dims{};
     check(op, {u8r({3, 10, 48}, 41), scales({}, 0.02f), zp(DType::UInt8, 130, false), s8r({48, 24}, 42, true),
                scales(ps, 0.01f), zp(DType::Int8, 0, true, ps, 0), scales({}, spread(0.02f, 0.01f, 48)),
                zp(DType::UInt8, 128, true)},
@@ -247,7 +247,7 @@ TEST(QuantKernels, DeclinesWhatItCannotMap) {
 
 // ---- QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear (exact) ----
 
-HostTensor float_data(Shape s, uint32_t seed, float lo, float hi) {
+HostTensor float_data(Dims s, uint32_t seed, float lo, float hi) {
   HostTensor h = random_tensor(DType::Float32, std::move(s), seed, lo, hi);
   float* p = h.as<float>();
   // Exact ties, saturation and NaN, which the vector path must round like the reference.

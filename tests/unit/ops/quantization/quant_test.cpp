@@ -81,10 +81,10 @@ TEST(QuantReference, MatMulInteger) {
             (std::vector<int32_t>{3, 3, 7, 7}));  // [[0,1],[1,2]] @ [[1,1],[3,3]]
   // Batch broadcasting: A [2, 1, 1, 2] x B [3, 2, 1] -> [2, 3, 1, 1]; 1-D A drops M.
   auto yb = run_ref(op, {u8({2, 1, 1, 2}, {1, 2, 3, 4}), u8({3, 2, 1}, {1, 0, 0, 1, 1, 1})}, 1)[0];
-  EXPECT_EQ(yb.shape, (Shape{2, 3, 1, 1}));
+  EXPECT_EQ(yb.shape, (Dims{2, 3, 1, 1}));
   EXPECT_EQ(vals<int32_t>(yb), (std::vector<int32_t>{1, 2, 3, 3, 4, 7}));
   auto yv = run_ref(op, {u8({2}, {1, 2}), u8({2, 3}, {1, 2, 3, 4, 5, 6})}, 1)[0];
-  EXPECT_EQ(yv.shape, (Shape{3}));
+  EXPECT_EQ(yv.shape, (Dims{3}));
   EXPECT_EQ(vals<int32_t>(yv), (std::vector<int32_t>{9, 12, 15}));
 }
 
@@ -110,7 +110,7 @@ TEST(QuantReference, ConvInteger) {
   g.group = 2;
   g.strides = {2};
   auto y = run_ref(g, {u8({1, 2, 3}, {1, 2, 3, 4, 5, 6}), s8({2, 1, 1}, {3, -1}), absent(), s8({2}, {1, -2})}, 1)[0];
-  EXPECT_EQ(y.shape, (Shape{1, 2, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 2, 2}));
   EXPECT_EQ(vals<int32_t>(y), (std::vector<int32_t>{2, 6, 4, 6}));  // (3-1)*[1,3], (-1+2)*[4,6]
 }
 

@@ -21,13 +21,13 @@ using namespace ops;
 using I = std::vector<int64_t>;
 
 template <class T>
-HostTensor tensor(DType t, Shape s, const std::vector<T>& v) {
+HostTensor tensor(DType t, Dims s, const std::vector<T>& v) {
   HostTensor h(t, std::move(s));
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
   std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
   return h;
 }
-HostTensor flt(Shape s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
+HostTensor flt(Dims s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
 
 template <class T>
 std::vector<T> values(const HostTensor& h) {
@@ -51,10 +51,10 @@ TEST(ArgMinMaxReference, OnnxExamples) {
   auto x = flt({2, 2}, {2, 1, 3, 10});
   auto y = run(arg(true, 0), {x})[0];
   EXPECT_EQ(y.dtype, DType::Int64);
-  EXPECT_EQ(y.shape, (Shape{1, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 2}));
   EXPECT_EQ(values<int64_t>(y), (I{1, 1}));
   y = run(arg(true, 1, false), {x})[0];
-  EXPECT_EQ(y.shape, (Shape{2}));
+  EXPECT_EQ(y.shape, (Dims{2}));
   EXPECT_EQ(values<int64_t>(y), (I{0, 1}));
   EXPECT_EQ(values<int64_t>(run(arg(false, -1), {x})[0]), (I{1, 0}));
   // Ties: first occurrence, or last with select_last_index.
@@ -67,7 +67,7 @@ TEST(ArgMinMaxReference, OnnxExamples) {
   // A middle axis of a 3-D tensor, integer input.
   auto i = tensor<int32_t>(DType::Int32, {2, 3, 2}, {0, 9, 5, 1, 4, 4, -1, -2, -3, 7, -1, 0});
   auto r = run(arg(true, 1, false), {i})[0];
-  EXPECT_EQ(r.shape, (Shape{2, 2}));
+  EXPECT_EQ(r.shape, (Dims{2, 2}));
   EXPECT_EQ(values<int64_t>(r), (I{1, 0, 0, 1}));
   EXPECT_EQ(values<int64_t>(run(arg(true, 1, false, true), {i})[0]), (I{1, 0, 2, 1}));
 }

@@ -23,13 +23,13 @@ using namespace ops;
 using K = ReduceKind;
 
 template <class T>
-HostTensor tensor(DType t, Shape s, const std::vector<T>& v) {
+HostTensor tensor(DType t, Dims s, const std::vector<T>& v) {
   HostTensor h(t, std::move(s));
   EXPECT_EQ(static_cast<size_t>(h.elements()), v.size());
   std::memcpy(h.bytes.data(), v.data(), v.size() * sizeof(T));
   return h;
 }
-HostTensor flt(Shape s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
+HostTensor flt(Dims s, const std::vector<float>& v) { return tensor(DType::Float32, std::move(s), v); }
 
 template <class T = float>
 std::vector<T> values(const HostTensor& h) {
@@ -51,7 +51,7 @@ HostTensor run(const Op& op, HostTensor x) {
   return run_reference(op, in)[0];
 }
 
-void expect_floats(const HostTensor& h, Shape shape, const std::vector<float>& want, float tol = 1e-5f) {
+void expect_floats(const HostTensor& h, Dims shape, const std::vector<float>& want, float tol = 1e-5f) {
   EXPECT_EQ(h.shape, shape);
   auto got = values(h);
   ASSERT_EQ(got.size(), want.size());
@@ -108,7 +108,7 @@ TEST(ReduceReference, EmptySets) {
   EXPECT_EQ(one(K::LogSumExp), (std::vector<float>{-inf, -inf}));
   EXPECT_TRUE(std::isnan(one(K::Mean)[0]));
   // A zero-sized kept dim: nothing to compute, but the shape still follows keepdims.
-  EXPECT_EQ(run(make(K::Sum, {1}), HostTensor(DType::Float32, {0, 3})).shape, (Shape{0, 1}));
+  EXPECT_EQ(run(make(K::Sum, {1}), HostTensor(DType::Float32, {0, 3})).shape, (Dims{0, 1}));
   // Integers have no infinity: Max of nothing is the lowest value.
   auto m = run(make(K::Max, {0}, false), HostTensor(DType::Int32, {0, 2}));
   EXPECT_EQ(values<int32_t>(m), (std::vector<int32_t>{INT32_MIN, INT32_MIN}));
@@ -151,13 +151,13 @@ TEST(ReduceReference, InferErrors) {
   // Unknown dims pass through.
   ops::InferContext ctx({f32({-1, 3, 5})}, {nullptr}, 1);
   make(K::Mean, {1}, false).infer(ctx);
-  EXPECT_EQ(ctx.outputs()[0].shape, (Shape{-1, 5}));
+  EXPECT_EQ(ctx.outputs()[0].shape, (Dims{-1, 5}));
 }
 
 // ---- the oneDNN kernel ----
 
 TEST(ReduceKernel, OnednnMatchesReferenceOnTrailingAxes) {
-  struct Case { Shape s; std::vector<int64_t> axes; bool keep; };
+  struct Case { Dims s; std::vector<int64_t> axes; bool keep; };
   const std::vector<Case> cases{{{3, 2, 2}, {2}, true},        {{3, 2, 2}, {}, false},
                                 {{7, 1000}, {-1}, false},       {{2, 64, 7, 7}, {2, 3}, true},
                                 {{5, 3, 11}, {1, 2}, false},    {{2, 1, 3, 5}, {1, 3}, true},
@@ -177,7 +177,7 @@ TEST(ReduceKernel, OnednnMatchesReferenceOnTrailingAxes) {
 
 TEST(ReduceKernel, OnednnDeclinesOrMatches) {
   // Whatever oneDNN accepts must match; what it cannot do well it must decline, not get wrong.
-  struct Case { Shape s; std::vector<int64_t> axes; };
+  struct Case { Dims s; std::vector<int64_t> axes; };
   const std::vector<Case> cases{{{5, 7}, {0}}, {{3, 4, 5}, {1}}, {{6, 9}, {1}}, {{2, 3, 4}, {0, 2}}};
   uint32_t seed = 100;
   for (auto& c : cases)
@@ -201,7 +201,7 @@ TEST(ReduceKernel, OnednnDeclinesOrMatches) {
 }
 
 TEST(ReduceKernel, InhouseMatchesReference) {
-  struct Case { Shape s; std::vector<int64_t> axes; bool keep; };
+  struct Case { Dims s; std::vector<int64_t> axes; bool keep; };
   // Collapsed forms: [K,R,K], [R,K], [K,R], [R], with unit dims and merged runs mixed in, and
   // a long reduced row (partial accumulators plus a tail) and a wide inner (several blocks).
   const std::vector<Case> cases{{{3, 4, 5}, {1}, true},        {{5, 7}, {0}, false},      {{6, 9}, {1}, true},
@@ -307,7 +307,7 @@ TEST(ReduceImport, EmptyAxesNoopAndStaticallyEmptyInput) {
     b.input("x", {3, 2, 2});
     b.input("axes", {0}, onnx::TensorProto::INT64);
     OnnxBuilder::attr(b.node("ReduceSum", {"x", "axes"}, {"y"}), "noop_with_empty_axes", int64_t{noop});
-    b.output("y", noop ? Shape{3, 2, 2} : Shape{1, 1, 1});
+    b.output("y", noop ? Dims{3, 2, 2} : Dims{1, 1, 1});
     auto g = import(b);
     if (noop) {
       EXPECT_TRUE(g->nodes()[0]->as<Identity>());
@@ -334,7 +334,7 @@ TEST(ReduceImport, RuntimeAxesThroughThePlan) {
     b.input("x", {3, 2, 2});
     b.input("axes", {1}, onnx::TensorProto::INT64);
     OnnxBuilder::attr(b.node("ReduceSum", {"x", "axes"}, {"y"}), "keepdims", int64_t{keep});
-    b.output("y", keep ? Shape{-1, -1, -1} : Shape{-1, -1});
+    b.output("y", keep ? Dims{-1, -1, -1} : Dims{-1, -1});
     auto e = Engine::load_memory(compile_onnx_file(b.save("reduce_rt_axes.onnx"), {}).plan);
     auto ctx = e->create_context();
     auto x = onnx_data();
@@ -346,10 +346,10 @@ TEST(ReduceImport, RuntimeAxesThroughThePlan) {
       std::memcpy(y.bytes.data(), ctx->output(0), y.bytes.size());
       return y;
     };
-    expect_floats(run_axes(1), keep ? Shape{3, 1, 2} : Shape{3, 2}, {4, 6, 12, 14, 20, 22});
-    expect_floats(run_axes(-1), keep ? Shape{3, 2, 1} : Shape{3, 2}, {3, 7, 11, 15, 19, 23});
+    expect_floats(run_axes(1), keep ? Dims{3, 1, 2} : Dims{3, 2}, {4, 6, 12, 14, 20, 22});
+    expect_floats(run_axes(-1), keep ? Dims{3, 2, 1} : Dims{3, 2}, {3, 7, 11, 15, 19, 23});
     EXPECT_THROW(run_axes(3), Error);
-    expect_floats(run_axes(0), keep ? Shape{1, 2, 2} : Shape{2, 2}, {15, 18, 21, 24});
+    expect_floats(run_axes(0), keep ? Dims{1, 2, 2} : Dims{2, 2}, {15, 18, 21, 24});
   }
 }
 
@@ -357,11 +357,11 @@ TEST(ReduceImport, RuntimeAxesInfer) {
   Reduce r = make(K::Sum, {}, true);
   ops::InferContext keep({f32({3, 1, 4}), {DType::Int64, {2}}}, {nullptr, nullptr}, 1);
   r.infer(keep);
-  EXPECT_EQ(keep.outputs()[0].shape, (Shape{-1, 1, -1}));
+  EXPECT_EQ(keep.outputs()[0].shape, (Dims{-1, 1, -1}));
   r.keepdims = false;
   ops::InferContext drop({f32({3, 1, 4}), {DType::Int64, {2}}}, {nullptr, nullptr}, 1);
   r.infer(drop);
-  EXPECT_EQ(drop.outputs()[0].shape, (Shape{-1}));
+  EXPECT_EQ(drop.outputs()[0].shape, (Dims{-1}));
   EXPECT_NE(infer_error(r, {f32({3}), {DType::Int64, {2}}}).find("more axes"), std::string::npos);
   EXPECT_NE(infer_error(r, {f32({3}), {DType::Int64, {-1}}}).find("known"), std::string::npos);
   EXPECT_NE(infer_error(r, {f32({3}), {DType::Int32, {1}}}).find("int64"), std::string::npos);

@@ -40,7 +40,7 @@ TEST(RnnReference, RnnDirections) {
   const double g1 = std::tanh(1.3), g0 = std::tanh(0.5 + 0.25 * g1 + 0.3);  // reverse: t = 1 first
   HostTensor x = f32({2, 1, 1}, {1, 2});
   auto fw = run_ref(rnn(), {x, f32({1, 1, 1}, {0.5}), f32({1, 1, 1}, {0.25}), f32({1, 2}, {0.1f, 0.2f})}, 2);
-  EXPECT_EQ(fw[0].shape, (Shape{2, 1, 1, 1}));
+  EXPECT_EQ(fw[0].shape, (Dims{2, 1, 1, 1}));
   expect_near(vals<float>(fw[0]), {h1, h2});
   expect_near(vals<float>(fw[1]), {h2});
   auto rv = run_ref(rnn(RnnDirection::Reverse),
@@ -50,7 +50,7 @@ TEST(RnnReference, RnnDirections) {
   auto bi =
       run_ref(rnn(RnnDirection::Bidirectional),
               {x, f32({2, 1, 1}, {0.5, 0.5}), f32({2, 1, 1}, {0.25, 0.25}), f32({2, 2}, {0.1f, 0.2f, 0.1f, 0.2f})}, 2);
-  EXPECT_EQ(bi[0].shape, (Shape{2, 2, 1, 1}));
+  EXPECT_EQ(bi[0].shape, (Dims{2, 2, 1, 1}));
   expect_near(vals<float>(bi[0]), {h1, g0, h2, g1});  // [seq, dir, batch, hidden]
   expect_near(vals<float>(bi[1]), {h2, g0});
 }
@@ -75,9 +75,9 @@ TEST(RnnReference, SequenceLensInitialHAndLayout) {
   l1.layout = 1;
   auto bw =
       run_ref(l1, {f32({3, 2, 1}, {1, 4, 2, 5, 3, 6}), w, r, absent(), lens, f32({3, 1, 1}, {0.5, -0.5, 0.25})}, 2);
-  EXPECT_EQ(bw[0].shape, (Shape{3, 2, 1, 1}));
+  EXPECT_EQ(bw[0].shape, (Dims{3, 2, 1, 1}));
   expect_near(vals<float>(bw[0]), {a0, a1, b0, 0, 0, 0});
-  EXPECT_EQ(bw[1].shape, (Shape{3, 1, 1}));
+  EXPECT_EQ(bw[1].shape, (Dims{3, 1, 1}));
   expect_near(vals<float>(bw[1]), {a1, b0, 0});
   EXPECT_NE(run_err(rnn(), {x, w, r, absent(), i32({3}, {2, 3, 0})}).find("outside [0, 2]"), std::string::npos);
 }
@@ -158,7 +158,7 @@ TEST(RnnReference, CustomActivationsAndFloat64) {
   RNN op = cell<RNN>(1, RnnDirection::Forward, {RnnAct::Affine});
   op.activation_alpha = {2};
   op.activation_beta = {1};
-  auto mk = [](Shape s, std::vector<double> v) { return make<double>(DType::Float64, std::move(s), v); };
+  auto mk = [](Dims s, std::vector<double> v) { return make<double>(DType::Float64, std::move(s), v); };
   auto out = run_ref(op, {mk({2, 1, 1}, {1, 2}), mk({1, 1, 1}, {0.5}), mk({1, 1, 1}, {0.25})}, 2);
   EXPECT_EQ(out[0].dtype, DType::Float64);
   const double h1 = 2 * 0.5 + 1, h2 = 2 * (1 + 0.25 * h1) + 1;
@@ -180,8 +180,8 @@ TEST(RnnKernel, InhouseLstmMatchesTheReference) {
         for (int64_t d = 0; d < nd; ++d) a.insert(a.end(), acts.begin(), acts.end());
         LSTM op = cell<LSTM>(H, dir, a);
         op.layout = layout;
-        const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
-        const Shape ss = layout ? Shape{batch, nd, H} : Shape{nd, batch, H};
+        const Dims xs = layout ? Dims{batch, seq, in} : Dims{seq, batch, in};
+        const Dims ss = layout ? Dims{batch, nd, H} : Dims{nd, batch, H};
         std::vector<HostTensor> ins{random_tensor(DType::Float32, xs, seed++),
                                     random_tensor(DType::Float32, {nd, 4 * H, in}, seed++, -0.5, 0.5, true),
                                     random_tensor(DType::Float32, {nd, 4 * H, H}, seed++, -0.5, 0.5, true)};
@@ -220,14 +220,14 @@ TEST(RnnKernel, InhouseGruMatchesTheReference) {
           GRU op = cell<GRU>(H, dir, a);
           op.layout = layout;
           op.linear_before_reset = lbr;
-          const Shape xs = layout ? Shape{batch, seq, in} : Shape{seq, batch, in};
+          const Dims xs = layout ? Dims{batch, seq, in} : Dims{seq, batch, in};
           std::vector<HostTensor> ins{random_tensor(DType::Float32, xs, seed++),
                                       random_tensor(DType::Float32, {nd, 3 * H, in}, seed++, -0.5, 0.5, true),
                                       random_tensor(DType::Float32, {nd, 3 * H, H}, seed++, -0.5, 0.5, true)};
           if (extras) {
             ins.push_back(random_tensor(DType::Float32, {nd, 6 * H}, seed++, -0.5, 0.5, true));
             ins.push_back(HostTensor(DType::Undefined, {}));  // no sequence_lens
-            ins.push_back(random_tensor(DType::Float32, layout ? Shape{batch, nd, H} : Shape{nd, batch, H}, seed++));
+            ins.push_back(random_tensor(DType::Float32, layout ? Dims{batch, nd, H} : Dims{nd, batch, H}, seed++));
           }
           expect_kernel_matches_reference(op, "inhouse", ins, 1e-4, 1e-5, 2);
         }
@@ -287,7 +287,7 @@ TEST(RnnImport, ActivationsAndDefaults) {
   EXPECT_TRUE(op->has_clip);
   EXPECT_FLOAT_EQ(op->clip, 3.f);
   auto out = evaluate(*g, random_inputs(*g));
-  EXPECT_EQ(out.at("Y_h").shape, (Shape{2, 2, 3}));
+  EXPECT_EQ(out.at("Y_h").shape, (Dims{2, 2, 3}));
 
   OnnxBuilder d(7);
   d.input("X", {3, 2, 4});

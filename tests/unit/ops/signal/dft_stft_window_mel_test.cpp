@@ -66,9 +66,9 @@ TEST(SignalWindowRef, OutputDtypes) {
 TEST(SignalWindowInfer, ValueDependentSizeAndErrors) {
   auto w = window(ops::WindowKind::Blackman, true);
   std::vector<HostTensor> in{i64s(10, false)};
-  EXPECT_EQ(infer_n(w, in, 1)[0].shape, Shape{-1});
+  EXPECT_EQ(infer_n(w, in, 1)[0].shape, Dims{-1});
   in = {i64s(10)};
-  EXPECT_EQ(infer_n(w, in, 1)[0].shape, Shape{10});
+  EXPECT_EQ(infer_n(w, in, 1)[0].shape, Dims{10});
   EXPECT_THAT(infer_err(w, {i64s(-3)}), HasSubstr("must not be negative"));
   EXPECT_THAT(infer_err(w, {F({}, {4}, true)}), HasSubstr("int32 or int64"));
   EXPECT_THAT(infer_err(w, {I64({2}, {4, 4}, true)}), HasSubstr("scalar"));
@@ -106,9 +106,9 @@ TEST(MelWeightMatrixRef, OnnxCaseAndRamps) {
 TEST(MelWeightMatrixInfer, ShapesAndErrors) {
   ops::MelWeightMatrix m;
   auto in = mel_args(8, 16, 8192, 0, 4096, false);
-  EXPECT_EQ(infer_n(m, in, 1)[0].shape, (Shape{-1, -1}));
+  EXPECT_EQ(infer_n(m, in, 1)[0].shape, (Dims{-1, -1}));
   in = mel_args(8, 16, 8192, 0, 4096);
-  EXPECT_EQ(infer_n(m, in, 1)[0].shape, (Shape{9, 8}));
+  EXPECT_EQ(infer_n(m, in, 1)[0].shape, (Dims{9, 8}));
   EXPECT_THAT(infer_err(m, mel_args(0, 16, 8192, 0, 4096)), HasSubstr("num_mel_bins"));
   EXPECT_THAT(infer_err(m, mel_args(8, 16, 8192, 0, 5000)), HasSubstr("Nyquist"));
   EXPECT_THAT(infer_err(m, mel_args(8, 16, 8192, 300, 200)), HasSubstr("below"));
@@ -178,9 +178,9 @@ TEST(DftRef, Float64AndRoundTrip) {
 
 TEST(DftInfer, ShapesAndErrors) {
   std::vector<HostTensor> in{F({1, 10, 10, 1}, std::vector<float>(100)), i64s(16, false)};
-  EXPECT_EQ(infer_n(dft(2), in, 1)[0].shape, (Shape{1, 10, -1, 2}));
+  EXPECT_EQ(infer_n(dft(2), in, 1)[0].shape, (Dims{1, 10, -1, 2}));
   in[1] = i64s(16);
-  EXPECT_EQ(infer_n(dft(2, false, true), in, 1)[0].shape, (Shape{1, 10, 9, 2}));
+  EXPECT_EQ(infer_n(dft(2, false, true), in, 1)[0].shape, (Dims{1, 10, 9, 2}));
   HostTensor x = F({1, 6, 1}, std::vector<float>(6));
   EXPECT_THAT(infer_err(dft(2), {x}), HasSubstr("axis 2 is out of range"));
   EXPECT_THAT(infer_err(dft(1), {F({1, 6, 3}, std::vector<float>(18))}),
@@ -198,19 +198,19 @@ TEST(StftRef, FramesWithAndWithoutWindow) {
   HostTensor x = F({1, 8, 1}, {0, 1, 2, 3, 4, 5, 6, 7});
   // Frames [0..3], [2..5], [4..7]; each DFT is [sum, -2+2i, -2].
   auto y = ref_n(s, {x, i64s(2), absent(), i64s(4)}).at(0);
-  EXPECT_EQ(y.shape, (Shape{1, 3, 3, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 3, 3, 2}));
   EXPECT_THAT(vals<float>(y),
               Pointwise(FloatNear(1e-5f), V{6, 0, -2, 2, -2, 0, 14, 0, -2, 2, -2, 0, 22, 0, -2, 2, -2, 0}));
   // Window [0, 1, 1, 0]: frame 0 becomes [0, 1, 2, 0] -> [3, -2-i, 1].
   y = ref_n(s, {x, i64s(2), F({4}, {0, 1, 1, 0})}).at(0);
-  EXPECT_EQ(y.shape, (Shape{1, 3, 3, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 3, 3, 2}));
   auto yv = vals<float>(y);
   EXPECT_THAT(std::vector<float>(yv.begin(), yv.begin() + 6),
               Pointwise(FloatNear(1e-5f), V{3, 0, -2, -1, 1, 0}));
   // Two-sided on a complex signal: frame [i, 1] of length 2 -> [1+i, -1+i].
   s.onesided = false;
   y = ref_n(s, {F({1, 2, 2}, {0, 1, 1, 0}), i64s(1), absent(), i64s(2)}).at(0);
-  EXPECT_EQ(y.shape, (Shape{1, 1, 2, 2}));
+  EXPECT_EQ(y.shape, (Dims{1, 1, 2, 2}));
   EXPECT_THAT(vals<float>(y), Pointwise(FloatNear(1e-6f), V{1, 1, -1, 1}));
 }
 
@@ -218,11 +218,11 @@ TEST(StftInfer, ShapesAndErrors) {
   ops::STFT s;
   HostTensor x = F({2, 128, 1}, std::vector<float>(256));
   std::vector<HostTensor> in{x, i64s(8, false), absent(), i64s(16, false)};
-  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Shape{2, -1, -1, 2}));
+  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Dims{2, -1, -1, 2}));
   in = {x, i64s(8, false), F({16}, std::vector<float>(16), false)};
-  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Shape{2, -1, 9, 2}));
+  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Dims{2, -1, 9, 2}));
   in = {x, i64s(8), absent(), i64s(16)};
-  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Shape{2, 15, 9, 2}));
+  EXPECT_EQ(infer_n(s, in, 1)[0].shape, (Dims{2, 15, 9, 2}));
   EXPECT_THAT(infer_err(s, {x, i64s(8), F({16}, std::vector<float>(16)), i64s(15)}), HasSubstr("differs"));
   EXPECT_THAT(infer_err(s, {x, i64s(0), absent(), i64s(16)}), HasSubstr("frame_step"));
   EXPECT_THAT(infer_err(s, {x, i64s(8), absent(), i64s(200)}), HasSubstr("exceeds the signal length"));
@@ -239,13 +239,13 @@ TEST(SignalImport, DftStft) {
   d.attr_i("axis", 2);
   d.attr_i("onesided", 1);
   auto g = d.import();
-  EXPECT_EQ(d.out_type(*g).shape, (Shape{1, 10, 6, 2}));
+  EXPECT_EQ(d.out_type(*g).shape, (Dims{1, 10, 6, 2}));
 
   OnnxTypedNodeModel s("STFT", {"sig", "step", "", "len"});
   s.input("sig", onnx::TensorProto::FLOAT, {1, 128, 1});
   s.init_int("step", 8);
   s.init_int("len", 16);
-  EXPECT_EQ(s.out_type(*s.import()).shape, (Shape{1, 15, 9, 2}));
+  EXPECT_EQ(s.out_type(*s.import()).shape, (Dims{1, 15, 9, 2}));
 }
 
 TEST(SignalImport, WindowSizeConstantOrRuntime) {
@@ -254,7 +254,7 @@ TEST(SignalImport, WindowSizeConstantOrRuntime) {
   runtime.attr_i("periodic", 0);
   runtime.attr_i("output_datatype", onnx::TensorProto::DOUBLE);
   auto g = runtime.import();
-  EXPECT_EQ(runtime.out_type(*g).shape, Shape{-1});
+  EXPECT_EQ(runtime.out_type(*g).shape, Dims{-1});
   EXPECT_EQ(runtime.out_type(*g).dtype, DType::Float64);
   ir::Node* n = nullptr;
   for (auto& node : g->nodes())
@@ -265,7 +265,7 @@ TEST(SignalImport, WindowSizeConstantOrRuntime) {
 
   OnnxTypedNodeModel constant("BlackmanWindow", {"size"});
   constant.init_int("size", 12);
-  EXPECT_EQ(constant.out_type(*constant.import()).shape, Shape{12});
+  EXPECT_EQ(constant.out_type(*constant.import()).shape, Dims{12});
 
   OnnxTypedNodeModel old("HannWindow", {"size"}, 16);
   old.init_int("size", 12);

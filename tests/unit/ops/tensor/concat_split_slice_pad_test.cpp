@@ -14,11 +14,11 @@ TEST(ShapeConcat, EachAxis) {
   HostTensor a = iota({2, 3}), b = f32({2, 3}, {10, 11, 12, 13, 14, 15});
   op.axis = 0;
   auto y = run1(op, {a, b});
-  EXPECT_EQ(y.shape, (Shape{4, 3}));
+  EXPECT_EQ(y.shape, (Dims{4, 3}));
   EXPECT_EQ(values<float>(y), (F{0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15}));
   op.axis = 1;
   y = run1(op, {a, b});
-  EXPECT_EQ(y.shape, (Shape{2, 6}));
+  EXPECT_EQ(y.shape, (Dims{2, 6}));
   EXPECT_EQ(values<float>(y), (F{0, 1, 2, 10, 11, 12, 3, 4, 5, 13, 14, 15}));
   op.axis = -1;
   EXPECT_EQ(values<float>(run1(op, {a, b})), values<float>(y));
@@ -28,7 +28,7 @@ TEST(ShapeConcat, ThreeInputsMixedSizesAndInt64) {
   Concat op;
   op.axis = 1;
   auto y = run1(op, {i64({2, 1}, {1, 2}), i64({2, 0}, {}), i64({2, 2}, {3, 4, 5, 6})});
-  EXPECT_EQ(y.shape, (Shape{2, 3}));
+  EXPECT_EQ(y.shape, (Dims{2, 3}));
   EXPECT_EQ(values<int64_t>(y), (I{1, 3, 4, 2, 5, 6}));
   // The shape-vector case of constant folding: 1-D pieces.
   op.axis = 0;
@@ -45,8 +45,8 @@ TEST(ShapeConcat, InferErrors) {
   EXPECT_INFER_FAILS(op, (std::vector<HostTensor>{iota({2, 3}), iota({2, 3})}), "out of range");
   // Unknown dims merge with known ones.
   op.axis = 1;
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3}}, {DType::Float32, {5, 2}}})[0].shape, (Shape{5, 5}));
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {5, -1}}, {DType::Float32, {5, 2}}})[0].shape, (Shape{5, -1}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3}}, {DType::Float32, {5, 2}}})[0].shape, (Dims{5, 5}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {5, -1}}, {DType::Float32, {5, 2}}})[0].shape, (Dims{5, -1}));
 }
 
 TEST(ShapeSplit, SizesAndEqualParts) {
@@ -67,7 +67,7 @@ TEST(ShapeSplit, SizesAndEqualParts) {
   EXPECT_EQ(values<float>(out[1]), (F{2, 3, 6, 7}));
   op.split = {};  // equal parts from the output count
   auto t = infer_types(op, {{DType::Float32, {2, 6}}}, 3);
-  EXPECT_EQ(t[2].shape, (Shape{2, 2}));
+  EXPECT_EQ(t[2].shape, (Dims{2, 2}));
   EXPECT_THROW(infer_types(op, {{DType::Float32, {2, 7}}}, 3), Error);
   op.split = {2, 3};
   EXPECT_THROW(infer_types(op, {{DType::Float32, {2, 6}}}, 2), Error);  // 5 != 6
@@ -92,7 +92,7 @@ TEST(ShapeSlice, PositiveAndNegativeSteps) {
   op.starts = {-2}, op.ends = {-1};
   EXPECT_EQ(values<float>(run1(op, {iota({5})})), (F{3}));
   op.starts = {3}, op.ends = {1};  // empty
-  EXPECT_EQ(run1(op, {iota({5})}).shape, (Shape{0}));
+  EXPECT_EQ(run1(op, {iota({5})}).shape, (Dims{0}));
 }
 
 TEST(ShapeSlice, AxesOn2D) {
@@ -100,7 +100,7 @@ TEST(ShapeSlice, AxesOn2D) {
   op.starts = {0, 3}, op.ends = {-1, 0}, op.axes = {1, 0}, op.steps = {2, -2};
   // rows 3, 1 (reversed, step 2); cols 0, 2 of a 4x4
   auto y = run1(op, {iota({4, 4})});
-  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 2}));
   EXPECT_EQ(values<float>(y), (F{12, 14, 4, 6}));
 }
 
@@ -112,12 +112,12 @@ TEST(ShapeSlice, ParametersAsInputs) {
   // Not constant: sliced axes become unknown.
   auto t = infer_types(op, {{DType::Float32, {4, 5}}, {DType::Int64, {1}}, {DType::Int64, {1}},
                             {DType::Int64, {1}}, {}});
-  EXPECT_EQ(t[0].shape, (Shape{-1, -1}));
+  EXPECT_EQ(t[0].shape, (Dims{-1, -1}));
   in = {iota({4, 5}), ints({1}), ints({3}), HostTensor(DType::Int64, {1}), HostTensor()};
   in[4].dtype = DType::Undefined;
   in[3].bytes.assign(8, 0);  // axes = [0] but not constant
   t = infer_outputs(op, in);
-  EXPECT_EQ(t[0].shape, (Shape{-1, -1}));
+  EXPECT_EQ(t[0].shape, (Dims{-1, -1}));
 }
 
 TEST(ShapeSlice, InferErrors) {
@@ -136,14 +136,14 @@ TEST(ShapeExpand, Broadcast) {
   Expand op;
   op.shape = {2, 1, 4};
   auto y = run1(op, {f32({3, 1}, {1, 2, 3})});
-  ASSERT_EQ(y.shape, (Shape{2, 3, 4}));
+  ASSERT_EQ(y.shape, (Dims{2, 3, 4}));
   auto v = values<float>(y);
   EXPECT_EQ(v[0], 1.f);
   EXPECT_EQ(v[5], 2.f);
   EXPECT_EQ(v[11], 3.f);
   EXPECT_EQ(v[12 + 9], 3.f);
   op.shape = {1};  // a smaller target keeps the input's dims
-  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Shape{2, 3}));
+  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Dims{2, 3}));
   op.shape = {2, 4};
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 3})}, "do not broadcast");
   op.shape = {-2, 3};
@@ -152,20 +152,20 @@ TEST(ShapeExpand, Broadcast) {
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({1, 3})}, "too many elements");
   // Run-time shape: only dims the input fixes are known.
   EXPECT_EQ(infer_types(Expand{}, {{DType::Float32, {3, 1}}, {DType::Int64, {3}}})[0].shape,
-            (Shape{-1, 3, -1}));
+            (Dims{-1, 3, -1}));
 }
 
 TEST(ShapeTile, Repeats) {
   Tile op;
   op.repeats = {2, 1};
   auto y = run1(op, {iota({2, 2})});
-  EXPECT_EQ(y.shape, (Shape{4, 2}));
+  EXPECT_EQ(y.shape, (Dims{4, 2}));
   EXPECT_EQ(values<float>(y), (F{0, 1, 2, 3, 0, 1, 2, 3}));
   op.repeats = {1, 3};
   y = run1(op, {iota({2, 2})});
   EXPECT_EQ(values<float>(y), (F{0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3}));
   op.repeats = {0, 3};
-  EXPECT_EQ(run1(op, {iota({2, 2})}).shape, (Shape{0, 6}));
+  EXPECT_EQ(run1(op, {iota({2, 2})}).shape, (Dims{0, 6}));
   op.repeats = {2};
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 2})}, "rank 2");
   op.repeats = {-1, 1};
@@ -179,7 +179,7 @@ TEST(ShapePad, ConstantWithValueAndCrop) {
   op.pads = {1, 0, 0, 2};  // [begin0, begin1, end0, end1]
   op.value_bits = pack_element(DType::Float32, -1.0);
   auto y = run1(op, {iota({2, 2})});
-  ASSERT_EQ(y.shape, (Shape{3, 4}));
+  ASSERT_EQ(y.shape, (Dims{3, 4}));
   EXPECT_EQ(values<float>(y), (F{-1, -1, -1, -1, 0, 1, -1, -1, 2, 3, -1, -1}));
   op.pads = {0, -1, 0, 1};  // crop the first column, pad one at the end
   op.value_bits = pack_element(DType::Int64, 9);
@@ -192,7 +192,7 @@ TEST(ShapePad, ReflectAndEdge) {
   op.mode = "reflect";
   op.pads = {0, 2, 0, 1};
   auto y = run1(op, {f32({2, 3}, {1, 2, 3, 4, 5, 6})});
-  ASSERT_EQ(y.shape, (Shape{2, 6}));
+  ASSERT_EQ(y.shape, (Dims{2, 6}));
   EXPECT_EQ(values<float>(y), (F{3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5}));
   op.mode = "edge";
   y = run1(op, {f32({2, 3}, {1, 2, 3, 4, 5, 6})});
@@ -207,7 +207,7 @@ TEST(ShapePad, WrapIsARing) {  // opset 19: numpy.pad(mode="wrap")
   op.mode = "wrap";
   op.pads = {0, 2, 0, 4};  // 2 before and 4 after the 3 columns: more than one turn
   auto y = run1(op, {f32({2, 3}, {1, 2, 3, 4, 5, 6})});
-  ASSERT_EQ(y.shape, (Shape{2, 9}));
+  ASSERT_EQ(y.shape, (Dims{2, 9}));
   EXPECT_EQ(values<float>(y), (F{2, 3, 1, 2, 3, 1, 2, 3, 1, 5, 6, 4, 5, 6, 4, 5, 6, 4}));
 }
 

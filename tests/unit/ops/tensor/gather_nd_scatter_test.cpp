@@ -16,7 +16,7 @@ using namespace literal;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-HostTensor iota_f(Shape s) {
+HostTensor iota_f(Dims s) {
   HostTensor h(DType::Float32, std::move(s));
   for (int64_t i = 0; i < h.elements(); ++i) h.as<float>()[i] = static_cast<float>(i + 1);
   return h;
@@ -28,11 +28,11 @@ TEST(GatherND, BatchDimsAndSlices) {
   // Full index tuples -> scalars; partial -> slices; negative indices.
   EXPECT_THAT(vals<float>(ref_n(g, {data, I64({2, 3}, {0, 1, 1, 1, 0, -2})})[0]), ElementsAre(4, 5));
   auto y = ref_n(g, {data, I64({2, 1, 1}, {1, 0})})[0];
-  EXPECT_EQ(y.shape, (Shape{2, 1, 2, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 1, 2, 2}));
   EXPECT_THAT(vals<float>(y), ElementsAre(5, 6, 7, 8, 1, 2, 3, 4));
   g.batch_dims = 1;
   y = ref_n(g, {data, I64({2, 1}, {1, 0})})[0];
-  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 2}));
   EXPECT_THAT(vals<float>(y), ElementsAre(3, 4, 5, 6));
   EXPECT_THROW(ref_n(ops::GatherND{}, {data, I64({1, 1}, {2})}), Error);
   EXPECT_THAT(infer_err(g, {data, I64({2, 3}, {0, 0, 0, 0, 0, 0})}), HasSubstr("address 3 dims"));
@@ -127,7 +127,7 @@ TEST(GatherNDScatterImport, Nodes) {
                        .input("i", {2, 1})
                        .i("batch_dims", 1),
                    {{"i", onnx::TensorProto::INT64}});
-  EXPECT_EQ(only_node(*g, "GatherND")->outputs[0]->type.shape, (Shape{2, 4}));
+  EXPECT_EQ(only_node(*g, "GatherND")->outputs[0]->type.shape, (Dims{2, 4}));
 }
 
 }  // namespace

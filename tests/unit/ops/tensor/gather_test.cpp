@@ -13,7 +13,7 @@ using I = std::vector<int64_t>;
 TEST(Gather, NegativeIndicesAxis0) {
   Gather op;
   auto y = run1(op, {iota({3, 2}), i64({2}, {-1, 0})});
-  EXPECT_EQ(y.shape, (Shape{2, 2}));
+  EXPECT_EQ(y.shape, (Dims{2, 2}));
   EXPECT_EQ(values<float>(y), (F{4, 5, 0, 1}));
 }
 
@@ -22,7 +22,7 @@ TEST(Gather, Axis1With2DIndicesAndInt32) {
   op.axis = 1;
   auto idx = make_tensor<int32_t>(DType::Int32, {2, 2}, {2, 0, 1, -3});
   auto y = run1(op, {iota({2, 3}), idx});
-  ASSERT_EQ(y.shape, (Shape{2, 2, 2}));
+  ASSERT_EQ(y.shape, (Dims{2, 2, 2}));
   // y[i][j][k] = x[i][idx[j][k]]
   EXPECT_EQ(values<float>(y), (F{2, 0, 1, 0, 5, 3, 4, 3}));
 }
@@ -31,7 +31,7 @@ TEST(Gather, ScalarIndexDropsAxis) {
   // Gather(Shape(x), 0): the batch size as a scalar, as exported shape code does.
   Gather op;
   auto y = run1(op, {ints({8, 3, 224}), i64({}, {1}, true)});
-  EXPECT_EQ(y.shape, Shape{});
+  EXPECT_EQ(y.shape, Dims{});
   EXPECT_EQ(values<int64_t>(y), (I{3}));
 }
 
@@ -56,7 +56,7 @@ TEST(GatherElements, OnnxExamples) {
   EXPECT_EQ(values<float>(y), (F{1, 1, 4, 3}));
   op.axis = 0;
   y = run1(op, {f32({3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9}), i64({2, 3}, {1, 2, 0, 2, 0, 0})});
-  EXPECT_EQ(y.shape, (Shape{2, 3}));
+  EXPECT_EQ(y.shape, (Dims{2, 3}));
   EXPECT_EQ(values<float>(y), (F{4, 8, 3, 7, 2, 3}));
   op.axis = -1;  // negative indices too
   y = run1(op, {f32({2, 2}, {1, 2, 3, 4}), i64({2, 1}, {-1, -2})});

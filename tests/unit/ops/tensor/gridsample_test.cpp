@@ -100,7 +100,7 @@ TEST(GridSampleInfer, ShapesAndErrors) {
   auto g = gs(M::Bilinear, P::Zeros);
   std::vector<HostTensor> in{F({2, 3, 4, 5}, std::vector<float>(120)),
                              F({2, 6, 7, 2}, std::vector<float>(168))};
-  EXPECT_EQ(infer_n(g, in, 1)[0].shape, (Shape{2, 3, 6, 7}));
+  EXPECT_EQ(infer_n(g, in, 1)[0].shape, (Dims{2, 3, 6, 7}));
   EXPECT_THAT(infer_err(g, {in[0], F({1, 6, 7, 2}, std::vector<float>(84))}), HasSubstr("batch size"));
   EXPECT_THAT(infer_err(g, {in[0], F({2, 6, 7, 3}, std::vector<float>(252))}), HasSubstr("grid must be"));
   EXPECT_THAT(infer_err(g, {F({3, 4, 5}, std::vector<float>(60)), in[1]}), HasSubstr("4-D"));
@@ -120,7 +120,7 @@ TEST(GridSampleImport, ModesAndErrors) {
   gsm.attr_s("padding_mode", "reflection");
   gsm.attr_i("align_corners", 1);
   auto g = gsm.import();
-  EXPECT_EQ(gsm.out_type(*g).shape, (Shape{1, 2, 5, 6}));
+  EXPECT_EQ(gsm.out_type(*g).shape, (Dims{1, 2, 5, 6}));
   auto* op = g->nodes().at(0)->as<ops::GridSample>();
   ASSERT_NE(op, nullptr);
   EXPECT_EQ(op->mode, ops::GridSampleMode::Bicubic);

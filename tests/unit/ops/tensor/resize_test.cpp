@@ -114,13 +114,13 @@ TEST(ResizeInfer, ShapesAndErrors) {
   auto r = make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 1.5f, 0.5f});
   HostTensor x(DType::Float32, {2, 3, 5, 7});
   std::vector<HostTensor> in{x};
-  EXPECT_EQ(infer_n(r, in, 1)[0].shape, (Shape{2, 3, 7, 3}));
+  EXPECT_EQ(infer_n(r, in, 1)[0].shape, (Dims{2, 3, 7, 3}));
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 2}), {x}),
               HasSubstr("scales has 2"));
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 0, 1}), {x}), HasSubstr("> 0"));
   // Both as attributes: keep_aspect_ratio_policy's form (sizes give the shape, scales the coordinates).
   EXPECT_EQ(infer_n(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {1, 1, 1, 1}, {2, 3, 4, 6}), in, 1)[0].shape,
-            (Shape{2, 3, 4, 6}));
+            (Dims{2, 3, 4, 6}));
   EXPECT_THAT(infer_err(make(ResizeMode::Linear, ResizeCoord::HalfPixel, {}), {x}), HasSubstr("exactly one"));
   EXPECT_THAT(infer_err(make(ResizeMode::Cubic, ResizeCoord::HalfPixel, {2}), {I64({2}, {1, 2})}),
               HasSubstr("float32 or float64"));
@@ -132,19 +132,19 @@ TEST(ResizeInfer, ShapesAndErrors) {
   // Parameters as inputs: unknown at compile time -> unknown dims; constants resolve.
   Resize p = make(ResizeMode::Nearest, ResizeCoord::HalfPixel, {});
   std::vector<HostTensor> dyn{x, absent(), absent(), I64({4}, {2, 3, 10, 14})};
-  EXPECT_EQ(infer_n(p, dyn, 1)[0].shape, (Shape{-1, -1, -1, -1}));
+  EXPECT_EQ(infer_n(p, dyn, 1)[0].shape, (Dims{-1, -1, -1, -1}));
   dyn[3].constant = true;
-  EXPECT_EQ(infer_n(p, dyn, 1)[0].shape, (Shape{2, 3, 10, 14}));
+  EXPECT_EQ(infer_n(p, dyn, 1)[0].shape, (Dims{2, 3, 10, 14}));
   std::vector<HostTensor> sc{F({1, 1, 2, 2}, {1, 2, 3, 4}), absent(), F({4}, {1, 1, 2, 1}, true)};
   auto y = ref_n(p, sc);  // the reference reads the scales input
-  EXPECT_EQ(y[0].shape, (Shape{1, 1, 4, 2}));
+  EXPECT_EQ(y[0].shape, (Dims{1, 1, 4, 2}));
   EXPECT_THAT(vals<float>(y[0]), ElementsAre(1, 2, 1, 2, 3, 4, 3, 4));
 }
 
 struct KernelCase {
   ResizeMode mode;
   ResizeCoord coord;
-  Shape x;
+  Dims x;
   std::vector<float> scales;
   std::vector<int64_t> sizes;
 };
@@ -220,7 +220,7 @@ TEST(ResizeImport, Opsets) {
   EXPECT_EQ(r->coord, ResizeCoord::AlignCorners);
   EXPECT_THAT(r->scales, ElementsAre(1, 1, 2, 2));
   EXPECT_EQ(n->inputs.size(), 1u);
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 2, 6, 8}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{1, 2, 6, 8}));
 
   // Run-time scales stay an input; dims unknown.
   g = OnnxNodeModel("Resize", {"x", "", "s"}, {"y"}, 13).input("x", {1, 2, 3, 4}).input("s", {4}).import();
@@ -228,7 +228,7 @@ TEST(ResizeImport, Opsets) {
   ASSERT_TRUE(n);
   ASSERT_EQ(n->inputs.size(), 3u);
   EXPECT_EQ(n->inputs[1], nullptr);
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{-1, -1, -1, -1}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{-1, -1, -1, -1}));
 
   // Upsample-7 (attribute) and Resize-10: legacy coordinates.
   OnnxNodeModel up("Upsample", {"x"}, {"y"}, 7);
@@ -241,7 +241,7 @@ TEST(ResizeImport, Opsets) {
   n = only_node(*g, "Resize");
   ASSERT_TRUE(n);
   EXPECT_EQ(n->as<Resize>()->mode, ResizeMode::Linear);
-  EXPECT_EQ(n->outputs[0]->type.shape, (Shape{1, 1, 4, 6}));
+  EXPECT_EQ(n->outputs[0]->type.shape, (Dims{1, 1, 4, 6}));
   EXPECT_THAT(import_error(OnnxNodeModel("Upsample", {"x"}, {"y"}, 7).input("x", {1, 1, 2, 2})),
               HasSubstr("scales"));
   g = OnnxNodeModel("Resize", {"x", "s"}, {"y"}, 10)

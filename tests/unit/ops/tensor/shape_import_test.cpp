@@ -23,7 +23,7 @@ class ModelBuilder {
     g_ = m_.mutable_graph();
     g_->set_name("test");
   }
-  void input(const std::string& name, int elem, const Shape& dims) {
+  void input(const std::string& name, int elem, const Dims& dims) {
     auto* vi = g_->add_input();
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
@@ -43,21 +43,21 @@ class ModelBuilder {
     auto* shape = tt->mutable_shape();
     for (int i = 0; i < rank; ++i) shape->add_dim();
   }
-  void init_ints(const std::string& name, const I& v, std::optional<Shape> dims = std::nullopt) {
+  void init_ints(const std::string& name, const I& v, std::optional<Dims> dims = std::nullopt) {
     auto* t = g_->add_initializer();
     fill_ints(*t, name, v, dims);
   }
-  void init_floats(const std::string& name, const std::vector<float>& v, const Shape& dims) {
+  void init_floats(const std::string& name, const std::vector<float>& v, const Dims& dims) {
     auto* t = g_->add_initializer();
     t->set_name(name);
     t->set_data_type(onnx::TensorProto::FLOAT);
     for (int64_t d : dims) t->add_dims(d);
     for (float x : v) t->add_float_data(x);
   }
-  static void fill_ints(onnx::TensorProto& t, const std::string& name, const I& v, std::optional<Shape> dims) {
+  static void fill_ints(onnx::TensorProto& t, const std::string& name, const I& v, std::optional<Dims> dims) {
     t.set_name(name);
     t.set_data_type(onnx::TensorProto::INT64);
-    for (int64_t d : dims.value_or(Shape{static_cast<int64_t>(v.size())})) t.add_dims(d);
+    for (int64_t d : dims.value_or(Dims{static_cast<int64_t>(v.size())})) t.add_dims(d);
     for (int64_t x : v) t.add_int64_data(x);
   }
   onnx::NodeProto* node(const std::string& op, const std::vector<std::string>& in,
@@ -129,7 +129,7 @@ std::string import_error(const ModelBuilder& b) {
 
 // The flatten idiom of exported CNNs: x.view(x.size(0), -1).
 void add_flatten_chain(ModelBuilder& b) {
-  b.init_ints("zero", {0}, Shape{});
+  b.init_ints("zero", {0}, Dims{});
   b.init_ints("axes0", {0});
   b.init_ints("minus1", {-1});
   b.node("Shape", {"x"}, {"s"});
@@ -149,7 +149,7 @@ TEST(ShapeImport, ShapeChainFoldsIntoReshape) {
   auto* r = g->nodes()[0]->as<Reshape>();
   EXPECT_EQ(r->shape, (I{2, 48}));
   EXPECT_EQ(g->nodes()[0]->inputs.size(), 1u);
-  EXPECT_EQ(output(*g)->type.shape, (Shape{2, 48}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{2, 48}));
 }
 
 TEST(ShapeImport, DynamicBatchKeepsShapeSubgraph) {
@@ -168,7 +168,7 @@ TEST(ShapeImport, DynamicBatchKeepsShapeSubgraph) {
   shape.data = vals;
   InferContext ctx({{DType::Float32, {5, 3, 4, 4}}, {DType::Int64, {2}}}, {nullptr, &shape}, 1);
   op.infer(ctx);
-  EXPECT_EQ(ctx.outputs()[0].shape, (Shape{5, 48}));
+  EXPECT_EQ(ctx.outputs()[0].shape, (Dims{5, 48}));
 }
 
 TEST(ShapeImport, ReshapeWithDynamicBatchAndConstantShape) {
@@ -180,7 +180,7 @@ TEST(ShapeImport, ReshapeWithDynamicBatchAndConstantShape) {
   auto g = b.import();
   ASSERT_EQ(node_types(*g), (std::vector<std::string>{"Reshape"}));
   EXPECT_EQ(g->nodes()[0]->as<Reshape>()->shape, (I{0, -1}));
-  EXPECT_EQ(output(*g)->type.shape, (Shape{-1, 512}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{-1, 512}));
 }
 
 TEST(ShapeImport, ReshapeAllowZeroFromOpset14) {
@@ -193,7 +193,7 @@ TEST(ShapeImport, ReshapeAllowZeroFromOpset14) {
     if (allowzero) {
       EXPECT_NE(import_error(b).find("cannot reshape 2x3"), std::string::npos) << import_error(b);
     } else {
-      EXPECT_EQ(output(*b.import())->type.shape, (Shape{2, 3}));
+      EXPECT_EQ(output(*b.import())->type.shape, (Dims{2, 3}));
     }
   }
 }
@@ -209,23 +209,23 @@ TEST(ShapeImport, ConstantOp) {
   auto g = b.import();
   ASSERT_EQ(node_types(*g), (std::vector<std::string>{"Reshape"}));
   EXPECT_EQ(g->nodes()[0]->as<Reshape>()->shape, (I{4, 6}));
-  EXPECT_EQ(output(*g, 1)->type.shape, Shape{});
+  EXPECT_EQ(output(*g, 1)->type.shape, Dims{});
   EXPECT_EQ(const_values<float>(output(*g, 1)), (std::vector<float>{2.5f}));
 }
 
 TEST(ShapeImport, ConstantTensorAndSparseRefused) {
   ModelBuilder b(13);
   auto* n = b.node("Constant", {}, {"c"});
-  B::fill_ints(*B::attr(n, "value", onnx::AttributeProto::TENSOR)->mutable_t(), "t", {1, 2, 3, 4}, Shape{2, 2});
+  B::fill_ints(*B::attr(n, "value", onnx::AttributeProto::TENSOR)->mutable_t(), "t", {1, 2, 3, 4}, Dims{2, 2});
   b.output("c", kI64, 2);
   auto g = b.import();
-  EXPECT_EQ(output(*g)->type.shape, (Shape{2, 2}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{2, 2}));
   EXPECT_EQ(const_values<int64_t>(output(*g)), (I{1, 2, 3, 4}));
 
   ModelBuilder s(13);
   auto* sp = B::attr(s.node("Constant", {}, {"c"}), "sparse_value", onnx::AttributeProto::SPARSE_TENSOR);
-  B::fill_ints(*sp->mutable_sparse_tensor()->mutable_values(), "v", {5}, Shape{1});
-  B::fill_ints(*sp->mutable_sparse_tensor()->mutable_indices(), "i", {1}, Shape{1});
+  B::fill_ints(*sp->mutable_sparse_tensor()->mutable_values(), "v", {5}, Dims{1});
+  B::fill_ints(*sp->mutable_sparse_tensor()->mutable_indices(), "i", {1}, Dims{1});
   sp->mutable_sparse_tensor()->add_dims(3);
   s.output("c", kI64, 1);
   EXPECT_NE(import_error(s).find("sparse"), std::string::npos) << import_error(s);
@@ -236,7 +236,7 @@ TEST(ShapeImport, SqueezeUnsqueezeAxesAttrAndInput) {
   a.input("x", kF, {1, 3, 1});
   B::attr_ints(a.node("Squeeze", {"x"}, {"y"}), "axes", {-1});
   a.output("y", kF, 2);
-  EXPECT_EQ(output(*a.import())->type.shape, (Shape{1, 3}));
+  EXPECT_EQ(output(*a.import())->type.shape, (Dims{1, 3}));
 
   ModelBuilder b(13);
   b.input("x", kF, {1, 3, 1});
@@ -247,8 +247,8 @@ TEST(ShapeImport, SqueezeUnsqueezeAxesAttrAndInput) {
   b.output("z", kF, 1);
   auto g = b.import();
   EXPECT_EQ(g->nodes()[0]->as<Squeeze>()->axes, (I{0}));
-  EXPECT_EQ(output(*g, 0)->type.shape, (Shape{3, 1}));
-  EXPECT_EQ(output(*g, 1)->type.shape, (Shape{3}));
+  EXPECT_EQ(output(*g, 0)->type.shape, (Dims{3, 1}));
+  EXPECT_EQ(output(*g, 1)->type.shape, (Dims{3}));
 
   ModelBuilder c(13);
   c.input("x", kF, {3});
@@ -257,7 +257,7 @@ TEST(ShapeImport, SqueezeUnsqueezeAxesAttrAndInput) {
   c.output("y", kF, 2);
   // Axes known only at run time: the rank is known, the dims wait for the values.
   auto gc = c.import();
-  EXPECT_EQ(output(*gc, 0)->type.shape, (Shape{-1, -1}));
+  EXPECT_EQ(output(*gc, 0)->type.shape, (Dims{-1, -1}));
   EXPECT_EQ(gc->nodes()[0]->inputs.size(), 2u);
 }
 
@@ -267,7 +267,7 @@ TEST(ShapeImport, SliceAttrsAndInputs) {
   auto* n = a.node("Slice", {"x"}, {"y"});
   B::attr_ints(n, "starts", {1}), B::attr_ints(n, "ends", {1000}), B::attr_ints(n, "axes", {1});
   a.output("y", kF, 2);
-  EXPECT_EQ(output(*a.import())->type.shape, (Shape{4, 9}));
+  EXPECT_EQ(output(*a.import())->type.shape, (Dims{4, 9}));
 
   ModelBuilder b(13);
   b.input("x", kF, {4, 10});
@@ -278,7 +278,7 @@ TEST(ShapeImport, SliceAttrsAndInputs) {
   ASSERT_EQ(node_types(*g), (std::vector<std::string>{"Slice"}));
   EXPECT_EQ(g->nodes()[0]->inputs.size(), 1u);  // parameters became attributes
   EXPECT_EQ(g->nodes()[0]->as<Slice>()->steps, (I{-4}));
-  EXPECT_EQ(output(*g)->type.shape, (Shape{4, 3}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{4, 3}));
 
   ModelBuilder c(13);  // run-time starts stay inputs
   c.input("x", kF, {4, 10});
@@ -288,7 +288,7 @@ TEST(ShapeImport, SliceAttrsAndInputs) {
   c.output("y", kF, 2);
   g = c.import();
   EXPECT_EQ(g->nodes()[0]->inputs.size(), 3u);
-  EXPECT_EQ(output(*g)->type.shape, (Shape{-1, -1}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{-1, -1}));
 }
 
 TEST(ShapeImport, PadAttrsAndInputs) {
@@ -298,7 +298,7 @@ TEST(ShapeImport, PadAttrsAndInputs) {
   B::attr_ints(n, "pads", {0, 1, 0, 2}), B::attr_float(n, "value", 1.5f), B::attr_string(n, "mode", "constant");
   a.output("y", kF, 2);
   auto g = a.import();
-  EXPECT_EQ(output(*g)->type.shape, (Shape{2, 6}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{2, 6}));
   EXPECT_EQ(g->nodes()[0]->as<Pad>()->value_bits, pack_element(DType::Float32, 1.5));
 
   ModelBuilder b(11);
@@ -308,7 +308,7 @@ TEST(ShapeImport, PadAttrsAndInputs) {
   B::attr_string(b.node("Pad", {"x", "pads", "v"}, {"y"}), "mode", "reflect");
   b.output("y", kF, 2);
   g = b.import();
-  EXPECT_EQ(output(*g)->type.shape, (Shape{4, 3}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{4, 3}));
   EXPECT_EQ(g->nodes()[0]->as<Pad>()->mode, "reflect");
   EXPECT_EQ(g->nodes()[0]->as<Pad>()->value_bits, pack_element(DType::Float32, -2.0));
 
@@ -321,7 +321,7 @@ TEST(ShapeImport, PadAttrsAndInputs) {
   g = c.import();
   ASSERT_EQ(g->nodes()[0]->inputs.size(), 3u);
   EXPECT_EQ(g->nodes()[0]->inputs[1], nullptr);
-  EXPECT_EQ(output(*g)->type.shape, (Shape{4, 3}));
+  EXPECT_EQ(output(*g)->type.shape, (Dims{4, 3}));
 }
 
 TEST(ShapeImport, SplitAttrAndInput) {
@@ -336,8 +336,8 @@ TEST(ShapeImport, SplitAttrAndInput) {
     b.output("a", kF, 2);
     b.output("b", kF, 2);
     auto g = b.import();
-    EXPECT_EQ(output(*g, 0)->type.shape, (Shape{2, 2})) << opset;
-    EXPECT_EQ(output(*g, 1)->type.shape, (Shape{2, 4})) << opset;
+    EXPECT_EQ(output(*g, 0)->type.shape, (Dims{2, 2})) << opset;
+    EXPECT_EQ(output(*g, 1)->type.shape, (Dims{2, 4})) << opset;
   }
 }
 
@@ -348,14 +348,14 @@ TEST(ShapeImport, FoldsSmallConstantsOnly) {
   b.init_ints("small", {4, 4});
   b.node("Expand", {"one", "big"}, {"e"});    // 4 MB: stays a node
   b.node("Expand", {"one", "small"}, {"f"});  // folded
-  b.init_ints("r", {0}, Shape{}), b.init_ints("l", {5}, Shape{}), b.init_ints("d", {2}, Shape{});
+  b.init_ints("r", {0}, Dims{}), b.init_ints("l", {5}, Dims{}), b.init_ints("d", {2}, Dims{});
   b.node("Range", {"r", "l", "d"}, {"rg"});
   B::attr_int(b.node("Cast", {"rg"}, {"rf"}), "to", kF);
   for (auto* o : {"e", "f"}) b.output(o, kF, 2);
   b.output("rf", kF, 1);
   auto g = b.import();
   EXPECT_EQ(node_types(*g), (std::vector<std::string>{"Expand"}));
-  EXPECT_EQ(output(*g, 0)->type.shape, (Shape{1000, 1000}));
+  EXPECT_EQ(output(*g, 0)->type.shape, (Dims{1000, 1000}));
   EXPECT_EQ(const_values<float>(output(*g, 1)), std::vector<float>(16, 1.f));
   EXPECT_EQ(const_values<float>(output(*g, 2)), (std::vector<float>{0, 2, 4}));
 }
@@ -365,7 +365,7 @@ TEST(ShapeImport, ShapeStartEndAndConstantOfShape) {
   b.input("x", kF, {2, 3, 4});
   B::attr_int(b.node("Shape", {"x"}, {"s"}), "start", 1);
   auto* c = b.node("ConstantOfShape", {"s"}, {"z"});
-  B::fill_ints(*B::attr(c, "value", onnx::AttributeProto::TENSOR)->mutable_t(), "v", {3}, Shape{1});
+  B::fill_ints(*B::attr(c, "value", onnx::AttributeProto::TENSOR)->mutable_t(), "v", {3}, Dims{1});
   b.output("s", kI64, 1);
   b.output("z", kI64, 2);
   auto g = b.import();

@@ -30,7 +30,7 @@ TEST(ShapeKernels, CopyForReshapingViews) {
 
 TEST(ShapeKernels, TransposeOnednnMatchesReference) {
   struct Case {
-    Shape shape;
+    Dims shape;
     std::vector<int64_t> perm;
   };
   std::vector<Case> cases = {
@@ -68,7 +68,7 @@ TEST(ShapeKernels, ConcatOnednnMatchesReference) {
   for (int64_t axis = -4; axis < 4; ++axis) {
     Concat c;
     c.axis = axis;
-    Shape a{2, 3, 5, 7}, b = a, d = a;
+    Dims a{2, 3, 5, 7}, b = a, d = a;
     int64_t k = axis < 0 ? axis + 4 : axis;
     b[k] = 1, d[k] = 4;
     SCOPED_TRACE(axis);
@@ -96,7 +96,7 @@ TEST(ShapeKernels, ConcatOnednnDeclines) {
 
 // Runs oneDNN Concat with the given layouts (inputs converted with oneDNN reorders, the output
 // converted back to row-major) and compares with the reference on row-major data.
-void expect_blocked_concat_matches(const std::string& impl, int64_t axis, std::vector<Shape> shapes,
+void expect_blocked_concat_matches(const std::string& impl, int64_t axis, std::vector<Dims> shapes,
                                    std::vector<std::string> layouts, const std::string& out_layout) {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream st(eng);
@@ -149,7 +149,7 @@ TEST(ShapeKernels, ConcatInhouseMatchesReference) {
   for (int64_t axis = -4; axis < 4; ++axis) {
     Concat c;
     c.axis = axis;
-    Shape a{2, 3, 5, 7}, b = a;
+    Dims a{2, 3, 5, 7}, b = a;
     b[axis < 0 ? axis + 4 : axis] = 2;
     SCOPED_TRACE(axis);
     expect_kernel_matches_reference(c, "inhouse", {random_tensor(DType::Float32, a, 1),
@@ -196,7 +196,7 @@ TEST(ShapeKernels, LargeReferenceCopiesAreExact) {
   s.starts = {1, -1}, s.ends = {INT64_MAX, INT64_MIN}, s.steps = {2, -3};
   auto x = random_tensor(DType::Float32, {1001, 1003}, 9);
   auto y = run1(s, {x});
-  ASSERT_EQ(y.shape, (Shape{500, 335}));
+  ASSERT_EQ(y.shape, (Dims{500, 335}));
   auto xv = values<float>(x), yv = values<float>(y);
   bool ok = true;
   for (int64_t i = 0; i < 500 && ok; ++i)
@@ -206,7 +206,7 @@ TEST(ShapeKernels, LargeReferenceCopiesAreExact) {
   flat.starts = {3}, flat.ends = {3000003};
   auto big = random_tensor(DType::Float32, {3000010}, 11);
   auto z = run1(flat, {big});
-  ASSERT_EQ(z.shape, (Shape{3000000}));
+  ASSERT_EQ(z.shape, (Dims{3000000}));
   EXPECT_EQ(values<float>(z)[0], values<float>(big)[3]);
   EXPECT_EQ(values<float>(z)[2999999], values<float>(big)[3000002]);
 }

@@ -13,36 +13,36 @@ TEST(ShapeReshape, ResolvesMinusOneAndZero) {
   Reshape op;
   op.shape = {0, -1};
   auto y = run1(op, {iota({2, 3, 4})});
-  EXPECT_EQ(y.shape, (Shape{2, 12}));
+  EXPECT_EQ(y.shape, (Dims{2, 12}));
   EXPECT_EQ(values<float>(y)[13], 13.f);  // data is a plain copy
   op.shape = {-1, 4, 1};
-  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Shape{6, 4, 1}));
+  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Dims{6, 4, 1}));
 }
 
 TEST(ShapeReshape, AllowZeroKeepsLiteralZero) {
   Reshape op;
   op.shape = {0, 3};
   op.allowzero = 1;
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {0, 3}}})[0].shape, (Shape{0, 3}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {0, 3}}})[0].shape, (Dims{0, 3}));
   op.allowzero = 0;  // 0 copies the input dim instead
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {2, 3}}})[0].shape, (Shape{2, 3}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {2, 3}}})[0].shape, (Dims{2, 3}));
 }
 
 TEST(ShapeReshape, DynamicBatchStillResolves) {
   // Reshape(x, [0, -1]) after global pooling: the unknown batch is copied, so -1 is 512.
-  EXPECT_EQ(resolve_reshape({-1, 512, 1, 1}, {0, -1}, false), (Shape{-1, 512}));
-  EXPECT_EQ(resolve_reshape({-1, 512, 1, 1}, {-1, 512}, false), (Shape{-1, 512}));
-  EXPECT_EQ(resolve_reshape({4, -1}, {2, -1}, false), (Shape{2, -1}));
+  EXPECT_EQ(resolve_reshape({-1, 512, 1, 1}, {0, -1}, false), (Dims{-1, 512}));
+  EXPECT_EQ(resolve_reshape({-1, 512, 1, 1}, {-1, 512}, false), (Dims{-1, 512}));
+  EXPECT_EQ(resolve_reshape({4, -1}, {2, -1}, false), (Dims{2, -1}));
 }
 
 TEST(ShapeReshape, ShapeAsInput) {
   Reshape op;
   // Not constant: the rank is known, the dims are not.
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {2, 3, 4}}, {DType::Int64, {3}}})[0].shape, (Shape{-1, -1, -1}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {2, 3, 4}}, {DType::Int64, {3}}})[0].shape, (Dims{-1, -1, -1}));
   // Constant: resolved like the attribute.
   std::vector<HostTensor> in{iota({2, 3, 4}), ints({4, -1})};
-  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Shape{4, 6}));
-  EXPECT_EQ(run1(op, in).shape, (Shape{4, 6}));
+  EXPECT_EQ(infer_outputs(op, in)[0].shape, (Dims{4, 6}));
+  EXPECT_EQ(run1(op, in).shape, (Dims{4, 6}));
 }
 
 TEST(ShapeReshape, InferErrors) {
@@ -71,16 +71,16 @@ TEST(ShapeReshape, InferErrors) {
 TEST(ShapeFlatten, Axes) {
   Flatten op;
   op.axis = 0;
-  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Shape{1, 24}));
+  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Dims{1, 24}));
   op.axis = 2;
-  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Shape{6, 4}));
+  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Dims{6, 4}));
   op.axis = -1;
-  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Shape{6, 4}));
+  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Dims{6, 4}));
   op.axis = 3;
   auto y = run1(op, {iota({2, 3, 4})});
-  EXPECT_EQ(y.shape, (Shape{24, 1}));
+  EXPECT_EQ(y.shape, (Dims{24, 1}));
   EXPECT_EQ(values<float>(y)[23], 23.f);
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3, 4, 5}}})[0].shape, (Shape{-1, 5}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3, 4, 5}}})[0].shape, (Dims{-1, 5}));
   op.axis = 4;
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 3, 4})}, "out of range");
   op.axis = -4;
@@ -89,9 +89,9 @@ TEST(ShapeFlatten, Axes) {
 
 TEST(ShapeSqueeze, AxesAndAll) {
   Squeeze op;
-  EXPECT_EQ(run1(op, {iota({1, 3, 1, 2})}).shape, (Shape{3, 2}));
+  EXPECT_EQ(run1(op, {iota({1, 3, 1, 2})}).shape, (Dims{3, 2}));
   op.axes = {-2};
-  EXPECT_EQ(run1(op, {iota({1, 3, 1, 2})}).shape, (Shape{1, 3, 2}));
+  EXPECT_EQ(run1(op, {iota({1, 3, 1, 2})}).shape, (Dims{1, 3, 2}));
   op.axes = {1};
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({1, 3, 1, 2})}, "not 1");
   op.axes = {0, -4};
@@ -105,11 +105,11 @@ TEST(ShapeSqueeze, AxesAndAll) {
 TEST(ShapeUnsqueeze, Axes) {
   Unsqueeze op;
   op.axes = {0, 3};
-  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Shape{1, 2, 3, 1}));
+  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Dims{1, 2, 3, 1}));
   op.axes = {-1, 1};
-  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Shape{2, 1, 3, 1}));
+  EXPECT_EQ(run1(op, {iota({2, 3})}).shape, (Dims{2, 1, 3, 1}));
   op.axes = {0};
-  EXPECT_EQ(run1(op, {i64({}, {7})}).shape, (Shape{1}));
+  EXPECT_EQ(run1(op, {i64({}, {7})}).shape, (Dims{1}));
   op.axes = {4};
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 3})}, "out of range");
   op.axes = {1, -3};
@@ -118,8 +118,8 @@ TEST(ShapeUnsqueeze, Axes) {
   EXPECT_INFER_FAILS(op, std::vector<HostTensor>{iota({2, 3})}, "at least one axis");
 }
 
-TEST(ShapeShapeOf, StartEnd) {
-  ShapeOf op;
+TEST(ShapeShape, StartEnd) {
+  Shape op;
   auto y = run1(op, {iota({2, 3, 4})});
   EXPECT_EQ(y.dtype, DType::Int64);
   EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{2, 3, 4}));
@@ -130,16 +130,16 @@ TEST(ShapeShapeOf, StartEnd) {
   op.start = -10, op.end = -1;  // clamped like Python slicing
   EXPECT_EQ(values<int64_t>(run1(op, {iota({2, 3, 4})})), (std::vector<int64_t>{2, 3}));
   op.start = 2, op.end = 1;
-  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Shape{0}));
+  EXPECT_EQ(run1(op, {iota({2, 3, 4})}).shape, (Dims{0}));
   // Dynamic dims still give a known output length.
   op.start = 0, op.end = INT64_MAX;
-  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3}}})[0].shape, (Shape{2}));
+  EXPECT_EQ(infer_types(op, {{DType::Float32, {-1, 3}}})[0].shape, (Dims{2}));
 }
 
 TEST(ShapeSize, CountsElements) {
   Size op;
   auto y = run1(op, {iota({2, 3, 4})});
-  EXPECT_EQ(y.shape, Shape{});
+  EXPECT_EQ(y.shape, Dims{});
   EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{24}));
   EXPECT_EQ(values<int64_t>(run1(op, {iota({0, 3})})), (std::vector<int64_t>{0}));
 }
@@ -147,7 +147,7 @@ TEST(ShapeSize, CountsElements) {
 TEST(ShapeTranspose, Small2D) {
   Transpose op;  // default: reverse
   auto y = run1(op, {iota({2, 3})});
-  EXPECT_EQ(y.shape, (Shape{3, 2}));
+  EXPECT_EQ(y.shape, (Dims{3, 2}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 3, 1, 4, 2, 5}));
 }
 
@@ -155,7 +155,7 @@ TEST(ShapeTranspose, Iota2x3x4) {
   Transpose op;
   op.perm = {2, 0, 1};
   auto y = run1(op, {iota({2, 3, 4})});
-  ASSERT_EQ(y.shape, (Shape{4, 2, 3}));
+  ASSERT_EQ(y.shape, (Dims{4, 2, 3}));
   // out[k][i][j] = in[i][j][k] = 12i + 4j + k
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 4, 8, 12, 16, 20, 1, 5, 9, 13, 17, 21,
                                                   2, 6, 10, 14, 18, 22, 3, 7, 11, 15, 19, 23}));
@@ -181,14 +181,14 @@ TEST(ShapeDepthToSpace, DcrAndCrd) {
   DepthToSpace op;
   op.blocksize = 2;
   auto y = run1(op, {iota({1, 8, 1, 1})});
-  ASSERT_EQ(y.shape, (Shape{1, 2, 2, 2}));
+  ASSERT_EQ(y.shape, (Dims{1, 2, 2, 2}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 2, 4, 6, 1, 3, 5, 7}));
   op.mode = "CRD";
   EXPECT_EQ(values<float>(run1(op, {iota({1, 8, 1, 1})})), (std::vector<float>{0, 1, 2, 3, 4, 5, 6, 7}));
   // With spatial extent: [1, 4, 1, 2], one output channel of 2x4.
   op.mode = "DCR";
   auto z = run1(op, {iota({1, 4, 1, 2})});
-  ASSERT_EQ(z.shape, (Shape{1, 1, 2, 4}));
+  ASSERT_EQ(z.shape, (Dims{1, 1, 2, 4}));
   // out[h*2+b1][w*2+b2] = x[b1*2+b2][h][w]
   EXPECT_EQ(values<float>(z), (std::vector<float>{0, 2, 1, 3, 4, 6, 5, 7}));
   op.mode = "XYZ";
@@ -203,7 +203,7 @@ TEST(ShapeSpaceToDepth, InvertsDepthToSpace) {
   SpaceToDepth s2d;
   s2d.blocksize = 2;
   auto y = run1(s2d, {iota({1, 1, 2, 2})});
-  ASSERT_EQ(y.shape, (Shape{1, 4, 1, 1}));
+  ASSERT_EQ(y.shape, (Dims{1, 4, 1, 1}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 1, 2, 3}));
   DepthToSpace d2s;
   d2s.blocksize = 2;

@@ -16,7 +16,7 @@ using namespace literal;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-HostTensor iota_f(Shape s) {
+HostTensor iota_f(Dims s) {
   HostTensor h(DType::Float32, std::move(s));
   for (int64_t i = 0; i < h.elements(); ++i) h.as<float>()[i] = static_cast<float>(i + 1);
   return h;
@@ -63,18 +63,18 @@ TEST(OneHot, AxesNegativeIndicesAndDepthInput) {
   o.depth = 3;
   // indices [0, 2, -1, 5]: -1 -> 2, 5 out of range -> all off.
   auto y = ref_n(o, {I64({4}, {0, 2, -1, 5}), absent(), I32({2}, {7, 9})})[0];
-  EXPECT_EQ(y.shape, (Shape{4, 3}));
+  EXPECT_EQ(y.shape, (Dims{4, 3}));
   EXPECT_THAT(vals<int32_t>(y), ElementsAre(9, 7, 7, 7, 7, 9, 7, 7, 9, 7, 7, 7));
   o.axis = 0;
   y = ref_n(o, {F({2}, {1.7f, -1.2f}), absent(), F({2}, {0, 1})})[0];  // float indices truncate
-  EXPECT_EQ(y.shape, (Shape{3, 2}));
+  EXPECT_EQ(y.shape, (Dims{3, 2}));
   EXPECT_THAT(vals<float>(y), ElementsAre(0, 0, 1, 0, 0, 1));
   // depth as a (float) input, used when known.
   o.axis = -1;
   std::vector<HostTensor> in{I64({1, 2}, {1, 0}), F({}, {2.f}, true), F({2}, {0, 1})};
-  EXPECT_EQ(infer_n(o, in, 1)[0].shape, (Shape{1, 2, 2}));
+  EXPECT_EQ(infer_n(o, in, 1)[0].shape, (Dims{1, 2, 2}));
   in[1].constant = false;
-  EXPECT_EQ(infer_n(o, in, 1)[0].shape, (Shape{1, 2, -1}));
+  EXPECT_EQ(infer_n(o, in, 1)[0].shape, (Dims{1, 2, -1}));
   EXPECT_THAT(infer_err(o, {I64({2}, {0, 1}), F({}, {0.f}, true), F({2}, {0, 1})}),
               HasSubstr("depth must be >= 1"));
   EXPECT_THAT(infer_err(o, {I64({2}, {0, 1}), absent(), F({3}, {0, 1, 2})}), HasSubstr("off_value, on_value"));
@@ -124,7 +124,7 @@ TEST(TriluEyeLikeOneHotImport, Nodes) {
   auto* o = only_op<ops::OneHot>(*g, "OneHot");
   ASSERT_TRUE(o);
   EXPECT_EQ(o->depth, 5);
-  EXPECT_EQ(only_node(*g, "OneHot")->outputs[0]->type.shape, (Shape{5, 4}));
+  EXPECT_EQ(only_node(*g, "OneHot")->outputs[0]->type.shape, (Dims{5, 4}));
 }
 
 }  // namespace

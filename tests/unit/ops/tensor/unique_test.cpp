@@ -54,21 +54,21 @@ TEST(Unique, FlatSortedAndNot) {
 TEST(Unique, AlongAnAxis) {
   // sorted_with_axis.
   auto r = run_unique(unique(1, 0), f32({3, 3}, {1, 0, 0, 1, 0, 0, 2, 3, 4}));
-  EXPECT_EQ(r[0].shape, (Shape{2, 3}));
+  EXPECT_EQ(r[0].shape, (Dims{2, 3}));
   EXPECT_EQ(vals<float>(r[0]), (std::vector<float>{1, 0, 0, 2, 3, 4}));
   EXPECT_EQ(vals<int64_t>(r[1]), (std::vector<int64_t>{0, 2}));
   EXPECT_EQ(vals<int64_t>(r[2]), (std::vector<int64_t>{0, 0, 1}));
   EXPECT_EQ(vals<int64_t>(r[3]), (std::vector<int64_t>{2, 1}));
   // sorted_with_axis_3d: slices along axis 1 compare over both batch rows.
   r = run_unique(unique(1, 1), f32({2, 4, 2}, {1, 1, 0, 1, 2, 1, 0, 1, 1, 1, 0, 1, 2, 1, 0, 1}));
-  EXPECT_EQ(r[0].shape, (Shape{2, 3, 2}));
+  EXPECT_EQ(r[0].shape, (Dims{2, 3, 2}));
   EXPECT_EQ(vals<float>(r[0]), (std::vector<float>{0, 1, 1, 1, 2, 1, 0, 1, 1, 1, 2, 1}));
   EXPECT_EQ(vals<int64_t>(r[1]), (std::vector<int64_t>{1, 0, 2}));
   EXPECT_EQ(vals<int64_t>(r[2]), (std::vector<int64_t>{1, 0, 2, 0}));
   EXPECT_EQ(vals<int64_t>(r[3]), (std::vector<int64_t>{2, 1, 1}));
   // sorted_with_negative_axis: columns [1,1,2], [0,0,3], [0,0,3].
   r = run_unique(unique(1, -1), f32({3, 3}, {1, 0, 0, 1, 0, 0, 2, 3, 3}));
-  EXPECT_EQ(r[0].shape, (Shape{3, 2}));
+  EXPECT_EQ(r[0].shape, (Dims{3, 2}));
   EXPECT_EQ(vals<float>(r[0]), (std::vector<float>{0, 1, 0, 1, 3, 2}));
   EXPECT_EQ(vals<int64_t>(r[1]), (std::vector<int64_t>{1, 0}));
   EXPECT_EQ(vals<int64_t>(r[2]), (std::vector<int64_t>{1, 0, 0}));
@@ -93,16 +93,16 @@ TEST(Unique, NanCollapsesAndSortsLast) {
 TEST(Unique, InferAndErrors) {
   std::vector<HostTensor> in{f32({2, 5, 3}, std::vector<float>(30, 1.f))};
   auto t = infer_outputs(unique(1, 1), in);  // one output unless asked for more
-  EXPECT_EQ(t[0].shape, (Shape{2, -1, 3}));
+  EXPECT_EQ(t[0].shape, (Dims{2, -1, 3}));
   std::vector<const TensorView*> none{nullptr};
   InferContext ctx({{DType::Float32, {2, 5, 3}}}, none, 4);
   unique(1, 1).infer(ctx);
-  EXPECT_EQ(ctx.outputs()[1].shape, (Shape{-1}));
-  EXPECT_EQ(ctx.outputs()[2].shape, (Shape{5}));  // inverse_indices: one per slice, always known
+  EXPECT_EQ(ctx.outputs()[1].shape, (Dims{-1}));
+  EXPECT_EQ(ctx.outputs()[2].shape, (Dims{5}));  // inverse_indices: one per slice, always known
   EXPECT_EQ(ctx.outputs()[3].dtype, DType::Int64);
   in[0].constant = true;
-  EXPECT_EQ(infer_outputs(unique(1, 1), in)[0].shape, (Shape{2, 1, 3}));
-  EXPECT_EQ(infer_outputs(unique(1), in)[0].shape, (Shape{1}));
+  EXPECT_EQ(infer_outputs(unique(1, 1), in)[0].shape, (Dims{2, 1, 3}));
+  EXPECT_EQ(infer_outputs(unique(1), in)[0].shape, (Dims{1}));
   EXPECT_NE(infer_err(unique(1, 3), {f32({2, 5, 3})}).find("axis 3 is out of range"), std::string::npos);
   EXPECT_NE(infer_err(unique(1, -4), {f32({2, 5, 3})}).find("out of range"), std::string::npos);
   EXPECT_NE(infer_err(unique(2), {f32({4})}).find("sorted"), std::string::npos);

@@ -106,7 +106,7 @@ TEST(OptimizerImport, TrainingDomain) {
   ASSERT_TRUE(n);
   EXPECT_FLOAT_EQ(n->as<Adagrad>()->epsilon, 1e-6f);
   ASSERT_EQ(n->outputs.size(), 2u);
-  EXPECT_EQ(n->outputs[1]->type.shape, (Shape{3}));
+  EXPECT_EQ(n->outputs[1]->type.shape, (Dims{3}));
   // The same op type in the default domain is no ONNX op.
   EXPECT_THROW(adagrad_model("").import(), Error);
 }
