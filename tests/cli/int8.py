@@ -261,10 +261,13 @@ if check(r.returncode == 0, f"fallback: compile failed: {r.stderr}"):
 r = kiln("compile", sens, "-o", os.path.join(WORK, "sens1.plan"), "--int8", "--calib=" + sens_calib,
          "--checkTolerance=rel_l2:0.02", "--builderOptimizationLevel=1", "-v")
 if check(r.returncode == 0, f"fallback at level 1: compile failed: {r.stderr}"):
-    # Which layers int8 keeps at level 1 is decided by timing (these layers are tiny), so only the
-    # final rebuild and its check are asserted.
-    check("built at level 1" in r.stderr and "within --checkTolerance" in r.stderr,
-          f"fallback at level 1: {r.stderr[-1500:]}")
+    # Which layers int8 keeps at level 1 is decided by timing (these layers are tiny): when the
+    # timed all-int8 plan already meets the tolerance there is no fallback; when there is one, the
+    # chosen plan must have been rebuilt at level 1 and checked.
+    check("within --checkTolerance" in r.stderr, f"fallback at level 1: the plan was not checked: {r.stderr[-1500:]}")
+    if "int8 fallback:" in r.stderr:  # the search itself is untimed, so it moves l2 as at level 0
+        check("int8 fallback: moved 1 of 3" in r.stderr and "built at level 1" in r.stderr,
+              f"fallback at level 1: not l2 alone, or no rebuild at level 1: {r.stderr[-1500:]}")
 r = kiln("compile", L0, sens, "-o", os.path.join(WORK, "never.plan"), "--int8", "--calib=" + sens_calib,
          "--checkTolerance=top1:1.5")
 check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(os.path.join(WORK, "never.plan")),
