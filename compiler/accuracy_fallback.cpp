@@ -113,8 +113,9 @@ Int8FallbackResult compile_int8_with_fallback(const std::string& onnx_path, cons
   for (auto& [c, n] : contrib) ranked.push_back(n);
   // The shortest prefix of the ranking that meets the tolerance (binary search; the error falls as
   // layers leave int8, so a longer prefix that meets it bounds a shorter one from above).
+  auto prefix = [&](size_t k) { return std::vector<std::string>(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k)); };
   auto trial = [&](size_t k, CompileResult& r, AccuracyReport& rep) {
-    r = build_with(std::vector<std::string>(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k)));
+    r = build_with(prefix(k));
     rep = checker.check(r.plan);
     out.log.push_back("trial: the " + std::to_string(k) + " largest contributor(s) in float: rel_l2 sum " +
                       fmt_score(score(rep)) + (rep.passed() ? " (meets the tolerance)" : ""));
@@ -144,8 +145,7 @@ Int8FallbackResult compile_int8_with_fallback(const std::string& onnx_path, cons
   if (o.builder_level > 0) {
     // The tuned build may pick other kernels (and keep more layers in float where int8 loses
     // here), so it is checked again; the untimed plan stands if the tuned one misses.
-    CompileResult r = build_with(std::vector<std::string>(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(hi)),
-                                 o.builder_level);
+    CompileResult r = build_with(prefix(hi), o.builder_level);
     AccuracyReport rep = checker.check(r.plan);
     out.log.push_back("final: the " + std::to_string(hi) + " largest contributor(s) in float, built at level " +
                       std::to_string(o.builder_level) + ": rel_l2 sum " + fmt_score(score(rep)) +

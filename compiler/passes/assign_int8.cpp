@@ -18,10 +18,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <tuple>
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -421,7 +421,7 @@ class Int8Assigner {
 
   // One quantizing Reorder per (tensor, layout), shared by its int8 readers.
   Value* quantized(Value* v, const QType& q, const std::string& layout) {
-    auto key = std::make_pair(v, layout + "/" + std::to_string(static_cast<int>(q.dtype)));
+    auto key = std::make_tuple(v, layout, q.dtype);
     auto it = quantized_.find(key);
     if (it != quantized_.end()) return it->second;
     Value* c = g_.add_value(g_.unique_name(v->name + "/int8"), {q.dtype, v->type.shape});
@@ -534,7 +534,7 @@ class Int8Assigner {
   std::set<const Node*> act_;  // candidates of two activations (decided before any retyping)
   std::map<const Value*, QType> out_;
   std::unordered_map<const Value*, std::pair<std::vector<int8_t>, ops::QuantParams>> wq_;
-  std::map<std::pair<Value*, std::string>, Value*> quantized_;
+  std::map<std::tuple<Value*, std::string, DType>, Value*> quantized_;  // u8 and s8 copies may coexist
   std::unordered_map<const Node*, std::tuple<double, double, double>> timed_;  // float, int8, quantize us
   std::set<const Node*> slow_;
 };

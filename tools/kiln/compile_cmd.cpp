@@ -67,14 +67,13 @@ int run_compile(const CompileArgs& a) {
           for (auto& l : fb.log) fmt::print(stderr, "kiln: int8 fallback: {}\n", l);
         r = std::move(fb.result);
         acc = std::move(fb.report);
-        if (acc->passed() && fb.moved.empty()) {
-          // Timing kept other layers in float in the first build; the untimed all-int8 plan meets it.
-          fmt::print(stderr, "kiln: int8 fallback: the untimed all-int8 plan (level 0) meets the tolerance; it is "
-                             "kept, no layer moved\n");
-          for (auto& l : r.precision_summary) fmt::print(stderr, "kiln: precision: {}\n", l);
-        } else if (acc->passed()) {
-          fmt::print(stderr, "kiln: int8 fallback: moved {} of {} int8 layer(s) to {} to meet the tolerance:\n",
-                     fb.moved.size(), fb.int8_layers, o.precision.bf16 || o.precision.best ? "bf16" : "fp32");
+        if (acc->passed()) {
+          if (fb.moved.empty())  // timing kept other layers in float in the first build
+            fmt::print(stderr, "kiln: int8 fallback: the untimed all-int8 plan (level 0) meets the tolerance; it "
+                               "is kept, no layer moved\n");
+          else
+            fmt::print(stderr, "kiln: int8 fallback: moved {} of {} int8 layer(s) to {} to meet the tolerance:\n",
+                       fb.moved.size(), fb.int8_layers, o.precision.bf16 || o.precision.best ? "bf16" : "fp32");
           for (auto& m : fb.moved) fmt::print(stderr, "  {}\n", m);
           for (auto& l : r.precision_summary) fmt::print(stderr, "kiln: precision: {}\n", l);
         } else {
