@@ -176,6 +176,7 @@ for i, ((b, s), padded) in enumerate([((1, 7), ()), ((1, 128), ()), ((3, 64), (1
     plan = os.path.join(WORK, f"bert_static_{b}x{s}.plan")
     if compile_plan(bert_onnx, plan, f"bert static {b}x{s}", shapes={n: [b, s] for n in BERT_IN}):
         run_and_compare(plan, f"bert static at {at}", feeds, want)
+        os.remove(plan)  # ~70 MB each; the profile plan stays for a post-mortem
     if built:
         run_and_compare(profile_plan, f"bert profile at {at}", feeds, want)
     else:
