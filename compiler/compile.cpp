@@ -86,6 +86,7 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   }
   io.warnings = &res.warnings;
   io.dynamic_dims_to_one = true;  // plans are built for concrete shapes
+  io.shapes_vary = profile::requested(opts);
   auto g = onnx_import::import_onnx(path, io);
   res.onnx_nodes = g->nodes().size();
   // Before the passes, so fold-preprocess can absorb the inserted ops into the first layers.

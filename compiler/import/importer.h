@@ -31,6 +31,8 @@ struct ImportOptions {
   // becomes 1, with a warning naming the input and the flags that choose other shapes. Off, the
   // dims stay unknown (-1).
   bool dynamic_dims_to_one = false;
+  // Built for an optimisation profile (--minShapes/--optShapes/--maxShapes): see Graph::shapes_vary.
+  bool shapes_vary = false;
   // Non-fatal findings (opset upgraded, shape inference disagreements) are appended here.
   std::vector<std::string>* warnings = nullptr;
 };

@@ -127,6 +127,7 @@ class ModelImporter final : public SubgraphHost {
   std::unique_ptr<ir::Graph> run(onnx::ModelProto& model) {
     prepare(model);
     auto g = std::make_unique<ir::Graph>();
+    g->shapes_vary = opts_.shapes_vary;
     g_ = g.get();
     const auto& graph = model.graph();
     for (int i = 0; i < graph.initializer_size(); ++i) {

@@ -65,6 +65,11 @@ TensorView Value::view() const {
   return TensorView{type.dtype, type.shape, constant ? constant->data() : nullptr};
 }
 
+TensorView Value::known_view() const {
+  if (constant) return view();
+  return TensorView{type.dtype, type.shape, known.empty() ? nullptr : const_cast<uint8_t*>(known.data())};
+}
+
 std::string node_label(const Node& n) {
   return "node '" + n.name + "' (" + std::string(n.type()) + ")";
 }
@@ -212,9 +217,23 @@ static std::vector<ops::TensorType> run_infer(const Node& n) {
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     const Value* v = n.inputs[i];
     in.push_back(v ? v->type : ops::TensorType{});
-    if (v && v->is_constant()) views[i] = v->view();
+    if (v) views[i] = v->known_view();
   }
   return ops::infer_layer(*n.op, std::move(in), views, n.outputs.size(), node_label(n));
+}
+
+// Under a profile, the node's outputs' values when it is part of a shape program, else none.
+static void evaluate_known(Node& n) {
+  std::vector<ops::TensorType> in, out;
+  std::vector<TensorView> views;
+  for (const Value* v : n.inputs) {
+    in.push_back(v ? v->type : ops::TensorType{});
+    views.push_back(v ? v->known_view() : TensorView{});
+  }
+  for (const Value* v : n.outputs) out.push_back(v->type);
+  auto values = ops::evaluate_shape_layer(*n.op, in, views, out, node_label(n));
+  for (size_t i = 0; i < n.outputs.size(); ++i)
+    n.outputs[i]->known = values.empty() ? std::vector<uint8_t>{} : std::move(values[i]);
 }
 
 void Graph::infer(Node* n) {
@@ -231,6 +250,7 @@ void Graph::infer(Node* n) {
     v->type = t;
     v->type.dtype = keep;
   }
+  if (shapes_vary) evaluate_known(*n);
 }
 
 void Graph::infer_all() {

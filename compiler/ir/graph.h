@@ -66,9 +66,16 @@ struct Value {
   DType model_qtype = DType::Undefined;
   ops::QuantParams model_quant;
 
+  // Under an optimisation profile (Graph::shapes_vary), a shape-program value: computed at run
+  // time from input shapes, but evaluated here at this build's shapes so its consumers infer
+  // concrete shapes (ops::evaluate_shape_layer). Never folded into attributes or constants.
+  std::vector<uint8_t> known;
+
   bool is_constant() const { return constant != nullptr; }
   // A view of the constant's data (data == nullptr if not constant).
   TensorView view() const;
+  // The constant's data, else the known value's, else data == nullptr: what inference may read.
+  TensorView known_view() const;
 };
 
 struct Node {
@@ -114,6 +121,10 @@ class Graph {
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
   std::vector<GraphIO> inputs;
   std::vector<GraphIO> outputs;
+  // Built for an optimisation profile: input dims vary at run time, so what the model computes
+  // from shapes stays in the graph as shape programs (Value::known) instead of being folded, and
+  // rewrites must not bake this build's dims into attributes.
+  bool shapes_vary = false;
 
   // Uses of each value by nodes (graph outputs are not included), rebuilt on each call.
   std::unordered_map<const Value*, std::vector<Node*>> uses() const;

@@ -112,13 +112,19 @@ bool collapse_reshapes(ir::Graph& g, ir::Node& n, const Uses& uses) {
   ir::Value* in = n.input(0);
   ir::Value* out = n.outputs[0];
   if (!dense(in) || !dense(out)) return false;
+  // Under a profile, dims this build sees may vary: a target computed at run time may make this
+  // view the same shape here only, and a collapsed chain's literal target would fix them.
+  const bool varies = g.shapes_vary && !in->is_constant();
+  const bool params_fixed = std::all_of(n.inputs.begin() + 1, n.inputs.end(),
+                                        [](const ir::Value* v) { return !v || v->is_constant(); });
   // A view to the same static shape is a plain copy.
   if (shape_static(in->type.shape) && in->type.shape == out->type.shape && in->type.dtype == out->type.dtype &&
-      !g.is_graph_output(out)) {
+      !g.is_graph_output(out) && (!varies || params_fixed)) {
     g.replace_uses(out, in);
     g.remove_node(&n);
     return true;
   }
+  if (varies) return false;
   ir::Node* first = fusable_producer(g, n, uses);
   if (!first || !is_reshape_like(*first)) return false;
   ir::Value* x = first->input(0);

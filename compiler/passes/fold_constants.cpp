@@ -13,14 +13,15 @@ static constexpr int64_t kSmallFoldBytes = 64 << 10;
 // Shape and Size read only their input's dims, so a static input shape makes them constant
 // however the data is produced (the importer does the same; this catches shapes that become
 // static only after a pass re-infers them, and graphs built without the importer).
-static bool reads_only_shape(const ir::Node& n) {
-  return (n.as<ops::Shape>() || n.as<ops::Size>()) && n.inputs.size() == 1 && n.inputs[0] &&
+// Under a profile the shape varies at run time: the node stays, a shape program (Value::known).
+static bool reads_only_shape(const ir::Graph& g, const ir::Node& n) {
+  return !g.shapes_vary && (n.as<ops::Shape>() || n.as<ops::Size>()) && n.inputs.size() == 1 && n.inputs[0] &&
          shape_static(n.inputs[0]->type.shape);
 }
 
 bool fold_node(ir::Graph& g, ir::Node& n, bool any_size) {
   if (!n.op || !n.op->foldable()) return false;
-  const bool shape_only = reads_only_shape(n);
+  const bool shape_only = reads_only_shape(g, n);
   for (ir::Value* v : n.inputs)
     if (v && !v->is_constant() && !shape_only) return false;
   int64_t in_bytes = 0, out_bytes = 0;

@@ -1,5 +1,6 @@
 #include "ops/op.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "ops/infer_layer.h"
@@ -42,6 +43,43 @@ std::vector<TensorType> infer_layer(const Op& op, std::vector<TensorType> types,
   } catch (const Error& e) {
     throw Error(label + ": " + e.what());
   }
+}
+
+std::vector<std::vector<uint8_t>> evaluate_shape_layer(const Op& op, const std::vector<TensorType>& in_types,
+                                                       const std::vector<TensorView>& values,
+                                                       const std::vector<TensorType>& out_types,
+                                                       const std::string& label) {
+  if (!op.foldable() || out_types.empty()) return {};
+  const bool reads_only_shape = op.type() == "Shape" || op.type() == "Size";
+  KernelArgs args;
+  for (size_t i = 0; i < in_types.size(); ++i) {
+    const bool given = i < values.size() && values[i].data;
+    if (in_types[i].dtype == DType::Undefined) {
+      args.in.push_back({});
+    } else if (reads_only_shape) {
+      if (!shape_static(in_types[i].shape)) return {};
+      args.in.push_back(TensorView{in_types[i].dtype, in_types[i].shape, nullptr});
+    } else {
+      // Reduced-precision and quantized tensors are activations, never shape arithmetic.
+      if (!given || in_types[i].dtype == DType::BFloat16 || dtype_quantized(in_types[i].dtype)) return {};
+      args.in.push_back(values[i]);
+    }
+  }
+  std::vector<std::vector<uint8_t>> out;
+  for (const TensorType& t : out_types) {
+    const int64_t n = shape_elements(t.shape);
+    if (n < 0 || n > kMaxShapeValueElements || t.dtype == DType::BFloat16 || dtype_quantized(t.dtype)) return {};
+    // Never empty: a value with data is a known value, even of zero elements.
+    out.emplace_back(std::max<size_t>(1, static_cast<size_t>(n) * dtype_size(t.dtype)));
+  }
+  for (size_t i = 0; i < out_types.size(); ++i)
+    args.out.push_back(TensorView{out_types[i].dtype, out_types[i].shape, out[i].data()});
+  try {
+    op.reference(args);
+  } catch (const Error& e) {
+    throw Error(label + ": " + e.what());
+  }
+  return out;
 }
 
 OpRegistry& OpRegistry::instance() {

@@ -43,6 +43,9 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     sp->bytes[id] = b;
   };
   for (int id : e.input_ids) size_of(id);
+  // The values of shape programs (Shape -> ... -> a Reshape's target) at these shapes, evaluated
+  // on the host as we go, so the layers they parameterise get concrete shapes and fast kernels.
+  std::vector<std::vector<uint8_t>> known(e.tensors.size());
   for (size_t li = 0; li < e.layers.size(); ++li) {
     const LayerRec& l = e.layers[li];
     const std::string label = at + "layer '" + l.name + "' (" + l.op_type + ")";
@@ -51,9 +54,13 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     for (int id : l.inputs) {
       types.push_back(id < 0 ? ops::TensorType{} : ops::TensorType{e.tensors[id].dtype, sp->shapes[id]});
       const TensorRec* t = id < 0 ? nullptr : &e.tensors[id];
-      views.push_back(t && t->data ? TensorView{t->dtype, t->shape, const_cast<void*>(t->data)} : TensorView{});
+      if (t && t->data) views.push_back(TensorView{t->dtype, t->shape, const_cast<void*>(t->data)});
+      else if (t && !known[id].empty()) views.push_back(TensorView{t->dtype, sp->shapes[id], known[id].data()});
+      else views.push_back(TensorView{});
     }
     const std::vector<ops::TensorType> inferred = ops::infer_layer(*l.op, types, views, l.outputs.size(), label);
+    auto values = ops::evaluate_shape_layer(*l.op, types, views, inferred, label);
+    for (size_t o = 0; o < values.size(); ++o) known[l.outputs[o]] = std::move(values[o]);
     for (size_t o = 0; o < l.outputs.size(); ++o) {
       const int id = l.outputs[o];
       const TensorRec& t = e.tensors[id];

@@ -487,6 +487,8 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
   // Layers: rebuild each op, re-infer, and create its kernel.
   std::vector<bool> written(nt, false);
   for (int id : impl->input_ids) written[id] = true;
+  // Shape programs' values at the recorded shapes, so their consumers check out (ops::evaluate_shape_layer).
+  std::vector<std::vector<uint8_t>> known(nt);
   size_t tuned = 0, reselected = 0;
   for (size_t li = 0; li < plan->layers()->size(); ++li) {
     const fb::Layer* l = plan->layers()->Get(static_cast<flatbuffers::uoffset_t>(li));
@@ -513,7 +515,10 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
       if (i >= 0 && !written[i] && impl->tensors[i].kind != static_cast<int>(fb::TensorKind::Constant))
         corrupt(label + " reads tensor '" + impl->tensors[i].name + "' before any layer writes it");
       in_types.push_back(i < 0 ? ops::TensorType{} : ops::TensorType{impl->tensors[i].dtype, impl->tensors[i].shape});
-      views.push_back(i < 0 || !impl->tensors[i].data ? TensorView{} : TensorView{impl->tensors[i].dtype, impl->tensors[i].shape, const_cast<void*>(impl->tensors[i].data)});
+      const void* data = i < 0 ? nullptr : impl->tensors[i].data ? impl->tensors[i].data
+                                                         : known[i].empty() ? nullptr : known[i].data();
+      views.push_back(data ? TensorView{impl->tensors[i].dtype, impl->tensors[i].shape, const_cast<void*>(data)}
+                           : TensorView{});
     }
     for (int32_t id : *l->outputs()) {
       int i = tensor_index(id, label, false);
@@ -542,6 +547,15 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
       const TensorRec& t = impl->tensors[rec.outputs[o]];
       if (!ops::stored_type_ok(inferred[o].dtype, t.dtype) || inferred[o].shape != t.shape)
         corrupt(label + ": output '" + t.name + "' does not match what the layer computes");
+    }
+    if (!impl->ranges.empty()) {
+      std::vector<std::vector<uint8_t>> values;
+      try {
+        values = ops::evaluate_shape_layer(*rec.op, in_types, views, inferred, label);
+      } catch (const Error& e) {
+        corrupt(e.what());
+      }
+      for (size_t o = 0; o < values.size(); ++o) known[rec.outputs[o]] = std::move(values[o]);
     }
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;

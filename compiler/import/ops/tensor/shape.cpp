@@ -33,7 +33,8 @@ void import_reshape(NodeContext& ctx) {
   op->shape = ctx.const_ints(1);
   // Fully resolved, the shape is literal: allowzero=1 keeps any 0 in it meaning 0.
   Dims out = resolve_reshape(x->type.shape, op->shape, op->allowzero != 0);
-  if (shape_static(out)) op->shape = out, op->allowzero = 1;
+  // Under a profile the 0s and -1 stand for dims that vary: they stay.
+  if (shape_static(out) && (!ctx.graph().shapes_vary || x->is_constant())) op->shape = out, op->allowzero = 1;
   emit_or_fold(ctx, std::move(op), {x}, same_static_shape);
 }
 
@@ -69,7 +70,8 @@ void import_shape(NodeContext& ctx) {
   auto op = std::make_unique<Shape>();
   op->start = ctx.attr_int("start", 0);
   op->end = ctx.attr_int("end", INT64_MAX);
-  if (!shape_static(x->type.shape)) {
+  // Under a profile the shape varies at run time: a shape program (ir::Value::known).
+  if (!shape_static(x->type.shape) || (ctx.graph().shapes_vary && !x->is_constant())) {
     ctx.emit(std::move(op), {x});
     return;
   }
@@ -86,7 +88,7 @@ void import_shape(NodeContext& ctx) {
 
 void import_size(NodeContext& ctx) {
   ir::Value* x = ctx.required_input(0);
-  if (!shape_static(x->type.shape)) {
+  if (!shape_static(x->type.shape) || (ctx.graph().shapes_vary && !x->is_constant())) {
     ctx.emit(std::make_unique<Size>(), {x});
     return;
   }
