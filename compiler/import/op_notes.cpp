@@ -289,7 +289,7 @@ const std::map<std::string, OpNote>& op_notes() {
         "axes attribute (< 13) or input (constant or run-time); no axes needs static dims; in-house copy "
         "kernel"}},
       {"Unsqueeze", {"any", "axes attribute (< 13) or input (constant or run-time); in-house copy kernel"}},
-      {"Shape", {"any", "start/end (15+); a static input shape folds to a constant"}},
+      {"Shape", {"any", "start/end (15+); a static input shape folds to a constant (under a profile it stays a shape program, evaluated per input shape)"}},
       {"Size", {"any", "a static input shape folds to a constant"}},
       {"Transpose", {"any",
         "oneDNN kernel for float32, int32, int8, uint8, bfloat16 up to rank 6, else reference"}},
