@@ -71,6 +71,9 @@ struct Specialization {
   std::vector<const Kernel*> kernels;          // by layer; null for dynamic layers
   std::vector<std::unique_ptr<Kernel>> owned;  // kernels created for this specialisation
   size_t scratchpad_bytes = 0;
+  // Weight bytes its kernels hold copies of (repacked for these shapes) rather than reading the
+  // plan's pre-packed bytes in place: what keeping it cached costs beyond small objects.
+  size_t weight_copy_bytes = 0;
 };
 
 struct Engine::Impl {
@@ -110,11 +113,12 @@ struct Engine::Impl {
   // Specialisations for other input shapes, most recently used first. Engine is immutable from
   // the caller's view and shared across threads: this cache is the one mutable part, behind a
   // mutex. Kernels are immutable after creation, so sharing a specialisation is safe.
-  // Kernels may keep repacked copies of the weights, so each specialisation can cost about the
-  // plan's weight bytes: keep at most 16, and fewer for large models (see max_specializations()).
+  // Kernels that cannot read the plan's pre-packed weights in place keep repacked copies, so a
+  // specialisation can cost up to the plan's weight bytes: the cache keeps at most 16, and drops
+  // the least recently used while their measured copies (Specialization::weight_copy_bytes)
+  // exceed 256 MiB; the newest always stays.
   static constexpr size_t kMaxSpecializations = 16;
   static constexpr size_t kSpecializationBudget = size_t(256) << 20;
-  size_t max_specializations() const;
   mutable std::mutex spec_mu;
   mutable std::list<std::shared_ptr<const Specialization>> specs;
 

@@ -82,6 +82,11 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     auto k = create_layer_kernel(e, l, sp->shapes, used);
     if (!k) throw Error(label + ": no kernel on this machine can run this layer at these shapes");
     sp->scratchpad_bytes = std::max(sp->scratchpad_bytes, k->scratchpad_bytes());
+    for (const PackedWeights& w : k->packed_weights()) {
+      const int id = w.input < l.inputs.size() ? l.inputs[w.input] : -1;
+      const TensorRec* t = id < 0 ? nullptr : &e.tensors[id];
+      if (t && !(t->packed && w.packed.get_data_handle() == t->packed->data)) sp->weight_copy_bytes += w.packed.get_desc().get_size();
+    }
     sp->kernels.push_back(k.get());
     sp->owned.push_back(std::move(k));
   }
@@ -105,9 +110,6 @@ void Engine::Impl::check_input_shape(size_t input, const Dims& s) const {
               " (each dimension between the two); " + fix);
 }
 
-size_t Engine::Impl::max_specializations() const {
-  return std::clamp<size_t>(kSpecializationBudget / std::max<size_t>(weight_bytes, 1), 2, kMaxSpecializations);
-}
 
 std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector<Dims>& input_shapes) const {
   if (input_shapes == base->input_shapes) return base;
@@ -128,7 +130,12 @@ std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector
     if (have->input_shapes == input_shapes) return have;
   specs.push_front(sp);
   // Evicted specialisations live on in the contexts still using them (shared_ptr).
-  while (specs.size() > max_specializations()) specs.pop_back();
+  size_t held = 0;
+  for (auto& s : specs) held += s->weight_copy_bytes;
+  while (specs.size() > 1 && (specs.size() > kMaxSpecializations || held > kSpecializationBudget)) {
+    held -= specs.back()->weight_copy_bytes;
+    specs.pop_back();
+  }
   return sp;
 }
 
