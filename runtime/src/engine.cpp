@@ -234,6 +234,13 @@ struct ExecutionContext::Impl {
   std::vector<Dims> dyn_shape;
   std::vector<std::vector<uint64_t>> dyn_data;  // uint64_t keeps every element type aligned
   uint64_t dyn_bytes = 0;  // the sum of dyn_data's sizes, counted against the memory limit
+  // Dynamic layers' kernels for the shapes this context met, by layer and its tensors' shapes;
+  // null where only the reference kernel takes them. Bounded: cleared past kMaxDynKernels.
+  static constexpr size_t kMaxDynKernels = 256;
+  std::map<std::pair<size_t, std::vector<Dims>>, std::unique_ptr<Kernel>> dyn_kernels;
+  std::vector<Dims> kernel_shapes;  // by tensor id; only the current layer's entries are set
+  AlignedBytes dyn_scratch;         // for dynamic layers' kernels needing more than `scratch`
+  size_t dyn_scratch_bytes = 0;
 
   // Caller buffers (set_input_buffer / set_output_buffer), by graph input / output index.
   struct UserBuffer {
@@ -279,14 +286,44 @@ struct ExecutionContext::Impl {
   void check_bound_sizes() const;
   void rebind_stale();
   void copy_outputs();
-  void run_dynamic(const LayerRec& l);
+  void run_dynamic(size_t layer);
+  const Kernel* dynamic_kernel(size_t layer);
   void check_user_buffer(const TensorRec& t, const char* what, const void* data, size_t bytes, bool capacity,
                          const UserBuffer* self) const;
 };
 
+// The fast kernel for a dynamic layer at this run's shapes (created on first use, like a
+// specialisation's), or null when only the reference kernel takes them.
+const Kernel* ExecutionContext::Impl::dynamic_kernel(size_t layer) {
+  const LayerRec& l = engine->layers[layer];
+  std::pair<size_t, std::vector<Dims>> key{layer, {}};
+  for (const auto* ids : {&l.inputs, &l.outputs})
+    for (int id : *ids) key.second.push_back(id < 0 ? Dims{} : view(id).shape);
+  auto it = dyn_kernels.find(key);
+  if (it != dyn_kernels.end()) return it->second.get();
+  if (dyn_kernels.size() >= kMaxDynKernels) dyn_kernels.clear();
+  kernel_shapes.resize(engine->tensors.size());
+  size_t k = 0;
+  for (const auto* ids : {&l.inputs, &l.outputs})
+    for (int id : *ids) {
+      if (id >= 0) kernel_shapes[id] = key.second[k];
+      ++k;
+    }
+  std::string used;
+  std::unique_ptr<Kernel> kernel = create_layer_kernel(*engine, l, kernel_shapes, used);
+  if (used == "reference") kernel.reset();
+  if (kernel && kernel->scratchpad_bytes() > std::max(scratch_bytes, dyn_scratch_bytes)) {
+    dyn_scratch = aligned_bytes(kernel->scratchpad_bytes(), false);
+    dyn_scratch_bytes = kernel->scratchpad_bytes();
+  }
+  return dyn_kernels.emplace(std::move(key), std::move(kernel)).first->second.get();
+}
+
 // Runs a layer whose shapes depend on input values: infer them from this run's actual inputs
-// (all passed as known values), size the outputs, and run the reference kernel.
-void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
+// (all passed as known values), size the outputs, and run the layer's fast kernel for these
+// shapes, else its reference kernel.
+void ExecutionContext::Impl::run_dynamic(size_t layer) {
+  const LayerRec& l = engine->layers[layer];
   std::vector<ops::TensorType> types;
   std::vector<TensorView> views;
   for (int id : l.inputs) {
@@ -320,7 +357,18 @@ void ExecutionContext::Impl::run_dynamic(const LayerRec& l) {
     }
     args.out.push_back(view(id));
   }
-  l.op->reference(args);
+  const Kernel* k = dynamic_kernel(layer);
+  if (!k) return l.op->reference(args);
+  KernelBinding b;
+  for (size_t i = 0; i < l.inputs.size(); ++i) {
+    const int id = l.inputs[i];
+    // A kernel holding packed weights ignores their pointer, as in bind().
+    b.in.push_back(id < 0 ? nullptr : engine->tensors[id].packed ? ptr(id) : args.in[i].data);
+  }
+  for (const TensorView& v : args.out) b.out.push_back(v.data);
+  b.scratchpad = k->scratchpad_bytes() <= scratch_bytes ? scratch.get() : dyn_scratch.get();
+  k->bind(b)(stream);
+  stream.wait();
 }
 
 std::unique_ptr<ExecutionContext> Engine::create_context() const {
@@ -568,7 +616,7 @@ void ExecutionContext::run_impl() {
     }
     if (!layers[i].dynamic) return impl_->bound[i](s);
     s.wait();  // a reference kernel reads what oneDNN wrote
-    impl_->run_dynamic(layers[i]);
+    impl_->run_dynamic(i);
   };
   if (!impl_->profiling) {
     for (size_t i = 0; i < layers.size(); ++i) step(i);

@@ -129,7 +129,8 @@ struct Engine::Impl {
 };
 
 // Creates the layer's kernel for the given tensor shapes (by tensor id): the recorded
-// implementation, else another registered one, else the reference kernel. `used` gets the name of
+// implementation (for a dynamic layer, at this run's shapes: the one the builder would pick), else
+// another registered one, else the reference kernel. `used` gets the name of
 // the one created; nullptr when none can run the layer.
 std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const LayerRec& rec,
                                             const std::vector<Dims>& shapes, std::string& used);

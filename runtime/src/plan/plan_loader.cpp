@@ -139,7 +139,9 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
       spec.out.push_back({impl.tensors[i].dtype, shapes[i], impl.tensors[i].layout, nullptr, impl.tensors[i].quant});
     return spec;
   };
-  KernelSpec spec = make_spec(true);
+  // A dynamic layer records the reference kernel (its shapes were unknown at build time); at
+  // known shapes it gets the kernel the builder would pick, reading row-major weights.
+  KernelSpec spec = make_spec(!rec.dynamic);
   auto& reg = KernelRegistry::instance();
   const bool tuned = !rec.tactic.impl.empty() || !rec.tactic.algorithm.empty();
   auto attempt = [&](const std::string& name) -> std::unique_ptr<Kernel> {
@@ -151,8 +153,8 @@ std::unique_ptr<Kernel> create_layer_kernel(const Engine::Impl& impl, const Laye
       return nullptr;
     }
   };
-  std::unique_ptr<Kernel> k = attempt(rec.impl);
-  if (packed_inputs) {
+  std::unique_ptr<Kernel> k = rec.dynamic ? nullptr : attempt(rec.impl);
+  if (packed_inputs && !rec.dynamic) {
     // A kernel given packed bytes must hold them as weights of its own; one that does not (a
     // hostile plan naming another reader) would read them as row-major.
     if (k) {

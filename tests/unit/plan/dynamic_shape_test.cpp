@@ -58,5 +58,38 @@ TEST(DynamicShape, BadValuesAreCleanErrors) {
   EXPECT_EQ(ctx->output_shape(0), (std::vector<int64_t>{12, 1}));
 }
 
+// Layers after a value-dependent Reshape get their fast kernel for each run's shapes (created on
+// first use, cached per context); results must match the arithmetic whichever kernel runs.
+TEST(DynamicShape, LayersAfterAValueDependentShapeComputeCorrectly) {
+  OnnxBuilder b;
+  b.input("x", {4, 6});
+  b.input("shape", {2}, onnx::TensorProto::INT64);
+  std::vector<float> w(3 * 5);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(static_cast<int>(i % 7) - 3) * 0.5f;
+  b.init("w", {3, 5}, w);
+  b.node("Reshape", {"x", "shape"}, {"r"});
+  b.node("MatMul", {"r", "w"}, {"m"});
+  b.node("Relu", {"m"}, {"y"});
+  b.output("y", {-1, 5});
+  auto e = Engine::load_memory(compile_onnx_file(b.save("dynamic_matmul.onnx"), {}).plan);
+  auto ctx = e->create_context();
+  for (int round = 0; round < 3; ++round) {
+    float x[24];
+    for (int i = 0; i < 24; ++i) x[i] = static_cast<float>((i * 5 + round) % 11) - 5.f;
+    std::memcpy(ctx->input("x"), x, sizeof x);
+    const int64_t shape[2] = {round == 1 ? 8 : -1, 3};
+    std::memcpy(ctx->input("shape"), shape, sizeof shape);
+    ctx->run();
+    ASSERT_EQ(ctx->output_shape(0), (std::vector<int64_t>{8, 5}));
+    const float* y = static_cast<const float*>(ctx->output(0));
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 5; ++c) {
+        float want = 0;
+        for (int k = 0; k < 3; ++k) want += x[r * 3 + k] * w[static_cast<size_t>(k * 5 + c)];
+        ASSERT_NEAR(y[r * 5 + c], std::max(0.f, want), 1e-5f) << "round " << round << " at " << r << "," << c;
+      }
+  }
+}
+
 }  // namespace
 }  // namespace kiln::test
