@@ -550,15 +550,14 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
       if (!ops::stored_type_ok(inferred[o].dtype, t.dtype) || inferred[o].shape != t.shape)
         corrupt(label + ": output '" + t.name + "' does not match what the layer computes");
     }
-    if (!impl->ranges.empty()) {
-      std::vector<std::vector<uint8_t>> values;
-      try {
-        values = ops::evaluate_shape_layer(*rec.op, in_types, views, inferred, label);
-      } catch (const Error& e) {
-        corrupt(e.what());
-      }
-      for (size_t o = 0; o < values.size(); ++o) known[rec.outputs[o]] = std::move(values[o]);
+    // Also without ranges: a plan built from a profile's graph at one shape (int8 calibration's).
+    std::vector<std::vector<uint8_t>> values;
+    try {
+      values = ops::evaluate_shape_layer(*rec.op, in_types, views, inferred, label);
+    } catch (const Error& e) {
+      corrupt(e.what());
     }
+    for (size_t o = 0; o < values.size(); ++o) known[rec.outputs[o]] = std::move(values[o]);
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
     LayerInfo info;
