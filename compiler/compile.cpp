@@ -129,6 +129,27 @@ std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::Lay
   return serialize::write_plan({g, kernels, mem, m, {}, {}, tactics, level});
 }
 
+}  // namespace
+
+// A run-time Loop's body gets the model's passes and fast kernels, chosen untimed: its layers are
+// small and the build's timing options are not known to the importer that calls this.
+std::vector<uint8_t> onnx_import::compile_subgraph(ir::Graph& g, const std::string& what,
+                                                   std::vector<std::string>* warnings) {
+  passes::PipelineOptions po;
+  po.warnings = warnings;
+  passes::run_pipeline(g, po);
+  prepare_for_plan(g, what);
+  g.topo_sort();
+  ir::verify(g);
+  MachineInfo m = current_machine();
+  m.threads = omp_get_max_threads();
+  tune::TuneStats none;
+  const auto picks = tune::choose_tactics(g, tune::TuneOptions{0, m, nullptr}, none, nullptr);
+  return static_plan(g, picks, m, 0);
+}
+
+namespace {
+
 // The graph-level tactic (level >= 3): blocked layout regions as assign-layouts made them, or plain
 // layouts throughout, whichever runs the whole plan faster here, reorders included. Within the
 // noise margin the blocked graph stays. The end-to-end times go through the timing cache too.

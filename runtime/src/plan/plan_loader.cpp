@@ -545,6 +545,14 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
     }
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
+    if (l->body() && l->body()->size()) {  // (v8) a run-time Loop: runs its body, never a kernel
+      if (plan->schema_version() < 8) corrupt(label + " carries a body, which schema version " +
+                                              std::to_string(plan->schema_version()) + " has not");
+      rec.body = load_loop_body(*impl, rec, {l->body()->data(), l->body()->size()}, opts, label);
+      rec.dynamic = true;
+    } else if (rec.op_type == "Loop") {
+      corrupt(label + " has no body to run");
+    }
     LayerInfo info;
     info.name = rec.name;
     info.op = op_name;
