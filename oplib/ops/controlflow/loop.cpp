@@ -52,9 +52,9 @@ void Loop::infer(InferContext& ctx) const {
                                       std::to_string(dims));
   for (int64_t d : scan_dims) check(d >= 0 && d <= (int64_t(1) << 31), "Loop: a scan output dim is out of range");
   for (size_t k = 0; k < scans; ++k) {
-    const auto t = static_cast<DType>(scan_dtypes[k]);
-    check(scan_dtypes[k] >= 0 && scan_dtypes[k] < 128 && dtype_valid(t) && t != DType::Undefined,
+    check(scan_dtypes[k] > 0 && scan_dtypes[k] < 128 && dtype_onnx(static_cast<DType>(scan_dtypes[k])),
           "Loop: scan output " + std::to_string(k) + " has an invalid type");
+    const auto t = static_cast<DType>(scan_dtypes[k]);
     Dims s{-1};
     const Dims one = scan_shape(k);
     s.insert(s.end(), one.begin(), one.end());
