@@ -100,6 +100,11 @@ void run_loop(const LayerRec& l, LayerIO& io) {
   // The carried values start in the body's input buffers and return there after every iteration.
   for (size_t i = 0; i < n + outer; ++i) {
     const TensorView v = io.input(2 + i);
+    // Other input shapes (an optimisation profile) reach a body built for the recorded ones.
+    if (v.shape != body.inputs()[2 + i].shape)
+      throw Error(who + ": input '" + body.inputs()[2 + i].name + "' has shape " + shape_str(v.shape) + " but the " +
+                  "loop's body was built for " + shape_str(body.inputs()[2 + i].shape) + "; run the loop at the "
+                  "shapes the plan was built for, or rebuild it for these");
     std::memcpy(b.input(2 + i), v.data, bytes_of(body.inputs()[2 + i]));
   }
   std::vector<size_t> row_bytes;  // one iteration's value of each scan output

@@ -568,8 +568,9 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
     read_tactic(l->tactic(), rec, info);
     if (opts.retune) rec.tactic = {};
     tuned += !info.planned_tactic.empty();
-    // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
-    if (rec.dynamic) rec.impl = "reference";
+    // Dynamic layers' shapes are only known per run; they run their reference kernel on them (a
+    // run-time Loop: its body plan).
+    if (rec.dynamic) rec.impl = rec.body ? "body" : "reference";
     else reselected += !create_kernel(*impl, rec, label) && !info.planned_tactic.empty();
     info.kernel = rec.impl;
     if (rec.kernel) info.tactic = tactic_id(rec.kernel->tactic());
