@@ -431,6 +431,36 @@ def build_cases():
         [[("M", scalar_i64(2)), ("v0", uniform(rng, (2,)))]], [("v", F32)], (),
         lambda v: [np.concatenate([v["v0"]] * 4)])
 
+    # 15. Nested run-time loops: the outer trip count is a graph input; the inner loop runs
+    #     `iter + 1` times (run-time inside the outer body) and reads the graph input x, two scopes
+    #     out, which becomes an input of both Loop layers.
+    name = "test_loop_runtime_nested"
+    rng = rng_for(name)
+    inner = graph("inner", [
+        node("Add", ["a_in", "x"], ["a_out"]),
+        node("Identity", ["icond_in"], ["icond_out"])],
+        [("icond_out", np.bool_, SCALAR), ("a_out", F32, [2])],
+        [("iiter", I64, SCALAR), ("icond_in", np.bool_, SCALAR), ("a_in", F32, [2])])
+    body = graph("body", [
+        const("b_one", scalar_i64(1)),
+        node("Add", ["iter", "b_one"], ["b_trip"]),
+        node("Loop", ["b_trip", "", "s_in"], ["s_out"], body=inner),
+        node("Identity", ["cond_in"], ["cond_out"]),
+        node("Identity", ["s_out"], ["scan_out"])],
+        [("cond_out", np.bool_, SCALAR), ("s_out", F32, [2]), ("scan_out", F32, [2])],
+        LOOP_HEAD + [("s_in", F32, [2])])
+
+    def ref15(v):
+        s, scans = v["s0"].copy(), []
+        for i in range(int(v["M"])):
+            for _ in range(i + 1):
+                s = s + v["x"]
+            scans.append(s)
+        return [s, np.stack(scans)]
+    add(name, [node("Loop", ["M", "", "s0"], ["s", "ss"], body=body)],
+        [[("M", scalar_i64(3)), ("x", uniform(rng, (2,))), ("s0", uniform(rng, (2,)))]],
+        [("s", F32), ("ss", F32)], (), ref15)
+
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases
