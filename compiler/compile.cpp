@@ -86,6 +86,12 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   }
   io.warnings = &res.warnings;
   io.dynamic_dims_to_one = true;  // plans are built for concrete shapes
+  io.body_disabled_passes = opts.disable_passes;
+  io.body_activation_layout = opts.activation_layout;
+  // int8 scales are calibrated on the model's own tensors, and layer pins name its layers: a
+  // body is built in float (bf16 where allowed) and without pins.
+  io.body_precision.bf16 = opts.precision.bf16 || opts.precision.best;
+  io.body_precision.fp16 = opts.precision.fp16 || opts.precision.best;
   auto g = onnx_import::import_onnx(path, io);
   res.onnx_nodes = g->nodes().size();
   // Before the passes, so fold-preprocess can absorb the inserted ops into the first layers.
@@ -132,11 +138,14 @@ std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::Lay
 }  // namespace
 
 // A run-time Loop's body gets the model's passes and fast kernels, chosen untimed: its layers are
-// small and the build's timing options are not known to the importer that calls this.
+// small, and a body is built once per Loop node while it is imported, before the model's tuning.
 std::vector<uint8_t> onnx_import::compile_subgraph(ir::Graph& g, const std::string& what,
-                                                   std::vector<std::string>* warnings) {
+                                                   const onnx_import::ImportOptions& opts) {
   passes::PipelineOptions po;
-  po.warnings = warnings;
+  po.warnings = opts.warnings;
+  po.disabled = opts.body_disabled_passes;
+  po.activation_layout = opts.body_activation_layout;
+  po.precision = &opts.body_precision;
   passes::run_pipeline(g, po);
   prepare_for_plan(g, what);
   g.topo_sort();

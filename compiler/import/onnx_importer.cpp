@@ -564,6 +564,10 @@ class ModelImporter final : public SubgraphHost {
     return p == std::string::npos ? s : s.substr(0, p);
   }
 
+  std::vector<uint8_t> compile_body(ir::Graph& g, const std::string& what) override {
+    return compile_subgraph(g, what, opts_);
+  }
+
   void warn(const std::string& w) override {
     if (opts_.warnings) opts_.warnings->push_back(origin_ + ": " + w);
   }

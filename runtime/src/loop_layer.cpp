@@ -26,7 +26,7 @@ std::string mib(uint64_t b) {
 }  // namespace
 
 // Bodies inside bodies: each level is a plan of its own, loaded recursively on this thread.
-constexpr int kMaxBodyDepth = 16;
+constexpr int kMaxBodyDepth = 32;  // as deep as the importer nests subgraphs
 thread_local int body_depth = 0;
 
 std::shared_ptr<const Engine> load_loop_body(const Engine::Impl& impl, const LayerRec& rec,

@@ -107,7 +107,7 @@ void import_runtime_loop(NodeContext& c, const onnx::GraphProto& body, const std
   }
   std::vector<uint8_t> bytes;
   try {
-    bytes = compile_subgraph(*g, "node '" + c.name() + "' (Loop): its body", nullptr);
+    bytes = c.subgraphs().compile_body(*g, "node '" + c.name() + "' (Loop): its body");
   } catch (const Error& e) {
     std::string m = e.what();
     if (m.rfind("node '" + c.name() + "'", 0) == 0) throw;
