@@ -87,6 +87,12 @@ std::unique_ptr<ir::Graph> build_graph(const std::string& path, const CompileOpt
   io.warnings = &res.warnings;
   io.dynamic_dims_to_one = true;  // plans are built for concrete shapes
   io.shapes_vary = profile::requested(opts);
+  io.body_disabled_passes = opts.disable_passes;
+  io.body_activation_layout = opts.activation_layout;
+  // int8 scales are calibrated on the model's own tensors, and layer pins name its layers: a
+  // body is built in float (bf16 where allowed) and without pins.
+  io.body_precision.bf16 = opts.precision.bf16 || opts.precision.best;
+  io.body_precision.fp16 = opts.precision.fp16 || opts.precision.best;
   auto g = onnx_import::import_onnx(path, io);
   res.onnx_nodes = g->nodes().size();
   // Before the passes, so fold-preprocess can absorb the inserted ops into the first layers.
@@ -129,6 +135,30 @@ std::vector<uint8_t> static_plan(const ir::Graph& g, const std::vector<tune::Lay
   const serialize::MemoryPlan mem = serialize::plan_memory(g);
   return serialize::write_plan({g, kernels, mem, m, {}, {}, tactics, level});
 }
+
+}  // namespace
+
+// A run-time Loop's body gets the model's passes and fast kernels, chosen untimed: its layers are
+// small, and a body is built once per Loop node while it is imported, before the model's tuning.
+std::vector<uint8_t> onnx_import::compile_subgraph(ir::Graph& g, const std::string& what,
+                                                   const onnx_import::ImportOptions& opts) {
+  passes::PipelineOptions po;
+  po.warnings = opts.warnings;
+  po.disabled = opts.body_disabled_passes;
+  po.activation_layout = opts.body_activation_layout;
+  po.precision = &opts.body_precision;
+  passes::run_pipeline(g, po);
+  prepare_for_plan(g, what);
+  g.topo_sort();
+  ir::verify(g);
+  MachineInfo m = current_machine();
+  m.threads = omp_get_max_threads();
+  tune::TuneStats none;
+  const auto picks = tune::choose_tactics(g, tune::TuneOptions{0, m, nullptr}, none, nullptr);
+  return static_plan(g, picks, m, 0);
+}
+
+namespace {
 
 // The graph-level tactic (level >= 3): blocked layout regions as assign-layouts made them, or plain
 // layouts throughout, whichever runs the whole plan faster here, reorders included. Within the

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "kiln/compiler.hpp"
 
 namespace onnx {
 class GraphProto;
@@ -35,6 +36,11 @@ struct ImportOptions {
   bool shapes_vary = false;
   // Non-fatal findings (opset upgraded, shape inference disagreements) are appended here.
   std::vector<std::string>* warnings = nullptr;
+  // How a run-time Loop's body is built: with the build's passes, layouts and precision flags
+  // (compile.cpp fills these), less what needs the whole model (int8 calibration, layer pins).
+  std::vector<std::string> body_disabled_passes;
+  std::string body_activation_layout;
+  PrecisionOptions body_precision;
 };
 
 // Reads MODEL.onnx into a graph. Throws kiln::Error: "<file>: node '<name>' (<Op>): <what>".
@@ -64,7 +70,20 @@ class SubgraphHost {
   virtual void settle() = 0;
   // A non-fatal finding for the user (compile's warnings).
   virtual void warn(const std::string& what) = 0;
+  // The plan of a graph import_body made, built as ImportOptions' body_* fields say.
+  virtual std::vector<uint8_t> compile_body(ir::Graph& g, const std::string& what) = 0;
+  // Imports `body` as a graph of its own instead of inlining it (a run-time Loop's body), its
+  // inputs typed `input_types`. A name the body reads from an enclosing scope becomes a constant
+  // of the new graph when the outer value is constant, and otherwise an extra graph input after
+  // the body's own; `outer` receives the outer values of those extra inputs, in order.
+  virtual std::unique_ptr<ir::Graph> import_body(const onnx::GraphProto& body,
+                                                 const std::vector<ops::TensorType>& input_types,
+                                                 std::vector<ir::Value*>& outer) = 0;
 };
+
+// The plan of a subgraph imported on its own (SubgraphHost::import_body): the pipeline's passes,
+// kernel choice (untimed) and memory plan, as for a model (compile.cpp). `what` names it in errors.
+std::vector<uint8_t> compile_subgraph(ir::Graph& g, const std::string& what, const ImportOptions& opts);
 
 // The view an op importer gets of one ONNX node.
 class NodeContext {

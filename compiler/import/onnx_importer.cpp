@@ -436,13 +436,68 @@ class ModelImporter final : public SubgraphHost {
     }
   }
 
-  ir::Value* lookup(const std::string& name) const {
+  ir::Value* lookup(const std::string& name) {
     for (auto s = scopes_.rbegin(); s != scopes_.rend(); ++s) {
       auto it = s->find(name);
       if (it != s->end()) return it->second;
     }
     auto it = values_.find(name);
-    return it == values_.end() ? nullptr : it->second;
+    if (it != values_.end()) return it->second;
+    return parent_ ? from_outer_scope(name) : nullptr;
+  }
+
+  // A body imported on its own reads an enclosing scope's value: a constant is copied in (so it
+  // folds inside the body), anything else becomes an extra graph input the Loop layer feeds.
+  ir::Value* from_outer_scope(const std::string& name) {
+    ir::Value* v = parent_->lookup(name);
+    if (!v) return nullptr;
+    ir::Value* local = nullptr;
+    if (v->is_constant()) {
+      local = g_->add_constant(g_->unique_name(name), v->view());
+      local->stored_dtype = v->stored_dtype;
+    } else {
+      local = g_->add_value(name, v->type);
+      local->dim_params.assign(v->type.shape.size(), "");
+      g_->inputs.push_back({name, local});
+      outer_->push_back(v);
+    }
+    values_[name] = local;
+    return local;
+  }
+
+  std::unique_ptr<ir::Graph> import_body(const onnx::GraphProto& body, const std::vector<ops::TensorType>& input_types,
+                                         std::vector<ir::Value*>& outer) override {
+    if (static_cast<size_t>(body.input_size()) != input_types.size())
+      throw Error("subgraph '" + body.name() + "' has " + std::to_string(body.input_size()) + " inputs; " +
+                  std::to_string(input_types.size()) + " are bound");
+    if (depth_ + scopes_.size() >= 32) throw Error("subgraphs are nested more than 32 deep");
+    settle();
+    auto g = std::make_unique<ir::Graph>();
+    ModelImporter child(origin_, base_dir_, opts_);
+    child.parent_ = this;
+    child.outer_ = &outer;
+    child.depth_ = depth_ + scopes_.size() + 1;
+    child.g_ = g.get();
+    child.opset_ = opset_;
+    child.domain_opsets_ = domain_opsets_;
+    for (int i = 0; i < body.input_size(); ++i) {
+      const std::string& name = body.input(i).name();
+      ir::Value* v = g->add_value(name, input_types[static_cast<size_t>(i)]);
+      v->dim_params.assign(v->type.shape.size(), "");
+      g->inputs.push_back({name, v});
+      child.values_[name] = v;
+    }
+    for (const auto& init : body.initializer()) child.values_[init.name()] = import_tensor(*g, init, base_dir_);
+    int index = 0;
+    for (const auto& node : body.node()) child.import_node(node, index++);
+    child.settle();
+    for (const auto& o : body.output()) {
+      ir::Value* v = child.lookup(o.name());
+      if (!v) throw Error("subgraph output '" + o.name() + "' is not produced by any node");
+      g->outputs.push_back({o.name(), v});
+    }
+    g->compact();
+    return g;
   }
 
   void bind(const std::string& name, ir::Value* v) { (scopes_.empty() ? values_ : scopes_.back())[name] = v; }
@@ -454,7 +509,7 @@ class ModelImporter final : public SubgraphHost {
     if (static_cast<size_t>(body.input_size()) != inputs.size())
       throw Error("subgraph '" + body.name() + "' has " + std::to_string(body.input_size()) + " inputs; " +
                   std::to_string(inputs.size()) + " are bound");
-    if (scopes_.size() >= 32) throw Error("subgraphs are nested more than 32 deep");
+    if (depth_ + scopes_.size() >= 32) throw Error("subgraphs are nested more than 32 deep");
     settle();
     // Undone however the body ends: a branch that fails to import can be dropped (If).
     struct Scope {
@@ -510,6 +565,10 @@ class ModelImporter final : public SubgraphHost {
     return p == std::string::npos ? s : s.substr(0, p);
   }
 
+  std::vector<uint8_t> compile_body(ir::Graph& g, const std::string& what) override {
+    return compile_subgraph(g, what, opts_);
+  }
+
   void warn(const std::string& w) override {
     if (opts_.warnings) opts_.warnings->push_back(origin_ + ": " + w);
   }
@@ -522,6 +581,11 @@ class ModelImporter final : public SubgraphHost {
   Float16Lowering fp16_;
   std::unordered_map<std::string, ir::Value*> values_;
   std::vector<std::unordered_map<std::string, ir::Value*>> scopes_;  // inlined subgraphs, innermost last
+  // A body imported on its own (import_body): the importer of the enclosing graph, and where the
+  // outer values its extra inputs stand for are listed.
+  ModelImporter* parent_ = nullptr;
+  std::vector<ir::Value*>* outer_ = nullptr;
+  size_t depth_ = 0;  // subgraph nesting above this importer's graph
   size_t settled_ = 0;
   std::unordered_map<std::string, const onnx::ValueInfoProto*> onnx_shapes_;
 };

@@ -345,11 +345,11 @@ const std::map<std::string, OpNote>& op_notes() {
         "oneDNN float32 kernel for 2-operand matmul-like equations; diagonals, broadcasting, 3+ operands: "
         "reference"}},
 
-      // ---- controlflow/if_loop_scan.cpp (lowered at import: no subgraphs in plans) ----
+      // ---- controlflow/if_loop_scan.cpp (lowered at import), runtime_loop.cpp (a run-time Loop) ----
       {"If", {"any", "known cond inlines its branch; run-time cond: only the taken branch runs (predicated "
         "layers); a branch unbuildable for the shapes is guarded"}},
-      {"Loop", {"any", "unrolled when the trip count and conditions are known at build time; run-time trip "
-        "counts refused"}},
+      {"Loop", {"any", "unrolled when trip count and conditions fold at build time; else a run-time loop "
+        "running its compiled body (carried values of fixed shape)"}},
       {"Scan", {"any", "unrolled over a static sequence length; opset 8: full sequence_lens only"}},
 
       // ---- tensor/gridsample.cpp ----

@@ -12,6 +12,7 @@
 #include "kernels/kernel.h"
 #include "kiln/plan_generated.h"
 #include "ops/tensor/shape.h"
+#include "ops/controlflow/loop.h"
 #include "plan/plan_format.h"
 #include "serialize/prepack.h"
 
@@ -276,10 +277,15 @@ PlanFiles write_plan_files(const PlanInput& in) {
                                         t.tactic.weights_format.c_str(), static_cast<float>(t.time_us), &ru);
       }
     }
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> body;
+    if (const auto* loop = n.as<ops::Loop>()) {
+      if (!loop->body) throw Error("internal error: " + ir::node_label(n) + " has no body plan");
+      body = b.CreateVector(*loop->body);
+    }
     layers.push_back(fb::CreateLayer(b, b.CreateString(n.name), b.CreateString(std::string(n.type())),
                                      b.CreateString(in.kernels.at(i)), static_cast<fb::DType>(precision),
                                      b.CreateVector(ins), b.CreateVector(outs), attrs, b.CreateVector(fused),
-                                     tactic, n.when ? id(n.when) : -1, n.when_true));
+                                     tactic, n.when ? id(n.when) : -1, n.when_true, body));
   }
   std::vector<int32_t> inputs, outputs;
   for (auto& io : g.inputs) inputs.push_back(id(io.value));

@@ -288,6 +288,9 @@ struct ExecutionContext::Impl {
   void copy_outputs();
   void run_dynamic(size_t layer);
   const Kernel* dynamic_kernel(size_t layer);
+  TensorView size_output(const LayerRec& l, size_t o, const Dims& got);
+  // Run-time Loop layers' body contexts, by layer, made on first use.
+  std::vector<std::unique_ptr<ExecutionContext>> bodies;
   void check_user_buffer(const TensorRec& t, const char* what, const void* data, size_t bytes, bool capacity,
                          const UserBuffer* self) const;
 };
@@ -321,9 +324,29 @@ const Kernel* ExecutionContext::Impl::dynamic_kernel(size_t layer) {
 
 // Runs a layer whose shapes depend on input values: infer them from this run's actual inputs
 // (all passed as known values), size the outputs, and run the layer's fast kernel for these
-// shapes, else its reference kernel.
+// shapes, else its reference kernel. A run-time Loop runs its body's plan instead, and sizes its
+// outputs as the iterations tell.
 void ExecutionContext::Impl::run_dynamic(size_t layer) {
   const LayerRec& l = engine->layers[layer];
+  if (l.body) {
+    struct IO final : LayerIO {
+      Impl& c;
+      const LayerRec& l;
+      std::unique_ptr<ExecutionContext>& body;
+      IO(Impl& c_, const LayerRec& l_, std::unique_ptr<ExecutionContext>& b) : c(c_), l(l_), body(b) {}
+      TensorView input(size_t i) override { return l.inputs[i] < 0 ? TensorView{} : c.view(l.inputs[i]); }
+      TensorView output(size_t o, const Dims& shape) override { return c.size_output(l, o, shape); }
+      ExecutionContext& body_context() override {
+        if (!body) body = l.body->create_context();
+        return *body;
+      }
+      uint64_t memory_left() const override {
+        const uint64_t used = c.arena_bytes_held() + c.dyn_bytes;
+        return used >= c.engine->memory_limit ? 0 : c.engine->memory_limit - used;
+      }
+    } io(*this, l, bodies[layer]);
+    return run_loop(l, io);
+  }
   std::vector<ops::TensorType> types;
   std::vector<TensorView> views;
   for (int id : l.inputs) {
@@ -333,30 +356,7 @@ void ExecutionContext::Impl::run_dynamic(size_t layer) {
   const std::vector<ops::TensorType> inferred =
       ops::infer_layer(*l.op, types, views, l.outputs.size(), "layer '" + l.name + "'");
   ops::KernelArgs args{views, {}};
-  for (size_t o = 0; o < l.outputs.size(); ++o) {
-    const int id = l.outputs[o];
-    const TensorRec& t = engine->tensors[id];
-    const Dims& got = inferred[o].shape;
-    const Dims& want = spec->shapes[id];
-    bool fits = got.size() == want.size() && shape_static(got);
-    for (size_t d = 0; fits && d < got.size(); ++d) fits = want[d] < 0 || want[d] == got[d];
-    if (!fits)
-      throw Error("layer '" + l.name + "': output '" + t.name + "' came out as " + shape_str(got) +
-                  ", which does not fit the plan's " + shape_str(want));
-    if (t.dynamic) {
-      const uint64_t bytes = (shape_bytes(got, t.dtype) + 7) / 8 * 8 + 8;
-      const uint64_t held = dyn_data[id].size() * 8;
-      const uint64_t total = arena_bytes_held() + dyn_bytes - held + bytes;
-      if (total > engine->memory_limit)
-        throw Error("layer '" + l.name + "' (" + l.op_type + "): output '" + t.name + "' would need " + mib(bytes) +
-                    " (shape " + shape_str(got) + "), beyond " + over_limit(engine->memory_limit) +
-                    "; check the input values that determine its shape");
-      dyn_shape[id] = got;
-      dyn_data[id].resize(bytes / 8);
-      dyn_bytes = dyn_bytes - held + bytes;
-    }
-    args.out.push_back(view(id));
-  }
+  for (size_t o = 0; o < l.outputs.size(); ++o) args.out.push_back(size_output(l, o, inferred[o].shape));
   const Kernel* k = dynamic_kernel(layer);
   if (!k) return l.op->reference(args);
   KernelBinding b;
@@ -369,6 +369,32 @@ void ExecutionContext::Impl::run_dynamic(size_t layer) {
   b.scratchpad = k->scratchpad_bytes() <= scratch_bytes ? scratch.get() : dyn_scratch.get();
   k->bind(b)(stream);
   stream.wait();
+}
+
+// Output o of a dynamic layer as this run computed its shape: checked against the plan's, and a
+// dynamic tensor's buffer sized within the memory limit.
+TensorView ExecutionContext::Impl::size_output(const LayerRec& l, size_t o, const Dims& got) {
+  const int id = l.outputs[o];
+  const TensorRec& t = engine->tensors[id];
+  const Dims& want = spec->shapes[id];
+  bool fits = got.size() == want.size() && shape_static(got);
+  for (size_t d = 0; fits && d < got.size(); ++d) fits = want[d] < 0 || want[d] == got[d];
+  if (!fits)
+    throw Error("layer '" + l.name + "': output '" + t.name + "' came out as " + shape_str(got) +
+                ", which does not fit the plan's " + shape_str(want));
+  if (t.dynamic) {
+    const uint64_t bytes = (shape_bytes(got, t.dtype) + 7) / 8 * 8 + 8;
+    const uint64_t held = dyn_data[id].size() * 8;
+    const uint64_t total = arena_bytes_held() + dyn_bytes - held + bytes;
+    if (total > engine->memory_limit)
+      throw Error("layer '" + l.name + "' (" + l.op_type + "): output '" + t.name + "' would need " + mib(bytes) +
+                  " (shape " + shape_str(got) + "), beyond " + over_limit(engine->memory_limit) +
+                  "; check the input values that determine its shape");
+    dyn_shape[id] = got;
+    dyn_data[id].resize(bytes / 8);
+    dyn_bytes = dyn_bytes - held + bytes;
+  }
+  return view(id);
 }
 
 std::unique_ptr<ExecutionContext> Engine::create_context() const {
@@ -409,6 +435,7 @@ std::unique_ptr<ExecutionContext> Engine::create_context_impl() const {
   for (int id : e.input_ids) io[id] = true;
   for (size_t o = 0; o < e.output_ids.size(); ++o) io[e.output_ids[o]] = !c->copy_out[o];
   c->bound.resize(e.layers.size());
+  c->bodies.resize(e.layers.size());
   for (size_t i = 0; i < e.layers.size(); ++i) {
     const LayerRec& l = e.layers[i];
     if (l.dynamic) continue;  // reads view() at run time, so a redirect needs no rebinding

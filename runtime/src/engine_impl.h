@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,33 @@ struct LayerRec {
   bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
   int when = -1;                   // predicated: runs only when this bool tensor holds when_true
   bool when_true = true;
+  // (v8) A run-time Loop's body, loaded from Layer.body like any plan; the layer runs it once per
+  // iteration (loop_layer.cpp) instead of a kernel, always as a dynamic layer.
+  std::shared_ptr<const Engine> body;
 };
+
+// What a layer that runs a plan of its own (a run-time Loop) needs of the context running it.
+class LayerIO {
+ public:
+  virtual ~LayerIO() = default;
+  virtual TensorView input(size_t i) = 0;  // data == nullptr for an absent optional input
+  // Output o's buffer for this run's `shape`: a dynamic output is sized (within the context's
+  // memory limit), a static one must have the shape the plan records.
+  virtual TensorView output(size_t o, const Dims& shape) = 0;
+  // This context's context of the layer's body, created on first use.
+  virtual ExecutionContext& body_context() = 0;
+  // Bytes the context may still allocate before its memory limit.
+  virtual uint64_t memory_left() const = 0;
+};
+
+// Runs a run-time Loop layer (rec.body set) on this run's inputs; kiln::Error naming the layer
+// on failure.
+void run_loop(const LayerRec& rec, LayerIO& io);
+// Loads a Loop layer's body (Layer.body's bytes, hostile) as a plan with the loader's own checks,
+// then checks it against the layer's op and tensors; kiln::Error (a corrupt plan) otherwise.
+std::shared_ptr<const Engine> load_loop_body(const Engine::Impl& impl, const LayerRec& rec,
+                                             std::span<const uint8_t> bytes, const LoadOptions& opts,
+                                             const std::string& label);
 
 // The optimisation profile of one graph input: each dim may take any value in [min, max].
 struct InputRange {

@@ -12,7 +12,7 @@
 namespace kiln::plan {
 
 // Bump on every plan.fbs change and record it in schemas/README.md.
-constexpr uint32_t kSchemaVersion = 7;
+constexpr uint32_t kSchemaVersion = 8;
 // Oldest schema version this runtime still reads.
 constexpr uint32_t kMinReadableSchemaVersion = 1;
 constexpr size_t kWeightAlignment = 64;

@@ -560,6 +560,14 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
     for (size_t o = 0; o < values.size(); ++o) known[rec.outputs[o]] = std::move(values[o]);
     for (int i : rec.inputs) rec.dynamic |= i >= 0 && impl->tensors[i].dynamic;
     for (int i : rec.outputs) rec.dynamic |= impl->tensors[i].dynamic;
+    if (l->body() && l->body()->size()) {  // (v8) a run-time Loop: runs its body, never a kernel
+      if (plan->schema_version() < 8) corrupt(label + " carries a body, which schema version " +
+                                              std::to_string(plan->schema_version()) + " has not");
+      rec.body = load_loop_body(*impl, rec, {l->body()->data(), l->body()->size()}, opts, label);
+      rec.dynamic = true;
+    } else if (rec.op_type == "Loop") {
+      corrupt(label + " has no body to run");
+    }
     LayerInfo info;
     info.name = rec.name;
     info.op = op_name;
@@ -575,8 +583,9 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
     read_tactic(l->tactic(), rec, info);
     if (opts.retune) rec.tactic = {};
     tuned += !info.planned_tactic.empty();
-    // Dynamic layers' shapes are only known per run; they run their reference kernel on them.
-    if (rec.dynamic) rec.impl = "reference";
+    // Dynamic layers' shapes are only known per run; they run their reference kernel on them (a
+    // run-time Loop: its body plan).
+    if (rec.dynamic) rec.impl = rec.body ? "body" : "reference";
     else reselected += !create_kernel(*impl, rec, label) && !info.planned_tactic.empty();
     info.kernel = rec.impl;
     if (rec.kernel) info.tactic = tactic_id(rec.kernel->tactic());

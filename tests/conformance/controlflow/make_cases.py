@@ -323,6 +323,144 @@ def build_cases():
         [[("x", x)]], [("y", F32)], (),
         lambda v: [v["x"].reshape(2, 3)])
 
+    # 10. Run-time loops (kiln keeps them as a Loop layer whose body is a plan of its own).
+    #     Trip count from a graph input, no condition input; the body reads an outer-scope graph
+    #     input (x, an extra input of the layer) and an outer initializer (W, copied into the body),
+    #     carries h and gives two scan outputs: a row sum [2] and the iteration number as a scalar.
+    name = "test_loop_runtime_trip_scan_outer"
+    rng = rng_for(name)
+    body = graph("body", [
+        node("MatMul", ["h_in", "W"], ["b_mm"]),
+        node("Add", ["b_mm", "x"], ["b_pre"]),
+        node("Tanh", ["b_pre"], ["h_out"]),
+        const("b_axes", i64(1)),
+        node("ReduceSum", ["h_out", "b_axes"], ["row_sum"], keepdims=0),
+        node("Cast", ["iter"], ["iter_f"], to=TensorProto.FLOAT),
+        node("Identity", ["cond_in"], ["cond_out"])],
+        [("cond_out", np.bool_, SCALAR), ("h_out", F32, [2, 3]), ("row_sum", F32, [2]), ("iter_f", F32, SCALAR)],
+        LOOP_HEAD + [("h_in", F32, [2, 3])])
+
+    def ref10(v):
+        h, sums, its = v["h0"].copy(), [], []
+        for i in range(int(v["M"])):
+            h = np.tanh(h @ v["W"] + v["x"])
+            sums.append(h.sum(axis=1))
+            its.append(np.float32(i))
+        return [h, np.stack(sums), np.array(its, np.float32)]
+    add(name, [node("Loop", ["M", "", "h0"], ["h", "sums", "its"], body=body)],
+        [[("M", scalar_i64(5)), ("x", uniform(rng, (2, 3))), ("h0", uniform(rng, (2, 3)))]],
+        [("h", F32), ("sums", F32), ("its", F32)], [("W", uniform(rng, (3, 3)))], ref10)
+
+    # 11. Constant trip count (10) and condition, but the body's condition depends on a graph
+    #     input (stop once sum(v) reaches `limit`): the exit is known only at run time. Two data
+    #     sets stop after different numbers of iterations; a carried counter says how many.
+    name = "test_loop_runtime_cond_early_exit"
+    rng = rng_for(name)
+    body = graph("body", [
+        const("b_two", scalar_f32(2)),
+        node("Mul", ["v_in", "b_two"], ["v_out"]),
+        const("b_one", scalar_i64(1)),
+        node("Add", ["n_in", "b_one"], ["n_out"]),
+        node("ReduceSum", ["v_out"], ["b_sum"], keepdims=0),
+        node("Less", ["b_sum", "limit"], ["cond_out"])],
+        [("cond_out", np.bool_, SCALAR), ("v_out", F32, [3]), ("n_out", I64, SCALAR)],
+        LOOP_HEAD + [("v_in", F32, [3]), ("n_in", I64, SCALAR)])
+
+    def ref11(v):
+        val, n = v["v0"].copy(), np.int64(0)
+        for _ in range(10):
+            val, n = val * 2, n + 1
+            if not val.sum() < v["limit"]:
+                break
+        return [val, np.array(n, np.int64)]
+    v0 = uniform(rng, (3,), 0.5, 1.0)
+    add(name, [const("M", scalar_i64(10)), const("cond", TRUE), const("n0", scalar_i64(0)),
+               node("Loop", ["M", "cond", "v0", "n0"], ["v", "n"], body=body)],
+        [[("v0", v0), ("limit", scalar_f32(20))], [("v0", v0), ("limit", scalar_f32(200))]],
+        [("v", F32), ("n", I64)], (), ref11)
+
+    # 12. A while loop: no trip count; the initial condition and the body's are computed from
+    #     graph inputs; the body adds an outer initializer and reads the outer input `limit`.
+    name = "test_loop_runtime_while"
+    rng = rng_for(name)
+    body = graph("body", [
+        node("Add", ["x_in", "step"], ["x_out"]),
+        node("ReduceSum", ["x_out"], ["b_sum"], keepdims=0),
+        node("Less", ["b_sum", "limit"], ["cond_out"]),
+        node("Identity", ["b_sum"], ["sum_out"])],
+        [("cond_out", np.bool_, SCALAR), ("x_out", F32, [2, 2]), ("sum_out", F32, SCALAR)],
+        LOOP_HEAD + [("x_in", F32, [2, 2])])
+
+    def ref12(v):
+        x, sums = v["x0"].copy(), []
+        while x.sum() < v["limit"]:
+            x = x + v["step"]
+            sums.append(np.float32(x.sum()))
+        return [x, np.array(sums, np.float32)]
+    add(name, [node("ReduceSum", ["x0"], ["s0"], keepdims=0),
+               node("Less", ["s0", "limit"], ["cond"]),
+               node("Loop", ["", "cond", "x0"], ["x", "sums"], body=body)],
+        [[("x0", uniform(rng, (2, 2))), ("limit", scalar_f32(6))]],
+        [("x", F32), ("sums", F32)], [("step", uniform(rng, (2, 2), 0.2, 0.5))], ref12)
+
+    # 13. A run-time trip count of 0: the carried value passes through and the scan output is
+    #     empty ([0, 2]).
+    name = "test_loop_runtime_zero_trip"
+    rng = rng_for(name)
+    body = graph("body", [
+        const("b_step", scalar_f32(1.5)),
+        node("Add", ["v_in", "b_step"], ["v_out"]),
+        node("Identity", ["v_out"], ["scan_out"]),
+        node("Identity", ["cond_in"], ["cond_out"])],
+        [("cond_out", np.bool_, SCALAR), ("v_out", F32, [2]), ("scan_out", F32, [2])],
+        LOOP_HEAD + [("v_in", F32, [2])])
+    add(name, [const("cond", TRUE), node("Loop", ["M", "cond", "v0"], ["v", "vs"], body=body)],
+        [[("M", scalar_i64(0)), ("v0", uniform(rng, (2,)))]], [("v", F32), ("vs", F32)], (),
+        lambda v: [v["v0"], np.zeros((0, 2), np.float32)])
+
+    # 14. A run-time trip count with a carried value that grows each iteration (Concat with
+    #     itself): expected to be refused by kiln, whose body plan is built for one shape.
+    name = "test_loop_runtime_carried_grows"
+    rng = rng_for(name)
+    body = graph("body", [
+        node("Concat", ["v_in", "v_in"], ["v_out"], axis=0),
+        node("Identity", ["cond_in"], ["cond_out"])],
+        [("cond_out", np.bool_, SCALAR), ("v_out", F32, ["n"])],
+        LOOP_HEAD + [("v_in", F32, ["n"])])
+    add(name, [const("cond", TRUE), node("Loop", ["M", "cond", "v0"], ["v"], body=body)],
+        [[("M", scalar_i64(2)), ("v0", uniform(rng, (2,)))]], [("v", F32)], (),
+        lambda v: [np.concatenate([v["v0"]] * 4)])
+
+    # 15. Nested run-time loops: the outer trip count is a graph input; the inner loop runs
+    #     `iter + 1` times (run-time inside the outer body) and reads the graph input x, two scopes
+    #     out, which becomes an input of both Loop layers.
+    name = "test_loop_runtime_nested"
+    rng = rng_for(name)
+    inner = graph("inner", [
+        node("Add", ["a_in", "x"], ["a_out"]),
+        node("Identity", ["icond_in"], ["icond_out"])],
+        [("icond_out", np.bool_, SCALAR), ("a_out", F32, [2])],
+        [("iiter", I64, SCALAR), ("icond_in", np.bool_, SCALAR), ("a_in", F32, [2])])
+    body = graph("body", [
+        const("b_one", scalar_i64(1)),
+        node("Add", ["iter", "b_one"], ["b_trip"]),
+        node("Loop", ["b_trip", "", "s_in"], ["s_out"], body=inner),
+        node("Identity", ["cond_in"], ["cond_out"]),
+        node("Identity", ["s_out"], ["scan_out"])],
+        [("cond_out", np.bool_, SCALAR), ("s_out", F32, [2]), ("scan_out", F32, [2])],
+        LOOP_HEAD + [("s_in", F32, [2])])
+
+    def ref15(v):
+        s, scans = v["s0"].copy(), []
+        for i in range(int(v["M"])):
+            for _ in range(i + 1):
+                s = s + v["x"]
+            scans.append(s)
+        return [s, np.stack(scans)]
+    add(name, [node("Loop", ["M", "", "s0"], ["s", "ss"], body=body)],
+        [[("M", scalar_i64(3)), ("x", uniform(rng, (2,))), ("s0", uniform(rng, (2,)))]],
+        [("s", F32), ("ss", F32)], (), ref15)
+
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases

@@ -7,17 +7,18 @@
 //   predicate-branches pass), so a run executes only the taken one. A branch that cannot be built for the shapes is left out, and the other's outputs
 //   pass an IfGuard that fails the run if the condition ever selects the missing one.
 // - Loop: unrolled, one inlined copy of the body per iteration, while the trip count and the
-//   condition are known at build time; scan outputs are stacked with Unsqueeze + Concat.
+//   condition are known at build time; scan outputs are stacked with Unsqueeze + Concat. A loop
+//   whose trip count or condition is known only at run time (or that would unroll past the limit)
+//   stays a loop: one Loop layer whose body is a plan of its own (runtime_loop.cpp).
 // - Scan: unrolled over its sequence length (and, at opset 8, its batch), which must be static;
 //   Gather slices the scan inputs.
-// A loop whose iteration count depends on run-time data is refused, saying why: kiln's plans hold
-// no subgraphs (yet), so there is nothing to run it with.
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
 #include <optional>
 
 #include "import/importer.h"
+#include "import/ops/controlflow/runtime_loop.h"
 #include "ops/controlflow/if_guard.h"
 #include "ops/math/eltwise.h"
 #include "ops/tensor/identity.h"
@@ -177,39 +178,45 @@ void import_loop(NodeContext& c) {
   const size_t scan_n = c.num_outputs() - carried_n;
   SubgraphHost& host = c.subgraphs();
   host.settle();
-  const std::string runtime =
-      "; kiln unrolls loops whose iteration count is known at build time (fix the input shapes with --shapes "
-      "if it depends on them), and does not run loops that depend on run-time data yet";
   ir::Value *m = c.input(0), *cond0 = c.input(1);
   const std::optional<int64_t> trip = known_scalar(c, m, "the trip count M");
-  if (m && !trip) c.fail("the trip count M ('" + m->name + "') is known only at run time" + runtime);
-  if (!m && !cond0) c.fail("the loop has neither a trip count nor a condition: it never ends");
+  if (m && !trip) return import_runtime_loop(c, body, "the trip count M ('" + m->name + "') is known only at run time");
   bool keep_going = true;
   if (cond0) {
     const auto k = known_scalar(c, cond0, "the condition");
-    if (!k) c.fail("the initial condition ('" + cond0->name + "') is known only at run time" + runtime);
+    if (!k) return import_runtime_loop(c, body, "the initial condition ('" + cond0->name + "') is known only at run time");
     keep_going = *k != 0;
   }
+  if (!m && !cond0) c.fail("the loop has neither a trip count nor a condition: it never ends");
+  // Past the unrolling limit the loop runs as one (a copy per iteration would bloat the plan).
+  if (trip && keep_going && *trip > kMaxUnrolledNodes / std::max(body.node_size(), 1))
+    return import_runtime_loop(c, body, "unrolling " + std::to_string(*trip) + " iterations would pass kiln's limit "
+                               "of " + std::to_string(kMaxUnrolledNodes) + " nodes");
   std::vector<ir::Value*> carried;
   for (size_t i = 0; i < carried_n; ++i) carried.push_back(c.required_input(2 + i));
   std::vector<std::vector<ir::Value*>> scans(scan_n);
   for (int64_t it = 0; keep_going && (!trip || it < *trip); ++it) {
-    check_unroll(c, body, it + 1);
+    if (!trip && (it + 1) * std::max(body.node_size(), 1) > kMaxUnrolledNodes)
+      return import_runtime_loop(c, body, "its condition has not turned false after " + std::to_string(it) + " unrolled "
+                                 "iterations, the most kiln unrolls");
     const std::string tag = "iter" + std::to_string(it);
     std::vector<ir::Value*> in{scalar(c, tag + "/iteration_num", DType::Int64, it),
                                scalar(c, tag + "/cond", DType::Bool, 1)};
     in.insert(in.end(), carried.begin(), carried.end());
     const auto outs = host.inline_graph(body, in, c.name() + "/" + tag + "/");
     host.settle();
+    // The copies inlined so far have no reader and go with dead-code elimination.
     const auto k = known_scalar(c, outs[0], "the body's condition");
-    if (!k) c.fail("the condition the body computes in iteration " + std::to_string(it) + " is known only at run time" + runtime);
+    if (!k) return import_runtime_loop(c, body, "the condition the body computes in iteration " + std::to_string(it) +
+                                       " is known only at run time");
     keep_going = *k != 0;
     std::copy(outs.begin() + 1, outs.begin() + 1 + static_cast<std::ptrdiff_t>(carried_n), carried.begin());
     for (size_t s = 0; s < scan_n; ++s) scans[s].push_back(outs[1 + carried_n + s]);
   }
+  if (scan_n && scans[0].empty())
+    return import_runtime_loop(c, body, "it runs no iteration, so only its body knows its scan outputs' shapes");
   for (size_t i = 0; i < carried_n; ++i) bind_output(c, i, carried[i]);
   for (size_t s = 0; s < scan_n; ++s) {
-    if (scans[s].empty()) c.fail("the loop runs no iteration, so its scan outputs have no known shape");
     bind_output(c, carried_n + s, stack(c, "scan_output" + std::to_string(s), scans[s], 0));
   }
 }
