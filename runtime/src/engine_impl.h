@@ -141,10 +141,11 @@ struct Engine::Impl {
   // the caller's view and shared across threads: this cache is the one mutable part, behind a
   // mutex. Kernels are immutable after creation, so sharing a specialisation is safe.
   // Kernels that cannot read the plan's pre-packed weights in place keep repacked copies, so a
-  // specialisation can cost up to the plan's weight bytes: the cache keeps at most 16, and drops
+  // specialisation can cost up to the plan's weight bytes: the cache keeps at most 64, and drops
   // the least recently used while their measured copies (Specialization::weight_copy_bytes)
   // exceed 256 MiB; the newest always stays.
-  static constexpr size_t kMaxSpecializations = 16;
+  // Without copies a specialisation is its primitives: about 1.5 MiB for BERT-base.
+  static constexpr size_t kMaxSpecializations = 64;
   static constexpr size_t kSpecializationBudget = size_t(256) << 20;
   mutable std::mutex spec_mu;
   mutable std::list<std::shared_ptr<const Specialization>> specs;
