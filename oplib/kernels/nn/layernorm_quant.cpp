@@ -4,7 +4,8 @@
 // 8-bit, so without this an int8 plan runs it in float and then a quantizing Reorder reads all of
 // Y back; here each row is normalised and quantized while it sits in L1.
 //
-// Numerics follow oneDNN's float kernel: mean, then variance around it (two passes over the
+// Rows run in simd/layernorm_avx512.cpp on CPUs with AVX-512, else in the AVX2 loop here (the
+// build's baseline; scalar where a native build lacks AVX2). Numerics follow oneDNN's float kernel: mean, then variance around it (two passes over the
 // row), 1/sqrt(var + eps), y = (x - mean) * inv * gamma + beta with one fused multiply-add. The
 // quantized value is what kiln's quantizing Reorder makes of that y: y * (1 / scale) (the
 // Reorder's output scale), rounded half to even, plus the zero point, saturated; NaN becomes the
@@ -22,6 +23,7 @@
 #endif
 
 #include "kernels/quant_util.h"
+#include "kernels/simd/simd.h"
 #include "ops/nn/layernorm.h"
 
 namespace kiln {
@@ -147,12 +149,15 @@ class QuantLayerNormKernel final : public Kernel {
     const RowArgs a{cols_, g, bias, eps_, rscale_, zp_};
     const int64_t rows = rows_, cols = cols_;
     const bool sgn = signed_;
+    const simd::LayerNormQ8RowFn wide = simd::kernels().layernorm_q8_row;  // AVX-512, where allowed
     return [=](dnnl::stream&) {
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * cols >= kParallelElements)
       for (int64_t r = 0; r < rows; ++r) {
         float* yr = y ? y + r * cols : nullptr;
-        if (sgn) norm_row(x + r * cols, a, yr, static_cast<int8_t*>(q) + r * cols);
-        else norm_row(x + r * cols, a, yr, static_cast<uint8_t*>(q) + r * cols);
+        void* qr = static_cast<uint8_t*>(q) + r * cols;
+        if (wide) wide(x + r * cols, cols, a.gamma, a.beta, a.eps, a.rscale, a.zp, sgn, yr, qr);
+        else if (sgn) norm_row(x + r * cols, a, yr, static_cast<int8_t*>(qr));
+        else norm_row(x + r * cols, a, yr, static_cast<uint8_t*>(qr));
       }
     };
   }
