@@ -11,7 +11,9 @@
 // then runs in int8 with the same scale). Otherwise the int8 layer writes float itself (its
 // output scales make the accumulator real), so requantisation never costs a separate pass.
 // Float sources get one quantizing Reorder per tensor, shared by its int8 readers, laid out as
-// the reader wants (the layout change and the quantization are one pass over memory).
+// the reader wants (the layout change and the quantization are one pass over memory), except a
+// LayerNorm's output: the LayerNorm writes the quantized copy itself, beside the float Y that
+// other readers (a residual Add) still take.
 //
 // Runs after assign-layouts and before assign-precision, which then places bf16 around the int8
 // layers (--int8 --bf16) and treats the int8 layers' precision as fixed.
