@@ -5,8 +5,9 @@
 // Y back; here each row is normalised and quantized while it sits in L1.
 //
 // Rows run in simd/layernorm_avx512.cpp on CPUs with AVX-512, else in the AVX2 loop here (the
-// build's baseline; scalar where a native build lacks AVX2). Numerics follow oneDNN's float kernel: mean, then variance around it (two passes over the
-// row), 1/sqrt(var + eps), y = (x - mean) * inv * gamma + beta with one fused multiply-add. The
+// build's baseline; scalar where a native build lacks AVX2). Numerics follow oneDNN's float
+// kernel: mean, then variance around it (two passes over the row), 1/sqrt(var + eps),
+// y = (x - mean) * inv * gamma + beta with one fused multiply-add. The
 // quantized value is what kiln's quantizing Reorder makes of that y: y * (1 / scale) (the
 // Reorder's output scale), rounded half to even, plus the zero point, saturated; NaN becomes the
 // zero point as in qk::quantize_one.
