@@ -133,7 +133,8 @@ const std::map<std::string, OpNote>& op_notes() {
         "(18-20, constant) or channel (21)"}},
       {"LRN", {"float32", "X rank >= 2; oneDNN kernel for odd size and rank 3-5, else reference"}},
       {"LayerNormalization", {"float32, float64",
-        "stash_type must be 1; oneDNN kernel for float32 unless Scale/B broadcast"}},
+        "stash_type must be 1; oneDNN kernel for float32 unless Scale/B broadcast; in-house one where "
+        "int8 layers read Y: it writes Y as u8/s8 too, in one pass"}},
       {"MeanVarianceNormalization", {"float32",
         "float64 fails (the epsilon constant is float32); lowered to ReduceMean, Sub, Mul, Add, Sqrt, Div"}},
 

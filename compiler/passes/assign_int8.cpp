@@ -11,7 +11,9 @@
 // then runs in int8 with the same scale). Otherwise the int8 layer writes float itself (its
 // output scales make the accumulator real), so requantisation never costs a separate pass.
 // Float sources get one quantizing Reorder per tensor, shared by its int8 readers, laid out as
-// the reader wants (the layout change and the quantization are one pass over memory).
+// the reader wants (the layout change and the quantization are one pass over memory), except a
+// LayerNorm's output: the LayerNorm writes the quantized copy itself, beside the float Y that
+// other readers (a residual Add) still take.
 //
 // Runs after assign-layouts and before assign-precision, which then places bf16 around the int8
 // layers (--int8 --bf16) and treats the int8 layers' precision as fixed.
@@ -27,6 +29,7 @@
 
 #include "kernels/kernel.h"
 #include "ops/nn/conv.h"
+#include "ops/nn/layernorm.h"
 #include "ops/math/gemm.h"
 #include "ops/tensor/reorder.h"
 #include "passes/pass.h"
@@ -420,7 +423,8 @@ class Int8Assigner {
     return refused;
   }
 
-  // One quantizing Reorder per (tensor, layout), shared by its int8 readers.
+  // One quantizing Reorder per (tensor, layout), shared by its int8 readers, unless the layer
+  // that writes the tensor can write the quantized copy too.
   Value* quantized(Value* v, const QType& q, const std::string& layout) {
     auto key = std::make_tuple(v, layout, q.dtype);
     auto it = quantized_.find(key);
@@ -428,10 +432,54 @@ class Int8Assigner {
     Value* c = g_.add_value(g_.unique_name(v->name + "/int8"), {q.dtype, v->type.shape});
     c->quant = q.quant;
     c->layout = layout;
+    if (layernorm_writes(v, c)) {
+      quantized_.emplace(key, c);
+      return c;
+    }
     Node* r = g_.add_node(g_.unique_name(c->name + "/quantize"), std::make_unique<ops::Reorder>(), {v}, {c});
     r->precision = q.dtype;
     quantized_.emplace(key, c);
     return c;
+  }
+
+  // Whether v's LayerNormalization can write c (v quantized) in the pass that writes v, so that no
+  // Reorder reads v back from memory; if so it now does (quantized_copy). Only where its kernel
+  // (kernels/nn/layernorm_quant.cpp) takes the pair: the reference kernel would be far slower
+  // than oneDNN's LayerNorm and a Reorder.
+  bool layernorm_writes(Value* v, Value* c) {
+    Node* p = v->producer;
+    auto* ln = p ? p->as<ops::LayerNormalization>() : nullptr;
+    if (!ln || ln->quantized_copy || p->outputs.size() != 1 || p->outputs[0] != v || !c->layout.empty() ||
+        !v->layout.empty())
+      return false;
+    ops::LayerNormalization with = *ln;
+    with.quantized_copy = 1;
+    const KernelSpec f = tune::spec_of(*p, eng_);
+    KernelSpec spec{with, f.in, f.out, eng_};
+    spec.out.push_back({c->type.dtype, c->type.shape, "", nullptr, c->quant});
+    if (!first_kernel(std::string(p->type()), spec)) return false;
+    ln->quantized_copy = 1;
+    p->outputs.push_back(c);
+    c->producer = p;
+    ln_copies_.push_back(p);
+    return true;
+  }
+
+  // A LayerNormalization whose float Y nothing reads any more (pre-norm transformers: only the
+  // int8 projections read it) writes the quantized tensor alone. apply() compacts the graph last,
+  // as the maps here still hold the dropped values.
+  size_t drop_unread_float_outputs() {
+    size_t dropped = 0;
+    const auto uses = g_.uses();
+    for (Node* p : ln_copies_) {
+      Value* y = p->outputs[0];
+      if (uses.count(y) || g_.is_graph_output(y)) continue;
+      p->as<ops::LayerNormalization>()->quantized_copy = 0;
+      p->outputs.erase(p->outputs.begin());
+      y->producer = nullptr;
+      ++dropped;
+    }
+    return dropped;
   }
 
   void apply() {
@@ -487,11 +535,12 @@ class Int8Assigner {
         if (dtype_quantized(v->type.dtype)) continue;  // already written quantized
         // A conv's source is quantized straight into its output's layout (nhwc in int8 regions).
         const bool relayout = key.second == 0 && relayout_source(*n);
-        const size_t before = quantized_.size();
+        const size_t before = quantized_.size(), by_layernorm = ln_copies_.size();
         v = quantized(v, q, relayout ? y->layout : v->layout);
-        quantize_reorders += quantized_.size() - before;
+        quantize_reorders += quantized_.size() - before - (ln_copies_.size() - by_layernorm);
       }
     }
+    const size_t ln_alone = drop_unread_float_outputs();
     std::map<std::string, int> by_op;
     for (Node* n : cand_) by_op[std::string(n->type())]++;
     std::string detail;
@@ -502,6 +551,9 @@ class Int8Assigner {
     size_t flowing = out_.size();
     summary(std::to_string(flowing) + " tensor(s) flow between layers as int8; " + std::to_string(quantize_reorders) +
             " quantizing reorder(s) inserted; other int8 layers write float directly");
+    if (!ln_copies_.empty())
+      summary(std::to_string(ln_copies_.size()) + " LayerNormalization layer(s) write their output quantized " +
+              "for int8 readers themselves (" + std::to_string(ln_alone) + " of them only quantized), no Reorder");
     size_t model = 0, inexact = 0;
     std::set<const Value*> seen;
     for (auto& [key, q] : in_q) {
@@ -522,6 +574,7 @@ class Int8Assigner {
     if (!timed_.empty())
       summary(std::to_string(timed_.size()) + " layer(s) timed in float and int8; " + std::to_string(slow_.size()) +
               " stay in float, faster there (kiln compile -v lists the times)");
+    if (ln_alone) g_.compact();
   }
 
   ir::Graph& g_;
@@ -536,6 +589,7 @@ class Int8Assigner {
   std::map<const Value*, QType> out_;
   std::unordered_map<const Value*, std::pair<std::vector<int8_t>, ops::QuantParams>> wq_;
   std::map<std::tuple<Value*, std::string, DType>, Value*> quantized_;  // u8 and s8 copies may coexist
+  std::vector<Node*> ln_copies_;  // LayerNormalization layers writing a quantized copy (layernorm_writes)
   std::unordered_map<const Node*, std::tuple<double, double, double>> timed_;  // float, int8, quantize us
   std::set<const Node*> slow_;
 };

@@ -7,7 +7,8 @@ samples (ONNX test-data sets) and, separately, evaluation inputs from another se
 - --int8 without --calib or --calibCache is a usage error (exit 2) that says how to give data;
   --calibMethod/--calibCache without --int8 and an unknown --calibMethod are usage errors too;
 - --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
-  and per-channel scales), int8 tensors flow between the CNN's convs, graph I/O stays float32,
+  and per-channel scales), int8 tensors flow between the CNN's convs, the attention block's
+  LayerNorm writes its int8 copy itself (no quantizing Reorder), graph I/O stays float32,
   and the outputs are within rel. L2 0.05 of torch fp32 on the evaluation inputs;
 - .npy files (one per sample) calibrate exactly as the same samples in test-data sets;
 - the calibration cache: written as text with the model's hash and method; a rebuild from the
@@ -168,6 +169,13 @@ for name, (model, xin, want) in models.items():
         probs = [q for l in weightless for q in l["quantized"] if not q["output"] and q["dtype"] == "quint8"]
         check(len(probs) == 1 and probs[0]["tensor"].startswith("/Softmax"),
               f"attn: the softmax does not hand P.V u8 probabilities: {[l['quantized'] for l in weightless]}")
+        # The LayerNorm writes the FFN's int8 input itself beside its float output (the residual
+        # reads that), so the only quantizing Reorder left is the graph input's.
+        lns = [l for l in info["layers"] if l["op"] == "LayerNormalization"]
+        check(lns and all(l["kernel"] == "inhouse" and any(q["output"] for q in l["quantized"]) for l in lns),
+              f"attn: the LayerNorm does not write its int8 output itself: {lns}")
+        reorders = [l["name"] for l in info["layers"] if l["op"] == "Reorder" and not l["name"].startswith("x/")]
+        check(not reorders, f"attn: quantizing Reorders besides the input's: {reorders}")
     if name == "cnn":
         flowing = [q for l in int8 for q in l["quantized"] if q["output"]]
         check(flowing and any(q["dtype"] == "quint8" for q in flowing),

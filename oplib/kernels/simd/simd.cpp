@@ -5,6 +5,8 @@
 namespace kiln::simd {
 
 void axpy_avx512(float* dst, const float* row, float a, int64_t n);  // simd_avx512.cpp
+void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
+                             float rscale, int32_t zp, int is_signed, float* y, void* q);  // layernorm_avx512.cpp
 
 namespace {
 
@@ -28,7 +30,8 @@ bool avx512_allowed() {
 }  // namespace
 
 const Kernels& kernels() {
-  static const Kernels k = avx512_allowed() ? Kernels{"avx512", axpy_avx512} : Kernels{"baseline", axpy_baseline};
+  static const Kernels k = avx512_allowed() ? Kernels{"avx512", axpy_avx512, layernorm_q8_row_avx512}
+                                            : Kernels{"baseline", axpy_baseline, nullptr};
   return k;
 }
 

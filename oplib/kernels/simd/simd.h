@@ -18,9 +18,15 @@ namespace kiln::simd {
 // result can differ between CPUs, as it does between oneDNN's ISA paths.
 using AxpyFn = void (*)(float* dst, const float* row, float a, int64_t n);
 
+// One row of LayerNormalization writing its output quantized (kernels/nn/layernorm_quant.cpp):
+// y (float, skipped when null) and q (uint8, or int8 when is_signed) over n values.
+using LayerNormQ8RowFn = void (*)(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
+                                  float rscale, int32_t zp, int is_signed, float* y, void* q);
+
 struct Kernels {
   const char* isa;  // "avx512" or "baseline"
   AxpyFn axpy;
+  LayerNormQ8RowFn layernorm_q8_row;  // null on the baseline: the caller's AVX2 loop runs
 };
 
 // The versions this CPU (as capped by ONEDNN_MAX_CPU_ISA) runs, chosen on first use.

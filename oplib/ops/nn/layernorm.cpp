@@ -1,7 +1,9 @@
 // LayerNormalization: attributes, shape inference and the reference kernel.
 #include "ops/nn/layernorm.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/math/eltwise.h"
 
@@ -27,7 +29,7 @@ void check_param(const TensorType& p, const TensorType& x, const Dims& norm, con
 }
 
 template <class T>
-void layer_norm(const KernelArgs& a, int64_t axis, double eps) {
+void layer_norm(const KernelArgs& a, int64_t axis, double eps, size_t stats) {
   const TensorView& x = a.in[0];
   const Dims norm(x.shape.begin() + axis, x.shape.end());
   const int64_t cols = shape_elements(norm);
@@ -56,8 +58,8 @@ void layer_norm(const KernelArgs& a, int64_t axis, double eps) {
   const T* sp = scale.as<const T>();
   const T* bp = bias.as<const T>();
   T* yp = a.out[0].as<T>();
-  float* mean_out = a.out.size() > 1 ? a.out[1].as<float>() : nullptr;
-  float* inv_out = a.out.size() > 2 ? a.out[2].as<float>() : nullptr;
+  float* mean_out = stats > 0 ? a.out[1].as<float>() : nullptr;
+  float* inv_out = stats > 1 ? a.out[2].as<float>() : nullptr;
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = xp + r * cols;
     T* yr = yp + r * cols;
@@ -83,14 +85,18 @@ void LayerNormalization::attrs(AttrVisitor& v) {
   v.visit("axis", axis);
   v.visit("epsilon", epsilon);
   v.visit("stash_type", stash_type);
+  v.visit("quantized_copy", quantized_copy);
 }
 
 void LayerNormalization::infer(InferContext& ctx) const {
   check(ctx.num_inputs() == 2 || ctx.num_inputs() == 3,
         "LayerNormalization takes 2 or 3 inputs (X, Scale, [B]), got " + std::to_string(ctx.num_inputs()));
-  check(ctx.num_outputs() >= 1 && ctx.num_outputs() <= 3,
-        "LayerNormalization has 1 to 3 outputs (Y, [Mean], [InvStdDev]), got " +
-            std::to_string(ctx.num_outputs()));
+  check(quantized_copy == 0 || quantized_copy == 1,
+        "LayerNormalization: quantized_copy must be 0 or 1, got " + std::to_string(quantized_copy));
+  const size_t outs = ctx.num_outputs() - std::min<size_t>(ctx.num_outputs(), static_cast<size_t>(quantized_copy));
+  check(outs >= 1 && outs <= 3, "LayerNormalization has 1 to 3 outputs (Y, [Mean], [InvStdDev])" +
+                                    std::string(quantized_copy ? " before its quantized copy of Y" : "") +
+                                    ", got " + std::to_string(outs));
   check(stash_type == 1, "LayerNormalization: stash_type " + std::to_string(stash_type) +
                              " is not supported; only 1 (float32 statistics) is");
   check(std::isfinite(epsilon) && epsilon >= 0.f, "LayerNormalization: epsilon must be a finite value >= 0");
@@ -108,15 +114,22 @@ void LayerNormalization::infer(InferContext& ctx) const {
   ctx.set_output(0, x.dtype, x.shape);
   Dims stat(x.shape.begin(), x.shape.begin() + k);
   stat.resize(x.shape.size(), 1);
-  for (size_t i = 1; i < ctx.num_outputs(); ++i) ctx.set_output(i, DType::Float32, stat);
+  for (size_t i = 1; i < outs; ++i) ctx.set_output(i, DType::Float32, stat);
+  if (quantized_copy) ctx.set_output(outs, x.dtype, x.shape);
 }
 
 void LayerNormalization::reference(const KernelArgs& args) const {
   const int64_t k = axis_for(args.in[0].shape.size());
+  const size_t stats = args.out.size() - 1 - static_cast<size_t>(quantized_copy != 0);
   if (args.in[0].dtype == DType::Float64)
-    layer_norm<double>(args, k, epsilon);
+    layer_norm<double>(args, k, epsilon, stats);
   else
-    layer_norm<float>(args, k, epsilon);
+    layer_norm<float>(args, k, epsilon, stats);
+  // The copy is float here too: the reference kernel's wrapper quantizes it on the way out.
+  if (quantized_copy) {
+    const TensorView& y = args.out[0];
+    std::memcpy(args.out.back().data, y.data, static_cast<size_t>(y.elements()) * dtype_size(y.dtype));
+  }
 }
 
 KILN_REGISTER_OP(LayerNormalization);

@@ -11,11 +11,18 @@ namespace kiln::ops {
 // as the node declares. Statistics are computed in double whatever stash_type asks for (only
 // stash_type = 1, float32 statistics, is accepted), so results are at least as precise as
 // ONNX's float computation.
+//
+// quantized_copy = 1 (kiln's, set by assign-int8; no ONNX attribute): one more output after those,
+// Y again, which the plan stores quantized (QUInt8/QInt8) for int8 readers while Y stays float for
+// the others (BERT's residual Add). Writing both from one pass saves a quantizing Reorder that
+// would read Y back from memory. An older runtime rejects such a plan at load: the extra output's
+// stored shape is not that of InvStdDev/Mean it would infer.
 struct LayerNormalization : OpBase<LayerNormalization> {
   static constexpr const char* kType = "LayerNormalization";
   int64_t axis = -1;
   float epsilon = 1e-5f;
   int64_t stash_type = 1;
+  int64_t quantized_copy = 0;
 
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;

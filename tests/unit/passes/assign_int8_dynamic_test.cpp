@@ -45,13 +45,7 @@ Result compile_and_run(OnnxBuilder& b, const CompileOptions& o) {
   auto ctx = e->create_context();
   std::memcpy(ctx->input("x"), in.at("x").bytes.data(), in.at("x").bytes.size());
   ctx->run();
-  const auto* y = static_cast<const float*>(ctx->output(0));
-  double err = 0, mag = 0;
-  for (int64_t k = 0; k < want.elements(); ++k) {
-    err += std::pow(y[k] - want.as<float>()[k], 2);
-    mag += std::pow(want.as<float>()[k], 2);
-  }
-  r.rel_l2 = std::sqrt(err / mag);
+  r.rel_l2 = rel_l2(static_cast<const float*>(ctx->output(0)), want);
   return r;
 }
 

@@ -3,6 +3,7 @@
 // (reference-kernel evaluation of the graph before and after).
 #pragma once
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,18 @@ namespace kiln::test {
 
 inline std::unique_ptr<ir::Graph> import_model(OnnxBuilder& b) {
   return onnx_import::import_onnx_bytes(b.bytes(), "fuse.onnx", {});
+}
+
+// Relative L2 distance of a plan's float32 output from the reference evaluation's, for plans that
+// compute in reduced precision (int8, bf16).
+inline double rel_l2(const float* got, const HostTensor& want) {
+  const auto* w = reinterpret_cast<const float*>(want.bytes.data());
+  double err = 0, mag = 0;
+  for (int64_t k = 0; k < want.elements(); ++k) {
+    err += (got[k] - w[k]) * double(got[k] - w[k]);
+    mag += w[k] * double(w[k]);
+  }
+  return std::sqrt(err / mag);
 }
 
 inline const ir::Node* only_node(const ir::Graph& g, std::string_view type) {
