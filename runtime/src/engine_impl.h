@@ -156,6 +156,12 @@ struct Engine::Impl {
   void check_input_shape(size_t input, const Dims& s) const;
 };
 
+// Whether a kernel's packed weights are the plan's pre-packed bytes of constant t, read in place
+// (else the kernel holds a copy of its own).
+inline bool reads_in_place(const TensorRec& t, const PackedWeights& w) {
+  return t.packed && w.packed.get_data_handle() == t.packed->data;
+}
+
 // Creates the layer's kernel for the given tensor shapes (by tensor id): the recorded
 // implementation (for a dynamic layer, at this run's shapes: the one the builder would pick), else
 // another registered one, else the reference kernel. `used` gets the name of

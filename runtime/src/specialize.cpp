@@ -85,7 +85,7 @@ std::shared_ptr<const Specialization> build(const Engine::Impl& e, const std::ve
     for (const PackedWeights& w : k->packed_weights()) {
       const int id = w.input < l.inputs.size() ? l.inputs[w.input] : -1;
       const TensorRec* t = id < 0 ? nullptr : &e.tensors[id];
-      if (t && !(t->packed && w.packed.get_data_handle() == t->packed->data)) sp->weight_copy_bytes += w.packed.get_desc().get_size();
+      if (t && !reads_in_place(*t, w)) sp->weight_copy_bytes += w.packed.get_desc().get_size();
     }
     sp->kernels.push_back(k.get());
     sp->owned.push_back(std::move(k));
@@ -109,7 +109,6 @@ void Engine::Impl::check_input_shape(size_t input, const Dims& s) const {
   throw Error("input '" + t.name + "': shape " + shape_str(s) + " is outside the allowed range: " + range +
               " (each dimension between the two); " + fix);
 }
-
 
 std::shared_ptr<const Specialization> Engine::Impl::specialize(const std::vector<Dims>& input_shapes) const {
   if (input_shapes == base->input_shapes) return base;

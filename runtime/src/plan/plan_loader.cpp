@@ -295,7 +295,7 @@ void note_weight_copies(Engine::Impl& impl, const uint8_t* weights) {
       const int id = w.input < l.inputs.size() ? l.inputs[w.input] : -1;
       if (id < 0) continue;
       const TensorRec& t = impl.tensors[id];
-      const bool mapped = t.packed && w.packed.get_data_handle() == t.packed->data;
+      const bool mapped = reads_in_place(t, w);
       (mapped ? in_place : copied)[id] = true;
       impl.layer_info[li].weights_prepacked |= mapped;
     }
