@@ -63,7 +63,20 @@ class Attention(torch.nn.Module):
         return torch.matmul(a, self.v(h)) + x
 
 
-def export(model, example, axes, name):
+class Upsample(torch.nn.Module):
+    """A segmentation-style head whose output size is computed from the input's shape: Shape ->
+    Gather -> Mul -> Concat feeds Resize's sizes, a shape program under a profile."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        return torch.nn.functional.interpolate(self.c(x), size=(x.shape[2] * 2, x.shape[3] * 2), mode="bilinear",
+                                               align_corners=False)
+
+
+def export(model, example, axes, name, out_axes=None):
     model.eval()
     with torch.no_grad():
         for p in model.parameters():  # non-trivial BatchNorm statistics and biases
@@ -73,7 +86,7 @@ def export(model, example, axes, name):
             model.stem[1].running_var.uniform_(0.5, 1.5)
     path = os.path.join(WORK, name + ".onnx")
     torch.onnx.export(model, example, path, input_names=["x"], output_names=["y"], opset_version=17,
-                      dynamic_axes={"x": axes, "y": {a: n for a, n in axes.items() if a == 0}})
+                      dynamic_axes={"x": axes, "y": out_axes or {a: n for a, n in axes.items() if a == 0}})
     return path
 
 
@@ -131,6 +144,10 @@ att = Attention()
 att_path = export(att, torch.randn(1, 16, 64), {1: "seq"}, "attention")
 check_model(att, att_path, [1, 1, 64], [1, 32, 64], [1, 256, 64],
             [[1, 32, 64], [1, 1, 64], [1, 256, 64], [1, 100, 64], [1, 7, 64]], [[1, 257, 64], [2, 32, 64]])
+up = Upsample()
+up_path = export(up, torch.randn(1, 3, 16, 16), {2: "h", 3: "w"}, "upsample", out_axes={2: "h2", 3: "w2"})
+check_model(up, up_path, [1, 3, 8, 8], [1, 3, 16, 16], [1, 3, 64, 64],
+            [[1, 3, 16, 16], [1, 3, 24, 40], [1, 3, 8, 64], [1, 3, 64, 9]], [[1, 3, 65, 8]])
 
 # Pre-processing and a profile together: the plan takes raw uint8 NHWC images of any size in the
 # range, and the range itself is stated in that layout.
