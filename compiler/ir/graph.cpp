@@ -65,6 +65,11 @@ TensorView Value::view() const {
   return TensorView{type.dtype, type.shape, constant ? constant->data() : nullptr};
 }
 
+bool params_constant(const std::vector<Value*>& inputs) {
+  return std::all_of(inputs.begin() + std::min<size_t>(1, inputs.size()), inputs.end(),
+                     [](const Value* v) { return !v || v->is_constant(); });
+}
+
 TensorView Value::known_view() const {
   if (constant) return view();
   return TensorView{type.dtype, type.shape, known.empty() ? nullptr : const_cast<uint8_t*>(known.data())};

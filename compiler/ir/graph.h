@@ -148,6 +148,10 @@ class Graph {
   std::map<std::string, int> name_counts_;
 };
 
+// Whether every input after the data input (a Reshape's target, an Expand's shape) is absent or
+// constant. Under a profile one computed from shapes may take other values at other shapes.
+bool params_constant(const std::vector<Value*>& inputs);
+
 // Structural and type consistency: every input produced before use, outputs produced once,
 // stored types equal to re-inferred ones. Throws kiln::Error describing the first violation.
 void verify(const Graph& g);

@@ -115,11 +115,9 @@ bool collapse_reshapes(ir::Graph& g, ir::Node& n, const Uses& uses) {
   // Under a profile, dims this build sees may vary: a target computed at run time may make this
   // view the same shape here only, and a collapsed chain's literal target would fix them.
   const bool varies = g.shapes_vary && !in->is_constant();
-  const bool params_fixed = std::all_of(n.inputs.begin() + 1, n.inputs.end(),
-                                        [](const ir::Value* v) { return !v || v->is_constant(); });
   // A view to the same static shape is a plain copy.
   if (shape_static(in->type.shape) && in->type.shape == out->type.shape && in->type.dtype == out->type.dtype &&
-      !g.is_graph_output(out) && (!varies || params_fixed)) {
+      !g.is_graph_output(out) && (!varies || ir::params_constant(n.inputs))) {
     g.replace_uses(out, in);
     g.remove_node(&n);
     return true;

@@ -66,11 +66,11 @@ uint64_t default_memory_limit() {
   return static_cast<uint64_t>(pages) / 4 * 3 * static_cast<uint64_t>(page);
 }
 
-namespace {
-
 std::string mib(uint64_t bytes) {
   return bytes < (1 << 20) ? std::to_string(bytes) + " bytes" : std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
 }
+
+namespace {
 
 std::string over_limit(uint64_t limit) {
   return "the context's memory limit of " + mib(limit) +

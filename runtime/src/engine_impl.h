@@ -52,7 +52,7 @@ struct LayerRec {
   std::string impl;
   Tactic tactic;                   // as recorded in the plan (or cleared by LoadOptions::retune)
   std::vector<int> inputs, outputs;
-  std::unique_ptr<Kernel> kernel;  // null for dynamic layers, which run their reference kernel
+  std::unique_ptr<Kernel> kernel;  // null for dynamic layers: the context makes one per run's shapes
   bool dynamic = false;            // reads or writes a dynamic tensor: shapes inferred per run
   int when = -1;                   // predicated: runs only when this bool tensor holds when_true
   bool when_true = true;
@@ -74,6 +74,9 @@ class LayerIO {
   // Bytes the context may still allocate before its memory limit.
   virtual uint64_t memory_left() const = 0;
 };
+
+// A byte count for messages: "N bytes" below 1 MiB, else whole MiB rounded up.
+std::string mib(uint64_t bytes);
 
 // Runs a run-time Loop layer (rec.body set) on this run's inputs; kiln::Error naming the layer
 // on failure.

@@ -19,10 +19,6 @@ namespace {
 
 std::string type_str(DType t, const Dims& s) { return std::string(dtype_name(t)) + " " + shape_str(s); }
 
-std::string mib(uint64_t b) {
-  return b < (1 << 20) ? std::to_string(b) + " bytes" : std::to_string((b + (1 << 20) - 1) >> 20) + " MiB";
-}
-
 }  // namespace
 
 // Bodies inside bodies: each level is a plan of its own, loaded recursively on this thread.

@@ -41,9 +41,7 @@ void emit_or_fold(NodeContext& ctx, std::unique_ptr<Op> op, std::vector<ir::Valu
                   const NoOpTest& noop) {
   // Under a profile, a parameter computed from shapes (Expand's shape) may make the op a no-op
   // at this build's shapes only.
-  const bool params_fixed = !ctx.graph().shapes_vary ||
-                            std::all_of(in.begin() + std::min<size_t>(1, in.size()), in.end(),
-                                        [](const ir::Value* v) { return !v || v->is_constant(); });
+  const bool params_fixed = !ctx.graph().shapes_vary || ir::params_constant(in);
   if (noop && params_fixed && ctx.num_outputs() == 1 && !in.empty() && in[0] &&
       noop(in[0]->type, infer_on(*op, in, 1)[0])) {
     ctx.emit(std::make_unique<Identity>(), {in[0]});

@@ -583,8 +583,8 @@ void read_plan(Engine::Impl& loading, const fb::Plan* plan, const LoadOptions& o
     read_tactic(l->tactic(), rec, info);
     if (opts.retune) rec.tactic = {};
     tuned += !info.planned_tactic.empty();
-    // Dynamic layers' shapes are only known per run; they run their reference kernel on them (a
-    // run-time Loop: its body plan).
+    // Dynamic layers' shapes are only known per run: the context picks their kernel per run's
+    // shapes (engine.cpp), else the reference one; a run-time Loop runs its body plan.
     if (rec.dynamic) rec.impl = rec.body ? "body" : "reference";
     else reselected += !create_kernel(*impl, rec, label) && !info.planned_tactic.empty();
     info.kernel = rec.impl;
