@@ -23,11 +23,24 @@ using AxpyFn = void (*)(float* dst, const float* row, float a, int64_t n);
 using LayerNormQ8RowFn = void (*)(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
                                   float rscale, int32_t zp, int is_signed, float* y, void* q);
 
+// GELU (erf form) of n floats written quantized: q = saturate(round_half_even(gelu(x) * rscale) + zp),
+// uint8 or int8 when is_signed. gelu is a cubic Hermite interpolant on 32 segments of [-4, 4)
+// (coefficients in `table`, gelu_table()), x beyond 4 and 0 below -4: within 2e-5 of erf-GELU
+// (1.3e-4 at |x| = 4), far below any int8 step. For the int8 MatMul whose GELU runs after
+// oneDNN's matmul instead of as its post-op (kernels/math/gemm.cpp).
+using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float rscale, int32_t zp, int is_signed,
+                          void* q);
+
 struct Kernels {
   const char* isa;  // "avx512" or "baseline"
   AxpyFn axpy;
   LayerNormQ8RowFn layernorm_q8_row;  // null on the baseline: the caller's AVX2 loop runs
+  GeluQ8Fn gelu_q8;                   // null on the baseline: GELU stays a oneDNN post-op
 };
+
+// GeluQ8Fn's coefficients: 4 x 32 floats (c0, c1, c2, c3 of each segment, in the segment's local
+// coordinate f in [0, 1)).
+const float* gelu_table();
 
 // The versions this CPU (as capped by ONEDNN_MAX_CPU_ISA) runs, chosen on first use.
 const Kernels& kernels();

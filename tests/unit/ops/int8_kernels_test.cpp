@@ -12,12 +12,14 @@
 // more; we also require that at most 2% of elements differ at all. A float output is compared
 // with rtol 1e-4 plus an atol of 1e-4 x the output's magnitude. A wrong scale, zero point, bias
 // rescale, layout or post-op errs by many units on most elements.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
+#include "kernels/simd/simd.h"
 #include "ops/math/activation.h"
 #include "ops/nn/conv.h"
 #include "ops/math/gemm.h"
@@ -54,17 +56,20 @@ std::vector<float> channel_scales(size_t n, uint32_t seed) {
 }
 
 bool run(const ops::Op& op, const std::string& impl, std::vector<QTensor>& in, const QTensor& out_desc,
-         HostTensor& out) {
+         HostTensor& out, const Tactic* tactic = nullptr, size_t* scratch_bytes = nullptr) {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   std::vector<ops::TensorType> types;
   for (auto& t : in) types.push_back({t.t.dtype, t.t.shape});
   auto inferred = ops::infer_types(op, types, std::vector<const TensorView*>(in.size(), nullptr), 1);
   EXPECT_TRUE(ops::stored_type_ok(inferred[0].dtype, out_desc.t.dtype));
   KernelSpec spec{op, {}, {}, eng};
+  spec.tactic = tactic;
   for (auto& t : in) spec.in.push_back({t.t.dtype, t.t.shape, t.layout, t.t.constant ? t.t.bytes.data() : nullptr, t.q});
   spec.out.push_back({out_desc.t.dtype, inferred[0].shape, out_desc.layout, nullptr, out_desc.q});
   auto k = KernelRegistry::instance().create(std::string(op.type()), impl, spec);
   if (!k) return false;
+  if (tactic) EXPECT_EQ(k->tactic().algorithm, tactic->algorithm);
+  if (scratch_bytes) *scratch_bytes = k->scratchpad_bytes();
   out = HostTensor(out_desc.t.dtype, inferred[0].shape);
   out.bytes.resize(dnn::physical_bytes(out.dtype, out.shape, out_desc.layout));
   std::fill(out.bytes.begin(), out.bytes.end(), uint8_t{0x5a});
@@ -119,7 +124,7 @@ HostTensor permute_nhwc(const HostTensor& t, bool to_nhwc) {
 }
 
 // The reference on row-major tensors against the oneDNN kernel on the tensors as laid out.
-void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out_desc) {
+void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out_desc, const Tactic* tactic = nullptr) {
   std::vector<QTensor> plain_in = in, laid_in = in;
   for (auto& t : plain_in) t.layout = "";
   for (auto& t : laid_in)
@@ -128,7 +133,7 @@ void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out
   plain_out.layout = "";
   HostTensor want, got;
   ASSERT_TRUE(run(op, "reference", plain_in, plain_out, want));
-  ASSERT_TRUE(run(op, "onednn", laid_in, out_desc, got)) << "the oneDNN kernel declined int8 " << op.type();
+  ASSERT_TRUE(run(op, "onednn", laid_in, out_desc, got, tactic)) << "the oneDNN kernel declined int8 " << op.type();
   if (out_desc.layout == "nhwc") got = permute_nhwc(got, false);
   expect_close(got, want);
 }
@@ -207,6 +212,72 @@ TEST(Int8Kernels, MatMulPerColumnWithBiasGelu) {
                           plain(random_tensor(DType::Float32, {40}, 15, -1, 1, true))};
   expect_int8_matches(m, in, out_f32());
   expect_int8_matches(m, in, out_q(DType::QInt8, 0.02f));
+}
+
+// With AVX-512 a quantized GELU output is computed by the in-house pass after the matmul (the
+// default) and, as the "gelu-postop" tactic, by oneDNN's post-op: both against the reference, for
+// u8 and s8 outputs, pre-activations reaching past +-4 (where the pass's table ends) and 40
+// columns (a masked tail in every row).
+TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
+  ops::MatMul m;
+  m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
+  std::vector<QTensor> in{random_q(DType::QUInt8, {3, 24, 96}, 23, {0.05f}),
+                          random_q(DType::QInt8, {96, 40}, 24, channel_scales(40, 24), 1, true),
+                          plain(random_tensor(DType::Float32, {40}, 25, -3, 3, true))};
+  const Tactic postop{"", "gelu-postop", ""};
+  for (const Tactic* t : {static_cast<const Tactic*>(nullptr), &postop}) {
+    if (t && !simd::kernels().gelu_q8) continue;  // no in-house pass: the post-op form is the only one
+    SCOPED_TRACE(t ? "gelu-postop" : "default");
+    expect_int8_matches(m, in, out_q(DType::QUInt8, 0.03f), t);
+    expect_int8_matches(m, in, out_q(DType::QInt8, 0.05f), t);
+  }
+  // The pre-activations span beyond the table: some |acc * scale + bias| > 4.
+  HostTensor y;
+  ASSERT_TRUE(run(m, "onednn", in, out_f32(), y));
+  const auto* f = reinterpret_cast<const float*>(y.bytes.data());
+  int64_t big = 0;
+  for (int64_t i = 0; i < y.elements(); ++i) big += f[i] > 4.f;
+  EXPECT_GT(big, 20) << "test data: few GELU outputs beyond the table's end";
+  if (simd::kernels().gelu_q8) {  // the default is the split: its scratch holds the real values
+    size_t split = 0, fused = 0;
+    HostTensor q;
+    ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, nullptr, &split));
+    ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, &postop, &fused));
+    EXPECT_GE(split, fused + 3 * 24 * 40 * sizeof(float));
+  }
+}
+
+// The in-house GELU against erf-GELU: quantized with a step of 1/1000, so that its 2e-5 error
+// flips at most one level, on few values; exact beyond the table and for NaN and infinities.
+TEST(Int8Kernels, GeluPassMatchesErf) {
+  const simd::GeluQ8Fn f = simd::kernels().gelu_q8;
+  if (!f) GTEST_SKIP() << "no AVX-512: GELU stays a oneDNN post-op";
+  std::vector<float> x;
+  for (int i = 0; i <= 20000; ++i) x.push_back(-8.f + 8.12f * static_cast<float>(i) / 20000.f);  // gelu < 0.127
+  const size_t n = x.size();
+  x.insert(x.end(), {NAN, INFINITY, -INFINITY, 4.f, -4.f, 0.f});
+  std::vector<int8_t> q(x.size(), 99);
+  f(x.data(), static_cast<int64_t>(x.size()), simd::gelu_table(), 1000.f, 0, 1, q.data());
+  int64_t differ = 0, worst = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double g = 0.5 * x[i] * (1 + std::erf(x[i] / std::sqrt(2.0)));
+    const int want = static_cast<int>(std::clamp(std::nearbyint(g * 1000), -128.0, 127.0));
+    differ += q[i] != want;
+    worst = std::max<int64_t>(worst, std::abs(q[i] - want));
+  }
+  EXPECT_LE(worst, 1);
+  EXPECT_LE(differ, static_cast<int64_t>(n / 50)) << differ << " of " << n;
+  EXPECT_EQ(q[n], 0);        // NaN: the zero point
+  EXPECT_EQ(q[n + 1], 127);  // +inf saturates
+  EXPECT_EQ(q[n + 2], 0);    // gelu(-inf) = 0
+  EXPECT_EQ(q[n + 3], 127);  // 4000 saturates
+  EXPECT_EQ(q[n + 4], 0);    // gelu(-4) = -1.3e-4
+  EXPECT_EQ(q[n + 5], 0);
+  // A length that is not a multiple of 16 writes exactly its bytes.
+  std::vector<int8_t> tail(24, 99);
+  f(x.data() + 18000, 17, simd::gelu_table(), 1000.f, 0, 1, tail.data());
+  EXPECT_EQ(tail[17], 99);
+  EXPECT_EQ(tail[16], q[18016]);
 }
 
 TEST(Int8Kernels, GemmTransposedWeights) {
