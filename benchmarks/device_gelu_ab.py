@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""BERT int8 on the device: the FFN-up GELU in kiln's pass after the matmul (split) against oneDNN's
+post-op (gelu-postop), end to end, alternating runs of the two plans.
+
+A level-2 build fills a timing cache; in two copies of it the other form's entries are made slow (and
+the cache resealed), so two more builds differ only in that layer's form. Run on the device from the
+project root, carrying .device (../shared/device.md): `python3 benchmarks/device_gelu_ab.py`, results in
+$OUT/ab_gelu.json (AB_ROUNDS, AB_SECONDS: rounds and seconds per run). Here, as a dry run:
+`python3 benchmarks/device_gelu_ab.py MODEL.onnx CALIB_DIR SHAPES build/bin/kiln`.
+"""
+import json, os, re, statistics, subprocess, sys, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import device_bench as db
+out = os.environ.get("OUT", "/tmp/abo"); work = "/tmp/kd"; os.makedirs(work, exist_ok=True); os.makedirs(out, exist_ok=True)
+local = len(sys.argv) > 1
+if local:  # a dry run here: python3 ab.py MODEL.onnx CALIB SHAPES KILN
+    path, calib, shapes, db.KILN = sys.argv[1:5]
+else:
+    m = db.make_models(work)["bert_hf"]
+    path, calib, shapes = m["path"], db.write_calib(m, work, "bert_hf"), m["shapes"]
+env = db.kiln_env()
+pin = ["taskset", "-c", "2,3"] if not local else []
+def compile(plan, cache, level):
+    t = time.time()
+    p = subprocess.run(pin + [db.KILN, "compile", path, "-o", plan, f"--builderOptimizationLevel={level}", "--threads=2",
+                        "--shapes=" + shapes, "--int8", "--calib=" + calib, "--timingCacheFile=" + cache, "-v"],
+                       env=env, capture_output=True, text=True)
+    if p.returncode: raise SystemExit(p.stderr[-2000:])
+    rows = [l for l in p.stderr.splitlines() if re.search(r"(intermediate|ffn_in)\S*MatMul\s+MatMul", l)]
+    print(f"{plan}: {time.time() - t:.0f} s; {rows[0] if rows else 'no row'}", flush=True)
+    return p.stderr
+cache = os.path.join(work, "tc.txt")
+if os.path.exists(cache): os.remove(cache)
+log = compile(os.path.join(work, "l2.plan"), cache, 2)
+open(os.path.join(out, "l2_compile.txt"), "w").write(log[-100000:])
+lines = open(cache).read().splitlines()
+def fnv1a(b):
+    h = 1469598103934665603  # kiln's offset (timing_cache.cpp)
+    for x in b:
+        h = ((h ^ x) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+def forced(postop):  # the other form's entries made slow, the cache resealed (count and FNV-1a of the body)
+    c = os.path.join(work, f"tc_{postop}.txt")
+    body = []
+    for l in lines[:-1]:
+        if "post_act=[11,]" in l and "qint8[" in l.split("out(")[-1] and ("gelu-postop/" in l) != postop:
+            l = "0x1p+30\t" + l.split("\t", 1)[1]
+        body.append(l + "\n")
+    text = "".join(body)
+    with open(c, "w") as f:
+        f.write(text + "end %d %016x\n" % (len(body) - 1, fnv1a(text.encode())))
+    return c
+plans = {}
+for name, postop in (("postop", True), ("split", False)):
+    plans[name] = os.path.join(work, f"{name}.plan")
+    compile(plans[name], forced(postop), 2)
+med = {k: [] for k in plans}
+for r in range(int(os.environ.get("AB_ROUNDS", "6"))):
+    for k in (list(plans) if r % 2 == 0 else list(plans)[::-1]):
+        o = subprocess.run(pin + [db.KILN, "run", "--loadEngine=" + plans[k], "--threads=2", "--duration=" + os.environ.get("AB_SECONDS", "3"), "--json"],
+                           env=env, capture_output=True, text=True, check=True).stdout
+        med[k].append(json.loads(o)["latency_ms"]["median"])
+    print(r, {k: v[-1] for k, v in med.items()}, flush=True)
+res = {k: statistics.median(v) for k, v in med.items()}
+res["ratio_postop_over_split"] = statistics.median([a / b for a, b in zip(med["postop"], med["split"])])
+res["rounds"] = med
+json.dump(res, open(os.path.join(out, "ab_gelu.json"), "w"), indent=1)
+print(json.dumps({k: v for k, v in res.items() if k != "rounds"}))

@@ -1,0 +1,109 @@
+// What BERT's int8 matmuls cost in oneDNN alone, on this machine (docs/performance.md, int8): the
+// FFN-up matmul (128x768 u8 times 768x3072 s8, per-column scales, bias) writing u8 with no post-op,
+// with the erf or tanh GELU post-op, and writing f32 (the form kiln's in-house GELU pass reads);
+// Q, K and V as three 768-column matmuls against one of 2304 columns; and the FFN-up matmul over 24
+// weight matrices in turn (weights streamed, not cache-hot) on 4 KiB against transparent huge pages.
+// Medians of ITERS runs (default 200), each block three times. Threads follow OMP_NUM_THREADS.
+//
+//   ninja -C build kiln_int8_matmul_probe && OMP_NUM_THREADS=2 build/benchmarks/kiln_int8_matmul_probe
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace {
+
+using dnnl::memory;
+using dt = memory::data_type;
+using tag = memory::format_tag;
+
+double median_ms(const std::function<void()>& f, int iters) {
+  std::vector<double> t;
+  for (int i = 0; i < iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+enum class Post { None, GeluErf, GeluTanh };
+
+dnnl::matmul::primitive_desc make(const dnnl::engine& eng, int M, int K, int N, dt out, Post post) {
+  memory::desc a({M, K}, dt::u8, tag::ab), b({K, N}, dt::s8, tag::any), bias({1, N}, dt::f32, tag::ab),
+      c({M, N}, out, tag::ab);
+  dnnl::primitive_attr attr;
+  attr.set_output_scales(2, std::vector<float>(N, 0.01f));
+  dnnl::post_ops po;
+  if (post != Post::None)
+    po.append_eltwise(1.f, post == Post::GeluErf ? dnnl::algorithm::eltwise_gelu_erf : dnnl::algorithm::eltwise_gelu_tanh,
+                      0.f, 0.f);
+  attr.set_post_ops(po);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, bias, c), attr, eng);
+}
+
+struct Bound {
+  dnnl::matmul prim;
+  memory a, w, bias, c;
+};
+
+Bound bind(const dnnl::engine& eng, const dnnl::matmul::primitive_desc& pd) {
+  Bound r{dnnl::matmul(pd), memory(pd.src_desc(), eng), memory(pd.weights_desc(), eng), memory(pd.bias_desc(), eng),
+          memory(pd.dst_desc(), eng)};
+  std::memset(r.a.get_data_handle(), 7, pd.src_desc().get_size());
+  std::memset(r.w.get_data_handle(), 3, pd.weights_desc().get_size());
+  std::memset(r.bias.get_data_handle(), 0, pd.bias_desc().get_size());
+  return r;
+}
+
+void run(dnnl::stream& s, Bound& r, const memory& w) {
+  r.prim.execute(s, {{DNNL_ARG_SRC, r.a}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, r.bias}, {DNNL_ARG_DST, r.c}});
+  s.wait();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int iters = argc > 1 ? std::max(1, std::atoi(argv[1])) : 200;
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  dnnl::stream s(eng);
+  const int M = 128, K = 768, N = 3072;
+  std::printf("implementation: %s\n", make(eng, M, K, N, dt::u8, Post::GeluErf).impl_info_str());
+  for (int rep = 0; rep < 3; ++rep) {
+    Bound none = bind(eng, make(eng, M, K, N, dt::u8, Post::None)), erf = bind(eng, make(eng, M, K, N, dt::u8, Post::GeluErf)),
+          tanh = bind(eng, make(eng, M, K, N, dt::u8, Post::GeluTanh)), f32 = bind(eng, make(eng, M, K, N, dt::f32, Post::None));
+    std::printf("FFN-up ms: u8 no post-op %.4f, gelu_erf %.4f, gelu_tanh %.4f, f32 no post-op %.4f\n",
+                median_ms([&] { run(s, none, none.w); }, iters), median_ms([&] { run(s, erf, erf.w); }, iters),
+                median_ms([&] { run(s, tanh, tanh.w); }, iters), median_ms([&] { run(s, f32, f32.w); }, iters));
+    Bound q1 = bind(eng, make(eng, M, K, 768, dt::s8, Post::None)), q3 = bind(eng, make(eng, M, K, 2304, dt::s8, Post::None));
+    std::printf("QKV ms: 3 x 768 columns %.4f, 1 x 2304 columns %.4f\n", 3 * median_ms([&] { run(s, q1, q1.w); }, iters),
+                median_ms([&] { run(s, q3, q3.w); }, iters));
+  }
+  for (int rep = 0; rep < 2; ++rep)
+    for (int huge = 0; huge < 2; ++huge) {
+      const auto pd = make(eng, M, K, N, dt::u8, Post::None);
+      const size_t bytes = pd.weights_desc().get_size(), huge_page = size_t(2) << 20;
+      const size_t per = (bytes + huge_page - 1) / huge_page * huge_page;
+      const int L = 24;
+      char* base = static_cast<char*>(std::aligned_alloc(huge_page, per * L));
+      if (!base) return 1;
+      madvise(base, per * L, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+      std::memset(base, 3, per * L);
+      Bound r = bind(eng, pd);
+      std::vector<memory> w;
+      for (int l = 0; l < L; ++l) w.emplace_back(pd.weights_desc(), eng, base + per * l);
+      const double t = median_ms([&] { for (auto& m : w) run(s, r, m); }, iters / 10 + 5);
+      std::printf("FFN-up over %d weight matrices of %.1f MB in turn, %s pages: %.4f ms per matmul\n", L, bytes / 1e6,
+                  huge ? "huge" : "4 KiB", t / L);
+      std::free(base);
+    }
+  return 0;
+}
