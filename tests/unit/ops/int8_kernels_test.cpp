@@ -288,6 +288,12 @@ TEST(Int8Kernels, GemmTransposedWeights) {
                           plain(random_tensor(DType::Float32, {24}, 18, -1, 1, true))};
   expect_int8_matches(g, in, out_f32());
   expect_int8_matches(g, in, out_q(DType::QInt8, 0.05f));
+  // Ending in GELU with a quantized output: the in-house pass where AVX-512 allows (alpha scales
+  // the product before the bias, beta the bias).
+  g.alpha = 1.5f;
+  g.beta = 0.5f;
+  g.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
+  expect_int8_matches(g, in, out_q(DType::QUInt8, 0.1f));
 }
 
 // Attention in int8: Q.K^T and P.V multiply two run-time tensors (one scale each), K^T read in
