@@ -9,9 +9,9 @@
 //
 // An int8 layer ending in GELU with a quantized output (BERT's FFN-up) has a second variant: the
 // matmul writes real values to scratch and an in-house pass applies GELU and quantizes
-// (simd::GeluQ8Fn). oneDNN's erf post-op costs a fifth of that matmul on Zen 5 and a third on AMX;
-// the pass costs a few percent. It is the first choice where the CPU has AVX-512, and the
-// post-op form stays a timed tactic ("gelu-postop").
+// (simd::GeluQ8Fn). oneDNN's erf post-op adds a fifth to BERT's FFN-up matmul on Zen 5 and more than
+// the matmul itself on AMX (docs/performance.md, int8). The split is the first choice where the
+// CPU has AVX-512; the post-op form stays a timed tactic ("gelu-postop").
 #include <algorithm>
 #include <cstring>
 #include <unordered_map>
@@ -275,10 +275,10 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
     return nullptr;
   }
   if (split) {
-    const int64_t cols = p.dst.dims().back();
+    const int64_t cols = yd.back();
     k->gelu_ = GeluEpilogue{(k->pd_.scratchpad_desc().get_size() + 63) / 64 * 64,
-                            static_cast<int64_t>(p.dst.get_size() / dnnl::memory::data_type_size(p.dst.data_type())) / cols,
-                            cols, 1.f / p.out_quant->scale[0], p.out_quant->zero_point, p.out_signed};
+                            shape_elements(Dims(yd.begin(), yd.end())) / cols, cols, 1.f / p.out_quant->scale[0],
+                            p.out_quant->zero_point, p.out_signed};
   }
   k->prim_ = dnnl::matmul(k->pd_);
   k->runtime_.push_back({DNNL_ARG_SRC, p.a, 0});

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "kernels/simd/q8_avx512.h"
+
 namespace kiln::simd {
 
 void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale, int32_t zp, int is_signed,
@@ -23,7 +25,7 @@ void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale,
     const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
     // Segment coordinate t = 4x + 16 clamped to [0, 32). max returns its second operand when the
-    // first is NaN, so a NaN reads segment 0 (and is set to the zero point below).
+    // first is NaN, so a NaN reads segment 0 (and is put back below).
     const __m512 t = _mm512_min_ps(_mm512_max_ps(_mm512_fmadd_ps(v, four, sixteen), zero), top);
     const __m512 seg = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     const __m512i i = _mm512_cvttps_epi32(seg);
@@ -34,14 +36,8 @@ void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale,
     y = _mm512_fmadd_ps(y, f, _mm512_permutex2var_ps(c0a, i, c0b));
     y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, four, _CMP_GE_OQ), v);        // gelu(x) = x beyond 4
     y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, minus4, _CMP_LT_OQ), zero);   // and 0 below -4
-    __m512 s = _mm512_mul_ps(y, rs);
-    s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), s);  // NaN -> the zero point
-    s = _mm512_roundscale_ps(s, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    s = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(s, vz), lo), hi);
-    // Narrowed in a register, then stored: vpmovdb straight to memory is slow on Zen 4/5.
-    const __m128i b8 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(s));
-    if (m == 0xffff) _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + c), b8);
-    else _mm_mask_storeu_epi8(qb + c, m, b8);
+    y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), v);  // NaN stays NaN: the zero point
+    store_q8_avx512(_mm512_mul_ps(y, rs), vz, lo, hi, m, qb + c);
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "kernels/simd/q8_avx512.h"
+
 namespace kiln::simd {
 
 void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
@@ -53,15 +55,7 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
     const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + c), vm), vi);
     const __m512 v = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
     if (y) _mm512_mask_storeu_ps(y + c, m, v);
-    __m512 s = _mm512_mul_ps(v, rs);
-    s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(s, s, _CMP_ORD_Q), s);  // NaN -> 0
-    s = _mm512_roundscale_ps(s, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    s = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(s, vz), lo), hi);
-    // An integer in the type's range: the truncating narrow keeps its two's-complement byte. Narrowed
-    // in a register, then stored: vpmovdb straight to memory is several times slower on Zen 4/5.
-    const __m128i b8 = _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(s));
-    if (m == 0xffff) _mm_storeu_si128(reinterpret_cast<__m128i*>(qb + c), b8);
-    else _mm_mask_storeu_epi8(qb + c, m, b8);
+    store_q8_avx512(_mm512_mul_ps(v, rs), vz, lo, hi, m, qb + c);
   }
 }
 
