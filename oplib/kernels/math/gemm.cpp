@@ -223,13 +223,10 @@ class MatmulKernel final : public Kernel {
 std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   const bool splittable = gelu_split_possible(p);
   const bool postop = splittable && s.tactic && s.tactic->algorithm == kGeluPostOp;
-  if (splittable && !postop && s.candidates) {  // the post-op form's implementations are tactics too
-    const Tactic other{"", kGeluPostOp, ""};
-    KernelSpec alt = s;
-    alt.tactic = &other;
-    Plan q = p;
-    create(alt, q);
-  }
+  // Building the post-op form's candidates below needs the plan as given (building this one
+  // consumes its Sum operands).
+  std::optional<Plan> as_given;
+  if (splittable && !postop && s.candidates) as_given = p;
   auto k = std::unique_ptr<MatmulKernel>(new MatmulKernel());
   k->in_ = s.in;
   k->eng_ = s.engine;
@@ -273,6 +270,12 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
                                 postop ? kGeluPostOp : "", s.candidates);
   } catch (const dnnl::error&) {
     return nullptr;
+  }
+  if (as_given) {  // the post-op form's implementations are tactics too, after the split's
+    const Tactic other{"", kGeluPostOp, ""};
+    KernelSpec alt = s;
+    alt.tactic = &other;
+    create(alt, *as_given);
   }
   if (split) {
     const int64_t cols = yd.back();

@@ -244,6 +244,18 @@ TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
     ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, nullptr, &split));
     ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, &postop, &fused));
     EXPECT_GE(split, fused + 3 * 24 * 40 * sizeof(float));
+    // The tuner's candidates: the split's implementations first (the untimed pick), then the
+    // post-op form's.
+    static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    KernelSpec spec{m, {}, {}, eng};
+    for (auto& t : in) spec.in.push_back({t.t.dtype, t.t.shape, "", t.t.constant ? t.t.bytes.data() : nullptr, t.q});
+    spec.out.push_back({DType::QUInt8, {3, 24, 40}, "", nullptr, out_q(DType::QUInt8, 0.03f).q});
+    std::vector<Tactic> cands;
+    spec.candidates = &cands;
+    ASSERT_TRUE(KernelRegistry::instance().create("MatMul", "onednn", spec));
+    ASSERT_GE(cands.size(), 2u);
+    EXPECT_EQ(cands.front().algorithm, "");
+    EXPECT_EQ(cands.back().algorithm, "gelu-postop");
   }
 }
 
