@@ -138,6 +138,9 @@ dnnl::memory::desc plain_md(const Dims& s, DType t);
 bool layout_known(const std::string& layout, size_t rank);
 // Bytes a tensor occupies in its layout (blocked layouts pad channels to the block size).
 size_t physical_bytes(DType t, const Dims& s, const std::string& layout);
+// Whether oneDNN's effective ISA has VNNI (avx512_core_vnni, avx2_vnni, and above). Without it,
+// oneDNN's int8 kernels add u8 x s8 products in pairs in 16 bits, which can saturate.
+bool has_vnni();
 // Maps PostOps to oneDNN post-ops; returns false if some post-op has no oneDNN equivalent.
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out);
 // A layer computing in int8 (quantized source and weights, s32 accumulation): sets attr's output

@@ -244,6 +244,13 @@ std::string format_name(const dnnl::memory::desc& md) {
   return r;
 }
 
+bool has_vnni() {
+  // oneDNN's ISA values are capability bit sets: 0x40 marks avx512_core_vnni (and bf16, amx
+  // above it), 0x400 avx2_vnni.
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  return (isa & 0x40u) || (isa & 0x400u);
+}
+
 bool post_ops(const ops::PostOps& p, dnnl::post_ops& out) {
   using A = ops::Act;
   using alg = dnnl::algorithm;

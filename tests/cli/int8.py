@@ -216,6 +216,18 @@ r = kiln("compile", L0, cnn, "-o", bad_plan, "--int8", "--calibCache=" + os.path
 check(r.returncode == 1 and r.stderr.startswith("error: ") and "attn.calib" in r.stderr and not os.path.exists(bad_plan),
       f"another model's cache: exit {r.returncode}: {r.stderr}")
 
+# Without VNNI (oneDNN capped at AVX2) oneDNN's int8 kernels can saturate: the build says so, and
+# still builds. A VNNI CPU gets no such warning.
+vnni_warning = "this CPU has no VNNI"
+r = subprocess.run([KILN, "compile", L0, attn, "-o", os.path.join(WORK, "avx2.plan"), "--int8",
+                    "--calib=" + os.path.join(WORK, "attn_calib")], capture_output=True, text=True,
+                   env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", DNNL_MAX_CPU_ISA="AVX2"))
+check(r.returncode == 0 and vnni_warning in r.stderr, f"int8 under AVX2: exit {r.returncode}, no VNNI warning: {r.stderr}")
+cpu_flags = open("/proc/cpuinfo").read()
+if "avx512_vnni" in cpu_flags or "avx_vnni" in cpu_flags:
+    r = kiln("compile", L0, attn, "-o", os.path.join(WORK, "vnni.plan"), "--int8", "--calib=" + os.path.join(WORK, "attn_calib"))
+    check(r.returncode == 0 and vnni_warning not in r.stderr, f"int8 on a VNNI CPU: exit {r.returncode}: {r.stderr}")
+
 # Other methods, random data, pins.
 calib = os.path.join(WORK, "cnn_calib")
 xin, want = models["cnn"][1], models["cnn"][2]

@@ -43,13 +43,6 @@ using dnnl::memory;
 using dt = memory::data_type;
 using Args = std::unordered_map<int, memory>;
 
-bool has_vnni() {
-  // oneDNN's ISA values are capability bit sets: 0x40 marks avx512_core_vnni (and bf16, amx
-  // above it), 0x400 avx2_vnni.
-  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
-  return (isa & 0x40u) || (isa & 0x400u);
-}
-
 size_t align64(size_t n) { return (n + 63) / 64 * 64; }
 bool q8(DType t) { return t == DType::UInt8 || t == DType::Int8; }
 bool is_impl_ref(const dnnl::primitive_desc_base& pd) { return std::string(pd.impl_info_str()).rfind("ref", 0) == 0; }
@@ -334,7 +327,7 @@ class QKernel : public Kernel {
 // Shared checks: plain static tensors, the integer types, constant weights and weight
 // parameters, one-value activation parameters.
 bool common_ok(const KernelSpec& s, const Inputs& ix, size_t max_in) {
-  if (!has_vnni() || s.out.size() != 1 || s.in.size() > max_in) return false;
+  if (!dnn::has_vnni() || s.out.size() != 1 || s.in.size() > max_in) return false;
   for (auto& t : s.in)
     if (t.present() && (!t.layout.empty() || !shape_static(t.shape) || shape_elements(t.shape) <= 0)) return false;
   const KernelTensor& y = s.out[0];
