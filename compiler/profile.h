@@ -22,6 +22,13 @@ void check_flags(const CompileOptions& o);
 // list corresponding values at the same positions.
 std::vector<const ir::Value*> value_order(const ir::Graph& g);
 
+// The options the graphs at min and max are built with: nothing timed (builder level 0), and each
+// Conv/ConvTranspose/MatMul/Gemm pinned to the precision it got at opt, where a level >= 1 build
+// timed int8 or bf16 against float per layer. Timing at other shapes would decide differently
+// (tiny matmuls at min stay float) and the structures would no longer match. The user's pins
+// come first, so they still win.
+CompileOptions ends_options(const CompileOptions& opts, const ir::Graph& opt);
+
 // Throws kiln::Error if `other` (built at the shapes of `flag`) differs from `opt` in anything but
 // the shapes of non-constant values: nodes, ops, attributes, wiring, constants, dtypes, ranks or
 // layouts. The message names the first difference.
