@@ -325,8 +325,9 @@ CompileResult compile_onnx_file(const std::string& path, const CompileOptions& o
     // at max and applied to the opt graph's tensors, position by position, each slot holding the
     // tensor's largest size (the runtime checks every specialisation fits).
     CompileResult scratch;
-    auto gmin = build_graph(path, opts, opts.min_shapes, "--minShapes", scratch, calib_ptr);
-    auto gmax = build_graph(path, opts, opts.max_shapes, "--maxShapes", scratch, calib_ptr);
+    const CompileOptions ends = profile::ends_options(opts, *g);
+    auto gmin = build_graph(path, ends, opts.min_shapes, "--minShapes", scratch, calib_ptr);
+    auto gmax = build_graph(path, ends, opts.max_shapes, "--maxShapes", scratch, calib_ptr);
     profile::check_same_structure(*g, *gmin, "--minShapes", path);
     profile::check_same_structure(*g, *gmax, "--maxShapes", path);
     // Kernels are chosen at opt; say where the ends of the profile would choose otherwise (the
