@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kiln/accuracy.hpp"
+#include "passes/pass.h"
 
 namespace kiln {
 
@@ -21,16 +22,6 @@ double score(const AccuracyReport& r) {
   double s = 0;
   for (const OutputAccuracy& o : r.outputs) s += std::isfinite(o.rel_l2) ? o.rel_l2 : 1e30;
   return s;
-}
-
-// A layer name as a --layerPrecisions pattern matching only itself.
-std::string literal_pattern(const std::string& name) {
-  std::string p;
-  for (char c : name) {
-    if (c == '*' || c == '?' || c == '[' || c == '\\') p += '\\';
-    p += c;
-  }
-  return p;
 }
 
 std::string fmt_score(double s) {
@@ -91,7 +82,7 @@ Int8FallbackResult compile_int8_with_fallback(const std::string& onnx_path, cons
   auto build_with = [&](const std::vector<std::string>& moved, int level = 0) {
     CompileOptions c = o;
     c.builder_level = level;
-    for (const std::string& n : moved) c.precision.layer_precisions.emplace_back(literal_pattern(n), bf16 ? "bf16" : "fp32");
+    for (const std::string& n : moved) c.precision.layer_precisions.emplace_back(passes::literal_pattern(n), bf16 ? "bf16" : "fp32");
     if (c.precision.constraints.empty() || c.precision.constraints == "none") c.precision.constraints = "prefer";
     return compile_onnx_file(onnx_path, c);
   };

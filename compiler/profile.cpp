@@ -4,6 +4,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "passes/pass.h"
+
 namespace kiln::profile {
 
 namespace {
@@ -137,20 +139,10 @@ CompileOptions ends_options(const CompileOptions& opts, const ir::Graph& opt) {
   if (!p.any()) return e;
   if (p.constraints == "none") p.layer_precisions.clear();  // ignored at opt, ignored here
   p.constraints = "prefer";
-  // Exact names: fnmatch reads *, ? and [ in layer names as patterns unless escaped.
-  auto exact = [](const std::string& name) {
-    std::string r;
-    for (char c : name) {
-      if (c == '*' || c == '?' || c == '[' || c == '\\') r += '\\';
-      r += c;
-    }
-    return r;
-  };
   for (auto& n : opt.nodes()) {
-    const std::string_view t = n->type();
-    if (t != "Conv" && t != "ConvTranspose" && t != "MatMul" && t != "Gemm") continue;
+    if (!passes::heavy_layer(n->type())) continue;
     const DType d = n->precision;
-    p.layer_precisions.emplace_back(exact(n->name), d == DType::QInt8 ? "int8"
+    p.layer_precisions.emplace_back(passes::literal_pattern(n->name), d == DType::QInt8 ? "int8"
                                                     : d == DType::BFloat16 ? "bf16"
                                                     : d == DType::Float16 ? "fp16"
                                                                           : "fp32");

@@ -42,8 +42,6 @@ using ir::Value;
 
 enum class Want { None, F32, BF16, Either };
 
-bool heavy(std::string_view t) { return t == "Conv" || t == "ConvTranspose" || t == "MatMul" || t == "Gemm"; }
-
 // Light layers that may follow a bf16 producer: their fast kernels take bf16, or only move data.
 bool light(std::string_view t) {
   static const std::set<std::string_view> ops = {
@@ -55,7 +53,7 @@ bool light(std::string_view t) {
 
 // Layers whose kernel writes float32 from bf16 sources (the conversion fused into the layer).
 bool writes_f32_from_bf16(std::string_view t) {
-  return heavy(t) || t == "Softmax" || t == "LogSoftmax" || t == "Binary" || t == "Reorder";
+  return heavy_layer(t) || t == "Softmax" || t == "LogSoftmax" || t == "Binary" || t == "Reorder";
 }
 
 // Layers that read only their inputs' shapes.
@@ -166,7 +164,7 @@ class PrecisionAssigner {
     if (p != DType::BFloat16) return Want::F32;
     const std::string_view t = n.type();
     auto of = [](DType d) { return d == DType::BFloat16 ? Want::BF16 : Want::F32; };
-    if (heavy(t)) {
+    if (heavy_layer(t)) {
       if (slot <= 1) return Want::BF16;
       if (slot == 2) return Want::F32;  // bias / Gemm's C: read as floats
       return of(out);                   // Sum operands are added through dst's descriptor
@@ -204,7 +202,7 @@ class PrecisionAssigner {
       } else if (pin != pinned_.end()) {
         p = pin->second == DType::BFloat16 && !forced ? DType::BFloat16 : DType::Float32;
       } else if (allow_bf16_ && !forced) {
-        if (heavy(n->type())) {
+        if (heavy_layer(n->type())) {
           p = best_timed(*n, d) ? DType::BFloat16 : DType::Float32;
         } else if (light(n->type())) {
           for (const Value* v : n->inputs)

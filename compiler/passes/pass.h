@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -70,6 +71,10 @@ ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses);
 // Whether a --layerPrecisions/--layerOutputTypes pattern ('*' and '?' wildcards) names layer n:
 // its name, an output's name or the name of an ONNX node fused into it.
 bool layer_matches(const std::string& pattern, const ir::Node& n);
+// A layer name as such a pattern matching only itself (its wildcards and backslashes escaped).
+std::string literal_pattern(const std::string& name);
+// The layers whose compute precision assign-int8 and assign-precision choose (and pins name).
+bool heavy_layer(std::string_view type);
 // The single element of a one-element float32/float64 constant, else nullopt (pattern matchers
 // test scales, epsilons and exponents with it).
 std::optional<double> scalar_constant(const ir::Value* v);

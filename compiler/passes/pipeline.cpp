@@ -130,6 +130,17 @@ ir::Node* sole_user(const ir::Graph& g, const ir::Value* v, const Uses& uses) {
   return u->op ? u : nullptr;
 }
 
+std::string literal_pattern(const std::string& name) {
+  std::string p;
+  for (char c : name) {
+    if (c == '*' || c == '?' || c == '[' || c == '\\') p += '\\';
+    p += c;
+  }
+  return p;
+}
+
+bool heavy_layer(std::string_view t) { return t == "Conv" || t == "ConvTranspose" || t == "MatMul" || t == "Gemm"; }
+
 bool layer_matches(const std::string& pattern, const ir::Node& n) {
   auto glob = [&](const std::string& s) { return fnmatch(pattern.c_str(), s.c_str(), 0) == 0; };
   if (glob(n.name)) return true;
