@@ -55,22 +55,28 @@ std::vector<float> channel_scales(size_t n, uint32_t seed) {
   return s;
 }
 
-bool run(const ops::Op& op, const std::string& impl, std::vector<QTensor>& in, const QTensor& out_desc,
-         HostTensor& out, const Tactic* tactic = nullptr, size_t* scratch_bytes = nullptr) {
+// The kernel spec of op on these tensors, the output's shape inferred.
+KernelSpec spec_of(const ops::Op& op, const std::vector<QTensor>& in, const QTensor& out_desc) {
   static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   std::vector<ops::TensorType> types;
   for (auto& t : in) types.push_back({t.t.dtype, t.t.shape});
   auto inferred = ops::infer_types(op, types, std::vector<const TensorView*>(in.size(), nullptr), 1);
   EXPECT_TRUE(ops::stored_type_ok(inferred[0].dtype, out_desc.t.dtype));
   KernelSpec spec{op, {}, {}, eng};
-  spec.tactic = tactic;
   for (auto& t : in) spec.in.push_back({t.t.dtype, t.t.shape, t.layout, t.t.constant ? t.t.bytes.data() : nullptr, t.q});
   spec.out.push_back({out_desc.t.dtype, inferred[0].shape, out_desc.layout, nullptr, out_desc.q});
+  return spec;
+}
+
+bool run(const ops::Op& op, const std::string& impl, std::vector<QTensor>& in, const QTensor& out_desc,
+         HostTensor& out, const Tactic* tactic = nullptr, size_t* scratch_bytes = nullptr) {
+  KernelSpec spec = spec_of(op, in, out_desc);
+  spec.tactic = tactic;
   auto k = KernelRegistry::instance().create(std::string(op.type()), impl, spec);
   if (!k) return false;
   if (tactic) EXPECT_EQ(k->tactic().algorithm, tactic->algorithm);
   if (scratch_bytes) *scratch_bytes = k->scratchpad_bytes();
-  out = HostTensor(out_desc.t.dtype, inferred[0].shape);
+  out = HostTensor(out_desc.t.dtype, spec.out[0].shape);
   out.bytes.resize(dnn::physical_bytes(out.dtype, out.shape, out_desc.layout));
   std::fill(out.bytes.begin(), out.bytes.end(), uint8_t{0x5a});
   std::vector<uint8_t> scratch(k->scratchpad_bytes() + 64);
@@ -78,7 +84,7 @@ bool run(const ops::Op& op, const std::string& impl, std::vector<QTensor>& in, c
   for (auto& t : in) b.in.push_back(t.t.bytes.data());
   b.out.push_back(out.bytes.data());
   b.scratchpad = scratch.data();
-  dnnl::stream s(eng);
+  dnnl::stream s(spec.engine);
   k->bind(b)(s);
   s.wait();
   return true;
@@ -246,10 +252,7 @@ TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
     EXPECT_GE(split, fused + 3 * 24 * 40 * sizeof(float));
     // The tuner's candidates: the split's implementations first (the untimed pick), then the
     // post-op form's.
-    static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
-    KernelSpec spec{m, {}, {}, eng};
-    for (auto& t : in) spec.in.push_back({t.t.dtype, t.t.shape, "", t.t.constant ? t.t.bytes.data() : nullptr, t.q});
-    spec.out.push_back({DType::QUInt8, {3, 24, 40}, "", nullptr, out_q(DType::QUInt8, 0.03f).q});
+    KernelSpec spec = spec_of(m, in, out_q(DType::QUInt8, 0.03f));
     std::vector<Tactic> cands;
     spec.candidates = &cands;
     ASSERT_TRUE(KernelRegistry::instance().create("MatMul", "onednn", spec));
