@@ -465,6 +465,43 @@ class Int8Assigner {
     return true;
   }
 
+  // A softmax writing int8 probabilities takes over its scores MatMul's attention mask (the Sum
+  // fuse-attention gave it): the in-house kernel adds the mask to each row in registers, where
+  // oneDNN's binary post-op costs the MatMul a third of its time and more on cold caches. Only
+  // where that kernel takes the result; returns how many moved.
+  size_t hand_masks_to_softmaxes() {
+    size_t moved = 0;
+    const auto uses = g_.uses();
+    for (auto& [v, q] : out_) {
+      Node* sm = v->producer;
+      if (!sm || cand_.count(sm) || sm->type() != "Softmax" || sm->inputs.size() != 1) continue;
+      Value* scores = sm->inputs[0];
+      Node* mm = scores->producer;
+      auto* op = mm ? mm->as<ops::MatMul>() : nullptr;
+      if (!op || op->post.ops.size() != 1 || op->post.ops[0].kind != ops::PostOp::Kind::Sum ||
+          op->post.ops[0].act != ops::Act::Identity || mm->inputs.size() != 4 || mm->inputs[2] ||
+          !mm->inputs[3] || g_.is_graph_output(scores) || uses.count(scores) == 0 || uses.at(scores).size() != 1)
+        continue;
+      Value* mask = mm->inputs[3];
+      sm->inputs.push_back(mask);
+      const KernelSpec spec = tune::spec_of(*sm, eng_);
+      if (!KernelRegistry::instance().create("Softmax", "inhouse", spec)) {
+        sm->inputs.pop_back();
+        continue;
+      }
+      op->post.ops.clear();
+      mm->inputs.resize(2);
+      // inspect's fused lists follow the Add: "MatMul+Div+Transpose+Transpose", "Add+Softmax".
+      auto add = std::find(mm->fused.rbegin(), mm->fused.rend(), "Add");
+      if (add != mm->fused.rend()) {
+        sm->fused.insert(sm->fused.begin(), *add);
+        mm->fused.erase(std::next(add).base());
+      }
+      ++moved;
+    }
+    return moved;
+  }
+
   // A LayerNormalization whose float Y nothing reads any more (pre-norm transformers: only the
   // int8 projections read it) writes the quantized tensor alone. apply() compacts the graph last,
   // as the maps here still hold the dropped values.
@@ -517,6 +554,7 @@ class Int8Assigner {
     }
     size_t quantize_reorders = 0, softmaxes = 0;
     for (auto& [v, q] : out_) softmaxes += v->producer && !cand_.count(v->producer);
+    const size_t masks = hand_masks_to_softmaxes();
     for (Node* n : order) {
       if (!cand_.count(n)) continue;
       if (!is_act(n)) {
@@ -547,7 +585,8 @@ class Int8Assigner {
     for (auto& [op, c] : by_op) detail += (detail.empty() ? "" : ", ") + op + " " + std::to_string(c);
     summary(std::to_string(cand_.size()) + " layer(s) compute in int8 (" + detail + "; weights s8 per output channel)" +
             (pooled ? ", " + std::to_string(pooled) + " pooling or view layer(s) pass int8 on" : "") +
-            (softmaxes ? ", " + std::to_string(softmaxes) + " softmax layer(s) write int8 probabilities" : ""));
+            (softmaxes ? ", " + std::to_string(softmaxes) + " softmax layer(s) write int8 probabilities" : "") +
+            (masks ? " (" + std::to_string(masks) + " adding the attention mask themselves)" : ""));
     if (!cand_.empty() && !dnn::has_vnni())
       warn("this CPU has no VNNI: oneDNN's int8 kernels add u8 x s8 products in pairs in 16 bits, which can "
            "saturate, so int8 results may be less accurate than on a VNNI or AMX CPU (BERT-base: rel. L2 0.033 "

@@ -29,6 +29,17 @@ inline const void* input_ptr(const KernelTensor& t, const KernelBinding& b, size
   return t.const_data ? t.const_data : (i < b.in.size() ? b.in[i] : nullptr);
 }
 
+// A dense, static 8-bit output with one usable scale (finite, positive, invertible) and a zero
+// point in its type's range: what the in-house kernels that write int8 through 1 / scale take.
+inline bool quantized_out(const KernelTensor& t) {
+  if (!dtype_quantized(t.dtype) || !t.layout.empty() || !shape_static(t.shape) || t.quant.scale.size() != 1)
+    return false;
+  const float s = t.quant.scale[0];
+  const int32_t z = t.quant.zero_point;
+  const bool u = t.dtype == DType::QUInt8;
+  return std::isfinite(s) && s > 0.f && std::isfinite(1.f / s) && z >= (u ? 0 : -128) && z <= (u ? 255 : 127);
+}
+
 // saturate(round_half_even(v) + zp) for an 8-bit type. In float: |v| < 2^24 adds exactly, and
 // anything larger saturates either way, so this equals the reference's double arithmetic.
 template <class T>

@@ -2,13 +2,14 @@
 """int8 through the CLI: calibration, the calibration cache, and int8 plans against torch fp32.
 
 Exports a small CNN (convs with a residual add, max pooling, global average pooling, a linear
-layer) and a small attention block (Linear layers, LayerNorm, Softmax, GELU), writes calibration
+layer) and a small attention block (Linear layers, an additive mask, LayerNorm, Softmax, GELU), writes calibration
 samples (ONNX test-data sets) and, separately, evaluation inputs from another seed, and checks:
 - --int8 without --calib or --calibCache is a usage error (exit 2) that says how to give data;
   --calibMethod/--calibCache without --int8 and an unknown --calibMethod are usage errors too;
 - --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
   and per-channel scales), int8 tensors flow between the CNN's convs, the attention block's
-  LayerNorm writes its int8 copy itself (no quantizing Reorder), graph I/O stays float32,
+  LayerNorm writes its int8 copy itself (no quantizing Reorder), its softmax adds the mask itself,
+  graph I/O stays float32,
   and the outputs are within rel. L2 0.05 of torch fp32 on the evaluation inputs;
 - .npy files (one per sample) calibrate exactly as the same samples in test-data sets;
 - the calibration cache: written as text with the model's hash and method; a rebuild from the
@@ -80,12 +81,15 @@ class Attn(torch.nn.Module):
         self.q, self.k, self.v, self.o = (torch.nn.Linear(d, d) for _ in range(4))
         self.ln = torch.nn.LayerNorm(d)
         self.ff = torch.nn.Sequential(torch.nn.Linear(d, 4 * d), torch.nn.GELU(), torch.nn.Linear(4 * d, d))
+        # HF's additive padding mask: the last 5 of 16 keys get finfo.min.
+        self.register_buffer("mask", torch.where(torch.arange(16) < 11, 0.0, torch.finfo(torch.float32).min)
+                             .view(1, 1, 1, 16))
 
     def forward(self, x):
         b, s, d = x.shape
         split = lambda t: t.view(b, s, self.h, self.dh).permute(0, 2, 1, 3)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        p = torch.softmax(q @ k.transpose(-1, -2) / self.dh ** 0.5, dim=-1)
+        p = torch.softmax(q @ k.transpose(-1, -2) / self.dh ** 0.5 + self.mask, dim=-1)
         ctx = (p @ v).permute(0, 2, 1, 3).reshape(b, s, d)
         x = self.ln(x + self.o(ctx))
         return x + self.ff(x)
@@ -169,6 +173,12 @@ for name, (model, xin, want) in models.items():
         probs = [q for l in weightless for q in l["quantized"] if not q["output"] and q["dtype"] == "quint8"]
         check(len(probs) == 1 and probs[0]["tensor"].startswith("/Softmax"),
               f"attn: the softmax does not hand P.V u8 probabilities: {[l['quantized'] for l in weightless]}")
+        # The softmax adds the mask itself (in-house kernel); the scores MatMul keeps only its scale.
+        sms = [l for l in info["layers"] if l["op"] == "Softmax"]
+        check(len(sms) == 1 and sms[0]["kernel"] == "inhouse" and "Add" in sms[0]["fused"],
+              f"attn: the softmax does not take the mask over: {sms}")
+        check(all("Add" not in l["fused"] for l in weightless),
+              f"attn: a scores MatMul still adds the mask: {[(l['name'], l['fused']) for l in weightless]}")
         # The LayerNorm writes the FFN's int8 input itself beside its float output (the residual
         # reads that), so the only quantizing Reorder left is the graph input's.
         lns = [l for l in info["layers"] if l["op"] == "LayerNormalization"]

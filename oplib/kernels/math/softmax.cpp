@@ -1,16 +1,109 @@
-// oneDNN kernels for Softmax and LogSoftmax (softmax_v2 with softmax_accurate / softmax_log).
-// Any rank and either ONNX form maps onto one dense view [outer, n, inner] normalised along n,
-// so oneDNN sees at most 3 dims; the common last-axis case is the 2-D [outer, n].
+// Kernels for Softmax and LogSoftmax.
+// - In-house, first choice where it applies: last-axis Softmax of float32 rows with the
+//   internal additive mask (ops::Softmax) and/or a quantized result, i.e. int8 attention's
+//   probabilities. Each row is masked, normalised and quantized while it sits in L1, one pass of
+//   memory where oneDNN needs a binary post-op on the scores MatMul and an output-scaled softmax.
+//   AVX-512 rows in simd/softmax_avx512.cpp, a portable loop elsewhere.
+// - oneDNN (softmax_v2 with softmax_accurate / softmax_log): any rank and either ONNX form maps
+//   onto one dense view [outer, n, inner] normalised along n, so oneDNN sees at most 3 dims; the
+//   common last-axis case is the 2-D [outer, n].
+#include <cmath>
 #include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 #include "kernels/kernel.h"
+#include "kernels/quant_util.h"
+#include "kernels/simd/simd.h"
 #include "ops/math/softmax.h"
 
 namespace kiln {
 namespace {
 
 using dnnl::memory;
+
+// Rows of at least this many elements in all are split across the runtime's OpenMP threads.
+constexpr int64_t kParallelElements = int64_t(1) << 14;
+
+// The portable row (CPUs without AVX-512): the same three passes with std::exp.
+template <class T>
+void softmax_row(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp, T* q) {
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < n; ++c) mx = std::max(mx, x[c] + (mask ? mask[c] : 0.f));
+  float sum = 0.f;
+  for (int64_t c = 0; c < n; ++c) sum += y[c] = std::exp(x[c] + (mask ? mask[c] : 0.f) - mx);
+  const float s = (q ? rscale : 1.f) / sum;
+  for (int64_t c = 0; c < n; ++c) {
+    if (q) q[c] = qk::quantize_one<T>(y[c] * s, zp);
+    else y[c] *= s;
+  }
+}
+
+class InhouseSoftmaxKernel final : public Kernel {
+ public:
+  InhouseSoftmaxKernel(const KernelSpec& s, int64_t rows, int64_t n) : in_(s.in), rows_(rows), n_(n) {
+    if (in_.size() == 2) mask_rows_ = ops::Softmax::mask_rows(in_[0].shape, in_[1].shape);
+    const KernelTensor& y = s.out[0];
+    if (dtype_quantized(y.dtype)) {
+      quantized_ = true;
+      signed_ = y.dtype == DType::QInt8;
+      rscale_ = 1.f / y.quant.scale[0];
+      zp_ = y.quant.zero_point;
+    }
+  }
+
+  BoundKernel bind(const KernelBinding& b) const override {
+    const auto* x = static_cast<const float*>(qk::input_ptr(in_[0], b, 0));
+    const auto* mask = in_.size() == 2 ? static_cast<const float*>(qk::input_ptr(in_[1], b, 1)) : nullptr;
+    void* out = b.out.at(0);
+    const simd::SoftmaxRowFn wide = simd::kernels().softmax_row;  // AVX-512, where allowed
+    return [=, this](dnnl::stream&) {
+      const int64_t rows = rows_, n = n_;
+#pragma omp parallel if (rows > 1 && rows * n >= kParallelElements)
+      {
+        std::vector<float> tmp(quantized_ ? static_cast<size_t>(n) : 0);
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; ++r) {
+          const float* m = mask ? mask + mask_rows_[static_cast<size_t>(r)] : nullptr;
+          float* y = quantized_ ? tmp.data() : static_cast<float*>(out) + r * n;
+          void* q = quantized_ ? static_cast<int8_t*>(out) + r * n : nullptr;
+          if (wide) wide(x + r * n, m, n, y, rscale_, zp_, signed_, q);
+          else if (!q) softmax_row<int8_t>(x + r * n, m, n, y, 1.f, 0, nullptr);
+          else if (signed_) softmax_row(x + r * n, m, n, y, rscale_, zp_, static_cast<int8_t*>(q));
+          else softmax_row(x + r * n, m, n, y, rscale_, zp_, static_cast<uint8_t*>(q));
+        }
+      }
+    };
+  }
+
+ private:
+  std::vector<KernelTensor> in_;
+  std::vector<int64_t> mask_rows_;
+  int64_t rows_, n_;
+  bool quantized_ = false, signed_ = false;
+  float rscale_ = 1.f;
+  int32_t zp_ = 0;
+};
+
+std::unique_ptr<Kernel> make_inhouse_softmax(const KernelSpec& s) {
+  auto* op = dynamic_cast<const ops::Softmax*>(&s.op);
+  if (!op || s.in.empty() || s.in.size() > 2 || s.out.size() != 1) return nullptr;
+  auto dense_f32 = [](const KernelTensor& t) {
+    return t.dtype == DType::Float32 && t.layout.empty() && shape_static(t.shape) && !t.shape.empty();
+  };
+  const KernelTensor &x = s.in[0], &y = s.out[0];
+  const bool masked = s.in.size() == 2;
+  // oneDNN's softmax is as fast on plain float rows: this kernel is for the mask and int8.
+  if (!masked && !qk::quantized_out(y)) return nullptr;
+  if (!dense_f32(x) || (!qk::quantized_out(y) && !dense_f32(y)) || y.shape != x.shape) return nullptr;
+  const int64_t r = static_cast<int64_t>(x.shape.size());
+  if (op->split(x.shape).inner != 1 || (op->coerce_2d && op->axis != -1 && op->axis != r - 1)) return nullptr;
+  if (masked && (!dense_f32(s.in[1]) || s.in[1].shape.size() > x.shape.size() || s.in[1].shape.back() != x.shape.back()))
+    return nullptr;
+  const int64_t n = x.shape.back(), rows = shape_elements(x.shape) / std::max<int64_t>(n, 1);
+  if (n <= 0) return nullptr;
+  return std::make_unique<InhouseSoftmaxKernel>(s, rows, n);
+}
 
 class SoftmaxKernel final : public Kernel {
  public:
@@ -38,7 +131,7 @@ class SoftmaxKernel final : public Kernel {
 template <class Op>
 std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   auto* op = dynamic_cast<const Op*>(&s.op);
-  if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;
+  if (!op || s.in.size() != 1 || s.out.size() != 1) return nullptr;  // no mask input
   const auto& x = s.in[0];
   // float32 or bfloat16 on either side (fp32 inside oneDNN's kernel), or a quantized result
   // (int8 attention's probabilities, read by a u8 P.V matmul) through an output scale.
@@ -67,6 +160,8 @@ std::unique_ptr<Kernel> make_softmax(const KernelSpec& s, dnnl::algorithm alg) {
   return std::make_unique<SoftmaxKernel>(s, std::move(pd));
 }
 
+// Registered first: where both take a spec (int8 probabilities without a mask), this one runs.
+KILN_REGISTER_KERNEL("Softmax", "inhouse", make_inhouse_softmax);
 KILN_REGISTER_KERNEL("Softmax", "onednn", [](const KernelSpec& s) {
   return make_softmax<ops::Softmax>(s, dnnl::algorithm::softmax_accurate);
 });

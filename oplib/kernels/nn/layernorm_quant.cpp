@@ -178,22 +178,13 @@ bool dense_static(const KernelTensor& t, DType want) {
   return t.dtype == want && t.layout.empty() && shape_static(t.shape);
 }
 
-bool quantized_out(const KernelTensor& t) {
-  if (!dtype_quantized(t.dtype) || !t.layout.empty() || !shape_static(t.shape) || t.quant.scale.size() != 1)
-    return false;
-  const float s = t.quant.scale[0];
-  const int32_t z = t.quant.zero_point;
-  const bool u = t.dtype == DType::QUInt8;
-  return std::isfinite(s) && s > 0.f && std::isfinite(1.f / s) && z >= (u ? 0 : -128) && z <= (u ? 255 : 127);
-}
-
 std::unique_ptr<Kernel> make_quant_layer_norm(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::LayerNormalization*>(&s.op);
   if (!op || s.in.size() < 2 || s.in.size() > 3 || !dense_static(s.in[0], DType::Float32) || !s.in[1].present())
     return nullptr;
   // Y quantized alone, or float Y and its quantized copy; never the training statistics.
   const bool copy = op->quantized_copy == 1;
-  if (s.out.size() != (copy ? 2u : 1u) || !quantized_out(s.out.back())) return nullptr;
+  if (s.out.size() != (copy ? 2u : 1u) || !qk::quantized_out(s.out.back())) return nullptr;
   if (copy && !dense_static(s.out[0], DType::Float32)) return nullptr;
   const Dims& x = s.in[0].shape;
   const int64_t k = op->axis_for(x.size());

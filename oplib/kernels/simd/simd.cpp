@@ -12,6 +12,8 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
                              float rscale, int32_t zp, int is_signed, float* y, void* q);  // layernorm_avx512.cpp
 void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale, int32_t zp, int is_signed,
                     void* q);  // gelu_avx512.cpp
+void softmax_row_avx512(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
+                        int is_signed, void* q);  // softmax_avx512.cpp
 
 namespace {
 
@@ -35,8 +37,9 @@ bool avx512_allowed() {
 }  // namespace
 
 const Kernels& kernels() {
-  static const Kernels k = avx512_allowed() ? Kernels{"avx512", axpy_avx512, layernorm_q8_row_avx512, gelu_q8_avx512}
-                                            : Kernels{"baseline", axpy_baseline, nullptr, nullptr};
+  static const Kernels k = avx512_allowed() ? Kernels{"avx512", axpy_avx512, layernorm_q8_row_avx512, gelu_q8_avx512,
+                                                      softmax_row_avx512}
+                                            : Kernels{"baseline", axpy_baseline, nullptr, nullptr, nullptr};
   return k;
 }
 

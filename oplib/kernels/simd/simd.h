@@ -31,11 +31,19 @@ using LayerNormQ8RowFn = void (*)(const float* x, int64_t n, const float* gamma,
 using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float rscale, int32_t zp, int is_signed,
                           void* q);
 
+// One row of softmax(x + mask) over n floats (mask: n floats, or null for none). With q null,
+// y receives the probabilities; otherwise y is n floats of scratch and q the probabilities
+// quantized: saturate(round_half_even(p * rscale) + zp), uint8 or int8 when is_signed. exp is a
+// polynomial within 2e-7 of std::exp. For the in-house Softmax (kernels/math/softmax.cpp).
+using SoftmaxRowFn = void (*)(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
+                              int is_signed, void* q);
+
 struct Kernels {
   const char* isa;  // "avx512" or "baseline"
   AxpyFn axpy;
   LayerNormQ8RowFn layernorm_q8_row;  // null on the baseline: the caller's AVX2 loop runs
   GeluQ8Fn gelu_q8;                   // null on the baseline: GELU stays a oneDNN post-op
+  SoftmaxRowFn softmax_row;           // null on the baseline: the caller's portable loop runs
 };
 
 // GeluQ8Fn's coefficients: 4 x 32 floats (c0, c1, c2, c3 of each segment, in the segment's local

@@ -20,11 +20,19 @@ struct SoftmaxAxis {
 };
 
 // y = exp(x - max) / sum(exp(x - max)) along the axis (or the coerced 2-D row).
+//
+// Internal form (not ONNX's): an optional second input, an additive float32 mask broadcast onto x
+// (its last dim equal to x's, each other dim 1 or x's), so y = softmax(x + mask) along the last
+// axis. An int8 attention's scores MatMul hands its mask Add over to the Softmax (assign-int8),
+// which adds it while the row sits in registers instead of as a oneDNN binary post-op.
 struct Softmax : OpBase<Softmax>, SoftmaxAxis {
   static constexpr const char* kType = "Softmax";
   void attrs(AttrVisitor& v) override { SoftmaxAxis::attrs(v); }
-  void infer(InferContext& ctx) const override { SoftmaxAxis::infer(ctx, kType); }
+  void infer(InferContext& ctx) const override;
   void reference(const KernelArgs& args) const override;
+  // For a mask of shape `mask` broadcast onto x of shape `x` (as infer checks): the offset of
+  // the mask row added to each of x's rows (all dims but the last), in row order.
+  static std::vector<int64_t> mask_rows(const Dims& x, const Dims& mask);
 };
 
 // y = x - max - log(sum(exp(x - max))).

@@ -129,8 +129,9 @@ HostTensor permute_nhwc(const HostTensor& t, bool to_nhwc) {
   return r;
 }
 
-// The reference on row-major tensors against the oneDNN kernel on the tensors as laid out.
-void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out_desc, const Tactic* tactic = nullptr) {
+// The reference on row-major tensors against the oneDNN (or `impl`) kernel on the tensors as laid out.
+void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out_desc, const Tactic* tactic = nullptr,
+                         const std::string& impl = "onednn") {
   std::vector<QTensor> plain_in = in, laid_in = in;
   for (auto& t : plain_in) t.layout = "";
   for (auto& t : laid_in)
@@ -139,7 +140,7 @@ void expect_int8_matches(const ops::Op& op, std::vector<QTensor> in, QTensor out
   plain_out.layout = "";
   HostTensor want, got;
   ASSERT_TRUE(run(op, "reference", plain_in, plain_out, want));
-  ASSERT_TRUE(run(op, "onednn", laid_in, out_desc, got, tactic)) << "the oneDNN kernel declined int8 " << op.type();
+  ASSERT_TRUE(run(op, impl, laid_in, out_desc, got, tactic)) << "the " << impl << " kernel declined int8 " << op.type();
   if (out_desc.layout == "nhwc") got = permute_nhwc(got, false);
   expect_close(got, want);
 }
@@ -348,6 +349,27 @@ TEST(Int8Kernels, SoftmaxWritesUint8Probabilities) {
   ops::LogSoftmax lsm;
   HostTensor y;
   EXPECT_FALSE(run(lsm, "onednn", in, out_q(DType::QInt8, 0.1f), y));
+}
+
+// The in-house softmax writes the same probabilities, with and without the attention mask it
+// takes over from the scores MatMul: u8 and s8, a 17-wide row (a masked tail), keys masked with
+// finfo.min, and a row holding a NaN (all of it the zero point, as the reference quantizes NaN).
+// unit.inhouse_rows_avx2 runs this in the baseline form too.
+TEST(InhouseSoftmax, Int8ProbabilitiesMatchTheReference) {
+  ops::Softmax sm;
+  std::vector<QTensor> in{plain(random_tensor(DType::Float32, {2, 4, 8, 32}, 47, -3, 3))};
+  expect_int8_matches(sm, in, out_q(DType::QUInt8, 0.5f / 255), nullptr, "inhouse");
+  HostTensor mask = random_tensor(DType::Float32, {2, 1, 1, 32}, 48, -2, 2);
+  for (int64_t i = 0; i < mask.elements(); i += 3) mask.as<float>()[i] = -3.4028235e38f;
+  in.push_back(plain(mask));
+  expect_int8_matches(sm, in, out_q(DType::QUInt8, 0.7f / 255), nullptr, "inhouse");
+  std::vector<QTensor> tail{plain(random_tensor(DType::Float32, {3, 5, 17}, 49, -4, 4)),
+                            plain(random_tensor(DType::Float32, {5, 17}, 50, -1, 1))};
+  tail[0].t.as<float>()[20] = std::nanf("");
+  expect_int8_matches(sm, tail, out_q(DType::QInt8, 0.6f / 127), nullptr, "inhouse");
+  HostTensor y;
+  ASSERT_TRUE(run(sm, "inhouse", tail, out_q(DType::QInt8, 0.6f / 127), y));
+  for (int64_t c = 17; c < 34; ++c) EXPECT_EQ(int8_t(y.bytes[c]), 0) << "the NaN row, column " << c - 17;
 }
 
 // ---- dynamic int8 (--int8Dynamic): float A quantized per run ----

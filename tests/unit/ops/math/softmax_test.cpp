@@ -1,5 +1,6 @@
 // Softmax, LogSoftmax, Hardmax: reference vs hand-computed values in both ONNX forms (axis and
-// coerce_2d), infer() errors, the oneDNN kernels vs the reference, and the importers' opset rules.
+// coerce_2d), the internal additive mask, infer() errors, the oneDNN and in-house kernels vs the
+// reference, and the importers' opset rules.
 #include <cmath>
 #include <cstring>
 
@@ -96,6 +97,40 @@ TEST(SoftmaxReference, InferErrors) {
   EXPECT_EQ(infer(make_op<Softmax>(-3), HostTensor(DType::Float32, {2, 3, 4}))[0].shape, (Dims{2, 3, 4}));
 }
 
+// The internal form with an additive mask (assign-int8 hands attention's mask Add to the Softmax).
+std::vector<float> run_masked(HostTensor x, HostTensor mask) {
+  std::vector<HostTensor> in{std::move(x), std::move(mask)};
+  return values(run_reference(make_op<Softmax>(-1), in)[0]);
+}
+
+TEST(SoftmaxReference, AdditiveMask) {
+  const float big = -3.4028235e38f;  // HF's finfo.min mask: those keys get no weight
+  // One mask row for both rows of x: [0, log 2, big] turns equal scores into 1/3, 2/3, 0.
+  expect_floats(run_masked(f32({2, 3}, {0, 0, 0, 1, 1, 1}), f32({1, 3}, {0, std::log(2.f), big})),
+                {1.f / 3, 2.f / 3, 0, 1.f / 3, 2.f / 3, 0});
+  // A mask per batch, broadcast over heads ([2,1,3] onto [2,2,3]), and one of rank 1.
+  expect_floats(run_masked(f32({2, 2, 3}, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), f32({2, 1, 3}, {0, 0, big, big, 0, 0})),
+                {0.5f, 0.5f, 0, 0.5f, 0.5f, 0, 0, 0.5f, 0.5f, 0, 0.5f, 0.5f});
+  expect_floats(run_masked(f32({1, 2}, {std::log(3.f), 0}), f32({2}, {0, 0})), {0.75f, 0.25f});
+  // A row masked everywhere is uniform, as torch gives with finfo.min.
+  expect_floats(run_masked(f32({1, 2}, {1, 5}), f32({2}, {big, big})), {0.5f, 0.5f});
+}
+
+TEST(SoftmaxReference, MaskInferErrors) {
+  auto infer = [](int64_t axis, DType xt, Dims xs, DType mt, Dims ms) {
+    std::vector<HostTensor> in{HostTensor(xt, std::move(xs)), HostTensor(mt, std::move(ms))};
+    return infer_outputs(make_op<Softmax>(axis), in);
+  };
+  const auto F = DType::Float32;
+  EXPECT_EQ(infer(-1, F, {2, 4, 8}, F, {2, 1, 8})[0].shape, (Dims{2, 4, 8}));
+  EXPECT_EQ(infer(2, F, {2, 4, 8}, F, {8})[0].shape, (Dims{2, 4, 8}));
+  EXPECT_THROW(infer(1, F, {2, 4, 8}, F, {8}), Error);             // not the last axis
+  EXPECT_THROW(infer(-1, F, {2, 4, 8}, F, {2, 4, 4}), Error);       // last dims differ
+  EXPECT_THROW(infer(-1, F, {2, 4, 8}, F, {3, 1, 8}), Error);       // 3 does not broadcast onto 2
+  EXPECT_THROW(infer(-1, F, {4, 8}, F, {1, 1, 8}), Error);          // a higher rank than x
+  EXPECT_THROW(infer(-1, F, {4, 8}, DType::Float64, {8}), Error);   // float32 only
+}
+
 TEST(SoftmaxKernel, OnednnMatchesReference) {
   struct Case { Dims s; int64_t axis; bool coerce; };
   const std::vector<Case> cases{{{1, 1000}, -1, false}, {{2, 3, 4, 5}, 1, false}, {{2, 3, 4, 5}, 0, false},
@@ -112,6 +147,32 @@ TEST(SoftmaxKernel, OnednnMatchesReference) {
   EXPECT_FALSE(run_kernel(make_op<Hardmax>(1), "onednn", in, out)) << "Hardmax has no oneDNN kernel";
   std::vector<HostTensor> dbl{random_tensor(DType::Float64, {2, 3}, 1)};
   EXPECT_FALSE(run_kernel(make_op<Softmax>(1), "onednn", dbl, out));
+  std::vector<HostTensor> masked{random_tensor(DType::Float32, {2, 3}, 1), random_tensor(DType::Float32, {3}, 2)};
+  EXPECT_FALSE(run_kernel(make_op<Softmax>(-1), "onednn", masked, out)) << "oneDNN's softmax has no mask";
+}
+
+// The in-house kernel on float rows with a mask (its int8 results: int8_kernels_test.cpp), in both
+// its AVX-512 and baseline forms (unit.inhouse_rows_avx2 runs this under ONEDNN_MAX_CPU_ISA=AVX2):
+// row lengths with and without a 16-wide tail, masks broadcast every way infer allows, keys masked
+// with finfo.min, and a row masked everywhere.
+TEST(InhouseSoftmax, FloatRowsWithAMaskMatchTheReference) {
+  struct Case { Dims x, mask; };
+  const std::vector<Case> cases{{{1, 12, 128, 128}, {1, 1, 1, 128}}, {{2, 3, 5, 17}, {2, 1, 5, 17}},
+                                {{2, 3, 5, 17}, {17}}, {{3, 1000}, {3, 1000}}, {{4, 33}, {1, 33}}};
+  uint32_t seed = 11;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(shape_str(c.x) + " mask " + shape_str(c.mask));
+    HostTensor x = random_tensor(DType::Float32, c.x, seed++, -8, 8);
+    HostTensor m = random_tensor(DType::Float32, c.mask, seed++, -4, 4);
+    auto* mv = m.as<float>();
+    for (int64_t i = 0; i < m.elements(); i += 5) mv[i] = -3.4028235e38f;
+    if (m.elements() >= c.x.back())
+      for (int64_t i = 0; i < c.x.back(); ++i) mv[i] = -3.4028235e38f;  // the first mask row: all masked
+    expect_kernel_matches_reference(make_op<Softmax>(-1), "inhouse", {x, m}, 1e-5, 1e-7);
+  }
+  // Plain float rows stay with oneDNN.
+  std::vector<HostTensor> out, plain{random_tensor(DType::Float32, {2, 16}, 1)};
+  EXPECT_FALSE(run_kernel(make_op<Softmax>(-1), "inhouse", plain, out));
 }
 
 // ---- importers ----
