@@ -2,7 +2,9 @@
 // FFN-up matmul (128x768 u8 times 768x3072 s8, per-column scales, bias) writing u8 with no post-op,
 // with the erf or tanh GELU post-op, and writing f32 (the form kiln's in-house GELU pass reads);
 // Q, K and V as three 768-column matmuls against one of 2304 columns; and the FFN-up matmul over 24
-// weight matrices in turn (weights streamed, not cache-hot) on 4 KiB against transparent huge pages.
+// weight matrices in turn (weights streamed, not cache-hot) on 4 KiB against transparent huge pages;
+// and BERT-base's 72 matrices in model order, streamed against hot, per kind (what a matmul costs
+// inside the model when nothing but reading its weights differs from the probe).
 // Medians of ITERS runs (default 200), each block three times. Threads follow OMP_NUM_THREADS.
 //
 //   ninja -C build kiln_int8_matmul_probe && OMP_NUM_THREADS=2 build/benchmarks/kiln_int8_matmul_probe
@@ -105,5 +107,33 @@ int main(int argc, char** argv) {
                   huge ? "huge" : "4 KiB", t / L);
       std::free(base);
     }
+  // BERT-base's 72 weight matrices (85 MB) in model order, as kiln's plan runs them: per kind, the
+  // median over runs of its mean time, first on weights streamed in order (each matrix read once
+  // per pass), then each matmul run twice in a row and only the second timed (weights hot).
+  struct Kind { const char* name; int K, N; };
+  const Kind kinds[] = {{"Q", 768, 768}, {"K", 768, 768}, {"V", 768, 768}, {"O", 768, 768}, {"FFN-up", 768, 3072},
+                        {"FFN-down", 3072, 768}};
+  std::vector<Bound> seq;
+  for (int l = 0; l < 12; ++l)
+    for (const Kind& k : kinds) seq.push_back(bind(eng, make(eng, M, k.K, k.N, dt::u8, Post::None)));
+  for (int hot = 0; hot < 2; ++hot) {
+    std::vector<std::vector<double>> per(6);
+    for (int it = 0; it < iters / 10 + 5; ++it) {
+      std::vector<double> sum(6, 0.0);
+      for (size_t i = 0; i < seq.size(); ++i) {
+        if (hot) run(s, seq[i], seq[i].w);
+        const auto t0 = std::chrono::steady_clock::now();
+        run(s, seq[i], seq[i].w);
+        sum[i % 6] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
+      for (int k = 0; k < 6; ++k) per[k].push_back(sum[k] / 12);
+    }
+    std::printf("BERT's 72 matmuls in model order, %s:", hot ? "each run twice, the second timed" : "streamed");
+    for (int k = 0; k < 6; ++k) {
+      std::sort(per[k].begin(), per[k].end());
+      std::printf(" %s %.4f", kinds[k].name, per[k][per[k].size() / 2]);
+    }
+    std::printf(" ms\n");
+  }
   return 0;
 }
