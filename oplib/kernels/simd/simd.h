@@ -34,7 +34,8 @@ using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float r
 // One row of softmax(x + mask) over n floats (mask: n floats, or null for none). With q null,
 // y receives the probabilities; otherwise y is n floats of scratch and q the probabilities
 // quantized: saturate(round_half_even(p * rscale) + zp), uint8 or int8 when is_signed. exp is a
-// polynomial within 2e-7 of std::exp. For the in-house Softmax (kernels/math/softmax.cpp).
+// polynomial within 2e-7 of std::exp, and exactly 0 for x - max < -64 (no denormals: Intel cores
+// run those through slow microcode assists). For the in-house Softmax (kernels/math/softmax.cpp).
 using SoftmaxRowFn = void (*)(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
                               int is_signed, void* q);
 
