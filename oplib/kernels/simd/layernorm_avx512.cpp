@@ -47,15 +47,15 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
   const float var = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) /
                     static_cast<float>(n);
   const float inv = 1.f / _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(var + eps)));
-  const __m512 vi = _mm512_set1_ps(inv), rs = _mm512_set1_ps(rscale), vz = _mm512_set1_ps(static_cast<float>(zp));
-  const __m512 lo = _mm512_set1_ps(is_signed ? -128.f : 0.f), hi = _mm512_set1_ps(is_signed ? 127.f : 255.f);
+  const __m512 vi = _mm512_set1_ps(inv), rs = _mm512_set1_ps(rscale);
+  const Q8Avx512 q8 = q8_params_avx512(zp, is_signed);
   auto* qb = static_cast<int8_t*>(q);
   for (c = 0; c < n; c += 16) {
     const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
     const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + c), vm), vi);
     const __m512 v = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
     if (y) _mm512_mask_storeu_ps(y + c, m, v);
-    store_q8_avx512(_mm512_mul_ps(v, rs), vz, lo, hi, m, qb + c);
+    store_q8_avx512(_mm512_mul_ps(v, rs), q8, m, qb + c);
   }
 }
 

@@ -25,8 +25,8 @@ using LayerNormQ8RowFn = void (*)(const float* x, int64_t n, const float* gamma,
 
 // GELU (erf form) of n floats written quantized: q = saturate(round_half_even(gelu(x) * rscale) + zp),
 // uint8 or int8 when is_signed. gelu is a cubic Hermite interpolant on 32 segments of [-4, 4)
-// (coefficients in `table`, gelu_table()), x beyond 4 and 0 below -4: within 2e-5 of erf-GELU
-// (1.3e-4 at |x| = 4), far below any int8 step. For the int8 MatMul whose GELU runs after
+// (coefficients in `table`, gelu_table()), x from 4 on and gelu(-4) below -4: within 2e-5 of
+// erf-GELU (1.3e-4 at |x| >= 4), far below any int8 step. For the int8 MatMul whose GELU runs after
 // oneDNN's matmul instead of as its post-op (kernels/math/gemm.cpp).
 using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float rscale, int32_t zp, int is_signed,
                           void* q);

@@ -71,12 +71,12 @@ void softmax_row_avx512(const float* x, const float* mask, int64_t n, float* y, 
     }
     return;
   }
-  const __m512 s = _mm512_set1_ps(rscale / total), vz = _mm512_set1_ps(static_cast<float>(zp));
-  const __m512 lo = _mm512_set1_ps(is_signed ? -128.f : 0.f), hi = _mm512_set1_ps(is_signed ? 127.f : 255.f);
+  const __m512 s = _mm512_set1_ps(rscale / total);
+  const Q8Avx512 q8 = q8_params_avx512(zp, is_signed);
   auto* qb = static_cast<int8_t*>(q);
   for (int64_t c = 0; c < n; c += 16) {
     const __mmask16 m = lanes_avx512(n - c);
-    store_q8_avx512(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + c), s), vz, lo, hi, m, qb + c);
+    store_q8_avx512(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, y + c), s), q8, m, qb + c);
   }
 }
 
