@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""BERT int8 on the device: the FFN-up GELU in kiln's pass after the matmul (split) against oneDNN's
-post-op (gelu-postop), end to end, alternating runs of the two plans.
+"""BERT int8 on the device: the FFN-up GELU's three forms end to end, alternating runs of their plans:
+kiln's byte table over quantized pre-activations after the matmul (table, the default), kiln's float
+pass after the matmul (gelu-split), and oneDNN's post-op (gelu-postop).
 
-A level-2 build fills a timing cache; in two copies of it the other form's entries are made slow (and
-the cache resealed), so two more builds differ only in that layer's form. Run on the device from the
+A level-2 build fills a timing cache; in a copy per form the other forms' entries are made slow (and
+the cache resealed), so the builds differ only in that layer's form. Run on the device from the
 project root, carrying .device (../shared/device.md): `python3 benchmarks/device_gelu_ab.py`, results in
-$OUT/ab_gelu.json (AB_ROUNDS, AB_SECONDS: rounds and seconds per run). Here, as a dry run:
+$OUT/ab_gelu.json (AB_ROUNDS, AB_SECONDS: rounds and seconds per run; AB_FORMS: a comma list of
+table, split, postop). Here, as a dry run:
 `python3 benchmarks/device_gelu_ab.py MODEL.onnx CALIB_DIR SHAPES build/bin/kiln`.
 """
 import json, os, re, statistics, subprocess, sys, time
@@ -39,11 +41,13 @@ def fnv1a(b):
     for x in b:
         h = ((h ^ x) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
     return h
-def forced(postop):  # the other form's entries made slow, the cache resealed (count and FNV-1a of the body)
-    c = os.path.join(work, f"tc_{postop}.txt")
+def form(l):
+    return "postop" if "gelu-postop/" in l else "split" if "gelu-split/" in l else "table"
+def forced(keep):  # the other forms' entries made slow, the cache resealed (count and FNV-1a of the body)
+    c = os.path.join(work, f"tc_{keep}.txt")
     body = []
     for l in lines[:-1]:
-        if "post_act=[11,]" in l and "qint8[" in l.split("out(")[-1] and ("gelu-postop/" in l) != postop:
+        if "post_act=[11,]" in l and "qint8[" in l.split("out(")[-1] and form(l) != keep:
             l = "0x1p+30\t" + l.split("\t", 1)[1]
         body.append(l + "\n")
     text = "".join(body)
@@ -51,18 +55,19 @@ def forced(postop):  # the other form's entries made slow, the cache resealed (c
         f.write(text + "end %d %016x\n" % (len(body) - 1, fnv1a(text.encode())))
     return c
 plans = {}
-for name, postop in (("postop", True), ("split", False)):
+for name in os.environ.get("AB_FORMS", "table,split,postop").split(","):
     plans[name] = os.path.join(work, f"{name}.plan")
-    compile(plans[name], forced(postop), 2)
+    compile(plans[name], forced(name), 2)
 med = {k: [] for k in plans}
 for r in range(int(os.environ.get("AB_ROUNDS", "6"))):
-    for k in (list(plans) if r % 2 == 0 else list(plans)[::-1]):
+    for k in list(plans)[r % len(plans):] + list(plans)[:r % len(plans)]:  # each form first in turn
         o = subprocess.run(pin + [db.KILN, "run", "--loadEngine=" + plans[k], "--threads=2", "--duration=" + os.environ.get("AB_SECONDS", "3"), "--json"],
                            env=env, capture_output=True, text=True, check=True).stdout
         med[k].append(json.loads(o)["latency_ms"]["median"])
     print(r, {k: v[-1] for k, v in med.items()}, flush=True)
 res = {k: statistics.median(v) for k, v in med.items()}
-res["ratio_postop_over_split"] = statistics.median([a / b for a, b in zip(med["postop"], med["split"])])
+for k in plans:  # per round, each form's time over the first form's
+    res[f"ratio_{k}_over_{list(plans)[0]}"] = statistics.median([a / b for a, b in zip(med[k], med[list(plans)[0]])])
 res["rounds"] = med
 json.dump(res, open(os.path.join(out, "ab_gelu.json"), "w"), indent=1)
 print(json.dumps({k: v for k, v in res.items() if k != "rounds"}))

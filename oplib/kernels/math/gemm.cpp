@@ -7,13 +7,22 @@
 // one per output column), s32 accumulation; output scales make the accumulator real, post-ops
 // run on real values, and a final linear step quantizes a quantized output.
 //
-// An int8 layer ending in GELU with a quantized output (BERT's FFN-up) has a second variant: the
-// matmul writes real values to scratch and an in-house pass applies GELU and quantizes
-// (simd::GeluQ8Fn). oneDNN's erf post-op adds a fifth to BERT's FFN-up matmul on Zen 5 and more than
-// the matmul itself on AMX (docs/performance.md, int8). The split is the first choice where the
-// CPU has AVX-512; the post-op form stays a timed tactic ("gelu-postop").
+// An int8 layer ending in GELU with a quantized output (BERT's FFN-up) has two more variants.
+// oneDNN's erf post-op adds a fifth to BERT's FFN-up matmul on Zen 5 and more than the matmul
+// itself on AMX (docs/performance.md, int8), so the matmul ends without it and kiln finishes:
+// - table (the first choice where the CPU has AVX-512 VBMI): the matmul writes its
+//   pre-activations as uint8 over [-4, the output's largest value] and a 256-byte table maps each
+//   level to its GELU's output level (simd::LutU8Fn), 64 values per few instructions. The extra
+//   rounding costs BERT-base 0.026 -> 0.030 rel. L2 against torch;
+// - "gelu-split" (the first choice with AVX-512 alone): the matmul writes real values to scratch
+//   and an AVX-512 pass applies GELU and quantizes (simd::GeluQ8Fn), exact to one level;
+// - "gelu-postop": oneDNN's post-op. Both stay timed tactics.
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -138,8 +147,9 @@ struct Plan {
   bool out_signed = false;            // a quantized output is QInt8 (else QUInt8)
 };
 
-// The algorithm name of the variant that keeps GELU as oneDNN's post-op where the in-house pass
-// could take it.
+// The algorithm names of the variants of an int8 layer ending in GELU: the float pass and
+// oneDNN's post-op; the table form, the first choice, has none.
+constexpr const char* kGeluSplit = "gelu-split";
 constexpr const char* kGeluPostOp = "gelu-postop";
 
 // A quantized output whose last post-op is GELU (erf), on a CPU with the in-house pass.
@@ -149,23 +159,62 @@ bool gelu_split_possible(const Plan& p) {
          simd::kernels().gelu_q8 != nullptr;
 }
 
-// The in-house end of the split variant: GELU and quantization of the matmul's real output.
+// The in-house end of the split variants: from the matmul's output in scratch to the layer's
+// quantized output. Float form: GELU and quantization of real values. Table form: the matmul
+// quantized its pre-activations to uint8 over [-4, the output's largest value] (GELU is within
+// 1.3e-4 of 0 below -4, and within its output's range above), and a 256-entry table maps each
+// level to the output level of its GELU.
 struct GeluEpilogue {
-  size_t scratch_offset = 0;  // the real values' buffer, after oneDNN's scratchpad
+  size_t scratch_offset = 0;  // the matmul's output buffer, after oneDNN's scratchpad
   int64_t rows = 0, cols = 0;
   float rscale = 1.f;
   int32_t zp = 0;
   bool is_signed = false;
+  std::optional<std::array<uint8_t, 256>> lut;  // the table form
 
-  void run(const float* x, void* q) const {
-    const simd::GeluQ8Fn f = simd::kernels().gelu_q8;
-    const float* table = simd::gelu_table();
+  void run(const void* x, void* q) const {
     auto* qb = static_cast<int8_t*>(q);
     // Rows of at least 16k values in all are split across the runtime's OpenMP threads.
-#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols >= (int64_t(1) << 14))
-    for (int64_t r = 0; r < rows; ++r) f(x + r * cols, cols, table, rscale, zp, is_signed ? 1 : 0, qb + r * cols);
+    const bool wide = rows > 1 && rows * cols >= (int64_t(1) << 14);
+    if (lut) {
+      const simd::LutU8Fn f = simd::kernels().lut_u8;
+      const auto* in = static_cast<const uint8_t*>(x);
+      const uint8_t* table = lut->data();
+#pragma omp parallel for schedule(static) if (wide)
+      for (int64_t r = 0; r < rows; ++r) f(in + r * cols, cols, table, reinterpret_cast<uint8_t*>(qb + r * cols));
+      return;
+    }
+    const simd::GeluQ8Fn f = simd::kernels().gelu_q8;
+    const float* table = simd::gelu_table();
+    const auto* in = static_cast<const float*>(x);
+#pragma omp parallel for schedule(static) if (wide)
+    for (int64_t r = 0; r < rows; ++r) f(in + r * cols, cols, table, rscale, zp, is_signed ? 1 : 0, qb + r * cols);
   }
 };
+
+// The table form's pre-activation quantization (uint8 with a zero point over [-4, hi], hi the
+// largest value the output holds) and its table; nullopt where the output holds nothing above 0
+// or the CPU lacks the byte permutes.
+struct GeluLut {
+  float scale;
+  int32_t zp;
+  std::array<uint8_t, 256> table;
+};
+std::optional<GeluLut> gelu_lut(const ops::QuantParams& out, bool out_signed) {
+  if (!simd::kernels().lut_u8 || out.scale.size() != 1 || !(out.scale[0] > 0.f)) return std::nullopt;
+  const double so = out.scale[0], hi = ((out_signed ? 127 : 255) - out.zero_point) * so, lo = -4.0;
+  if (!(hi > 0)) return std::nullopt;
+  GeluLut r;
+  r.scale = static_cast<float>((hi - lo) / 255);
+  r.zp = static_cast<int32_t>(std::nearbyint(-lo / r.scale));
+  for (int q = 0; q < 256; ++q) {
+    const double x = (q - r.zp) * double(r.scale), g = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+    const double v = std::clamp(std::nearbyint(g / so) + out.zero_point, out_signed ? -128.0 : 0.0,
+                                out_signed ? 127.0 : 255.0);
+    r.table[static_cast<size_t>(q)] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(v)));
+  }
+  return r;
+}
 
 class MatmulKernel final : public Kernel {
  public:
@@ -174,7 +223,8 @@ class MatmulKernel final : public Kernel {
     return gelu_->scratch_offset + pd_.dst_desc().get_size();
   }
   Tactic tactic() const override {
-    return {pd_.impl_info_str(), gelu_postop_ ? kGeluPostOp : "", dnn::format_name(pd_.weights_desc())};
+    const char* alg = gelu_postop_ ? kGeluPostOp : gelu_ && !gelu_->lut ? kGeluSplit : "";
+    return {pd_.impl_info_str(), alg, dnn::format_name(pd_.weights_desc())};
   }
   std::vector<PackedWeights> packed_weights() const override {
     for (auto& [id, m] : owned_)
@@ -192,7 +242,7 @@ class MatmulKernel final : public Kernel {
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), eng_, b.scratchpad));
     dnnl::matmul prim = prim_;
     if (gelu_) {
-      auto* real = reinterpret_cast<float*>(static_cast<char*>(b.scratchpad) + gelu_->scratch_offset);
+      void* real = static_cast<char*>(b.scratchpad) + gelu_->scratch_offset;
       args.emplace(DNNL_ARG_DST, memory(pd_.dst_desc(), eng_, real));
       void* out = b.out.at(0);
       return [prim, args, real, out, g = *gelu_](dnnl::stream& st) {
@@ -216,17 +266,20 @@ class MatmulKernel final : public Kernel {
   std::vector<Arg> runtime_;                  // bound to the context's buffers
   std::vector<std::pair<int, memory>> owned_;  // packed weights, prepared bias / C
   memory::desc b_user_;                        // constant B as the model stores it
-  std::optional<GeluEpilogue> gelu_;           // the split variant's in-house end
-  bool gelu_postop_ = false;                   // the split was possible and not taken
+  std::optional<GeluEpilogue> gelu_;           // the split variants' in-house end
+  bool gelu_postop_ = false;                   // a split was possible and not taken
 };
 
 std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   const bool splittable = gelu_split_possible(p);
-  const bool postop = splittable && s.tactic && s.tactic->algorithm == kGeluPostOp;
-  // Building the post-op form's candidates below needs the plan as given (building this one
+  const std::string want = splittable && s.tactic ? s.tactic->algorithm : "";
+  const bool postop = splittable && want == kGeluPostOp;
+  // The table form unless another is asked for (plans before it record "" for the float form).
+  const std::optional<GeluLut> lut = splittable && want.empty() ? gelu_lut(*p.out_quant, p.out_signed) : std::nullopt;
+  // Building the other forms' candidates below needs the plan as given (building this one
   // consumes its Sum operands).
   std::optional<Plan> as_given;
-  if (splittable && !postop && s.candidates) as_given = p;
+  if (splittable && want.empty() && s.candidates) as_given = p;
   auto k = std::unique_ptr<MatmulKernel>(new MatmulKernel());
   k->in_ = s.in;
   k->eng_ = s.engine;
@@ -258,30 +311,36 @@ std::unique_ptr<Kernel> MatmulKernel::create(const KernelSpec& s, Plan& p) {
   if (p.out_quant && !split)  // real values to the output's integers
     po.append_eltwise(1.f, algorithm::eltwise_linear, 1.f / p.out_quant->scale[0],
                       static_cast<float>(p.out_quant->zero_point));
+  if (lut)  // pre-activations to the table's levels
+    po.append_eltwise(1.f, algorithm::eltwise_linear, 1.f / lut->scale, static_cast<float>(lut->zp));
   attr.set_post_ops(po);
   memory::desc b_md = p.b_const ? memory::desc(p.b.dims(), p.b.data_type(), memory::format_tag::any) : p.b;
   bool has_bias = p.bias_input >= 0 || p.bias_const || !p.bias_data.empty();
   const memory::dims yd = p.dst.dims();
-  const memory::desc dst = split ? strided_md(Dims(yd.begin(), yd.end())) : p.dst;
+  const memory::desc dst = split ? strided_md(Dims(yd.begin(), yd.end()), false, lut ? dt::u8 : dt::f32) : p.dst;
   dnnl::matmul::desc d = has_bias ? dnnl::matmul::desc(p.a, b_md, p.bias, dst) : dnnl::matmul::desc(p.a, b_md, dst);
   using PD = dnnl::matmul::primitive_desc;
   try {
     k->pd_ = dnn::pick_impl<PD>([&] { return PD(d, attr, s.engine); }, s.tactic ? s.tactic->impl : "",
-                                postop ? kGeluPostOp : "", s.candidates);
+                                postop ? kGeluPostOp : split && !lut ? kGeluSplit : "", s.candidates);
   } catch (const dnnl::error&) {
     return nullptr;
   }
-  if (as_given) {  // the post-op form's implementations are tactics too, after the split's
-    const Tactic other{"", kGeluPostOp, ""};
-    KernelSpec alt = s;
-    alt.tactic = &other;
-    create(alt, *as_given);
-  }
+  if (as_given)  // the other forms' implementations are tactics too, after the first choice's
+    for (const char* form : {lut ? kGeluSplit : nullptr, kGeluPostOp}) {
+      if (!form) continue;
+      const Tactic other{"", form, ""};
+      KernelSpec alt = s;
+      alt.tactic = &other;
+      Plan copy = *as_given;
+      create(alt, copy);
+    }
   if (split) {
     const int64_t cols = yd.back();
     k->gelu_ = GeluEpilogue{(k->pd_.scratchpad_desc().get_size() + 63) / 64 * 64,
                             shape_elements(Dims(yd.begin(), yd.end())) / cols, cols, 1.f / p.out_quant->scale[0],
-                            p.out_quant->zero_point, p.out_signed};
+                            p.out_quant->zero_point, p.out_signed, std::nullopt};
+    if (lut) k->gelu_->lut = lut->table;
   }
   k->prim_ = dnnl::matmul(k->pd_);
   k->runtime_.push_back({DNNL_ARG_SRC, p.a, 0});

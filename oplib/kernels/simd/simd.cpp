@@ -14,6 +14,7 @@ void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale,
                     void* q);  // gelu_avx512.cpp
 void softmax_row_avx512(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
                         int is_signed, void* q);  // softmax_avx512.cpp
+void lut_u8_avx512(const uint8_t* in, int64_t n, const uint8_t* lut, uint8_t* out);  // lut_avx512.cpp
 
 namespace {
 
@@ -37,9 +38,10 @@ bool avx512_allowed() {
 }  // namespace
 
 const Kernels& kernels() {
-  static const Kernels k = avx512_allowed() ? Kernels{"avx512", axpy_avx512, layernorm_q8_row_avx512, gelu_q8_avx512,
-                                                      softmax_row_avx512}
-                                            : Kernels{"baseline", axpy_baseline, nullptr, nullptr, nullptr};
+  static const Kernels k =
+      avx512_allowed() ? Kernels{"avx512", axpy_avx512, layernorm_q8_row_avx512, gelu_q8_avx512, softmax_row_avx512,
+                                 __builtin_cpu_supports("avx512vbmi") ? lut_u8_avx512 : nullptr}
+                       : Kernels{"baseline", axpy_baseline, nullptr, nullptr, nullptr, nullptr};
   return k;
 }
 

@@ -39,12 +39,17 @@ using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float r
 using SoftmaxRowFn = void (*)(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
                               int is_signed, void* q);
 
+// out[i] = lut[in[i]] for n bytes: a 256-entry table applied to 8-bit integers (the int8 MatMul
+// whose GELU maps its quantized pre-activations through a table, kernels/math/gemm.cpp).
+using LutU8Fn = void (*)(const uint8_t* in, int64_t n, const uint8_t* lut, uint8_t* out);
+
 struct Kernels {
   const char* isa;  // "avx512" or "baseline"
   AxpyFn axpy;
   LayerNormQ8RowFn layernorm_q8_row;  // null on the baseline: the caller's AVX2 loop runs
   GeluQ8Fn gelu_q8;                   // null on the baseline: GELU stays a oneDNN post-op
   SoftmaxRowFn softmax_row;           // null on the baseline: the caller's portable loop runs
+  LutU8Fn lut_u8;                     // null without AVX-512 VBMI: GELU stays a float pass
 };
 
 // GeluQ8Fn's coefficients: 4 x 32 floats (c0, c1, c2, c3 of each segment, in the segment's local

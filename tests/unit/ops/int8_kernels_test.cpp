@@ -211,6 +211,47 @@ TEST(Int8Kernels, ConvClipNeedsRealValuesBeforeQuantizing) {
   expect_int8_matches(c, in, y);
 }
 
+// GELU's table form (the first choice where the CPU has AVX-512 VBMI), against its definition:
+// the layer without GELU (reference kernel) gives the real pre-activations; they are quantized to
+// uint8 over [-4, the output's largest value] (round half to even), and each level's GELU is
+// quantized to the output. Then against exact GELU: the two roundings may add up to two levels,
+// and average under half a level. Skipped where the table form does not exist.
+template <class Op>
+void expect_gelu_table_matches(const Op& op, const std::vector<QTensor>& in, const QTensor& out_desc) {
+  if (!simd::kernels().lut_u8) return;
+  Op bare = op;
+  ASSERT_EQ(bare.post.ops.back().act, ops::Act::Gelu);
+  bare.post.ops.pop_back();
+  std::vector<QTensor> io = in;
+  HostTensor pre, got, exact;
+  ASSERT_TRUE(run(bare, "reference", io, out_f32(), pre));
+  ASSERT_TRUE(run(op, "onednn", io, out_desc, got));
+  ASSERT_TRUE(run(op, "reference", io, out_desc, exact));
+  const bool sgn = out_desc.t.dtype == DType::QInt8;
+  const double so = out_desc.q.scale[0], hi = (sgn ? 127 : 255) * so, sp = (hi + 4) / 255;
+  const double zp = std::nearbyint(4 / float(sp));
+  HostTensor want = got;
+  const auto* x = reinterpret_cast<const float*>(pre.bytes.data());
+  for (int64_t i = 0; i < want.elements(); ++i) {
+    const double q = std::clamp(std::nearbyint(x[i] / float(sp)) + zp, 0.0, 255.0), v = (q - zp) * float(sp);
+    const double g = std::clamp(std::nearbyint(0.5 * v * (1 + std::erf(v / std::sqrt(2.0))) / so), sgn ? -128.0 : 0.0,
+                                sgn ? 127.0 : 255.0);
+    want.bytes[i] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(g)));
+  }
+  expect_close(got, want);
+  double sum = 0;
+  int worst = 0;
+  for (int64_t i = 0; i < got.elements(); ++i) {
+    const int a = sgn ? int(int8_t(got.bytes[i])) : got.bytes[i], b = sgn ? int(int8_t(exact.bytes[i])) : exact.bytes[i];
+    sum += std::abs(a - b);
+    worst = std::max(worst, std::abs(a - b));
+  }
+  EXPECT_LE(worst, 2);
+  EXPECT_LT(sum / double(got.elements()), 0.5);
+}
+
+const Tactic kFloatGelu{"", "gelu-split", ""};  // GELU's float pass: exact to one level
+
 TEST(Int8Kernels, MatMulPerColumnWithBiasGelu) {
   ops::MatMul m;
   m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
@@ -218,13 +259,15 @@ TEST(Int8Kernels, MatMulPerColumnWithBiasGelu) {
                           random_q(DType::QInt8, {96, 40}, 14, channel_scales(40, 14), 1, true),
                           plain(random_tensor(DType::Float32, {40}, 15, -1, 1, true))};
   expect_int8_matches(m, in, out_f32());
-  expect_int8_matches(m, in, out_q(DType::QInt8, 0.02f));
+  expect_int8_matches(m, in, out_q(DType::QInt8, 0.02f), simd::kernels().gelu_q8 ? &kFloatGelu : nullptr);
+  expect_gelu_table_matches(m, in, out_q(DType::QInt8, 0.02f));
 }
 
-// With AVX-512 a quantized GELU output is computed by the in-house pass after the matmul (the
-// default) and, as the "gelu-postop" tactic, by oneDNN's post-op: both against the reference, for
-// u8 and s8 outputs, pre-activations reaching past +-4 (where the pass's table ends) and 40
-// columns (a masked tail in every row).
+// With AVX-512 a quantized GELU output is computed after the matmul, by a byte table over
+// quantized pre-activations (the default, with VBMI) or by the float pass ("gelu-split"), and by
+// oneDNN's post-op ("gelu-postop"): all against the reference, for u8 and s8 outputs,
+// pre-activations reaching past +-4 (where the pass's table ends) and 40 columns (a masked tail
+// in every row).
 TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
   ops::MatMul m;
   m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
@@ -232,12 +275,14 @@ TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
                           random_q(DType::QInt8, {96, 40}, 24, channel_scales(40, 24), 1, true),
                           plain(random_tensor(DType::Float32, {40}, 25, -3, 3, true))};
   const Tactic postop{"", "gelu-postop", ""};
-  for (const Tactic* t : {static_cast<const Tactic*>(nullptr), &postop}) {
-    if (t && !simd::kernels().gelu_q8) continue;  // no in-house pass: the post-op form is the only one
-    SCOPED_TRACE(t ? "gelu-postop" : "default");
+  for (const Tactic* t : {static_cast<const Tactic*>(nullptr), &kFloatGelu, &postop}) {
+    if (!simd::kernels().gelu_q8 ? t != nullptr : t == nullptr && simd::kernels().lut_u8) continue;
+    SCOPED_TRACE(t ? t->algorithm : "default");
     expect_int8_matches(m, in, out_q(DType::QUInt8, 0.03f), t);
     expect_int8_matches(m, in, out_q(DType::QInt8, 0.05f), t);
   }
+  expect_gelu_table_matches(m, in, out_q(DType::QUInt8, 0.03f));
+  expect_gelu_table_matches(m, in, out_q(DType::QInt8, 0.05f));
   // The pre-activations span beyond the table: some |acc * scale + bias| > 4.
   HostTensor y;
   ASSERT_TRUE(run(m, "onednn", in, out_f32(), y));
@@ -245,21 +290,25 @@ TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
   int64_t big = 0;
   for (int64_t i = 0; i < y.elements(); ++i) big += f[i] > 4.f;
   EXPECT_GT(big, 20) << "test data: few GELU outputs beyond the table's end";
-  if (simd::kernels().gelu_q8) {  // the default is the split: its scratch holds the real values
-    size_t split = 0, fused = 0;
+  if (simd::kernels().gelu_q8) {  // the split forms' scratch holds the matmul's output
+    size_t table = 0, split = 0, fused = 0;
     HostTensor q;
-    ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, nullptr, &split));
+    ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, nullptr, &table));
+    ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, &kFloatGelu, &split));
     ASSERT_TRUE(run(m, "onednn", in, out_q(DType::QUInt8, 0.03f), q, &postop, &fused));
     EXPECT_GE(split, fused + 3 * 24 * 40 * sizeof(float));
-    // The tuner's candidates: the split's implementations first (the untimed pick), then the
-    // post-op form's.
+    if (simd::kernels().lut_u8) EXPECT_GE(table, fused + 3 * 24 * 40);
+    // The tuner's candidates: the first choice's implementations first (the untimed pick), then
+    // the float pass's (where the table is the first choice), then the post-op form's.
     KernelSpec spec = spec_of(m, in, out_q(DType::QUInt8, 0.03f));
     std::vector<Tactic> cands;
     spec.candidates = &cands;
     ASSERT_TRUE(KernelRegistry::instance().create("MatMul", "onednn", spec));
     ASSERT_GE(cands.size(), 2u);
-    EXPECT_EQ(cands.front().algorithm, "");
+    EXPECT_EQ(cands.front().algorithm, simd::kernels().lut_u8 ? "" : "gelu-split");
     EXPECT_EQ(cands.back().algorithm, "gelu-postop");
+    if (simd::kernels().lut_u8)
+      EXPECT_TRUE(std::any_of(cands.begin(), cands.end(), [](const Tactic& t) { return t.algorithm == "gelu-split"; }));
   }
 }
 
@@ -309,7 +358,8 @@ TEST(Int8Kernels, GemmTransposedWeights) {
   g.alpha = 1.5f;
   g.beta = 0.5f;
   g.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
-  expect_int8_matches(g, in, out_q(DType::QUInt8, 0.1f));
+  expect_int8_matches(g, in, out_q(DType::QUInt8, 0.1f), simd::kernels().gelu_q8 ? &kFloatGelu : nullptr);
+  expect_gelu_table_matches(g, in, out_q(DType::QUInt8, 0.1f));
 }
 
 // Attention in int8: Q.K^T and P.V multiply two run-time tensors (one scale each), K^T read in
