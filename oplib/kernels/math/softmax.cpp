@@ -61,20 +61,21 @@ class InhouseSoftmaxKernel final : public Kernel {
     const auto* mask = in_.size() == 2 ? static_cast<const float*>(qk::input_ptr(in_[1], b, 1)) : nullptr;
     void* out = b.out.at(0);
     const simd::SoftmaxRowFn wide = simd::kernels().softmax_row;  // AVX-512, where allowed
-    return [=, this](dnnl::stream&) {
-      const int64_t rows = rows_, n = n_;
+    // By value: the bound run does not depend on this kernel object.
+    return [=, rows = rows_, n = n_, at = mask_rows_, quantized = quantized_, sgn = signed_, rscale = rscale_,
+            zp = zp_](dnnl::stream&) {
 #pragma omp parallel if (rows > 1 && rows * n >= kParallelElements)
       {
-        std::vector<float> tmp(quantized_ ? static_cast<size_t>(n) : 0);
+        std::vector<float> tmp(quantized ? static_cast<size_t>(n) : 0);
 #pragma omp for schedule(static)
         for (int64_t r = 0; r < rows; ++r) {
-          const float* m = mask ? mask + mask_rows_[static_cast<size_t>(r)] : nullptr;
-          float* y = quantized_ ? tmp.data() : static_cast<float*>(out) + r * n;
-          void* q = quantized_ ? static_cast<int8_t*>(out) + r * n : nullptr;
-          if (wide) wide(x + r * n, m, n, y, rscale_, zp_, signed_, q);
+          const float* m = mask ? mask + at[static_cast<size_t>(r)] : nullptr;
+          float* y = quantized ? tmp.data() : static_cast<float*>(out) + r * n;
+          void* q = quantized ? static_cast<int8_t*>(out) + r * n : nullptr;
+          if (wide) wide(x + r * n, m, n, y, rscale, zp, sgn, q);
           else if (!q) softmax_row<int8_t>(x + r * n, m, n, y, 1.f, 0, nullptr);
-          else if (signed_) softmax_row(x + r * n, m, n, y, rscale_, zp_, static_cast<int8_t*>(q));
-          else softmax_row(x + r * n, m, n, y, rscale_, zp_, static_cast<uint8_t*>(q));
+          else if (sgn) softmax_row(x + r * n, m, n, y, rscale, zp, static_cast<int8_t*>(q));
+          else softmax_row(x + r * n, m, n, y, rscale, zp, static_cast<uint8_t*>(q));
         }
       }
     };
