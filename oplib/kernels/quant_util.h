@@ -40,6 +40,30 @@ inline bool quantized_out(const KernelTensor& t) {
   return std::isfinite(s) && s > 0.f && std::isfinite(1.f / s) && z >= (u ? 0 : -128) && z <= (u ? 255 : 127);
 }
 
+// The pre-activations GELU's table form (kernels/math/gemm.cpp) quantizes, for an output of step
+// `scale` whose largest value is `top` (> 0): below `lo` the output is exactly the zero point
+// (|gelu| < 0.45 step: left of -0.75 GELU rises monotonically to 0 as x falls; lo >= -4, where
+// |gelu| = 1.3e-4, for steps too fine), and from `hi` on it saturates (gelu(hi) = top + 0.45 step,
+// above `top` itself since gelu(x) < x). Found by bisection on GELU's monotonic branches.
+struct GeluRange {
+  double lo, hi;
+};
+inline GeluRange gelu_table_range(double scale, double top) {
+  auto gelu = [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); };
+  auto magnitude = [&](double x) { return std::fabs(gelu(x)); };
+  // The x in [a, b] where f, rising there, reaches `target` (f(a) < target <= f(b)).
+  auto reach = [](auto f, double a, double b, double target) {
+    for (int i = 0; i < 60; ++i) {
+      const double m = (a + b) / 2;
+      (f(m) < target ? a : b) = m;
+    }
+    return a;
+  };
+  const double quiet = 0.45 * scale, full = top + 0.45 * scale;
+  return {magnitude(-4.0) < quiet ? reach(magnitude, -4.0, -0.7518, quiet) : -4.0,
+          reach(gelu, 0.0, 2 * full + 1, full)};  // gelu(x) >= x / 2 for x >= 0
+}
+
 // saturate(round_half_even(v) + zp) for an 8-bit type. In float: |v| < 2^24 adds exactly, and
 // anything larger saturates either way, so this equals the reference's double arithmetic.
 template <class T>

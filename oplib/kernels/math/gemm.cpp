@@ -11,9 +11,10 @@
 // oneDNN's erf post-op adds a fifth to BERT's FFN-up matmul on Zen 5 and more than the matmul
 // itself on AMX (docs/performance.md, int8), so the matmul ends without it and kiln finishes:
 // - table (the first choice where the CPU has AVX-512 VBMI): the matmul writes its
-//   pre-activations as uint8 over [-4, the output's largest value] and a 256-byte table maps each
-//   level to its GELU's output level (simd::LutU8Fn), 64 values per few instructions. The extra
-//   rounding costs BERT-base 0.026 -> 0.030 rel. L2 against torch;
+//   pre-activations as uint8 over [where GELU's output becomes the zero point (-4 at most), where
+//   it saturates] and a 256-byte table maps each level to its GELU's output level
+//   (simd::LutU8Fn), 64 values per few instructions. The extra rounding costs BERT-base
+//   0.026 -> 0.029 rel. L2 against torch;
 // - "gelu-split" (the first choice with AVX-512 alone): the matmul writes real values to scratch
 //   and an AVX-512 pass applies GELU and quantizes (simd::GeluQ8Fn), exact to one level;
 // - "gelu-postop": oneDNN's post-op. Both stay timed tactics.
@@ -26,6 +27,7 @@
 #include <unordered_map>
 
 #include "kernels/kernel.h"
+#include "kernels/quant_util.h"
 #include "kernels/simd/simd.h"
 #include "ops/math/eltwise.h"
 #include "ops/math/gemm.h"
@@ -161,9 +163,8 @@ bool gelu_split_possible(const Plan& p) {
 
 // The in-house end of the split variants: from the matmul's output in scratch to the layer's
 // quantized output. Float form: GELU and quantization of real values. Table form: the matmul
-// quantized its pre-activations to uint8 over [-4, the output's largest value] (GELU is within
-// 1.3e-4 of 0 below -4, and within its output's range above), and a 256-entry table maps each
-// level to the output level of its GELU.
+// quantized its pre-activations to uint8 (gelu_lut), and a 256-entry table maps each level to
+// the output level of its GELU.
 struct GeluEpilogue {
   size_t scratch_offset = 0;  // the matmul's output buffer, after oneDNN's scratchpad
   int64_t rows = 0, cols = 0;
@@ -192,9 +193,9 @@ struct GeluEpilogue {
   }
 };
 
-// The table form's pre-activation quantization (uint8 with a zero point over [-4, hi], hi the
-// largest value the output holds) and its table; nullopt where the output holds nothing above 0
-// or the CPU lacks the byte permutes.
+// The table form's pre-activation quantization (uint8 with a zero point over [lo, hi]: from where
+// GELU's output becomes exactly the zero point to where it saturates, qk::gelu_table_range) and
+// its table; nullopt where the output holds nothing above 0 or the CPU lacks the byte permutes.
 struct GeluLut {
   float scale;
   int32_t zp;
@@ -202,8 +203,9 @@ struct GeluLut {
 };
 std::optional<GeluLut> gelu_lut(const ops::QuantParams& out, bool out_signed) {
   if (!simd::kernels().lut_u8 || out.scale.size() != 1 || !(out.scale[0] > 0.f)) return std::nullopt;
-  const double so = out.scale[0], hi = ((out_signed ? 127 : 255) - out.zero_point) * so, lo = -4.0;
-  if (!(hi > 0)) return std::nullopt;
+  const double so = out.scale[0], top = ((out_signed ? 127 : 255) - out.zero_point) * so;
+  if (!(top > 0)) return std::nullopt;
+  const auto [lo, hi] = qk::gelu_table_range(so, top);
   GeluLut r;
   r.scale = static_cast<float>((hi - lo) / 255);
   r.zp = static_cast<int32_t>(std::nearbyint(-lo / r.scale));

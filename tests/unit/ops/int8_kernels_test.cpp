@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "kernel_test_util.h"
+#include "kernels/quant_util.h"
 #include "kernels/simd/simd.h"
 #include "ops/math/activation.h"
 #include "ops/nn/conv.h"
@@ -213,8 +214,8 @@ TEST(Int8Kernels, ConvClipNeedsRealValuesBeforeQuantizing) {
 
 // GELU's table form (the first choice where the CPU has AVX-512 VBMI), against its definition:
 // the layer without GELU (reference kernel) gives the real pre-activations; they are quantized to
-// uint8 over [-4, the output's largest value] (round half to even), and each level's GELU is
-// quantized to the output. Then against exact GELU: the two roundings may add up to two levels,
+// uint8 over qk::gelu_table_range (round half to even), and each level's GELU is quantized to the
+// output. Then against exact GELU: the two roundings may add up to two levels,
 // and average under half a level. Skipped where the table form does not exist.
 template <class Op>
 void expect_gelu_table_matches(const Op& op, const std::vector<QTensor>& in, const QTensor& out_desc) {
@@ -228,8 +229,9 @@ void expect_gelu_table_matches(const Op& op, const std::vector<QTensor>& in, con
   ASSERT_TRUE(run(op, "onednn", io, out_desc, got));
   ASSERT_TRUE(run(op, "reference", io, out_desc, exact));
   const bool sgn = out_desc.t.dtype == DType::QInt8;
-  const double so = out_desc.q.scale[0], hi = (sgn ? 127 : 255) * so, sp = (hi + 4) / 255;
-  const double zp = std::nearbyint(4 / float(sp));
+  const double so = out_desc.q.scale[0];
+  const auto [lo, hi] = qk::gelu_table_range(so, (sgn ? 127 : 255) * so);
+  const double sp = (hi - lo) / 255, zp = std::nearbyint(-lo / float(sp));
   HostTensor want = got;
   const auto* x = reinterpret_cast<const float*>(pre.bytes.data());
   for (int64_t i = 0; i < want.elements(); ++i) {
@@ -283,6 +285,9 @@ TEST(Int8Kernels, MatMulGeluInHouseAndAsPostOp) {
   }
   expect_gelu_table_matches(m, in, out_q(DType::QUInt8, 0.03f));
   expect_gelu_table_matches(m, in, out_q(DType::QInt8, 0.05f));
+  // An output range of [-1, 1]: the pre-activations must reach past 1 (gelu(1) = 0.84) before
+  // the output saturates, and the ones below -2.3 all give 0.
+  expect_gelu_table_matches(m, in, out_q(DType::QInt8, 0.008f));
   // The pre-activations span beyond the table: some |acc * scale + bias| > 4.
   HostTensor y;
   ASSERT_TRUE(run(m, "onednn", in, out_f32(), y));
