@@ -2,8 +2,9 @@
 """int8 through the CLI: calibration, the calibration cache, and int8 plans against torch fp32.
 
 Exports a small CNN (convs with a residual add, max pooling, global average pooling, a linear
-layer) and a small attention block (Linear layers, an additive mask, LayerNorm, Softmax, GELU), writes calibration
-samples (ONNX test-data sets) and, separately, evaluation inputs from another seed, and checks:
+layer) and a small attention block (Linear layers, an additive mask, LayerNorm, Softmax, GELU),
+writes calibration samples (ONNX test-data sets) and, separately, evaluation inputs from another
+seed, and checks:
 - --int8 without --calib or --calibCache is a usage error (exit 2) that says how to give data;
   --calibMethod/--calibCache without --int8 and an unknown --calibMethod are usage errors too;
 - --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
