@@ -158,14 +158,19 @@ def kiln_compile(m, work, name, flags, level, log, path=None):
     return plan
 
 
-def kiln_output(plan, m, work, tag):
+def feed_files(m, work, tag):
+    """The model's timed inputs as .npy files, in kiln's --loadInputs form."""
     bindings = []
     for k, v in m["feeds"].items():
         f = os.path.join(work, f"{tag}_{k}.npy")
         np.save(f, v)
         bindings.append(f"{k}:{f}")
+    return "--loadInputs=" + ",".join(bindings)
+
+
+def kiln_output(plan, m, work, tag):
     out = os.path.join(work, f"{tag}_out")
-    subprocess.run([KILN, "run", f"--loadEngine={plan}", "--loadInputs=" + ",".join(bindings),
+    subprocess.run([KILN, "run", f"--loadEngine={plan}", feed_files(m, work, tag),
                     f"--exportOutput={out}", "--iterations=1", "--warmUp=0", "--threads=2"],
                    env=kiln_env(), check=True, capture_output=True)
     files = sorted(os.listdir(out))
@@ -270,7 +275,8 @@ def main():
     ap.add_argument("--kiln-on-ort-int8", action="store_true",
                     help="with int8: also compile and time ORT's quantized models in kiln")
     ap.add_argument("--profile", action="store_true",
-                    help="also write kiln's per-layer profile of each plan (2 threads) to OUT/profile_<model>_<prec>.txt")
+                    help="also write kiln's per-layer profile of each plan (2 threads, the timed inputs) to "
+                    "OUT/profile_<model>_<prec>.txt")
     ap.add_argument("--cpus", help="pin this process and every engine it starts to these CPUs (e.g. 4,5): the "
                     "same cores for all, and no migration noise on a shared machine; 'auto' picks the least busy ones, "
                     "one per physical core, for the largest thread count")
@@ -309,10 +315,11 @@ def main():
             except RuntimeError as e:
                 res["log"].append({"kiln_on_ort_int8_failed": str(e)[-2000:]})
         acc = {k: rel_l2(kiln_output(p, m, work, f"{name}_{k}"), m["ref"]) for k, p in plans.items()}
-        if a.profile:  # where each plan's time goes, layer by layer
+        if a.profile:  # where each plan's time goes, layer by layer, on the inputs the paired run times
             for k, p in plans.items():
-                r = subprocess.run([KILN, "run", f"--loadEngine={p}", "--threads=2", "--iterations=50", "--dumpProfile",
-                                    "--separateProfileRun"], env=kiln_env(), capture_output=True, text=True)
+                r = subprocess.run([KILN, "run", f"--loadEngine={p}", feed_files(m, work, f"{name}_{k}"), "--threads=2",
+                                    "--iterations=50", "--dumpProfile", "--separateProfileRun"],
+                                   env=kiln_env(), capture_output=True, text=True)
                 with open(os.path.join(a.out, f"profile_{name}_{k}.txt"), "w") as f:
                     f.write(r.stdout + r.stderr)
         sizes = {k: os.path.getsize(p) for k, p in plans.items()}
