@@ -18,7 +18,7 @@ local = len(sys.argv) > 1
 if local:  # a dry run here: python3 ab.py MODEL.onnx CALIB SHAPES KILN
     path, calib, shapes, db.KILN = sys.argv[1:5]
 else:
-    m = db.make_models(work)["bert_hf"]
+    m = db.make_models(work, ["bert_hf"])["bert_hf"]
     path, calib, shapes = m["path"], db.write_calib(m, work, "bert_hf"), m["shapes"]
 env = db.kiln_env()
 pin = ["taskset", "-c", "2,3"] if not local else []
