@@ -26,7 +26,7 @@ using dnnl::memory;
 constexpr int64_t kParallelElements = int64_t(1) << 14;
 
 // The portable row (CPUs without AVX-512): the same three passes with std::exp, and the same
-// floor (simd.h: nothing below e^-64, so no denormals).
+// floor (simd::kSoftmaxExpFloor: no denormals).
 template <class T>
 void softmax_row(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp, T* q) {
   float mx = -INFINITY;
@@ -34,7 +34,7 @@ void softmax_row(const float* x, const float* mask, int64_t n, float* y, float r
   float sum = 0.f;
   for (int64_t c = 0; c < n; ++c) {
     const float v = x[c] + (mask ? mask[c] : 0.f) - mx;
-    sum += y[c] = v < -64.f ? 0.f : std::exp(v);
+    sum += y[c] = v < simd::kSoftmaxExpFloor ? 0.f : std::exp(v);
   }
   const float s = (q ? rscale : 1.f) / sum;
   for (int64_t c = 0; c < n; ++c) {

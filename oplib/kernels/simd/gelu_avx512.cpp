@@ -22,7 +22,7 @@ void gelu_q8_avx512(const float* x, int64_t n, const float* table, float rscale,
   const Q8Avx512 q8 = q8_params_avx512(zp, is_signed);
   auto* qb = static_cast<int8_t*>(q);
   for (int64_t c = 0; c < n; c += 16) {
-    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+    const __mmask16 m = lanes_avx512(n - c);
     const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
     // Segment coordinate t = 4x + 16 clamped to [0, 32), its integer part by truncation (t >= 0).
     // Below -4, t = 0 gives the table's gelu(-4) = -1.3e-4 for gelu(x) in (-1.3e-4, 0). max

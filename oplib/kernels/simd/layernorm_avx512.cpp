@@ -23,7 +23,7 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
     a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + c + 48));
   }
   for (; c < n; c += 16) {
-    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+    const __mmask16 m = lanes_avx512(n - c);
     a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m, x + c));
   }
   const float mean = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))) /
@@ -40,7 +40,7 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
     a3 = _mm512_fmadd_ps(d3, d3, a3);
   }
   for (; c < n; c += 16) {
-    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+    const __mmask16 m = lanes_avx512(n - c);
     const __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + c), vm);
     a0 = _mm512_fmadd_ps(d, d, a0);
   }
@@ -51,7 +51,7 @@ void layernorm_q8_row_avx512(const float* x, int64_t n, const float* gamma, cons
   const Q8Avx512 q8 = q8_params_avx512(zp, is_signed);
   auto* qb = static_cast<int8_t*>(q);
   for (c = 0; c < n; c += 16) {
-    const __mmask16 m = n - c >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (n - c)) - 1u);
+    const __mmask16 m = lanes_avx512(n - c);
     const __m512 t = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + c), vm), vi);
     const __m512 v = _mm512_fmadd_ps(t, _mm512_maskz_loadu_ps(m, gamma + c), _mm512_maskz_loadu_ps(m, beta + c));
     if (y) _mm512_mask_storeu_ps(y + c, m, v);

@@ -1,6 +1,6 @@
-// The quantizing store shared by the AVX-512 loops (*_avx512.cpp only: it needs their flags).
-// `static`, so each of those files keeps a private copy: no weak symbol the linker could pick for
-// the baseline code (see simd.h).
+// What the AVX-512 row loops share (*_avx512.cpp only: it needs their flags): the tail's lane
+// mask and the quantizing store. `static`, so each of those files keeps a private copy: no weak
+// symbol the linker could pick for the baseline code (see simd.h).
 #pragma once
 
 #include <immintrin.h>
@@ -8,6 +8,11 @@
 #include <cstdint>
 
 namespace kiln::simd {
+
+// The lanes of a 16-float step with `left` values still to go: all of them, or the tail's.
+static inline __mmask16 lanes_avx512(int64_t left) {
+  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+}
 
 // An 8-bit type's bounds relative to its zero point, and the zero point.
 struct Q8Avx512 {

@@ -38,6 +38,8 @@ using GeluQ8Fn = void (*)(const float* x, int64_t n, const float* table, float r
 // run those through slow microcode assists). For the in-house Softmax (kernels/math/softmax.cpp).
 using SoftmaxRowFn = void (*)(const float* x, const float* mask, int64_t n, float* y, float rscale, int32_t zp,
                               int is_signed, void* q);
+// Where SoftmaxRowFn's exp becomes exactly 0 (and any portable row's with it): x - max below this.
+constexpr float kSoftmaxExpFloor = -64.f;
 
 // out[i] = lut[in[i]] for n bytes: a 256-entry table applied to 8-bit integers (the int8 MatMul
 // whose GELU maps its quantized pre-activations through a table, kernels/math/gemm.cpp).

@@ -8,11 +8,10 @@
 #include <cstdint>
 
 #include "kernels/simd/q8_avx512.h"
+#include "kernels/simd/simd.h"
 
 namespace kiln::simd {
 namespace {
-
-constexpr float kExpFloor = -64.f;  // SoftmaxRowFn's contract (simd.h)
 
 // exp(x) for x <= 0 as 2^n * 2^f, n = round(x log2 e), f in [-1/2, 1/2]: 2^f by its Taylor
 // polynomial of degree 6 (relative error below 2e-7), 2^n by scalef. Below -64 (e^-64 = 1.6e-28)
@@ -20,8 +19,8 @@ constexpr float kExpFloor = -64.f;  // SoftmaxRowFn's contract (simd.h)
 // assists (a softmax over HF BERT's masked keys, x + finfo.min, took 16x as long on the AMX
 // machine before this). max(c, x) keeps a NaN x (its second operand), so NaN stays NaN.
 static inline __m512 exp_le0_avx512(__m512 x) {
-  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kExpFloor), _CMP_LT_OQ);
-  x = _mm512_max_ps(_mm512_set1_ps(kExpFloor), x);
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_set1_ps(kSoftmaxExpFloor), _CMP_LT_OQ);
+  x = _mm512_max_ps(_mm512_set1_ps(kSoftmaxExpFloor), x);
   const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504089f));
   const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m512 f = _mm512_sub_ps(t, n);
@@ -33,10 +32,6 @@ static inline __m512 exp_le0_avx512(__m512 x) {
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718e-1f));
   p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.f));
   return _mm512_mask_mov_ps(_mm512_scalef_ps(p, n), tiny, _mm512_setzero_ps());
-}
-
-static inline __mmask16 lanes_avx512(int64_t left) {
-  return left >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
 }
 
 static inline __m512 load_sum_avx512(const float* x, const float* mask, int64_t c, __mmask16 m) {
