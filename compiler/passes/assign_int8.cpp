@@ -480,7 +480,7 @@ class Int8Assigner {
       auto* op = mm ? mm->as<ops::MatMul>() : nullptr;
       if (!op || op->post.ops.size() != 1 || op->post.ops[0].kind != ops::PostOp::Kind::Sum ||
           op->post.ops[0].act != ops::Act::Identity || mm->inputs.size() != 4 || mm->inputs[2] ||
-          !mm->inputs[3] || g_.is_graph_output(scores) || uses.count(scores) == 0 || uses.at(scores).size() != 1)
+          !mm->inputs[3] || sole_user(g_, scores, uses) != sm)
         continue;
       Value* mask = mm->inputs[3];
       sm->inputs.push_back(mask);

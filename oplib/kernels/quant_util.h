@@ -2,7 +2,8 @@
 // zero points and scales of any of their dtypes from constants or bound buffers, and ONNX's
 // quantization rounding (half to even, saturate, NaN to the zero point) exactly as the reference
 // kernels in ops/quantization/quant.cpp round, in a scalar and an AVX2 form (chosen at run time), so the
-// fast kernels agree with the reference bit for bit.
+// fast kernels agree with the reference bit for bit. Also what the in-house kernels writing int8
+// (LayerNorm, Softmax, the int8 MatMul's GELU) check their tensors with, and GELU's table maths.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +30,11 @@ inline const void* input_ptr(const KernelTensor& t, const KernelBinding& b, size
   return t.const_data ? t.const_data : (i < b.in.size() ? b.in[i] : nullptr);
 }
 
+// A row-major tensor of type `want` with a static shape.
+inline bool dense_static(const KernelTensor& t, DType want) {
+  return t.dtype == want && t.layout.empty() && shape_static(t.shape);
+}
+
 // A dense, static 8-bit output with one usable scale (finite, positive, invertible) and a zero
 // point in its type's range: what the in-house kernels that write int8 through 1 / scale take.
 inline bool quantized_out(const KernelTensor& t) {
@@ -40,6 +46,9 @@ inline bool quantized_out(const KernelTensor& t) {
   return std::isfinite(s) && s > 0.f && std::isfinite(1.f / s) && z >= (u ? 0 : -128) && z <= (u ? 255 : 127);
 }
 
+// GELU, erf form, in double: what the int8 GELU forms' tables are built from.
+inline double gelu_erf(double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }
+
 // The pre-activations GELU's table form (kernels/math/gemm.cpp) quantizes, for an output of step
 // `scale` whose largest value is `top` (> 0): below `lo` the output is exactly the zero point
 // (|gelu| < 0.45 step: left of -0.75 GELU rises monotonically to 0 as x falls; lo >= -4, where
@@ -49,8 +58,7 @@ struct GeluRange {
   double lo, hi;
 };
 inline GeluRange gelu_table_range(double scale, double top) {
-  auto gelu = [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); };
-  auto magnitude = [&](double x) { return std::fabs(gelu(x)); };
+  auto magnitude = [](double x) { return std::fabs(gelu_erf(x)); };
   // The x in [a, b] where f, rising there, reaches `target` (f(a) < target <= f(b)).
   auto reach = [](auto f, double a, double b, double target) {
     for (int i = 0; i < 60; ++i) {
@@ -61,7 +69,7 @@ inline GeluRange gelu_table_range(double scale, double top) {
   };
   const double quiet = 0.45 * scale, full = top + 0.45 * scale;
   return {magnitude(-4.0) < quiet ? reach(magnitude, -4.0, -0.7518, quiet) : -4.0,
-          reach(gelu, 0.0, 2 * full + 1, full)};  // gelu(x) >= x / 2 for x >= 0
+          reach(gelu_erf, 0.0, 2 * full + 1, full)};  // gelu(x) >= x / 2 for x >= 0
 }
 
 // saturate(round_half_even(v) + zp) for an 8-bit type. In float: |v| < 2^24 adds exactly, and

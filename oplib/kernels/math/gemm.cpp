@@ -210,8 +210,7 @@ std::optional<GeluLut> gelu_lut(const ops::QuantParams& out, bool out_signed) {
   r.scale = static_cast<float>((hi - lo) / 255);
   r.zp = static_cast<int32_t>(std::nearbyint(-lo / r.scale));
   for (int q = 0; q < 256; ++q) {
-    const double x = (q - r.zp) * double(r.scale), g = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-    const double v = std::clamp(std::nearbyint(g / so) + out.zero_point, out_signed ? -128.0 : 0.0,
+    const double v = std::clamp(std::nearbyint(qk::gelu_erf((q - r.zp) * double(r.scale)) / so) + out.zero_point, out_signed ? -128.0 : 0.0,
                                 out_signed ? 127.0 : 255.0);
     r.table[static_cast<size_t>(q)] = static_cast<uint8_t>(static_cast<int8_t>(static_cast<int>(v)));
   }

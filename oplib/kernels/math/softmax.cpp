@@ -93,9 +93,7 @@ class InhouseSoftmaxKernel final : public Kernel {
 std::unique_ptr<Kernel> make_inhouse_softmax(const KernelSpec& s) {
   auto* op = dynamic_cast<const ops::Softmax*>(&s.op);
   if (!op || s.in.empty() || s.in.size() > 2 || s.out.size() != 1) return nullptr;
-  auto dense_f32 = [](const KernelTensor& t) {
-    return t.dtype == DType::Float32 && t.layout.empty() && shape_static(t.shape) && !t.shape.empty();
-  };
+  auto dense_f32 = [](const KernelTensor& t) { return qk::dense_static(t, DType::Float32) && !t.shape.empty(); };
   const KernelTensor &x = s.in[0], &y = s.out[0];
   const bool masked = s.in.size() == 2;
   // oneDNN's softmax is as fast on plain float rows: this kernel is for the mask and int8.

@@ -174,18 +174,14 @@ class QuantLayerNormKernel final : public Kernel {
   std::vector<float> zeros_;  // B when the node has none
 };
 
-bool dense_static(const KernelTensor& t, DType want) {
-  return t.dtype == want && t.layout.empty() && shape_static(t.shape);
-}
-
 std::unique_ptr<Kernel> make_quant_layer_norm(const KernelSpec& s) {
   const auto* op = dynamic_cast<const ops::LayerNormalization*>(&s.op);
-  if (!op || s.in.size() < 2 || s.in.size() > 3 || !dense_static(s.in[0], DType::Float32) || !s.in[1].present())
+  if (!op || s.in.size() < 2 || s.in.size() > 3 || !qk::dense_static(s.in[0], DType::Float32) || !s.in[1].present())
     return nullptr;
   // Y quantized alone, or float Y and its quantized copy; never the training statistics.
   const bool copy = op->quantized_copy == 1;
   if (s.out.size() != (copy ? 2u : 1u) || !qk::quantized_out(s.out.back())) return nullptr;
-  if (copy && !dense_static(s.out[0], DType::Float32)) return nullptr;
+  if (copy && !qk::dense_static(s.out[0], DType::Float32)) return nullptr;
   const Dims& x = s.in[0].shape;
   const int64_t k = op->axis_for(x.size());
   if (k < 0 || k >= static_cast<int64_t>(x.size())) return nullptr;
@@ -193,7 +189,7 @@ std::unique_ptr<Kernel> make_quant_layer_norm(const KernelSpec& s) {
   const int64_t cols = shape_elements(Dims(x.begin() + k, x.end()));
   if (rows <= 0 || cols <= 0) return nullptr;
   for (size_t i = 1; i < s.in.size(); ++i)
-    if (s.in[i].present() && (!dense_static(s.in[i], DType::Float32) || shape_elements(s.in[i].shape) != cols))
+    if (s.in[i].present() && (!qk::dense_static(s.in[i], DType::Float32) || shape_elements(s.in[i].shape) != cols))
       return nullptr;
   for (const KernelTensor& o : s.out)
     if (o.shape != x) return nullptr;
