@@ -7,8 +7,8 @@
 // Layers whose input the model quantized compute in int8 whenever a kernel takes them.
 //
 // A layer's output is stored quantized only when every reader takes it so: another int8 layer's
-// source, an int8 conv's residual (Sum) operand, or a max pooling whose own readers do (pooling
-// then runs in int8 with the same scale). Otherwise the int8 layer writes float itself (its
+// source, an int8 conv's residual (Sum) operand, a max pooling whose own readers do (pooling
+// then runs in int8 with the same scale), or a global average pool (it averages the integers). Otherwise the int8 layer writes float itself (its
 // output scales make the accumulator real), so requantisation never costs a separate pass.
 // Float sources get one quantizing Reorder per tensor, shared by its int8 readers, laid out as
 // the reader wants (the layout change and the quantization are one pass over memory), except a
@@ -220,9 +220,20 @@ class Int8Assigner {
         return false;
       }
       if (transparent(*u.node) && readers_take_quantized(u.node->outputs[0], depth + 1)) continue;
+      if (u.slot == 0 && pool_reads_quantized(*u.node)) continue;
       return false;
     }
     return true;
+  }
+
+  // A global average pool that averages the integers itself and writes float
+  // (kernels/nn/pool_quant.cpp): a CNN's last block then writes int8 like the others.
+  bool pool_reads_quantized(const Node& n) const {
+    if (n.type() != "GlobalAveragePool" || n.inputs.size() != 1 || n.outputs.size() != 1) return false;
+    KernelSpec spec = tune::spec_of(n, eng_);
+    spec.in[0].dtype = DType::QUInt8;
+    spec.in[0].quant.scale = {1.f};
+    return KernelRegistry::instance().create("GlobalAveragePool", "inhouse", spec) != nullptr;
   }
 
   // Layers that run on a quantized tensor's integers with its scale unchanged: max pooling, and
@@ -552,8 +563,11 @@ class Int8Assigner {
           }
       }
     }
-    size_t quantize_reorders = 0, softmaxes = 0;
-    for (auto& [v, q] : out_) softmaxes += v->producer && !cand_.count(v->producer);
+    size_t quantize_reorders = 0, softmaxes = 0, pools = 0;
+    for (auto& [v, q] : out_) {
+      softmaxes += v->producer && !cand_.count(v->producer);
+      for (const Use& u : readers_[v]) pools += !cand_.count(u.node) && pool_reads_quantized(*u.node);
+    }
     const size_t masks = hand_masks_to_softmaxes();
     for (Node* n : order) {
       if (!cand_.count(n)) continue;
@@ -585,6 +599,7 @@ class Int8Assigner {
     for (auto& [op, c] : by_op) detail += (detail.empty() ? "" : ", ") + op + " " + std::to_string(c);
     summary(std::to_string(cand_.size()) + " layer(s) compute in int8 (" + detail + "; weights s8 per output channel)" +
             (pooled ? ", " + std::to_string(pooled) + " pooling or view layer(s) pass int8 on" : "") +
+            (pools ? ", " + std::to_string(pools) + " global average pool(s) read int8" : "") +
             (softmaxes ? ", " + std::to_string(softmaxes) + " softmax layer(s) write int8 probabilities" : "") +
             (masks ? " (" + std::to_string(masks) + " adding the attention mask themselves)" : ""));
     if (!cand_.empty() && !dnn::has_vnni())

@@ -8,7 +8,8 @@ seed, and checks:
 - --int8 without --calib or --calibCache is a usage error (exit 2) that says how to give data;
   --calibMethod/--calibCache without --int8 and an unknown --calibMethod are usage errors too;
 - --int8 --calib: the heavy layers run in int8 (`kiln inspect --json`: precision "int8", per-tensor
-  and per-channel scales), int8 tensors flow between the CNN's convs, the attention block's
+  and per-channel scales), int8 tensors flow between the CNN's convs and into its global average
+  pool, the attention block's
   LayerNorm writes its int8 copy itself (no quantizing Reorder), its softmax adds the mask itself,
   graph I/O stays float32,
   and the outputs are within rel. L2 0.05 of torch fp32 on the evaluation inputs;
@@ -193,6 +194,10 @@ for name, (model, xin, want) in models.items():
               f"cnn: int8 tensors do not flow between the convs: {[l['quantized'] for l in int8]}")
         pools = [l for l in info["layers"] if l["op"] == "MaxPool"]
         check(pools and pools[0]["precision"] == "int8", f"cnn: max pooling does not pass int8 on: {pools}")
+        gaps = [l for l in info["layers"] if l["op"] == "GlobalAveragePool"]
+        check(len(gaps) == 1 and gaps[0]["kernel"] == "inhouse" and
+              any(not q["output"] and q["dtype"] == "quint8" for q in gaps[0]["quantized"]),
+              f"cnn: the global average pool does not read the last conv's int8 output: {gaps}")
         text = kiln("inspect", plan).stdout
         check("scales:" in text and "int8" in text, "cnn: text inspect shows no int8 scales")
     # The cache: text, hashed, reproducible, order independent.

@@ -27,6 +27,7 @@
 #include "ops/math/softmax.h"
 #include "ops/nn/pool.h"
 #include "ops/tensor/reorder.h"
+#include "ops/tensor/shape.h"
 
 namespace kiln::test {
 namespace {
@@ -525,6 +526,32 @@ TEST(Int8Kernels, MaxPoolKeepsTheScale) {
   QTensor y = out_q(DType::QUInt8, 0.1f);
   y.layout = "nhwc";
   expect_int8_matches(p, in, y);
+}
+
+// A global average pool over int8 (kernels/nn/pool_quant.cpp) writes the float mean of the
+// integers' real values: a channels-last source with more channels than one 64-channel block
+// (and a partial one) and enough values to run threaded, a row-major one with a zero point, and
+// bfloat16 out (within its rounding: half a step, 2^-8 relative).
+TEST(Int8Kernels, GlobalAveragePoolAveragesTheIntegers) {
+  ops::GlobalAveragePool p;
+  std::vector<QTensor> cl{random_q(DType::QUInt8, {1, 2080, 7, 7}, 24, {0.03f})};
+  cl[0].layout = "nhwc";
+  expect_int8_matches(p, cl, out_f32(), nullptr, "inhouse");
+  std::vector<QTensor> rm{random_q(DType::QInt8, {2, 70, 5, 3}, 25, {0.02f})};
+  rm[0].q.zero_point = -3;
+  expect_int8_matches(p, rm, out_f32(), nullptr, "inhouse");
+  HostTensor want, got;
+  ASSERT_TRUE(run(p, "reference", rm, out_f32(), want));
+  ASSERT_TRUE(run(p, "inhouse", rm, {HostTensor(DType::BFloat16, {}), {}, ""}, got));
+  for (int64_t i = 0; i < want.elements(); ++i) {
+    const float w = want.as<float>()[i], g = ops::bf16_to_float(got.as<uint16_t>()[i]);
+    EXPECT_NEAR(g, w, std::fabs(w) / 256 + 1e-7) << "element " << i;
+  }
+  // Scales per channel, and blocked layouts, stay with the other kernels.
+  std::vector<QTensor> per_channel{random_q(DType::QUInt8, {1, 8, 3, 3}, 26, channel_scales(8, 26), 1)};
+  EXPECT_FALSE(run(p, "inhouse", per_channel, out_f32(), got));
+  cl[0].layout = "nChw16c";
+  EXPECT_FALSE(run(p, "inhouse", cl, out_f32(), got));
 }
 
 TEST(Int8Kernels, DeclinesWhatItCannotRun) {
