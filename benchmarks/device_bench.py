@@ -42,6 +42,26 @@ def kiln_env():
     return e
 
 
+def alternate(plans, rounds, seconds, pin=(), env=None):
+    """kiln run of each plan (a dict name -> path) in turn for ROUNDS rounds of SECONDS each, each
+    plan first in turn; returns each plan's per-round medians and, per plan, the median over rounds
+    and the median per-round ratio to the first plan."""
+    names = list(plans)
+    med = {k: [] for k in names}
+    for r in range(rounds):
+        for k in names[r % len(names):] + names[:r % len(names)]:
+            o = subprocess.run(list(pin) + [KILN, "run", "--loadEngine=" + plans[k], "--threads=2",
+                                            f"--duration={seconds}", "--json"],
+                               env=env or kiln_env(), capture_output=True, text=True, check=True).stdout
+            med[k].append(json.loads(o)["latency_ms"]["median"])
+        print(r, {k: v[-1] for k, v in med.items()}, flush=True)
+    res = {k: statistics.median(v) for k, v in med.items()}
+    for k in names:
+        res[f"ratio_{k}_over_{names[0]}"] = statistics.median([a / b for a, b in zip(med[k], med[names[0]])])
+    res["rounds"] = med
+    return res
+
+
 def rel_l2(a, b):
     a = np.asarray(a, np.float64).ravel()
     b = np.asarray(b, np.float64).ravel()

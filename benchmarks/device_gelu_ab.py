@@ -10,7 +10,7 @@ $OUT/ab_gelu.json (AB_ROUNDS, AB_SECONDS: rounds and seconds per run; AB_FORMS: 
 table, split, postop). Here, as a dry run:
 `python3 benchmarks/device_gelu_ab.py MODEL.onnx CALIB_DIR SHAPES build/bin/kiln`.
 """
-import json, os, re, statistics, subprocess, sys, time
+import json, os, re, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import device_bench as db
 out = os.environ.get("OUT", "/tmp/abo"); work = "/tmp/kd"; os.makedirs(work, exist_ok=True); os.makedirs(out, exist_ok=True)
@@ -58,16 +58,6 @@ plans = {}
 for name in os.environ.get("AB_FORMS", "table,split,postop").split(","):
     plans[name] = os.path.join(work, f"{name}.plan")
     compile(plans[name], forced(name), 2)
-med = {k: [] for k in plans}
-for r in range(int(os.environ.get("AB_ROUNDS", "6"))):
-    for k in list(plans)[r % len(plans):] + list(plans)[:r % len(plans)]:  # each form first in turn
-        o = subprocess.run(pin + [db.KILN, "run", "--loadEngine=" + plans[k], "--threads=2", "--duration=" + os.environ.get("AB_SECONDS", "3"), "--json"],
-                           env=env, capture_output=True, text=True, check=True).stdout
-        med[k].append(json.loads(o)["latency_ms"]["median"])
-    print(r, {k: v[-1] for k, v in med.items()}, flush=True)
-res = {k: statistics.median(v) for k, v in med.items()}
-for k in plans:  # per round, each form's time over the first form's
-    res[f"ratio_{k}_over_{list(plans)[0]}"] = statistics.median([a / b for a, b in zip(med[k], med[list(plans)[0]])])
-res["rounds"] = med
+res = db.alternate(plans, int(os.environ.get("AB_ROUNDS", "6")), os.environ.get("AB_SECONDS", "3"), pin, env)
 json.dump(res, open(os.path.join(out, "ab_gelu.json"), "w"), indent=1)
 print(json.dumps({k: v for k, v in res.items() if k != "rounds"}))
