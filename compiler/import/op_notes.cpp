@@ -157,7 +157,9 @@ const std::map<std::string, OpNote>& op_notes() {
        {"float32",
         "X rank >= 3; pads < window; dilations (19+); oneDNN for 1-3 spatial dims, except "
         "count_include_pad with ceil_mode end padding"}},
-      {"GlobalAveragePool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
+      {"GlobalAveragePool", {"float32",
+                             "X rank >= 3; oneDNN kernel for 1-3 spatial dims; in-house one where an int8 layer "
+                             "writes X: it averages the u8/s8 integers and writes float"}},
       {"GlobalMaxPool", {"float32", "X rank >= 3; oneDNN kernel for 1-3 spatial dims"}},
 
       // ---- math/softmax.cpp ----
