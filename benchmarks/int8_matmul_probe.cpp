@@ -71,6 +71,57 @@ void run(dnnl::stream& s, Bound& r, const memory& w) {
   s.wait();
 }
 
+// BERT's int8 attention for one sequence of 128, 12 heads of 64: Q.K^T reads K^T as a strided view
+// of the K projection's [128, 768] output (what kiln's fused transposes give oneDNN) against K
+// copied head by head into contiguous [12, 64, 128]; f32 scores (the softmax's input) against s8;
+// and P.V for comparison (the same arithmetic).
+void attention(const dnnl::engine& eng, dnnl::stream& s, int iters) {
+  using dims = memory::dims;
+  const memory::dim H = 12, S = 128, D = 64, W = H * D;
+  const memory::desc q({1, H, S, D}, dt::s8, dims{S * W, D, W, 1}), kt_view({1, H, D, S}, dt::s8, dims{S * W, D, 1, W}),
+      kt_plain({1, H, D, S}, dt::s8, tag::abcd), p({1, H, S, S}, dt::u8, tag::abcd),
+      v({1, H, S, D}, dt::s8, dims{S * W, D, W, 1}), ctx({1, H, S, D}, dt::s8, dims{S * W, D, W, 1});
+  auto pd = [&](const memory::desc& a, const memory::desc& b, const memory::desc& c) {
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(0, {0.01f});
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, eng);
+  };
+  std::vector<int8_t> qkv(size_t(S) * W * 3, 3), kt(size_t(H) * D * S);
+  std::vector<uint8_t> probs(size_t(H) * S * S, 7);
+  std::vector<float> scores(size_t(H) * S * S);
+  std::vector<int8_t> scores8(size_t(H) * S * S), out(size_t(S) * W);
+  auto mem = [&](const memory::desc& d, void* h) { return memory(d, eng, h); };
+  auto time = [&](const memory::desc& b, void* bh, const memory::desc& c, void* ch, const char* what) {
+    const auto d = pd(q, b, c);
+    dnnl::matmul m(d);
+    memory A = mem(q, qkv.data()), B = mem(b, bh), C = mem(c, ch);
+    const double t = median_ms([&] { m.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}}); s.wait(); }, iters);
+    std::printf("  Q.K^T %s: %.4f ms (%s)\n", what, t, d.impl_info_str());
+  };
+  const memory::desc f32({1, H, S, S}, dt::f32, tag::abcd), s8({1, H, S, S}, dt::s8, tag::abcd);
+  for (int rep = 0; rep < 2; ++rep) {
+    std::printf("attention, 12 heads x 128 x 64:\n");
+    time(kt_view, qkv.data() + S * W, f32, scores.data(), "K^T as a strided view, f32 scores");
+    time(kt_plain, kt.data(), f32, scores.data(), "K^T contiguous, f32 scores");
+    time(kt_view, qkv.data() + S * W, s8, scores8.data(), "K^T as a strided view, s8 scores");
+    time(kt_plain, kt.data(), s8, scores8.data(), "K^T contiguous, s8 scores");
+    const int8_t* k = qkv.data() + S * W;
+    const double tt = median_ms([&] {
+      for (int h = 0; h < H; ++h)
+        for (int t = 0; t < S; ++t)
+          for (int d = 0; d < D; ++d) kt[(size_t(h) * D + d) * S + t] = k[size_t(t) * W + h * D + d];
+    }, iters);
+    std::printf("  copying K into [12, 64, 128] (plain loop, one thread): %.4f ms\n", tt);
+    const auto pv = pd(p, v, ctx);
+    dnnl::matmul m(pv);
+    memory P = mem(p, probs.data()), V = mem(v, qkv.data() + 2 * S * W), O = mem(ctx, out.data());
+    // P.V's src is P (u8): a separate descriptor from Q.K^T's
+    std::printf("  P.V: %.4f ms (%s)\n",
+                median_ms([&] { m.execute(s, {{DNNL_ARG_SRC, P}, {DNNL_ARG_WEIGHTS, V}, {DNNL_ARG_DST, O}}); s.wait(); }, iters),
+                pv.impl_info_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -135,5 +186,6 @@ int main(int argc, char** argv) {
     }
     std::printf(" ms\n");
   }
+  attention(eng, s, iters);
   return 0;
 }
