@@ -43,17 +43,16 @@ def kiln_env():
 
 
 def alternate(plans, rounds, seconds, pin=(), env=None):
-    """kiln run of each plan (a dict name -> path, or name -> (path, extra environment)) in turn for
-    ROUNDS rounds of SECONDS each, each plan first in turn; returns each plan's per-round medians and,
-    per plan, the median over rounds and the median per-round ratio to the first plan."""
+    """kiln run of each plan (a dict name -> path) in turn for ROUNDS rounds of SECONDS each, each
+    plan first in turn; returns each plan's per-round medians and, per plan, the median over rounds
+    and the median per-round ratio to the first plan."""
     names = list(plans)
     med = {k: [] for k in names}
     for r in range(rounds):
         for k in names[r % len(names):] + names[:r % len(names)]:
-            path, extra = plans[k] if isinstance(plans[k], tuple) else (plans[k], {})
-            o = subprocess.run(list(pin) + [KILN, "run", "--loadEngine=" + path, "--threads=2",
+            o = subprocess.run(list(pin) + [KILN, "run", "--loadEngine=" + plans[k], "--threads=2",
                                             f"--duration={seconds}", "--json"],
-                               env={**(env or kiln_env()), **extra}, capture_output=True, text=True, check=True).stdout
+                               env=env or kiln_env(), capture_output=True, text=True, check=True).stdout
             med[k].append(json.loads(o)["latency_ms"]["median"])
         print(r, {k: v[-1] for k, v in med.items()}, flush=True)
     res = {k: statistics.median(v) for k, v in med.items()}

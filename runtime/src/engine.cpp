@@ -1,7 +1,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -57,29 +56,6 @@ void release_copied_weights(const Engine::Impl& impl) {
     const uintptr_t lo = (a + page - 1) / page * page, hi = (a + bytes) / page * page;
     if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
   }
-}
-
-// EXPERIMENT: the plan copied into anonymous memory that the kernel may back with 2 MiB pages.
-PlanBytes read_into_huge_pages(int fd, size_t size) {
-  const size_t huge = size_t(2) << 20, len = (size + huge - 1) / huge * huge;
-  void* raw = mmap(nullptr, len + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return nullptr;
-  const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + huge - 1) / huge * huge;
-  if (a > r) munmap(raw, a - r);
-  if (r + len + huge > a + len) munmap(reinterpret_cast<void*>(a + len), r + len + huge - (a + len));
-  uint8_t* p = reinterpret_cast<uint8_t*>(a);
-  madvise(p, len, MADV_HUGEPAGE);
-  for (size_t at = 0; at < size;) {
-    ssize_t n = pread(fd, p + at, size - at, static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      munmap(p, len);
-      return nullptr;
-    }
-    at += static_cast<size_t>(n);
-  }
-  mprotect(p, len, PROT_READ);
-  return PlanBytes(p, [len](const uint8_t* q) { munmap(const_cast<uint8_t*>(q), len); });
 }
 
 }  // namespace
@@ -172,8 +148,7 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
   if (regular && st.st_size >= (off_t(1) << 31)) fail("file is larger than a plan can be");
   clamp_threads_to_limit();
   size_t size = regular ? static_cast<size_t>(st.st_size) : 0;
-  const bool huge = std::getenv("KILN_HUGE_PAGES") != nullptr;
-  PlanBytes buf = regular ? (huge ? read_into_huge_pages(fd, size) : map_plan(fd, size)) : nullptr;
+  PlanBytes buf = regular ? map_plan(fd, size) : nullptr;
   const bool mapped = buf != nullptr;
   if (!mapped) {  // a pipe or a file system without mmap: read it into memory
     std::vector<uint8_t> bytes;
@@ -210,12 +185,7 @@ std::shared_ptr<const Engine> Engine::load_file_impl(const std::string& path, co
   };
   try {
     auto impl = load_plan(std::move(buf), size, path, opts, sidecar);
-    if ((mapped && !huge) || impl->weights_buffer) release_copied_weights(*impl);
-    if (std::getenv("KILN_HUGE_PAGES_DEBUG")) {
-      std::ifstream sm("/proc/self/smaps_rollup");
-      for (std::string l; std::getline(sm, l);)
-        if (l.rfind("AnonHugePages", 0) == 0 || l.rfind("Rss", 0) == 0) fprintf(stderr, "%s\n", l.c_str());
-    }
+    if (mapped || impl->weights_buffer) release_copied_weights(*impl);
     return std::shared_ptr<const Engine>(new Engine(std::move(impl)));
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
