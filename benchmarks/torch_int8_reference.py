@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""A standard tool's int8 on the zoo's CNNs, for scale: torch's own post-training static quantization
+(FX graph mode, its oneDNN backend, per-channel s8 weights, u8 activations) calibrated on the same 16
+samples as kiln's --int8, against kiln --int8 with each of its calibrators. Both report the relative L2
+of the model output against torch fp32 on the zoo's test input (never a calibration sample).
+
+Why: the issue's 0.15 target for ResNet-50 is missed on the zoo's seeded random weights (0.17,
+docs/performance.md). This shows whether that is kiln's quantization or the model: a random net
+with calibrated BatchNorm amplifies any rounding (bf16 alone moves it by 0.10).
+
+  /usr/bin/python3 benchmarks/torch_int8_reference.py [--build build] [--models resnet50,mobilenet_v2]
+      [--methods percentile,minmax,entropy] [--out FILE.json]
+
+It rebuilds each model in torch exactly as scripts/export_models.py does (same seeds, checked
+against the exported test output) and makes the calibration sets as benchmarks/run_bench.py does
+(BUILD/bench/MODEL/calib).
+"""
+import argparse, copy, glob, json, os, subprocess, sys, tempfile
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import export_models as em  # noqa: E402
+import run_bench as rb  # noqa: E402
+
+
+def rel_l2(a, b):
+  a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+  return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def load_pb(path):
+  return numpy_helper.to_array(onnx.load_tensor(path))
+
+
+def torch_int8(model, x, calib, qconfig_mapping):
+  from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+  prepared = prepare_fx(copy.deepcopy(model), qconfig_mapping, (torch.from_numpy(x),))
+  with torch.no_grad():
+    for c in calib:
+      prepared(torch.from_numpy(c))
+    return convert_fx(prepared)(torch.from_numpy(x)).numpy()
+
+
+def kiln_int8(kiln, model_path, input_name, data_dir, calib_dir, method, work):
+  plan = os.path.join(work, f"{method}.plan")
+  subprocess.run([kiln, "compile", model_path, "--int8", "--calib=" + calib_dir, "--calibMethod=" + method,
+                  "--threads=2", "-o", plan], check=True, capture_output=True)
+  out = os.path.join(work, f"{method}_out")
+  subprocess.run([kiln, "run", "--loadEngine=" + plan, "--threads=2", "--iterations=1", "--duration=0",
+                  "--loadInputs=" + input_name + ":" + os.path.join(data_dir, "input_0.pb"), "--exportOutput=" + out], check=True,
+                 capture_output=True)
+  return np.load(glob.glob(os.path.join(out, "*.npy"))[0])
+
+
+def main():
+  ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+  ap.add_argument("--models", default="resnet50,mobilenet_v2")
+  ap.add_argument("--methods", default="percentile,minmax,entropy")
+  ap.add_argument("--out")
+  a = ap.parse_args()
+  from torch.ao.quantization import QConfig, QConfigMapping, get_default_qconfig_mapping
+  from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+  torch.backends.quantized.engine = "onednn"
+  torch_configs = {
+      "torch onednn default (histogram observer)": get_default_qconfig_mapping("onednn"),
+      "torch min-max": QConfigMapping().set_global(QConfig(
+          activation=MinMaxObserver.with_args(dtype=torch.quint8, qscheme=torch.per_tensor_affine),
+          weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric))),
+  }
+  kiln = os.path.join(a.build, "bin", "kiln")
+  res = {"torch": torch.__version__}
+  for name in a.models.split(","):
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "export_models.py"), os.path.join(a.build, "models"),
+                    "--models", name], check=True, capture_output=True)
+    mdir = os.path.join(a.build, "models", name)
+    data = os.path.join(mdir, "test_data_set_0")
+    x, ref = load_pb(os.path.join(data, "input_0.pb")), load_pb(os.path.join(data, "output_0.pb"))
+    wdir = os.path.join(a.build, "bench", name)
+    os.makedirs(wdir, exist_ok=True)
+    calib_dir = rb.calib_sets(data, wdir)
+    calib = [load_pb(p) for p in sorted(glob.glob(os.path.join(calib_dir, "test_data_set_*", "input_0.pb")))]
+    torch.manual_seed(em.MODEL_SEED)
+    model = em.build_model(name)
+    em.calibrate_batchnorm(model, 224)
+    model.eval()
+    with torch.no_grad():
+      rebuilt = rel_l2(model(torch.from_numpy(x)).numpy(), ref)
+    if rebuilt > 1e-4:
+      sys.exit(f"error: {name}: the rebuilt torch model differs from the exported one (rel. L2 {rebuilt:.2g})")
+    r = res[name] = {"calibration_samples": len(calib)}
+    for label, qmap in torch_configs.items():
+      r[label] = rel_l2(torch_int8(model, x, calib, qmap), ref)
+      print(f"{name}: {label}: rel. L2 {r[label]:.4f}", flush=True)
+    with tempfile.TemporaryDirectory() as work:
+      for method in a.methods.split(","):
+        r[f"kiln {method}"] = rel_l2(kiln_int8(kiln, os.path.join(mdir, "model.onnx"), onnx.load_tensor(os.path.join(data, "input_0.pb")).name,
+                                               data, calib_dir, method, work), ref)
+        print(f"{name}: kiln --int8 --calibMethod={method}: rel. L2 {r[f'kiln {method}']:.4f}", flush=True)
+  if a.out:
+    with open(a.out, "w") as f:
+      json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+  main()
