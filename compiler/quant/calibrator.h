@@ -41,18 +41,21 @@ class TensorObserver {
   const std::vector<double>& histogram() const { return hist_; }
   size_t count() const { return count_; }          // finite values observe_range saw
   size_t nonfinite() const { return nonfinite_; }  // NaN and +-inf observe_range saw (and skipped)
+  double zeros() const { return zeros_; }          // exact zeros (+0 and -0) observe_histogram saw
 
  private:
   float min_ = 0, max_ = 0;
   bool seen_ = false;
   std::vector<double> hist_;
+  double zeros_ = 0;
   size_t count_ = 0, nonfinite_ = 0;
 };
 
 // The clipping threshold T > 0 for |x| the method picks (the int8 scale is then T / levels-ish):
 // MinMax: amax. Percentile: the smallest bin edge with at least P% of |x| at or below it.
-// Entropy: TensorRT's KL-divergence search over the histogram, with `levels` quantization levels
-// (128 for a signed int8 tensor, 256 for an unsigned one). Returns 0 for an all-zero tensor.
+// Entropy: TensorRT's KL-divergence search over the histogram less its exact zeros, with `levels`
+// quantization levels (128 for a signed int8 tensor, 256 for an unsigned one). Returns 0 for an
+// all-zero tensor.
 float choose_threshold(const TensorObserver& obs, const CalibMethodSpec& method, int levels);
 
 // One tensor's calibration result.

@@ -5,7 +5,8 @@ Usage: calib_reference.py OUT_DIR
 
 Writes seeded datasets (OUT_DIR/<name>.f32, raw little-endian float32) and what numpy makes of
 each (OUT_DIR/<name>.txt): the finite count, min/max, numpy.histogram of |x| over [0, amax] in
-2048 bins, the min-max, percentile and entropy (KL divergence) thresholds, and the divergence of
+2048 bins, the min-max, percentile and entropy (KL divergence, without the exact zeros)
+thresholds, and the divergence of
 every entropy candidate, so that a near tie can be told from a wrong pick. OUT_DIR/manifest.txt
 lists the datasets. The methods are written here from their definitions (docs/cli-guide.md#int8,
 TensorRT's "8-bit Inference with TensorRT", GTC 2017), with numpy's own histogram, cumulative sums
@@ -61,7 +62,11 @@ def kl_curve(hist, levels):
     return kl
 
 
-def entropy_threshold(hist, amax, levels):
+def entropy_threshold(hist, amax, levels, zeros):
+    """The search runs without the exact zeros, which quantize exactly at any threshold."""
+    if 0 < zeros < hist.sum():
+        hist = hist.copy()
+        hist[0] -= zeros
     kl = kl_curve(hist, levels)
     best = np.flatnonzero(kl == kl.min()).max()  # ties: the largest i (clip the least)
     threshold = min(np.float32((2 * best + 1) * amax / (2 * BINS)), np.float32(amax))
@@ -106,7 +111,7 @@ def main():
                  f"minmax {float(np.float32(amax)).hex()}"]
         for p in PERCENTILES:
             lines.append(f"percentile {p} {float(percentile_threshold(hist, amax, p)).hex()}")
-        threshold, best, kl = entropy_threshold(hist, amax, levels)
+        threshold, best, kl = entropy_threshold(hist, amax, levels, int(np.count_nonzero(finite == 0)))
         lines.append(f"entropy {float(threshold).hex()} {best}")
         lines.append("kl " + " ".join(repr(float(v)) for v in kl[levels:]))
         with open(os.path.join(out, name + ".txt"), "w") as f:

@@ -148,6 +148,24 @@ TEST(Thresholds, EntropyKeepsWhatQuantizesExactly) {
   EXPECT_THROW(choose_threshold(observe({spike}), spec("entropy"), 4096), Error);
 }
 
+TEST(Thresholds, EntropyIsBlindToExactZeros) {
+  // A ReLU's output: exact zeros quantize exactly at any threshold, so how many there are must not
+  // move the clipping point. Kept in the search, a spike of them made it cut the range to its
+  // first 256 of 2048 bins (1/8 of amax) whatever the rest looked like.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.5f, 1.0f);
+  std::vector<float> positive;
+  while (positive.size() < 20000)
+    if (float v = normal(rng); v > 0) positive.push_back(v);
+  for (size_t zeros : {size_t(0), size_t(20000), size_t(200000)}) {
+    std::vector<float> x = positive;
+    x.insert(x.end(), zeros, 0.0f);
+    const float t = choose_threshold(observe({x}), spec("entropy"), 256);
+    EXPECT_EQ(t, choose_threshold(observe({positive}), spec("entropy"), 256)) << zeros << " zeros";
+    EXPECT_GT(t, 0.5f * observe({positive}).amax()) << zeros << " zeros";
+  }
+}
+
 TEST(Thresholds, DoNotDependOnTheOrderOfTheSamples) {
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.5f, 2.0f);
