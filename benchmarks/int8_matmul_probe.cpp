@@ -4,7 +4,8 @@
 // Q, K and V as three 768-column matmuls against one of 2304 columns; and the FFN-up matmul over 24
 // weight matrices in turn (weights streamed, not cache-hot) on 4 KiB against transparent huge pages;
 // and BERT-base's 72 matrices in model order, streamed against hot, per kind (what a matmul costs
-// inside the model when nothing but reading its weights differs from the probe).
+// inside the model when nothing but reading its weights differs from the probe); and the attention
+// matmuls Q.K^T (K^T as a strided view or contiguous, f32 or s8 scores) and P.V.
 // Medians of ITERS runs (default 200), each block three times. Threads follow OMP_NUM_THREADS.
 //
 //   ninja -C build kiln_int8_matmul_probe && OMP_NUM_THREADS=2 build/benchmarks/kiln_int8_matmul_probe
@@ -115,7 +116,6 @@ void attention(const dnnl::engine& eng, dnnl::stream& s, int iters) {
     const auto pv = pd(p, v, ctx);
     dnnl::matmul m(pv);
     memory P = mem(p, probs.data()), V = mem(v, qkv.data() + 2 * S * W), O = mem(ctx, out.data());
-    // P.V's src is P (u8): a separate descriptor from Q.K^T's
     std::printf("  P.V: %.4f ms (%s)\n",
                 median_ms([&] { m.execute(s, {{DNNL_ARG_SRC, P}, {DNNL_ARG_WEIGHTS, V}, {DNNL_ARG_DST, O}}); s.wait(); }, iters),
                 pv.impl_info_str());
