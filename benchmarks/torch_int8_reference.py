@@ -18,24 +18,15 @@ against the exported test output) and makes the calibration sets as benchmarks/r
 import argparse, copy, glob, json, os, subprocess, sys, tempfile
 
 import numpy as np
-import onnx
 import torch
-from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import export_models as em  # noqa: E402
 import run_bench as rb  # noqa: E402
-
-
-def rel_l2(a, b):
-  a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-  return float(np.linalg.norm(a - b) / np.linalg.norm(b))
-
-
-def load_pb(path):
-  return numpy_helper.to_array(onnx.load_tensor(path))
+from compare_outputs import load_pb  # noqa: E402  (name, array)
+from trained_accuracy import rel_l2  # noqa: E402
 
 
 def torch_int8(model, x, calib, qconfig_mapping):
@@ -81,11 +72,11 @@ def main():
                     "--models", name], check=True, capture_output=True)
     mdir = os.path.join(a.build, "models", name)
     data = os.path.join(mdir, "test_data_set_0")
-    x, ref = load_pb(os.path.join(data, "input_0.pb")), load_pb(os.path.join(data, "output_0.pb"))
+    (input_name, x), (_, ref) = load_pb(os.path.join(data, "input_0.pb")), load_pb(os.path.join(data, "output_0.pb"))
     wdir = os.path.join(a.build, "bench", name)
     os.makedirs(wdir, exist_ok=True)
     calib_dir = rb.calib_sets(data, wdir)
-    calib = [load_pb(p) for p in sorted(glob.glob(os.path.join(calib_dir, "test_data_set_*", "input_0.pb")))]
+    calib = [load_pb(p)[1] for p in sorted(glob.glob(os.path.join(calib_dir, "test_data_set_*", "input_0.pb")))]
     torch.manual_seed(em.MODEL_SEED)
     model = em.build_model(name)
     em.calibrate_batchnorm(model, 224)
@@ -100,8 +91,8 @@ def main():
       print(f"{name}: {label}: rel. L2 {r[label]:.4f}", flush=True)
     with tempfile.TemporaryDirectory() as work:
       for method in a.methods.split(","):
-        r[f"kiln {method}"] = rel_l2(kiln_int8(kiln, os.path.join(mdir, "model.onnx"), onnx.load_tensor(os.path.join(data, "input_0.pb")).name,
-                                               data, calib_dir, method, work), ref)
+        r[f"kiln {method}"] = rel_l2(kiln_int8(kiln, os.path.join(mdir, "model.onnx"), input_name, data, calib_dir, method,
+                                               work), ref)
         print(f"{name}: kiln --int8 --calibMethod={method}: rel. L2 {r[f'kiln {method}']:.4f}", flush=True)
   if a.out:
     with open(a.out, "w") as f:
