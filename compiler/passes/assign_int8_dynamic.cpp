@@ -52,6 +52,9 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
     if (!n->op || n->precision != DType::Undefined) continue;
     const int axis = column_axis(*n);
     if (axis < 0 || pinned_float(*opts.precision, *n)) continue;
+    const bool rows = opts.precision->int8_dynamic_scales == "row";
+    if (auto* m = n->as<ops::MatMul>()) m->dynamic_rows = rows;
+    if (auto* gm = n->as<ops::Gemm>()) gm->dynamic_rows = rows;
     auto [levels, q] = quantize_weights_s8(*n->inputs[1], axis);
     KernelSpec spec = tune::spec_of(*n, eng);
     spec.in[1].dtype = DType::QInt8;
@@ -62,7 +65,11 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
       k = reg.create(std::string(n->type()), "onednn_dynamic_int8", spec);
     } catch (const std::exception&) {
     }
-    if (!k) continue;
+    if (!k) {
+      if (auto* m = n->as<ops::MatMul>()) m->dynamic_rows = false;
+      if (auto* gm = n->as<ops::Gemm>()) gm->dynamic_rows = false;
+      continue;
+    }
     Value* w = g.add_constant(g.unique_name(n->inputs[1]->name + "/int8"),
                               TensorView{DType::QInt8, n->inputs[1]->type.shape, levels.data()});
     w->quant = std::move(q);
@@ -75,7 +82,9 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
     opts.precision_summary->push_back(std::to_string(done) + " layer(s) compute in int8 with run-time activation " +
                                       "scales (MatMul " + std::to_string(matmul) + ", Gemm " + std::to_string(gemm) +
                                       "; --int8Dynamic: weights s8 per output column, each source quantized per "
-                                      "run over its own range)");
+                                      "run over its own range, " +
+                                      (opts.precision->int8_dynamic_scales == "row" ? "per row, symmetric)"
+                                                                                    : "per tensor, with a zero point)"));
   return done > 0;
 }
 

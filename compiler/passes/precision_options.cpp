@@ -18,6 +18,8 @@ void check_pins(const std::vector<std::pair<std::string, std::string>>& pins, co
 void validate_precision_options(const PrecisionOptions& p) {
   if (!p.constraints.empty() && p.constraints != "none" && p.constraints != "prefer" && p.constraints != "obey")
     throw OptionError("--precisionConstraints: unknown value '" + p.constraints + "'; use none, prefer or obey");
+  if (!p.int8_dynamic_scales.empty() && p.int8_dynamic_scales != "tensor" && p.int8_dynamic_scales != "row")
+    throw OptionError("--int8DynamicScales: unknown value '" + p.int8_dynamic_scales + "'; use tensor or row");
   check_pins(p.layer_precisions, "--layerPrecisions");
   check_pins(p.layer_output_types, "--layerOutputTypes");
   for (auto& [pattern, prec] : p.layer_precisions)

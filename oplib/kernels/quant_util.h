@@ -89,4 +89,9 @@ void quantize_div(const float* x, int64_t n, float s, int32_t zp, DType out, voi
 // scale and zero point (scale 0 and y all 0 when x is all 0), bit-exact with the reference.
 void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* y, float& scale, int32_t& zp);
 
+// Per-row symmetric int8 of a [rows, cols] float matrix, threaded over rows: scales[r] =
+// max |x| of row r / 127 (1 for an all-zero row) and y = saturate(round_half_even(x / scales[r])).
+// For --int8DynamicScales=row, where each token gets its own range.
+void dynamic_quantize_rows_s8(const float* x, int64_t rows, int64_t cols, int8_t* y, float* scales);
+
 }  // namespace kiln::qk

@@ -311,19 +311,24 @@ check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(o
 
 # --int8Dynamic: the attention block's Linear layers in int8 with run-time activation scales, no
 # calibration data; the CNN's convs stay float (only its classifier qualifies).
+# --int8DynamicScales=row (implies --int8Dynamic): the same layers, each source row with its own scale.
 attn, attn_x, attn_want = models["attn"]
-plan = os.path.join(WORK, "attn_dyn.plan")
-r = kiln("compile", L0, attn, "-o", plan, "--threads=2", "--int8Dynamic")
-if check(r.returncode == 0, f"--int8Dynamic: compile failed: {r.stderr}"):
-    check("run-time activation scales" in r.stderr, f"--int8Dynamic: the build does not say what it did: {r.stderr}")
+for flag, tag, said, tactic in (("--int8Dynamic", "dyn", "per tensor", "dynamic u8"),
+                                ("--int8DynamicScales=row", "dynrow", "per row", "per row")):
+    plan = os.path.join(WORK, f"attn_{tag}.plan")
+    r = kiln("compile", L0, attn, "-o", plan, "--threads=2", flag)
+    if not check(r.returncode == 0, f"{flag}: compile failed: {r.stderr}"):
+        continue
+    check("run-time activation scales" in r.stderr and said in r.stderr,
+          f"{flag}: the build does not say what it did: {r.stderr}")
     info = json.loads(kiln("inspect", "--json", plan).stdout)
     dyn = [l for l in info["layers"] if l["op"] in ("MatMul", "Gemm") and l["precision"] == "int8"]
-    check(len(dyn) >= 2 and all("dynamic" in l["kernel"] for l in dyn),
-          f"--int8Dynamic: int8 layers {[(l['name'], l['kernel']) for l in dyn]}")
-    got = run(plan, attn_x, "dyn")
+    check(len(dyn) >= 2 and all("dynamic" in l["kernel"] and tactic in l["tactic"] for l in dyn),
+          f"{flag}: int8 layers {[(l['name'], l['kernel'], l['tactic']) for l in dyn]}")
+    got = run(plan, attn_x, tag)
     if got is not None:
         err = rel_l2(got, attn_want)
-        check(0 < err <= 0.05, f"--int8Dynamic: rel. L2 vs torch {err:.3g} (want 0 < err <= 0.05)")
+        check(0 < err <= 0.05, f"{flag}: rel. L2 vs torch {err:.3g} (want 0 < err <= 0.05)")
 r = kiln("compile", L0, cnn, "-o", os.path.join(WORK, "cnn_dyn.plan"), "--int8Dynamic")
 if check(r.returncode == 0, f"--int8Dynamic on the CNN: {r.stderr}"):
     layers = json.loads(kiln("inspect", "--json", os.path.join(WORK, "cnn_dyn.plan")).stdout)["layers"]
@@ -336,6 +341,7 @@ bad = [
     (["--int8", "--calib=" + calib, "--calibMethod=kl"], "--calibMethod"),
     (["--int8", "--calib=" + calib, "--calibMethod=percentile:120"], "--calibMethod"),
     (["--layerPrecisions=x:int8"], "--int8"),
+    (["--int8DynamicScales=token"], "--int8DynamicScales"),
 ]
 for flags, words in bad:
     out = os.path.join(WORK, "bad.plan")

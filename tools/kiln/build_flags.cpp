@@ -35,7 +35,8 @@ PrecisionOptions parse_precision(const BuildFlags& a) {
   p.fp16 = a.fp16;
   p.best = a.best;
   p.int8 = a.int8;
-  p.int8_dynamic = a.int8_dynamic;
+  p.int8_dynamic = a.int8_dynamic || !a.int8_dynamic_scales.empty();
+  p.int8_dynamic_scales = a.int8_dynamic_scales;
   p.constraints = a.precision_constraints;
   p.layer_precisions = parse_layer_pins(a.layer_precisions, "--layerPrecisions");
   p.layer_output_types = parse_layer_pins(a.layer_output_types, "--layerOutputTypes");
@@ -128,6 +129,11 @@ void add_build_flags(CLI::App* c, BuildFlags& f) {
                    "compute in int8, each source quantized per run over its own range (uint8 with a zero point, "
                    "as ONNX Runtime's quantize_dynamic), weights s8 per column; no calibration. Convs are "
                    "unaffected"));
+  keep(c->add_option("--int8DynamicScales", f.int8_dynamic_scales,
+                     "How --int8Dynamic quantizes each source (implies --int8Dynamic): tensor (the default: one "
+                     "scale and zero point per tensor and run) or row (a symmetric scale per row, i.e. per token, "
+                     "so one large row does not coarsen the others)"))
+      ->type_name("tensor|row");
   keep(c->add_option("--calib", f.calib,
                      "Folder of ONNX test-data sets (DIR/test_data_set_*/input_K.pb, K in graph input order): "
                      "--int8 calibrates on them, and kiln compile --check runs every set unless --loadInputs is "

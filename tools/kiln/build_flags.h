@@ -26,6 +26,7 @@ struct BuildFlags {
   std::string timing_cache;
   bool no_builder_cache = false, external_weights = false;
   bool bf16 = false, fp16 = false, best = false, int8 = false, int8_dynamic = false;
+  std::string int8_dynamic_scales;
   std::string precision_constraints, activation_layout, calib, calib_method, calib_cache;
   std::vector<std::string> layer_precisions, layer_output_types;
   std::vector<const CLI::Option*> options;  // every flag above, to find those given

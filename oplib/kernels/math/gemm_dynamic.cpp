@@ -1,12 +1,19 @@
 // Dynamic int8 MatMul / Gemm (kiln compile --int8Dynamic): float A, constant QInt8 B (s8, one
-// scale or one per output column), a float or bf16 result. Every run quantizes A per tensor over
-// its own range, uint8 with a zero point exactly as DynamicQuantizeLinear does (no calibration,
-// and no input falls outside the range), then runs oneDNN's u8 x s8 matmul with that zero point,
-// the output scales (A's scale times B's column scales) and the bias given at run time. Post-ops
-// (activations, residual Sums) run fused on the real values. The quantized A, the scales and the
-// rescaled bias live in the context's scratchpad, so contexts share nothing but the packed B.
+// scale or one per output column), a float or bf16 result. Two kernels:
+// - by default it quantizes A per run and per tensor over its own range, uint8 with a zero
+//   point exactly as DynamicQuantizeLinear does (no calibration, and no input falls outside the
+//   range), then runs oneDNN's u8 x s8 matmul with that zero point, the output scales (A's scale
+//   times B's column scales) and the bias given at run time;
+// - with the op's dynamic_rows (--int8DynamicScales=row) it gives every row of A (a token) its own
+//   symmetric int8 scale, so one large row no longer coarsens the others. oneDNN 2.6 takes
+//   run-time output scales per column only, so the row scales are a binary multiply post-op over
+//   a [1, M, 1] operand (in 2-D, oneDNN 2.6 runs that broadcast only on its reference loops), and
+//   the bias an add after it.
+// Post-ops (activations, residual Sums) run fused on the real values. The quantized A, the scales
+// and the rescaled bias live in the context's scratchpad, so contexts share nothing but the packed B.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <unordered_map>
 
 #include "kernels/kernel.h"
@@ -43,10 +50,10 @@ class DynamicInt8Matmul final : public Kernel {
  public:
   size_t scratchpad_bytes() const override {
     return align64(pd_.scratchpad_desc().get_size()) + align64(static_cast<size_t>(g_.M * g_.K)) +
-           2 * align64(static_cast<size_t>(g_.N) * sizeof(float)) + 64;
+           2 * align64(static_cast<size_t>(std::max(g_.N, g_.M)) * sizeof(float)) + 64;
   }
   Tactic tactic() const override {
-    return {pd_.impl_info_str(), "dynamic u8", dnn::format_name(pd_.weights_desc())};
+    return {pd_.impl_info_str(), rows_ ? "dynamic s8 per row" : "dynamic u8", dnn::format_name(pd_.weights_desc())};
   }
 
   BoundKernel bind(const KernelBinding& b) const override {
@@ -59,6 +66,7 @@ class DynamicInt8Matmul final : public Kernel {
     };
     void* dnn_scratch = carve(pd_.scratchpad_desc().get_size());
     auto* aq = static_cast<uint8_t*>(carve(static_cast<size_t>(g_.M * g_.K)));
+    if (rows_) return bind_rows(b, dnn_scratch, aq, static_cast<float*>(carve(g_.M * sizeof(float))));
     auto* scales = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
     auto* bias = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
     auto* zp = static_cast<int32_t*>(carve(sizeof(int32_t)));
@@ -90,23 +98,36 @@ class DynamicInt8Matmul final : public Kernel {
   }
 
   // A is [M, K] row-major float32; B the spec's input 1; the output the spec's output 0 as [M, N].
-  static std::unique_ptr<Kernel> create(const KernelSpec& s, Geometry g) {
+  // Per row, the matmul is [1, M, K] x [1, K, N]: the row scales' [1, M, 1] broadcast is one
+  // oneDNN 2.6 runs in its fast kernels there.
+  static std::unique_ptr<Kernel> create(const KernelSpec& s, Geometry g, bool rows) {
     auto k = std::unique_ptr<DynamicInt8Matmul>(new DynamicInt8Matmul());
     k->eng_ = s.engine;
+    k->rows_ = rows;
+    auto dims = [rows](memory::dims d) {
+      if (rows) d.insert(d.begin(), 1);
+      return d;
+    };
     const dt ty = dnn::dtype(s.out[0].dtype);
-    const memory::desc dst = dense({g.M, g.N}, ty);
+    const memory::desc dst = dense(dims({g.M, g.N}), ty);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
-    attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
     dnnl::post_ops po;
+    if (rows) {
+      attr.set_output_scales(1 << 2, g.col_scale);
+      po.append_binary(algorithm::binary_mul, dense({1, g.M, 1}, dt::f32));
+      if (!g.bias.empty()) po.append_binary(algorithm::binary_add, dense({1, 1, g.N}, dt::f32));
+    } else {
+      attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
+      attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
+    }
     for (auto& op : g.post->ops) {
       if (op.kind == ops::PostOp::Kind::Sum) {
         const size_t in = g.sum_first_input++;
         if (in >= s.in.size() || shape_elements(s.in[in].shape) != g.M * g.N || !s.in[in].layout.empty() ||
             !ops::f32_or_bf16(s.in[in].dtype))
           return nullptr;
-        const memory::desc md = dense({g.M, g.N}, dnn::dtype(s.in[in].dtype));
+        const memory::desc md = dense(dims({g.M, g.N}), dnn::dtype(s.in[in].dtype));
         k->sums_.push_back({DNNL_ARG_ATTR_MULTIPLE_POST_OP(po.len()) | DNNL_ARG_SRC_1, md, in});
         po.append_binary(algorithm::binary_add, md);
       } else if (!dnn::post_ops(ops::PostOps{{op}}, po)) {
@@ -114,18 +135,26 @@ class DynamicInt8Matmul final : public Kernel {
       }
     }
     attr.set_post_ops(po);
-    const memory::desc a = dense({g.M, g.K}, dt::u8);
-    const memory::desc b_any({g.K, g.N}, dt::s8, memory::format_tag::any);
+    const memory::desc a = dense(dims({g.M, g.K}), rows ? dt::s8 : dt::u8);
+    const memory::desc b_any(dims({g.K, g.N}), dt::s8, memory::format_tag::any);
     const memory::desc bias = dense({1, g.N}, dt::f32);
     using PD = dnnl::matmul::primitive_desc;
     try {
-      k->pd_ = dnn::pick_impl<PD>([&] { return PD(dnnl::matmul::desc(a, b_any, bias, dst), attr, s.engine); },
-                                  s.tactic ? s.tactic->impl : "", "", s.candidates);
+      k->pd_ = dnn::pick_impl<PD>(
+          [&] {
+            return rows ? PD(dnnl::matmul::desc(a, b_any, dst), attr, s.engine)
+                        : PD(dnnl::matmul::desc(a, b_any, bias, dst), attr, s.engine);
+          },
+          s.tactic ? s.tactic->impl : "", "", s.candidates);
     } catch (const dnnl::error&) {
       return nullptr;
     }
+    // A reference implementation would be slower than the float layer it replaces.
+    if (std::string(k->pd_.impl_info_str()).rfind("ref", 0) == 0) return nullptr;
     k->prim_ = dnnl::matmul(k->pd_);
-    const memory::desc b_user({g.K, g.N}, dt::s8, memory::dims{g.b_stride_k, g.b_stride_n});
+    const memory::desc b_user(dims({g.K, g.N}), dt::s8,
+                              rows ? memory::dims{g.K * g.N, g.b_stride_k, g.b_stride_n}
+                                   : memory::dims{g.b_stride_k, g.b_stride_n});
     memory user(b_user, s.engine, const_cast<void*>(s.in[1].const_data));
     k->packed_ = memory(k->pd_.weights_desc(), s.engine);
     dnnl::stream st(s.engine);
@@ -136,7 +165,32 @@ class DynamicInt8Matmul final : public Kernel {
   }
 
  private:
+  // The per-row form's run: quantize each row, then the matmul with the row scales as the first
+  // post-op's operand and the bias (in real units) as the second's.
+  BoundKernel bind_rows(const KernelBinding& b, void* dnn_scratch, void* aq, float* row_scales) const {
+    std::unordered_map<int, memory> args;
+    args.emplace(DNNL_ARG_SRC, memory(pd_.src_desc(), eng_, aq));
+    args.emplace(DNNL_ARG_WEIGHTS, packed_);
+    args.emplace(DNNL_ARG_DST, memory(pd_.dst_desc(), eng_, b.out.at(0)));
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), eng_, dnn_scratch));
+    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                 memory(dense({1, g_.M, 1}, dt::f32), eng_, row_scales));
+    if (!g_.bias.empty())
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                   memory(dense({1, 1, g_.N}, dt::f32), eng_, const_cast<float*>(g_.bias.data())));
+    for (auto& s : sums_) args.emplace(s.id, memory(s.md, eng_, const_cast<void*>(b.in.at(s.input))));
+    const float* a = static_cast<const float*>(b.in.at(0));
+    auto* q = static_cast<int8_t*>(aq);
+    const int64_t M = g_.M, K = g_.K;
+    dnnl::matmul prim = prim_;
+    return [=](dnnl::stream& st) {
+      qk::dynamic_quantize_rows_s8(a, M, K, q, row_scales);
+      prim.execute(st, args);
+    };
+  }
+
   struct Sum { int id; memory::desc md; size_t input; };
+  bool rows_ = false;
   Geometry g_;
   dnnl::engine eng_;
   dnnl::matmul::primitive_desc pd_;
@@ -186,7 +240,7 @@ std::unique_ptr<Kernel> make_matmul(const KernelSpec& s) {
   column_scales(s.in[1].quant, g.N, op->alpha, g.col_scale);
   if (s.in.size() > 2 && s.in[2].present() && !constant_bias(s.in[2], g.N, 1.f, g.bias)) return nullptr;
   g.post = &op->post;
-  return DynamicInt8Matmul::create(s, std::move(g));
+  return DynamicInt8Matmul::create(s, std::move(g), op->dynamic_rows);
 }
 
 std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
@@ -208,7 +262,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelSpec& s) {
       return nullptr;
   }
   g.post = &op->post;
-  return DynamicInt8Matmul::create(s, std::move(g));
+  return DynamicInt8Matmul::create(s, std::move(g), op->dynamic_rows);
 }
 
 KILN_REGISTER_KERNEL("MatMul", "onednn_dynamic_int8", make_matmul);

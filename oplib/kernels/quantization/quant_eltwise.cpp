@@ -210,19 +210,23 @@ namespace {
 
 // min(0, min x) and max(0, max x), NaN ignored (std::min(lo, v) keeps lo when v is NaN; so does
 // the "v < lo ? v : lo" form below, which the compiler vectorises).
+void range_serial(const float* x, int64_t n, float& lo, float& hi) {
+  float l = 0.f, h = 0.f;
+#pragma omp simd reduction(min : l) reduction(max : h)
+  for (int64_t i = 0; i < n; ++i) {
+    l = x[i] < l ? x[i] : l;
+    h = x[i] > h ? x[i] : h;
+  }
+  lo = std::min(lo, l);
+  hi = std::max(hi, h);
+}
+
 void range(const float* x, int64_t n, float& lo, float& hi) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (chunks > 1) reduction(min : lo) reduction(max : hi)
   for (int64_t c = 0; c < chunks; ++c) {
-    float l = 0.f, h = 0.f;
-    const int64_t at = c * kChunk, end = std::min(n, at + kChunk);
-#pragma omp simd reduction(min : l) reduction(max : h)
-    for (int64_t i = at; i < end; ++i) {
-      l = x[i] < l ? x[i] : l;
-      h = x[i] > h ? x[i] : h;
-    }
-    lo = std::min(lo, l);
-    hi = std::max(hi, h);
+    const int64_t at = c * kChunk;
+    range_serial(x + at, std::min(kChunk, n - at), lo, hi);
   }
 }
 
@@ -245,6 +249,17 @@ void dynamic_quantize_u8(const float* x, int64_t n, uint8_t* y, float& scale, in
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t at = c * kChunk;
     quantize_div(x + at, std::min(kChunk, n - at), scale, zp, DType::UInt8, y + at);
+  }
+}
+
+void dynamic_quantize_rows_s8(const float* x, int64_t rows, int64_t cols, int8_t* y, float* scales) {
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * cols > kChunk)
+  for (int64_t r = 0; r < rows; ++r) {
+    float lo = 0.f, hi = 0.f;
+    range_serial(x + r * cols, cols, lo, hi);
+    const float amax = std::max(-lo, hi);
+    scales[r] = amax > 0.f ? amax / 127.f : 1.f;  // an all-zero row quantizes to zeros at any scale
+    quantize_div(x + r * cols, cols, scales[r], 0, DType::Int8, y + r * cols);
   }
 }
 

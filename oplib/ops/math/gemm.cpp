@@ -141,6 +141,7 @@ void Gemm::attrs(AttrVisitor& v) {
   visit_bool(v, "transA", transA);
   visit_bool(v, "transB", transB);
   post.attrs(v);
+  visit_bool(v, "dynamic_rows", dynamic_rows);
 }
 
 void Gemm::infer(InferContext& ctx) const {
@@ -214,6 +215,7 @@ void MatMul::attrs(AttrVisitor& v) {
   v.visit("perm_a", perm_a);
   v.visit("perm_b", perm_b);
   v.visit("perm_y", perm_y);
+  visit_bool(v, "dynamic_rows", dynamic_rows);
 }
 
 void MatMul::infer(InferContext& ctx) const {

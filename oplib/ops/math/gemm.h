@@ -17,6 +17,8 @@ struct Gemm : OpBase<Gemm> {
   bool transA = false;
   bool transB = false;
   PostOps post;
+  // For the dynamic int8 kernel (--int8Dynamic): quantize A per row instead of per tensor.
+  bool dynamic_rows = false;
 
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;
@@ -37,6 +39,7 @@ struct MatMul : OpBase<MatMul> {
   PostOps post;
   float alpha = 1.f;
   std::vector<int64_t> perm_a, perm_b, perm_y;
+  bool dynamic_rows = false;  // as Gemm's
 
   void attrs(AttrVisitor& v) override;
   void infer(InferContext& ctx) const override;

@@ -444,6 +444,22 @@ HostTensor dynamic_levels(const HostTensor& a) {
   return r;
 }
 
+// A as the per-row kernel sees it (--int8DynamicScales=row): each row of the [M, K] view in
+// symmetric int8 levels over its own max |a|, dequantized back to float.
+HostTensor row_levels(const HostTensor& a) {
+  HostTensor r = a;
+  auto* x = reinterpret_cast<float*>(r.bytes.data());
+  const int64_t K = a.shape.back();
+  for (int64_t row = 0; row < r.elements() / K; ++row) {
+    float* v = x + row * K;
+    float amax = 0.f;
+    for (int64_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(v[k]));
+    const float scale = amax > 0.f ? amax / 127.f : 1.f;
+    for (int64_t k = 0; k < K; ++k) v[k] = std::clamp(std::nearbyint(v[k] / scale), -128.f, 127.f) * scale;
+  }
+  return r;
+}
+
 // B's real values (levels times the column scales along q.axis).
 HostTensor dequantized(const QTensor& b) {
   HostTensor r(DType::Float32, b.t.shape);
@@ -460,9 +476,9 @@ HostTensor dequantized(const QTensor& b) {
 // The dynamic kernel on float A and QInt8 B against the float reference on A's levels and B's
 // real values: the same products, so they agree to float rounding (rtol 1e-4). A wrong zero
 // point, scale or bias rescale errs by whole levels on most elements.
-void expect_dynamic_matches(const ops::Op& op, std::vector<QTensor> in) {
+void expect_dynamic_matches(const ops::Op& op, std::vector<QTensor> in, bool rows = false) {
   std::vector<QTensor> ref = in;
-  ref[0] = plain(dynamic_levels(in[0].t));
+  ref[0] = plain(rows ? row_levels(in[0].t) : dynamic_levels(in[0].t));
   ref[1] = plain(dequantized(in[1]));
   HostTensor want, got;
   ASSERT_TRUE(run(op, "reference", ref, out_f32(), want));
@@ -479,6 +495,33 @@ TEST(Int8Kernels, DynamicMatMulPerColumnWithBiasGeluAndResidual) {
                              random_q(DType::QInt8, {96, 40}, 32, channel_scales(40, 32), 1, true),
                              plain(random_tensor(DType::Float32, {40}, 33, -1, 1, true)),
                              plain(random_tensor(DType::Float32, {2, 16, 40}, 34, -1, 1))});
+}
+
+// Per row: rows of very different magnitudes (a per-tensor scale would flatten the small ones to
+// a few levels, and a kernel that used one scale for all rows errs by whole levels on them), an
+// all-zero row, the bias added after the row scale, GELU and a residual on the real values.
+TEST(Int8Kernels, DynamicMatMulPerRow) {
+  ops::MatMul m;
+  m.dynamic_rows = true;
+  m.post.ops.push_back({ops::PostOp::Kind::Sum});
+  m.post.ops.push_back({ops::PostOp::Kind::Act, ops::Act::Gelu});
+  QTensor a = plain(random_tensor(DType::Float32, {2, 16, 96}, 41, -1, 1));
+  for (int64_t row = 0; row < 32; ++row)
+    for (int64_t k = 0; k < 96; ++k) a.t.as<float>()[row * 96 + k] *= row == 5 ? 0.f : std::pow(1.5f, float(row % 11));
+  expect_dynamic_matches(m,
+                         {a, random_q(DType::QInt8, {96, 40}, 42, channel_scales(40, 42), 1, true),
+                          plain(random_tensor(DType::Float32, {40}, 43, -1, 1, true)),
+                          plain(random_tensor(DType::Float32, {2, 16, 40}, 44, -1, 1))},
+                         true);
+  ops::Gemm g;
+  g.dynamic_rows = true;
+  g.transB = true;
+  g.alpha = 0.5f;
+  g.beta = 2.f;
+  expect_dynamic_matches(g, {plain(random_tensor(DType::Float32, {4, 128}, 45, -2, 0.3)),
+                             random_q(DType::QInt8, {24, 128}, 46, channel_scales(24, 46), 0, true),
+                             plain(random_tensor(DType::Float32, {24}, 47, -1, 1, true))},
+                         true);
 }
 
 TEST(Int8Kernels, DynamicGemmTransposedWeightsAlphaBeta) {

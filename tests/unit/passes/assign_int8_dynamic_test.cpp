@@ -2,7 +2,7 @@
 // -> MatMul + bias -> + x: both MatMuls run on the dynamic int8 kernel with s8 weights, no
 // calibration; the plan's output stays within int8's error of the float reference kernels (and
 // is not bit-identical to it: int8 really ran); a layer pinned to fp32 stays float; without the
-// flag nothing changes.
+// flag nothing changes; with a scale per row, rows of very different sizes each keep their accuracy.
 #include <cmath>
 #include <cstring>
 
@@ -31,21 +31,39 @@ OnnxBuilder ffn() {
 }
 
 struct Result {
-  size_t int8_layers = 0;
+  size_t int8_layers = 0, per_row_layers = 0;
   double rel_l2 = 0;
+  double worst_row_rel_l2 = 0;  // over the 16 rows (tokens) of y
 };
 
-Result compile_and_run(OnnxBuilder& b, const CompileOptions& o) {
+// row_growth > 1 scales token t of x by row_growth^t: a few large tokens beside small ones.
+Result compile_and_run(OnnxBuilder& b, const CompileOptions& o, float row_growth = 1.f) {
   auto g = import_model(b);
   auto in = random_inputs(*g, 3);
+  float* x = in.at("x").as<float>();
+  for (int t = 0; t < 16; ++t)
+    for (int k = 0; k < 64; ++k) x[t * 64 + k] *= std::pow(row_growth, float(t));
   HostTensor want = evaluate(*g, in).at("y");
   auto e = Engine::load_memory(compile_onnx_file(b.save("ffn.onnx"), o).plan);
   Result r;
-  for (auto& l : e->layers()) r.int8_layers += l.op == "MatMul" && dtype_quantized(l.precision);
+  for (auto& l : e->layers()) {
+    r.int8_layers += l.op == "MatMul" && dtype_quantized(l.precision);
+    r.per_row_layers += l.op == "MatMul" && l.tactic.find("per row") != std::string::npos;
+  }
   auto ctx = e->create_context();
   std::memcpy(ctx->input("x"), in.at("x").bytes.data(), in.at("x").bytes.size());
   ctx->run();
-  r.rel_l2 = rel_l2(static_cast<const float*>(ctx->output(0)), want);
+  const auto* y = static_cast<const float*>(ctx->output(0));
+  r.rel_l2 = rel_l2(y, want);
+  for (int t = 0; t < 16; ++t) {
+    double d = 0, n = 0;
+    for (int k = 0; k < 64; ++k) {
+      const double w = want.as<float>()[t * 64 + k];
+      d += (y[t * 64 + k] - w) * (y[t * 64 + k] - w);
+      n += w * w;
+    }
+    r.worst_row_rel_l2 = std::max(r.worst_row_rel_l2, std::sqrt(d / n));
+  }
   return r;
 }
 
@@ -58,6 +76,23 @@ TEST(AssignInt8Dynamic, FfnMatMulsRunInInt8WithoutCalibration) {
   // Each source is quantized to 256 levels over its range: about 1% error here, not 0.
   EXPECT_LT(r.rel_l2, 0.03);
   EXPECT_GT(r.rel_l2, 1e-5) << "bit-identical to the float reference: nothing ran in int8";
+}
+
+// Tokens growing 1.6x each (1 to 1150): one scale per tensor leaves the small tokens a few levels
+// (their FFN output is mostly lost); one per row keeps every token within int8's error.
+TEST(AssignInt8Dynamic, ScalePerRowKeepsSmallTokensAccurate) {
+  OnnxBuilder b = ffn();
+  CompileOptions o;
+  o.precision.int8_dynamic = true;
+  const Result tensor = compile_and_run(b, o, 1.6f);
+  o.precision.int8_dynamic_scales = "row";
+  const Result row = compile_and_run(b, o, 1.6f);
+  EXPECT_EQ(tensor.per_row_layers, 0u);
+  EXPECT_EQ(row.int8_layers, 2u);
+  EXPECT_EQ(row.per_row_layers, 2u);
+  EXPECT_LT(row.worst_row_rel_l2, 0.03);
+  EXPECT_GT(row.worst_row_rel_l2, 1e-5) << "bit-identical to the float reference: nothing ran in int8";
+  EXPECT_GT(tensor.worst_row_rel_l2, 5 * row.worst_row_rel_l2) << "per tensor should lose the small tokens";
 }
 
 TEST(AssignInt8Dynamic, PinnedLayerStaysFloat) {
