@@ -140,12 +140,11 @@ class DynamicInt8Matmul final : public Kernel {
     const memory::desc bias = dense({1, g.N}, dt::f32);
     using PD = dnnl::matmul::primitive_desc;
     try {
-      k->pd_ = dnn::pick_impl<PD>(
-          [&] {
-            return rows ? PD(dnnl::matmul::desc(a, b_any, dst), attr, s.engine)
-                        : PD(dnnl::matmul::desc(a, b_any, bias, dst), attr, s.engine);
-          },
-          s.tactic ? s.tactic->impl : "", "", s.candidates);
+      // oneDNN's descriptor iterator keeps a pointer to the op descriptor: it must outlive the
+      // enumeration of implementations (the tuner's candidates), not be a temporary in the maker.
+      const dnnl::matmul::desc d = rows ? dnnl::matmul::desc(a, b_any, dst) : dnnl::matmul::desc(a, b_any, bias, dst);
+      k->pd_ = dnn::pick_impl<PD>([&] { return PD(d, attr, s.engine); }, s.tactic ? s.tactic->impl : "", "",
+                                  s.candidates);
     } catch (const dnnl::error&) {
       return nullptr;
     }
