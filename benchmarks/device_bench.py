@@ -297,7 +297,7 @@ def main():
     ap.add_argument("--level", type=int, default=1)
     ap.add_argument("--models", default="resnet50,bert_hf")
     ap.add_argument("--precisions", default="fp32,bf16", help="kiln precisions: fp32, bf16, int8, int8bf16 (--int8 --bf16), int8dyn (--int8Dynamic), "
-                    "int8dynbf16 (--int8Dynamic --bf16), int8dynrow (--int8DynamicScales=row)")
+                    "int8dynbf16 (--int8Dynamic --bf16), int8dynrow (--int8DynamicScales=row), int8dyntensor (--int8DynamicScales=tensor)")
     ap.add_argument("--kiln-on-ort-int8", action="store_true",
                     help="with int8: also compile and time ORT's quantized models in kiln")
     ap.add_argument("--profile", action="store_true",
@@ -325,7 +325,7 @@ def main():
         m = models[name]
         precs = a.precisions.split(",")
         flags = {"fp32": [], "bf16": ["--bf16"], "int8dyn": ["--int8Dynamic"], "int8dynbf16": ["--int8Dynamic", "--bf16"],
-                 "int8dynrow": ["--int8DynamicScales=row"]}
+                 "int8dynrow": ["--int8DynamicScales=row"], "int8dyntensor": ["--int8DynamicScales=tensor"]}
         ort_int8 = None
         if "int8" in precs or "int8bf16" in precs:
             flags["int8"] = ["--int8", "--calib=" + write_calib(m, work, name)]

@@ -67,8 +67,9 @@ PRECISIONS = {
     # MatMul/Gemm in int8 with run-time activation scales: no calibration (transformers).
     "int8dyn": (["--int8Dynamic"], 0.15),
     "int8dynbf16": (["--int8Dynamic", "--bf16"], 0.15),
-    # The same with a symmetric scale per row (token) instead of one per tensor.
+    # The same with the scale per row (token) named, the default since 2026-12-07, or one per tensor.
     "int8dynrow": (["--int8DynamicScales=row"], 0.15),
+    "int8dyntensor": (["--int8DynamicScales=tensor"], 0.15),
 }
 FALLBACK_PRECISIONS = ("int8fb", "int8fbbf16")
 CALIB_SAMPLES = 16
@@ -587,7 +588,7 @@ def main():
                   "generated samples), int8bf16 (--int8 --bf16), int8fb (--int8 with the accuracy-driven "
                   "fallback to fp32 within --fallback-tolerance on the calibration samples), "
                   "int8fbbf16 (the same fallback to bf16), int8dyn (--int8Dynamic), int8dynbf16 (--int8Dynamic "
-                  "--bf16), int8dynrow (--int8DynamicScales=row); ONNX Runtime runs fp32")
+                  "--bf16), int8dynrow (--int8DynamicScales=row), int8dyntensor (--int8DynamicScales=tensor); ONNX Runtime runs fp32")
   ap.add_argument("--fallback-tolerance", type=float, default=0.12,
                   help="rel. L2 that int8fb/int8fbbf16 pass to --checkTolerance (default 0.12)")
   ap.add_argument("--threads", type=int, default=2, help="threads for both runtimes (default 2)")

@@ -3,7 +3,7 @@
 # kiln::kiln executable target it runs.
 #
 #   kiln_add_plan(TARGET <name> ONNX <model.onnx> OUTPUT <model.plan>
-#                 [PRECISION fp32|bf16|fp16|best|int8|int8Dynamic|int8DynamicRow ...] [SHAPES <name:dims>...] [CALIB <dir>]
+#                 [PRECISION fp32|bf16|fp16|best|int8|int8Dynamic|int8DynamicTensor ...] [SHAPES <name:dims>...] [CALIB <dir>]
 #                 [CALIB_CACHE <file>] [CALIB_METHOD <method>]
 #                 [CHECK] [CHECK_TOLERANCE <spec>]
 #                 [TIMING_CACHE <file>] [REPORT <build.json>] [EXTRA_ARGS <flag>...])
@@ -24,8 +24,8 @@
 #
 # Flag mapping: PRECISION takes one or more of fp32 (the default; adds nothing), bf16, fp16, best,
 # int8 and int8Dynamic, each adding --bf16, --fp16, --best, --int8 or --int8Dynamic (PRECISION bf16
-# fp16 allows both; int8Dynamic needs no calibration), and int8DynamicRow, adding
-# --int8DynamicScales=row (int8Dynamic with a scale per row); any other
+# fp16 allows both; int8Dynamic needs no calibration), and int8DynamicTensor, adding
+# --int8DynamicScales=tensor (int8Dynamic with one scale per tensor); any other
 # value stops the configure step with an error. CHECK adds --check (an fp32 reference plan is built
 # and both run; the figures go to the log and to REPORT); CHECK_TOLERANCE <spec> adds
 # --checkTolerance=<spec> (e.g. rel_l2:0.02,top1:0.99): when an output misses it the build fails
@@ -85,11 +85,11 @@ function(kiln_add_plan)
       # always allowed; adds nothing
     elseif(_prec MATCHES "^(bf16|fp16|int8|int8Dynamic|best)$")
       list(APPEND _args "--${_prec}")
-    elseif(_prec STREQUAL "int8DynamicRow")
-      list(APPEND _args "--int8DynamicScales=row")
+    elseif(_prec STREQUAL "int8DynamicTensor")
+      list(APPEND _args "--int8DynamicScales=tensor")
     else()
       message(FATAL_ERROR "kiln_add_plan(${KAP_TARGET}): PRECISION '${_prec}' is not one of "
-                          "fp32, bf16, fp16, best, int8, int8Dynamic, int8DynamicRow (give one or more, e.g. "
+                          "fp32, bf16, fp16, best, int8, int8Dynamic, int8DynamicTensor (give one or more, e.g. "
                           "PRECISION bf16 fp16)")
     endif()
   endforeach()

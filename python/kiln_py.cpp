@@ -275,10 +275,10 @@ kiln::PrecisionOptions parse_precision(const py::object& precision) {
     else if (n == "best") p.best = true;
     else if (n == "int8") p.int8 = true;
     else if (n == "int8_dynamic") p.int8_dynamic = true;
-    else if (n == "int8_dynamic_row") p.int8_dynamic = true, p.int8_dynamic_scales = "row";
+    else if (n == "int8_dynamic_tensor") p.int8_dynamic = true, p.int8_dynamic_scales = "tensor";
     else
       throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16, int8, int8_dynamic, "
-                        "int8_dynamic_row and best, or "
+                        "int8_dynamic_tensor and best, or "
                         "a list of them such as ['int8', 'bf16']");
   }
   return p;
@@ -509,7 +509,7 @@ PYBIND11_MODULE(_kiln, m) {
         "the inputs they name. preprocess={'input': {'mean': [...], 'scale': [...], 'reverse_channels': True, "
         "'layout': 'NHWC', 'dtype': 'uint8'}} bakes input pre-processing into the plan, as kiln compile --mean/"
         "--scale/--reverseInputChannels/--inputLayout/--inputType do (name '' = the only input). "
-        "precision: 'fp32', 'bf16', 'fp16', 'int8', 'int8_dynamic', 'int8_dynamic_row', 'best' or a list such as ['int8', 'bf16'] "
+        "precision: 'fp32', 'bf16', 'fp16', 'int8', 'int8_dynamic', 'int8_dynamic_tensor', 'best' or a list such as ['int8', 'bf16'] "
         "(permissions, as --bf16/--fp16/--int8/--int8Dynamic/--best); int8 needs calib (a folder of ONNX test-data sets, or 'random' for speed "
         "experiments) or calib_cache (as --calibCache), calib_method 'entropy'|'minmax'|'percentile[:P]'; "
         "precision_constraints 'none'|'prefer'|'obey'; layer_precisions and layer_output_types "

@@ -1,7 +1,9 @@
 // assign-int8-dynamic (--int8Dynamic): MatMul and Gemm layers with constant 2-D weights that are
-// still float after assign-int8 compute in int8 with their activation quantized at run time, per
-// tensor over its own range (oplib/kernels/math/gemm_dynamic.cpp), the way ONNX Runtime's
-// quantize_dynamic runs transformers. Weights become symmetric s8 per output column here. No
+// still float after assign-int8 compute in int8 with their activation quantized at run time over
+// its own range (oplib/kernels/math/gemm_dynamic.cpp): per row (token) by default, or per tensor
+// with --int8DynamicScales=tensor, the way ONNX Runtime's quantize_dynamic runs transformers. Per
+// row is the default because it is also the fast form on AMX (s8 without a zero point, which
+// oneDNN 2.6's AMX matmul takes; u8 with a run-time zero point runs on its VNNI gemm). Weights become symmetric s8 per output column here. No
 // calibration is needed and no activation can fall outside its range, which suits the outliers of
 // transformer activations; the price is a min/max and a quantizing pass over each source per run.
 // Convs are left alone: their int8 path wants static scales so int8 tensors can flow between them.
@@ -52,7 +54,7 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
     if (!n->op || n->precision != DType::Undefined) continue;
     const int axis = column_axis(*n);
     if (axis < 0 || pinned_float(*opts.precision, *n)) continue;
-    const bool rows = opts.precision->int8_dynamic_scales == "row";
+    const bool rows = opts.precision->int8_dynamic_scales != "tensor";
     if (auto* m = n->as<ops::MatMul>()) m->dynamic_rows = rows;
     if (auto* gm = n->as<ops::Gemm>()) gm->dynamic_rows = rows;
     auto [levels, q] = quantize_weights_s8(*n->inputs[1], axis);
@@ -74,7 +76,7 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
                               TensorView{DType::QInt8, n->inputs[1]->type.shape, levels.data()});
     w->quant = std::move(q);
     n->inputs[1] = w;
-    n->precision = DType::QUInt8;  // the source, quantized per run
+    n->precision = rows ? DType::QInt8 : DType::QUInt8;  // the source, quantized per run
     ++done;
     (n->type() == "MatMul" ? matmul : gemm) += 1;
   }
@@ -83,8 +85,8 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
                                       "scales (MatMul " + std::to_string(matmul) + ", Gemm " + std::to_string(gemm) +
                                       "; --int8Dynamic: weights s8 per output column, each source quantized per "
                                       "run over its own range, " +
-                                      (opts.precision->int8_dynamic_scales == "row" ? "per row, symmetric)"
-                                                                                    : "per tensor, with a zero point)"));
+                                      (opts.precision->int8_dynamic_scales != "tensor" ? "per row, symmetric)"
+                                                                                       : "per tensor, with a zero point)"));
   return done > 0;
 }
 

@@ -311,10 +311,11 @@ check(r.returncode == 1 and "even with all" in r.stderr and not os.path.exists(o
 
 # --int8Dynamic: the attention block's Linear layers in int8 with run-time activation scales, no
 # calibration data; the CNN's convs stay float (only its classifier qualifies).
-# --int8DynamicScales=row (implies --int8Dynamic): the same layers, each source row with its own scale.
+# Each source row with its own scale (the default), or one scale per tensor (--int8DynamicScales=tensor,
+# which implies --int8Dynamic).
 attn, attn_x, attn_want = models["attn"]
-for flag, tag, said, tactic in (("--int8Dynamic", "dyn", "per tensor", "dynamic u8"),
-                                ("--int8DynamicScales=row", "dynrow", "per row", "per row")):
+for flag, tag, said, tactic in (("--int8DynamicScales=tensor", "dyn", "per tensor", "dynamic u8"),
+                                ("--int8Dynamic", "dynrow", "per row", "per row")):
     plan = os.path.join(WORK, f"attn_{tag}.plan")
     r = kiln("compile", L0, attn, "-o", plan, "--threads=2", flag)
     if not check(r.returncode == 0, f"{flag}: compile failed: {r.stderr}"):

@@ -244,8 +244,9 @@ class PrecisionAndCheck(unittest.TestCase):
                         info["precision_summary"])
         out = kiln.Engine(self.plan("d.plan")).create_context().run({"input": self.x})["output"]
         self.assertEqual(out.shape, (1, 10))
-        info = kiln.compile(ONNX_PATH, self.plan("r.plan"), precision="int8_dynamic_row")
         self.assertTrue(any("per row" in l for l in info["precision_summary"]), info["precision_summary"])
+        info = kiln.compile(ONNX_PATH, self.plan("r.plan"), precision="int8_dynamic_tensor")
+        self.assertTrue(any("per tensor" in l for l in info["precision_summary"]), info["precision_summary"])
         row = kiln.Engine(self.plan("r.plan")).create_context().run({"input": self.x})["output"]
         self.assertEqual(row.shape, (1, 10))
 

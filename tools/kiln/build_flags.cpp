@@ -126,14 +126,13 @@ void add_build_flags(CLI::App* c, BuildFlags& f) {
                    "--calibCache"));
   keep(c->add_flag("--int8Dynamic", f.int8_dynamic,
                    "MatMul and Gemm layers with constant weights (those --int8 leaves float, or all without it) "
-                   "compute in int8, each source quantized per run over its own range (uint8 with a zero point, "
-                   "as ONNX Runtime's quantize_dynamic), weights s8 per column; no calibration. Convs are "
-                   "unaffected"));
+                   "compute in int8, each source quantized per run over its own range (by default per row, see "
+                   "--int8DynamicScales), weights s8 per column; no calibration. Convs are unaffected"));
   keep(c->add_option("--int8DynamicScales", f.int8_dynamic_scales,
-                     "How --int8Dynamic quantizes each source (implies --int8Dynamic): tensor (the default: one "
-                     "scale and zero point per tensor and run) or row (a symmetric scale per row, i.e. per token, "
-                     "so one large row does not coarsen the others)"))
-      ->type_name("tensor|row");
+                     "How --int8Dynamic quantizes each source (implies --int8Dynamic): row (the default: a "
+                     "symmetric int8 scale per row, i.e. per token, so one large row does not coarsen the others) "
+                     "or tensor (uint8 with one scale and zero point per tensor, as ONNX Runtime's quantize_dynamic)"))
+      ->type_name("row|tensor");
   keep(c->add_option("--calib", f.calib,
                      "Folder of ONNX test-data sets (DIR/test_data_set_*/input_K.pb, K in graph input order): "
                      "--int8 calibrates on them, and kiln compile --check runs every set unless --loadInputs is "

@@ -42,9 +42,9 @@ struct PrecisionOptions {
   // int8 with their activation quantized at run time, per tensor over its own range (s8
   // per-column weights); no calibration. Convs are unaffected.
   bool int8_dynamic = false;
-  // How int8_dynamic quantizes each activation: "" or "tensor" (one scale and zero point over the
-  // whole tensor, as ONNX Runtime's DynamicQuantizeLinear), or "row" (a symmetric scale per row of
-  // the [M, K] source, i.e. per token).
+  // How int8_dynamic quantizes each activation: "" or "row" (a symmetric scale per row of the
+  // [M, K] source, i.e. per token), or "tensor" (one scale and zero point over the whole tensor, as
+  // ONNX Runtime's DynamicQuantizeLinear).
   std::string int8_dynamic_scales;
   // "none": --layerPrecisions/--layerOutputTypes are ignored (a warning says so); "prefer": honoured
   // where a kernel can run them (else a warning); "obey": honoured or the build fails. "" = "prefer"

@@ -84,9 +84,9 @@ TEST(AssignInt8Dynamic, ScalePerRowKeepsSmallTokensAccurate) {
   OnnxBuilder b = ffn();
   CompileOptions o;
   o.precision.int8_dynamic = true;
+  const Result row = compile_and_run(b, o, 1.6f);  // the default
+  o.precision.int8_dynamic_scales = "tensor";
   const Result tensor = compile_and_run(b, o, 1.6f);
-  o.precision.int8_dynamic_scales = "row";
-  const Result row = compile_and_run(b, o, 1.6f);
   EXPECT_EQ(tensor.per_row_layers, 0u);
   EXPECT_EQ(row.int8_layers, 2u);
   EXPECT_EQ(row.per_row_layers, 2u);
