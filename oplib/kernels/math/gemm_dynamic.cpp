@@ -1,16 +1,15 @@
 // Dynamic int8 MatMul / Gemm (kiln compile --int8Dynamic): float A, constant QInt8 B (s8, one
 // scale or one per output column), a float or bf16 result. Two forms, by the op's dynamic_rows:
-// - per tensor (--int8DynamicScales=tensor) it quantizes A per run over its own range, uint8 with a zero
-//   point exactly as DynamicQuantizeLinear does (no calibration, and no input falls outside the
-//   range), then runs oneDNN's u8 x s8 matmul with that zero point, the output scales (A's scale
-//   times B's column scales) and the bias given at run time;
-// - per row (the pass's default) it gives every row of A (a token) its own
-//   symmetric int8 scale, so one large row no longer coarsens the others. oneDNN 2.6 takes
-//   run-time output scales per column only, so the row scales are a binary multiply post-op over
-//   a [1, M, 1] operand (in 2-D, oneDNN 2.6 runs that broadcast only on its reference loops), and
-//   the bias an add after it.
-// Post-ops (activations, residual Sums) run fused on the real values. The quantized A, the scales
-// and the rescaled bias live in the context's scratchpad, so contexts share nothing but the packed B.
+// - per row (the pass's default): every row of A (a token) gets its own symmetric s8 scale, so one
+//   large row no longer coarsens the others. oneDNN 2.6 takes run-time output scales per column
+//   only, so the row scales are a binary multiply post-op over a [1, M, 1] operand (in 2-D, oneDNN
+//   2.6 runs that broadcast only on its reference loops), and the bias an add after it;
+// - per tensor (--int8DynamicScales=tensor): A is quantized over its whole range, uint8 with a zero
+//   point exactly as DynamicQuantizeLinear does, then oneDNN's u8 x s8 matmul runs with that zero
+//   point, the output scales (A's scale times B's column scales) and the bias given at run time.
+// Either way no calibration is needed and no input falls outside the range. Post-ops (activations,
+// residual Sums) run fused on the real values. The quantized A and the run's scales (and bias) live
+// in the context's scratchpad, so contexts share nothing but the packed B.
 #include <algorithm>
 #include <cstring>
 #include <string>
