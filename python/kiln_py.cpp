@@ -275,8 +275,10 @@ kiln::PrecisionOptions parse_precision(const py::object& precision) {
     else if (n == "best") p.best = true;
     else if (n == "int8") p.int8 = true;
     else if (n == "int8_dynamic") p.int8_dynamic = true;
-    else if (n == "int8_dynamic_tensor") p.int8_dynamic = true, p.int8_dynamic_scales = "tensor";
-    else
+    else if (n == "int8_dynamic_tensor") {
+      p.int8_dynamic = true;
+      p.int8_dynamic_scales = "tensor";
+    } else
       throw kiln::Error("unknown precision '" + n + "'; kiln knows fp32, bf16, fp16, int8, int8_dynamic, "
                         "int8_dynamic_tensor and best, or "
                         "a list of them such as ['int8', 'bf16']");

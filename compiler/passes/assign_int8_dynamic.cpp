@@ -3,7 +3,8 @@
 // its own range (oplib/kernels/math/gemm_dynamic.cpp): per row (token) by default, or per tensor
 // with --int8DynamicScales=tensor, the way ONNX Runtime's quantize_dynamic runs transformers. Per
 // row is the default because it is also the fast form on AMX (s8 without a zero point, which
-// oneDNN 2.6's AMX matmul takes; u8 with a run-time zero point runs on its VNNI gemm). Weights become symmetric s8 per output column here. No
+// oneDNN 2.6's AMX matmul takes; u8 with a run-time zero point runs on its VNNI gemm). Weights
+// become symmetric s8 per output column here. No
 // calibration is needed and no activation can fall outside its range, which suits the outliers of
 // transformer activations; the price is a min/max and a quantizing pass over each source per run.
 // Convs are left alone: their int8 path wants static scales so int8 tensors can flow between them.
@@ -42,6 +43,13 @@ bool pinned_float(const PrecisionOptions& p, const Node& n) {
   return false;
 }
 
+// The form the dynamic kernel computes is part of the op, so the tuner, the timing cache and the
+// plan all see it.
+void set_dynamic_rows(Node& n, bool rows) {
+  if (auto* m = n.as<ops::MatMul>()) m->dynamic_rows = rows;
+  if (auto* g = n.as<ops::Gemm>()) g->dynamic_rows = rows;
+}
+
 }  // namespace
 
 bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
@@ -49,14 +57,13 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
   const dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   auto& reg = KernelRegistry::instance();
   size_t done = 0, matmul = 0, gemm = 0;
+  const bool rows = opts.precision->int8_dynamic_scales != "tensor";
   for (auto& np : g.nodes()) {
     Node* n = np.get();
     if (!n->op || n->precision != DType::Undefined) continue;
     const int axis = column_axis(*n);
     if (axis < 0 || pinned_float(*opts.precision, *n)) continue;
-    const bool rows = opts.precision->int8_dynamic_scales != "tensor";
-    if (auto* m = n->as<ops::MatMul>()) m->dynamic_rows = rows;
-    if (auto* gm = n->as<ops::Gemm>()) gm->dynamic_rows = rows;
+    set_dynamic_rows(*n, rows);
     auto [levels, q] = quantize_weights_s8(*n->inputs[1], axis);
     KernelSpec spec = tune::spec_of(*n, eng);
     spec.in[1].dtype = DType::QInt8;
@@ -68,8 +75,7 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
     } catch (const std::exception&) {
     }
     if (!k) {
-      if (auto* m = n->as<ops::MatMul>()) m->dynamic_rows = false;
-      if (auto* gm = n->as<ops::Gemm>()) gm->dynamic_rows = false;
+      set_dynamic_rows(*n, false);
       continue;
     }
     Value* w = g.add_constant(g.unique_name(n->inputs[1]->name + "/int8"),
@@ -85,8 +91,7 @@ bool assign_int8_dynamic(ir::Graph& g, const PipelineOptions& opts) {
                                       "scales (MatMul " + std::to_string(matmul) + ", Gemm " + std::to_string(gemm) +
                                       "; --int8Dynamic: weights s8 per output column, each source quantized per "
                                       "run over its own range, " +
-                                      (opts.precision->int8_dynamic_scales != "tensor" ? "per row, symmetric)"
-                                                                                       : "per tensor, with a zero point)"));
+                                      (rows ? "per row, symmetric)" : "per tensor, with a zero point)"));
   return done > 0;
 }
 

@@ -47,9 +47,12 @@ struct Geometry {
 
 class DynamicInt8Matmul final : public Kernel {
  public:
+  // oneDNN's scratchpad, the quantized A, then per row the row scales, per tensor the run's
+  // column scales, rescaled bias and zero point.
   size_t scratchpad_bytes() const override {
-    return align64(pd_.scratchpad_desc().get_size()) + align64(static_cast<size_t>(g_.M * g_.K)) +
-           2 * align64(static_cast<size_t>(std::max(g_.N, g_.M)) * sizeof(float)) + 64;
+    const size_t run = rows_ ? align64(static_cast<size_t>(g_.M) * sizeof(float))
+                             : 2 * align64(static_cast<size_t>(g_.N) * sizeof(float)) + align64(sizeof(int32_t));
+    return align64(pd_.scratchpad_desc().get_size()) + align64(static_cast<size_t>(g_.M * g_.K)) + run;
   }
   Tactic tactic() const override {
     return {pd_.impl_info_str(), rows_ ? "dynamic s8 per row" : "dynamic u8", dnn::format_name(pd_.weights_desc())};
@@ -64,27 +67,41 @@ class DynamicInt8Matmul final : public Kernel {
       return p;
     };
     void* dnn_scratch = carve(pd_.scratchpad_desc().get_size());
-    auto* aq = static_cast<uint8_t*>(carve(static_cast<size_t>(g_.M * g_.K)));
-    if (rows_) return bind_rows(b, dnn_scratch, aq, static_cast<float*>(carve(g_.M * sizeof(float))));
-    auto* scales = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
-    auto* bias = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
-    auto* zp = static_cast<int32_t*>(carve(sizeof(int32_t)));
+    void* aq = carve(static_cast<size_t>(g_.M * g_.K));
     std::unordered_map<int, memory> args;
     args.emplace(DNNL_ARG_SRC, memory(pd_.src_desc(), eng_, aq));
     args.emplace(DNNL_ARG_WEIGHTS, packed_);
-    args.emplace(DNNL_ARG_BIAS, memory(pd_.bias_desc(), eng_, bias));
     args.emplace(DNNL_ARG_DST, memory(pd_.dst_desc(), eng_, b.out.at(0)));
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), eng_, dnn_scratch));
-    args.emplace(DNNL_ARG_ATTR_OUTPUT_SCALES, memory(dense({g_.N}, dt::f32), eng_, scales));
-    args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory(dense({1}, dt::s32), eng_, zp));
     for (auto& s : sums_) args.emplace(s.id, memory(s.md, eng_, const_cast<void*>(b.in.at(s.input))));
     const float* a = static_cast<const float*>(b.in.at(0));
     const Geometry* g = &g_;
     dnnl::matmul prim = prim_;
+    if (rows_) {
+      // The row scales are the first post-op's operand, the bias (in real units) the second's.
+      auto* row_scales = static_cast<float*>(carve(static_cast<size_t>(g_.M) * sizeof(float)));
+      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                   memory(dense({1, g_.M, 1}, dt::f32), eng_, row_scales));
+      if (!g_.bias.empty())
+        args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
+                     memory(dense({1, 1, g_.N}, dt::f32), eng_, const_cast<float*>(g_.bias.data())));
+      auto* q = static_cast<int8_t*>(aq);
+      return [=](dnnl::stream& st) {
+        qk::dynamic_quantize_rows_s8(a, g->M, g->K, q, row_scales);
+        prim.execute(st, args);
+      };
+    }
+    auto* scales = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
+    auto* bias = static_cast<float*>(carve(static_cast<size_t>(g_.N) * sizeof(float)));
+    auto* zp = static_cast<int32_t*>(carve(sizeof(int32_t)));
+    args.emplace(DNNL_ARG_BIAS, memory(pd_.bias_desc(), eng_, bias));
+    args.emplace(DNNL_ARG_ATTR_OUTPUT_SCALES, memory(dense({g_.N}, dt::f32), eng_, scales));
+    args.emplace(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, memory(dense({1}, dt::s32), eng_, zp));
+    auto* q = static_cast<uint8_t*>(aq);
     return [=](dnnl::stream& st) {
       float sa = 0.f;
       int32_t z = 0;
-      qk::dynamic_quantize_u8(a, g->M * g->K, aq, sa, z);
+      qk::dynamic_quantize_u8(a, g->M * g->K, q, sa, z);
       if (!(sa > 0.f)) sa = 1.f;  // A is all zero: so is every quantized level minus the zero point
       *zp = z;
       // oneDNN computes scale * (acc + bias): the bias goes in accumulator units.
@@ -163,30 +180,6 @@ class DynamicInt8Matmul final : public Kernel {
   }
 
  private:
-  // The per-row form's run: quantize each row, then the matmul with the row scales as the first
-  // post-op's operand and the bias (in real units) as the second's.
-  BoundKernel bind_rows(const KernelBinding& b, void* dnn_scratch, void* aq, float* row_scales) const {
-    std::unordered_map<int, memory> args;
-    args.emplace(DNNL_ARG_SRC, memory(pd_.src_desc(), eng_, aq));
-    args.emplace(DNNL_ARG_WEIGHTS, packed_);
-    args.emplace(DNNL_ARG_DST, memory(pd_.dst_desc(), eng_, b.out.at(0)));
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(pd_.scratchpad_desc(), eng_, dnn_scratch));
-    args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                 memory(dense({1, g_.M, 1}, dt::f32), eng_, row_scales));
-    if (!g_.bias.empty())
-      args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1,
-                   memory(dense({1, 1, g_.N}, dt::f32), eng_, const_cast<float*>(g_.bias.data())));
-    for (auto& s : sums_) args.emplace(s.id, memory(s.md, eng_, const_cast<void*>(b.in.at(s.input))));
-    const float* a = static_cast<const float*>(b.in.at(0));
-    auto* q = static_cast<int8_t*>(aq);
-    const int64_t M = g_.M, K = g_.K;
-    dnnl::matmul prim = prim_;
-    return [=](dnnl::stream& st) {
-      qk::dynamic_quantize_rows_s8(a, M, K, q, row_scales);
-      prim.execute(st, args);
-    };
-  }
-
   struct Sum { int id; memory::desc md; size_t input; };
   bool rows_ = false;
   Geometry g_;
