@@ -14,6 +14,15 @@ with calibrated BatchNorm amplifies any rounding (bf16 alone moves it by 0.10).
 It rebuilds each model in torch exactly as scripts/export_models.py does (same seeds, checked
 against the exported test output) and makes the calibration sets as benchmarks/run_bench.py does
 (BUILD/bench/MODEL/calib).
+
+It also splits int8's error into its parts by simulating kiln's quantization in torch (fake
+quantization: values rounded to the int8 grid and computed in fp32): the weights alone (s8, one
+symmetric scale per output channel, the only int8 weight format oneDNN 2.6's kernels take; every
+activation left fp32), the activations alone (each Conv/Gemm input on one u8 or s8 grid per tensor,
+clipped at the percentile:99.99 of |x| over the calibration samples, as kiln's default), and both.
+Each of those is also run with bias correction (Nagel et al. 2019, OpenVINO's FastBiasCorrection):
+the mean shift that rounding the weights gives each output channel, (W_q - W) E[x] with E[x] over
+the calibration samples, is taken out of the bias. `--no-budget` skips this part.
 """
 import argparse, copy, glob, json, os, subprocess, sys, tempfile
 
@@ -38,6 +47,64 @@ def torch_int8(model, x, calib, qconfig_mapping):
     return convert_fx(prepared)(torch.from_numpy(x)).numpy()
 
 
+def fake_quant_budget(model, x, ref, calib, percentile=99.99):
+  """{part: rel. L2 against ref} for int8's error split into weights and activations (module doc)."""
+  layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+  seen = {id(m): [] for m in layers}
+  hooks = [m.register_forward_pre_hook(lambda mod, inp: seen[id(mod)].append(inp[0].detach())) for m in layers]
+  with torch.no_grad():
+    for c in calib:
+      model(torch.from_numpy(c))
+  for h in hooks:
+    h.remove()
+  stats = {}
+  for m in layers:
+    xs = torch.cat([t.flatten() for t in seen[id(m)]])
+    # The input's per-channel mean (dim 1) over samples and positions, for bias correction.
+    means = torch.stack([t.transpose(0, 1).flatten(1).mean(1) for t in seen[id(m)]]).mean(0)
+    stats[id(m)] = (float(np.percentile(xs.abs().numpy(), percentile)), bool(xs.min() >= 0), means)
+  del seen
+
+  def weights_s8(w):
+    s = w.abs().amax(dim=tuple(range(1, w.dim())), keepdim=True).clamp(min=1e-30) / 127
+    return torch.round(w / s).clamp(-127, 127) * s
+
+  def shift(m, wq):
+    """The mean output shift per channel that rounding m's weights to wq gives, (W_q - W) E[x]."""
+    d = (wq - m.weight).flatten(2).sum(2) if m.weight.dim() > 2 else wq - m.weight
+    groups = getattr(m, "groups", 1)
+    out, per_group = d.shape
+    return torch.einsum("goi,gi->go", d.view(groups, out // groups, per_group),
+                        stats[id(m)][2].view(groups, per_group)).reshape(out)
+
+  def run(weights, activations, bias_correction):
+    q = copy.deepcopy(model)
+    hooks = []
+    with torch.no_grad():
+      for m, orig in zip([m for m in q.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))], layers):
+        rng, unsigned, _ = stats[id(orig)]
+        if weights:
+          wq = weights_s8(m.weight)
+          if bias_correction:
+            corr = -shift(orig, wq).view(1, -1, *([1] * (m.weight.dim() - 2)))
+            hooks.append(m.register_forward_hook(lambda mod, inp, out, corr=corr: out + corr))
+          m.weight.copy_(wq)
+        if activations:
+          lo, hi = (0, 255) if unsigned else (-128, 127)
+          step = rng / (255 if unsigned else 127)
+          hooks.append(m.register_forward_pre_hook(
+              lambda mod, inp, step=step, lo=lo, hi=hi: (torch.round(inp[0] / step).clamp(lo, hi) * step,)))
+      y = q(torch.from_numpy(x)).numpy()
+    return rel_l2(y, ref)
+
+  res = {}
+  for label, w, a in (("weights", True, False), ("activations", False, True), ("both", True, True)):
+    res[f"fake-quant {label}"] = run(w, a, False)
+    if w:
+      res[f"fake-quant {label}, bias corrected"] = run(w, a, True)
+  return res
+
+
 def kiln_int8(kiln, model_path, input_name, data_dir, calib_dir, method, work):
   plan = os.path.join(work, f"{method}.plan")
   subprocess.run([kiln, "compile", model_path, "--int8", "--calib=" + calib_dir, "--calibMethod=" + method,
@@ -55,6 +122,7 @@ def main():
   ap.add_argument("--models", default="resnet50,mobilenet_v2")
   ap.add_argument("--methods", default="percentile,minmax,entropy")
   ap.add_argument("--out")
+  ap.add_argument("--no-budget", action="store_true", help="skip the fake-quantization split (module doc)")
   a = ap.parse_args()
   from torch.ao.quantization import QConfig, QConfigMapping, get_default_qconfig_mapping
   from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
@@ -86,6 +154,10 @@ def main():
     if rebuilt > 1e-4:
       sys.exit(f"error: {name}: the rebuilt torch model differs from the exported one (rel. L2 {rebuilt:.2g})")
     r = res[name] = {"calibration_samples": len(calib)}
+    if not a.no_budget:
+      for label, v in fake_quant_budget(model, x, ref, calib).items():
+        r[label] = v
+        print(f"{name}: {label}: rel. L2 {v:.4f}", flush=True)
     for label, qmap in torch_configs.items():
       r[label] = rel_l2(torch_int8(model, x, calib, qmap), ref)
       print(f"{name}: {label}: rel. L2 {r[label]:.4f}", flush=True)
