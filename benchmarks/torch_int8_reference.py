@@ -47,9 +47,14 @@ def torch_int8(model, x, calib, qconfig_mapping):
     return convert_fx(prepared)(torch.from_numpy(x)).numpy()
 
 
+def int8_layers(model):
+  """The layers kiln computes in int8, in module order (the same order in any copy of model)."""
+  return [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+
+
 def fake_quant_budget(model, x, ref, calib, percentile=99.99):
   """{part: rel. L2 against ref} for int8's error split into weights and activations (module doc)."""
-  layers = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+  layers = int8_layers(model)
   seen = {id(m): [] for m in layers}
   hooks = [m.register_forward_pre_hook(lambda mod, inp: seen[id(mod)].append(inp[0].detach())) for m in layers]
   with torch.no_grad():
@@ -78,22 +83,21 @@ def fake_quant_budget(model, x, ref, calib, percentile=99.99):
                         stats[id(m)][2].view(groups, per_group)).reshape(out)
 
   def run(weights, activations, bias_correction):
-    q = copy.deepcopy(model)
-    hooks = []
+    q = copy.deepcopy(model)  # its hooks go with it
     with torch.no_grad():
-      for m, orig in zip([m for m in q.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))], layers):
+      for m, orig in zip(int8_layers(q), layers):
         rng, unsigned, _ = stats[id(orig)]
         if weights:
           wq = weights_s8(m.weight)
           if bias_correction:
             corr = -shift(orig, wq).view(1, -1, *([1] * (m.weight.dim() - 2)))
-            hooks.append(m.register_forward_hook(lambda mod, inp, out, corr=corr: out + corr))
+            m.register_forward_hook(lambda mod, inp, out, corr=corr: out + corr)
           m.weight.copy_(wq)
         if activations:
           lo, hi = (0, 255) if unsigned else (-128, 127)
-          step = rng / (255 if unsigned else 127)
-          hooks.append(m.register_forward_pre_hook(
-              lambda mod, inp, step=step, lo=lo, hi=hi: (torch.round(inp[0] / step).clamp(lo, hi) * step,)))
+          step = rng / hi
+          m.register_forward_pre_hook(
+              lambda mod, inp, step=step, lo=lo, hi=hi: (torch.round(inp[0] / step).clamp(lo, hi) * step,))
       y = q(torch.from_numpy(x)).numpy()
     return rel_l2(y, ref)
 

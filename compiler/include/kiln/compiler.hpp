@@ -39,8 +39,8 @@ struct PrecisionOptions {
   // (CompileOptions::calib_dir or calib_cache). Layers next to int8 ones exchange int8 tensors.
   bool int8 = false;
   // MatMul and Gemm layers with constant weights that are not int8 by the rule above compute in
-  // int8 with their activation quantized at run time, per tensor over its own range (s8
-  // per-column weights); no calibration. Convs are unaffected.
+  // int8 with their activation quantized at run time over its own range, as int8_dynamic_scales
+  // says (s8 per-column weights); no calibration. Convs are unaffected.
   bool int8_dynamic = false;
   // How int8_dynamic quantizes each activation: "" or "row" (a symmetric scale per row of the
   // [M, K] source, i.e. per token), or "tensor" (one scale and zero point over the whole tensor, as
